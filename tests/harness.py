@@ -1,0 +1,172 @@
+"""Parity harness: translate torch source, port perturbed weights through the
+generated weights module, run both, compare (rtol = atol = 1e-4)."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+import uuid
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import torch2nnx
+
+torch.set_num_threads(1)
+
+ATOL = RTOL = 1e-4
+
+
+def load_module(path: Path, name: str | None = None):
+    name = name or f"t2n_{path.stem}_{uuid.uuid4().hex[:8]}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def translate_files(source: str, tmp: Path, stem: str = "model"):
+    """Write the torch source, its translation and weights module; import all three."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    src = tmp / f"{stem}.py"
+    src.write_text(source)
+    result = torch2nnx.translate(source, str(src), module_name=f"{stem}_nnx")
+    out = tmp / f"{stem}_nnx.py"
+    out.write_text(result.code)
+    wout = tmp / f"{stem}_nnx_weights.py"
+    wout.write_text(result.weights_code)
+    return result, load_module(src), load_module(out), load_module(wout)
+
+
+def perturb(model: torch.nn.Module, seed: int = 0) -> None:
+    """Move parameters and BatchNorm statistics away from their defaults."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.5 + (0.3 if name.endswith("weight") else 0.1))
+        for name, b in model.named_buffers():
+            if name.endswith("running_mean"):
+                b.copy_(torch.randn(b.shape, generator=g) * 0.5)
+            elif name.endswith("running_var"):
+                b.copy_(torch.rand(b.shape, generator=g) + 0.5)
+            elif b.is_floating_point():
+                b.copy_(torch.randn(b.shape, generator=g))
+
+
+_SPEC = re.compile(r"^(\w+)\[([\d,\s]*)\](?::(-?[\d.]+):(-?[\d.]+))?$")
+
+
+def make_input(spec: str, rng: np.random.Generator):
+    m = _SPEC.match(spec)
+    if not m:
+        raise ValueError(spec)
+    dtype, shape, lo, hi = m.groups()
+    shape = tuple(int(s) for s in shape.split(",") if s.strip())
+    if dtype.startswith("int"):
+        return rng.integers(int(float(lo or 0)), int(float(hi or 10)), size=shape).astype(np.int64)
+    if dtype == "bool":
+        return rng.integers(0, 2, size=shape).astype(bool)
+    if lo is not None:
+        return rng.uniform(float(lo), float(hi), size=shape).astype(np.float32)
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+def to_numpy(v):
+    if isinstance(v, torch.Tensor):
+        return v.detach().cpu().numpy()
+    if isinstance(v, (tuple, list)) and not isinstance(v, torch.Size):
+        return [to_numpy(x) for x in v]
+    if isinstance(v, torch.Size):
+        return np.asarray(tuple(v))
+    return np.asarray(v)
+
+
+def perm_of(tag):
+    """The permutation a summary tag puts on an array, or None."""
+    if tag is None or getattr(tag, "kind", None) != "tensor" or tag.perm is None:
+        return None
+    if tuple(tag.perm) == tuple(range(len(tag.perm))):
+        return None
+    return tuple(tag.perm)
+
+
+def to_nnx_input(arr, perm):
+    return np.transpose(arr, perm) if perm is not None and arr.ndim == len(perm) else arr
+
+
+def from_nnx_output(arr, perm):
+    if perm is None or arr.ndim != len(perm):
+        return arr
+    return np.transpose(arr, np.argsort(perm))
+
+
+def assert_close(t_out, j_out, atol=ATOL, what="output"):
+    if isinstance(t_out, list):
+        assert isinstance(j_out, (list, tuple)), f"{what}: torch gives a sequence, nnx {type(j_out)}"
+        assert len(t_out) == len(j_out), f"{what}: {len(t_out)} vs {len(j_out)} items"
+        for i, (a, b) in enumerate(zip(t_out, j_out)):
+            assert_close(a, b, atol, f"{what}[{i}]")
+        return
+    j = np.asarray(j_out)
+    t = np.asarray(t_out)
+    assert t.shape == j.shape, f"{what}: shape torch {t.shape} vs nnx {j.shape}"
+    if t.dtype == bool or j.dtype == bool:
+        np.testing.assert_array_equal(t, j, err_msg=what)
+        return
+    np.testing.assert_allclose(j.astype(np.float64), t.astype(np.float64), rtol=RTOL, atol=atol, err_msg=what)
+
+
+def max_diff(t_out, j_out) -> float:
+    if isinstance(t_out, list):
+        return max((max_diff(a, b) for a, b in zip(t_out, j_out)), default=0.0)
+    t, j = np.asarray(t_out, np.float64), np.asarray(j_out, np.float64)
+    return float(np.max(np.abs(t - j))) if t.size else 0.0
+
+
+def run_parity(result, torch_mod, nnx_mod, weights_mod, cls: str, inputs, *, kwargs=None, train=False,
+               atol=ATOL, compare="allclose", seed=0):
+    """Build both models, port perturbed weights, compare outputs. Returns max diff."""
+    from flax import nnx
+
+    kwargs = kwargs or {}
+    torch.manual_seed(seed)
+    t_model = getattr(torch_mod, cls)(**kwargs)
+    perturb(t_model, seed)
+    j_model = getattr(nnx_mod, cls)(**kwargs, rngs=nnx.Rngs(0))
+    weights_mod.load_torch_state_dict(j_model, t_model.state_dict(), strict=True)
+    summary = result.layout_of(cls)
+    params = [p for p in summary.params if p != "self"] if summary else []
+    j_inputs = []
+    for i, arr in enumerate(inputs):
+        perm = perm_of(summary.takes.get(params[i])) if summary and i < len(params) else None
+        j_inputs.append(to_nnx_input(arr, perm))
+    t_inputs = [torch.from_numpy(a) for a in inputs]
+    if train:
+        t_model.train()
+        j_model.train()
+    else:
+        t_model.eval()
+        j_model.eval()
+    with torch.no_grad():
+        t_out = to_numpy(t_model(*t_inputs))
+    j_raw = j_model(*[np.asarray(a) for a in j_inputs])
+    out_perm = perm_of(summary.returns) if summary else None
+    if isinstance(j_raw, (tuple, list)):
+        j_out = [from_nnx_output(np.asarray(v), out_perm) if not isinstance(v, (tuple, list)) else v for v in j_raw]
+    else:
+        j_out = from_nnx_output(np.asarray(j_raw), out_perm)
+    if compare == "shape":
+        assert np.asarray(t_out).shape == np.asarray(j_out).shape
+        return 0.0
+    assert_close(t_out, j_out, atol)
+    if train:
+        # running statistics follow torch (running_var differs by n/(n-1): nnx_facts trap 3)
+        sd = t_model.state_dict()
+        entries = {k: v for k, v, _, _ in weights_mod.torch_key_map(j_model)}
+        for k in sd:
+            if k.endswith("running_mean"):
+                assert_close(sd[k].numpy(), np.asarray(entries[k].get_value()), atol, k)
+    return max_diff(t_out, j_out)

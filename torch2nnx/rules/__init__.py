@@ -1,0 +1,1 @@
+"""Rule tables: one row per torch API (see base.Rule)."""

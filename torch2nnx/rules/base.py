@@ -1,0 +1,282 @@
+"""The shape of a rule row.
+
+One row per torch API. A row says how to rewrite a constructor or call
+(``build``), how the layer's weights map onto the NNX layer (``weights``), how
+it treats layout (``layout``) and carries its own examples, from which the
+tests are generated. The translator's passes read rows; they never special-case
+an API by name.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Callable, Optional, Sequence
+
+# ---------------------------------------------------------------------------
+# Layout behaviour of a row (see translator/layout.py for the tags).
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a layer or op treats the channels-last layout.
+
+    kind:
+      ``elementwise`` - any layout in, the same layout out (activations, dropout);
+      ``spatial``     - takes and returns channels-last of ``rank`` (conv, pooling);
+      ``channel``     - normalises over the channel axis: channels-last of any rank
+                        in and out, or a plain (N, C) tensor (BatchNorm1d);
+      ``plain``       - needs the torch (logical) order, returns a plain tensor
+                        (Linear, matmul, anything order-dependent);
+      ``reshape``     - like ``plain`` but a channels-last tensor whose spatial
+                        dims are known to be 1 needs no transpose (flatten/view);
+      ``dims``        - takes dims named in ``dims``; they are remapped onto the
+                        channels-last axes, the result layout follows the dims;
+      ``source``      - creates a new plain tensor (torch.zeros, arange, ...);
+      ``other``       - returns something that is not a tensor (x.dim());
+      ``permute``     - reorders dims (``dims`` names the order, or two dims to
+                        swap when ``swap``); only the tag changes where it can;
+      ``stack``       - adds a dim (``dims`` names it) to same-layout tensors;
+      ``aware``       - the build function reads ``ctx.perm`` (the input's layout)
+                        and rewrites itself for it, or raises ``Canonical``.
+    """
+
+    kind: str
+    rank: Optional[int] = None  # for spatial: 3 (N,C,L), 4 (N,C,H,W), 5 (N,C,D,H,W)
+    dims: tuple[str, ...] = ()  # for dims: parameter names holding dims
+    keepdim: Optional[str] = None  # for dims: the keepdim parameter, if any
+    reduces: bool = False  # for dims: the op removes the dims (unless keepdim)
+    tensors: tuple[str, ...] = ("input",)  # parameters that take tensors
+    result: str = "tensor"  # "other" when the op returns sizes or flags, not a tensor
+    swap: bool = False  # permute: the dims are a pair to swap (transpose)
+    nodim: str = "all"  # dims: a missing dim means all dims ("all") or needs torch order ("canonical")
+
+
+ELEMENTWISE = Layout("elementwise")
+PLAIN = Layout("plain")
+RESHAPE = Layout("reshape")
+SOURCE = Layout("source")
+OTHER = Layout("other")
+CHANNEL = Layout("channel")
+
+
+def spatial(rank: int) -> Layout:
+    return Layout("spatial", rank=rank)
+
+
+def dims(*names: str, keepdim: Optional[str] = None, reduces: bool = False, tensors=("input",),
+         result: str = "tensor", nodim: str = "all") -> Layout:
+    return Layout("dims", dims=names, keepdim=keepdim, reduces=reduces, tensors=tuple(tensors), result=result,
+                  nodim=nodim)
+
+
+# ---------------------------------------------------------------------------
+# Examples: each row carries its own, the test-suite is generated from them.
+
+
+@dataclass(frozen=True)
+class Example:
+    """A use of the row that the tests translate and check for parity.
+
+    ``torch``: for a layer row, the constructor expression; for an op row, an
+    expression over the inputs ``x``, ``y``, ... . ``inputs``: one spec per
+    input, ``float32[2,3,8,8]`` or ``int32[4]:0:10`` (low:high for ints) or
+    ``bool[2,5]``. ``channels_last``: the inputs reach the op channels-last
+    (the test harness routes them through a 1x1 convolution first), which is
+    how the dim remapping gets exercised. ``expect``: a fragment the translated
+    source must contain. ``train``: also compare in training mode.
+    """
+
+    torch: str
+    inputs: Sequence[str] = ("float32[2,3,8,8]",)
+    expect: Optional[str] = None
+    channels_last: bool = False
+    train: bool = False
+    atol: float = 1e-4
+    # ops whose outputs are random or order-free compare a property instead
+    compare: str = "allclose"
+
+
+# ---------------------------------------------------------------------------
+# Weight maps: how a torch layer's state_dict entries land on the NNX layer.
+
+
+@dataclass(frozen=True)
+class WeightEntry:
+    torch_name: str  # suffix in the torch state_dict ("weight")
+    nnx_name: str  # attribute on the NNX layer ("kernel")
+    transform: Optional[str] = None  # name of a function in runtime/transforms.py
+    optional: bool = False  # absent in some configurations (bias=False)
+
+
+@dataclass(frozen=True)
+class WeightMap:
+    nnx_class: str  # "nnx.Linear" or the name of an emitted helper class
+    entries: tuple[WeightEntry, ...]
+    ignore: tuple[str, ...] = ()  # torch keys with no NNX counterpart (num_batches_tracked)
+
+
+def wmap(nnx_class: str, *entries: tuple, ignore: tuple[str, ...] = ()) -> WeightMap:
+    return WeightMap(nnx_class, tuple(WeightEntry(*e) for e in entries), ignore)
+
+
+# ---------------------------------------------------------------------------
+# Rows.
+
+
+class Canonical(Exception):
+    """Raised by an ``aware`` build that cannot handle the given layout."""
+
+
+class Unsupported(Exception):
+    """Raised by a build function for an argument combination it cannot honour."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One torch API.
+
+    name: the qualified torch name (``torch.nn.Conv2d``, ``torch.cat``,
+      ``torch.nn.functional.relu``) or ``Tensor.<method>`` for tensor methods.
+    params: the torch signature, e.g. ``"in_features, out_features, bias=True"``
+      (``*name`` for varargs, ``self`` first for methods).
+    build: ``(args, ctx) -> str``, the replacement expression's source.
+    layout: see :class:`Layout`.
+    weights: for layers with state, how torch keys map to NNX attributes.
+    stateful: the NNX counterpart takes ``rngs``.
+    layer: True for ``torch.nn`` layer classes (constructed in ``__init__``).
+    """
+
+    name: str
+    params: str
+    build: Callable
+    layout: Layout = ELEMENTWISE
+    weights: Optional[WeightMap] = None
+    stateful: bool = False
+    layer: bool = False
+    examples: tuple[Example, ...] = ()
+    note: str = ""
+    # a tensor method whose name is also common on non-tensors (str.split)
+    ambiguous: bool = False
+    # returns a tuple of tensors (torch.max with dim, torch.split ...)
+    returns_tuple: bool = False
+    helpers: tuple[str, ...] = field(default=())
+
+    @property
+    def short(self) -> str:
+        return self.name.rsplit(".", 1)[-1]
+
+
+# ---------------------------------------------------------------------------
+# Argument binding, used by every build function.
+
+_REQUIRED = object()
+
+
+def parse_params(params: str) -> list[tuple[str, object, str]]:
+    """``"a, b=1, *rest"`` -> [(name, default_source | _REQUIRED, kind)]."""
+    out = []
+    kwonly = False
+    for part in [p.strip() for p in params.split(",") if p.strip()]:
+        if part == "*":
+            kwonly = True
+            continue
+        if part.startswith("**"):
+            out.append((part[2:], None, "varkw"))
+        elif part.startswith("*"):
+            out.append((part[1:], None, "varargs"))
+            kwonly = True
+        elif "=" in part:
+            name, default = part.split("=", 1)
+            out.append((name.strip(), default.strip(), "kwonly" if kwonly else "pos"))
+        else:
+            out.append((part, _REQUIRED, "kwonly" if kwonly else "pos"))
+    return out
+
+
+class Args:
+    """Arguments of one call bound to a rule's torch signature, as source text."""
+
+    def __init__(self, rule_params: str, given: dict[str, str], star: list[str], kwextra: dict[str, str]):
+        self.spec = parse_params(rule_params)
+        self.given_src = given
+        self.star = star  # sources of the varargs values
+        self.kwextra = kwextra  # keywords the signature does not name (for **kwargs rows)
+        self.defaults = {n: d for n, d, k in self.spec if k in ("pos", "kwonly")}
+
+    def given(self, name: str) -> bool:
+        return name in self.given_src
+
+    def src(self, name: str) -> str:
+        if name in self.given_src:
+            return self.given_src[name]
+        d = self.defaults.get(name, _REQUIRED)
+        if d is _REQUIRED:
+            raise Unsupported("T2N002", f"missing required argument '{name}'")
+        return d
+
+    def lit(self, name: str, default=None):
+        """The argument's value if it is a Python literal, else ``default``."""
+        try:
+            return ast.literal_eval(self.src(name))
+        except (ValueError, SyntaxError, Unsupported):
+            return default
+
+    def lit_star(self, i: int):
+        try:
+            return ast.literal_eval(self.star[i])
+        except (ValueError, SyntaxError, IndexError):
+            return None
+
+    def lit_src(self, src: str):
+        try:
+            return ast.literal_eval(src)
+        except (ValueError, SyntaxError):
+            return None
+
+    def shape(self) -> str:
+        """Varargs sizes (``zeros(2, 3)`` or ``zeros((2, 3))``) as one shape source."""
+        if len(self.star) == 1:
+            return self.star[0]
+        return "(" + ", ".join(self.star) + ("," if len(self.star) == 1 else "") + ")"
+
+    def is_lit(self, name: str) -> bool:
+        try:
+            ast.literal_eval(self.src(name))
+            return True
+        except (ValueError, SyntaxError, Unsupported):
+            return False
+
+
+def bind(rule_params: str, positional: list[str], keywords: dict[str, str]) -> Args:
+    """Bind call arguments (sources) to a torch signature. Raises Unsupported."""
+    spec = parse_params(rule_params)
+    given: dict[str, str] = {}
+    star: list[str] = []
+    pos_names = [n for n, _, k in spec if k == "pos"]
+    has_var = any(k == "varargs" for _, _, k in spec)
+    has_kw = any(k == "varkw" for _, _, k in spec)
+    for i, value in enumerate(positional):
+        if i < len(pos_names):
+            given[pos_names[i]] = value
+        elif has_var:
+            star.append(value)
+        else:
+            raise Unsupported("T2N002", f"too many positional arguments ({len(positional)})")
+    names = {n for n, _, k in spec if k in ("pos", "kwonly")}
+    extra: dict[str, str] = {}
+    for name, value in keywords.items():
+        if name in names:
+            if name in given:
+                raise Unsupported("T2N002", f"argument '{name}' given twice")
+            given[name] = value
+        elif has_kw:
+            extra[name] = value
+        else:
+            raise Unsupported("T2N002", f"unexpected keyword argument '{name}'")
+    return Args(rule_params, given, star, extra)

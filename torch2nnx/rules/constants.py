@@ -1,0 +1,23 @@
+"""torch attributes used as values: dtypes, Tensor/Module in annotations."""
+
+from .base import OTHER, Example, Rule
+
+
+def const(name, target, examples=()):
+    return Rule(name, "", lambda a, ctx: target, layout=OTHER, examples=examples)
+
+
+_DTYPES = {
+    "float32": "jnp.float32", "float": "jnp.float32", "float16": "jnp.float16", "half": "jnp.float16",
+    "bfloat16": "jnp.bfloat16", "float64": "jnp.float64", "double": "jnp.float64",
+    "int64": "jnp.int64", "long": "jnp.int64", "int32": "jnp.int32", "int": "jnp.int32",
+    "int16": "jnp.int16", "int8": "jnp.int8", "uint8": "jnp.uint8", "bool": "jnp.bool_",
+}
+
+RULES = [const(f"torch.{k}", v, (Example(f"torch.{k}", ()),)) for k, v in _DTYPES.items()] + [
+    const("torch.Tensor", "jax.Array", (Example("torch.Tensor", ()),)),
+    const("torch.nn.Module", "nnx.Module", (Example("nn.Module", ()),)),
+    const("torch.pi", "math.pi", (Example("torch.pi", ()),)),
+    const("torch.inf", "math.inf", (Example("torch.inf", ()),)),
+    const("torch.nan", "math.nan", (Example("torch.nan", ()),)),
+]

@@ -1,0 +1,55 @@
+"""Containers, parameters and buffers (nnx_facts §11)."""
+
+from .base import ELEMENTWISE, SOURCE, Example, Layout, Rule, Unsupported
+from .util import call
+
+
+def _sequential(a, ctx):
+    items = list(a.star)
+    if len(items) == 1 and items[0].startswith(("OrderedDict(", "collections.OrderedDict(")):
+        inner = items[0].split("(", 1)[1].rsplit(")", 1)[0].strip()
+        return f"{ctx.helper('NamedSequential')}(dict({inner}))"
+    return call("nnx.Sequential", items)
+
+
+def _module_list(a, ctx):
+    if not a.given("modules") or a.src("modules") == "None":
+        return "nnx.List()"
+    return f"nnx.List({a.src('modules')})"
+
+
+def _module_dict(a, ctx):
+    if not a.given("modules") or a.src("modules") == "None":
+        return "nnx.Dict()"
+    return f"nnx.Dict({a.src('modules')})"
+
+
+def _parameter(a, ctx):
+    if a.given("requires_grad") and a.lit("requires_grad") is not True:
+        raise Unsupported("T2N005", "requires_grad=False: use a buffer (nnx.Variable) instead")
+    return f"nnx.Param({a.src('data')})"
+
+
+def _identity(a, ctx):
+    return "(lambda x: x)"
+
+
+RULES = [
+    Rule("torch.nn.Sequential", "*args", _sequential, layout=Layout("custom"), layer=True,
+         helpers=(),
+         examples=(Example("nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 3))", ("float32[2,4]",),
+                           expect="nnx.Sequential(nnx.Linear(4, 6, rngs=rngs), jax.nn.relu"),
+                   Example("nn.Sequential(OrderedDict([('fc', nn.Linear(4, 6)), ('act', nn.Tanh())]))",
+                           ("float32[2,4]",), expect="NamedSequential"))),
+    Rule("torch.nn.ModuleList", "modules=None", _module_list, layout=Layout("custom"), layer=True,
+         examples=(Example("nn.ModuleList([nn.Linear(4, 4), nn.Linear(4, 4)])", ("float32[2,4]",), expect="nnx.List("),)),
+    Rule("torch.nn.ModuleDict", "modules=None", _module_dict, layout=Layout("custom"), layer=True,
+         examples=(Example("nn.ModuleDict({'a': nn.Linear(4, 3), 'b': nn.Linear(4, 3)})", ("float32[2,4]",),
+                           expect="nnx.Dict("),)),
+    Rule("torch.nn.Identity", "*args, **kwargs", _identity, layout=ELEMENTWISE, layer=True,
+         examples=(Example("nn.Identity()", ("float32[2,4]",)),)),
+    Rule("torch.nn.Parameter", "data=None, requires_grad=True", _parameter, layout=SOURCE,
+         examples=(Example("nn.Parameter(torch.randn(4) * 0.5)", (), expect="nnx.Param("),)),
+    Rule("torch.nn.parameter.Parameter", "data=None, requires_grad=True", _parameter, layout=SOURCE,
+         examples=(Example("nn.parameter.Parameter(torch.ones(3))", (), expect="nnx.Param("),)),
+]

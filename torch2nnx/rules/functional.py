@@ -1,0 +1,157 @@
+"""torch.nn.functional ops other than activations and pooling."""
+
+from .base import ELEMENTWISE, PLAIN, Canonical, Example, Layout, Rule, Unsupported, dims, spatial
+from .util import ntuple
+
+
+def _linear(a, ctx):
+    out = f"{a.src('input')} @ {a.src('weight')}.T"
+    if a.given("bias") and a.src("bias") != "None":
+        out += f" + {a.src('bias')}"
+    return f"({out})"
+
+
+def _pad(a, ctx):
+    mode = a.lit("mode", "constant") if a.given("mode") else "constant"
+    value = a.src("value") if a.given("value") and a.src("value") != "None" else None
+    pads = a.lit("pad")
+    if ctx.perm is not None:
+        # a channels-last input: place torch's (last dim first) pairs on the physical axes
+        if not (isinstance(pads, (tuple, list)) and all(isinstance(p, int) for p in pads)):
+            raise Canonical()
+        rank = len(ctx.perm)
+        logical = [(0, 0)] * rank
+        for i in range(0, len(pads), 2):
+            logical[rank - 1 - i // 2] = (pads[i], pads[i + 1])
+        widths = tuple(logical[ctx.perm[i]] for i in range(rank))
+        if any(lo < 0 or hi < 0 for lo, hi in widths):
+            raise Canonical()
+        jmode = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}[mode]
+        extra = f", constant_values={value}" if value and jmode == "constant" else ""
+        return f"jnp.pad({a.src('input')}, {widths}, mode={jmode!r}{extra})"
+    parts = [a.src("input"), a.src("pad")]
+    if a.given("mode"):
+        parts.append(f"mode={a.src('mode')}")
+    if value:
+        parts.append(f"value={value}")
+    return f"{ctx.helper('pad')}({', '.join(parts)})"
+
+
+def _normalize(a, ctx):
+    x = a.src("input")
+    p = a.src("p") if a.given("p") else "2.0"
+    d = a.src("dim") if a.given("dim") else "1"
+    eps = a.src("eps") if a.given("eps") else "1e-12"
+    ord_ = "" if p in ("2", "2.0") else f", ord={p}"
+    return f"({x} / jnp.maximum(jnp.linalg.norm({x}{ord_}, axis={d}, keepdims=True), {eps}))"
+
+
+def _dropout(a, ctx):
+    t = a.lit("training", None) if a.given("training") else True
+    if t is False or a.lit("p", None) == 0:
+        return a.src("input")
+    raise Unsupported("T2N005", "functional dropout needs an RNG stream: use an nnx.Dropout layer")
+
+
+def _embedding(a, ctx):
+    return f"jnp.take({a.src('weight')}, {a.src('input')}, axis=0)"
+
+
+def _one_hot(a, ctx):
+    n = a.lit("num_classes", -1) if a.given("num_classes") else -1
+    if n == -1:
+        raise Unsupported("T2N005", "one_hot without num_classes has a data-dependent shape")
+    return f"jax.nn.one_hot({a.src('input')}, {a.src('num_classes')}, dtype=jnp.int32)"
+
+
+def _reduce(expr_src, a):
+    r = a.lit("reduction", "mean") if a.given("reduction") else "mean"
+    if r == "mean":
+        return f"jnp.mean({expr_src})"
+    if r == "sum":
+        return f"jnp.sum({expr_src})"
+    if r == "none":
+        return expr_src
+    raise Unsupported("T2N002", f"reduction={a.src('reduction')}")
+
+
+def _mse(a, ctx):
+    return _reduce(f"({a.src('input')} - {a.src('target')}) ** 2", a)
+
+
+def _l1(a, ctx):
+    return _reduce(f"jnp.abs({a.src('input')} - {a.src('target')})", a)
+
+
+def _cross_entropy(a, ctx):
+    for name in ("weight", "label_smoothing"):
+        if a.given(name) and a.lit(name, 1) not in (None, 0, 0.0):
+            raise Unsupported("T2N002", f"cross_entropy with {name}")
+    if a.given("ignore_index"):
+        raise Unsupported("T2N002", "cross_entropy with ignore_index")
+    logp = f"jax.nn.log_softmax({a.src('input')}, axis=-1)"
+    nll = f"-jnp.take_along_axis({logp}, {a.src('target')}[..., None], axis=-1)[..., 0]"
+    return _reduce(nll, a)
+
+
+def _conv(nd):
+    def build(a, ctx):
+        s = ntuple(a, "stride", nd, ctx)
+        d = ntuple(a, "dilation", nd, ctx)
+        p = a.lit("padding")
+        if isinstance(p, str):
+            pad = repr(p.upper())
+        elif isinstance(p, int):
+            pad = repr(((p, p),) * nd)
+        elif isinstance(p, (tuple, list)):
+            pad = repr(tuple((i, i) for i in p))
+        else:
+            pad = f"{ctx.helper('conv_padding')}({a.src('padding')}, {nd})"
+        spatial_ = "DHW"[3 - nd:]
+        dn = (f"N{spatial_}C", f"OI{spatial_}", f"N{spatial_}C")
+        out = (f"jax.lax.conv_general_dilated({a.src('input')}, {a.src('weight')}, {s}, {pad}, rhs_dilation={d}, "
+               f"dimension_numbers={dn}, feature_group_count={a.src('groups')})")
+        if a.given("bias") and a.src("bias") != "None":
+            out = f"({out} + {a.src('bias')})"
+        return out
+    return build
+
+
+def f(name, params, build, layout, examples, **kw):
+    return Rule(f"torch.nn.functional.{name}", params, build, layout=layout, examples=examples, **kw)
+
+
+RULES = [
+    f("linear", "input, weight, bias=None", _linear, Layout("plain", tensors=("input", "weight", "bias")),
+      (Example("F.linear(x, y)", ("float32[2,4]", "float32[3,4]")),
+       Example("F.linear(x, y, y[:, 0])", ("float32[2,4]", "float32[3,4]")))),
+    f("pad", "input, pad, mode='constant', value=None", _pad, Layout("aware"),
+      (Example("F.pad(x, (1, 2, 3, 4))", ("float32[2,3,4,5]",)),
+       Example("F.pad(x, (1, 2, 3, 4), value=1.5)", ("float32[2,3,4,5]",), channels_last=True),
+       Example("F.pad(x, (1, 1, 2, 0), mode='reflect')", ("float32[2,3,4,5]",), channels_last=True),
+       Example("F.pad(x, (0, 1), mode='replicate')", ("float32[2,3,4]",)),
+       Example("F.pad(x, (-1, 1))", ("float32[2,3,4]",)))),
+    f("normalize", "input, p=2.0, dim=1, eps=1e-12, out=None", _normalize, dims("dim"),
+      (Example("F.normalize(x, dim=-1)", ("float32[3,4]",)), Example("F.normalize(x, dim=1)", ("float32[2,3,4,4]",),
+                                                                   channels_last=True))),
+    f("dropout", "input, p=0.5, training=True, inplace=False", _dropout, ELEMENTWISE,
+      (Example("F.dropout(x, 0.3, training=False)", ("float32[3,4]",)),)),
+    f("embedding", "input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False, sparse=False",
+      _embedding, Layout("plain", tensors=("input", "weight")),
+      (Example("F.embedding(x, y)", ("int32[2,5]:0:7", "float32[7,3]")),)),
+    f("one_hot", "input, num_classes=-1", _one_hot, PLAIN, (Example("F.one_hot(x, 5)", ("int32[2,4]:0:5",)),)),
+    f("mse_loss", "input, target, size_average=None, reduce=None, reduction='mean', weight=None", _mse,
+      Layout("elementwise", tensors=("input", "target")),
+      (Example("F.mse_loss(x, y)", ("float32[3,4]", "float32[3,4]")),
+       Example("F.mse_loss(x, y, reduction='none')", ("float32[3,4]", "float32[3,4]")))),
+    f("l1_loss", "input, target, size_average=None, reduce=None, reduction='mean'", _l1,
+      Layout("elementwise", tensors=("input", "target")),
+      (Example("F.l1_loss(x, y, reduction='sum')", ("float32[3,4]", "float32[3,4]")),)),
+    f("cross_entropy", "input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, "
+                       "reduction='mean', label_smoothing=0.0", _cross_entropy, PLAIN,
+      (Example("F.cross_entropy(x, y)", ("float32[4,5]", "int32[4]:0:5")),)),
+    f("conv1d", "input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1", _conv(1), spatial(3),
+      (Example("F.conv1d(x, torch.ones(4, 3, 3))", ("float32[2,3,9]",)),)),
+    f("conv2d", "input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1", _conv(2), spatial(4),
+      (Example("F.conv2d(x, torch.ones(4, 3, 3, 3) * 0.1, torch.ones(4), stride=2, padding=1)", ("float32[2,3,8,8]",)),)),
+]

@@ -1,0 +1,198 @@
+"""Pooling, flatten, upsampling (nnx_facts §8). Channels-last, stateless:
+module rows become functools.partial of jax functions or emitted helpers."""
+
+from .base import RESHAPE, Example, Layout, Rule, Unsupported, spatial
+from .util import maybe_ntuple, ntuple, partial
+
+
+def _stride(a, nd, ctx):
+    # torch's stride defaults to the kernel size (nnx's to 1)
+    if not a.given("stride") or a.lit("stride", 0) is None:
+        return ntuple(a, "kernel_size", nd, ctx)
+    return ntuple(a, "stride", nd, ctx)
+
+
+def _pads(a, nd, ctx):
+    _, p = maybe_ntuple(a, "padding", nd, ctx)
+    if p is None:
+        return None
+    return repr(tuple((i, i) for i in p)) if any(p) else None
+
+
+def max_pool(nd, functional=False):
+    def build(a, ctx):
+        k = ntuple(a, "kernel_size", nd, ctx)
+        s = _stride(a, nd, ctx)
+        if a.given("return_indices") and a.lit("return_indices") is not False:
+            raise Unsupported("T2N002", "return_indices=True")
+        ceil = a.lit("ceil_mode", False) if a.given("ceil_mode") else False
+        dil = a.lit("dilation", 1) if a.given("dilation") else 1
+        pads = _pads(a, nd, ctx)
+        if ceil is not False or dil not in (1, (1,) * nd) or (a.given("padding") and pads is None and a.lit("padding") not in (0, (0,) * nd)):
+            kws = [f"kernel_size={k}", f"stride={s}"]
+            for name in ("padding", "dilation", "ceil_mode"):
+                if a.given(name):
+                    kws.append(f"{name}={a.src(name)}")
+            f = partial(ctx.helper("max_pool"), kws)
+        else:
+            kws = [f"window_shape={k}", f"strides={s}"]
+            if pads:
+                kws.append(f"padding={pads}")
+            f = partial("nnx.max_pool", kws)
+        return f"{f}({a.src('input')})" if functional else f
+    return build
+
+
+def avg_pool(nd, functional=False):
+    def build(a, ctx):
+        k = ntuple(a, "kernel_size", nd, ctx)
+        s = _stride(a, nd, ctx)
+        ceil = a.lit("ceil_mode", False) if a.given("ceil_mode") else False
+        div = a.lit("divisor_override", None) if a.given("divisor_override") else None
+        pads = _pads(a, nd, ctx)
+        cip = a.lit("count_include_pad", True) if a.given("count_include_pad") else True
+        if ceil is not False or div is not None or (a.given("padding") and pads is None and a.lit("padding") not in (0, (0,) * nd)):
+            kws = [f"kernel_size={k}", f"stride={s}"]
+            for name in ("padding", "ceil_mode", "count_include_pad", "divisor_override"):
+                if a.given(name):
+                    kws.append(f"{name}={a.src(name)}")
+            f = partial(ctx.helper("avg_pool"), kws)
+        else:
+            kws = [f"window_shape={k}", f"strides={s}"]
+            if pads:
+                kws.append(f"padding={pads}")
+                if cip is not True:
+                    kws.append(f"count_include_pad={a.src('count_include_pad')}")
+            f = partial("nnx.avg_pool", kws)
+        return f"{f}({a.src('input')})" if functional else f
+    return build
+
+
+def adaptive(kind, nd, functional=False):
+    def build(a, ctx):
+        if a.given("return_indices") and a.lit("return_indices") is not False:
+            raise Unsupported("T2N002", "return_indices=True")
+        out = a.lit("output_size", Ellipsis)
+        x = a.src("input") if functional else "x"
+        if out == 1 or (isinstance(out, (tuple, list)) and all(o == 1 for o in out) and len(out) == nd):
+            axes = tuple(range(1, nd + 1))
+            body = f"jnp.{'mean' if kind == 'avg' else 'max'}({x}, axis={axes}, keepdims=True)"
+        else:
+            body = f"{ctx.helper('adaptive_' + kind + '_pool')}({x}, {a.src('output_size')})"
+        return body if functional else f"(lambda x: {body})"
+    return build
+
+
+def _flatten(a, ctx):
+    kws = []
+    if a.given("start_dim") and a.lit("start_dim") != 1:
+        kws.append(f"start_dim={a.src('start_dim')}")
+    if a.given("end_dim") and a.lit("end_dim") != -1:
+        kws.append(f"end_dim={a.src('end_dim')}")
+    return partial(ctx.helper("flatten"), kws)
+
+
+def _unflatten(a, ctx):
+    return f"functools.partial({ctx.helper('unflatten')}, dim={a.src('dim')}, sizes={a.src('unflattened_size')})"
+
+
+def _upsample(a, ctx, functional=False):
+    mode = a.lit("mode", "nearest") if a.given("mode") else "nearest"
+    if mode not in ("nearest", "nearest-exact", "linear", "bilinear", "trilinear"):
+        raise Unsupported("T2N005", f"mode={a.src('mode')}: no exact JAX equivalent")
+    if a.given("recompute_scale_factor") and a.lit("recompute_scale_factor") not in (None, False):
+        raise Unsupported("T2N002", "recompute_scale_factor=True")
+    if a.given("antialias") and a.lit("antialias") is not False:
+        raise Unsupported("T2N002", "antialias=True")
+    kws = []
+    for name in ("size", "scale_factor", "mode", "align_corners"):
+        if a.given(name):
+            kws.append(f"{name}={a.src(name)}")
+    if functional:
+        return f"{ctx.helper('interpolate')}({', '.join([a.src('input')] + kws)})"
+    return partial(ctx.helper("interpolate"), kws)
+
+
+_MP = "kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False"
+_AP = "kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None"
+_AP1 = "kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True"
+
+
+def layer(name, params, build, examples, layout):
+    return Rule(f"torch.nn.{name}", params, build, layout=layout, layer=True, examples=examples)
+
+
+def func(name, params, build, examples, layout):
+    return Rule(f"torch.nn.functional.{name}", params, build, layout=layout, examples=examples)
+
+
+I4 = ("float32[2,3,11,11]",)
+I3 = ("float32[2,3,13]",)
+
+RULES = [
+    layer("MaxPool1d", _MP, max_pool(1), (Example("nn.MaxPool1d(3, 2)", I3),
+                                          Example("nn.MaxPool1d(2, ceil_mode=True)", I3)), spatial(3)),
+    layer("MaxPool2d", _MP, max_pool(2), (
+        Example("nn.MaxPool2d(2)", ("float32[2,3,10,10]",), expect="strides=(2, 2)"),
+        Example("nn.MaxPool2d(3, 2, padding=1)", ("float32[2,3,12,12]",)),
+        Example("nn.MaxPool2d(3, 2, ceil_mode=True)", I4),
+        Example("nn.MaxPool2d(2, 2, ceil_mode=True)", I4),
+        Example("nn.MaxPool2d(3, stride=1, dilation=2)", I4)), spatial(4)),
+    layer("MaxPool3d", _MP, max_pool(3), (Example("nn.MaxPool3d(2)", ("float32[1,2,4,6,6]",)),), spatial(5)),
+    layer("AvgPool1d", _AP1, avg_pool(1), (Example("nn.AvgPool1d(2)", I3),), spatial(3)),
+    layer("AvgPool2d", _AP, avg_pool(2), (
+        Example("nn.AvgPool2d(kernel_size=2, stride=1, padding=1, count_include_pad=False)", ("float32[1,3,6,6]",)),
+        Example("nn.AvgPool2d(3, 2, 1)", I4),
+        Example("nn.AvgPool2d(3, 2, 1, ceil_mode=True)", I4),
+        Example("nn.AvgPool2d(3, 2, 1, ceil_mode=True, count_include_pad=False)", ("float32[1,2,10,10]",)),
+        Example("nn.AvgPool2d(2, divisor_override=3)", ("float32[1,2,6,6]",))), spatial(4)),
+    layer("AvgPool3d", _AP, avg_pool(3), (Example("nn.AvgPool3d(2)", ("float32[1,2,4,4,4]",)),), spatial(5)),
+    layer("AdaptiveAvgPool1d", "output_size", adaptive("avg", 1),
+          (Example("nn.AdaptiveAvgPool1d(1)", I3), Example("nn.AdaptiveAvgPool1d(5)", I3)), spatial(3)),
+    layer("AdaptiveAvgPool2d", "output_size", adaptive("avg", 2),
+          (Example("nn.AdaptiveAvgPool2d(1)", I4), Example("nn.AdaptiveAvgPool2d((1, 1))", I4),
+           Example("nn.AdaptiveAvgPool2d((7, 7))", ("float32[2,3,13,14]",)),
+           Example("nn.AdaptiveAvgPool2d((3, None))", I4)), spatial(4)),
+    layer("AdaptiveMaxPool1d", "output_size, return_indices=False", adaptive("max", 1),
+          (Example("nn.AdaptiveMaxPool1d(4)", I3),), spatial(3)),
+    layer("AdaptiveMaxPool2d", "output_size, return_indices=False", adaptive("max", 2),
+          (Example("nn.AdaptiveMaxPool2d(1)", I4), Example("nn.AdaptiveMaxPool2d((5, 7))", ("float32[2,3,13,14]",))),
+          spatial(4)),
+    layer("Flatten", "start_dim=1, end_dim=-1", _flatten,
+          (Example("nn.Flatten()", ("float32[2,3,4]",)), Example("nn.Flatten(0, 1)", ("float32[2,3,4]",))), RESHAPE),
+    layer("Unflatten", "dim, unflattened_size", _unflatten,
+          (Example("nn.Unflatten(1, (2, 6))", ("float32[2,12]",)),), RESHAPE),
+    layer("Upsample", "size=None, scale_factor=None, mode='nearest', align_corners=None, recompute_scale_factor=None",
+          _upsample,
+          (Example("nn.Upsample(scale_factor=2)", ("float32[1,2,5,5]",)),
+           Example("nn.Upsample(size=(7, 5))", ("float32[1,2,5,4]",)),
+           Example("nn.Upsample(scale_factor=2, mode='bilinear')", ("float32[1,2,5,6]",)),
+           Example("nn.Upsample(size=(5, 9), mode='bilinear', align_corners=True)", ("float32[1,2,6,4]",)),
+           Example("nn.Upsample(scale_factor=2, mode='linear')", ("float32[1,2,6]",))),
+          Layout("spatial_any")),
+    layer("UpsamplingNearest2d", "size=None, scale_factor=None",
+          lambda a, ctx: partial(ctx.helper("interpolate"), [f"{n}={a.src(n)}" for n in ("size", "scale_factor") if a.given(n)]),
+          (Example("nn.UpsamplingNearest2d(scale_factor=2)", ("float32[1,2,3,3]",)),), spatial(4)),
+    layer("UpsamplingBilinear2d", "size=None, scale_factor=None",
+          lambda a, ctx: partial(ctx.helper("interpolate"), [f"{n}={a.src(n)}" for n in ("size", "scale_factor") if a.given(n)]
+                                 + ["mode='bilinear'", "align_corners=True"]),
+          (Example("nn.UpsamplingBilinear2d(scale_factor=2)", ("float32[1,2,3,3]",)),), spatial(4)),
+    # functional forms
+    func("max_pool1d", "input, " + _MP, max_pool(1, True), (Example("F.max_pool1d(x, 2)", I3),), spatial(3)),
+    func("max_pool2d", "input, " + _MP, max_pool(2, True),
+         (Example("F.max_pool2d(x, 2)", I4), Example("F.max_pool2d(x, 3, 2, 1)", I4)), spatial(4)),
+    func("avg_pool1d", "input, " + _AP1, avg_pool(1, True), (Example("F.avg_pool1d(x, 3)", I3),), spatial(3)),
+    func("avg_pool2d", "input, " + _AP, avg_pool(2, True), (Example("F.avg_pool2d(x, 2)", I4),), spatial(4)),
+    func("adaptive_avg_pool1d", "input, output_size", adaptive("avg", 1, True),
+         (Example("F.adaptive_avg_pool1d(x, 1)", I3),), spatial(3)),
+    func("adaptive_avg_pool2d", "input, output_size", adaptive("avg", 2, True),
+         (Example("F.adaptive_avg_pool2d(x, 1)", I4), Example("F.adaptive_avg_pool2d(x, (2, 3))", I4)), spatial(4)),
+    func("adaptive_max_pool2d", "input, output_size, return_indices=False", adaptive("max", 2, True),
+         (Example("F.adaptive_max_pool2d(x, (2, 2))", I4),), spatial(4)),
+    func("interpolate", "input, size=None, scale_factor=None, mode='nearest', align_corners=None, "
+                        "recompute_scale_factor=None, antialias=False",
+         lambda a, ctx: _upsample(a, ctx, functional=True),
+         (Example("F.interpolate(x, scale_factor=2, mode='nearest')", ("float32[1,2,4,4]",)),
+          Example("F.interpolate(x, size=(6, 9), mode='bilinear', align_corners=False)", ("float32[1,2,4,4]",))),
+         Layout("spatial_any")),
+]

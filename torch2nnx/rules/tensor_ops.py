@@ -1,0 +1,210 @@
+"""torch.* functions (nnx_facts §12).
+
+Functions that are also tensor methods reuse the method row's build and
+layout (``torch.mean(x, 1)`` is ``x.mean(1)``); the others are rows here.
+"""
+
+import re
+
+from . import methods
+from .base import ELEMENTWISE, PLAIN, RESHAPE, SOURCE, Example, Layout, Rule, Unsupported, dims
+
+# tensor methods that torch also exposes as torch.<name>(input, ...)
+FROM_METHODS = [
+    "flatten", "reshape", "permute", "transpose", "swapaxes", "t", "detach", "mean", "sum", "prod", "amax", "amin",
+    "max", "min", "argmax", "argmin", "std", "var", "norm", "softmax", "log_softmax", "squeeze", "unsqueeze",
+    "repeat_interleave", "masked_fill", "clamp", "clip", "exp", "log", "sqrt", "rsqrt", "abs", "neg", "sigmoid",
+    "tanh", "relu", "sin", "cos", "floor", "round", "pow", "add", "sub", "mul", "div", "matmul", "bmm", "chunk",
+    "topk", "sort", "gather", "index_select", "flip", "cumsum", "tril", "triu", "all", "any", "numel",
+]
+
+_CALL = re.compile(r"^x\.(\w+)\((.*)$", re.S)
+
+
+def _as_function(example: Example) -> Example | None:
+    m = _CALL.match(example.torch)
+    if not m:
+        return None
+    name, rest = m.groups()
+    rest = rest[1:] if rest.startswith(")") and False else rest
+    src = f"torch.{name}(x)" + rest[1:] if rest.startswith(")") else f"torch.{name}(x, {rest}"
+    return Example(src, example.inputs, None, example.channels_last, example.train, example.atol, example.compare)
+
+
+def _from_method(name: str) -> Rule:
+    r = methods.lookup(name)
+    params = r.params
+    if name == "permute":
+        params = "input, dims"
+    if name == "reshape":
+        params = "input, shape"
+    exs = tuple(e for e in (_as_function(e) for e in r.examples) if e is not None)
+    if name in ("permute",):
+        exs = (Example("torch.permute(x, (0, 2, 3, 1))", ("float32[2,3,4,5]",), channels_last=True),)
+    if name == "reshape":
+        exs = (Example("torch.reshape(x, (2, -1))", ("float32[2,3,4,5]",), channels_last=True),)
+    if name == "flatten":
+        exs = (Example("torch.flatten(x, 1)", ("float32[2,3,4,5]",), channels_last=True),
+               Example("torch.flatten(x)", ("float32[2,3]",)))
+    build = r.build
+    if name == "reshape":
+        build = lambda a, ctx: f"{a.src('input')}.reshape({a.src('shape')})"  # noqa: E731
+    return Rule(f"torch.{name}", params, build, layout=r.layout, examples=exs, returns_tuple=r.returns_tuple,
+                helpers=r.helpers, note=r.note)
+
+
+def _cat(a, ctx):
+    return f"jnp.concatenate({a.src('tensors')}, axis={a.src('dim')})"
+
+
+def _stack(a, ctx):
+    return f"jnp.stack({a.src('tensors')}, axis={a.src('dim')})"
+
+
+_DROP = ("device", "requires_grad", "layout", "pin_memory", "memory_format", "out", "generator")
+
+
+def creation(fn, shape_param="*size"):
+    def build(a, ctx):
+        parts = [a.shape() if shape_param == "*size" else a.src(shape_param.lstrip("*"))]
+        if fn == "full":
+            parts.append(a.src("fill_value"))
+        if a.given("dtype"):
+            parts.append(f"dtype={a.src('dtype')}")
+        return f"jnp.{fn}({', '.join(parts)})"
+    return build
+
+
+def random(kind):
+    def build(a, ctx):
+        if not ctx.rngs_available:
+            raise Unsupported("T2N005", f"torch.{kind} outside __init__: pass an nnx.Rngs stream explicitly")
+        shape = a.shape()
+        dtype = f", dtype={a.src('dtype')}" if a.given("dtype") else ""
+        if kind == "randn":
+            return f"jax.random.normal({ctx.rngs}.params(), {shape}{dtype})"
+        return f"jax.random.uniform({ctx.rngs}.params(), {shape}{dtype})"
+    return build
+
+
+def like(fn):
+    def build(a, ctx):
+        parts = [a.src("input")]
+        if fn == "full_like":
+            parts.append(a.src("fill_value"))
+        if a.given("dtype"):
+            parts.append(f"dtype={a.src('dtype')}")
+        return f"jnp.{fn}({', '.join(parts)})"
+    return build
+
+
+def _arange(a, ctx):
+    parts = [a.src("start")]
+    if a.given("end"):
+        parts.append(a.src("end"))
+    if a.given("step"):
+        parts.append(a.src("step"))
+    if a.given("dtype"):
+        parts.append(f"dtype={a.src('dtype')}")
+    return f"jnp.arange({', '.join(parts)})"
+
+
+def _tensor(a, ctx):
+    parts = [a.src("data")]
+    if a.given("dtype"):
+        parts.append(f"dtype={a.src('dtype')}")
+    return f"jnp.asarray({', '.join(parts)})"
+
+
+def _einsum(a, ctx):
+    return f"jnp.einsum({', '.join([a.src('equation')] + list(a.star))})"
+
+
+def _where(a, ctx):
+    if not a.given("input"):
+        raise Unsupported("T2N005", "torch.where(cond) returns data-dependent shapes")
+    return f"jnp.where({a.src('condition')}, {a.src('input')}, {a.src('other')})"
+
+
+def _split(a, ctx):
+    return f"{ctx.helper('split')}({a.src('tensor')}, {a.src('split_size_or_sections')}, axis={a.src('dim')})"
+
+
+_SZ = "*size, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False, out=None, generator=None"
+_LIKE = "input, dtype=None, device=None, requires_grad=False, layout=None, memory_format=None"
+X2 = ("float32[3,4]",)
+
+RULES = [_from_method(n) for n in FROM_METHODS] + [
+    Rule("torch.cat", "tensors, dim=0, out=None", _cat, layout=dims("dim", tensors=("tensors",)),
+         examples=(Example("torch.cat([x, y], dim=1)", ("float32[2,3,4,4]", "float32[2,5,4,4]"), channels_last=True,
+                           expect="axis=3"),
+                   Example("torch.cat((x, y), 0)", ("float32[2,3]", "float32[4,3]")))),
+    Rule("torch.concat", "tensors, dim=0, out=None", _cat, layout=dims("dim", tensors=("tensors",)),
+         examples=(Example("torch.concat([x, y], dim=-1)", ("float32[2,3]", "float32[2,4]")),)),
+    Rule("torch.stack", "tensors, dim=0, out=None", _stack, layout=Layout("stack", dims=("dim",), tensors=("tensors",)),
+         examples=(Example("torch.stack([x, y], dim=1)", ("float32[2,3]", "float32[2,3]")),
+                   Example("torch.stack([x, y], dim=2)", ("float32[2,3,4,4]", "float32[2,3,4,4]"), channels_last=True))),
+    Rule("torch.zeros", _SZ, creation("zeros"), layout=SOURCE,
+         examples=(Example("torch.zeros(2, 3) + x", X2[:1] and ("float32[2,3]",)), Example("torch.zeros((4,))", ()))),
+    Rule("torch.ones", _SZ, creation("ones"), layout=SOURCE,
+         examples=(Example("torch.ones(3, 4, dtype=torch.float32) * x", X2),)),
+    Rule("torch.empty", _SZ, creation("zeros"), layout=SOURCE, note="empty is zeros: JAX has no uninitialised memory",
+         examples=(Example("torch.empty(2, 3).shape[0] + x", X2),)),
+    Rule("torch.full", "size, fill_value, dtype=None, device=None, requires_grad=False, layout=None, out=None",
+         creation("full", "size"), layout=SOURCE, examples=(Example("torch.full((2, 3), 0.5)", ()),)),
+    Rule("torch.zeros_like", _LIKE, like("zeros_like"), layout=ELEMENTWISE, examples=(Example("torch.zeros_like(x)", X2),)),
+    Rule("torch.ones_like", _LIKE, like("ones_like"), layout=ELEMENTWISE, examples=(Example("torch.ones_like(x)", X2),)),
+    Rule("torch.empty_like", _LIKE, like("zeros_like"), layout=ELEMENTWISE,
+         examples=(Example("torch.empty_like(x).shape[1]", X2),)),
+    Rule("torch.full_like", "input, fill_value, dtype=None, device=None, requires_grad=False", like("full_like"),
+         layout=ELEMENTWISE, examples=(Example("torch.full_like(x, 2.0)", X2),)),
+    Rule("torch.randn", _SZ, random("randn"), layout=SOURCE,
+         examples=(Example("torch.randn(3, 4).shape", (), compare="shape"),)),
+    Rule("torch.rand", _SZ, random("rand"), layout=SOURCE,
+         examples=(Example("torch.rand(3, 4).shape", (), compare="shape"),)),
+    Rule("torch.arange", "start, end=None, step=None, dtype=None, device=None, requires_grad=False, out=None, layout=None",
+         _arange, layout=SOURCE,
+         examples=(Example("torch.arange(5)", ()), Example("torch.arange(1, 10, 2)", ()),
+                   Example("torch.arange(0.0, 1.0, 0.25)", ()))),
+    Rule("torch.linspace", "start, end, steps, dtype=None, device=None, requires_grad=False, out=None, layout=None",
+         lambda a, ctx: f"jnp.linspace({a.src('start')}, {a.src('end')}, {a.src('steps')})", layout=SOURCE,
+         examples=(Example("torch.linspace(0, 1, 5)", ()),)),
+    Rule("torch.eye", "n, m=None, dtype=None, device=None, requires_grad=False, out=None, layout=None",
+         lambda a, ctx: f"jnp.eye({a.src('n')}{', ' + a.src('m') if a.given('m') else ''})", layout=SOURCE,
+         examples=(Example("torch.eye(3)", ()),)),
+    Rule("torch.tensor", "data, dtype=None, device=None, requires_grad=False, pin_memory=False", _tensor,
+         layout=SOURCE, examples=(Example("torch.tensor([1.0, 2.0, 3.0])", ()),)),
+    Rule("torch.as_tensor", "data, dtype=None, device=None", _tensor, layout=SOURCE,
+         examples=(Example("torch.as_tensor([[1, 2], [3, 4]])", ()),)),
+    Rule("torch.from_numpy", "data", _tensor, layout=SOURCE, examples=(Example("torch.from_numpy(np.ones(3))", ()),)),
+    Rule("torch.einsum", "equation, *operands", _einsum, layout=PLAIN,
+         examples=(Example("torch.einsum('bij,bjk->bik', x, y)", ("float32[2,3,4]", "float32[2,4,5]")),
+                   Example("torch.einsum('...d,d->...', x, y)", ("float32[2,3,4]", "float32[4]")))),
+    Rule("torch.mm", "input, mat2", lambda a, ctx: f"({a.src('input')} @ {a.src('mat2')})",
+         layout=Layout("plain", tensors=("input", "mat2")),
+         examples=(Example("torch.mm(x, y)", ("float32[3,4]", "float32[4,2]")),)),
+    Rule("torch.where", "condition, input=None, other=None", _where,
+         layout=Layout("elementwise", tensors=("condition", "input", "other")),
+         examples=(Example("torch.where(x > 0, x, y)", ("float32[3,4]", "float32[3,4]")),)),
+    Rule("torch.maximum", "input, other", lambda a, ctx: f"jnp.maximum({a.src('input')}, {a.src('other')})",
+         layout=Layout("elementwise", tensors=("input", "other")),
+         examples=(Example("torch.maximum(x, y)", ("float32[3,4]", "float32[3,4]")),)),
+    Rule("torch.minimum", "input, other", lambda a, ctx: f"jnp.minimum({a.src('input')}, {a.src('other')})",
+         layout=Layout("elementwise", tensors=("input", "other")),
+         examples=(Example("torch.minimum(x, y)", ("float32[3,4]", "float32[3,4]")),)),
+    Rule("torch.split", "tensor, split_size_or_sections, dim=0", _split, layout=dims("dim", tensors=("tensor",)),
+         returns_tuple=True,
+         examples=(Example("torch.split(x, 3)[3]", ("float32[10,2]",)), Example("torch.split(x, [2, 5, 3])[1]", ("float32[10,2]",)))),
+    Rule("torch.erf", "input", lambda a, ctx: f"jax.scipy.special.erf({a.src('input')})", layout=ELEMENTWISE,
+         examples=(Example("torch.erf(x)", X2),)),
+    Rule("torch.logsumexp", "input, dim, keepdim=False",
+         lambda a, ctx: f"jax.scipy.special.logsumexp({a.src('input')}, axis={a.src('dim')}"
+                        f"{', keepdims=True' if a.lit('keepdim') is True else ''})",
+         layout=dims("dim", keepdim="keepdim", reduces=True), examples=(Example("torch.logsumexp(x, 1)", X2),)),
+    Rule("torch.outer", "input, vec2", lambda a, ctx: f"jnp.outer({a.src('input')}, {a.src('vec2')})",
+         layout=Layout("plain", tensors=("input", "vec2")), examples=(Example("torch.outer(x, y)", ("float32[3]", "float32[4]")),)),
+    Rule("torch.broadcast_to", "input, size", lambda a, ctx: f"jnp.broadcast_to({a.src('input')}, {a.src('size')})",
+         layout=PLAIN, examples=(Example("torch.broadcast_to(x, (3, 4))", ("float32[1,4]",)),)),
+    Rule("torch.is_tensor", "obj", lambda a, ctx: f"isinstance({a.src('obj')}, jax.Array)", layout=Layout("other"),
+         examples=(Example("torch.is_tensor(x)", X2),)),
+]

@@ -1,0 +1,261 @@
+"""Helpers copied into translated files where NNX has no counterpart.
+
+Each definition is self-contained apart from jax, jnp, np, nnx and the other
+definitions here that it names; the emitter copies the ones a file uses.
+All spatial helpers take channels-last arrays (N, *spatial, C).
+"""
+
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+
+def ntuple(value, n):
+    """torch's int-or-tuple arguments as an n-tuple."""
+    if isinstance(value, (tuple, list)):
+        return tuple(value)
+    return (value,) * n
+
+
+def conv_padding(padding, n):
+    """torch Conv padding (int, tuple or 'same'/'valid') as nnx.Conv padding."""
+    if isinstance(padding, str):
+        return padding.upper()
+    return tuple((p, p) for p in ntuple(padding, n))
+
+
+def flatten(x, start_dim=1, end_dim=-1):
+    """torch.flatten."""
+    start = start_dim % x.ndim
+    end = end_dim % x.ndim
+    return x.reshape(x.shape[:start] + (-1,) + x.shape[end + 1 :])
+
+
+def unflatten(x, dim, sizes):
+    """torch.unflatten."""
+    dim = dim % x.ndim
+    return x.reshape(x.shape[:dim] + tuple(sizes) + x.shape[dim + 1 :])
+
+
+def pool_out_padding(size, k, s, p, d, ceil_mode):
+    """torch's pooling output length as (low, high) padding for one dim."""
+    eff = d * (k - 1) + 1
+    if ceil_mode:
+        out = -(-(size + 2 * p - eff) // s) + 1
+        if (out - 1) * s >= size + p:
+            out -= 1
+    else:
+        out = (size + 2 * p - eff) // s + 1
+    return p, max((out - 1) * s + eff - size - p, 0)
+
+
+def max_pool(x, kernel_size, stride, padding=0, dilation=1, ceil_mode=False):
+    """torch MaxPoolNd with dilation and ceil_mode, channels-last."""
+    n = x.ndim - 2
+    k, s = ntuple(kernel_size, n), ntuple(stride, n)
+    p, d = ntuple(padding, n), ntuple(dilation, n)
+    pads = [pool_out_padding(x.shape[1 + i], k[i], s[i], p[i], d[i], ceil_mode) for i in range(n)]
+    return jax.lax.reduce_window(
+        x, -jnp.inf, jax.lax.max, (1, *k, 1), (1, *s, 1), [(0, 0), *pads, (0, 0)],
+        window_dilation=(1, *d, 1),
+    )
+
+
+def avg_pool(x, kernel_size, stride, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None):
+    """torch AvgPoolNd with ceil_mode and divisor_override, channels-last."""
+    n = x.ndim - 2
+    k, s, p = ntuple(kernel_size, n), ntuple(stride, n), ntuple(padding, n)
+    pads = [pool_out_padding(x.shape[1 + i], k[i], s[i], p[i], 1, ceil_mode) for i in range(n)]
+    total = jax.lax.reduce_window(x, 0.0, jax.lax.add, (1, *k, 1), (1, *s, 1), [(0, 0), *pads, (0, 0)])
+    if divisor_override:
+        return total / divisor_override
+    # torch's divisor per output position: the window clipped to the padded
+    # input (count_include_pad) or to the input itself; never the ceil overhang
+    count = np.ones((), np.float32)
+    for i in range(n):
+        size, out = x.shape[1 + i], total.shape[1 + i]
+        start = np.arange(out) * s[i] - p[i]
+        lo, hi = (-p[i], size + p[i]) if count_include_pad else (0, size)
+        c = np.minimum(start + k[i], hi) - np.maximum(start, lo)
+        count = np.multiply.outer(count, c.astype(np.float32))
+    return total / count[None, ..., None]
+
+
+def adaptive_bins(size, out):
+    """torch's adaptive pooling bins: [floor(i*L/o), ceil((i+1)*L/o))."""
+    return [((i * size) // out, -((-(i + 1) * size) // out)) for i in range(out)]
+
+
+def adaptive_avg_pool(x, output_size):
+    """torch AdaptiveAvgPoolNd, channels-last."""
+    n = x.ndim - 2
+    for i, out in enumerate(ntuple(output_size, n)):
+        size = x.shape[1 + i]
+        if out is None or out == size:
+            continue
+        weights = np.zeros((out, size), np.float32)
+        for j, (a, b) in enumerate(adaptive_bins(size, out)):
+            weights[j, a:b] = 1.0 / (b - a)
+        x = jnp.moveaxis(jnp.tensordot(x, weights, axes=([1 + i], [1])), -1, 1 + i)
+    return x
+
+
+def adaptive_max_pool(x, output_size):
+    """torch AdaptiveMaxPoolNd, channels-last (max is separable per dim)."""
+    n = x.ndim - 2
+    for i, out in enumerate(ntuple(output_size, n)):
+        size = x.shape[1 + i]
+        if out is None or out == size:
+            continue
+        axis = 1 + i
+        x = jnp.stack(
+            [jax.lax.slice_in_dim(x, a, b, axis=axis).max(axis) for a, b in adaptive_bins(size, out)], axis
+        )
+    return x
+
+
+def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    """F.interpolate / nn.Upsample for nearest, (bi/tri)linear, channels-last."""
+    n = x.ndim - 2
+    in_sizes = x.shape[1:-1]
+    if size is not None:
+        out_sizes = ntuple(size, n)
+        scales = [None] * n
+    else:
+        scales = ntuple(scale_factor, n)
+        out_sizes = tuple(int(math.floor(s * f)) for s, f in zip(in_sizes, scales))
+    for i in range(n):
+        axis, size_in, size_out = 1 + i, in_sizes[i], out_sizes[i]
+        ratio = 1.0 / scales[i] if scales[i] else size_in / size_out
+        dst = np.arange(size_out, dtype=np.float64)
+        if mode == "nearest":
+            idx = np.minimum(np.floor(dst * ratio).astype(np.int32), size_in - 1)
+            x = jnp.take(x, idx, axis=axis)
+        elif mode == "nearest-exact":
+            idx = np.minimum(np.floor((dst + 0.5) * ratio).astype(np.int32), size_in - 1)
+            x = jnp.take(x, idx, axis=axis)
+        elif mode in ("linear", "bilinear", "trilinear"):
+            if align_corners:
+                src = dst * ((size_in - 1) / (size_out - 1) if size_out > 1 else 0.0)
+            else:
+                src = np.maximum((dst + 0.5) * ratio - 0.5, 0.0)
+            i0 = np.minimum(np.floor(src).astype(np.int32), size_in - 1)
+            i1 = np.minimum(i0 + 1, size_in - 1)
+            w = (src - i0).astype(np.float32).reshape((-1,) + (1,) * (x.ndim - axis - 1))
+            x = jnp.take(x, i0, axis=axis) * (1 - w) + jnp.take(x, i1, axis=axis) * w
+        else:
+            raise NotImplementedError(f"interpolate mode {mode!r}")
+    return x
+
+
+def softplus(x, beta=1.0, threshold=20.0):
+    """torch Softplus: linear above threshold/beta."""
+    return jnp.where(x * beta > threshold, x, jax.nn.softplus(x * beta) / beta)
+
+
+def chunk(x, chunks, axis=0):
+    """torch.chunk: pieces of ceil(L / chunks), the last one smaller."""
+    size = -(-x.shape[axis] // chunks)
+    return jnp.split(x, list(range(size, x.shape[axis], size)), axis=axis)
+
+
+def split(x, split_size_or_sections, axis=0):
+    """torch.split: a piece size, or a list of sizes."""
+    if isinstance(split_size_or_sections, int):
+        size = split_size_or_sections
+        return jnp.split(x, list(range(size, x.shape[axis], size)), axis=axis)
+    return jnp.split(x, np.cumsum(split_size_or_sections)[:-1].tolist(), axis=axis)
+
+
+def squeeze(x, axis=None):
+    """torch squeeze(dim): a no-op when that dim is not 1 (jnp raises)."""
+    if axis is None:
+        return jnp.squeeze(x)
+    axes = tuple(a for a in ntuple(axis, 1) if x.shape[a] == 1)
+    return jnp.squeeze(x, axes) if axes else x
+
+
+def expand(x, *sizes):
+    """torch expand: -1 keeps the size."""
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+        sizes = tuple(sizes[0])
+    lead = len(sizes) - x.ndim
+    shape = tuple(x.shape[i - lead] if s == -1 else s for i, s in enumerate(sizes))
+    return jnp.broadcast_to(x, shape)
+
+
+def pad(x, pad, mode="constant", value=0.0):
+    """F.pad: torch lists (low, high) pairs from the last dim backwards."""
+    pairs = [(pad[i], pad[i + 1]) for i in range(0, len(pad), 2)]
+    widths = [(0, 0)] * (x.ndim - len(pairs)) + pairs[::-1]
+    jmode = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}[mode]
+    if any(lo < 0 or hi < 0 for lo, hi in widths):
+        if jmode != "constant":
+            raise NotImplementedError("negative padding with mode " + mode)
+        return jax.lax.pad(x, jnp.asarray(value, x.dtype), [(lo, hi, 0) for lo, hi in widths])
+    if jmode == "constant":
+        return jnp.pad(x, widths, mode="constant", constant_values=value)
+    return jnp.pad(x, widths, mode=jmode)
+
+
+def pad_channels_last(x, pad, mode="constant", value=0.0):
+    """F.pad on a channels-last tensor: torch's pairs name (…, H, W) dims."""
+    return pad(jnp.moveaxis(x, -1, 1), pad, mode, value).transpose((0,) + tuple(range(2, x.ndim)) + (1,))
+
+
+def max_with_indices(x, axis, keepdims=False):
+    """torch.max(x, dim): (values, indices)."""
+    return jnp.max(x, axis=axis, keepdims=keepdims), jnp.argmax(x, axis=axis, keepdims=keepdims)
+
+
+def min_with_indices(x, axis, keepdims=False):
+    """torch.min(x, dim): (values, indices)."""
+    return jnp.min(x, axis=axis, keepdims=keepdims), jnp.argmin(x, axis=axis, keepdims=keepdims)
+
+
+def topk(x, k, axis=-1, largest=True, sorted=True):
+    """torch.topk: (values, indices) along any axis."""
+    x = jnp.moveaxis(x, axis, -1)
+    values, indices = jax.lax.top_k(x if largest else -x, k)
+    values = values if largest else -values
+    return jnp.moveaxis(values, -1, axis), jnp.moveaxis(indices, -1, axis)
+
+
+class BatchStatsNorm(nnx.BatchNorm):
+    """BatchNorm with track_running_stats=False: batch statistics in eval too."""
+
+    def __call__(self, x, use_running_average=None, *, mask=None):
+        return super().__call__(x, use_running_average=False, mask=mask)
+
+
+class ChannelPReLU(nnx.Module):
+    """torch PReLU(num_parameters=C): one slope per channel (the last axis)."""
+
+    def __init__(self, num_parameters, init=0.25):
+        self.weight = nnx.Param(jnp.full((num_parameters,), init, jnp.float32))
+
+    def __call__(self, x):
+        return jnp.where(x >= 0, x, self.weight[...] * x)
+
+
+class NamedSequential(nnx.Module):
+    """nn.Sequential(OrderedDict(...)): layers keep their names."""
+
+    def __init__(self, layers):
+        self.layers = nnx.Dict(layers)
+
+    def __call__(self, x):
+        for layer in self.layers.values():
+            x = layer(x)
+        return x
+
+
+def conv_transpose_padding(kernel_size, padding, output_padding, dilation, n):
+    """torch ConvTranspose geometry as explicit nnx.ConvTranspose padding."""
+    k, p = ntuple(kernel_size, n), ntuple(padding, n)
+    op, d = ntuple(output_padding, n), ntuple(dilation, n)
+    return tuple((d[i] * (k[i] - 1) - p[i], d[i] * (k[i] - 1) - p[i] + op[i]) for i in range(n))

@@ -1,0 +1,146 @@
+"""Whole-file analysis before rewriting: which classes are modules, which
+functions build layers (and so need ``rngs``), in what order to translate."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from ..rules import registry
+from .context import ClassInfo, FileContext
+from .imports import dotted
+
+MODULE_BASES = {"torch.nn.Module"}
+SEQUENTIAL_BASES = {"torch.nn.Sequential", "torch.nn.ModuleList", "torch.nn.ModuleDict"}
+
+
+def find_module_classes(module: cst.Module, f: FileContext) -> None:
+    classes = [s for s in module.body if isinstance(s, cst.ClassDef)]
+    changed = True
+    while changed:
+        changed = False
+        for c in classes:
+            if c.name.value in f.classes:
+                continue
+            bases = []
+            is_module = False
+            seq = False
+            for b in c.bases:
+                q = f.imports.qualify(b.value)
+                d = dotted(b.value)
+                if q in MODULE_BASES:
+                    is_module = True
+                    bases.append(q)
+                elif q in SEQUENTIAL_BASES:
+                    is_module = seq = True
+                    bases.append(q)
+                elif d in f.classes:
+                    is_module = True
+                    bases.append(d)
+                    seq = seq or f.classes[d].sequential_base
+            if is_module:
+                f.classes[c.name.value] = ClassInfo(c.name.value, c, bases, sequential_base=seq)
+                changed = True
+
+
+class _Calls(cst.CSTVisitor):
+    """Collects what a function body calls: layer rows, classes, builders."""
+
+    def __init__(self, f: FileContext):
+        self.f = f
+        self.names: set[str] = set()
+        self.self_methods: set[str] = set()
+        self.layers = False
+
+    def visit_Call(self, node: cst.Call):
+        q = self.f.imports.qualify(node.func)
+        if q is not None:
+            r = registry.lookup(q)
+            if r is not None and r.layer and (r.stateful or r.name == "torch.nn.Parameter"):
+                self.layers = True
+        func = node.func
+        if isinstance(func, cst.Name):
+            self.names.add(func.value)
+        elif isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self":
+            self.self_methods.add(func.attr.value)
+
+    # nested defs are analysed as part of their parent
+    def visit_Lambda(self, node):
+        return True
+
+
+def calls_of(node: cst.CSTNode, f: FileContext) -> _Calls:
+    v = _Calls(f)
+    node.visit(v)
+    return v
+
+
+def find_builders(module: cst.Module, f: FileContext) -> dict[str, set[str]]:
+    """Module-level functions and methods that build layers (to a fixpoint).
+
+    Returns {class name: builder method names}; module-level builders go into
+    ``f.builders``.
+    """
+    funcs = {s.name.value: calls_of(s, f) for s in module.body if isinstance(s, cst.FunctionDef)}
+    methods: dict[str, dict[str, _Calls]] = {}
+    for name, info in f.classes.items():
+        methods[name] = {}
+        for s in info.node.body.body:
+            if isinstance(s, cst.FunctionDef) and s.name.value != "__init__":
+                methods[name][s.name.value] = calls_of(s, f)
+    builders: set[str] = set()
+    mbuilders: dict[str, set[str]] = {c: set() for c in f.classes}
+
+    def builds(c: _Calls, cls: str | None) -> bool:
+        if c.layers or (c.names & set(f.classes)) or (c.names & builders):
+            return True
+        if cls is not None:
+            own = set()
+            k = cls
+            while k in f.classes:
+                own |= mbuilders.get(k, set())
+                k = next((b for b in f.classes[k].bases if b in f.classes), None)
+            if c.self_methods & own:
+                return True
+        return False
+
+    changed = True
+    while changed:
+        changed = False
+        for name, c in funcs.items():
+            if name not in builders and builds(c, None):
+                builders.add(name)
+                changed = True
+        for cls, ms in methods.items():
+            for name, c in ms.items():
+                if name not in mbuilders[cls] and name not in ("forward",) and builds(c, cls):
+                    mbuilders[cls].add(name)
+                    changed = True
+    f.builders = builders
+    return mbuilders
+
+
+def class_order(f: FileContext) -> list[str]:
+    """Classes in dependency order (a class after the classes it uses)."""
+    deps = {}
+    for name, info in f.classes.items():
+        used = calls_of(info.node, f).names & set(f.classes)
+        used |= {b for b in info.bases if b in f.classes}
+        used.discard(name)
+        deps[name] = used
+    order: list[str] = []
+    state: dict[str, int] = {}
+
+    def visit(n):
+        if state.get(n) == 2:
+            return
+        if state.get(n) == 1:
+            return  # a cycle: keep source order
+        state[n] = 1
+        for d in sorted(deps[n]):
+            visit(d)
+        state[n] = 2
+        order.append(n)
+
+    for n in f.classes:
+        visit(n)
+    return order

@@ -1,0 +1,1009 @@
+"""Rewrite of one function body: layer constructors, ops, tensor methods and
+the channels-last layout analysis that drives them.
+
+The layout analysis runs while the body is rewritten, in statement order: each
+expression leaves with a :class:`Tag`, assignments bind tags to names, control
+flow joins them. Ops read their row's declared layout behaviour and get their
+dims remapped, or a transpose inserted where the original depends on
+channel-first order.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Optional, Sequence
+
+import libcst as cst
+
+from ..rules import registry
+from ..rules.base import Canonical, Rule, Unsupported, bind
+from . import layout as L
+from .context import UNKNOWN_MODULE, BuildCtx, ClassInfo, FileContext, ModuleRef, Summary
+from .imports import dotted
+from .layout import Tag
+
+_code = cst.Module([]).code_for_node
+
+
+def code(node: cst.CSTNode) -> str:
+    return _code(node)
+
+
+def expr(src: str) -> cst.BaseExpression:
+    return cst.parse_expression(src)
+
+
+# Python builtins whose result is not a tensor and that accept any layout.
+NON_TENSOR_BUILTINS = {
+    "len", "int", "float", "bool", "str", "isinstance", "range", "enumerate", "zip",
+    "print", "tuple", "list", "dict", "set", "min", "max", "sum", "abs", "round",
+    "getattr", "hasattr", "setattr", "type", "iter", "next", "sorted", "reversed",
+    "any", "all", "repr", "format", "super", "callable", "id", "hash",
+}
+
+
+class BodyRewriter(cst.CSTTransformer):
+    """Rewrites one function (or a class body's statements)."""
+
+    def __init__(self, fctx: FileContext, cls: Optional[ClassInfo], func_name: str, params: Sequence[str],
+                 param_tags: Optional[dict[str, Tag]] = None):
+        super().__init__()
+        self.f = fctx
+        self.cls = cls
+        self.func_name = func_name
+        self.env: dict[str, Tag] = {}
+        self.tags: dict[int, Tag] = {}
+        self.rules_of: dict[int, ModuleRef] = {}
+        self.summary = Summary(params=list(params))
+        self.decided: dict[str, Tag] = {}
+        for p in params:
+            self.env[p] = (param_tags or {}).get(p, Tag(L.FREE, param=p))
+        self.todos: list[list[str]] = []
+        self.transposes = 0
+        self.build_ctx = BuildCtx(fctx)
+        self.returns: list[Tag] = []
+        self.in_init = func_name == "__init__"
+
+    # ------------------------------------------------------------------ tags
+    def tag(self, node) -> Tag:
+        return self.resolve(self.tags.get(id(node), L.UNKNOWN_TAG))
+
+    def set(self, node, tag: Tag):
+        self.tags[id(node)] = tag
+        return node
+
+    def resolve(self, tag: Tag) -> Tag:
+        if tag.kind == L.FREE and tag.param in self.decided:
+            return self.decided[tag.param]
+        return tag
+
+    def decide(self, tag: Tag, as_: Tag) -> Tag:
+        if tag.kind == L.FREE and tag.param:
+            self.decided.setdefault(tag.param, as_)
+            return self.decided[tag.param]
+        return tag
+
+    # ------------------------------------------------------------- todo marks
+    def todo(self, node, code_: str, message: str):
+        self.f.diag(node, code_, message)
+        if self.todos:
+            self.todos[-1].append(f"# TODO(torch2nnx): {code_} {message}")
+        self.f.todo_count += 1
+
+    def info(self, node, message: str):
+        self.f.diag(node, "T2N100", message)
+
+    def visit_SimpleStatementLine(self, node):
+        self.todos.append([])
+
+    def leave_SimpleStatementLine(self, original, updated):
+        return self._attach(updated)
+
+    def _attach(self, updated):
+        notes = self.todos.pop() if self.todos else []
+        if not notes:
+            return updated
+        lines = list(updated.leading_lines) + [
+            cst.EmptyLine(comment=cst.Comment(n)) for n in dict.fromkeys(notes)
+        ]
+        return updated.with_changes(leading_lines=lines)
+
+    def visit_If(self, node):
+        self.todos.append([])
+        self._push_env()
+
+    def visit_If_orelse(self, node):
+        self._branch_env()
+
+    def leave_If(self, original, updated):
+        self._pop_env()
+        return self._attach(updated)
+
+    def visit_For(self, node):
+        self.todos.append([])
+        self._push_env()
+
+    def visit_While(self, node):
+        self.todos.append([])
+        self._push_env()
+
+    def leave_While(self, original, updated):
+        self._pop_env(loop=True)
+        return self._attach(updated)
+
+    def visit_With(self, node):
+        self.todos.append([])
+
+    def leave_With(self, original, updated):
+        return self._attach(updated)
+
+    def visit_Try(self, node):
+        self.todos.append([])
+
+    def leave_Try(self, original, updated):
+        return self._attach(updated)
+
+    # control-flow joins: a stack of (env before, envs of finished branches)
+    def _push_env(self):
+        self._envs = getattr(self, "_envs", [])
+        self._envs.append((dict(self.env), []))
+
+    def _branch_env(self):
+        before, done = self._envs[-1]
+        done.append(dict(self.env))
+        self.env = dict(before)
+
+    def _pop_env(self, loop=False):
+        before, done = self._envs.pop()
+        branches = done + [dict(self.env)]
+        if len(done) == 0 or loop:
+            branches.append(before)  # the branch may not run
+        merged = {}
+        for name in set().union(*branches):
+            tags = [b[name] for b in branches if name in b]
+            t = tags[0]
+            for o in tags[1:]:
+                t = L.join(t, o)
+            merged[name] = t
+        self.env = merged
+
+    # nested function definitions keep their own names
+    def visit_FunctionDef(self, node):
+        self.todos.append([])
+
+    def leave_FunctionDef(self, original, updated):
+        return self._attach(updated)
+
+    # ------------------------------------------------------------- transposes
+    def to_layout(self, node: cst.BaseExpression, tag: Tag, want: Tag, why: str = "") -> cst.BaseExpression:
+        """Wrap ``node`` in a transpose taking ``tag`` to ``want`` (if needed)."""
+        rank = len(tag.perm) if tag.perm is not None else (len(want.perm) if want.perm is not None else None)
+        if rank is None:
+            return node
+        axes = L.transpose_axes(tag.perm, want.perm, rank)
+        if axes == tuple(range(rank)):
+            return node
+        self.transposes += 1
+        if why:
+            self.info(node, why)
+        new = expr(f"jnp.transpose({code(node)}, {axes})")
+        self.set(new, want if want.perm is not None else L.plain(rank))
+        return new
+
+    def canonical(self, node, why: str = "") -> cst.BaseExpression:
+        """The value in torch's logical order (plain)."""
+        t = self.tag(node)
+        if t.kind == L.FREE:
+            self.decide(t, L.plain())
+            return node
+        if t.channels_last:
+            return self.to_layout(node, t, L.plain(len(t.perm)), why)
+        return node
+
+    # ---------------------------------------------------------- expressions
+    def leave_Name(self, original, updated):
+        if updated.value in self.env:
+            return self.set(updated, self.env[updated.value])
+        if updated.value in ("True", "False", "None"):
+            return self.set(updated, L.OTHER_TAG)
+        return updated
+
+    def leave_Integer(self, original, updated):
+        return self.set(updated, L.OTHER_TAG)
+
+    def leave_Float(self, original, updated):
+        return self.set(updated, L.OTHER_TAG)
+
+    def leave_SimpleString(self, original, updated):
+        return self.set(updated, L.OTHER_TAG)
+
+    def leave_UnaryOperation(self, original, updated):
+        return self.set(updated, self.tag(updated.expression))
+
+    def leave_List(self, original, updated):
+        return self._sequence(updated)
+
+    def leave_Tuple(self, original, updated):
+        return self._sequence(updated)
+
+    def _sequence(self, updated):
+        tags = [self.tag(e.value) for e in updated.elements]
+        tensors = [t for t in tags if t.kind in (L.TENSOR, L.FREE)]
+        if not tensors:
+            if tags and all(t.kind == L.MODULE for t in tags):
+                return self.set(updated, Tag(L.MODULE, module=ModuleRef(
+                    "list", elements=tuple(t.module for t in tags))))
+            return self.set(updated, Tag(L.OTHER) if tags and all(t.kind == L.OTHER for t in tags) else L.UNKNOWN_TAG)
+        perms = {t.perm for t in tensors if t.kind == L.TENSOR}
+        if len(perms) <= 1:
+            tag = next((t for t in tensors if t.kind == L.TENSOR), tensors[0])
+            if len(tensors) == len(tags):
+                for t in tensors:
+                    if t.kind == L.FREE:
+                        self.decide(t, tag)
+            return self.set(updated, tag)
+        # mixed layouts in one list (cat of a conv output and a plain tensor): torch order
+        elems = [e.with_changes(value=self.canonical(e.value, "mixed layouts in one sequence"))
+                 for e in updated.elements]
+        return self.set(updated.with_changes(elements=elems), L.plain())
+
+    def leave_BinaryOperation(self, original, updated):
+        left, right = updated.left, updated.right
+        lt, rt = self.tag(left), self.tag(right)
+        if isinstance(updated.operator, cst.MatrixMultiply):
+            left, right = self.canonical(left), self.canonical(right)
+            return self.set(updated.with_changes(left=left, right=right), L.plain())
+        left, right, tag = self.elementwise(left, right, lt, rt)
+        return self.set(updated.with_changes(left=left, right=right), tag)
+
+    def elementwise(self, left, right, lt: Tag, rt: Tag):
+        """Two operands of a broadcasting op: agree on a layout."""
+        if lt.kind == L.OTHER or rt.kind not in (L.TENSOR, L.FREE):
+            return left, right, rt if lt.kind == L.OTHER and rt.is_tensor else (lt if lt.is_tensor else L.UNKNOWN_TAG)
+        if rt.kind == L.OTHER:
+            return left, right, lt
+        if lt.kind == L.FREE and rt.kind == L.FREE:
+            return left, right, lt
+        if lt.kind == L.FREE:
+            return left, right, self.decide(lt, rt)
+        if rt.kind == L.FREE:
+            return left, right, self.decide(rt, lt)
+        if lt.perm == rt.perm or (not lt.channels_last and not rt.channels_last):
+            return left, right, lt.with_(one=lt.one and rt.one)
+        # one channels-last, one not
+        cl, other = (lt, rt) if lt.channels_last else (rt, lt)
+        rank = len(cl.perm)
+        if other.rank == rank or (other.perm is not None and len(other.perm) == rank):
+            if cl is lt:
+                right = self.to_layout(right, other, cl)
+            else:
+                left = self.to_layout(left, other, cl)
+            return left, right, cl.with_(one=False)
+        # unknown rank: fall back to torch order (correct, one transpose)
+        left = self.canonical(left, "operand of unknown rank next to a channels-last tensor")
+        right = self.canonical(right, "operand of unknown rank next to a channels-last tensor")
+        return left, right, L.plain()
+
+    def leave_Comparison(self, original, updated):
+        t = self.tag(updated.left)
+        for c in updated.comparisons:
+            t = t if t.is_tensor else self.tag(c.comparator)
+        return self.set(updated, t if t.is_tensor else L.OTHER_TAG)
+
+    def leave_IfExp(self, original, updated):
+        return self.set(updated, L.join(self.tag(updated.body), self.tag(updated.orelse)))
+
+    def leave_Attribute(self, original, updated):
+        q = self.f.imports.qualify(updated)
+        if q is not None and self.f.imports.is_torch(q):
+            rule = registry.constant(q)
+            if rule is not None:
+                new = self.apply_constant(original, updated, rule)
+                if new is not None:
+                    return new
+            return updated
+        base = updated.value
+        name = updated.attr.value
+        if isinstance(base, cst.Name) and base.value == "self" and self.cls is not None:
+            info = self.lookup_attr(name)
+            if isinstance(info, ModuleRef):
+                return self.set(updated, Tag(L.MODULE, module=info))
+            if isinstance(info, Tag):
+                return self.set(updated, info)
+            return self.set(updated, L.UNKNOWN_TAG if name not in ("training",) else L.OTHER_TAG)
+        bt = self.tag(base)
+        if bt.is_tensor or bt.kind == L.FREE:
+            prop = registry.tensor_property(name)
+            if prop is not None:
+                return self.apply_property(original, updated, prop, bt)
+        return self.set(updated, L.UNKNOWN_TAG)
+
+    def lookup_attr(self, name):
+        seen = set()
+        cls = self.cls
+        while cls is not None and cls.name not in seen:
+            seen.add(cls.name)
+            if name in cls.attrs:
+                return cls.attrs[name]
+            cls = next((self.f.classes[b] for b in cls.bases if b in self.f.classes), None)
+        return None
+
+    def apply_constant(self, original, updated, rule: Rule):
+        try:
+            src = rule.build(None, self.build_ctx)
+        except Unsupported as e:
+            self.todo(original, e.code, f"{rule.name}: {e.message}")
+            return None
+        new = expr(src)
+        return self.set(new, L.OTHER_TAG)
+
+    def apply_property(self, original, updated, rule: Rule, bt: Tag):
+        if rule.layout.kind == "shape":
+            # x.shape: the tuple keeps the tensor's tag so indexing and unpacking remap
+            new = updated
+            return self.set(new, Tag(L.SHAPE, perm=bt.perm if bt.kind == L.TENSOR else None,
+                                     param=bt.param if bt.kind == L.FREE else None))
+        return self.apply_rule(original, rule, [code(updated.value)], {}, [updated.value])
+
+    def leave_Subscript(self, original, updated):
+        vt = self.tag(updated.value)
+        if vt.kind == L.SHAPE:
+            if vt.param:
+                vt = self.resolve(Tag(L.FREE, param=vt.param))
+                if vt.kind == L.FREE:
+                    self.decide(vt, L.plain())
+                    vt = L.plain()
+            perm = vt.perm
+            if perm is not None and not L.is_identity(perm) and len(updated.slice) == 1:
+                idx = updated.slice[0].slice
+                if isinstance(idx, cst.Index):
+                    try:
+                        i = ast.literal_eval(code(idx.value))
+                    except (ValueError, SyntaxError):
+                        i = None
+                    if isinstance(i, int):
+                        new_i = L.physical_axis(perm, i)
+                        if i < 0:
+                            new_i -= len(perm)
+                        new = updated.with_changes(slice=[updated.slice[0].with_changes(
+                            slice=cst.Index(value=cst.Integer(str(new_i)) if new_i >= 0 else expr(str(new_i))))])
+                        return self.set(new, L.OTHER_TAG)
+                    # a non-literal index into a channels-last shape: read the torch-order shape
+                    self.transposes += 0
+                    return self.set(updated.with_changes(value=expr(
+                        f"{code(updated.value)}")), L.OTHER_TAG) if False else self._shape_fallback(original, updated, perm)
+            return self.set(updated, L.OTHER_TAG)
+        if vt.kind == L.TENSOR or vt.kind == L.FREE:
+            return self.tensor_index(original, updated, vt)
+        if vt.kind == L.MODULE and vt.module is not None:
+            m = vt.module
+            if m.kind in ("list", "sequential") and m.elements:
+                inner = m.elements[0] if len(set(map(id, m.elements))) == 1 else ModuleRef("union", elements=m.elements)
+                return self.set(updated, Tag(L.MODULE, module=inner))
+            return self.set(updated, Tag(L.MODULE, module=UNKNOWN_MODULE))
+        return self.set(updated, L.UNKNOWN_TAG)
+
+    def _shape_fallback(self, original, updated, perm):
+        axes = tuple(perm.index(i) for i in range(len(perm)))
+        # torch-order shape: tuple(shape[a] for a in logical order)
+        new = updated.with_changes(value=expr(f"tuple({code(updated.value)}[a] for a in {axes})"))
+        return self.set(new, L.OTHER_TAG)
+
+    def tensor_index(self, original, updated, vt: Tag):
+        """``x[...]`` on a tensor: basic slicing keeps a channels-last layout."""
+        if not vt.channels_last:
+            if vt.kind == L.FREE:
+                self.decide(vt, L.plain())
+            return self.set(updated, L.plain() if vt.kind != L.TENSOR else vt.with_(one=False))
+        perm = vt.perm
+        elems = list(updated.slice)
+        simple = all(isinstance(e.slice, cst.Slice) for e in elems) and len(elems) <= len(perm)
+        if simple:
+            full = elems + [cst.SubscriptElement(cst.Slice(lower=None, upper=None))] * (len(perm) - len(elems))
+            phys = [full[perm[i]] for i in range(len(perm))]
+            # drop trailing full slices for readability
+            while len(phys) > 1 and isinstance(phys[-1].slice, cst.Slice) and phys[-1].slice.lower is None \
+                    and phys[-1].slice.upper is None and phys[-1].slice.step is None:
+                phys.pop()
+            phys = [p.with_changes(comma=cst.MaybeSentinel.DEFAULT) for p in phys]
+            return self.set(updated.with_changes(slice=phys), vt.with_(one=False))
+        value = self.canonical(updated.value, "indexing a channels-last tensor with integers or None")
+        return self.set(updated.with_changes(value=value), L.plain())
+
+    # ----------------------------------------------------------------- calls
+    def leave_Call(self, original, updated):
+        func = updated.func
+        q = self.f.imports.qualify(func)
+        if q is not None and self.f.imports.is_torch(q):
+            rule = registry.lookup(q)
+            if rule is None:
+                self.todo(original, "T2N001", f"{q} is not supported")
+                return self.set(updated, L.UNKNOWN_TAG)
+            pos, kw, nodes = self.call_args(updated)
+            if pos is None:
+                self.todo(original, "T2N002", f"{q}: starred arguments are not supported here")
+                return self.set(updated, L.UNKNOWN_TAG)
+            return self.apply_rule(original, rule, pos, kw, nodes, star=self.star_args(updated))
+        ft = self.tag(func)
+        if ft.kind == L.MODULE:
+            return self.call_module(original, updated, ft.module)
+        if isinstance(func, cst.Attribute):
+            recv = func.value
+            rt = self.tag(recv)
+            mname = func.attr.value
+            if rt.kind == L.MODULE:
+                # a module's own method: `self.layer(x)` is handled below; `m.forward` etc.
+                pass
+            elif rt.kind in (L.TENSOR, L.FREE) or (rt.kind == L.UNKNOWN and registry.unambiguous_method(mname)):
+                rule = registry.method(mname)
+                if rule is not None and not (rule.ambiguous and rt.kind == L.UNKNOWN):
+                    pos, kw, nodes = self.call_args(updated)
+                    if pos is None:
+                        self.todo(original, "T2N002", f"Tensor.{mname}: starred arguments are not supported")
+                        return self.set(updated, L.UNKNOWN_TAG)
+                    return self.apply_rule(original, rule, [code(recv)] + pos, kw, [recv] + nodes,
+                                           star=self.star_args(updated))
+                if rule is None and rt.kind in (L.TENSOR,) and mname.endswith("_") and not mname.startswith("_"):
+                    self.todo(original, "T2N001", f"in-place tensor method {mname} is not supported")
+                    return self.set(updated, L.UNKNOWN_TAG)
+            if isinstance(recv, cst.Name) and recv.value == "self" and self.cls is not None:
+                return self.call_self_method(original, updated, mname)
+        if isinstance(func, cst.Name):
+            name = func.value
+            if name in self.f.classes:
+                return self.construct_class(updated, name)
+            if name in self.f.builders:
+                return self.set(self.add_rngs(updated), Tag(L.MODULE, module=UNKNOWN_MODULE))
+            if name in self.f.functions:
+                return self.call_summary(updated, self.f.functions[name])
+            if name in NON_TENSOR_BUILTINS:
+                return self.set(updated, L.OTHER_TAG)
+        # a call the translator cannot see into: hand it torch-order values
+        args = []
+        changed = False
+        for a in updated.args:
+            t = self.tag(a.value)
+            if t.channels_last:
+                args.append(a.with_changes(value=self.canonical(
+                    a.value, "value passed to code the translator cannot see")))
+                changed = True
+            else:
+                args.append(a)
+        if changed:
+            updated = updated.with_changes(args=args)
+        return self.set(updated, L.UNKNOWN_TAG)
+
+    def star_args(self, call: cst.Call) -> list[str]:
+        return []
+
+    def call_args(self, call: cst.Call):
+        pos, kw, nodes = [], {}, []
+        for a in call.args:
+            if a.star == "*":
+                # *layers: kept as one starred source for rows that take varargs
+                pos.append("*" + code(a.value))
+                nodes.append(a.value)
+                continue
+            if a.star == "**":
+                return None, None, None
+            if a.keyword is not None:
+                kw[a.keyword.value] = code(a.value)
+            else:
+                pos.append(code(a.value))
+            nodes.append(a.value)
+        return pos, kw, nodes
+
+    def add_rngs(self, call: cst.Call) -> cst.Call:
+        if any(a.keyword is not None and a.keyword.value == "rngs" for a in call.args):
+            return call
+        args = list(call.args)
+        if args:
+            args[-1] = args[-1].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+        args.append(cst.Arg(keyword=cst.Name("rngs"), value=cst.Name("rngs"),
+                            equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""),
+                                                  whitespace_after=cst.SimpleWhitespace(""))))
+        return call.with_changes(args=args)
+
+    def construct_class(self, updated, name):
+        return self.set(self.add_rngs(updated), Tag(L.MODULE, module=ModuleRef("class", cls=name)))
+
+    def call_self_method(self, original, updated, mname):
+        cls = self.cls
+        seen = set()
+        while cls is not None and cls.name not in seen:
+            seen.add(cls.name)
+            if mname in cls.methods:
+                s = cls.methods[mname]
+                if s is None:  # a layer-building method
+                    return self.set(self.add_rngs(updated), Tag(L.MODULE, module=UNKNOWN_MODULE))
+                return self.call_summary(updated, s, skip_self=True)
+            cls = next((self.f.classes[b] for b in cls.bases if b in self.f.classes), None)
+        if mname in ("forward",):
+            return self.set(updated.with_changes(func=cst.Name("self")), L.UNKNOWN_TAG)
+        info = self.lookup_attr(mname)
+        if info is None or (isinstance(info, Tag) and info.kind == L.UNKNOWN):
+            # an attribute holding a module handed to the constructor: under the
+            # contract it takes and returns channels-last, so layouts pass through
+            return self.call_module(original, updated, UNKNOWN_MODULE)
+        return self.set(updated, L.UNKNOWN_TAG)
+
+    def call_summary(self, updated, s: Summary, skip_self=False) -> cst.Call:
+        params = s.params[1:] if (skip_self and s.params and s.params[0] == "self") else list(s.params)
+        args = list(updated.args)
+        bound: dict[str, Tag] = {}
+        for i, a in enumerate(args):
+            if a.star:
+                continue
+            pname = a.keyword.value if a.keyword is not None else (params[i] if i < len(params) else None)
+            if pname is None:
+                continue
+            want = s.takes.get(pname)
+            t = self.tag(a.value)
+            if want is not None and want.kind == L.TENSOR and t.is_tensor:
+                if want.channels_last:
+                    if t.kind == L.FREE:
+                        t = self.decide(t, want)
+                    elif not t.channels_last:
+                        args[i] = a.with_changes(value=self.to_layout(a.value, t, want))
+                        t = want
+                else:
+                    args[i] = a.with_changes(value=self.canonical(a.value))
+                    t = L.plain()
+            bound[pname] = t
+        ret = s.returns or L.UNKNOWN_TAG
+        if ret.kind == L.FREE:
+            ret = bound.get(ret.param, L.UNKNOWN_TAG)
+        return self.set(updated.with_changes(args=args), ret)
+
+    def call_module(self, original, updated, m: Optional[ModuleRef]):
+        """``self.layer(x)``: the layer's layout behaviour applies to ``x``."""
+        m = m or UNKNOWN_MODULE
+        if not updated.args:
+            return self.set(updated, L.UNKNOWN_TAG)
+        first = updated.args[0]
+        t = self.tag(first.value)
+        new_first, out = self.through_module(first.value, t, m)
+        args = [first.with_changes(value=new_first)] + list(updated.args[1:])
+        return self.set(updated.with_changes(args=args), out)
+
+    def through_module(self, node, t: Tag, m: ModuleRef):
+        """Layout effect of applying module ``m`` to a value tagged ``t``."""
+        if m.kind == "layer" and m.rule is not None:
+            return self.apply_layout_unary(node, t, m.rule.layout)
+        if m.kind == "class":
+            info = self.f.classes.get(m.cls)
+            s = info.methods.get("__call__") if info else None
+            if s is None:
+                return node, t
+            params = [p for p in s.params if p != "self"]
+            want = s.takes.get(params[0]) if params else None
+            if want is not None and want.kind == L.TENSOR and t.is_tensor:
+                if want.channels_last:
+                    if t.kind == L.FREE:
+                        t = self.decide(t, want)
+                    elif not t.channels_last:
+                        node = self.to_layout(node, t, want)
+                        t = want
+                else:
+                    node = self.canonical(node)
+                    t = L.plain()
+            ret = s.returns or L.UNKNOWN_TAG
+            if ret.kind == L.FREE:
+                ret = t if params and ret.param == params[0] else L.UNKNOWN_TAG
+            return node, ret
+        if m.kind == "sequential":
+            for e in m.elements:
+                if e is None:
+                    continue
+                node, t = self.through_module(node, t, e)
+            return node, t
+        if m.kind in ("union", "list") and m.elements:
+            # a loop over a ModuleList: fold twice to let the layout settle
+            outs = []
+            for e in m.elements:
+                n2, o = self.through_module(node, t, e)
+                node = n2
+                outs.append(o)
+            res = outs[0]
+            for o in outs[1:]:
+                res = L.join(res, o)
+            return node, res
+        # unknown module: under the contract every translated module takes and
+        # returns channels-last where torch uses channels-first, so pass through
+        return node, t
+
+    def apply_layout_unary(self, node, t: Tag, lay):
+        kind = lay.kind
+        if kind == "elementwise":
+            return node, t
+        if kind == "spatial":
+            want = L.channels_last(lay.rank)
+            if t.kind == L.FREE:
+                return node, self.decide(t, want)
+            if t.channels_last and len(t.perm) == lay.rank and t.perm == want.perm:
+                return node, t.with_(one=False)
+            if t.kind in (L.TENSOR, L.UNKNOWN):
+                node = self.to_layout(node, t if t.kind == L.TENSOR else L.plain(lay.rank), want)
+            return node, want
+        if kind == "channel":
+            if t.kind == L.FREE:
+                return node, t
+            return node, t
+        if kind in ("plain", "reshape"):
+            if kind == "reshape" and t.channels_last and t.one:
+                return node, L.plain()
+            return self.canonical(node), L.plain()
+        return node, L.UNKNOWN_TAG
+
+    # --------------------------------------------------------- rule application
+    def apply_rule(self, original, rule: Rule, pos: list[str], kw: dict[str, str], nodes, star=None):
+        lay = rule.layout
+        try:
+            args = bind(rule.params, pos, kw)
+        except Unsupported as e:
+            self.todo(original, e.code, f"{rule.name}: {e.message}")
+            return self.set(original, L.UNKNOWN_TAG)
+        # map parameter name -> CST node (for tags)
+        name_nodes = self._name_nodes(rule, pos, kw, nodes)
+        result = L.plain()
+        try:
+            if lay.kind in ("elementwise", "spatial", "channel", "plain", "reshape") and not rule.layer:
+                tensor_names = [n for n in lay.tensors if n in name_nodes]
+                if tensor_names:
+                    first = tensor_names[0]
+                    node = name_nodes[first]
+                    t = self.tag(node)
+                    if lay.kind == "elementwise" and len(tensor_names) > 1:
+                        result = t
+                        for other in tensor_names[1:]:
+                            on = name_nodes[other]
+                            ot = self.tag(on)
+                            a_node, b_node, result = self.elementwise(node, on, result, ot)
+                            if a_node is not node:
+                                args.given_src[first] = code(a_node)
+                            if b_node is not on:
+                                args.given_src[other] = code(b_node)
+                    else:
+                        new_node, result = self.apply_layout_unary(node, t, lay)
+                        if new_node is not node:
+                            args.given_src[first] = code(new_node)
+                        for other in tensor_names[1:]:
+                            on = name_nodes[other]
+                            if lay.kind in ("plain", "reshape"):
+                                nn_ = self.canonical(on)
+                                if nn_ is not on:
+                                    args.given_src[other] = code(nn_)
+                else:
+                    result = L.plain()
+            elif lay.kind == "dims":
+                result = self.remap_dims(original, rule, args, name_nodes)
+            elif lay.kind == "permute":
+                result = self.permute(rule, args, name_nodes)
+                if result is None:
+                    src = args.given_src[lay.tensors[0]]
+                    return self.set(expr(src), self._permute_tag)
+            elif lay.kind == "stack":
+                result = self.stack(rule, args, name_nodes)
+            elif lay.kind == "aware":
+                return self.aware(original, rule, args, name_nodes)
+            elif lay.kind == "source":
+                result = L.plain()
+            elif lay.kind == "other":
+                result = L.OTHER_TAG
+            elif lay.kind == "custom":
+                pass
+            src = rule.build(args, self.build_ctx)
+        except Unsupported as e:
+            self.todo(original, e.code, f"{rule.name}: {e.message}")
+            return self.set(original, L.UNKNOWN_TAG)
+        new = expr(src)
+        for h in rule.helpers:
+            self.f.helpers.add(h)
+        if rule.layer:
+            if rule.weights is not None:
+                self.f.weight_maps[rule.weights.nnx_class] = rule.weights
+            ref = ModuleRef("layer", rule=rule)
+            if rule.name in ("torch.nn.Sequential",):
+                ref = ModuleRef("sequential", elements=tuple(
+                    self.tag(n).module if self.tag(n).kind == L.MODULE else UNKNOWN_MODULE for n in nodes))
+            elif rule.name in ("torch.nn.ModuleList",):
+                elems = ()
+                if nodes:
+                    t0 = self.tag(nodes[0])
+                    if t0.kind == L.MODULE and t0.module is not None:
+                        elems = t0.module.elements if t0.module.kind == "list" else (t0.module,)
+                ref = ModuleRef("list", elements=elems)
+            elif rule.name in ("torch.nn.ModuleDict",):
+                ref = ModuleRef("dict")
+            return self.set(new, Tag(L.MODULE, module=ref))
+        if rule.returns_tuple:
+            result = result.with_(one=False) if result.kind == L.TENSOR else result
+        return self.set(new, result)
+
+    def _name_nodes(self, rule: Rule, pos, kw, nodes):
+        from ..rules.base import parse_params
+        spec = parse_params(rule.params)
+        pos_names = [n for n, _, k in spec if k == "pos"]
+        out = {}
+        i = 0
+        for n in nodes[: len(pos)]:
+            if i < len(pos_names):
+                out[pos_names[i]] = n
+            i += 1
+        for (k, _), n in zip(kw.items(), nodes[len(pos):]):
+            out[k] = n
+        return out
+
+    def aware(self, original, rule: Rule, args, name_nodes):
+        """Rows that rewrite themselves for the input's layout (F.pad ...)."""
+        tname = rule.layout.tensors[0]
+        node = name_nodes.get(tname)
+        t = self.tag(node) if node is not None else L.plain()
+        if t.kind == L.FREE:
+            t = self.decide(t, L.plain())
+        self.build_ctx.perm = t.perm if t.channels_last else None
+        try:
+            try:
+                src = rule.build(args, self.build_ctx)
+                result = t if t.channels_last else L.plain()
+            except Canonical:
+                new_node = self.canonical(node, f"{rule.name} needs torch order here")
+                args.given_src[tname] = code(new_node)
+                self.build_ctx.perm = None
+                src = rule.build(args, self.build_ctx)
+                result = L.plain()
+        except Unsupported as e:
+            self.todo(original, e.code, f"{rule.name}: {e.message}")
+            return self.set(original, L.UNKNOWN_TAG)
+        finally:
+            self.build_ctx.perm = None
+        for h in rule.helpers:
+            self.f.helpers.add(h)
+        return self.set(expr(src), result)
+
+    def permute(self, rule: Rule, args, name_nodes):
+        """permute/transpose: a channels-last input often needs no data movement."""
+        lay = rule.layout
+        tname = lay.tensors[0]
+        node = name_nodes[tname]
+        t = self.tag(node)
+        if t.kind == L.FREE:
+            t = self.decide(t, L.plain())
+        if lay.swap:
+            d0, d1 = args.lit(lay.dims[0]), args.lit(lay.dims[1])
+            if not (isinstance(d0, int) and isinstance(d1, int)):
+                node = self.canonical(node)
+                args.given_src[tname] = code(node)
+                return L.plain()
+            rank = len(t.perm) if t.perm is not None else (t.rank or None)
+            if rank is None:
+                return L.plain()
+            d0, d1 = d0 % rank, d1 % rank
+            p = list(range(rank))
+            p[d0], p[d1] = p[d1], p[d0]
+        else:
+            vals = [args.lit(n) for n in lay.dims if args.given(n)] if lay.dims else []
+            if len(vals) == 1 and isinstance(vals[0], (tuple, list)):
+                vals = list(vals[0])
+            if len(args.star) == 1:
+                vals = args.lit_star(0)
+            elif args.star:
+                vals = [args.lit_src(s) for s in args.star]
+            if not isinstance(vals, (list, tuple)) or not all(isinstance(v, int) for v in vals):
+                node = self.canonical(node)
+                args.given_src[tname] = code(node)
+                return L.plain()
+            rank = len(vals)
+            p = [v % rank for v in vals]
+        if not t.channels_last:
+            return L.plain(rank)
+        newperm = L.after_permute(t.perm, tuple(p))
+        # keep the data where it is when the result is plain or channels-last
+        if L.is_identity(newperm):
+            self._permute_tag = L.plain(rank)
+            return None
+        if newperm == L.cl_perm(rank):
+            self._permute_tag = L.channels_last(rank)
+            return None
+        axes = tuple(t.perm.index(a) for a in p)
+        self.transposes += 1
+        args.given_src[tname] = f"jnp.transpose({code(node)}, {axes})"
+        args.given_src["__identity__"] = "1"
+        return L.plain(rank)
+
+    def stack(self, rule: Rule, args, name_nodes) -> Tag:
+        lay = rule.layout
+        node = name_nodes.get(lay.tensors[0])
+        t = self.tag(node) if node is not None else L.plain()
+        if not t.channels_last:
+            return L.plain()
+        d = args.lit(lay.dims[0]) if args.given(lay.dims[0]) else 0
+        if not isinstance(d, int):
+            return L.plain()
+        rank = len(t.perm) + 1
+        d %= rank
+        args.given_src[lay.dims[0]] = "0"
+        return Tag(L.TENSOR, perm=(d,) + tuple(a if a < d else a + 1 for a in t.perm))
+
+    def remap_dims(self, original, rule: Rule, args, name_nodes) -> Tag:
+        lay = rule.layout
+        tnames = [n for n in lay.tensors if n in name_nodes]
+        if not tnames:
+            return L.plain()
+        node = name_nodes[tnames[0]]
+        t = self.tag(node)
+        if t.kind == L.FREE:
+            t = self.decide(t, L.plain())
+        other_result = lay.result == "other"
+        if not t.channels_last:
+            if t.kind == L.UNKNOWN and t.kind != L.TENSOR:
+                pass
+            return L.OTHER_TAG if other_result else L.plain()
+        perm = t.perm
+        rank = len(perm)
+        reduced: set[int] = set()
+        ok = True
+        for dname in lay.dims:
+            if not args.given(dname):
+                if lay.nodim == "canonical":
+                    ok = False
+                    break
+                if lay.reduces:
+                    # no dim: reduce everything (a scalar) or ops like x.size()
+                    reduced = set(range(rank))
+                continue
+            try:
+                v = ast.literal_eval(args.src(dname))
+            except (ValueError, SyntaxError):
+                ok = False
+                break
+            if v is None:
+                reduced = set(range(rank))
+                continue
+            vals = list(v) if isinstance(v, (tuple, list)) else [v]
+            if not all(isinstance(x, int) for x in vals):
+                ok = False
+                break
+            norm = [x + rank if x < 0 else x for x in vals]
+            new = [L.physical_axis(perm, x) for x in norm]
+            reduced.update(norm)
+            args.given_src[dname] = repr(tuple(new)) if isinstance(v, (tuple, list)) else str(new[0])
+        if not ok:
+            new_node = self.canonical(node, f"{rule.name} with a computed dim on a channels-last tensor")
+            args.given_src[tnames[0]] = code(new_node)
+            return L.OTHER_TAG if other_result else L.plain()
+        if other_result:
+            return L.OTHER_TAG
+        if lay.reduces and reduced:
+            keep = False
+            if lay.keepdim and args.given(lay.keepdim):
+                keep = args.lit(lay.keepdim, None)
+                if keep not in (True, False):
+                    return L.plain()
+            if keep:
+                one = t.one or set(range(2, rank)) <= reduced
+                return t.with_(one=one)
+            newperm = L.after_reduce(perm, reduced)
+            if not newperm or L.is_identity(newperm):
+                return L.plain(len(newperm) if newperm else 0)
+            return L.Tag(L.TENSOR, perm=newperm, one=t.one)
+        return t
+
+    # ------------------------------------------------------------ statements
+    def leave_Assign(self, original, updated):
+        vt = self.tag(updated.value)
+        new_targets = []
+        for target in updated.targets:
+            new_targets.append(target.with_changes(target=self.bind_target(target.target, vt)))
+        updated = updated.with_changes(targets=new_targets)
+        # x[idx] = v  ->  x = x.at[idx].set(v)
+        if len(updated.targets) == 1 and isinstance(updated.targets[0].target, cst.Subscript):
+            sub = updated.targets[0].target
+            st = self.tag(sub.value)
+            if st.is_tensor and st.kind != L.UNKNOWN and dotted(sub.value):
+                at = expr(f"{code(sub.value)}.at[{', '.join(code(e) for e in sub.slice)}].set({code(updated.value)})")
+                return cst.Assign(targets=[cst.AssignTarget(target=sub.value)], value=at)
+        return updated
+
+    def bind_target(self, target, vt: Tag):
+        if isinstance(target, cst.Name):
+            self.env[target.value] = vt
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            if vt.kind == L.SHAPE and vt.perm is not None and not L.is_identity(vt.perm) \
+                    and len(target.elements) == len(vt.perm) and not any(isinstance(e, cst.StarredElement) for e in target.elements):
+                # b, c, h, w = x.shape  ->  b, h, w, c = x.shape
+                elems = list(target.elements)
+                phys = [elems[vt.perm[i]] for i in range(len(elems))]
+                phys = [p.with_changes(comma=elems[i].comma) for i, p in enumerate(phys)]
+                for e in elems:
+                    self.bind_target(e.value, L.OTHER_TAG)
+                return target.with_changes(elements=phys)
+            elem_tag = L.OTHER_TAG if vt.kind in (L.SHAPE, L.OTHER) else vt
+            for e in target.elements:
+                self.bind_target(e.value, elem_tag)
+        elif isinstance(target, cst.Attribute):
+            if isinstance(target.value, cst.Name) and target.value.value == "self" and self.cls is not None:
+                name = target.attr.value
+                if vt.kind == L.MODULE:
+                    self.cls.attrs[name] = vt.module
+                elif vt.kind == L.TENSOR:
+                    self.cls.attrs[name] = vt
+                elif name not in self.cls.attrs:
+                    self.cls.attrs[name] = L.OTHER_TAG if vt.kind == L.OTHER else L.UNKNOWN_TAG
+        return target
+
+    def leave_AnnAssign(self, original, updated):
+        if updated.value is not None:
+            self.bind_target(updated.target, self.tag(updated.value))
+        return updated
+
+    def leave_AugAssign(self, original, updated):
+        t = self.tag(updated.target)
+        vt = self.tag(updated.value)
+        if t.is_tensor:
+            target, value, tag = self.elementwise(updated.target, updated.value, t, vt)
+            if value is not updated.value:
+                updated = updated.with_changes(value=value)
+            if target is not updated.target:
+                # the target itself had to change layout: spell it out as x = x' op v
+                op = code(updated.operator).strip()[:-1]
+                return cst.Assign(targets=[cst.AssignTarget(updated.target)],
+                                  value=expr(f"{code(target)} {op} {code(updated.value)}"))
+            if isinstance(updated.target, cst.Name):
+                self.env[updated.target.value] = tag
+        return updated
+
+    def on_leave(self, original_node, updated_node):
+        result = super().on_leave(original_node, updated_node)
+        self._last = result
+        return result
+
+    def leave_For_iter(self, node):
+        # bind the loop variable from what is iterated, before the body is visited
+        it = getattr(self, "_last", None)
+        t = self.tag(it) if it is not None else L.UNKNOWN_TAG
+        target = node.target
+        if isinstance(it, cst.Call) and isinstance(it.func, cst.Name) and it.func.value == "enumerate" \
+                and it.args and isinstance(target, cst.Tuple) and len(target.elements) == 2:
+            self.bind_target(target.elements[0].value, L.OTHER_TAG)
+            self.bind_target(target.elements[1].value, self.element_tag(self.tag(it.args[0].value)))
+            return
+        self.bind_target(target, self.element_tag(t))
+
+    def element_tag(self, t: Tag) -> Tag:
+        if t.kind == L.MODULE and t.module is not None:
+            m = t.module
+            if m.kind in ("list", "sequential", "union") and m.elements:
+                return Tag(L.MODULE, module=m.elements[0] if len(m.elements) == 1 else ModuleRef("union", elements=m.elements))
+            return Tag(L.MODULE, module=UNKNOWN_MODULE)
+        if t.kind == L.TENSOR:
+            return L.plain()
+        return L.UNKNOWN_TAG
+
+    def leave_For(self, original, updated):
+        self._pop_env(loop=True)
+        return self._attach(updated)
+
+    def leave_Return(self, original, updated):
+        if updated.value is not None:
+            t = self.tag(updated.value)
+            if t.kind == L.TENSOR and t.perm is not None and not L.is_identity(t.perm) \
+                    and t.perm != L.cl_perm(len(t.perm)):
+                updated = updated.with_changes(value=self.canonical(updated.value))
+                t = L.plain()
+            self.returns.append(t)
+        return updated
+
+    def finish(self) -> Summary:
+        s = self.summary
+        for p in s.params:
+            t = self.env.get(p)
+            decided = self.decided.get(p)
+            if decided is not None:
+                s.takes[p] = decided
+        ret = None
+        for t in self.returns:
+            t = self.resolve(t)
+            ret = t if ret is None else L.join(ret, t)
+        s.returns = ret
+        return s

@@ -1,0 +1,166 @@
+"""Class shape: nnx.Module bases, ``rngs`` in signatures, ``__call__``,
+``super().__init__()`` removed, ``register_buffer`` as Variable attributes."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from . import layout as L
+from .body import BodyRewriter, code, expr
+from .context import ClassInfo, FileContext, Summary
+
+
+def param_names(func: cst.FunctionDef) -> list[str]:
+    p = func.params
+    names = [x.name.value for x in list(p.posonly_params) + list(p.params)]
+    if isinstance(p.star_arg, cst.Param):
+        names.append(p.star_arg.name.value)
+    names += [x.name.value for x in p.kwonly_params]
+    if p.star_kwarg is not None:
+        names.append(p.star_kwarg.name.value)
+    return names
+
+
+def add_rngs_param(func: cst.FunctionDef, annotate: bool = True) -> cst.FunctionDef:
+    p = func.params
+    if any(x.name.value == "rngs" for x in list(p.params) + list(p.kwonly_params)):
+        return func
+    ann = cst.Annotation(expr("nnx.Rngs")) if annotate else None
+    new = cst.Param(cst.Name("rngs"), annotation=ann)
+    star = p.star_arg
+    if star is cst.MaybeSentinel.DEFAULT or star is None:
+        star = cst.ParamStar()
+    return func.with_changes(params=p.with_changes(star_arg=star, kwonly_params=list(p.kwonly_params) + [new]))
+
+
+def is_super_init(stmt) -> bool:
+    if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+        return False
+    e = stmt.body[0]
+    if not isinstance(e, cst.Expr) or not isinstance(e.value, cst.Call):
+        return False
+    f = e.value.func
+    if not (isinstance(f, cst.Attribute) and f.attr.value == "__init__"):
+        return False
+    v = f.value
+    if isinstance(v, cst.Call) and isinstance(v.func, cst.Name) and v.func.value == "super":
+        return True
+    # nn.Module.__init__(self)
+    return code(v).endswith("Module")
+
+
+class BufferRewriter(BodyRewriter):
+    """__init__ bodies: register_buffer becomes an attribute holding a Variable."""
+
+    def leave_SimpleStatementLine(self, original, updated):
+        if len(updated.body) == 1 and isinstance(updated.body[0], cst.Expr):
+            call = updated.body[0].value
+            if isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) \
+                    and code(call.func) == "self.register_buffer":
+                updated = self.buffer(original, updated, call)
+        return super().leave_SimpleStatementLine(original, updated)
+
+    def buffer(self, original, updated, call: cst.Call):
+        args = [a for a in call.args]
+        name = value = None
+        persistent = "True"
+        pos = [a for a in args if a.keyword is None]
+        kws = {a.keyword.value: a for a in args if a.keyword is not None}
+        if pos:
+            name = pos[0].value
+        if len(pos) > 1:
+            value = pos[1].value
+        if len(pos) > 2:
+            persistent = code(pos[2].value)
+        name = kws["name"].value if "name" in kws else name
+        value = kws["tensor"].value if "tensor" in kws else value
+        if "persistent" in kws:
+            persistent = code(kws["persistent"].value)
+        if not isinstance(name, cst.SimpleString) or value is None:
+            self.todo(original, "T2N004", "register_buffer with a computed name")
+            return updated
+        attr = name.evaluated_value
+        if persistent == "True":
+            cls_name = "Buffer"
+        elif persistent == "False":
+            cls_name = "NonPersistentBuffer"
+        else:
+            self.todo(original, "T2N004", "register_buffer with a computed persistent flag")
+            return updated
+        self.f.buffers.add(cls_name)
+        if code(value) == "None":
+            new_value = expr("nnx.data(None)")
+            tag = L.OTHER_TAG
+        else:
+            new_value = expr(f"{cls_name}({code(value)})")
+            tag = L.plain()
+        if self.cls is not None:
+            self.cls.attrs[attr] = tag
+        assign = cst.Assign(targets=[cst.AssignTarget(expr(f"self.{attr}"))], value=new_value)
+        return updated.with_changes(body=[assign])
+
+
+def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | None, *,
+                     needs_rngs: bool, kind: str) -> tuple[cst.FunctionDef, Summary]:
+    params = param_names(func)
+    tags = {}
+    if kind == "init":
+        tags = {p: L.UNKNOWN_TAG for p in params}
+    if params and params[0] == "self" and cls is not None:
+        tags["self"] = L.OTHER_TAG
+    rw_cls = BufferRewriter if kind == "init" else BodyRewriter
+    rw = rw_cls(f, cls, func.name.value, params, tags)
+    rw.build_ctx.rngs_available = needs_rngs
+    body = func.body.visit(rw)
+    if kind == "init":
+        stmts = [s for s in body.body if not is_super_init(s)]
+        if not stmts:
+            stmts = [cst.SimpleStatementLine([cst.Pass()])]
+        body = body.with_changes(body=stmts)
+    func = func.with_changes(body=body)
+    if needs_rngs:
+        func = add_rngs_param(func)
+    if cls is not None:
+        cls.transposes += rw.transposes
+    summary = rw.finish()
+    return func, summary
+
+
+def rewrite_class(f: FileContext, info: ClassInfo, builder_methods: set[str]) -> cst.ClassDef:
+    node = info.node
+    bases = []
+    for b in node.bases:
+        q = f.imports.qualify(b.value)
+        if q == "torch.nn.Module":
+            bases.append(b.with_changes(value=expr("nnx.Module")))
+        elif q is not None and f.imports.is_torch(q):
+            bases.append(b.with_changes(value=expr("nnx.Module")))
+            f.diag(b, "T2N004", f"subclassing {q} is not supported yet")
+            f.todo_count += 1
+        else:
+            bases.append(b)
+    body = list(node.body.body)
+    funcs = [(i, s) for i, s in enumerate(body) if isinstance(s, cst.FunctionDef)]
+    # __init__ first (it tells what the attributes hold), then the rest in order
+    funcs.sort(key=lambda t: (t[1].name.value != "__init__", t[0]))
+    new_body = list(body)
+    # pre-register builder methods so calls to them gain rngs
+    for m in builder_methods:
+        info.methods[m] = None
+    for i, fn in funcs:
+        name = fn.name.value
+        kind = "init" if name == "__init__" else "method"
+        needs = name == "__init__" or name in builder_methods
+        new_fn, summary = rewrite_function(f, fn, info, needs_rngs=needs, kind=kind)
+        if name == "forward":
+            new_fn = new_fn.with_changes(name=cst.Name("__call__"))
+            info.methods["__call__"] = summary
+        elif name not in builder_methods and name != "__init__":
+            info.methods[name] = summary
+        new_body[i] = new_fn
+    # a class body of other statements (class attributes) stays as it is
+    if not any(isinstance(s, cst.FunctionDef) and s.name.value == "__init__" for s in body) \
+            and not any(b in f.classes for b in info.bases):
+        pass
+    notes = []
+    return node.with_changes(bases=bases, body=node.body.with_changes(body=new_body))

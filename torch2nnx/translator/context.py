@@ -1,0 +1,100 @@
+"""What the passes share about one file: imports, classes, diagnostics, helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import libcst as cst
+
+from ..diagnostics import Diagnostic
+from ..rules.base import Rule
+from .imports import ImportTable
+from .layout import Tag
+
+
+@dataclass
+class ModuleRef:
+    """What an attribute or variable holding a module is known to be."""
+
+    kind: str  # layer | class | sequential | list | dict | union | unknown
+    rule: Optional[Rule] = None
+    cls: Optional[str] = None
+    elements: tuple = ()
+    # layer rows that are stateless functions in NNX (ReLU, pooling): called directly
+    function: bool = False
+
+
+UNKNOWN_MODULE = ModuleRef("unknown")
+
+
+@dataclass
+class Summary:
+    """Layout summary of a translated function: what it takes and returns."""
+
+    params: list[str] = field(default_factory=list)
+    takes: dict[str, Tag] = field(default_factory=dict)
+    returns: Optional[Tag] = None
+
+
+@dataclass
+class ClassInfo:
+    name: str
+    node: cst.ClassDef
+    bases: list[str]  # names of translated base classes in this file, or torch qualified names
+    attrs: dict[str, object] = field(default_factory=dict)  # attr -> ModuleRef | Tag
+    methods: dict[str, Summary] = field(default_factory=dict)
+    transposes: int = 0
+    sequential_base: bool = False  # subclasses nn.Sequential / ModuleList
+
+
+@dataclass
+class Options:
+    line_length: int = 88
+    # emit the weights module
+    weights: bool = True
+
+
+class FileContext:
+    def __init__(self, path: str, imports: ImportTable, positions, options: Options):
+        self.path = path
+        self.imports = imports
+        self.positions = positions
+        self.options = options
+        self.diagnostics: list[Diagnostic] = []
+        self.helpers: set[str] = set()  # runtime helper functions/classes to emit
+        self.classes: dict[str, ClassInfo] = {}
+        self.builders: set[str] = set()  # module-level functions that build layers
+        self.weight_maps: dict[str, object] = {}  # nnx class -> WeightMap (used ones)
+        self.buffers: set[str] = set()  # "Buffer" / "NonPersistentBuffer" when used
+        self.functions: dict[str, Summary] = {}
+        self.todo_count = 0
+
+    def position(self, node) -> tuple[int, int]:
+        try:
+            rng = self.positions[node]
+            return rng.start.line, rng.start.column + 1
+        except (KeyError, TypeError):
+            return 0, 0
+
+    def diag(self, node, code: str, message: str) -> Diagnostic:
+        line, col = self.position(node)
+        d = Diagnostic(line, col, code, message, self.path)
+        self.diagnostics.append(d)
+        return d
+
+
+class BuildCtx:
+    """Handed to a row's build function."""
+
+    def __init__(self, fctx: FileContext, rngs: str = "rngs"):
+        self.fctx = fctx
+        self.rngs = rngs
+        self.perm = None  # layout of the input, for "aware" rows
+        self.in_forward = False
+        self.rngs_available = False
+
+    def helper(self, name: str) -> str:
+        """Ask for a runtime helper to be emitted into the output file."""
+        self.fctx.helpers.add(name)
+        return name

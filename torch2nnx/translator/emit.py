@@ -1,0 +1,114 @@
+"""Assembling the output: imports, emitted helper definitions, formatting."""
+
+from __future__ import annotations
+
+import ast
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import black
+import libcst as cst
+
+RUNTIME = Path(__file__).resolve().parent.parent / "runtime"
+
+# import lines for the names generated code uses
+IMPORTS = {
+    "functools": "import functools",
+    "math": "import math",
+    "jax": "import jax",
+    "jnp": "import jax.numpy as jnp",
+    "np": "import numpy as np",
+    "nnx": "from flax import nnx",
+}
+
+
+@lru_cache(maxsize=None)
+def definitions(filename: str) -> dict[str, tuple[str, frozenset]]:
+    """name -> (source, names it uses) for top-level defs of a runtime file."""
+    src = (RUNTIME / filename).read_text()
+    tree = ast.parse(src)
+    lines = src.splitlines(keepends=True)
+    out = {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            start = node.lineno - 1 - len(node.decorator_list)
+            text = "".join(lines[start: node.end_lineno])
+            used = frozenset(n.id for n in ast.walk(node) if isinstance(n, ast.Name))
+            out[node.name] = (text, used)
+    return out
+
+
+def closure(names, filename: str) -> list[str]:
+    """The requested definitions plus those they use, in file order."""
+    defs = definitions(filename)
+    want = set()
+    stack = [n for n in names if n in defs]
+    while stack:
+        n = stack.pop()
+        if n in want:
+            continue
+        want.add(n)
+        stack.extend(u for u in defs[n][1] if u in defs and u not in want)
+    return [n for n in defs if n in want]
+
+
+def helper_source(names, filename: str = "helpers.py") -> str:
+    defs = definitions(filename)
+    return "\n\n".join(defs[n][0].rstrip() + "\n" for n in closure(names, filename))
+
+
+BUFFER_CLASSES = {
+    "Buffer": '''class Buffer(nnx.Variable):
+    """A torch buffer that is part of the state_dict (register_buffer)."""
+''',
+    "NonPersistentBuffer": '''class NonPersistentBuffer(nnx.Variable):
+    """A torch buffer with persistent=False: not in the state_dict."""
+''',
+}
+
+
+_NAME_RE = re.compile(r"\b(functools|math|jax|jnp|np|nnx)\.")
+
+
+def used_modules(code: str) -> set[str]:
+    return set(_NAME_RE.findall(code))
+
+
+def format_code(code: str, line_length: int) -> str:
+    mode = black.Mode(line_length=line_length)
+    try:
+        return black.format_str(code, mode=mode)
+    except Exception:  # black refuses some valid code (rare): keep it unformatted
+        return code
+
+
+def insert_point(module: cst.Module) -> int:
+    """Index in module.body after the docstring and __future__ imports."""
+    i = 0
+    body = module.body
+    if body and isinstance(body[0], cst.SimpleStatementLine) and isinstance(body[0].body[0], cst.Expr) \
+            and isinstance(body[0].body[0].value, (cst.SimpleString, cst.ConcatenatedString)):
+        i = 1
+    while i < len(body) and isinstance(body[i], cst.SimpleStatementLine) and isinstance(body[i].body[0], cst.ImportFrom) \
+            and body[i].body[0].module is not None and cst.Module([]).code_for_node(body[i].body[0].module) == "__future__":
+        i += 1
+    return i
+
+
+def existing_imports(module: cst.Module) -> set[str]:
+    """Names already bound by top-level imports (not to add twice)."""
+    names = set()
+    for s in module.body:
+        if isinstance(s, cst.SimpleStatementLine):
+            for small in s.body:
+                if isinstance(small, cst.Import):
+                    for a in small.names:
+                        if a.asname:
+                            names.add(a.asname.name.value)
+                        else:
+                            names.add(cst.Module([]).code_for_node(a.name).split(".")[0])
+                elif isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
+                    for a in small.names:
+                        names.add(a.asname.name.value if a.asname else cst.Module([]).code_for_node(a.name))
+    return names

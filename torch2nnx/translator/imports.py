@@ -1,0 +1,109 @@
+"""The file's import table: local names resolved to qualified torch names.
+
+A dictionary built from the module's import statements is all the name
+resolution the translator needs (``nn.Conv2d``, ``torch.nn.Conv2d`` and
+``from torch.nn import Conv2d as C`` are one thing). LibCST's
+QualifiedNameProvider would do the same at several times the cost of parsing.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+# Packages whose imports are dropped from the output (their uses are rewritten).
+TORCH_ROOTS = ("torch", "torchvision", "einops")
+
+
+def dotted(node: cst.BaseExpression) -> Optional[str]:
+    """``a.b.c`` for a Name/Attribute chain, else None."""
+    parts = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if isinstance(node, cst.Name):
+        parts.append(node.value)
+        return ".".join(reversed(parts))
+    return None
+
+
+def module_name(node) -> str:
+    return dotted(node) or ""
+
+
+# torch re-exports: names users write that live elsewhere.
+ALIASES = {
+    "torch.nn.modules.conv.Conv2d": "torch.nn.Conv2d",
+    "torch.Tensor": "torch.Tensor",
+}
+
+
+class ImportTable:
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}  # local name -> qualified name
+        self.relative: set[str] = set()
+
+    @classmethod
+    def from_module(cls, module: cst.Module) -> "ImportTable":
+        table = cls()
+        for stmt in module.body:
+            # imports inside `try:`/`if TYPE_CHECKING:` count too, one level deep
+            bodies = [stmt]
+            if isinstance(stmt, (cst.Try, cst.If)):
+                bodies = list(stmt.body.body)
+            for s in bodies:
+                if isinstance(s, cst.SimpleStatementLine):
+                    for small in s.body:
+                        table.add(small)
+        return table
+
+    def add(self, small) -> None:
+        if isinstance(small, cst.Import):
+            for alias in small.names:
+                full = module_name(alias.name)
+                if alias.asname is not None:
+                    self.names[alias.asname.name.value] = full
+                else:
+                    root = full.split(".")[0]
+                    self.names[root] = root
+        elif isinstance(small, cst.ImportFrom):
+            if small.relative:
+                if not isinstance(small.names, cst.ImportStar):
+                    for alias in small.names:
+                        local = (alias.asname.name.value if alias.asname else alias.name.value)
+                        self.relative.add(local)
+                return
+            mod = module_name(small.module)
+            if isinstance(small.names, cst.ImportStar):
+                return
+            for alias in small.names:
+                name = module_name(alias.name)
+                local = alias.asname.name.value if alias.asname else name
+                self.names[local] = f"{mod}.{name}"
+
+    def qualify(self, node: cst.BaseExpression) -> Optional[str]:
+        """The qualified name of an expression like ``nn.Conv2d``, if imported."""
+        d = dotted(node)
+        if d is None:
+            return None
+        head, _, rest = d.partition(".")
+        if head not in self.names:
+            return None
+        full = self.names[head] + ("." + rest if rest else "")
+        return canonical(full)
+
+    def is_torch(self, qualified: Optional[str]) -> bool:
+        return bool(qualified) and qualified.split(".")[0] in TORCH_ROOTS
+
+
+def canonical(name: str) -> str:
+    """Collapse torch's internal module paths onto the public names."""
+    for prefix in ("torch.nn.modules.", "torch.nn.modules"):
+        if name.startswith(prefix):
+            rest = name[len(prefix):].split(".", 1)
+            if len(rest) == 2:
+                return "torch.nn." + rest[1]
+    if name.startswith("torch.nn.functional."):
+        return name
+    return ALIASES.get(name, name)

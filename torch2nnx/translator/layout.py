@@ -1,0 +1,105 @@
+"""Layout tags for the channels-last dataflow analysis.
+
+A tensor's tag says how its physical axes relate to the logical (torch) axes:
+``perm[i]`` is the logical axis stored at physical axis ``i``. The identity (or
+``perm=None`` when the rank is unknown) is a plain tensor; ``(0, 2, 3, 1)`` is
+channels-last of a torch NCHW tensor. Keeping a permutation instead of a flag
+makes ``permute``/``transpose`` free (only the tag changes) and gives dim
+remapping for any op in one line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Optional
+
+TENSOR, OTHER, FREE, MODULE, SHAPE, UNKNOWN = "tensor", "other", "free", "module", "shape", "unknown"
+
+
+@dataclass(frozen=True)
+class Tag:
+    kind: str = UNKNOWN
+    perm: Optional[tuple[int, ...]] = None
+    one: bool = False  # all spatial dims are known to be 1 (after global pooling)
+    param: Optional[str] = None  # FREE: the function parameter it comes from
+    module: object = None  # MODULE: what the attribute holds (analysis.ModuleRef)
+    rank: Optional[int] = None  # known logical rank of a plain tensor
+
+    @property
+    def is_tensor(self) -> bool:
+        return self.kind in (TENSOR, FREE, UNKNOWN)
+
+    @property
+    def channels_last(self) -> bool:
+        return self.kind == TENSOR and self.perm is not None and not is_identity(self.perm)
+
+    def with_(self, **kw) -> "Tag":
+        return replace(self, **kw)
+
+
+def is_identity(perm) -> bool:
+    return perm is None or tuple(perm) == tuple(range(len(perm)))
+
+
+def cl_perm(rank: int) -> tuple[int, ...]:
+    """Channels-last permutation for a logical (N, C, *spatial) tensor."""
+    return (0,) + tuple(range(2, rank)) + (1,)
+
+
+PLAIN_TAG = Tag(TENSOR)
+OTHER_TAG = Tag(OTHER)
+UNKNOWN_TAG = Tag(UNKNOWN)
+
+
+def channels_last(rank: int, one: bool = False) -> Tag:
+    return Tag(TENSOR, perm=cl_perm(rank), one=one, rank=rank)
+
+
+def plain(rank: Optional[int] = None) -> Tag:
+    return Tag(TENSOR, perm=None, rank=rank)
+
+
+def physical_axis(perm: tuple[int, ...], logical: int) -> int:
+    """Where logical axis ``logical`` (may be negative) lives physically."""
+    if logical < 0:
+        logical += len(perm)
+    return perm.index(logical)
+
+
+def transpose_axes(src: Optional[tuple[int, ...]], dst: Optional[tuple[int, ...]], rank: int) -> tuple[int, ...]:
+    """Axes for ``jnp.transpose`` taking physical layout ``src`` to ``dst``."""
+    src = tuple(src) if src is not None else tuple(range(rank))
+    dst = tuple(dst) if dst is not None else tuple(range(rank))
+    return tuple(src.index(d) for d in dst)
+
+
+def after_permute(perm: tuple[int, ...], p: tuple[int, ...]) -> tuple[int, ...]:
+    """Tag of ``x.permute(*p)`` when the data is left where it is."""
+    inv = [0] * len(p)
+    for j, a in enumerate(p):
+        inv[a] = j
+    return tuple(inv[a] for a in perm)
+
+
+def after_reduce(perm: tuple[int, ...], reduced: set[int]) -> Optional[tuple[int, ...]]:
+    """Tag after removing logical axes ``reduced``: remaining axes renumbered."""
+    keep = [a for a in perm if a not in reduced]
+    order = sorted(keep)
+    return tuple(order.index(a) for a in keep)
+
+
+def join(a: Tag, b: Tag) -> Tag:
+    """Merge at a control-flow join."""
+    if a == b:
+        return a
+    if a.kind == b.kind == TENSOR and a.perm == b.perm:
+        return a.with_(one=a.one and b.one, rank=a.rank if a.rank == b.rank else None)
+    if a.kind == MODULE and b.kind == MODULE:
+        return a
+    if a.kind == OTHER and b.kind == OTHER:
+        return a
+    if a.kind == UNKNOWN:
+        return b
+    if b.kind == UNKNOWN:
+        return a
+    return Tag(UNKNOWN)

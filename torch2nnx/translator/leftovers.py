@@ -1,0 +1,109 @@
+"""Last pass: no torch reference may stay in the output unmarked.
+
+Any name still bound to a torch import gets a TODO on its statement (unless
+the statement already carries one) and a T2N003 diagnostic.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from .context import FileContext
+
+MARK = "# TODO(torch2nnx)"
+
+
+class _Leftovers(cst.CSTTransformer):
+    def __init__(self, f: FileContext, torch_names: set[str]):
+        self.f = f
+        self.torch_names = torch_names
+        self.stack: list[set[str]] = []
+
+    def _push(self, node):
+        self.stack.append(set())
+
+    def _pop(self, updated):
+        found = self.stack.pop()
+        if not found:
+            return updated
+        if any(l.comment and l.comment.value.startswith(MARK) for l in updated.leading_lines):
+            return updated
+        names = ", ".join(sorted(found))
+        self.f.todo_count += 1
+        return updated.with_changes(leading_lines=list(updated.leading_lines) + [
+            cst.EmptyLine(comment=cst.Comment(f"{MARK}: T2N003 torch reference left: {names}"))])
+
+    def visit_SimpleStatementLine(self, node):
+        self._push(node)
+
+    def leave_SimpleStatementLine(self, original, updated):
+        return self._pop(updated)
+
+    def visit_If(self, node):
+        self._push(node)
+
+    def leave_If(self, original, updated):
+        return self._pop(updated)
+
+    def visit_For(self, node):
+        self._push(node)
+
+    def leave_For(self, original, updated):
+        return self._pop(updated)
+
+    def visit_While(self, node):
+        self._push(node)
+
+    def leave_While(self, original, updated):
+        return self._pop(updated)
+
+    def visit_With(self, node):
+        self._push(node)
+
+    def leave_With(self, original, updated):
+        return self._pop(updated)
+
+    def visit_FunctionDef(self, node):
+        self._push(node)
+        # only the signature and decorators count for the def itself
+        return True
+
+    def leave_FunctionDef(self, original, updated):
+        return self._pop(updated)
+
+    def visit_ClassDef(self, node):
+        self._push(node)
+
+    def leave_ClassDef(self, original, updated):
+        return self._pop(updated)
+
+    def visit_IndentedBlock(self, node):
+        # statements inside get their own marks; shield the header's set
+        self.stack.append(set())
+
+    def leave_IndentedBlock(self, original, updated):
+        self.stack.pop()
+        return updated
+
+    def visit_Name(self, node):
+        if node.value in self.torch_names and self.stack:
+            self.stack[-1].add(node.value)
+            line, col = self.f.position(node)
+            self.f.diag(node, "T2N003", f"torch reference '{node.value}' left in the output")
+
+    def visit_Attribute(self, node):
+        # in `jax.nn.relu` only the root name can be a torch import
+        root = node.value
+        while isinstance(root, cst.Attribute):
+            root = root.value
+        if isinstance(root, cst.Name):
+            self.visit_Name(root)
+            return False
+        return True
+
+
+def mark_leftovers(module: cst.Module, f: FileContext) -> cst.Module:
+    names = {local for local, q in f.imports.names.items() if f.imports.is_torch(q)}
+    if not names:
+        return module
+    return module.visit(_Leftovers(f, names))

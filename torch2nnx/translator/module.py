@@ -1,0 +1,150 @@
+"""parse -> analyze -> rewrite -> emit -> report, for one file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import PurePath
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from ..diagnostics import Diagnostic
+from . import layout as L
+from .analyze import class_order, find_builders, find_module_classes
+from .body import BodyRewriter, code, expr
+from .classes import add_rngs_param, rewrite_class, rewrite_function
+from .context import FileContext, Options, Summary
+from .emit import BUFFER_CLASSES, IMPORTS, existing_imports, format_code, helper_source, insert_point, used_modules
+from .imports import TORCH_ROOTS, ImportTable, dotted
+from .leftovers import mark_leftovers
+from .weights import weights_module
+
+
+class ParseError(Exception):
+    def __init__(self, path: str, line: int, column: int, message: str):
+        super().__init__(f"{path}:{line}:{column}: T2N900 cannot parse: {message}")
+        self.path, self.line, self.column, self.message = path, line, column, message
+
+    @property
+    def diagnostic(self) -> Diagnostic:
+        return Diagnostic(self.line, self.column, "T2N900", f"cannot parse: {self.message}", self.path)
+
+
+@dataclass
+class TranslateResult:
+    code: str
+    weights_code: str | None
+    diagnostics: list[Diagnostic]
+    todo_count: int
+    summaries: dict[str, Summary] = field(default_factory=dict)
+    transposes: dict[str, int] = field(default_factory=dict)
+
+    def layout_of(self, cls: str) -> Summary | None:
+        return self.summaries.get(cls)
+
+
+def parse(source: str, path: str) -> cst.Module:
+    try:
+        return cst.parse_module(source)
+    except cst.ParserSyntaxError as e:
+        raise ParseError(path, e.raw_line, e.raw_column + 1, e.message.splitlines()[0] if e.message else "syntax error")
+
+
+def is_torch_import(stmt, imports: ImportTable) -> bool:
+    small = stmt
+    if isinstance(small, cst.Import):
+        return all(dotted(a.name).split(".")[0] in TORCH_ROOTS for a in small.names)
+    if isinstance(small, cst.ImportFrom) and not small.relative and small.module is not None:
+        return (dotted(small.module) or "").split(".")[0] in TORCH_ROOTS
+    return False
+
+
+def translate_source(source: str, path: str = "<stdin>", options: Options | None = None,
+                     module_name: str | None = None) -> TranslateResult:
+    options = options or Options()
+    module = parse(source, path)
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    positions = wrapper.resolve(PositionProvider)
+    imports = ImportTable.from_module(module)
+    f = FileContext(path, imports, positions, options)
+
+    find_module_classes(module, f)
+    builder_methods = find_builders(module, f)
+
+    new_nodes: dict[int, cst.CSTNode] = {}
+    for name in class_order(f):
+        info = f.classes[name]
+        new_nodes[id(info.node)] = rewrite_class(f, info, builder_methods.get(name, set()))
+
+    body = []
+    for stmt in module.body:
+        if id(stmt) in new_nodes:
+            body.append(new_nodes[id(stmt)])
+        elif isinstance(stmt, cst.FunctionDef):
+            fn, summary = rewrite_function(f, stmt, None, needs_rngs=stmt.name.value in f.builders, kind="function")
+            f.functions[stmt.name.value] = summary
+            body.append(fn)
+        elif isinstance(stmt, cst.SimpleStatementLine) and any(is_torch_import(s, imports) for s in stmt.body):
+            kept = [s for s in stmt.body if not is_torch_import(s, imports)]
+            if kept:
+                body.append(stmt.with_changes(body=kept))
+            elif stmt.leading_lines and any(l.comment for l in stmt.leading_lines):
+                # keep comments that sat above a dropped import
+                body.append(cst.SimpleStatementLine([cst.Pass()], leading_lines=stmt.leading_lines)
+                            if False else _comment_only(stmt))
+        else:
+            rw = BodyRewriter(f, None, "<module>", [], {})
+            rw.module_level = True
+            body.append(stmt.visit(rw))
+    body = [b for b in body if b is not None]
+    out = module.with_changes(body=body)
+
+    # helpers and Variable classes emitted once, after the imports
+    text = out.code
+    out = mark_leftovers(out, f)
+    head = []
+    for b in sorted(f.buffers):
+        head.append(BUFFER_CLASSES[b])
+    if f.helpers:
+        head.append(helper_source(sorted(f.helpers)))
+    extra = "\n\n".join(head)
+    code_text = out.code
+    needed = used_modules(code_text + extra)
+    have = existing_imports(out)
+    import_lines = [IMPORTS[m] for m in ("functools", "math", "jax", "jnp", "np", "nnx") if m in needed and m not in have]
+    idx = insert_point(out)
+    # place new imports after existing top-of-file imports
+    j = idx
+    while j < len(out.body) and isinstance(out.body[j], cst.SimpleStatementLine) \
+            and isinstance(out.body[j].body[0], (cst.Import, cst.ImportFrom)):
+        j += 1
+    pieces = [s for s in out.body]
+    new_stmts = [cst.parse_statement(l + "\n") for l in import_lines]
+    pieces[j:j] = new_stmts
+    out = out.with_changes(body=pieces)
+    code_text = out.code
+    if extra:
+        # after the last top-level import statement
+        mod = cst.parse_module(code_text)
+        k = 0
+        for i, s in enumerate(mod.body):
+            if isinstance(s, cst.SimpleStatementLine) and isinstance(s.body[0], (cst.Import, cst.ImportFrom)):
+                k = i + 1
+            elif i > k:
+                break
+        extra_mod = cst.parse_module(extra)
+        mod = mod.with_changes(body=list(mod.body[:k]) + list(extra_mod.body) + list(mod.body[k:]))
+        code_text = mod.code
+    final = format_code(code_text, options.line_length)
+    summaries = {n: i.methods.get("__call__") for n, i in f.classes.items() if i.methods.get("__call__")}
+    transposes = {n: i.transposes for n, i in f.classes.items()}
+    weights = None
+    if options.weights:
+        stem = module_name or (PurePath(path).stem if path not in ("-", "<stdin>") else "model_nnx")
+        weights = format_code(weights_module(f.weight_maps, stem, PurePath(path).name), options.line_length)
+    diags = sorted(set(f.diagnostics))
+    return TranslateResult(final, weights, diags, f.todo_count, summaries, transposes)
+
+
+def _comment_only(stmt):
+    return None
