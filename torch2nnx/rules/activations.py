@@ -130,7 +130,8 @@ RULES = [
            (Example("nn.PReLU()", X, expect="negative_slope_init=0.25"),
             Example("nn.PReLU(num_parameters=6, init=0.1)", ("float32[2,6,4,4]",), channels_last=True)),
            layout=Layout("channel"),
-           weights=wmap("nnx.PReLU", ("weight", "negative_slope", "scalar"))),
+           weights=(wmap("nnx.PReLU", ("weight", "negative_slope", "scalar")),
+                    wmap("ChannelPReLU", ("weight", "weight")))),
     # functional forms
     functional("relu", "input, inplace=False", lambda a, ctx: f"jax.nn.relu({a.src('input')})",
                (Example("F.relu(x)", X),)),

@@ -95,6 +95,9 @@ class Example:
     atol: float = 1e-4
     # ops whose outputs are random or order-free compare a property instead
     compare: str = "allclose"
+    # "forward": the expression is returned from forward; "init": built in
+    # __init__ (where rngs exist) as self.value and returned from forward
+    where: str = "forward"
 
 
 # ---------------------------------------------------------------------------
@@ -156,13 +159,18 @@ class Rule:
     params: str
     build: Callable
     layout: Layout = ELEMENTWISE
-    weights: Optional[WeightMap] = None
+    # how the NNX layer's state maps to torch keys; a tuple when the build can
+    # produce different NNX classes (the one whose class the build called is used)
+    weights: Optional[object] = None
     stateful: bool = False
     layer: bool = False
     examples: tuple[Example, ...] = ()
     note: str = ""
     # a tensor method whose name is also common on non-tensors (str.split)
     ambiguous: bool = False
+    # layer rows whose layout depends on their arguments (Upsample's rank):
+    # (args) -> Layout, evaluated where the layer is constructed
+    layout_of: Optional[Callable] = None
     # returns a tuple of tensors (torch.max with dim, torch.split ...)
     returns_tuple: bool = False
     helpers: tuple[str, ...] = field(default=())

@@ -49,7 +49,8 @@ RULES = [
     Rule("torch.nn.Identity", "*args, **kwargs", _identity, layout=ELEMENTWISE, layer=True,
          examples=(Example("nn.Identity()", ("float32[2,4]",)),)),
     Rule("torch.nn.Parameter", "data=None, requires_grad=True", _parameter, layout=SOURCE,
-         examples=(Example("nn.Parameter(torch.randn(4) * 0.5)", (), expect="nnx.Param("),)),
+         examples=(Example("nn.Parameter(torch.randn(4) * 0.5)", (), expect="nnx.Param(", where="init", compare="shape"),
+                   Example("nn.Parameter(torch.ones(2, 3))", (), expect="nnx.Param(", where="init"))),
     Rule("torch.nn.parameter.Parameter", "data=None, requires_grad=True", _parameter, layout=SOURCE,
-         examples=(Example("nn.parameter.Parameter(torch.ones(3))", (), expect="nnx.Param("),)),
+         examples=(Example("nn.parameter.Parameter(torch.ones(3))", (), expect="nnx.Param(", where="init"),)),
 ]

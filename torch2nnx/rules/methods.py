@@ -238,6 +238,8 @@ def _index_select(a, ctx):
 
 def _flip(a, ctx):
     d = a.star[0] if len(a.star) == 1 else "(" + ", ".join(a.star) + ")"
+    if a.given("dims"):
+        d = a.src("dims")
     return f"jnp.flip({a.src('input')}, {d})"
 
 
@@ -259,8 +261,8 @@ RULES = [
     m("clone", "memory_format=None", lambda a, ctx: a.src("input"), ELEMENTWISE, (Example("x.clone()", X2),)),
     m("detach", "", fn1("jax.lax.stop_gradient"), ELEMENTWISE, (Example("x.detach()", X2),)),
     m("cpu", "", lambda a, ctx: a.src("input"), ELEMENTWISE, (Example("x.cpu()", X2),)),
-    m("cuda", "device=None, non_blocking=False", lambda a, ctx: a.src("input"), ELEMENTWISE, (Example("x.cuda()", X2),),
-      note="device placement is JAX's job"),
+    m("cuda", "device=None, non_blocking=False", lambda a, ctx: a.src("input"), ELEMENTWISE, (Example("x.cuda()", X2, compare="identity"),),
+      note="device placement is JAX's job; torch on a CPU-only machine cannot run it"),
     m("to", "*args, other=None, dtype=None, device=None, non_blocking=False, copy=False", _to, ELEMENTWISE,
       (Example("x.to(torch.float16)", X2), Example("x.to('cpu')", X2))),
     m("float", "", _astype("jnp.float32"), ELEMENTWISE, (Example("x.float()", ("int32[3,4]:0:9",)),)),

@@ -118,8 +118,19 @@ _AP = "kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=T
 _AP1 = "kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True"
 
 
-def layer(name, params, build, examples, layout):
-    return Rule(f"torch.nn.{name}", params, build, layout=layout, layer=True, examples=examples)
+def _upsample_layout(a):
+    """Upsample works on 1-, 2- and 3-d inputs: the mode or size tells which."""
+    mode = a.lit("mode", "nearest") if a.given("mode") else "nearest"
+    rank = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}.get(mode)
+    for name in ("size", "scale_factor"):
+        v = a.lit(name) if a.given(name) else None
+        if isinstance(v, (tuple, list)):
+            rank = len(v) + 2
+    return spatial(rank) if rank else None
+
+
+def layer(name, params, build, examples, layout, **kw):
+    return Rule(f"torch.nn.{name}", params, build, layout=layout, layer=True, examples=examples, **kw)
 
 
 def func(name, params, build, examples, layout):
@@ -169,7 +180,7 @@ RULES = [
            Example("nn.Upsample(scale_factor=2, mode='bilinear')", ("float32[1,2,5,6]",)),
            Example("nn.Upsample(size=(5, 9), mode='bilinear', align_corners=True)", ("float32[1,2,6,4]",)),
            Example("nn.Upsample(scale_factor=2, mode='linear')", ("float32[1,2,6]",))),
-          Layout("spatial_any")),
+          Layout("spatial_any"), layout_of=_upsample_layout),
     layer("UpsamplingNearest2d", "size=None, scale_factor=None",
           lambda a, ctx: partial(ctx.helper("interpolate"), [f"{n}={a.src(n)}" for n in ("size", "scale_factor") if a.given(n)]),
           (Example("nn.UpsamplingNearest2d(scale_factor=2)", ("float32[1,2,3,3]",)),), spatial(4)),

@@ -15,7 +15,7 @@ FROM_METHODS = [
     "max", "min", "argmax", "argmin", "std", "var", "norm", "softmax", "log_softmax", "squeeze", "unsqueeze",
     "repeat_interleave", "masked_fill", "clamp", "clip", "exp", "log", "sqrt", "rsqrt", "abs", "neg", "sigmoid",
     "tanh", "relu", "sin", "cos", "floor", "round", "pow", "add", "sub", "mul", "div", "matmul", "bmm", "chunk",
-    "topk", "sort", "gather", "index_select", "flip", "cumsum", "tril", "triu", "all", "any", "numel",
+    "topk", "sort", "gather", "index_select", "flip", "cumsum", "tril", "triu", "numel",
 ]
 
 _CALL = re.compile(r"^x\.(\w+)\((.*)$", re.S)
@@ -39,6 +39,12 @@ def _from_method(name: str) -> Rule:
     if name == "reshape":
         params = "input, shape"
     exs = tuple(e for e in (_as_function(e) for e in r.examples) if e is not None)
+    layout = r.layout
+    if name == "permute":
+        layout = Layout("permute", dims=("dims",))
+    if name == "flip":
+        params = "input, dims"
+        exs = (Example("torch.flip(x, (1,))", ("float32[3,4]",)), Example("torch.flip(x, [0, 1])", ("float32[3,4]",)))
     if name in ("permute",):
         exs = (Example("torch.permute(x, (0, 2, 3, 1))", ("float32[2,3,4,5]",), channels_last=True),)
     if name == "reshape":
@@ -49,7 +55,7 @@ def _from_method(name: str) -> Rule:
     build = r.build
     if name == "reshape":
         build = lambda a, ctx: f"{a.src('input')}.reshape({a.src('shape')})"  # noqa: E731
-    return Rule(f"torch.{name}", params, build, layout=r.layout, examples=exs, returns_tuple=r.returns_tuple,
+    return Rule(f"torch.{name}", params, build, layout=layout, examples=exs, returns_tuple=r.returns_tuple,
                 helpers=r.helpers, note=r.note)
 
 
@@ -159,9 +165,13 @@ RULES = [_from_method(n) for n in FROM_METHODS] + [
     Rule("torch.full_like", "input, fill_value, dtype=None, device=None, requires_grad=False", like("full_like"),
          layout=ELEMENTWISE, examples=(Example("torch.full_like(x, 2.0)", X2),)),
     Rule("torch.randn", _SZ, random("randn"), layout=SOURCE,
-         examples=(Example("torch.randn(3, 4).shape", (), compare="shape"),)),
+         examples=(Example("torch.randn(3, 4)", (), compare="shape", where="init"),)),
     Rule("torch.rand", _SZ, random("rand"), layout=SOURCE,
-         examples=(Example("torch.rand(3, 4).shape", (), compare="shape"),)),
+         examples=(Example("torch.rand(3, 4)", (), compare="shape", where="init"),)),
+    Rule("torch.all", "input, dim=None, keepdim=False", methods.reduction("jnp.all"),
+         layout=dims("dim", keepdim="keepdim", reduces=True), examples=(Example("torch.all(x > 0, 1)", X2),)),
+    Rule("torch.any", "input, dim=None, keepdim=False", methods.reduction("jnp.any"),
+         layout=dims("dim", keepdim="keepdim", reduces=True), examples=(Example("torch.any(x > 0)", X2),)),
     Rule("torch.arange", "start, end=None, step=None, dtype=None, device=None, requires_grad=False, out=None, layout=None",
          _arange, layout=SOURCE,
          examples=(Example("torch.arange(5)", ()), Example("torch.arange(1, 10, 2)", ()),

@@ -373,6 +373,8 @@ class BodyRewriter(cst.CSTTransformer):
                     return self.set(updated.with_changes(value=expr(
                         f"{code(updated.value)}")), L.OTHER_TAG) if False else self._shape_fallback(original, updated, perm)
             return self.set(updated, L.OTHER_TAG)
+        if vt.kind == L.SEQ:
+            return self.set(updated, L.element(vt))
         if vt.kind == L.TENSOR or vt.kind == L.FREE:
             return self.tensor_index(original, updated, vt)
         if vt.kind == L.MODULE and vt.module is not None:
@@ -569,7 +571,7 @@ class BodyRewriter(cst.CSTTransformer):
     def through_module(self, node, t: Tag, m: ModuleRef):
         """Layout effect of applying module ``m`` to a value tagged ``t``."""
         if m.kind == "layer" and m.rule is not None:
-            return self.apply_layout_unary(node, t, m.rule.layout)
+            return self.apply_layout_unary(node, t, m.layout or m.rule.layout)
         if m.kind == "class":
             info = self.f.classes.get(m.cls)
             s = info.methods.get("__call__") if info else None
@@ -625,6 +627,16 @@ class BodyRewriter(cst.CSTTransformer):
             if t.kind in (L.TENSOR, L.UNKNOWN):
                 node = self.to_layout(node, t if t.kind == L.TENSOR else L.plain(lay.rank), want)
             return node, want
+        if kind == "spatial_any":
+            # rank-generic spatial ops (Upsample): channels-last of any rank; an
+            # undecided input is taken as an image batch (N, C, H, W)
+            if t.channels_last:
+                return node, t.with_(one=False)
+            if t.kind == L.FREE:
+                return node, self.decide(t, L.channels_last(4))
+            rank = t.rank or 4
+            node = self.to_layout(node, L.plain(rank), L.channels_last(rank))
+            return node, L.channels_last(rank)
         if kind == "channel":
             if t.kind == L.FREE:
                 return node, t
@@ -647,7 +659,7 @@ class BodyRewriter(cst.CSTTransformer):
         name_nodes = self._name_nodes(rule, pos, kw, nodes)
         result = L.plain()
         try:
-            if lay.kind in ("elementwise", "spatial", "channel", "plain", "reshape") and not rule.layer:
+            if lay.kind in ("elementwise", "spatial", "spatial_any", "channel", "plain", "reshape") and not rule.layer:
                 tensor_names = [n for n in lay.tensors if n in name_nodes]
                 if tensor_names:
                     first = tensor_names[0]
@@ -700,9 +712,8 @@ class BodyRewriter(cst.CSTTransformer):
         for h in rule.helpers:
             self.f.helpers.add(h)
         if rule.layer:
-            if rule.weights is not None:
-                self.f.weight_maps[rule.weights.nnx_class] = rule.weights
-            ref = ModuleRef("layer", rule=rule)
+            self.record_weights(rule, src)
+            ref = ModuleRef("layer", rule=rule, layout=rule.layout_of(args) if rule.layout_of else None)
             if rule.name in ("torch.nn.Sequential",):
                 ref = ModuleRef("sequential", elements=tuple(
                     self.tag(n).module if self.tag(n).kind == L.MODULE else UNKNOWN_MODULE for n in nodes))
@@ -716,9 +727,18 @@ class BodyRewriter(cst.CSTTransformer):
             elif rule.name in ("torch.nn.ModuleDict",):
                 ref = ModuleRef("dict")
             return self.set(new, Tag(L.MODULE, module=ref))
-        if rule.returns_tuple:
-            result = result.with_(one=False) if result.kind == L.TENSOR else result
+        if rule.returns_tuple and result.kind == L.TENSOR:
+            result = result.with_(kind=L.SEQ)
         return self.set(new, result)
+
+    def record_weights(self, rule: Rule, src: str):
+        """Note the weight map of the NNX class this construction produced."""
+        maps = rule.weights if isinstance(rule.weights, tuple) else ((rule.weights,) if rule.weights else ())
+        callee = src.split("(", 1)[0].strip()
+        for w in maps:
+            if w.nnx_class == callee or len(maps) == 1:
+                self.f.weight_maps[w.nnx_class] = w
+                return
 
     def _name_nodes(self, rule: Rule, pos, kw, nodes):
         from ..rules.base import parse_params
@@ -918,7 +938,7 @@ class BodyRewriter(cst.CSTTransformer):
                 for e in elems:
                     self.bind_target(e.value, L.OTHER_TAG)
                 return target.with_changes(elements=phys)
-            elem_tag = L.OTHER_TAG if vt.kind in (L.SHAPE, L.OTHER) else vt
+            elem_tag = L.OTHER_TAG if vt.kind in (L.SHAPE, L.OTHER) else L.element(vt)
             for e in target.elements:
                 self.bind_target(e.value, elem_tag)
         elif isinstance(target, cst.Attribute):
@@ -976,6 +996,8 @@ class BodyRewriter(cst.CSTTransformer):
             if m.kind in ("list", "sequential", "union") and m.elements:
                 return Tag(L.MODULE, module=m.elements[0] if len(m.elements) == 1 else ModuleRef("union", elements=m.elements))
             return Tag(L.MODULE, module=UNKNOWN_MODULE)
+        if t.kind == L.SEQ:
+            return L.element(t)
         if t.kind == L.TENSOR:
             return L.plain()
         return L.UNKNOWN_TAG

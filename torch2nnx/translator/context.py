@@ -23,6 +23,9 @@ class ModuleRef:
     elements: tuple = ()
     # layer rows that are stateless functions in NNX (ReLU, pooling): called directly
     function: bool = False
+    layout: object = None  # the constructed layer's layout, when its arguments decide it
+    takes: object = None  # sequential: what the first layer needs (Tag) ...
+    returns: object = None  # ... and what the last one gives
 
 
 UNKNOWN_MODULE = ModuleRef("unknown")

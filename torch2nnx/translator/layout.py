@@ -14,6 +14,8 @@ from dataclasses import dataclass, replace
 from typing import Optional
 
 TENSOR, OTHER, FREE, MODULE, SHAPE, UNKNOWN = "tensor", "other", "free", "module", "shape", "unknown"
+# a tuple or list of tensors that share one layout (torch.split, max with dim)
+SEQ = "seq"
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,11 @@ class Tag:
 
     def with_(self, **kw) -> "Tag":
         return replace(self, **kw)
+
+
+def element(tag: Tag) -> Tag:
+    """The tag of one item of a SEQ."""
+    return Tag(TENSOR, perm=tag.perm, one=tag.one, rank=tag.rank) if tag.kind == SEQ else tag
 
 
 def is_identity(perm) -> bool:

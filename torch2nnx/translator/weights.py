@@ -80,12 +80,14 @@ def torch_key_map(model):
 
 
 def _numpy(value):
+    # always a copy: jnp.asarray of a numpy view can share memory with the
+    # torch tensor on CPU, and torch would then write into the NNX model
     if hasattr(value, "detach"):  # a torch tensor
         value = value.detach().cpu()
         if str(value.dtype) == "torch.bfloat16":
             value = value.float()
-        return value.numpy()
-    return np.asarray(value)
+        return np.array(value.numpy(), copy=True)
+    return np.array(value, copy=True)
 
 
 def load_torch_state_dict(model, state_dict, *, strict=True):
