@@ -46,8 +46,18 @@ def perturb(model: torch.nn.Module, seed: int = 0) -> None:
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, p in model.named_parameters():
-            p.copy_(torch.randn(p.shape, generator=g) * 0.5 + (0.3 if name.endswith("weight") else 0.1))
+            # keep each tensor's scale (activations stay O(1) through deep nets),
+            # but move every entry: unit scales and zero biases become random
+            scale = float(p.abs().mean()) if p.numel() else 0.0
+            noise = torch.randn(p.shape, generator=g)
+            if scale == 0.0:
+                p.copy_(noise * 0.1)
+            else:
+                p.copy_(p * (1 + 0.2 * noise) + 0.1 * scale * torch.randn(p.shape, generator=g))
+        persistent = set(model.state_dict())
         for name, b in model.named_buffers():
+            if name not in persistent:
+                continue  # non-persistent buffers are the model's own business
             if name.endswith("running_mean"):
                 b.copy_(torch.randn(b.shape, generator=g) * 0.5)
             elif name.endswith("running_var"):

@@ -50,6 +50,7 @@ class Layout:
     result: str = "tensor"  # "other" when the op returns sizes or flags, not a tensor
     swap: bool = False  # permute: the dims are a pair to swap (transpose)
     nodim: str = "all"  # dims: a missing dim means all dims ("all") or needs torch order ("canonical")
+    out_one: bool = False  # spatial: the output's spatial dims are all 1 (global pooling)
 
 
 ELEMENTWISE = Layout("elementwise")

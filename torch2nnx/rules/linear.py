@@ -1,6 +1,6 @@
 """Linear-type layers."""
 
-from .base import PLAIN, Example, Rule, Unsupported, wmap
+from .base import ELEMENTWISE, PLAIN, Example, Rule, Unsupported, spatial, wmap
 from .util import call, use_flag
 
 
@@ -18,7 +18,27 @@ def _embedding(a, ctx):
     return call("nnx.Embed", [a.src("num_embeddings"), a.src("embedding_dim"), f"rngs={ctx.rngs}"])
 
 
+def _dropout(broadcast):
+    def build(a, ctx):
+        parts = [a.src("p") if a.given("p") else "0.5"]
+        if broadcast:
+            parts.append(f"broadcast_dims={broadcast}")
+        parts.append(f"rngs={ctx.rngs}")
+        return f"nnx.Dropout({', '.join(parts)})"
+    return build
+
+
 RULES = [
+    Rule("torch.nn.Dropout", "p=0.5, inplace=False", _dropout(None), layout=ELEMENTWISE, layer=True, stateful=True,
+         examples=(Example("nn.Dropout(0.3)", ("float32[4,8]",), expect="nnx.Dropout(0.3, rngs=rngs)"),
+                   Example("nn.Dropout()", ("float32[4,8]",)))),
+    # whole channels dropped: on channels-last the broadcast dims are the spatial ones
+    Rule("torch.nn.Dropout1d", "p=0.5, inplace=False", _dropout((1,)), layout=spatial(3), layer=True, stateful=True,
+         examples=(Example("nn.Dropout1d(0.2)", ("float32[2,3,8]",)),)),
+    Rule("torch.nn.Dropout2d", "p=0.5, inplace=False", _dropout((1, 2)), layout=spatial(4), layer=True,
+         stateful=True, examples=(Example("nn.Dropout2d(0.2)", ("float32[2,3,4,4]",), expect="broadcast_dims=(1, 2)"),)),
+    Rule("torch.nn.Dropout3d", "p=0.5, inplace=False", _dropout((1, 2, 3)), layout=spatial(5), layer=True,
+         stateful=True, examples=(Example("nn.Dropout3d(0.2)", ("float32[2,3,2,4,4]",)),)),
     Rule(
         "torch.nn.Linear", "in_features, out_features, bias=True, device=None, dtype=None",
         _linear, layout=PLAIN, layer=True, stateful=True,

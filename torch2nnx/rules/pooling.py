@@ -83,6 +83,14 @@ def adaptive(kind, nd, functional=False):
     return build
 
 
+def _adaptive_layout(nd):
+    def layout_of(a):
+        out = a.lit("output_size", Ellipsis)
+        one = out == 1 or (isinstance(out, (tuple, list)) and len(out) == nd and all(o == 1 for o in out))
+        return Layout("spatial", rank=nd + 2, out_one=one)
+    return layout_of
+
+
 def _flatten(a, ctx):
     kws = []
     if a.given("start_dim") and a.lit("start_dim") != 1:
@@ -133,8 +141,8 @@ def layer(name, params, build, examples, layout, **kw):
     return Rule(f"torch.nn.{name}", params, build, layout=layout, layer=True, examples=examples, **kw)
 
 
-def func(name, params, build, examples, layout):
-    return Rule(f"torch.nn.functional.{name}", params, build, layout=layout, examples=examples)
+def func(name, params, build, examples, layout, **kw):
+    return Rule(f"torch.nn.functional.{name}", params, build, layout=layout, examples=examples, **kw)
 
 
 I4 = ("float32[2,3,11,11]",)
@@ -159,16 +167,16 @@ RULES = [
         Example("nn.AvgPool2d(2, divisor_override=3)", ("float32[1,2,6,6]",))), spatial(4)),
     layer("AvgPool3d", _AP, avg_pool(3), (Example("nn.AvgPool3d(2)", ("float32[1,2,4,4,4]",)),), spatial(5)),
     layer("AdaptiveAvgPool1d", "output_size", adaptive("avg", 1),
-          (Example("nn.AdaptiveAvgPool1d(1)", I3), Example("nn.AdaptiveAvgPool1d(5)", I3)), spatial(3)),
+          (Example("nn.AdaptiveAvgPool1d(1)", I3), Example("nn.AdaptiveAvgPool1d(5)", I3)), spatial(3), layout_of=_adaptive_layout(1)),
     layer("AdaptiveAvgPool2d", "output_size", adaptive("avg", 2),
           (Example("nn.AdaptiveAvgPool2d(1)", I4), Example("nn.AdaptiveAvgPool2d((1, 1))", I4),
            Example("nn.AdaptiveAvgPool2d((7, 7))", ("float32[2,3,13,14]",)),
-           Example("nn.AdaptiveAvgPool2d((3, None))", I4)), spatial(4)),
+           Example("nn.AdaptiveAvgPool2d((3, None))", I4)), spatial(4), layout_of=_adaptive_layout(2)),
     layer("AdaptiveMaxPool1d", "output_size, return_indices=False", adaptive("max", 1),
-          (Example("nn.AdaptiveMaxPool1d(4)", I3),), spatial(3)),
+          (Example("nn.AdaptiveMaxPool1d(4)", I3),), spatial(3), layout_of=_adaptive_layout(1)),
     layer("AdaptiveMaxPool2d", "output_size, return_indices=False", adaptive("max", 2),
           (Example("nn.AdaptiveMaxPool2d(1)", I4), Example("nn.AdaptiveMaxPool2d((5, 7))", ("float32[2,3,13,14]",))),
-          spatial(4)),
+          spatial(4), layout_of=_adaptive_layout(2)),
     layer("Flatten", "start_dim=1, end_dim=-1", _flatten,
           (Example("nn.Flatten()", ("float32[2,3,4]",)), Example("nn.Flatten(0, 1)", ("float32[2,3,4]",))), RESHAPE),
     layer("Unflatten", "dim, unflattened_size", _unflatten,
@@ -195,11 +203,11 @@ RULES = [
     func("avg_pool1d", "input, " + _AP1, avg_pool(1, True), (Example("F.avg_pool1d(x, 3)", I3),), spatial(3)),
     func("avg_pool2d", "input, " + _AP, avg_pool(2, True), (Example("F.avg_pool2d(x, 2)", I4),), spatial(4)),
     func("adaptive_avg_pool1d", "input, output_size", adaptive("avg", 1, True),
-         (Example("F.adaptive_avg_pool1d(x, 1)", I3),), spatial(3)),
+         (Example("F.adaptive_avg_pool1d(x, 1)", I3),), spatial(3), layout_of=_adaptive_layout(1)),
     func("adaptive_avg_pool2d", "input, output_size", adaptive("avg", 2, True),
-         (Example("F.adaptive_avg_pool2d(x, 1)", I4), Example("F.adaptive_avg_pool2d(x, (2, 3))", I4)), spatial(4)),
+         (Example("F.adaptive_avg_pool2d(x, 1)", I4), Example("F.adaptive_avg_pool2d(x, (2, 3))", I4)), spatial(4), layout_of=_adaptive_layout(2)),
     func("adaptive_max_pool2d", "input, output_size, return_indices=False", adaptive("max", 2, True),
-         (Example("F.adaptive_max_pool2d(x, (2, 2))", I4),), spatial(4)),
+         (Example("F.adaptive_max_pool2d(x, (2, 2))", I4),), spatial(4), layout_of=_adaptive_layout(2)),
     func("interpolate", "input, size=None, scale_factor=None, mode='nearest', align_corners=None, "
                         "recompute_scale_factor=None, antialias=False",
          lambda a, ctx: _upsample(a, ctx, functional=True),

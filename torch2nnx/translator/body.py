@@ -594,11 +594,18 @@ class BodyRewriter(cst.CSTTransformer):
                 ret = t if params and ret.param == params[0] else L.UNKNOWN_TAG
             return node, ret
         if m.kind == "sequential":
-            for e in m.elements:
-                if e is None:
-                    continue
-                node, t = self.through_module(node, t, e)
-            return node, t
+            want, ret = m.takes, m.returns
+            if want is not None and t.is_tensor:
+                if want.channels_last:
+                    if t.kind == L.FREE:
+                        t = self.decide(t, want)
+                    elif not (t.channels_last and t.perm == want.perm):
+                        node = self.to_layout(node, t if t.kind == L.TENSOR else L.plain(len(want.perm)), want)
+                        t = want
+                else:
+                    node = self.canonical(node)
+                    t = L.plain()
+            return node, (ret if ret is not None else t)
         if m.kind in ("union", "list") and m.elements:
             # a loop over a ModuleList: fold twice to let the layout settle
             outs = []
@@ -620,13 +627,15 @@ class BodyRewriter(cst.CSTTransformer):
             return node, t
         if kind == "spatial":
             want = L.channels_last(lay.rank)
+            out = want.with_(one=lay.out_one)
             if t.kind == L.FREE:
-                return node, self.decide(t, want)
+                self.decide(t, want)
+                return node, out
             if t.channels_last and len(t.perm) == lay.rank and t.perm == want.perm:
-                return node, t.with_(one=False)
+                return node, out
             if t.kind in (L.TENSOR, L.UNKNOWN):
                 node = self.to_layout(node, t if t.kind == L.TENSOR else L.plain(lay.rank), want)
-            return node, want
+            return node, out
         if kind == "spatial_any":
             # rank-generic spatial ops (Upsample): channels-last of any rank; an
             # undecided input is taken as an image batch (N, C, H, W)
@@ -655,6 +664,8 @@ class BodyRewriter(cst.CSTTransformer):
         except Unsupported as e:
             self.todo(original, e.code, f"{rule.name}: {e.message}")
             return self.set(original, L.UNKNOWN_TAG)
+        if rule.layout_of is not None and not rule.layer:
+            lay = rule.layout_of(args) or lay
         # map parameter name -> CST node (for tags)
         name_nodes = self._name_nodes(rule, pos, kw, nodes)
         result = L.plain()
@@ -715,8 +726,7 @@ class BodyRewriter(cst.CSTTransformer):
             self.record_weights(rule, src)
             ref = ModuleRef("layer", rule=rule, layout=rule.layout_of(args) if rule.layout_of else None)
             if rule.name in ("torch.nn.Sequential",):
-                ref = ModuleRef("sequential", elements=tuple(
-                    self.tag(n).module if self.tag(n).kind == L.MODULE else UNKNOWN_MODULE for n in nodes))
+                new, ref = self.sequential(original, new, nodes)
             elif rule.name in ("torch.nn.ModuleList",):
                 elems = ()
                 if nodes:
@@ -730,6 +740,85 @@ class BodyRewriter(cst.CSTTransformer):
         if rule.returns_tuple and result.kind == L.TENSOR:
             result = result.with_(kind=L.SEQ)
         return self.set(new, result)
+
+    # ------------------------------------------------------------ containers
+    def sequential(self, original, new, nodes):
+        """Fold the layouts of a Sequential's layers at construction.
+
+        The container's call site only sees what the first layer takes and the
+        last returns; a transpose needed between two layers is put on a
+        stateless layer (wrapped in a lambda) so that indices do not move.
+        """
+        refs = [self.tag(n).module if self.tag(n).kind == L.MODULE else None for n in nodes]
+        if any(isinstance(n, cst.StarredElement) for n in nodes) or not isinstance(new, cst.Call) \
+                or len(new.args) != len(nodes) or any(a.star for a in new.args):
+            return new, ModuleRef("sequential", elements=tuple(r or UNKNOWN_MODULE for r in refs))
+        t = Tag(L.FREE, param="<sequential>")
+        takes = None
+        args = list(new.args)
+
+        def stateless(r):
+            return r is not None and r.kind == "layer" and r.rule is not None and not r.rule.stateful
+
+        for i, r in enumerate(refs):
+            lay = None
+            if r is not None and r.kind == "layer" and r.rule is not None:
+                lay = r.layout or r.rule.layout
+            want = None
+            if lay is not None and lay.kind == "spatial":
+                want = L.channels_last(lay.rank)
+            elif lay is not None and lay.kind in ("plain", "reshape"):
+                want = L.plain()
+                if lay.kind == "reshape" and t.channels_last and t.one:
+                    want = None
+            elif r is not None and r.kind in ("sequential", "class"):
+                want = r.takes if r.kind == "sequential" else self._class_takes(r)
+            if want is not None:
+                if t.kind == L.FREE:
+                    takes = want if takes is None else takes
+                elif want.channels_last and not (t.channels_last and t.perm == want.perm) or \
+                        (not want.channels_last and t.channels_last):
+                    rank = len(want.perm) if want.perm is not None else len(t.perm)
+                    axes = L.transpose_axes(t.perm if t.channels_last else None, want.perm, rank)
+                    if stateless(r):
+                        args[i] = args[i].with_changes(value=expr(
+                            f"(lambda x: {code(args[i].value)}(jnp.transpose(x, {axes})))"))
+                        self.transposes += 1
+                    elif i > 0 and stateless(refs[i - 1]):
+                        args[i - 1] = args[i - 1].with_changes(value=expr(
+                            f"(lambda x: jnp.transpose({code(args[i - 1].value)}(x), {axes}))"))
+                        self.transposes += 1
+                    else:
+                        self.todo(original, "T2N004", "a layout change between two stateful layers of a "
+                                                      "Sequential; split the Sequential")
+                t = want
+            if lay is not None and lay.kind in ("plain", "reshape"):
+                t = L.plain()
+            elif r is not None and r.kind == "sequential" and r.returns is not None:
+                t = r.returns
+            elif r is not None and r.kind == "class":
+                ret = self._class_returns(r)
+                if ret is not None:
+                    t = ret
+            elif r is None or r.kind == "unknown":
+                pass
+        returns = None if t.kind == L.FREE else t
+        return new.with_changes(args=args), ModuleRef("sequential", elements=tuple(refs), takes=takes, returns=returns)
+
+    def _class_takes(self, r: ModuleRef):
+        info = self.f.classes.get(r.cls)
+        s = info.methods.get("__call__") if info else None
+        if s is None:
+            return None
+        params = [p for p in s.params if p != "self"]
+        return s.takes.get(params[0]) if params else None
+
+    def _class_returns(self, r: ModuleRef):
+        info = self.f.classes.get(r.cls)
+        s = info.methods.get("__call__") if info else None
+        if s is None or s.returns is None or s.returns.kind == L.FREE:
+            return None
+        return s.returns
 
     def record_weights(self, rule: Rule, src: str):
         """Note the weight map of the NNX class this construction produced."""

@@ -112,6 +112,9 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
     rw = rw_cls(f, cls, func.name.value, params, tags)
     rw.build_ctx.rngs_available = needs_rngs
     body = func.body.visit(rw)
+    # annotations and defaults in the signature (torch.Tensor -> jax.Array)
+    func = func.with_changes(params=func.params.visit(rw),
+                             returns=func.returns.visit(rw) if func.returns is not None else None)
     if kind == "init":
         stmts = [s for s in body.body if not is_super_init(s)]
         if not stmts:

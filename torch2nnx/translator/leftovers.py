@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from ..diagnostics import Diagnostic
 from .context import FileContext
 
 MARK = "# TODO(torch2nnx)"
@@ -20,15 +21,18 @@ class _Leftovers(cst.CSTTransformer):
         self.stack: list[set[str]] = []
 
     def _push(self, node):
-        self.stack.append(set())
+        self.stack.append({})
 
     def _pop(self, updated):
         found = self.stack.pop()
         if not found:
             return updated
         if any(l.comment and l.comment.value.startswith(MARK) for l in updated.leading_lines):
-            return updated
+            return updated  # already marked (and reported) by the pass that gave up on it
         names = ", ".join(sorted(found))
+        first = min(found.values())
+        self.f.diagnostics.append(Diagnostic(first[0], first[1], "T2N003",
+                                             f"torch reference left in the output: {names}", self.f.path))
         self.f.todo_count += 1
         return updated.with_changes(leading_lines=list(updated.leading_lines) + [
             cst.EmptyLine(comment=cst.Comment(f"{MARK}: T2N003 torch reference left: {names}"))])
@@ -79,7 +83,7 @@ class _Leftovers(cst.CSTTransformer):
 
     def visit_IndentedBlock(self, node):
         # statements inside get their own marks; shield the header's set
-        self.stack.append(set())
+        self.stack.append({})
 
     def leave_IndentedBlock(self, original, updated):
         self.stack.pop()
@@ -87,9 +91,7 @@ class _Leftovers(cst.CSTTransformer):
 
     def visit_Name(self, node):
         if node.value in self.torch_names and self.stack:
-            self.stack[-1].add(node.value)
-            line, col = self.f.position(node)
-            self.f.diag(node, "T2N003", f"torch reference '{node.value}' left in the output")
+            self.stack[-1].setdefault(node.value, self.f.position(node))
 
     def visit_Attribute(self, node):
         # in `jax.nn.relu` only the root name can be a torch import
