@@ -239,5 +239,19 @@ def translate_cmd(ctx: click.Context, src: str, out: str | None, weights_out: st
     ctx.exit(EXIT_TODOS if strict and result.todo_count > 0 else EXIT_OK)
 
 
+@main.command("rules")
+@click.option("--format", "fmt", type=click.Choice(["markdown", "text"]), default="markdown", show_default=True,
+              help="markdown: the supported-API table (as in README.md); text: the torch API names, one per line.")
+def rules_cmd(fmt: str) -> None:
+    """Print the torch APIs torch2nnx translates.
+
+    The markdown table is the one README.md carries between its
+    rules:start/rules:end markers; paste the output there after changing a rule.
+    """
+    from .rules_table import markdown_table, text_list
+
+    click.echo(markdown_table() if fmt == "markdown" else text_list(), nl=False)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

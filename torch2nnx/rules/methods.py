@@ -7,6 +7,7 @@ function (see tensor_ops.py, which reuses these builds).
 from .base import (ELEMENTWISE, OTHER, PLAIN, RESHAPE, Canonical, Example, Layout, Rule, Unsupported, dims)
 
 S = "input"
+VIEW = Layout("view")
 X4 = ("float32[2,3,4,5]",)
 X2 = ("float32[3,4]",)
 
@@ -244,8 +245,8 @@ def _flip(a, ctx):
 
 
 RULES = [
-    m("view", "*shape", _view, RESHAPE, (Example("x.view(2, -1)", X4), Example("x.view(-1, 5)", X4))),
-    m("reshape", "*shape", _view, RESHAPE, (Example("x.reshape(x.shape[0], -1)", X4, channels_last=True),)),
+    m("view", "*shape", _view, VIEW, (Example("x.view(2, -1)", X4), Example("x.view(-1, 5)", X4))),
+    m("reshape", "*shape", _view, VIEW, (Example("x.reshape(x.shape[0], -1)", X4, channels_last=True),)),
     m("flatten", "start_dim=0, end_dim=-1", _flatten_m, RESHAPE,
       (Example("x.flatten(1)", X4, channels_last=True), Example("x.flatten()", X2),
        Example("x.flatten(2)", X4, channels_last=True))),
@@ -274,9 +275,10 @@ RULES = [
     m("bool", "", _astype("jnp.bool_"), ELEMENTWISE, (Example("x.bool()", ("int32[3,4]:0:2",)),)),
     m("type_as", "other", lambda a, ctx: f"{a.src('input')}.astype({a.src('other')}.dtype)", ELEMENTWISE,
       (Example("x.type_as(y)", ("int32[3,4]:0:9", "float32[2]")),)),
-    m("size", "dim=None", _size, dims("dim", result="other", nodim="canonical"),
+    m("size", "dim=None", _size, dims("dim", result="other"),
       (Example("x.size(1)", X4, channels_last=True), Example("x.size(-1)", X4, channels_last=True),
-       Example("x.size()", X2))),
+       Example("x.size()", X2), Example("x.size()[3]", X4, channels_last=True)),
+      layout_of=lambda a: None if a.given("dim") else Layout("shape")),
     m("dim", "", lambda a, ctx: f"{a.src('input')}.ndim", OTHER, (Example("x.dim()", X4),)),
     m("numel", "", lambda a, ctx: f"{a.src('input')}.size", OTHER, (Example("x.numel()", X4),)),
     m("item", "", lambda a, ctx: f"{a.src('input')}.item()", OTHER, (Example("x.sum().item()", X2),)),
@@ -323,7 +325,8 @@ RULES = [
       dims("dim", nodim="canonical"), (Example("x.repeat_interleave(2, dim=0)", X2),)),
     m("expand", "*sizes", _expand, PLAIN, (Example("x.expand(3, 4)", ("float32[1,4]",)),
                                            Example("x.expand(2, -1, 4)", ("float32[1,3,1]",)))),
-    m("expand_as", "other", lambda a, ctx: f"jnp.broadcast_to({a.src('input')}, {a.src('other')}.shape)", PLAIN,
+    m("expand_as", "other", lambda a, ctx: f"jnp.broadcast_to({a.src('input')}, {a.src('other')}.shape)",
+      Layout("elementwise", tensors=("input", "other")),
       (Example("x.expand_as(y)", ("float32[1,4]", "float32[3,4]")),)),
     m("masked_fill", "mask, value", _masked_fill, Layout("elementwise", tensors=("input", "mask")),
       (Example("x.masked_fill(y, float('-inf'))", ("float32[3,4]", "bool[3,4]")),

@@ -40,6 +40,8 @@ def _from_method(name: str) -> Rule:
         params = "input, shape"
     exs = tuple(e for e in (_as_function(e) for e in r.examples) if e is not None)
     layout = r.layout
+    if name == "reshape":
+        layout = Layout("view")
     if name == "permute":
         layout = Layout("permute", dims=("dims",))
     if name == "flip":

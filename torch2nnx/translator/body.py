@@ -196,6 +196,17 @@ class BodyRewriter(cst.CSTTransformer):
         if t.kind == L.FREE:
             self.decide(t, L.plain())
             return node
+        if t.kind == L.SEQ and t.channels_last:
+            axes = L.transpose_axes(t.perm, None, len(t.perm))
+            self.transposes += 1
+            if why:
+                self.info(node, why)
+            if isinstance(node, (cst.List, cst.Tuple)):
+                new = node.with_changes(elements=[e.with_changes(value=expr(
+                    f"jnp.transpose({code(e.value)}, {axes})")) for e in node.elements])
+            else:
+                new = expr(f"[jnp.transpose(t, {axes}) for t in {code(node)}]")
+            return self.set(new, L.plain().with_(kind=L.SEQ))
         if t.channels_last:
             return self.to_layout(node, t, L.plain(len(t.perm)), why)
         return node
@@ -229,6 +240,8 @@ class BodyRewriter(cst.CSTTransformer):
     def _sequence(self, updated):
         tags = [self.tag(e.value) for e in updated.elements]
         tensors = [t for t in tags if t.kind in (L.TENSOR, L.FREE)]
+        if not tags and isinstance(updated, cst.List):
+            return self.set(updated, Tag(L.SEQ))  # an empty list: filled by .append
         if not tensors:
             if tags and all(t.kind == L.MODULE for t in tags):
                 return self.set(updated, Tag(L.MODULE, module=ModuleRef(
@@ -241,11 +254,16 @@ class BodyRewriter(cst.CSTTransformer):
                 for t in tensors:
                     if t.kind == L.FREE:
                         self.decide(t, tag)
-            return self.set(updated, tag)
+            if tag.kind == L.FREE:
+                return self.set(updated, tag)
+            return self.set(updated, tag.with_(kind=L.SEQ, module=tuple(tags)))
+        if isinstance(updated, cst.Tuple):
+            # a tuple of differently laid-out tensors (several outputs): each keeps its own
+            return self.set(updated, Tag(L.SEQ, module=tuple(tags)))
         # mixed layouts in one list (cat of a conv output and a plain tensor): torch order
         elems = [e.with_changes(value=self.canonical(e.value, "mixed layouts in one sequence"))
                  for e in updated.elements]
-        return self.set(updated.with_changes(elements=elems), L.plain())
+        return self.set(updated.with_changes(elements=elems), L.plain().with_(kind=L.SEQ))
 
     def leave_BinaryOperation(self, original, updated):
         left, right = updated.left, updated.right
@@ -269,7 +287,8 @@ class BodyRewriter(cst.CSTTransformer):
         if rt.kind == L.FREE:
             return left, right, self.decide(rt, lt)
         if lt.perm == rt.perm or (not lt.channels_last and not rt.channels_last):
-            return left, right, lt.with_(one=lt.one and rt.one)
+            return left, right, lt.with_(one=lt.one and rt.one, roles=lt.roles or rt.roles,
+                                         rank=lt.rank or rt.rank)
         # one channels-last, one not
         cl, other = (lt, rt) if lt.channels_last else (rt, lt)
         rank = len(cl.perm)
@@ -342,7 +361,8 @@ class BodyRewriter(cst.CSTTransformer):
             # x.shape: the tuple keeps the tensor's tag so indexing and unpacking remap
             new = updated
             return self.set(new, Tag(L.SHAPE, perm=bt.perm if bt.kind == L.TENSOR else None,
-                                     param=bt.param if bt.kind == L.FREE else None))
+                                     param=bt.param if bt.kind == L.FREE else None,
+                                     roles=bt.roles if bt.kind == L.TENSOR else None))
         return self.apply_rule(original, rule, [code(updated.value)], {}, [updated.value])
 
     def leave_Subscript(self, original, updated):
@@ -367,13 +387,31 @@ class BodyRewriter(cst.CSTTransformer):
                             new_i -= len(perm)
                         new = updated.with_changes(slice=[updated.slice[0].with_changes(
                             slice=cst.Index(value=cst.Integer(str(new_i)) if new_i >= 0 else expr(str(new_i))))])
-                        return self.set(new, L.OTHER_TAG)
+                        role = (vt.roles[i],) if vt.roles is not None and -len(vt.roles) <= i < len(vt.roles) else None
+                        return self.set(new, Tag(L.OTHER, roles=role))
                     # a non-literal index into a channels-last shape: read the torch-order shape
                     self.transposes += 0
                     return self.set(updated.with_changes(value=expr(
                         f"{code(updated.value)}")), L.OTHER_TAG) if False else self._shape_fallback(original, updated, perm)
+            if vt.roles is not None and len(updated.slice) == 1 and isinstance(updated.slice[0].slice, cst.Index):
+                try:
+                    i = ast.literal_eval(code(updated.slice[0].slice.value))
+                except (ValueError, SyntaxError):
+                    i = None
+                if isinstance(i, int) and -len(vt.roles) <= i < len(vt.roles):
+                    return self.set(updated, Tag(L.OTHER, roles=(vt.roles[i],)))
             return self.set(updated, L.OTHER_TAG)
         if vt.kind == L.SEQ:
+            items = vt.module if isinstance(vt.module, tuple) else None
+            if items and len(updated.slice) == 1 and isinstance(updated.slice[0].slice, cst.Index):
+                try:
+                    i = ast.literal_eval(code(updated.slice[0].slice.value))
+                except (ValueError, SyntaxError):
+                    i = None
+                if isinstance(i, int) and -len(items) <= i < len(items):
+                    return self.set(updated, items[i])
+            if vt.perm is None and items:
+                return self.set(updated, L.UNKNOWN_TAG)
             return self.set(updated, L.element(vt))
         if vt.kind == L.TENSOR or vt.kind == L.FREE:
             return self.tensor_index(original, updated, vt)
@@ -429,6 +467,10 @@ class BodyRewriter(cst.CSTTransformer):
         ft = self.tag(func)
         if ft.kind == L.MODULE:
             return self.call_module(original, updated, ft.module)
+        if isinstance(func, cst.Attribute) and func.attr.value in ("append", "extend", "insert") and updated.args:
+            appended = self.container_add(func, updated)
+            if appended is not None:
+                return appended
         if isinstance(func, cst.Attribute):
             recv = func.value
             rt = self.tag(recv)
@@ -445,8 +487,8 @@ class BodyRewriter(cst.CSTTransformer):
                         return self.set(updated, L.UNKNOWN_TAG)
                     return self.apply_rule(original, rule, [code(recv)] + pos, kw, [recv] + nodes,
                                            star=self.star_args(updated))
-                if rule is None and rt.kind in (L.TENSOR,) and mname.endswith("_") and not mname.startswith("_"):
-                    self.todo(original, "T2N001", f"in-place tensor method {mname} is not supported")
+                if rule is None and rt.kind == L.TENSOR and not mname.startswith("_"):
+                    self.todo(original, "T2N001", f"Tensor.{mname} is not supported")
                     return self.set(updated, L.UNKNOWN_TAG)
             if isinstance(recv, cst.Name) and recv.value == "self" and self.cls is not None:
                 return self.call_self_method(original, updated, mname)
@@ -457,7 +499,14 @@ class BodyRewriter(cst.CSTTransformer):
             if name in self.f.builders:
                 return self.set(self.add_rngs(updated), Tag(L.MODULE, module=UNKNOWN_MODULE))
             if name in self.f.functions:
-                return self.call_summary(updated, self.f.functions[name])
+                return self.call_summary(updated, self.f.functions[name], fname=name)
+            if name in self.f.local_functions:
+                # defined further down: its layouts are known next round; record ours
+                for i, a in enumerate(updated.args):
+                    t = self.tag(a.value)
+                    if t.kind == L.TENSOR and a.keyword is None and not a.star:
+                        self.f.record_call(None, name, f"#{i}", t)
+                return self.set(updated, self.tag(updated.args[0].value) if updated.args else L.UNKNOWN_TAG)
             if name in NON_TENSOR_BUILTINS:
                 return self.set(updated, L.OTHER_TAG)
         # a call the translator cannot see into: hand it torch-order values
@@ -474,6 +523,30 @@ class BodyRewriter(cst.CSTTransformer):
         if changed:
             updated = updated.with_changes(args=args)
         return self.set(updated, L.UNKNOWN_TAG)
+
+    def container_add(self, func: cst.Attribute, call: cst.Call):
+        """``layers.append(nn.Conv2d(...))`` / ``features.append(x)``: what the
+        container holds (for layouts of loops and Sequential(*layers))."""
+        rt = self.tag(func.value)
+        vt = self.tag(call.args[-1].value)
+        if func.attr.value == "extend":
+            vt = L.element(vt) if vt.kind == L.SEQ else (
+                Tag(L.MODULE, module=vt.module.elements[0]) if vt.kind == L.MODULE and vt.module
+                and vt.module.kind == "list" and vt.module.elements else vt)
+        if rt.kind == L.MODULE and rt.module is not None and rt.module.kind in ("list", "sequential"):
+            if vt.kind == L.MODULE and vt.module is not None:
+                rt.module.elements = tuple(rt.module.elements) + (vt.module,)
+            return self.set(call, L.OTHER_TAG)
+        if rt.kind == L.SEQ and isinstance(func.value, cst.Name):
+            name = func.value.value
+            if vt.kind == L.MODULE:
+                self.env[name] = Tag(L.MODULE, module=ModuleRef("list", elements=(vt.module,)))
+            elif rt.perm is None and rt.module is None and vt.kind == L.TENSOR:
+                self.env[name] = vt.with_(kind=L.SEQ, module=None)  # the first item decides
+            elif vt.kind == L.TENSOR and vt.perm != rt.perm:
+                self.env[name] = L.UNKNOWN_TAG
+            return self.set(call, L.OTHER_TAG)
+        return None
 
     def star_args(self, call: cst.Call) -> list[str]:
         return []
@@ -518,7 +591,7 @@ class BodyRewriter(cst.CSTTransformer):
                 s = cls.methods[mname]
                 if s is None:  # a layer-building method
                     return self.set(self.add_rngs(updated), Tag(L.MODULE, module=UNKNOWN_MODULE))
-                return self.call_summary(updated, s, skip_self=True)
+                return self.call_summary(updated, s, skip_self=True, owner=cls.name, fname=mname)
             cls = next((self.f.classes[b] for b in cls.bases if b in self.f.classes), None)
         if mname in ("forward",):
             return self.set(updated.with_changes(func=cst.Name("self")), L.UNKNOWN_TAG)
@@ -529,7 +602,7 @@ class BodyRewriter(cst.CSTTransformer):
             return self.call_module(original, updated, UNKNOWN_MODULE)
         return self.set(updated, L.UNKNOWN_TAG)
 
-    def call_summary(self, updated, s: Summary, skip_self=False) -> cst.Call:
+    def call_summary(self, updated, s: Summary, skip_self=False, owner=None, fname=None) -> cst.Call:
         params = s.params[1:] if (skip_self and s.params and s.params[0] == "self") else list(s.params)
         args = list(updated.args)
         bound: dict[str, Tag] = {}
@@ -541,6 +614,8 @@ class BodyRewriter(cst.CSTTransformer):
                 continue
             want = s.takes.get(pname)
             t = self.tag(a.value)
+            if fname is not None and t.kind == L.TENSOR:
+                self.f.record_call(owner, fname, pname, t)
             if want is not None and want.kind == L.TENSOR and t.is_tensor:
                 if want.channels_last:
                     if t.kind == L.FREE:
@@ -578,6 +653,8 @@ class BodyRewriter(cst.CSTTransformer):
             if s is None:
                 return node, t
             params = [p for p in s.params if p != "self"]
+            if params and t.kind == L.TENSOR:
+                self.f.record_call(m.cls, "__call__", params[0], t)
             want = s.takes.get(params[0]) if params else None
             if want is not None and want.kind == L.TENSOR and t.is_tensor:
                 if want.channels_last:
@@ -709,6 +786,14 @@ class BodyRewriter(cst.CSTTransformer):
                 result = self.stack(rule, args, name_nodes)
             elif lay.kind == "aware":
                 return self.aware(original, rule, args, name_nodes)
+            elif lay.kind == "view":
+                return self.view(original, rule, args, name_nodes, nodes, pos)
+            elif lay.kind == "shape":
+                node = name_nodes.get(lay.tensors[0])
+                bt = self.tag(node) if node is not None else L.UNKNOWN_TAG
+                result = Tag(L.SHAPE, perm=bt.perm if bt.kind == L.TENSOR else None,
+                             param=bt.param if bt.kind == L.FREE else None,
+                             roles=bt.roles if bt.kind == L.TENSOR else None)
             elif lay.kind == "source":
                 result = L.plain()
             elif lay.kind == "other":
@@ -750,8 +835,14 @@ class BodyRewriter(cst.CSTTransformer):
         stateless layer (wrapped in a lambda) so that indices do not move.
         """
         refs = [self.tag(n).module if self.tag(n).kind == L.MODULE else None for n in nodes]
-        if any(isinstance(n, cst.StarredElement) for n in nodes) or not isinstance(new, cst.Call) \
-                or len(new.args) != len(nodes) or any(a.star for a in new.args):
+        if not isinstance(new, cst.Call) or len(new.args) != len(nodes) or any(a.star for a in new.args):
+            # Sequential(*layers): the layers appended to the list, in order
+            elems = ()
+            if len(refs) == 1 and refs[0] is not None and refs[0].kind == "list":
+                elems = refs[0].elements
+            if elems:
+                takes, returns = self._fold_refs(list(elems))
+                return new, ModuleRef("sequential", elements=tuple(elems), takes=takes, returns=returns)
             return new, ModuleRef("sequential", elements=tuple(r or UNKNOWN_MODULE for r in refs))
         t = Tag(L.FREE, param="<sequential>")
         takes = None
@@ -804,6 +895,31 @@ class BodyRewriter(cst.CSTTransformer):
                 pass
         returns = None if t.kind == L.FREE else t
         return new.with_changes(args=args), ModuleRef("sequential", elements=tuple(refs), takes=takes, returns=returns)
+
+    def _fold_refs(self, refs):
+        """What a chain of layers takes and returns (no rewriting)."""
+        t = Tag(L.FREE, param="<sequential>")
+        takes = None
+        for r in refs:
+            lay = (r.layout or r.rule.layout) if r is not None and r.kind == "layer" and r.rule is not None else None
+            want = None
+            if lay is not None and lay.kind == "spatial":
+                want = L.channels_last(lay.rank)
+            elif lay is not None and lay.kind in ("plain", "reshape") and not (lay.kind == "reshape" and t.one):
+                want = L.plain()
+            elif r is not None and r.kind == "sequential":
+                want = r.takes
+            elif r is not None and r.kind == "class":
+                want = self._class_takes(r)
+            if want is not None:
+                if t.kind == L.FREE and takes is None:
+                    takes = want
+                t = want.with_(one=lay.out_one) if lay is not None and lay.kind == "spatial" else want
+            if r is not None and r.kind == "sequential" and r.returns is not None:
+                t = r.returns
+            elif r is not None and r.kind == "class" and self._class_returns(r) is not None:
+                t = self._class_returns(r)
+        return takes, (None if t.kind == L.FREE else t)
 
     def _class_takes(self, r: ModuleRef):
         info = self.f.classes.get(r.cls)
@@ -904,21 +1020,95 @@ class BodyRewriter(cst.CSTTransformer):
                 return L.plain()
             rank = len(vals)
             p = [v % rank for v in vals]
-        if not t.channels_last:
+        if t.kind != L.TENSOR or (t.perm is not None and len(t.perm) != rank):
             return L.plain(rank)
-        newperm = L.after_permute(t.perm, tuple(p))
-        # keep the data where it is when the result is plain or channels-last
-        if L.is_identity(newperm):
-            self._permute_tag = L.plain(rank)
+        # the data stays where it is: only the tag changes. Consumers that need
+        # torch order transpose (once) where they need it.
+        perm = t.perm if t.perm is not None else tuple(range(rank))
+        newperm = L.after_permute(perm, tuple(p))
+        roles = tuple(t.roles[a] for a in p) if t.roles is not None else None
+        self._permute_tag = L.plain(rank) if L.is_identity(newperm) else \
+            Tag(L.TENSOR, perm=newperm, rank=rank, roles=roles, one=t.one)
+        return None
+
+    def view(self, original, rule: Rule, args, name_nodes, nodes, pos):
+        """view/reshape. On a channels-last tensor, a reshape that keeps the batch
+        and spatial dims and only splits or merges the channel dims (ShuffleNet's
+        channel shuffle, grouped heads) runs on the channels-last data directly;
+        a reshape from (N, C) to (N, C, 1, 1) comes out channels-last for free."""
+        tname = rule.layout.tensors[0]
+        node = name_nodes[tname]
+        t = self.tag(node)
+        if t.kind == L.FREE:
+            t = self.decide(t, L.plain())
+        # the target shape, one source and node per dim when they are spelled out
+        dims_nodes = list(nodes[1:len(pos)]) if rule.name.startswith("Tensor.") else []
+        if len(dims_nodes) == 1 and isinstance(dims_nodes[0], (cst.Tuple, cst.List)):
+            dims_nodes = [e.value for e in dims_nodes[0].elements]
+        if not dims_nodes and "shape" in name_nodes and isinstance(name_nodes["shape"], (cst.Tuple, cst.List)):
+            dims_nodes = [e.value for e in name_nodes["shape"].elements]
+        dims_src = [code(n) for n in dims_nodes]
+        k = len(dims_src)
+        x = code(node)
+
+        def lit(n):
+            try:
+                return ast.literal_eval(code(n))
+            except (ValueError, SyntaxError):
+                return None
+
+        try:
+            if not t.channels_last:
+                if t.kind == L.TENSOR and k >= 3 and all(lit(n) == 1 for n in dims_nodes[2:]):
+                    # (N, C) -> (N, C, 1, 1): the same bytes as (N, 1, 1, C)
+                    src = f"{x}.reshape({', '.join([dims_src[0]] + ['1'] * (k - 2) + [dims_src[1]])})"
+                    return self.set(expr(src), L.channels_last(k, one=True))
+                return self.set(expr(rule.build(args, self.build_ctx)), L.plain(k or None))
+            if t.one and (t.roles is None or t.roles == L.spatial_roles(len(t.perm))):
+                # spatial dims of size 1: channels-last bytes are in torch order already
+                return self.set(expr(rule.build(args, self.build_ctx)), L.plain(k or None))
+            if t.roles is not None and k:
+                out = self._channel_reshape(node, t, dims_nodes, dims_src)
+                if out is not None:
+                    return out
+            new_node = self.canonical(node, "reshape of a channels-last tensor that mixes channel and spatial dims"
+                                      if False else "")
+            args.given_src[tname] = code(new_node)
+            return self.set(expr(rule.build(args, self.build_ctx)), L.plain(k or None))
+        except Unsupported as e:
+            self.todo(original, e.code, f"{rule.name}: {e.message}")
+            return self.set(original, L.UNKNOWN_TAG)
+
+    def _channel_reshape(self, node, t: Tag, dims_nodes, dims_src):
+        roles, perm = t.roles, t.perm
+        r, k = len(perm), len(dims_nodes)
+        n_axes = [i for i in range(r) if roles[i] == "N"]
+        s_axes = sorted((i for i in range(r) if roles[i].startswith("S")), key=lambda i: roles[i])
+        m = len(s_axes)
+        droles = []
+        for n in dims_nodes:
+            dt = self.tag(n)
+            droles.append(dt.roles[0] if dt.kind == L.OTHER and dt.roles else None)
+        if len(n_axes) != 1 or m == 0 or k < m + 2 or droles[0] != "N":
             return None
-        if newperm == L.cl_perm(rank):
-            self._permute_tag = L.channels_last(rank)
+        if droles[k - m:] != [roles[i] for i in s_axes]:
             return None
-        axes = tuple(t.perm.index(a) for a in p)
-        self.transposes += 1
-        args.given_src[tname] = f"jnp.transpose({code(node)}, {axes})"
-        args.given_src["__identity__"] = "1"
-        return L.plain(rank)
+        middle = droles[1:k - m]
+        if any(d is not None and (d == "N" or d.startswith("S")) for d in middle):
+            return None
+        g_in = [i for i in range(r) if i not in n_axes and i not in s_axes]
+        desired = tuple(n_axes + s_axes + g_in)
+        axes = L.transpose_axes(perm, desired, r)
+        x = code(node)
+        if axes != tuple(range(r)):
+            self.transposes += 1
+            x = f"jnp.transpose({x}, {axes})"
+        nm = k - m - 1
+        src = f"{x}.reshape({', '.join([dims_src[0]] + dims_src[k - m:] + dims_src[1:k - m])})"
+        out_perm = (0,) + tuple(range(1 + nm, k)) + tuple(range(1, 1 + nm))
+        out_roles = ("N",) + (("C",) if nm == 1 else tuple(f"C{i}" for i in range(nm))) \
+            + tuple(roles[i] for i in s_axes)
+        return self.set(expr(src), Tag(L.TENSOR, perm=out_perm, rank=k, roles=out_roles))
 
     def stack(self, rule: Rule, args, name_nodes) -> Tag:
         lay = rule.layout
@@ -945,8 +1135,6 @@ class BodyRewriter(cst.CSTTransformer):
             t = self.decide(t, L.plain())
         other_result = lay.result == "other"
         if not t.channels_last:
-            if t.kind == L.UNKNOWN and t.kind != L.TENSOR:
-                pass
             return L.OTHER_TAG if other_result else L.plain()
         perm = t.perm
         rank = len(perm)
@@ -982,7 +1170,10 @@ class BodyRewriter(cst.CSTTransformer):
             args.given_src[tnames[0]] = code(new_node)
             return L.OTHER_TAG if other_result else L.plain()
         if other_result:
+            if len(reduced) == 1 and t.roles is not None:
+                return Tag(L.OTHER, roles=(t.roles[next(iter(reduced))],))
             return L.OTHER_TAG
+        t = L.element(t)
         if lay.reduces and reduced:
             keep = False
             if lay.keepdim and args.given(lay.keepdim):
@@ -995,7 +1186,8 @@ class BodyRewriter(cst.CSTTransformer):
             newperm = L.after_reduce(perm, reduced)
             if not newperm or L.is_identity(newperm):
                 return L.plain(len(newperm) if newperm else 0)
-            return L.Tag(L.TENSOR, perm=newperm, one=t.one)
+            roles = tuple(r for i, r in enumerate(t.roles) if i not in reduced) if t.roles else None
+            return L.Tag(L.TENSOR, perm=newperm, one=t.one, rank=len(newperm), roles=roles)
         return t
 
     # ------------------------------------------------------------ statements
@@ -1024,9 +1216,18 @@ class BodyRewriter(cst.CSTTransformer):
                 elems = list(target.elements)
                 phys = [elems[vt.perm[i]] for i in range(len(elems))]
                 phys = [p.with_changes(comma=elems[i].comma) for i, p in enumerate(phys)]
-                for e in elems:
-                    self.bind_target(e.value, L.OTHER_TAG)
+                for i, e in enumerate(elems):
+                    self.bind_target(e.value, Tag(L.OTHER, roles=(vt.roles[i],)) if vt.roles else L.OTHER_TAG)
                 return target.with_changes(elements=phys)
+            if vt.kind == L.SHAPE and vt.roles is not None and len(target.elements) == len(vt.roles):
+                for i, e in enumerate(target.elements):
+                    self.bind_target(e.value, Tag(L.OTHER, roles=(vt.roles[i],)))
+                return target
+            items = vt.module if vt.kind == L.SEQ and isinstance(vt.module, tuple) else None
+            if items and len(items) == len(target.elements):
+                for e, it in zip(target.elements, items):
+                    self.bind_target(e.value, it)
+                return target
             elem_tag = L.OTHER_TAG if vt.kind in (L.SHAPE, L.OTHER) else L.element(vt)
             for e in target.elements:
                 self.bind_target(e.value, elem_tag)
@@ -1099,7 +1300,7 @@ class BodyRewriter(cst.CSTTransformer):
         if updated.value is not None:
             t = self.tag(updated.value)
             if t.kind == L.TENSOR and t.perm is not None and not L.is_identity(t.perm) \
-                    and t.perm != L.cl_perm(len(t.perm)):
+                    and not (t.perm == L.cl_perm(len(t.perm)) and t.roles in (None, L.spatial_roles(len(t.perm)))):
                 updated = updated.with_changes(value=self.canonical(updated.value))
                 t = L.plain()
             self.returns.append(t)

@@ -104,8 +104,16 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
                      needs_rngs: bool, kind: str) -> tuple[cst.FunctionDef, Summary]:
     params = param_names(func)
     tags = {}
+    hinted = {}
     if kind == "init":
         tags = {p: L.UNKNOWN_TAG for p in params}
+    else:
+        owner = cls.name if cls is not None else None
+        name = "__call__" if func.name.value == "forward" else func.name.value
+        for i, p in enumerate(params):
+            hint = f.hints.get((owner, name, p)) or f.hints.get((owner, name, f"#{i}"))
+            if hint is not None and hint.kind == L.TENSOR:
+                tags[p] = hinted[p] = hint
     if params and params[0] == "self" and cls is not None:
         tags["self"] = L.OTHER_TAG
     rw_cls = BufferRewriter if kind == "init" else BodyRewriter
@@ -126,6 +134,7 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
     if cls is not None:
         cls.transposes += rw.transposes
     summary = rw.finish()
+    summary.takes.update(hinted)
     return func, summary
 
 

@@ -71,7 +71,29 @@ class FileContext:
         self.weight_maps: dict[str, object] = {}  # nnx class -> WeightMap (used ones)
         self.buffers: set[str] = set()  # "Buffer" / "NonPersistentBuffer" when used
         self.functions: dict[str, Summary] = {}
+        self.local_functions: set[str] = set()  # module-level defs (summaries may come later)
         self.todo_count = 0
+        # layouts callers hand to translated functions: (owner class or None, function, param) -> Tag;
+        # `hints` is the previous round's, used as the callee's parameter layouts
+        self.callsites: dict[tuple, object] = {}
+        self.hints: dict[tuple, object] = {}
+
+    def record_call(self, owner, func: str, param: str, tag) -> None:
+        from .layout import join
+        key = (owner, func, param)
+        self.callsites[key] = join(self.callsites[key], tag) if key in self.callsites else tag
+
+    def reset_round(self) -> None:
+        """Forget what one translation round produced (a new round redoes it)."""
+        self.diagnostics = []
+        self.helpers = set()
+        self.weight_maps = {}
+        self.buffers = set()
+        self.todo_count = 0
+        self.hints = self.callsites
+        self.callsites = {}
+        for c in self.classes.values():
+            c.transposes = 0
 
     def position(self, node) -> tuple[int, int]:
         try:

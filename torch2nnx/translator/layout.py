@@ -26,6 +26,10 @@ class Tag:
     param: Optional[str] = None  # FREE: the function parameter it comes from
     module: object = None  # MODULE: what the attribute holds (analysis.ModuleRef)
     rank: Optional[int] = None  # known logical rank of a plain tensor
+    # per logical axis, what it is in the spatial tensor it derives from: "N",
+    # "C", "S0", "S1", ... ("Cx" for pieces of a split channel axis). For sizes
+    # (OTHER tags from x.shape / x.size(i)) the one role measured.
+    roles: Optional[tuple[str, ...]] = None
 
     @property
     def is_tensor(self) -> bool:
@@ -33,7 +37,7 @@ class Tag:
 
     @property
     def channels_last(self) -> bool:
-        return self.kind == TENSOR and self.perm is not None and not is_identity(self.perm)
+        return self.kind in (TENSOR, SEQ) and self.perm is not None and not is_identity(self.perm)
 
     def with_(self, **kw) -> "Tag":
         return replace(self, **kw)
@@ -41,7 +45,7 @@ class Tag:
 
 def element(tag: Tag) -> Tag:
     """The tag of one item of a SEQ."""
-    return Tag(TENSOR, perm=tag.perm, one=tag.one, rank=tag.rank) if tag.kind == SEQ else tag
+    return Tag(TENSOR, perm=tag.perm, one=tag.one, rank=tag.rank, roles=tag.roles) if tag.kind == SEQ else tag
 
 
 def is_identity(perm) -> bool:
@@ -58,8 +62,12 @@ OTHER_TAG = Tag(OTHER)
 UNKNOWN_TAG = Tag(UNKNOWN)
 
 
+def spatial_roles(rank: int) -> tuple[str, ...]:
+    return ("N", "C") + tuple(f"S{i}" for i in range(rank - 2))
+
+
 def channels_last(rank: int, one: bool = False) -> Tag:
-    return Tag(TENSOR, perm=cl_perm(rank), one=one, rank=rank)
+    return Tag(TENSOR, perm=cl_perm(rank), one=one, rank=rank, roles=spatial_roles(rank))
 
 
 def plain(rank: Optional[int] = None) -> Tag:
@@ -99,8 +107,9 @@ def join(a: Tag, b: Tag) -> Tag:
     """Merge at a control-flow join."""
     if a == b:
         return a
-    if a.kind == b.kind == TENSOR and a.perm == b.perm:
-        return a.with_(one=a.one and b.one, rank=a.rank if a.rank == b.rank else None)
+    if a.kind == b.kind and a.kind in (TENSOR, SEQ) and a.perm == b.perm:
+        return a.with_(one=a.one and b.one, rank=a.rank if a.rank == b.rank else None,
+                       roles=a.roles if a.roles == b.roles else None)
     if a.kind == MODULE and b.kind == MODULE:
         return a
     if a.kind == OTHER and b.kind == OTHER:

@@ -71,31 +71,15 @@ def translate_source(source: str, path: str = "<stdin>", options: Options | None
     find_module_classes(module, f)
     builder_methods = find_builders(module, f)
 
-    new_nodes: dict[int, cst.CSTNode] = {}
-    for name in class_order(f):
-        info = f.classes[name]
-        new_nodes[id(info.node)] = rewrite_class(f, info, builder_methods.get(name, set()))
-
-    body = []
-    for stmt in module.body:
-        if id(stmt) in new_nodes:
-            body.append(new_nodes[id(stmt)])
-        elif isinstance(stmt, cst.FunctionDef):
-            fn, summary = rewrite_function(f, stmt, None, needs_rngs=stmt.name.value in f.builders, kind="function")
-            f.functions[stmt.name.value] = summary
-            body.append(fn)
-        elif isinstance(stmt, cst.SimpleStatementLine) and any(is_torch_import(s, imports) for s in stmt.body):
-            kept = [s for s in stmt.body if not is_torch_import(s, imports)]
-            if kept:
-                body.append(stmt.with_changes(body=kept))
-            elif stmt.leading_lines and any(l.comment for l in stmt.leading_lines):
-                # keep comments that sat above a dropped import
-                body.append(cst.SimpleStatementLine([cst.Pass()], leading_lines=stmt.leading_lines)
-                            if False else _comment_only(stmt))
-        else:
-            rw = BodyRewriter(f, None, "<module>", [], {})
-            rw.module_level = True
-            body.append(stmt.visit(rw))
+    f.local_functions = {s.name.value for s in module.body if isinstance(s, cst.FunctionDef)}
+    # Rounds: what layouts callers pass is only known after the callers are
+    # rewritten, so a second round rewrites callees with those layouts. Stop
+    # when the call sites agree with the previous round.
+    for _ in range(4):
+        body = rewrite_round(module, f, builder_methods, imports)
+        if f.callsites == f.hints:
+            break
+        f.reset_round()
     body = [b for b in body if b is not None]
     out = module.with_changes(body=body)
 
@@ -146,5 +130,24 @@ def translate_source(source: str, path: str = "<stdin>", options: Options | None
     return TranslateResult(final, weights, diags, f.todo_count, summaries, transposes)
 
 
-def _comment_only(stmt):
-    return None
+def rewrite_round(module: cst.Module, f: FileContext, builder_methods, imports) -> list:
+    new_nodes: dict[int, cst.CSTNode] = {}
+    for name in class_order(f):
+        info = f.classes[name]
+        new_nodes[id(info.node)] = rewrite_class(f, info, builder_methods.get(name, set()))
+    body = []
+    for stmt in module.body:
+        if id(stmt) in new_nodes:
+            body.append(new_nodes[id(stmt)])
+        elif isinstance(stmt, cst.FunctionDef):
+            fn, summary = rewrite_function(f, stmt, None, needs_rngs=stmt.name.value in f.builders, kind="function")
+            f.functions[stmt.name.value] = summary
+            body.append(fn)
+        elif isinstance(stmt, cst.SimpleStatementLine) and any(is_torch_import(s, imports) for s in stmt.body):
+            kept = [s for s in stmt.body if not is_torch_import(s, imports)]
+            if kept:
+                body.append(stmt.with_changes(body=kept))
+        else:
+            rw = BodyRewriter(f, None, "<module>", [], {})
+            body.append(stmt.visit(rw))
+    return body
