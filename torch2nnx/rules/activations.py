@@ -162,7 +162,7 @@ RULES = [
     functional("softmax", "input, dim=None, _stacklevel=3, dtype=None",
                lambda a, ctx: f"jax.nn.softmax({a.src('input')}, axis={a.src('dim')})",
                (Example("F.softmax(x, dim=-1)", X), Example("F.softmax(x, dim=1)", ("float32[2,4,5,5]",),
-                                                             channels_last=True, expect="axis=3")),
+                                                             channels_last=True, expect="axis=-1")),
                layout=dims("dim")),
     functional("log_softmax", "input, dim=None, _stacklevel=3, dtype=None",
                lambda a, ctx: f"jax.nn.log_softmax({a.src('input')}, axis={a.src('dim')})",

@@ -145,7 +145,7 @@ X2 = ("float32[3,4]",)
 RULES = [_from_method(n) for n in FROM_METHODS] + [
     Rule("torch.cat", "tensors, dim=0, out=None", _cat, layout=dims("dim", tensors=("tensors",)),
          examples=(Example("torch.cat([x, y], dim=1)", ("float32[2,3,4,4]", "float32[2,5,4,4]"), channels_last=True,
-                           expect="axis=3"),
+                           expect="axis=-1"),
                    Example("torch.cat((x, y), 0)", ("float32[2,3]", "float32[4,3]")))),
     Rule("torch.concat", "tensors, dim=0, out=None", _cat, layout=dims("dim", tensors=("tensors",)),
          examples=(Example("torch.concat([x, y], dim=-1)", ("float32[2,3]", "float32[2,4]")),)),

@@ -259,3 +259,19 @@ def conv_transpose_padding(kernel_size, padding, output_padding, dilation, n):
     k, p = ntuple(kernel_size, n), ntuple(padding, n)
     op, d = ntuple(output_padding, n), ntuple(dilation, n)
     return tuple((d[i] * (k[i] - 1) - p[i], d[i] * (k[i] - 1) - p[i] + op[i]) for i in range(n))
+
+
+def pixel_shuffle(x, upscale_factor):
+    """torch PixelShuffle on channels-last: (N, H, W, C*r*r) -> (N, H*r, W*r, C)."""
+    n, h, w, c = x.shape
+    r = upscale_factor
+    x = x.reshape(n, h, w, c // (r * r), r, r)
+    return x.transpose(0, 1, 4, 2, 5, 3).reshape(n, h * r, w * r, c // (r * r))
+
+
+def pixel_unshuffle(x, downscale_factor):
+    """torch PixelUnshuffle on channels-last: (N, H*r, W*r, C) -> (N, H, W, C*r*r)."""
+    n, h, w, c = x.shape
+    r = downscale_factor
+    x = x.reshape(n, h // r, r, w // r, r, c)
+    return x.transpose(0, 1, 3, 5, 2, 4).reshape(n, h // r, w // r, c * r * r)

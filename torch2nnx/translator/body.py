@@ -59,6 +59,7 @@ class BodyRewriter(cst.CSTTransformer):
         for p in params:
             self.env[p] = (param_tags or {}).get(p, Tag(L.FREE, param=p))
         self.todos: list[list[str]] = []
+        self._stmts: list = []  # enclosing simple statements (original nodes), for positions
         self.transposes = 0
         self.build_ctx = BuildCtx(fctx)
         self.returns: list[Tag] = []
@@ -84,22 +85,41 @@ class BodyRewriter(cst.CSTTransformer):
         return tag
 
     # ------------------------------------------------------------- todo marks
+    def where(self, node):
+        """A node with a source position: ``node`` or the statement around it."""
+        if self.f.position(node) != (0, 0) or not self._stmts:
+            return node
+        return self._stmts[-1]
+
     def todo(self, node, code_: str, message: str):
-        self.f.diag(node, code_, message)
+        self.f.diag(self.where(node), code_, message)
         if self.todos:
             self.todos[-1].append(f"# TODO(torch2nnx): {code_} {message}")
         self.f.todo_count += 1
 
     def info(self, node, message: str):
-        self.f.diag(node, "T2N100", message)
+        self.f.diag(self.where(node), "T2N100", message)
 
     def visit_SimpleStatementLine(self, node):
         self.todos.append([])
+        self._stmts.append(node)
 
     def leave_SimpleStatementLine(self, original, updated):
+        if len(updated.body) == 1 and isinstance(updated.body[0], cst.Assign) \
+                and len(updated.body[0].targets) == 1 \
+                and isinstance(updated.body[0].targets[0].target, cst.Name) \
+                and isinstance(updated.body[0].value, cst.Name) \
+                and updated.body[0].targets[0].target.value == updated.body[0].value.value \
+                and not (isinstance(original.body[0], cst.Assign) and isinstance(original.body[0].value, cst.Name)):
+            # a permute that only relabels axes of channels-last data
+            updated = updated.with_changes(trailing_whitespace=cst.TrailingWhitespace(
+                whitespace=cst.SimpleWhitespace("  "),
+                comment=cst.Comment("# torch2nnx: layout-only, the data stays channels-last")))
         return self._attach(updated)
 
     def _attach(self, updated):
+        if self._stmts and isinstance(updated, cst.SimpleStatementLine):
+            self._stmts.pop()
         notes = self.todos.pop() if self.todos else []
         if not notes:
             return updated
@@ -478,7 +498,8 @@ class BodyRewriter(cst.CSTTransformer):
             if rt.kind == L.MODULE:
                 # a module's own method: `self.layer(x)` is handled below; `m.forward` etc.
                 pass
-            elif rt.kind in (L.TENSOR, L.FREE) or (rt.kind == L.UNKNOWN and registry.unambiguous_method(mname)):
+            elif rt.kind in (L.TENSOR, L.FREE) or (rt.kind == L.UNKNOWN and registry.unambiguous_method(mname)
+                                                     and not self.is_imported(recv)):
                 rule = registry.method(mname)
                 if rule is not None and not (rule.ambiguous and rt.kind == L.UNKNOWN):
                     pos, kw, nodes = self.call_args(updated)
@@ -523,6 +544,13 @@ class BodyRewriter(cst.CSTTransformer):
         if changed:
             updated = updated.with_changes(args=args)
         return self.set(updated, L.UNKNOWN_TAG)
+
+    def is_imported(self, node) -> bool:
+        """A name bound by an import (a module or function, never a tensor)."""
+        while isinstance(node, cst.Attribute):
+            node = node.value
+        return isinstance(node, cst.Name) and node.value not in self.env and (
+            node.value in self.f.imports.names or node.value in self.f.imports.relative)
 
     def container_add(self, func: cst.Attribute, call: cst.Call):
         """``layers.append(nn.Conv2d(...))`` / ``features.append(x)``: what the
@@ -1162,7 +1190,8 @@ class BodyRewriter(cst.CSTTransformer):
                 ok = False
                 break
             norm = [x + rank if x < 0 else x for x in vals]
-            new = [L.physical_axis(perm, x) for x in norm]
+            # the channel axis reads best as -1 (the design's `axis=-1`)
+            new = [(-1 if a == rank - 1 else a) for a in (L.physical_axis(perm, x) for x in norm)]
             reduced.update(norm)
             args.given_src[dname] = repr(tuple(new)) if isinstance(v, (tuple, list)) else str(new[0])
         if not ok:

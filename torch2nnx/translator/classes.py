@@ -135,7 +135,30 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
         cls.transposes += rw.transposes
     summary = rw.finish()
     summary.takes.update(hinted)
+    summary.transposes = rw.transposes
+    if kind == "init" and cls is not None:
+        func = func.with_changes(body=func.body.visit(_DataNone(cls)))
     return func, summary
+
+
+class _DataNone(cst.CSTTransformer):
+    """``self.x = None`` where ``self.x`` also holds a module: nnx.data(None).
+
+    Flax makes an attribute first assigned None static; a module assigned to
+    it later (torchvision's ``self.downsample = None`` then a Sequential) then
+    raises. nnx.data marks it as data from the start.
+    """
+
+    def __init__(self, cls: ClassInfo):
+        self.names = {n for n, v in cls.attrs.items() if not isinstance(v, L.Tag)}
+
+    def leave_Assign(self, original, updated):
+        if isinstance(updated.value, cst.Name) and updated.value.value == "None" and len(updated.targets) == 1:
+            t = updated.targets[0].target
+            if isinstance(t, cst.Attribute) and isinstance(t.value, cst.Name) and t.value.value == "self" \
+                    and t.attr.value in self.names:
+                return updated.with_changes(value=expr("nnx.data(None)"))
+        return updated
 
 
 def rewrite_class(f: FileContext, info: ClassInfo, builder_methods: set[str]) -> cst.ClassDef:

@@ -38,6 +38,7 @@ class Summary:
     params: list[str] = field(default_factory=list)
     takes: dict[str, Tag] = field(default_factory=dict)
     returns: Optional[Tag] = None
+    transposes: int = 0
 
 
 @dataclass
@@ -71,7 +72,9 @@ class FileContext:
         self.weight_maps: dict[str, object] = {}  # nnx class -> WeightMap (used ones)
         self.buffers: set[str] = set()  # "Buffer" / "NonPersistentBuffer" when used
         self.functions: dict[str, Summary] = {}
-        self.local_functions: set[str] = set()  # module-level defs (summaries may come later)
+        self.local_functions: set[str] = set()
+        self.function_transposes: dict[str, int] = {}
+        self.leftover_names: set[str] = set()  # torch imports still used by marked code  # module-level defs (summaries may come later)
         self.todo_count = 0
         # layouts callers hand to translated functions: (owner class or None, function, param) -> Tag;
         # `hints` is the previous round's, used as the callee's parameter layouts
@@ -90,6 +93,7 @@ class FileContext:
         self.weight_maps = {}
         self.buffers = set()
         self.todo_count = 0
+        self.leftover_names = set()
         self.hints = self.callsites
         self.callsites = {}
         for c in self.classes.values():

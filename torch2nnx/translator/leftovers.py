@@ -39,6 +39,8 @@ class _Leftovers(cst.CSTTransformer):
 
     def visit_SimpleStatementLine(self, node):
         self._push(node)
+        if any(isinstance(s, (cst.Import, cst.ImportFrom)) for s in node.body):
+            return False  # imports are settled afterwards, by what is still used
 
     def leave_SimpleStatementLine(self, original, updated):
         return self._pop(updated)
@@ -92,6 +94,7 @@ class _Leftovers(cst.CSTTransformer):
     def visit_Name(self, node):
         if node.value in self.torch_names and self.stack:
             self.stack[-1].setdefault(node.value, self.f.position(node))
+            self.f.leftover_names.add(node.value)
 
     def visit_Attribute(self, node):
         # in `jax.nn.relu` only the root name can be a torch import

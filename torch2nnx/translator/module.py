@@ -86,6 +86,7 @@ def translate_source(source: str, path: str = "<stdin>", options: Options | None
     # helpers and Variable classes emitted once, after the imports
     text = out.code
     out = mark_leftovers(out, f)
+    out = out.with_changes(body=drop_torch_imports(out.body, f, imports))
     head = []
     for b in sorted(f.buffers):
         head.append(BUFFER_CLASSES[b])
@@ -122,12 +123,40 @@ def translate_source(source: str, path: str = "<stdin>", options: Options | None
     final = format_code(code_text, options.line_length)
     summaries = {n: i.methods.get("__call__") for n, i in f.classes.items() if i.methods.get("__call__")}
     transposes = {n: i.transposes for n, i in f.classes.items()}
+    transposes.update({n: t for n, t in f.function_transposes.items() if t})
     weights = None
     if options.weights:
         stem = module_name or (PurePath(path).stem if path not in ("-", "<stdin>") else "model_nnx")
         weights = format_code(weights_module(f.weight_maps, stem, PurePath(path).name), options.line_length)
     diags = sorted(set(f.diagnostics))
     return TranslateResult(final, weights, diags, f.todo_count, summaries, transposes)
+
+
+def bound_names(small) -> set[str]:
+    if isinstance(small, cst.Import):
+        return {a.asname.name.value if a.asname else dotted(a.name).split(".")[0] for a in small.names}
+    if isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
+        return {a.asname.name.value if a.asname else dotted(a.name) for a in small.names}
+    return set()
+
+
+def drop_torch_imports(body, f: FileContext, imports: ImportTable) -> list:
+    """Remove torch imports, except those that code left under a TODO still
+    uses: the file then still imports and runs up to the marked lines."""
+    out = []
+    for stmt in body:
+        if not (isinstance(stmt, cst.SimpleStatementLine) and any(is_torch_import(s, imports) for s in stmt.body)):
+            out.append(stmt)
+            continue
+        kept = [s for s in stmt.body if not is_torch_import(s, imports) or bound_names(s) & f.leftover_names]
+        if not kept:
+            continue
+        if any(is_torch_import(s, imports) for s in kept):
+            note = cst.EmptyLine(comment=cst.Comment(
+                "# TODO(torch2nnx): T2N003 still imported for the code marked below"))
+            stmt = stmt.with_changes(leading_lines=list(stmt.leading_lines) + [note])
+        out.append(stmt.with_changes(body=kept))
+    return out
 
 
 def rewrite_round(module: cst.Module, f: FileContext, builder_methods, imports) -> list:
@@ -142,11 +171,10 @@ def rewrite_round(module: cst.Module, f: FileContext, builder_methods, imports) 
         elif isinstance(stmt, cst.FunctionDef):
             fn, summary = rewrite_function(f, stmt, None, needs_rngs=stmt.name.value in f.builders, kind="function")
             f.functions[stmt.name.value] = summary
+            f.function_transposes[stmt.name.value] = summary.transposes
             body.append(fn)
         elif isinstance(stmt, cst.SimpleStatementLine) and any(is_torch_import(s, imports) for s in stmt.body):
-            kept = [s for s in stmt.body if not is_torch_import(s, imports)]
-            if kept:
-                body.append(stmt.with_changes(body=kept))
+            body.append(stmt)  # settled by drop_torch_imports once leftovers are known
         else:
             rw = BodyRewriter(f, None, "<module>", [], {})
             body.append(stmt.visit(rw))
