@@ -165,9 +165,15 @@ def run_parity(result, torch_mod, nnx_mod, weights_mod, cls: str, inputs, *, kwa
     import jax.numpy as jnp
 
     j_raw = j_model(*[jnp.asarray(a) for a in j_inputs])
-    out_perm = perm_of(summary.returns) if summary else None
+    ret = summary.returns if summary else None
+    out_perm = perm_of(ret)
     if isinstance(j_raw, (tuple, list)):
-        j_out = [from_nnx_output(np.asarray(v), out_perm) if not isinstance(v, (tuple, list)) else v for v in j_raw]
+        # a tuple of outputs: each item has its own layout
+        items = ret.module if ret is not None and ret.kind == "seq" and isinstance(ret.module, tuple) else None
+        perms = [perm_of(t) for t in items] if items and len(items) == len(j_raw) else \
+            [perm_of(ret.with_(kind="tensor")) if ret is not None and ret.kind == "seq" else None] * len(j_raw)
+        j_out = [from_nnx_output(np.asarray(v), p) if not isinstance(v, (tuple, list)) else v
+                 for v, p in zip(j_raw, perms)]
     else:
         j_out = from_nnx_output(np.asarray(j_raw), out_perm)
     if compare == "identity":

@@ -60,20 +60,14 @@ def _plain(text: str) -> str:
 
 
 def translation_cell(rule: Rule) -> str:
-    """The first example's expected fragment, else the NNX class(es), else 'see rule'.
+    """The row's first example and what the translator makes of it."""
+    from .rules.examples import example_translation
 
-    An example's ``expect`` is a fragment the translation must contain; when
-    it does not name the layer's NNX class (``momentum=0.9``) the class comes
-    first so the cell still says what the layer becomes.
-    """
-    maps = _weight_maps(rule)
-    classes = " / ".join(_code(m.nnx_class) for m in maps)
-    if rule.examples and rule.examples[0].expect:
-        expect = rule.examples[0].expect
-        if maps and not any(m.nnx_class in expect for m in maps):
-            return f"{classes}: {_code(expect)}"
-        return _code(expect)
-    return classes or SEE_RULE
+    if not rule.examples:
+        return SEE_RULE
+    ex = rule.examples[0]
+    out = example_translation(rule, ex)
+    return f"{_code(ex.torch)} → {_code(out)}" if out else SEE_RULE
 
 
 def weights_cell(rule: Rule) -> str:

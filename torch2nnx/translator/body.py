@@ -105,6 +105,7 @@ class BodyRewriter(cst.CSTTransformer):
         self._stmts.append(node)
 
     def leave_SimpleStatementLine(self, original, updated):
+        updated = self.inplace_statement(original, updated)
         if len(updated.body) == 1 and isinstance(updated.body[0], cst.Assign) \
                 and len(updated.body[0].targets) == 1 \
                 and isinstance(updated.body[0].targets[0].target, cst.Name) \
@@ -116,6 +117,25 @@ class BodyRewriter(cst.CSTTransformer):
                 whitespace=cst.SimpleWhitespace("  "),
                 comment=cst.Comment("# torch2nnx: layout-only, the data stays channels-last")))
         return self._attach(updated)
+
+    def inplace_statement(self, original, updated):
+        """``x.add_(y)`` as a statement: JAX arrays are immutable, so ``x = x + y``."""
+        if len(original.body) != 1 or not isinstance(original.body[0], cst.Expr):
+            return updated
+        call = original.body[0].value
+        if not (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute)):
+            return updated
+        name = call.func.attr.value
+        if not name.endswith("_") or name.startswith("_") or registry.method(name) is None:
+            return updated
+        new_value = updated.body[0].value
+        if new_value.deep_equals(call) or not dotted(call.func.value):
+            return updated  # not rewritten (a TODO) or not a simple target
+        target = call.func.value
+        assign = cst.Assign(targets=[cst.AssignTarget(target=target)], value=new_value)
+        if isinstance(target, cst.Name):
+            self.env[target.value] = self.tag(new_value)
+        return updated.with_changes(body=[assign])
 
     def _attach(self, updated):
         if self._stmts and isinstance(updated, cst.SimpleStatementLine):
@@ -343,6 +363,11 @@ class BodyRewriter(cst.CSTTransformer):
             return updated
         base = updated.value
         name = updated.attr.value
+        if isinstance(base, cst.Name) and base.value == "self" and self.cls is not None and name == "training":
+            # torch's mode flag: translated classes hold `deterministic`, which
+            # model.eval() / model.train() set, like they do for nnx.Dropout
+            self.cls.uses_training = True
+            return self.set(expr("(not self.deterministic)"), L.OTHER_TAG)
         if isinstance(base, cst.Name) and base.value == "self" and self.cls is not None:
             info = self.lookup_attr(name)
             if isinstance(info, ModuleRef):
@@ -450,24 +475,42 @@ class BodyRewriter(cst.CSTTransformer):
         return self.set(new, L.OTHER_TAG)
 
     def tensor_index(self, original, updated, vt: Tag):
-        """``x[...]`` on a tensor: basic slicing keeps a channels-last layout."""
+        """``x[...]`` on a tensor: slices and integer indices are moved onto the
+        channels-last axes; anything else (None, ..., tensor indices) reads
+        the tensor in torch order."""
         if not vt.channels_last:
             if vt.kind == L.FREE:
                 self.decide(vt, L.plain())
             return self.set(updated, L.plain() if vt.kind != L.TENSOR else vt.with_(one=False))
         perm = vt.perm
         elems = list(updated.slice)
-        simple = all(isinstance(e.slice, cst.Slice) for e in elems) and len(elems) <= len(perm)
+
+        def scalar(e):
+            if not isinstance(e.slice, cst.Index) or e.slice.star is not None:
+                return False
+            t = self.tag(e.slice.value)
+            return t.kind == L.OTHER and not (isinstance(e.slice.value, cst.Name) and e.slice.value.value == "None")
+
+        simple = len(elems) <= len(perm) and all(isinstance(e.slice, cst.Slice) or scalar(e) for e in elems)
         if simple:
             full = elems + [cst.SubscriptElement(cst.Slice(lower=None, upper=None))] * (len(perm) - len(elems))
             phys = [full[perm[i]] for i in range(len(perm))]
-            # drop trailing full slices for readability
-            while len(phys) > 1 and isinstance(phys[-1].slice, cst.Slice) and phys[-1].slice.lower is None \
-                    and phys[-1].slice.upper is None and phys[-1].slice.step is None:
+
+            def is_full(p):
+                return isinstance(p.slice, cst.Slice) and p.slice.lower is None and p.slice.upper is None \
+                    and p.slice.step is None
+
+            while len(phys) > 1 and is_full(phys[-1]):
                 phys.pop()
             phys = [p.with_changes(comma=cst.MaybeSentinel.DEFAULT) for p in phys]
-            return self.set(updated.with_changes(slice=phys), vt.with_(one=False))
-        value = self.canonical(updated.value, "indexing a channels-last tensor with integers or None")
+            dropped = {i for i, e in enumerate(elems) if not isinstance(e.slice, cst.Slice)}
+            if not dropped:
+                return self.set(updated.with_changes(slice=phys), vt.with_(one=False))
+            newperm = L.after_reduce(perm, dropped)
+            roles = tuple(r for i, r in enumerate(vt.roles) if i not in dropped) if vt.roles else None
+            tag = L.plain(len(newperm)) if L.is_identity(newperm) else Tag(L.TENSOR, perm=newperm, roles=roles)
+            return self.set(updated.with_changes(slice=phys), tag)
+        value = self.canonical(updated.value, "indexing a channels-last tensor with None, ... or a tensor")
         return self.set(updated.with_changes(value=value), L.plain())
 
     # ----------------------------------------------------------------- calls
@@ -1231,7 +1274,7 @@ class BodyRewriter(cst.CSTTransformer):
             sub = updated.targets[0].target
             st = self.tag(sub.value)
             if st.is_tensor and st.kind != L.UNKNOWN and dotted(sub.value):
-                at = expr(f"{code(sub.value)}.at[{', '.join(code(e) for e in sub.slice)}].set({code(updated.value)})")
+                at = expr(f"{code(sub.value)}.at[{', '.join(code(e.slice) for e in sub.slice)}].set({code(updated.value)})")
                 return cst.Assign(targets=[cst.AssignTarget(target=sub.value)], value=at)
         return updated
 
@@ -1325,14 +1368,29 @@ class BodyRewriter(cst.CSTTransformer):
         self._pop_env(loop=True)
         return self._attach(updated)
 
+    def returnable(self, node):
+        """Returned values: channels-last where torch has channels-first spatial
+        tensors, torch's own layout for everything else (the contract)."""
+        t = self.tag(node)
+        if t.kind == L.TENSOR and t.perm is not None and not L.is_identity(t.perm) \
+                and not (t.perm == L.cl_perm(len(t.perm)) and t.roles in (None, L.spatial_roles(len(t.perm)))):
+            return self.canonical(node), L.plain()
+        return node, t
+
     def leave_Return(self, original, updated):
         if updated.value is not None:
-            t = self.tag(updated.value)
-            if t.kind == L.TENSOR and t.perm is not None and not L.is_identity(t.perm) \
-                    and not (t.perm == L.cl_perm(len(t.perm)) and t.roles in (None, L.spatial_roles(len(t.perm)))):
-                updated = updated.with_changes(value=self.canonical(updated.value))
-                t = L.plain()
-            self.returns.append(t)
+            if isinstance(updated.value, cst.Tuple):
+                elems, tags = [], []
+                for e in updated.value.elements:
+                    v, t = self.returnable(e.value)
+                    elems.append(e.with_changes(value=v))
+                    tags.append(t)
+                updated = updated.with_changes(value=updated.value.with_changes(elements=elems))
+                self.returns.append(Tag(L.SEQ, module=tuple(tags)))
+            else:
+                value, t = self.returnable(updated.value)
+                updated = updated.with_changes(value=value)
+                self.returns.append(t)
         return updated
 
     def finish(self) -> Summary:

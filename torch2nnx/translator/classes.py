@@ -193,9 +193,29 @@ def rewrite_class(f: FileContext, info: ClassInfo, builder_methods: set[str]) ->
         elif name not in builder_methods and name != "__init__":
             info.methods[name] = summary
         new_body[i] = new_fn
-    # a class body of other statements (class attributes) stays as it is
-    if not any(isinstance(s, cst.FunctionDef) and s.name.value == "__init__" for s in body) \
-            and not any(b in f.classes for b in info.bases):
-        pass
-    notes = []
+    if info.uses_training:
+        new_body = _add_mode_flag(f, info, new_body)
     return node.with_changes(bases=bases, body=node.body.with_changes(body=new_body))
+
+
+MODE_FLAG = cst.parse_statement(
+    "self.deterministic = False  # = not self.training; set by model.eval()/.train()\n")
+
+
+def _add_mode_flag(f: FileContext, info: ClassInfo, body: list) -> list:
+    """The flag behind translated ``self.training``, first thing in __init__."""
+    for i, s in enumerate(body):
+        if isinstance(s, cst.FunctionDef) and s.name.value == "__init__":
+            stmts = list(s.body.body)
+            if stmts and isinstance(stmts[0], cst.SimpleStatementLine) and isinstance(stmts[0].body[0], cst.Pass):
+                stmts = []
+            body[i] = s.with_changes(body=s.body.with_changes(body=[MODE_FLAG] + stmts))
+            return body
+    # no __init__ of its own: the translated base class must carry the flag
+    base = next((f.classes[b] for b in info.bases if b in f.classes), None)
+    if base is not None:
+        base.uses_training = True
+        return body
+    f.diag(info.node, "T2N004", "self.training in a class without __init__")
+    f.todo_count += 1
+    return body

@@ -50,6 +50,7 @@ class ClassInfo:
     methods: dict[str, Summary] = field(default_factory=dict)
     transposes: int = 0
     sequential_base: bool = False  # subclasses nn.Sequential / ModuleList
+    uses_training: bool = False  # reads self.training (gets a `deterministic` flag)
 
 
 @dataclass

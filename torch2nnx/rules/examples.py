@@ -1,0 +1,105 @@
+"""A row's examples as runnable torch modules, and their translations.
+
+The test-suite builds its parity tests from these modules; the README's API
+table shows each row's first example next to its translation.
+"""
+
+from __future__ import annotations
+
+import re
+
+import libcst as cst
+
+from .base import Example, Rule
+
+HEADER = """import collections
+from collections import OrderedDict
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+"""
+
+NAMES = ["x", "y", "z", "w"]
+
+
+def _pre(inputs, channels_last):
+    """Layers that put inputs channels-last (a 1x1 conv), so dims get remapped."""
+    init, fwd = [], []
+    if not channels_last:
+        return init, fwd
+    for i, spec in enumerate(inputs):
+        shape = [int(s) for s in re.search(r"\[(.*)\]", spec).group(1).split(",")]
+        if len(shape) < 3 or not spec.startswith("float"):
+            continue
+        nd = len(shape) - 2
+        init.append(f"self.pre{i} = nn.Conv{nd}d({shape[1]}, {shape[1]}, 1)")
+        fwd.append(f"{NAMES[i]} = self.pre{i}({NAMES[i]})")
+    return init, fwd
+
+
+def _module(init, fwd, names) -> str:
+    init_body = "\n        ".join(["super().__init__()"] + init)
+    fwd_body = "\n        ".join(fwd)
+    return (HEADER + "class M(nn.Module):\n    def __init__(self):\n        " + init_body
+            + f"\n\n    def forward(self{''.join(', ' + n for n in names)}):\n        " + fwd_body + "\n")
+
+
+def is_constant(rule: Rule, ex: Example) -> bool:
+    return rule.layout.kind == "other" and not ex.inputs and not rule.name.startswith("Tensor.")
+
+
+def example_source(rule: Rule, ex: Example) -> str:
+    """A torch module using the example: ``M`` with ``forward`` over the inputs."""
+    if is_constant(rule, ex):
+        return HEADER + f"VALUE = {ex.torch}\n"
+    if rule.layer:
+        init, fwd = _pre(ex.inputs, ex.channels_last)
+        init.append(f"self.layer = {ex.torch}")
+        if rule.name == "torch.nn.ModuleList":
+            fwd.append("for m in self.layer:\n            x = m(x)\n        return x")
+        elif rule.name == "torch.nn.ModuleDict":
+            fwd.append("return self.layer['a'](x) + 2 * self.layer['b'](x)")
+        else:
+            fwd.append("return self.layer(x)")
+        return _module(init, fwd, ["x"])
+    names = NAMES[: len(ex.inputs)]
+    init, fwd = _pre(ex.inputs, ex.channels_last)
+    if ex.where == "init":
+        init.append(f"self.value = {ex.torch}")
+        fwd.append("return self.value * 1.0")
+    else:
+        fwd.append(f"return {ex.torch}")
+    return _module(init, fwd, names)
+
+
+class _Find(cst.CSTVisitor):
+    def __init__(self, target: str):
+        self.target = target
+        self.found = None
+
+    def visit_Assign(self, node):
+        t = node.targets[0].target
+        code = cst.Module([]).code_for_node(t)
+        if self.found is None and code in (self.target, "self.layer", "self.value") and code == self.target:
+            self.found = node.value
+
+    def visit_Return(self, node):
+        if self.target == "return" and node.value is not None:
+            self.found = node.value
+
+
+def example_translation(rule: Rule, ex: Example) -> str:
+    """The translated expression of an example (one line)."""
+    from ..api import translate
+
+    result = translate(example_source(rule, ex), "example.py", weights=False, line_length=1000)
+    target = "VALUE" if is_constant(rule, ex) else "self.layer" if rule.layer else (
+        "self.value" if ex.where == "init" else "return")
+    finder = _Find(target)
+    cst.parse_module(result.code).visit(finder)
+    if finder.found is None:
+        return ""
+    return " ".join(cst.Module([]).code_for_node(finder.found).split())
