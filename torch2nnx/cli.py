@@ -19,7 +19,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .api import ParseError, translate
+from .api import package_of, ParseError, translate
 
 EXIT_OK = 0
 EXIT_TODOS = 1
@@ -201,8 +201,12 @@ def translate_cmd(ctx: click.Context, src: str, out: str | None, weights_out: st
     data = click.get_binary_stream("stdin").read() if from_stdin else Path(src).read_bytes()
     try:
         source = decode_source(data, src)
+        # written away from its package: the source's relative imports become absolute
+        package = None
+        if not from_stdin and (to_stdout or Path(out).resolve().parent != Path(src).resolve().parent):
+            package = package_of(src)
         result = translate(source, STDIN_NAME if from_stdin else src, line_length=line_length,
-                           weights=weights_path is not None, module_name=module_name)
+                           weights=weights_path is not None, module_name=module_name, package=package)
     except InputError as e:
         click.echo(str(e), err=True)
         ctx.exit(EXIT_CANNOT_TRANSLATE)

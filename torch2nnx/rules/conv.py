@@ -49,7 +49,8 @@ def conv(nd):
         d_src, d = maybe_ntuple(a, "dilation", nd, ctx)
         parts = [a.src("in_channels"), a.src("out_channels"), f"kernel_size={k_src}"]
         if a.given("stride") and a.lit("stride") not in (1, (1,) * nd):
-            parts.append(f"strides={ntuple(a, 'stride', nd, ctx)}")
+            # nnx takes an int or a tuple, like torch (only kernel_size must be a tuple)
+            parts.append(f"strides={ntuple(a, 'stride', nd, ctx) if a.is_lit('stride') else a.src('stride')}")
         parts.append(f"padding={_padding(a, nd, k, d, ctx)}")
         if a.given("dilation") and d != (1,) * nd:
             parts.append(f"kernel_dilation={d_src}")

@@ -40,19 +40,28 @@ def _pre(inputs, channels_last):
     return init, fwd
 
 
-def _module(init, fwd, names) -> str:
+def _module(init, fwd, names, decorator=None) -> str:
     init_body = "\n        ".join(["super().__init__()"] + init)
     fwd_body = "\n        ".join(fwd)
+    deco = f"    @{decorator}\n" if decorator else ""
     return (HEADER + "class M(nn.Module):\n    def __init__(self):\n        " + init_body
-            + f"\n\n    def forward(self{''.join(', ' + n for n in names)}):\n        " + fwd_body + "\n")
+            + f"\n\n{deco}    def forward(self{''.join(', ' + n for n in names)}):\n        " + fwd_body + "\n")
 
 
 def is_constant(rule: Rule, ex: Example) -> bool:
-    return rule.layout.kind == "other" and not ex.inputs and not rule.name.startswith("Tensor.")
+    return rule.layout.kind == "other" and not ex.inputs and not rule.name.startswith("Tensor.") \
+        and ex.compare != "stats"
 
 
 def example_source(rule: Rule, ex: Example) -> str:
     """A torch module using the example: ``M`` with ``forward`` over the inputs."""
+    src = _example_source(rule, ex)
+    if "torchvision" in ex.torch:
+        src = src.replace("import torch\n", "import torch\nimport torchvision\nimport torchvision.models._api\n", 1)
+    return src
+
+
+def _example_source(rule: Rule, ex: Example) -> str:
     if is_constant(rule, ex):
         return HEADER + f"VALUE = {ex.torch}\n"
     if rule.layer:
@@ -65,8 +74,23 @@ def example_source(rule: Rule, ex: Example) -> str:
         else:
             fwd.append("return self.layer(x)")
         return _module(init, fwd, ["x"])
+    if ex.compare == "stats":
+        # re-initialisation: a layer, the init call in __init__, forward returns the tensor
+        target = ex.torch.split("(", 1)[1].split(",")[0].split(")")[0].strip()
+        return _module([f"self.layer = {ex.where}", ex.torch], [f"return {target} * 1.0"], [])
     names = NAMES[: len(ex.inputs)]
     init, fwd = _pre(ex.inputs, ex.channels_last)
+    if ex.where == "decorator":
+        return _module(init, fwd + ["return x * 2.0"], names, decorator=ex.torch)
+    if ex.where == "overload":
+        # an overload stub next to the real forward (as torchvision's DenseNet has)
+        src = _module(init, fwd + ["return x * 2.0"], names)
+        stub = f"    @{ex.torch}\n    def forward(self, x: int) -> int:\n        pass\n\n"
+        return src.replace("    def forward", stub + "    def forward", 1)
+    if ex.where == "with":
+        return _module(init, fwd + [f"with {ex.torch}:\n            y = x * 2.0", "return y"], names)
+    if ex.where == "stmt":
+        return _module(init, fwd + [ex.torch, "return x * 2.0"], names)
     if ex.where == "init":
         init.append(f"self.value = {ex.torch}")
         fwd.append("return self.value * 1.0")

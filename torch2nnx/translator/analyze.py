@@ -68,6 +68,29 @@ class _Calls(cst.CSTVisitor):
         return True
 
 
+def factory_params(func: cst.FunctionDef, f: FileContext) -> dict[str, tuple[str, ...]]:
+    """Parameters annotated as layer factories: ``block: type[Union[A, B]]``
+    (the translated classes named) or ``Callable[..., nn.Module]`` (none)."""
+    out = {}
+    p = func.params
+    for param in list(p.params) + list(p.kwonly_params):
+        if param.annotation is None:
+            continue
+        text = cst.Module([]).code_for_node(param.annotation.annotation)
+        names = tuple(sorted(n for n in f.classes if n in _words(text)))
+        if names and ("type[" in text.lower() or "Type[" in text):
+            out[param.name.value] = names
+        elif "Callable" in text and "Module" in text:
+            out[param.name.value] = ()
+    return out
+
+
+def _words(text: str) -> set[str]:
+    import re
+
+    return set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
+
+
 def calls_of(node: cst.CSTNode, f: FileContext) -> _Calls:
     v = _Calls(f)
     node.visit(v)
@@ -90,8 +113,16 @@ def find_builders(module: cst.Module, f: FileContext) -> dict[str, set[str]]:
     builders: set[str] = set()
     mbuilders: dict[str, set[str]] = {c: set() for c in f.classes}
 
-    def builds(c: _Calls, cls: str | None) -> bool:
+    fparams = {s.name.value: set(factory_params(s, f)) for s in module.body if isinstance(s, cst.FunctionDef)}
+    for name, info in f.classes.items():
+        for s in info.node.body.body:
+            if isinstance(s, cst.FunctionDef):
+                fparams[(name, s.name.value)] = set(factory_params(s, f))
+
+    def builds(c: _Calls, cls: str | None, fname=None) -> bool:
         if c.layers or (c.names & set(f.classes)) or (c.names & builders):
+            return True
+        if c.names & fparams.get((cls, fname) if cls else fname, set()):
             return True
         if cls is not None:
             own = set()
@@ -107,12 +138,12 @@ def find_builders(module: cst.Module, f: FileContext) -> dict[str, set[str]]:
     while changed:
         changed = False
         for name, c in funcs.items():
-            if name not in builders and builds(c, None):
+            if name not in builders and builds(c, None, name):
                 builders.add(name)
                 changed = True
         for cls, ms in methods.items():
             for name, c in ms.items():
-                if name not in mbuilders[cls] and name not in ("forward",) and builds(c, cls):
+                if name not in mbuilders[cls] and name not in ("forward",) and builds(c, cls, name):
                     mbuilders[cls].add(name)
                     changed = True
     f.builders = builders

@@ -42,6 +42,18 @@ NON_TENSOR_BUILTINS = {
 }
 
 
+def _is_drop(node) -> bool:
+    from ..rules.torch_only import DROP
+
+    return isinstance(node, cst.Name) and node.value == DROP
+
+
+def _builds_drop(rule: Rule) -> bool:
+    from ..rules.torch_only import DROP, drop
+
+    return rule.build is drop
+
+
 class BodyRewriter(cst.CSTTransformer):
     """Rewrites one function (or a class body's statements)."""
 
@@ -60,6 +72,9 @@ class BodyRewriter(cst.CSTTransformer):
             self.env[p] = (param_tags or {}).get(p, Tag(L.FREE, param=p))
         self.todos: list[list[str]] = []
         self._stmts: list = []  # enclosing simple statements (original nodes), for positions
+        self._call_funcs: set[int] = set()  # original nodes that are the callee of a call
+        self._type_nodes: set[int] = set()  # original nodes in a type position (isinstance)
+        self._annotation = 0
         self.transposes = 0
         self.build_ctx = BuildCtx(fctx)
         self.returns: list[Tag] = []
@@ -105,6 +120,9 @@ class BodyRewriter(cst.CSTTransformer):
         self._stmts.append(node)
 
     def leave_SimpleStatementLine(self, original, updated):
+        if len(updated.body) == 1 and isinstance(updated.body[0], cst.Expr) and _is_drop(updated.body[0].value):
+            self._attach(updated)
+            return cst.RemovalSentinel.REMOVE
         updated = self.inplace_statement(original, updated)
         if len(updated.body) == 1 and isinstance(updated.body[0], cst.Assign) \
                 and len(updated.body[0].targets) == 1 \
@@ -117,6 +135,30 @@ class BodyRewriter(cst.CSTTransformer):
                 whitespace=cst.SimpleWhitespace("  "),
                 comment=cst.Comment("# torch2nnx: layout-only, the data stays channels-last")))
         return self._attach(updated)
+
+    def leave_Decorator(self, original, updated):
+        q = self.f.imports.qualify(original.decorator.func if isinstance(original.decorator, cst.Call)
+                                   else original.decorator)
+        rule = registry.lookup(q) if q else None
+        if _is_drop(updated.decorator) or (rule is not None and _builds_drop(rule)):
+            return cst.RemovalSentinel.REMOVE
+        return updated
+
+    def leave_With(self, original, updated):
+        items = [i for i in updated.items if not _is_drop(i.item)]
+        if len(items) == len(updated.items):
+            return self._attach(updated)
+        self._attach(updated)
+        if items:
+            items[-1] = items[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+            return updated.with_changes(items=items)
+        # `with torch.no_grad():` - the body stays, one level up
+        return cst.FlattenSentinel(list(updated.body.body))
+
+    def leave_IndentedBlock(self, original, updated):
+        if not updated.body:
+            return updated.with_changes(body=[cst.SimpleStatementLine([cst.Pass()])])
+        return updated
 
     def inplace_statement(self, original, updated):
         """``x.add_(y)`` as a statement: JAX arrays are immutable, so ``x = x + y``."""
@@ -151,6 +193,31 @@ class BodyRewriter(cst.CSTTransformer):
     def visit_If(self, node):
         self.todos.append([])
         self._push_env()
+        self.narrow(node.test)
+
+    def narrow(self, test):
+        """``if isinstance(m, nn.Conv2d):`` - inside, ``m`` is that layer
+        (``m.weight`` is ``m.kernel``)."""
+        if not (isinstance(test, cst.Call) and isinstance(test.func, cst.Name) and test.func.value == "isinstance"
+                and len(test.args) == 2 and isinstance(test.args[0].value, cst.Name)):
+            return
+        kinds = test.args[1].value
+        kinds = [e.value for e in kinds.elements] if isinstance(kinds, cst.Tuple) else [kinds]
+        refs = []
+        for k in kinds:
+            q = self.f.imports.qualify(k)
+            rule = registry.lookup(q) if q else None
+            if rule is not None and rule.layer:
+                refs.append(ModuleRef("layer", rule=rule))
+            elif isinstance(k, cst.Name) and k.value in self.f.classes:
+                refs.append(ModuleRef("class", cls=k.value))
+            else:
+                return
+        ref = refs[0] if len(refs) == 1 else ModuleRef("union", elements=tuple(refs))
+        self.env[test.args[0].value.value] = Tag(L.MODULE, module=ref)
+
+    def leave_If_orelse(self, node):
+        pass
 
     def visit_If_orelse(self, node):
         self._branch_env()
@@ -173,9 +240,6 @@ class BodyRewriter(cst.CSTTransformer):
 
     def visit_With(self, node):
         self.todos.append([])
-
-    def leave_With(self, original, updated):
-        return self._attach(updated)
 
     def visit_Try(self, node):
         self.todos.append([])
@@ -257,7 +321,115 @@ class BodyRewriter(cst.CSTTransformer):
             return self.set(updated, self.env[updated.value])
         if updated.value in ("True", "False", "None"):
             return self.set(updated, L.OTHER_TAG)
+        q = self.f.imports.qualify(updated)
+        if q is not None and self.f.imports.is_torch(q) and id(original) not in self._call_funcs:
+            return self.torch_value(original, updated, q)
         return updated
+
+    # ------------------------------------------------------ classes as values
+    def visit_Call(self, node):
+        self._call_funcs.add(id(node.func))
+        if isinstance(node.func, cst.Name) and node.func.value in ("isinstance", "issubclass") and len(node.args) > 1:
+            self._type_nodes.add(id(node.args[1].value))
+            if isinstance(node.args[1].value, cst.Tuple):
+                self._type_nodes.update(id(e.value) for e in node.args[1].value.elements)
+
+    def visit_Annotation(self, node):
+        self._annotation += 1
+
+    def leave_Annotation(self, original, updated):
+        self._annotation -= 1
+        return updated
+
+    def torch_value(self, original, updated, q: str):
+        """A torch name used as a value, not called: a constant (torch.float32),
+        a class in a type position (annotation, isinstance) or a layer class
+        handed around as a factory (``norm_layer = nn.BatchNorm2d``)."""
+        rule = registry.constant(q)
+        if rule is not None:
+            new = self.apply_constant(original, updated, rule)
+            return new if new is not None else updated
+        rule = registry.lookup(q)
+        if rule is None or not rule.layer:
+            return updated
+        if self._annotation or id(original) in self._type_nodes:
+            cls = self.nnx_class(rule)
+            if cls is None:
+                return updated  # no NNX class (a stateless layer): the leftover pass marks it
+            return self.set(expr(cls), L.OTHER_TAG)
+        return self.factory(original, rule, {})
+
+    def nnx_class(self, rule: Rule):
+        maps = rule.weights if isinstance(rule.weights, tuple) else ((rule.weights,) if rule.weights else ())
+        for w in maps:
+            if w.nnx_class.startswith("nnx."):
+                return w.nnx_class
+        if rule.name in ("torch.nn.Sequential",):
+            return "nnx.Sequential"
+        if rule.name in ("torch.nn.ModuleList",):
+            return "nnx.List"
+        if rule.name in ("torch.nn.ModuleDict",):
+            return "nnx.Dict"
+        if rule.name in ("torch.nn.Dropout", "torch.nn.Dropout1d", "torch.nn.Dropout2d", "torch.nn.Dropout3d"):
+            return "nnx.Dropout"
+        return None
+
+    def factory(self, original, rule: Rule, given: dict[str, str]):
+        """``nn.BatchNorm2d`` as a value: a function with the torch class's
+        required parameters that builds the NNX layer (stateful layers take
+        ``rngs``, like every translated constructor)."""
+        from ..rules.base import Args, parse_params, _REQUIRED
+
+        spec = parse_params(rule.params)
+        required = [n for n, d, k in spec if k == "pos" and d is _REQUIRED and n not in given]
+        names = {n for n, _, k in spec}
+        params = list(required) + (["inplace=False"] if "inplace" in names and "inplace" not in given else [])
+        params.append("*")
+        params.append("rngs" if rule.stateful else "rngs=None")
+        args = Args(rule.params, {**{n: n for n in required}, **given}, [], {})
+        try:
+            body = rule.build(args, self.build_ctx)
+        except Unsupported as e:
+            self.todo(original, e.code, f"{rule.name} as a value: {e.message}")
+            return self.set(original, L.UNKNOWN_TAG)
+        for h in rule.helpers:
+            self.f.helpers.add(h)
+        self.record_weights(rule, body)
+        ref = ModuleRef("factory", rule=rule, layout=rule.layout_of(args) if rule.layout_of else None)
+        return self.set(expr(f"(lambda {', '.join(params)}: {body})"), Tag(L.MODULE, module=ref))
+
+    def partial_factory(self, original, updated):
+        """``partial(nn.BatchNorm2d, eps=1e-3)``: a factory with those arguments bound."""
+        from ..rules.base import parse_params
+
+        m = self.tag(updated.args[0].value).module
+        if m is None or m.kind != "factory" or m.rule is None:
+            return self.set(updated, self.tag(updated.args[0].value))
+        spec = [n for n, _, k in parse_params(m.rule.params) if k == "pos"]
+        given = {}
+        for i, a in enumerate(updated.args[1:]):
+            if a.star:
+                self.todo(original, "T2N002", "partial of a layer class with starred arguments")
+                return self.set(updated, L.UNKNOWN_TAG)
+            name = a.keyword.value if a.keyword is not None else (spec[i] if i < len(spec) else None)
+            if name is None:
+                self.todo(original, "T2N002", "partial of a layer class with too many arguments")
+                return self.set(updated, L.UNKNOWN_TAG)
+            given[name] = code(a.value)
+        return self.factory(original, m.rule, given)
+
+    def call_factory(self, original, updated, m: ModuleRef):
+        """``norm_layer(planes)``: builds a layer; gets ``rngs`` like a constructor."""
+        if not self.build_ctx.rngs_available:
+            self.todo(original, "T2N004", "a layer factory called outside a layer-building function")
+            return self.set(updated, L.UNKNOWN_TAG)
+        new = self.add_rngs(updated)
+        if m.rule is not None:
+            return self.set(new, Tag(L.MODULE, module=ModuleRef("layer", rule=m.rule, layout=m.layout)))
+        if m.elements:
+            return self.set(new, Tag(L.MODULE, module=m.elements[0] if len(m.elements) == 1
+                                     else ModuleRef("union", elements=m.elements)))
+        return self.set(new, Tag(L.MODULE, module=UNKNOWN_MODULE))
 
     def leave_Integer(self, original, updated):
         return self.set(updated, L.OTHER_TAG)
@@ -355,12 +527,9 @@ class BodyRewriter(cst.CSTTransformer):
     def leave_Attribute(self, original, updated):
         q = self.f.imports.qualify(updated)
         if q is not None and self.f.imports.is_torch(q):
-            rule = registry.constant(q)
-            if rule is not None:
-                new = self.apply_constant(original, updated, rule)
-                if new is not None:
-                    return new
-            return updated
+            if id(original) in self._call_funcs:
+                return updated
+            return self.torch_value(original, updated, q)
         base = updated.value
         name = updated.attr.value
         if isinstance(base, cst.Name) and base.value == "self" and self.cls is not None and name == "training":
@@ -376,11 +545,31 @@ class BodyRewriter(cst.CSTTransformer):
                 return self.set(updated, info)
             return self.set(updated, L.UNKNOWN_TAG if name not in ("training",) else L.OTHER_TAG)
         bt = self.tag(base)
+        if bt.kind == L.MODULE and bt.module is not None:
+            rules = [bt.module.rule] if bt.module.kind == "layer" else [
+                e.rule for e in bt.module.elements if e.kind == "layer"] if bt.module.kind == "union" else []
+            names = {self.layer_attr(r, name) for r in rules if r is not None}
+            if rules and len(names) == 1 and None not in names:
+                return self.set(updated.with_changes(attr=cst.Name(names.pop())), L.plain())
+            if bt.module.kind == "class":
+                info = self.f.classes.get(bt.module.cls)
+                attr = info.attrs.get(name) if info else None
+                if isinstance(attr, ModuleRef):
+                    return self.set(updated, Tag(L.MODULE, module=attr))
         if bt.is_tensor or bt.kind == L.FREE:
             prop = registry.tensor_property(name)
             if prop is not None:
                 return self.apply_property(original, updated, prop, bt)
         return self.set(updated, L.UNKNOWN_TAG)
+
+    def layer_attr(self, rule: Rule, name: str):
+        """A torch layer's parameter name (``weight``) on the NNX layer (``kernel``)."""
+        maps = rule.weights if isinstance(rule.weights, tuple) else ((rule.weights,) if rule.weights else ())
+        for w in maps:
+            for e in w.entries:
+                if e.torch_name == name:
+                    return e.nnx_name
+        return None
 
     def lookup_attr(self, name):
         seen = set()
@@ -520,6 +709,11 @@ class BodyRewriter(cst.CSTTransformer):
         if q is not None and self.f.imports.is_torch(q):
             rule = registry.lookup(q)
             if rule is None:
+                last = q.rsplit(".", 1)[-1]
+                in_model = self.cls is not None or self.build_ctx.rngs_available
+                if not self.f.imports.is_dropped(q) and not (last[:1].isupper() and in_model):
+                    # torchvision/einops plumbing (utility functions, weights enums): kept
+                    return self.set(updated, L.UNKNOWN_TAG)
                 self.todo(original, "T2N001", f"{q} is not supported")
                 return self.set(updated, L.UNKNOWN_TAG)
             pos, kw, nodes = self.call_args(updated)
@@ -527,9 +721,18 @@ class BodyRewriter(cst.CSTTransformer):
                 self.todo(original, "T2N002", f"{q}: starred arguments are not supported here")
                 return self.set(updated, L.UNKNOWN_TAG)
             return self.apply_rule(original, rule, pos, kw, nodes, star=self.star_args(updated))
+        if isinstance(func, cst.Attribute) and func.attr.value in ("load_state_dict", "state_dict") \
+                and self.tag(func.value).kind == L.MODULE:
+            self.todo(original, "T2N005", f"{func.attr.value} on a translated model: port torch weights with "
+                                          "load_torch_state_dict from the generated weights module")
+            return self.set(updated, L.UNKNOWN_TAG)
         ft = self.tag(func)
+        if ft.kind == L.MODULE and ft.module is not None and ft.module.kind == "factory":
+            return self.call_factory(original, updated, ft.module)
         if ft.kind == L.MODULE:
             return self.call_module(original, updated, ft.module)
+        if q == "functools.partial" and updated.args and self.tag(updated.args[0].value).kind == L.MODULE:
+            return self.partial_factory(original, updated)
         if isinstance(func, cst.Attribute) and func.attr.value in ("append", "extend", "insert") and updated.args:
             appended = self.container_add(func, updated)
             if appended is not None:
@@ -561,7 +764,9 @@ class BodyRewriter(cst.CSTTransformer):
             if name in self.f.classes:
                 return self.construct_class(updated, name)
             if name in self.f.builders:
-                return self.set(self.add_rngs(updated), Tag(L.MODULE, module=UNKNOWN_MODULE))
+                ret = self.f.builder_returns.get((None, name))
+                return self.set(self.add_rngs(updated), ret if ret is not None else
+                                Tag(L.MODULE, module=UNKNOWN_MODULE))
             if name in self.f.functions:
                 return self.call_summary(updated, self.f.functions[name], fname=name)
             if name in self.f.local_functions:
@@ -660,8 +865,10 @@ class BodyRewriter(cst.CSTTransformer):
             seen.add(cls.name)
             if mname in cls.methods:
                 s = cls.methods[mname]
-                if s is None:  # a layer-building method
-                    return self.set(self.add_rngs(updated), Tag(L.MODULE, module=UNKNOWN_MODULE))
+                if s is None:  # a layer-building method: what it returned last round
+                    ret = self.f.builder_returns.get((cls.name, mname))
+                    return self.set(self.add_rngs(updated), ret if ret is not None else
+                                    Tag(L.MODULE, module=UNKNOWN_MODULE))
                 return self.call_summary(updated, s, skip_self=True, owner=cls.name, fname=mname)
             cls = next((self.f.classes[b] for b in cls.bases if b in self.f.classes), None)
         if mname in ("forward",):
@@ -1366,6 +1573,13 @@ class BodyRewriter(cst.CSTTransformer):
 
     def leave_For(self, original, updated):
         self._pop_env(loop=True)
+        it = original.iter
+        if isinstance(it, cst.Call) and not it.args and isinstance(it.func, cst.Attribute) \
+                and it.func.attr.value == "modules" and isinstance(updated.target, cst.Name):
+            # torch's module.modules() walks the tree; NNX yields (path, module) pairs
+            updated = updated.with_changes(
+                target=cst.Tuple([cst.Element(cst.Name("_")), cst.Element(updated.target)], lpar=[], rpar=[]),
+                iter=updated.iter.with_changes(func=updated.iter.func.with_changes(attr=cst.Name("iter_modules"))))
         return self._attach(updated)
 
     def returnable(self, node):

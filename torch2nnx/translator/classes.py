@@ -116,13 +116,20 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
                 tags[p] = hinted[p] = hint
     if params and params[0] == "self" and cls is not None:
         tags["self"] = L.OTHER_TAG
+    from .analyze import factory_params
+    from .context import ModuleRef
+    for pname, classes in factory_params(func, f).items():
+        tags[pname] = L.Tag(L.MODULE, module=ModuleRef(
+            "factory", elements=tuple(ModuleRef("class", cls=c) for c in classes)))
     rw_cls = BufferRewriter if kind == "init" else BodyRewriter
     rw = rw_cls(f, cls, func.name.value, params, tags)
     rw.build_ctx.rngs_available = needs_rngs
     body = func.body.visit(rw)
     # annotations and defaults in the signature (torch.Tensor -> jax.Array)
+    decorators = [d.visit(rw) for d in func.decorators]
     func = func.with_changes(params=func.params.visit(rw),
-                             returns=func.returns.visit(rw) if func.returns is not None else None)
+                             returns=func.returns.visit(rw) if func.returns is not None else None,
+                             decorators=[d for d in decorators if isinstance(d, cst.Decorator)])
     if kind == "init":
         stmts = [s for s in body.body if not is_super_init(s)]
         if not stmts:
@@ -187,6 +194,8 @@ def rewrite_class(f: FileContext, info: ClassInfo, builder_methods: set[str]) ->
         kind = "init" if name == "__init__" else "method"
         needs = name == "__init__" or name in builder_methods
         new_fn, summary = rewrite_function(f, fn, info, needs_rngs=needs, kind=kind)
+        if name in builder_methods:
+            f.builder_returns[(info.name, name)] = summary.returns
         if name == "forward":
             new_fn = new_fn.with_changes(name=cst.Name("__call__"))
             info.methods["__call__"] = summary

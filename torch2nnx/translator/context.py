@@ -58,6 +58,8 @@ class Options:
     line_length: int = 88
     # emit the weights module
     weights: bool = True
+    # the source's package: relative imports become absolute imports of it
+    package: str | None = None
 
 
 class FileContext:
@@ -75,7 +77,10 @@ class FileContext:
         self.functions: dict[str, Summary] = {}
         self.local_functions: set[str] = set()
         self.function_transposes: dict[str, int] = {}
-        self.leftover_names: set[str] = set()  # torch imports still used by marked code  # module-level defs (summaries may come later)
+        self.leftover_names: set[str] = set()  # torch imports still used by marked code
+        # what layer-building functions returned, by (class or None, name): read by callers next round
+        self.builder_returns: dict[tuple, object] = {}
+        self.builder_returns_seen: dict[tuple, object] = {}  # module-level defs (summaries may come later)
         self.todo_count = 0
         # layouts callers hand to translated functions: (owner class or None, function, param) -> Tag;
         # `hints` is the previous round's, used as the callee's parameter layouts
@@ -97,6 +102,7 @@ class FileContext:
         self.leftover_names = set()
         self.hints = self.callsites
         self.callsites = {}
+        self.builder_returns_seen = dict(self.builder_returns)
         for c in self.classes.values():
             c.transposes = 0
 

@@ -12,8 +12,11 @@ from typing import Optional
 
 import libcst as cst
 
-# Packages whose imports are dropped from the output (their uses are rewritten).
+# Packages whose names the rules know about (torchvision's layers, einops' torch layers).
 TORCH_ROOTS = ("torch", "torchvision", "einops")
+# Packages whose imports are dropped from the output: every use is rewritten or
+# marked. torchvision and einops imports stay (weights plumbing, einops on jax).
+DROPPED_ROOTS = ("torch",)
 
 
 def dotted(node: cst.BaseExpression) -> Optional[str]:
@@ -40,13 +43,14 @@ ALIASES = {
 
 
 class ImportTable:
-    def __init__(self) -> None:
+    def __init__(self, package: Optional[str] = None) -> None:
         self.names: dict[str, str] = {}  # local name -> qualified name
         self.relative: set[str] = set()
+        self.package = package  # the source file's package, to resolve relative imports
 
     @classmethod
-    def from_module(cls, module: cst.Module) -> "ImportTable":
-        table = cls()
+    def from_module(cls, module: cst.Module, package: Optional[str] = None) -> "ImportTable":
+        table = cls(package)
         for stmt in module.body:
             # imports inside `try:`/`if TYPE_CHECKING:` count too, one level deep
             bodies = [stmt]
@@ -69,10 +73,13 @@ class ImportTable:
                     self.names[root] = root
         elif isinstance(small, cst.ImportFrom):
             if small.relative:
+                base = absolute_module(self.package, len(small.relative), module_name(small.module) if small.module else "")
                 if not isinstance(small.names, cst.ImportStar):
                     for alias in small.names:
                         local = (alias.asname.name.value if alias.asname else alias.name.value)
                         self.relative.add(local)
+                        if base:
+                            self.names[local] = f"{base}.{alias.name.value}"
                 return
             mod = module_name(small.module)
             if isinstance(small.names, cst.ImportStar):
@@ -96,6 +103,9 @@ class ImportTable:
     def is_torch(self, qualified: Optional[str]) -> bool:
         return bool(qualified) and qualified.split(".")[0] in TORCH_ROOTS
 
+    def is_dropped(self, qualified: Optional[str]) -> bool:
+        return bool(qualified) and qualified.split(".")[0] in DROPPED_ROOTS
+
 
 def canonical(name: str) -> str:
     """Collapse torch's internal module paths onto the public names."""
@@ -107,3 +117,14 @@ def canonical(name: str) -> str:
     if name.startswith("torch.nn.functional."):
         return name
     return ALIASES.get(name, name)
+
+
+def absolute_module(package: Optional[str], dots: int, module: str) -> Optional[str]:
+    """``from ..utils import x`` in package ``a.b`` -> ``a.utils``."""
+    if not package:
+        return None
+    parts = package.split(".")
+    if dots - 1 > len(parts):
+        return None
+    base = parts[: len(parts) - (dots - 1)]
+    return ".".join(base + ([module] if module else []))

@@ -108,7 +108,7 @@ class _Leftovers(cst.CSTTransformer):
 
 
 def mark_leftovers(module: cst.Module, f: FileContext) -> cst.Module:
-    names = {local for local, q in f.imports.names.items() if f.imports.is_torch(q)}
+    names = {local for local, q in f.imports.names.items() if f.imports.is_dropped(q)}
     if not names:
         return module
     return module.visit(_Leftovers(f, names))

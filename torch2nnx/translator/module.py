@@ -15,7 +15,7 @@ from .body import BodyRewriter, code, expr
 from .classes import add_rngs_param, rewrite_class, rewrite_function
 from .context import FileContext, Options, Summary
 from .emit import BUFFER_CLASSES, IMPORTS, existing_imports, format_code, helper_source, insert_point, used_modules
-from .imports import TORCH_ROOTS, ImportTable, dotted
+from .imports import DROPPED_ROOTS, ImportTable, absolute_module, dotted
 from .leftovers import mark_leftovers
 from .weights import weights_module
 
@@ -53,9 +53,9 @@ def parse(source: str, path: str) -> cst.Module:
 def is_torch_import(stmt, imports: ImportTable) -> bool:
     small = stmt
     if isinstance(small, cst.Import):
-        return all(dotted(a.name).split(".")[0] in TORCH_ROOTS for a in small.names)
+        return all(dotted(a.name).split(".")[0] in DROPPED_ROOTS for a in small.names)
     if isinstance(small, cst.ImportFrom) and not small.relative and small.module is not None:
-        return (dotted(small.module) or "").split(".")[0] in TORCH_ROOTS
+        return (dotted(small.module) or "").split(".")[0] in DROPPED_ROOTS
     return False
 
 
@@ -65,7 +65,9 @@ def translate_source(source: str, path: str = "<stdin>", options: Options | None
     module = parse(source, path)
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     positions = wrapper.resolve(PositionProvider)
-    imports = ImportTable.from_module(module)
+    imports = ImportTable.from_module(module, options.package)
+    if options.package:
+        module = absolutize(module, options.package)
     f = FileContext(path, imports, positions, options)
 
     find_module_classes(module, f)
@@ -77,7 +79,7 @@ def translate_source(source: str, path: str = "<stdin>", options: Options | None
     # when the call sites agree with the previous round.
     for _ in range(4):
         body = rewrite_round(module, f, builder_methods, imports)
-        if f.callsites == f.hints:
+        if f.callsites == f.hints and f.builder_returns == f.builder_returns_seen:
             break
         f.reset_round()
     body = [b for b in body if b is not None]
@@ -132,6 +134,33 @@ def translate_source(source: str, path: str = "<stdin>", options: Options | None
     return TranslateResult(final, weights, diags, f.todo_count, summaries, transposes)
 
 
+class _Absolutize(cst.CSTTransformer):
+    def __init__(self, package: str):
+        self.package = package
+
+    def leave_ImportFrom(self, original, updated):
+        if not updated.relative:
+            return updated
+        base = absolute_module(self.package, len(updated.relative),
+                               dotted(updated.module) if updated.module is not None else "")
+        if base is None:
+            return updated
+        return updated.with_changes(relative=[], module=cst.parse_expression(base))
+
+
+def absolutize(module: cst.Module, package: str) -> cst.Module:
+    """Relative imports as absolute imports of the source's package: the
+    translation imports the original's siblings from wherever it is written."""
+    new_body = []
+    for stmt in module.body:
+        if isinstance(stmt, cst.SimpleStatementLine) and any(
+                isinstance(s, cst.ImportFrom) and s.relative for s in stmt.body):
+            stmt = stmt.visit(_Absolutize(package))
+        new_body.append(stmt)
+    # keep node identity for everything else (positions)
+    return module.with_changes(body=new_body)
+
+
 def bound_names(small) -> set[str]:
     if isinstance(small, cst.Import):
         return {a.asname.name.value if a.asname else dotted(a.name).split(".")[0] for a in small.names}
@@ -171,6 +200,8 @@ def rewrite_round(module: cst.Module, f: FileContext, builder_methods, imports) 
         elif isinstance(stmt, cst.FunctionDef):
             fn, summary = rewrite_function(f, stmt, None, needs_rngs=stmt.name.value in f.builders, kind="function")
             f.functions[stmt.name.value] = summary
+            if stmt.name.value in f.builders:
+                f.builder_returns[(None, stmt.name.value)] = summary.returns
             f.function_transposes[stmt.name.value] = summary.transposes
             body.append(fn)
         elif isinstance(stmt, cst.SimpleStatementLine) and any(is_torch_import(s, imports) for s in stmt.body):

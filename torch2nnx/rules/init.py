@@ -1,0 +1,125 @@
+"""torch.nn.init: re-initialisation of NNX Variables with the same distribution.
+
+``nn.init.kaiming_normal_(m.weight, mode="fan_out")`` becomes
+``m.kernel.set_value(variance_scaling(...)(rngs.params(), m.kernel.shape))``.
+JAX's initializers read fans from NNX kernels ``(*kernel, in, out)`` the way
+torch reads them from ``(out, in, *kernel)``, so the same scale gives the same
+distribution. Needs ``rngs``: only inside layer-building code.
+"""
+
+import math
+
+from .base import OTHER, Example, Rule, Unsupported
+
+_GAINS = {"linear": 1.0, "conv1d": 1.0, "conv2d": 1.0, "conv3d": 1.0, "sigmoid": 1.0, "tanh": 25.0 / 9.0,
+          "relu": 2.0, "selu": 9.0 / 16.0}  # squared gains (torch.nn.init.calculate_gain ** 2)
+
+
+def _key(ctx):
+    if not ctx.rngs_available:
+        raise Unsupported("T2N005", "re-initialisation needs an RNG: only inside __init__ or a layer builder")
+    return f"{ctx.rngs}.params()"
+
+
+def _set(a, value: str) -> str:
+    t = a.src("tensor")
+    return f"{t}.set_value({value})"
+
+
+def _gain2(a, name="nonlinearity", default="leaky_relu"):
+    nl = a.lit(name, None) if a.given(name) else default
+    if nl == "leaky_relu":
+        slope = a.lit("a", None) if a.given("a") else 0
+        if not isinstance(slope, (int, float)):
+            raise Unsupported("T2N002", "a non-literal negative slope")
+        return 2.0 / (1 + slope ** 2)
+    if nl not in _GAINS:
+        raise Unsupported("T2N002", f"nonlinearity={a.src(name)}")
+    return _GAINS[nl]
+
+
+def kaiming(distribution):
+    def build(a, ctx):
+        mode = a.lit("mode", None) if a.given("mode") else "fan_in"
+        if mode not in ("fan_in", "fan_out"):
+            raise Unsupported("T2N002", f"mode={a.src('mode')}")
+        init = f'jax.nn.initializers.variance_scaling({_gain2(a)!r}, "{mode}", "{distribution}")'
+        return _set(a, f"{init}({_key(ctx)}, {a.src('tensor')}.shape)")
+    return build
+
+
+def xavier(distribution):
+    def build(a, ctx):
+        gain = a.lit("gain", None) if a.given("gain") else 1.0
+        if not isinstance(gain, (int, float)):
+            raise Unsupported("T2N002", "a non-literal gain")
+        init = f'jax.nn.initializers.variance_scaling({float(gain) ** 2!r}, "fan_avg", "{distribution}")'
+        return _set(a, f"{init}({_key(ctx)}, {a.src('tensor')}.shape)")
+    return build
+
+
+def _normal(a, ctx):
+    mean = a.src("mean") if a.given("mean") else "0.0"
+    std = a.src("std") if a.given("std") else "1.0"
+    return _set(a, f"{mean} + {std} * jax.random.normal({_key(ctx)}, {a.src('tensor')}.shape)")
+
+
+def _uniform(a, ctx):
+    lo = a.src("a") if a.given("a") else "0.0"
+    hi = a.src("b") if a.given("b") else "1.0"
+    return _set(a, f"jax.random.uniform({_key(ctx)}, {a.src('tensor')}.shape, minval={lo}, maxval={hi})")
+
+
+def _trunc_normal(a, ctx):
+    # torch truncates at absolute a, b; jax at standard-normal bounds
+    mean = a.src("mean") if a.given("mean") else "0.0"
+    std = a.src("std") if a.given("std") else "1.0"
+    lo = a.src("a") if a.given("a") else "-2.0"
+    hi = a.src("b") if a.given("b") else "2.0"
+    key = _key(ctx)
+    t = a.src("tensor")
+    return _set(a, f"{mean} + {std} * jax.random.truncated_normal({key}, ({lo} - {mean}) / {std}, "
+                   f"({hi} - {mean}) / {std}, {t}.shape)")
+
+
+def _constant(value):
+    def build(a, ctx):
+        v = a.src("val") if value is None else value
+        return _set(a, f"jnp.full_like({a.src('tensor')}.get_value(), {v})")
+    return build
+
+
+def row(name, params, build, examples):
+    return Rule(f"torch.nn.init.{name}", "tensor, " + params if params else "tensor", build, layout=OTHER,
+                examples=examples)
+
+
+def ex(stmt, layer="nn.Conv2d(64, 128, 3)"):
+    return Example(stmt, (), compare="stats", where=layer)
+
+
+_KAIMING = "a=0, mode='fan_in', nonlinearity='leaky_relu', generator=None"
+
+RULES = [
+    row("kaiming_normal_", _KAIMING, kaiming("normal"),
+        (ex("nn.init.kaiming_normal_(self.layer.weight, mode='fan_out', nonlinearity='relu')"),
+         ex("nn.init.kaiming_normal_(self.layer.weight)", "nn.Linear(300, 200)"))),
+    row("kaiming_uniform_", _KAIMING, kaiming("uniform"),
+        (ex("nn.init.kaiming_uniform_(self.layer.weight, mode='fan_out', nonlinearity='sigmoid')"),
+         ex("nn.init.kaiming_uniform_(self.layer.weight, a=math.sqrt(5))".replace("math.sqrt(5)", "2.0")))),
+    row("xavier_uniform_", "gain=1.0, generator=None", xavier("uniform"),
+        (ex("nn.init.xavier_uniform_(self.layer.weight)", "nn.Linear(300, 200)"),)),
+    row("xavier_normal_", "gain=1.0, generator=None", xavier("normal"),
+        (ex("nn.init.xavier_normal_(self.layer.weight, gain=2.0)"),)),
+    row("normal_", "mean=0.0, std=1.0, generator=None", _normal,
+        (ex("nn.init.normal_(self.layer.weight, 0, 0.01)", "nn.Linear(300, 200)"),)),
+    row("uniform_", "a=0.0, b=1.0, generator=None", _uniform,
+        (ex("nn.init.uniform_(self.layer.weight, -0.1, 0.3)", "nn.Linear(300, 200)"),)),
+    row("trunc_normal_", "mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None", _trunc_normal,
+        (ex("nn.init.trunc_normal_(self.layer.weight, mean=0.0, std=0.01, a=-2, b=2)"),
+         ex("nn.init.trunc_normal_(self.layer.weight, std=1.0, a=-0.5, b=1.5)", "nn.Linear(300, 200)"))),
+    row("constant_", "val", _constant(None),
+        (ex("nn.init.constant_(self.layer.weight, 0.5)", "nn.BatchNorm2d(64)"),)),
+    row("zeros_", "", _constant("0.0"), (ex("nn.init.zeros_(self.layer.bias)", "nn.Linear(30, 20)"),)),
+    row("ones_", "", _constant("1.0"), (ex("nn.init.ones_(self.layer.weight)", "nn.LayerNorm(20)"),)),
+]
