@@ -142,9 +142,12 @@ def run_parity(result, torch_mod, nnx_mod, weights_mod, cls: str, inputs, *, kwa
     from flax import nnx
 
     kwargs = kwargs or {}
-    # kwargs may depend on the module (classes passed in: block=BasicBlock)
-    t_kwargs = kwargs(torch_mod) if callable(kwargs) else kwargs
-    j_kwargs = kwargs(nnx_mod) if callable(kwargs) else kwargs
+    # kwargs may depend on the module (block=BasicBlock) and, for built
+    # arguments (features=make_layers(...)), on rngs (None for torch)
+    from flax import nnx as _nnx
+
+    t_kwargs = kwargs(torch_mod, None) if callable(kwargs) else kwargs
+    j_kwargs = kwargs(nnx_mod, _nnx.Rngs(1)) if callable(kwargs) else kwargs
     torch.manual_seed(seed)
     t_model = getattr(torch_mod, cls)(**t_kwargs)
     if compare != "stats":

@@ -22,13 +22,27 @@ import torch2nnx  # noqa: E402
 MODELS = Path(torchvision.__file__).parent / "models"
 
 # file, class, constructor kwargs (a function of the module: classes are passed in), input
+def rngs_kw(rngs):
+    return {} if rngs is None else {"rngs": rngs}
+
+
 CASES = {
-    "resnet18": ("resnet", "ResNet", lambda m: dict(block=m.BasicBlock, layers=[1, 1, 1, 1], num_classes=10),
+    "resnet18": ("resnet", "ResNet", lambda m, r: dict(block=m.BasicBlock, layers=[1, 1, 1, 1], num_classes=10),
                  "float32[2,3,64,64]"),
-    "resnet50": ("resnet", "ResNet", lambda m: dict(block=m.Bottleneck, layers=[1, 2, 1, 1], num_classes=10),
+    "resnet50": ("resnet", "ResNet", lambda m, r: dict(block=m.Bottleneck, layers=[1, 2, 1, 1], num_classes=10),
                  "float32[2,3,64,64]"),
-    "resnext": ("resnet", "ResNet", lambda m: dict(block=m.Bottleneck, layers=[1, 1, 1, 1], num_classes=10,
-                                                  groups=4, width_per_group=8), "float32[2,3,64,64]"),
+    "resnext": ("resnet", "ResNet", lambda m, r: dict(block=m.Bottleneck, layers=[1, 1, 1, 1], num_classes=10,
+                                                     groups=4, width_per_group=8), "float32[2,3,64,64]"),
+    "vgg11_bn": ("vgg", "VGG", lambda m, r: dict(features=m.make_layers(m.cfgs["A"], batch_norm=True, **rngs_kw(r)),
+                                                num_classes=10), "float32[1,3,32,32]"),
+    "alexnet": ("alexnet", "AlexNet", lambda m, r: dict(num_classes=10), "float32[2,3,96,96]"),
+    "squeezenet1_0": ("squeezenet", "SqueezeNet", lambda m, r: dict(version="1_0", num_classes=10),
+                      "float32[2,3,64,64]"),
+    "squeezenet1_1": ("squeezenet", "SqueezeNet", lambda m, r: dict(version="1_1", num_classes=10),
+                      "float32[2,3,64,64]"),
+    "shufflenet_v2": ("shufflenetv2", "ShuffleNetV2", lambda m, r: dict(
+        stages_repeats=[1, 2, 1], stages_out_channels=[8, 16, 32, 64, 128], num_classes=10), "float32[2,3,64,64]"),
+    "mnasnet0_5": ("mnasnet", "MNASNet", lambda m, r: dict(alpha=0.5, num_classes=10), "float32[2,3,64,64]"),
 }
 
 

@@ -66,6 +66,8 @@ def translation_cell(rule: Rule) -> str:
     if not rule.examples:
         return SEE_RULE
     ex = rule.examples[0]
+    if ex.where in ("decorator", "stmt", "with", "overload"):
+        return f"{_code(ex.torch)} → removed"
     out = example_translation(rule, ex)
     return f"{_code(ex.torch)} → {_code(out)}" if out else SEE_RULE
 

@@ -74,6 +74,10 @@ def factory_params(func: cst.FunctionDef, f: FileContext) -> dict[str, tuple[str
     out = {}
     p = func.params
     for param in list(p.params) + list(p.kwonly_params):
+        default = param.default
+        if isinstance(default, cst.Name) and default.value in f.classes:
+            out[param.name.value] = (default.value,)  # inverted_residual=InvertedResidual
+            continue
         if param.annotation is None:
             continue
         text = cst.Module([]).code_for_node(param.annotation.annotation)

@@ -42,6 +42,20 @@ NON_TENSOR_BUILTINS = {
 }
 
 
+def _defines(cls: ClassInfo, name: str) -> bool:
+    """The class body defines ``name`` (a method or class attribute)."""
+    for stmt in cls.node.body.body:
+        if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)) and stmt.name.value == name:
+            return True
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else (
+                    [small.target] if isinstance(small, cst.AnnAssign) else [])
+                if any(isinstance(t, cst.Name) and t.value == name for t in targets):
+                    return True
+    return False
+
+
 def _is_drop(node) -> bool:
     from ..rules.torch_only import DROP
 
@@ -578,6 +592,8 @@ class BodyRewriter(cst.CSTTransformer):
             seen.add(cls.name)
             if name in cls.attrs:
                 return cls.attrs[name]
+            if "*" in cls.attrs and not _defines(cls, name):  # set with setattr under a computed name
+                return cls.attrs["*"]
             cls = next((self.f.classes[b] for b in cls.bases if b in self.f.classes), None)
         return None
 
@@ -776,6 +792,13 @@ class BodyRewriter(cst.CSTTransformer):
                     if t.kind == L.TENSOR and a.keyword is None and not a.star:
                         self.f.record_call(None, name, f"#{i}", t)
                 return self.set(updated, self.tag(updated.args[0].value) if updated.args else L.UNKNOWN_TAG)
+            if name == "setattr" and len(updated.args) == 3 and self.cls is not None \
+                    and isinstance(updated.args[0].value, cst.Name) and updated.args[0].value.value == "self":
+                # setattr(self, name, layer): attributes named at run time (stage2, stage3, ...)
+                vt = self.tag(updated.args[2].value)
+                if vt.kind == L.MODULE and vt.module is not None:
+                    self.cls.attrs.setdefault("*", vt.module)
+                return self.set(updated, L.OTHER_TAG)
             if name in NON_TENSOR_BUILTINS:
                 return self.set(updated, L.OTHER_TAG)
         # a call the translator cannot see into: hand it torch-order values
@@ -949,6 +972,7 @@ class BodyRewriter(cst.CSTTransformer):
                 ret = t if params and ret.param == params[0] else L.UNKNOWN_TAG
             return node, ret
         if m.kind == "sequential":
+            self._record_through(t, m.elements)
             want, ret = m.takes, m.returns
             if want is not None and t.is_tensor:
                 if want.channels_last:
@@ -1173,6 +1197,33 @@ class BodyRewriter(cst.CSTTransformer):
                 pass
         returns = None if t.kind == L.FREE else t
         return new.with_changes(args=args), ModuleRef("sequential", elements=tuple(refs), takes=takes, returns=returns)
+
+    def _record_through(self, t: Tag, refs) -> None:
+        """Layouts reaching translated classes inside a container: call sites too."""
+        if t.kind != L.TENSOR:
+            return
+        for r in refs:
+            if r is None or t.kind != L.TENSOR:
+                return
+            if r.kind == "class":
+                info = self.f.classes.get(r.cls)
+                s = info.methods.get("__call__") if info else None
+                params = [p for p in s.params if p != "self"] if s else []
+                if params:
+                    self.f.record_call(r.cls, "__call__", params[0], t)
+                ret = self._class_returns(r)
+                t = ret if ret is not None else t
+            elif r.kind == "layer" and r.rule is not None:
+                lay = r.layout or r.rule.layout
+                if lay.kind == "spatial":
+                    t = L.channels_last(lay.rank).with_(one=lay.out_one)
+                elif lay.kind in ("plain", "reshape"):
+                    t = L.plain()
+            elif r.kind == "sequential":
+                self._record_through(t, r.elements)
+                t = r.returns if r.returns is not None else t
+            else:
+                return
 
     def _fold_refs(self, refs):
         """What a chain of layers takes and returns (no rewriting)."""
@@ -1513,7 +1564,11 @@ class BodyRewriter(cst.CSTTransformer):
         elif isinstance(target, cst.Attribute):
             if isinstance(target.value, cst.Name) and target.value.value == "self" and self.cls is not None:
                 name = target.attr.value
-                if vt.kind == L.MODULE:
+                old = self.cls.attrs.get(name)
+                if vt.kind == L.MODULE and isinstance(old, ModuleRef) and vt.module is not None \
+                        and vt.module.kind in ("sequential", "list") and not vt.module.elements and old.elements:
+                    pass  # an empty container in another branch: keep what the full one tells
+                elif vt.kind == L.MODULE:
                     self.cls.attrs[name] = vt.module
                 elif vt.kind == L.TENSOR:
                     self.cls.attrs[name] = vt

@@ -90,7 +90,14 @@ class FileContext:
     def record_call(self, owner, func: str, param: str, tag) -> None:
         from .layout import join
         key = (owner, func, param)
-        self.callsites[key] = join(self.callsites[key], tag) if key in self.callsites else tag
+        old = self.callsites.get(key)
+        if old is None:
+            self.callsites[key] = tag
+        elif old != tag and (old.channels_last or tag.channels_last):
+            # callers disagree: channels-last wins (a plain caller pays one transpose)
+            self.callsites[key] = old if old.channels_last else tag
+        else:
+            self.callsites[key] = join(old, tag)
 
     def reset_round(self) -> None:
         """Forget what one translation round produced (a new round redoes it)."""
@@ -105,6 +112,7 @@ class FileContext:
         self.builder_returns_seen = dict(self.builder_returns)
         for c in self.classes.values():
             c.transposes = 0
+            c.attrs = {}  # __init__ runs again and records them afresh
 
     def position(self, node) -> tuple[int, int]:
         try:

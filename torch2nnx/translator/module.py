@@ -77,10 +77,15 @@ def translate_source(source: str, path: str = "<stdin>", options: Options | None
     # Rounds: what layouts callers pass is only known after the callers are
     # rewritten, so a second round rewrites callees with those layouts. Stop
     # when the call sites agree with the previous round.
-    for _ in range(4):
+    rounds = 5
+    seen = None
+    for i in range(rounds):
         body = rewrite_round(module, f, builder_methods, imports)
-        if f.callsites == f.hints and f.builder_returns == f.builder_returns_seen:
+        sig = summaries_signature(f)
+        if i == rounds - 1 or (f.callsites == f.hints and f.builder_returns == f.builder_returns_seen
+                               and sig == seen):
             break
+        seen = sig
         f.reset_round()
     body = [b for b in body if b is not None]
     out = module.with_changes(body=body)
@@ -185,6 +190,18 @@ def drop_torch_imports(body, f: FileContext, imports: ImportTable) -> list:
                 "# TODO(torch2nnx): T2N003 still imported for the code marked below"))
             stmt = stmt.with_changes(leading_lines=list(stmt.leading_lines) + [note])
         out.append(stmt.with_changes(body=kept))
+    return out
+
+
+def summaries_signature(f: FileContext):
+    """What callers read of callees; a round that changes it needs another."""
+    out = {}
+    for name, sm in f.functions.items():
+        out[(None, name)] = (tuple(sorted(sm.takes.items())), sm.returns)
+    for cname, info in f.classes.items():
+        for name, sm in info.methods.items():
+            if sm is not None:
+                out[(cname, name)] = (tuple(sorted(sm.takes.items())), sm.returns)
     return out
 
 
