@@ -42,6 +42,9 @@ CASES = {
                       "float32[2,3,64,64]"),
     "shufflenet_v2": ("shufflenetv2", "ShuffleNetV2", lambda m, r: dict(
         stages_repeats=[1, 2, 1], stages_out_channels=[8, 16, 32, 64, 128], num_classes=10), "float32[2,3,64,64]"),
+    "densenet": ("densenet", "DenseNet", lambda m, r: dict(growth_rate=8, block_config=(2, 2), num_init_features=16,
+                                                          bn_size=2, drop_rate=0.2, num_classes=10),
+                 "float32[2,3,64,64]"),
     "mnasnet0_5": ("mnasnet", "MNASNet", lambda m, r: dict(alpha=0.5, num_classes=10), "float32[2,3,64,64]"),
 }
 

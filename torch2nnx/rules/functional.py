@@ -50,7 +50,10 @@ def _dropout(a, ctx):
     t = a.lit("training", None) if a.given("training") else True
     if t is False or a.lit("p", None) == 0:
         return a.src("input")
-    raise Unsupported("T2N005", "functional dropout needs an RNG stream: use an nnx.Dropout layer")
+    # the module keeps the rngs it was built with (self.rngs) for this
+    rngs = ctx.module_rngs()
+    det = "False" if not a.given("training") else f"not ({a.src('training')})"
+    return f"{ctx.helper('dropout')}({a.src('input')}, {a.src('p') if a.given('p') else '0.5'}, {det}, {rngs})"
 
 
 def _embedding(a, ctx):
@@ -118,7 +121,8 @@ def _conv(nd):
 
 
 def f(name, params, build, layout, examples, **kw):
-    return Rule(f"torch.nn.functional.{name}", params, build, layout=layout, examples=examples, **kw)
+    qualified = "torch.utils.checkpoint.checkpoint" if name == "checkpoint" else f"torch.nn.functional.{name}"
+    return Rule(qualified, params, build, layout=layout, examples=examples, **kw)
 
 
 RULES = [
@@ -135,7 +139,13 @@ RULES = [
       (Example("F.normalize(x, dim=-1)", ("float32[3,4]",)), Example("F.normalize(x, dim=1)", ("float32[2,3,4,4]",),
                                                                    channels_last=True))),
     f("dropout", "input, p=0.5, training=True, inplace=False", _dropout, ELEMENTWISE,
-      (Example("F.dropout(x, 0.3, training=False)", ("float32[3,4]",)),)),
+      (Example("F.dropout(x, 0.3, training=False)", ("float32[3,4]",)),
+       Example("F.dropout(x, 0.3, training=self.training)", ("float32[3,4]",)))),
+    f("checkpoint", "function, *args, use_reentrant=None, context_fn=None, determinism_check='default', "
+                    "debug=False, preserve_rng_state=True",
+      lambda a, ctx: f"{a.src('function')}({', '.join(a.star)})", ELEMENTWISE,
+      (Example("torch.utils.checkpoint.checkpoint(torch.sigmoid, x, use_reentrant=False)", ("float32[3,4]",)),),
+      note="activation checkpointing only saves memory; the call is made directly (nnx.remat does the same)"),
     f("embedding", "input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False, sparse=False",
       _embedding, Layout("plain", tensors=("input", "weight")),
       (Example("F.embedding(x, y)", ("int32[2,5]:0:7", "float32[7,3]")),)),

@@ -243,15 +243,67 @@ class ChannelPReLU(nnx.Module):
 
 
 class NamedSequential(nnx.Module):
-    """nn.Sequential(OrderedDict(...)): layers keep their names."""
+    """nn.Sequential(OrderedDict(...)): layers keep their names and order.
+
+    The order is kept apart: an nnx.Dict iterates in sorted key order under jit.
+    """
+
+    _torch_container = "dict"
 
     def __init__(self, layers):
         self.layers = nnx.Dict(layers)
+        self.order = tuple(layers)
+
+    def add_module(self, name, module):
+        self.layers[name] = module
+        self.order = self.order + (name,)
+
+    def items(self):
+        return [(name, self.layers[name]) for name in self.order]
 
     def __call__(self, x):
-        for layer in self.layers.values():
-            x = layer(x)
+        for name in self.order:
+            x = self.layers[name](x)
         return x
+
+
+class OrderedModuleDict(nnx.Module):
+    """A subclass of nn.ModuleDict: entries in insertion order, also under jit
+    (an nnx.Dict iterates in sorted key order there)."""
+
+    _torch_container = "dict"
+
+    def __init__(self, modules=None):
+        self.layers = nnx.Dict()
+        self.order = ()
+        for name, module in dict(modules or {}).items():
+            self[name] = module
+
+    def __setitem__(self, name, module):
+        self.layers[name] = module
+        if name not in self.order:
+            self.order = self.order + (name,)
+
+    def __getitem__(self, name):
+        return self.layers[name]
+
+    def __len__(self):
+        return len(self.order)
+
+    def __iter__(self):
+        return iter(self.order)
+
+    def __contains__(self, name):
+        return name in self.order
+
+    def keys(self):
+        return list(self.order)
+
+    def values(self):
+        return [self.layers[name] for name in self.order]
+
+    def items(self):
+        return [(name, self.layers[name]) for name in self.order]
 
 
 def conv_transpose_padding(kernel_size, padding, output_padding, dilation, n):
@@ -275,3 +327,11 @@ def pixel_unshuffle(x, downscale_factor):
     r = downscale_factor
     x = x.reshape(n, h // r, r, w // r, r, c)
     return x.transpose(0, 1, 3, 5, 2, 4).reshape(n, h // r, w // r, c * r * r)
+
+
+def dropout(x, rate, deterministic, rngs):
+    """F.dropout: zero with probability ``rate``, scale the rest by 1/(1-rate)."""
+    if deterministic or rate == 0:
+        return x
+    keep = jax.random.bernoulli(rngs.dropout(), 1.0 - rate, x.shape)
+    return jnp.where(keep, x / (1.0 - rate), 0.0)

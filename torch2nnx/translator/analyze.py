@@ -38,8 +38,32 @@ def find_module_classes(module: cst.Module, f: FileContext) -> None:
                     bases.append(d)
                     seq = seq or f.classes[d].sequential_base
             if is_module:
-                f.classes[c.name.value] = ClassInfo(c.name.value, c, bases, sequential_base=seq)
+                info = ClassInfo(c.name.value, c, bases, sequential_base=seq)
+                info.container = container_kind(c, bases, f)
+                f.classes[c.name.value] = info
                 changed = True
+
+
+def container_kind(c: cst.ClassDef, bases: list[str], f: FileContext):
+    """How a container subclass is translated: ``sequential`` (layers handed to
+    super().__init__ -> nnx.Sequential), ``attrs`` (a Sequential of named
+    attributes -> a module applying them in order), ``dict`` / ``list``."""
+    if "torch.nn.ModuleDict" in bases:
+        return "dict"
+    if "torch.nn.ModuleList" in bases:
+        return "list"
+    if "torch.nn.Sequential" not in bases:
+        base = next((f.classes[b] for b in bases if b in f.classes), None)
+        return None if base is None else ("inherit" if base.container else None)
+    for s in c.body.body:
+        if isinstance(s, cst.FunctionDef) and s.name.value == "__init__":
+            for stmt in s.body.body:
+                if isinstance(stmt, cst.SimpleStatementLine) and isinstance(stmt.body[0], cst.Expr):
+                    call = stmt.body[0].value
+                    if isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) \
+                            and call.func.attr.value == "__init__" and call.args:
+                        return "sequential"
+    return "attrs"
 
 
 class _Calls(cst.CSTVisitor):

@@ -42,6 +42,21 @@ NON_TENSOR_BUILTINS = {
 }
 
 
+def _ordered_dict_items(nodes):
+    """Sequential(OrderedDict([(name, layer), ...])): the layer nodes."""
+    if len(nodes) != 1 or not isinstance(nodes[0], cst.Call) or not nodes[0].args:
+        return None
+    lst = nodes[0].args[0].value
+    if not isinstance(lst, (cst.List, cst.Tuple)):
+        return None
+    out = []
+    for e in lst.elements:
+        if not (isinstance(e.value, cst.Tuple) and len(e.value.elements) == 2):
+            return None
+        out.append(e.value.elements[1].value)
+    return out
+
+
 def _defines(cls: ClassInfo, name: str) -> bool:
     """The class body defines ``name`` (a method or class attribute)."""
     for stmt in cls.node.body.body:
@@ -91,6 +106,8 @@ class BodyRewriter(cst.CSTTransformer):
         self._annotation = 0
         self.transposes = 0
         self.build_ctx = BuildCtx(fctx)
+        self.build_ctx.cls = cls
+        self.build_ctx.in_init = func_name == "__init__"
         self.returns: list[Tag] = []
         self.in_init = func_name == "__init__"
 
@@ -105,9 +122,13 @@ class BodyRewriter(cst.CSTTransformer):
     def resolve(self, tag: Tag) -> Tag:
         if tag.kind == L.FREE and tag.param in self.decided:
             return self.decided[tag.param]
+        if tag.kind == L.SEQ and tag.param in self.decided:  # a list of an undecided parameter
+            return self.decided[tag.param].with_(kind=L.SEQ, param=None, module=None)
         return tag
 
     def decide(self, tag: Tag, as_: Tag) -> Tag:
+        if as_.kind == L.FREE:
+            return tag  # nothing learnt: two undecided values met
         if tag.kind == L.FREE and tag.param:
             self.decided.setdefault(tag.param, as_)
             return self.decided[tag.param]
@@ -348,6 +369,12 @@ class BodyRewriter(cst.CSTTransformer):
             if isinstance(node.args[1].value, cst.Tuple):
                 self._type_nodes.update(id(e.value) for e in node.args[1].value.elements)
 
+    def visit_Import(self, node):
+        return False  # names in imports are bindings, not uses
+
+    def visit_ImportFrom(self, node):
+        return False
+
     def visit_Annotation(self, node):
         self._annotation += 1
 
@@ -364,6 +391,8 @@ class BodyRewriter(cst.CSTTransformer):
             new = self.apply_constant(original, updated, rule)
             return new if new is not None else updated
         rule = registry.lookup(q)
+        if rule is not None and not rule.layer and not self._annotation:
+            return self.function_value(original, updated, rule)
         if rule is None or not rule.layer:
             return updated
         if self._annotation or id(original) in self._type_nodes:
@@ -372,6 +401,21 @@ class BodyRewriter(cst.CSTTransformer):
                 return updated  # no NNX class (a stateless layer): the leftover pass marks it
             return self.set(expr(cls), L.OTHER_TAG)
         return self.factory(original, rule, {})
+
+    def function_value(self, original, updated, rule: Rule):
+        """``torch.sigmoid`` handed around as a function: a lambda over its
+        required parameters, translated like a call."""
+        from ..rules.base import Args, parse_params, _REQUIRED
+
+        required = [n for n, d, k in parse_params(rule.params) if k == "pos" and d is _REQUIRED]
+        try:
+            body = rule.build(Args(rule.params, {n: n for n in required}, [], {}), self.build_ctx)
+        except Unsupported as e:
+            self.todo(original, e.code, f"{rule.name} as a value: {e.message}")
+            return updated
+        for h in rule.helpers:
+            self.f.helpers.add(h)
+        return self.set(expr(f"(lambda {', '.join(required)}: {body})"), L.OTHER_TAG)
 
     def nnx_class(self, rule: Rule):
         maps = rule.weights if isinstance(rule.weights, tuple) else ((rule.weights,) if rule.weights else ())
@@ -396,15 +440,22 @@ class BodyRewriter(cst.CSTTransformer):
 
         spec = parse_params(rule.params)
         required = [n for n, d, k in spec if k == "pos" and d is _REQUIRED and n not in given]
-        names = {n for n, _, k in spec}
-        params = list(required) + (["inplace=False"] if "inplace" in names and "inplace" not in given else [])
-        params.append("*")
-        params.append("rngs" if rule.stateful else "rngs=None")
-        args = Args(rule.params, {**{n: n for n in required}, **given}, [], {})
-        try:
-            body = rule.build(args, self.build_ctx)
-        except Unsupported as e:
-            self.todo(original, e.code, f"{rule.name} as a value: {e.message}")
+        # torch's optional parameters too, callers pass them (conv_layer(in, out, k, stride, padding))
+        optional = [(n, d) for n, d, k in spec if k in ("pos", "kwonly") and d is not _REQUIRED
+                    and n not in given and n not in ("device", "dtype") and not n.startswith("_")]
+        body = None
+        for opts in (optional, [(n, d) for n, d in optional if n == "inplace"]):
+            params = list(required) + [f"{n}={d}" for n, d in opts]
+            params.append("*")
+            params.append("rngs" if rule.stateful else "rngs=None")
+            args = Args(rule.params, {**{n: n for n in required}, **{n: n for n, _ in opts}, **given}, [], {})
+            try:
+                body = rule.build(args, self.build_ctx)
+                break
+            except Unsupported as e:
+                error = e
+        if body is None:
+            self.todo(original, error.code, f"{rule.name} as a value: {error.message}")
             return self.set(original, L.UNKNOWN_TAG)
         for h in rule.helpers:
             self.f.helpers.add(h)
@@ -481,7 +532,7 @@ class BodyRewriter(cst.CSTTransformer):
                     if t.kind == L.FREE:
                         self.decide(t, tag)
             if tag.kind == L.FREE:
-                return self.set(updated, tag)
+                return self.set(updated, Tag(L.SEQ, param=tag.param))
             return self.set(updated, tag.with_(kind=L.SEQ, module=tuple(tags)))
         if isinstance(updated, cst.Tuple):
             # a tuple of differently laid-out tensors (several outputs): each keeps its own
@@ -737,8 +788,10 @@ class BodyRewriter(cst.CSTTransformer):
                 self.todo(original, "T2N002", f"{q}: starred arguments are not supported here")
                 return self.set(updated, L.UNKNOWN_TAG)
             return self.apply_rule(original, rule, pos, kw, nodes, star=self.star_args(updated))
-        if isinstance(func, cst.Attribute) and func.attr.value in ("load_state_dict", "state_dict") \
-                and self.tag(func.value).kind == L.MODULE:
+        if isinstance(func, cst.Attribute) and func.attr.value == "add_module" and len(updated.args) == 2:
+            return self.add_module(updated)
+        if isinstance(func, cst.Attribute) and (func.attr.value == "load_state_dict" or (
+                func.attr.value == "state_dict" and self.tag(func.value).kind == L.MODULE)):
             self.todo(original, "T2N005", f"{func.attr.value} on a translated model: port torch weights with "
                                           "load_torch_state_dict from the generated weights module")
             return self.set(updated, L.UNKNOWN_TAG)
@@ -801,6 +854,9 @@ class BodyRewriter(cst.CSTTransformer):
                 return self.set(updated, L.OTHER_TAG)
             if name in NON_TENSOR_BUILTINS:
                 return self.set(updated, L.OTHER_TAG)
+        if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value in self.env:
+            # a method of a local Python object (a list's append, a dict's get): not a boundary
+            return self.set(updated, L.UNKNOWN_TAG)
         # a call the translator cannot see into: hand it torch-order values
         args = []
         changed = False
@@ -823,6 +879,26 @@ class BodyRewriter(cst.CSTTransformer):
         return isinstance(node, cst.Name) and node.value not in self.env and (
             node.value in self.f.imports.names or node.value in self.f.imports.relative)
 
+    def add_module(self, call: cst.Call):
+        """``m.add_module(name, layer)``: a named entry of a dict-like container,
+        or an attribute (what torch's state_dict sees either way)."""
+        recv = call.func.value
+        name, value = call.args[0].value, call.args[1].value
+        vt = self.tag(value)
+        if isinstance(recv, cst.Name) and recv.value == "self" and self.cls is not None:
+            if vt.kind == L.MODULE and vt.module is not None:
+                self.cls.attrs.setdefault("*", vt.module)
+            if self.cls.container == "dict":
+                return self.set(expr(f"self.__setitem__({code(name)}, {code(value)})"), L.OTHER_TAG)
+            if self.cls.container == "sequential":
+                return self.set(expr(f"self.layers.append({code(value)})"), L.OTHER_TAG)
+            return self.set(expr(f"setattr(self, {code(name)}, {code(value)})"), L.OTHER_TAG)
+        rt = self.tag(recv)
+        if rt.kind == L.MODULE and rt.module is not None and rt.module.kind in ("sequential", "list"):
+            if vt.kind == L.MODULE and vt.module is not None:
+                rt.module.elements = tuple(rt.module.elements) + (vt.module,)
+        return self.set(call, L.OTHER_TAG)
+
     def container_add(self, func: cst.Attribute, call: cst.Call):
         """``layers.append(nn.Conv2d(...))`` / ``features.append(x)``: what the
         container holds (for layouts of loops and Sequential(*layers))."""
@@ -835,6 +911,10 @@ class BodyRewriter(cst.CSTTransformer):
         if rt.kind == L.MODULE and rt.module is not None and rt.module.kind in ("list", "sequential"):
             if vt.kind == L.MODULE and vt.module is not None:
                 rt.module.elements = tuple(rt.module.elements) + (vt.module,)
+            return self.set(call, L.OTHER_TAG)
+        if rt.kind == L.SEQ and rt.param and vt.kind == L.TENSOR and isinstance(func.value, cst.Name):
+            # a list built from a parameter, extended with our tensors: one layout for all
+            self.env[func.value.value] = self.decide(Tag(L.FREE, param=rt.param), vt).with_(kind=L.SEQ)
             return self.set(call, L.OTHER_TAG)
         if rt.kind == L.SEQ and isinstance(func.value, cst.Name):
             name = func.value.value
@@ -915,7 +995,7 @@ class BodyRewriter(cst.CSTTransformer):
                 continue
             want = s.takes.get(pname)
             t = self.tag(a.value)
-            if fname is not None and t.kind == L.TENSOR:
+            if fname is not None and t.kind in (L.TENSOR, L.SEQ):
                 self.f.record_call(owner, fname, pname, t)
             if want is not None and want.kind == L.TENSOR and t.is_tensor:
                 if want.channels_last:
@@ -954,7 +1034,7 @@ class BodyRewriter(cst.CSTTransformer):
             if s is None:
                 return node, t
             params = [p for p in s.params if p != "self"]
-            if params and t.kind == L.TENSOR:
+            if params and t.kind in (L.TENSOR, L.SEQ):
                 self.f.record_call(m.cls, "__call__", params[0], t)
             want = s.takes.get(params[0]) if params else None
             if want is not None and want.kind == L.TENSOR and t.is_tensor:
@@ -972,8 +1052,10 @@ class BodyRewriter(cst.CSTTransformer):
                 ret = t if params and ret.param == params[0] else L.UNKNOWN_TAG
             return node, ret
         if m.kind == "sequential":
-            self._record_through(t, m.elements)
             want, ret = m.takes, m.returns
+            if t.kind == L.FREE and want is not None and want.channels_last:
+                t = self.decide(t, want)
+            self._record_through(t, m.elements)
             if want is not None and t.is_tensor:
                 if want.channels_last:
                     if t.kind == L.FREE:
@@ -1137,6 +1219,11 @@ class BodyRewriter(cst.CSTTransformer):
         stateless layer (wrapped in a lambda) so that indices do not move.
         """
         refs = [self.tag(n).module if self.tag(n).kind == L.MODULE else None for n in nodes]
+        named = _ordered_dict_items(nodes)
+        if named is not None:
+            elems = tuple(self.tag(v).module if self.tag(v).kind == L.MODULE else UNKNOWN_MODULE for v in named)
+            takes, returns = self._fold_refs(list(elems))
+            return new, ModuleRef("sequential", elements=elems, takes=takes, returns=returns)
         if not isinstance(new, cst.Call) or len(new.args) != len(nodes) or any(a.star for a in new.args):
             # Sequential(*layers): the layers appended to the list, in order
             elems = ()
@@ -1462,6 +1549,8 @@ class BodyRewriter(cst.CSTTransformer):
         t = self.tag(node)
         if t.kind == L.FREE:
             t = self.decide(t, L.plain())
+        elif t.kind == L.SEQ and t.param:
+            t = self.decide(Tag(L.FREE, param=t.param), L.plain()).with_(kind=L.SEQ)
         other_result = lay.result == "other"
         if not t.channels_last:
             return L.OTHER_TAG if other_result else L.plain()
@@ -1607,6 +1696,18 @@ class BodyRewriter(cst.CSTTransformer):
         it = getattr(self, "_last", None)
         t = self.tag(it) if it is not None else L.UNKNOWN_TAG
         target = node.target
+        if isinstance(it, cst.Call) and isinstance(it.func, cst.Attribute) and not it.args \
+                and it.func.attr.value in ("items", "values", "children") and code(it.func.value) == "self" \
+                and self.cls is not None:
+            # iterating a container subclass: its entries (added with add_module)
+            m = self.lookup_attr("*")
+            elem = Tag(L.MODULE, module=m) if isinstance(m, ModuleRef) else L.UNKNOWN_TAG
+            if it.func.attr.value == "items" and isinstance(target, cst.Tuple) and len(target.elements) == 2:
+                self.bind_target(target.elements[0].value, L.OTHER_TAG)
+                self.bind_target(target.elements[1].value, elem)
+            else:
+                self.bind_target(target, elem)
+            return
         if isinstance(it, cst.Call) and isinstance(it.func, cst.Name) and it.func.value == "enumerate" \
                 and it.args and isinstance(target, cst.Tuple) and len(target.elements) == 2:
             self.bind_target(target.elements[0].value, L.OTHER_TAG)

@@ -112,7 +112,7 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
         name = "__call__" if func.name.value == "forward" else func.name.value
         for i, p in enumerate(params):
             hint = f.hints.get((owner, name, p)) or f.hints.get((owner, name, f"#{i}"))
-            if hint is not None and hint.kind == L.TENSOR:
+            if hint is not None and hint.kind in (L.TENSOR, L.SEQ):
                 tags[p] = hinted[p] = hint
     if params and params[0] == "self" and cls is not None:
         tags["self"] = L.OTHER_TAG
@@ -131,7 +131,16 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
                              returns=func.returns.visit(rw) if func.returns is not None else None,
                              decorators=[d for d in decorators if isinstance(d, cst.Decorator)])
     if kind == "init":
-        stmts = [s for s in body.body if not is_super_init(s)]
+        stmts = []
+        for st in body.body:
+            if not is_super_init(st):
+                stmts.append(st)
+            elif cls is not None and any(b in f.classes for b in cls.bases):
+                # a translated base class: its __init__ runs, and takes rngs
+                call = st.body[0].value
+                stmts.append(st.with_changes(body=[st.body[0].with_changes(value=rw.add_rngs(call))]))
+            elif cls is not None and cls.container in ("sequential", "dict", "list"):
+                stmts.append(st)  # nnx.Sequential(*layers) / nnx.Dict() / nnx.List() set themselves up
         if not stmts:
             stmts = [cst.SimpleStatementLine([cst.Pass()])]
         body = body.with_changes(body=stmts)
@@ -171,10 +180,16 @@ class _DataNone(cst.CSTTransformer):
 def rewrite_class(f: FileContext, info: ClassInfo, builder_methods: set[str]) -> cst.ClassDef:
     node = info.node
     bases = []
+    container_base = {"sequential": "nnx.Sequential", "attrs": "nnx.Module", "dict": "OrderedModuleDict",
+                      "list": "nnx.List"}
+    if info.container == "dict":
+        f.helpers.add("OrderedModuleDict")
     for b in node.bases:
         q = f.imports.qualify(b.value)
         if q == "torch.nn.Module":
             bases.append(b.with_changes(value=expr("nnx.Module")))
+        elif q in ("torch.nn.Sequential", "torch.nn.ModuleDict", "torch.nn.ModuleList") and info.container:
+            bases.append(b.with_changes(value=expr(container_base[info.container])))
         elif q is not None and f.imports.is_torch(q):
             bases.append(b.with_changes(value=expr("nnx.Module")))
             f.diag(b, "T2N004", f"subclassing {q} is not supported yet")
@@ -202,29 +217,53 @@ def rewrite_class(f: FileContext, info: ClassInfo, builder_methods: set[str]) ->
         elif name not in builder_methods and name != "__init__":
             info.methods[name] = summary
         new_body[i] = new_fn
+    if info.container == "attrs" and not any(isinstance(st, cst.FunctionDef) and st.name.value == "forward"
+                                             for st in body):
+        new_body.append(_sequential_call(info))
     if info.uses_training:
         new_body = _add_mode_flag(f, info, new_body)
+    if info.uses_rngs:
+        new_body = _add_first(f, info, new_body, RNGS_ATTR, "uses_rngs")
     return node.with_changes(bases=bases, body=node.body.with_changes(body=new_body))
+
+
+def _sequential_call(info: ClassInfo) -> cst.FunctionDef:
+    """A subclass of nn.Sequential that names its layers as attributes: torch
+    runs them in the order they were assigned."""
+    from .context import ModuleRef
+
+    names = [n for n, v in info.attrs.items() if isinstance(v, ModuleRef) and n != "*"]
+    layers = ", ".join(f"self.{n}" for n in names) + ("," if len(names) == 1 else "")
+    return cst.parse_statement(
+        f"def __call__(self, x):\n    for layer in ({layers}):\n        x = layer(x)\n    return x\n")
 
 
 MODE_FLAG = cst.parse_statement(
     "self.deterministic = False  # = not self.training; set by model.eval()/.train()\n")
 
 
+RNGS_ATTR = cst.parse_statement("self.rngs = rngs  # random numbers drawn when called (dropout)\n")
+
+
 def _add_mode_flag(f: FileContext, info: ClassInfo, body: list) -> list:
-    """The flag behind translated ``self.training``, first thing in __init__."""
+    return _add_first(f, info, body, MODE_FLAG, "uses_training")
+
+
+def _add_first(f: FileContext, info: ClassInfo, body: list, stmt, flag: str) -> list:
+    """A statement first thing in __init__ (the flag behind ``self.training``,
+    the module's own rngs)."""
     for i, s in enumerate(body):
         if isinstance(s, cst.FunctionDef) and s.name.value == "__init__":
             stmts = list(s.body.body)
             if stmts and isinstance(stmts[0], cst.SimpleStatementLine) and isinstance(stmts[0].body[0], cst.Pass):
                 stmts = []
-            body[i] = s.with_changes(body=s.body.with_changes(body=[MODE_FLAG] + stmts))
+            body[i] = s.with_changes(body=s.body.with_changes(body=[stmt] + stmts))
             return body
-    # no __init__ of its own: the translated base class must carry the flag
+    # no __init__ of its own: the translated base class must carry it
     base = next((f.classes[b] for b in info.bases if b in f.classes), None)
     if base is not None:
-        base.uses_training = True
+        setattr(base, flag, True)
         return body
-    f.diag(info.node, "T2N004", "self.training in a class without __init__")
+    f.diag(info.node, "T2N004", "self.training or random numbers in a class without __init__")
     f.todo_count += 1
     return body

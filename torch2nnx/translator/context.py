@@ -51,6 +51,8 @@ class ClassInfo:
     transposes: int = 0
     sequential_base: bool = False  # subclasses nn.Sequential / ModuleList
     uses_training: bool = False  # reads self.training (gets a `deterministic` flag)
+    container: Optional[str] = None  # a container subclass: sequential | attrs | dict | list | inherit
+    uses_rngs: bool = False  # draws random numbers when called: keeps its rngs as self.rngs
 
 
 @dataclass
@@ -93,7 +95,7 @@ class FileContext:
         old = self.callsites.get(key)
         if old is None:
             self.callsites[key] = tag
-        elif old != tag and (old.channels_last or tag.channels_last):
+        elif old != tag and old.kind == tag.kind and (old.channels_last or tag.channels_last):
             # callers disagree: channels-last wins (a plain caller pays one transpose)
             self.callsites[key] = old if old.channels_last else tag
         else:
@@ -137,6 +139,18 @@ class BuildCtx:
         self.perm = None  # layout of the input, for "aware" rows
         self.in_forward = False
         self.rngs_available = False
+        self.cls = None
+        self.in_init = False
+
+    def module_rngs(self) -> str:
+        """The module's own Rngs (kept from its constructor), for ops that draw
+        random numbers when called (functional dropout)."""
+        from ..rules.base import Unsupported
+
+        if self.cls is None or self.in_init:
+            raise Unsupported("T2N005", "random numbers outside a module method need an explicit nnx.Rngs")
+        self.cls.uses_rngs = True
+        return "self.rngs"
 
     def helper(self, name: str) -> str:
         """Ask for a runtime helper to be emitted into the output file."""

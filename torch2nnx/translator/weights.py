@@ -41,9 +41,8 @@ IGNORED = {ignored!r}
 
 def _children(node):
     """(torch key part, child) pairs in torch's state_dict naming."""
-    name = type(node).__name__
-    if isinstance(node, nnx.Sequential) or name == "NamedSequential":
-        node = node.layers
+    if isinstance(node, nnx.Sequential) or getattr(type(node), "_torch_container", None):
+        node = node.layers  # torch names the entries, not the container's attribute
     if isinstance(node, (nnx.Dict, dict)):
         return [(str(k), v) for k, v in node.items()]
     if isinstance(node, (nnx.List, list, tuple)):
