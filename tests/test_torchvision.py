@@ -45,6 +45,10 @@ CASES = {
     "densenet": ("densenet", "DenseNet", lambda m, r: dict(growth_rate=8, block_config=(2, 2), num_init_features=16,
                                                           bn_size=2, drop_rate=0.2, num_classes=10),
                  "float32[2,3,64,64]"),
+    "googlenet": ("googlenet", "GoogLeNet", lambda m, r: dict(num_classes=10, aux_logits=True, init_weights=True),
+                  "float32[2,3,64,64]"),
+    "inception_v3": ("inception", "Inception3", lambda m, r: dict(num_classes=10, aux_logits=False, init_weights=False),
+                     "float32[1,3,96,96]"),
     "mnasnet0_5": ("mnasnet", "MNASNet", lambda m, r: dict(alpha=0.5, num_classes=10), "float32[2,3,64,64]"),
 }
 

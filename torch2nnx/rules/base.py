@@ -169,6 +169,9 @@ class Rule:
     note: str = ""
     # a tensor method whose name is also common on non-tensors (str.split)
     ambiguous: bool = False
+    # calls that hand on **kwargs: (NNX constructor, helper translating the torch
+    # kwargs at run time, spatial rank, parameters passed positionally)
+    kwargs_adapter: Optional[tuple] = None
     # layer rows whose layout depends on their arguments (Upsample's rank):
     # (args) -> Layout, evaluated where the layer is constructed
     layout_of: Optional[Callable] = None

@@ -97,12 +97,14 @@ _CONVT_SIG = ("in_channels, out_channels, kernel_size, stride=1, padding=0, outp
 
 RULES = [
     Rule("torch.nn.Conv1d", _CONV_SIG, conv(1), layout=spatial(3), layer=True, stateful=True, weights=CONV_WEIGHTS,
+         kwargs_adapter=("nnx.Conv", "conv_kwargs", 1, ("in_channels", "out_channels")),
          examples=(
              Example("nn.Conv1d(3, 5, 3)", ("float32[2,3,12]",), expect="kernel_size=(3,)"),
              Example("nn.Conv1d(4, 6, 5, stride=2, padding=2, dilation=1, groups=2)", ("float32[2,4,16]",)),
              Example("nn.Conv1d(3, 4, 4, padding='same', dilation=3)", ("float32[2,3,20]",)),
          )),
     Rule("torch.nn.Conv2d", _CONV_SIG, conv(2), layout=spatial(4), layer=True, stateful=True, weights=CONV_WEIGHTS,
+         kwargs_adapter=("nnx.Conv", "conv_kwargs", 2, ("in_channels", "out_channels")),
          examples=(
              Example("nn.Conv2d(3, 4, kernel_size=2, padding='valid')", ("float32[1,3,6,6]",),
                      expect="nnx.Conv(3, 4, kernel_size=(2, 2), padding='VALID', rngs=rngs)"),
@@ -114,8 +116,11 @@ RULES = [
              Example("nn.Conv2d(3, 4, 4, padding='same')", ("float32[2,3,9,9]",)),
              Example("nn.Conv2d(3, 4, 3, padding=1, padding_mode='reflect')", ("float32[2,3,8,8]",)),
              Example("nn.Conv2d(3, 4, 3, padding=1, padding_mode='circular')", ("float32[2,3,8,8]",)),
+             Example("nn.Conv2d(3, 4, bias=False, **{'kernel_size': 3, 'stride': 2, 'padding': 1})",
+                     ("float32[2,3,9,9]",), expect="conv_kwargs("),
          )),
     Rule("torch.nn.Conv3d", _CONV_SIG, conv(3), layout=spatial(5), layer=True, stateful=True, weights=CONV_WEIGHTS,
+         kwargs_adapter=("nnx.Conv", "conv_kwargs", 3, ("in_channels", "out_channels")),
          examples=(Example("nn.Conv3d(2, 4, 3, padding=1, stride=(1, 2, 2))", ("float32[2,2,5,6,6]",)),)),
     Rule("torch.nn.ConvTranspose1d", _CONVT_SIG, conv_transpose(1), layout=spatial(3), layer=True, stateful=True,
          weights=CONVT_WEIGHTS, helpers=(),

@@ -335,3 +335,22 @@ def dropout(x, rate, deterministic, rngs):
         return x
     keep = jax.random.bernoulli(rngs.dropout(), 1.0 - rate, x.shape)
     return jnp.where(keep, x / (1.0 - rate), 0.0)
+
+
+def conv_kwargs(kwargs, n):
+    """torch Conv keyword arguments (passed on as **kwargs) as nnx.Conv ones."""
+    names = {"stride": "strides", "dilation": "kernel_dilation", "groups": "feature_group_count", "bias": "use_bias"}
+    out = {"padding": "VALID"}
+    for key, value in kwargs.items():
+        if key == "kernel_size":
+            out["kernel_size"] = ntuple(value, n)
+        elif key == "padding":
+            out["padding"] = conv_padding(value, n) if value != 0 else "VALID"
+        elif key == "padding_mode":
+            if value != "zeros":
+                raise NotImplementedError(f"padding_mode={value!r} passed in **kwargs")
+        elif key in names:
+            out[names[key]] = value
+        else:
+            raise TypeError(f"unexpected Conv argument {key!r}")
+    return out

@@ -105,6 +105,9 @@ def factory_params(func: cst.FunctionDef, f: FileContext) -> dict[str, tuple[str
         if param.annotation is None:
             continue
         text = cst.Module([]).code_for_node(param.annotation.annotation)
+        bare = text.replace("Optional[", "").replace(" ", "")
+        if bare.lower().startswith(("list[", "tuple[", "sequence[", "dict[")):
+            continue  # a collection of factories, not one
         names = tuple(sorted(n for n in f.classes if n in _words(text)))
         if names and ("type[" in text.lower() or "Type[" in text):
             out[param.name.value] = names

@@ -42,6 +42,12 @@ NON_TENSOR_BUILTINS = {
 }
 
 
+def _narrowed_name(test):
+    if isinstance(test, cst.Call) and test.args and isinstance(test.args[0].value, cst.Name):
+        return test.args[0].value.value
+    return None
+
+
 def _ordered_dict_items(nodes):
     """Sequential(OrderedDict([(name, layer), ...])): the layer nodes."""
     if len(nodes) != 1 or not isinstance(nodes[0], cst.Call) or not nodes[0].args:
@@ -232,7 +238,25 @@ class BodyRewriter(cst.CSTTransformer):
 
     def narrow(self, test):
         """``if isinstance(m, nn.Conv2d):`` - inside, ``m`` is that layer
-        (``m.weight`` is ``m.kernel``)."""
+        (``m.weight`` is ``m.kernel``). ``isinstance(m, A) or isinstance(m, B)``
+        narrows to either."""
+        if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.Or):
+            before = dict(self.env)
+            self.narrow(test.left)
+            left = self.env.get(_narrowed_name(test.left))
+            self.env = dict(before)
+            self.narrow(test.right)
+            right = self.env.get(_narrowed_name(test.right))
+            name = _narrowed_name(test.left)
+            if left is not None and right is not None and name == _narrowed_name(test.right) \
+                    and left.kind == right.kind == L.MODULE:
+                elems = []
+                for t in (left, right):
+                    elems += list(t.module.elements) if t.module.kind == "union" else [t.module]
+                self.env[name] = Tag(L.MODULE, module=ModuleRef("union", elements=tuple(elems)))
+            else:
+                self.env = before
+            return
         if not (isinstance(test, cst.Call) and isinstance(test.func, cst.Name) and test.func.value == "isinstance"
                 and len(test.args) == 2 and isinstance(test.args[0].value, cst.Name)):
             return
@@ -359,6 +383,10 @@ class BodyRewriter(cst.CSTTransformer):
         q = self.f.imports.qualify(updated)
         if q is not None and self.f.imports.is_torch(q) and id(original) not in self._call_funcs:
             return self.torch_value(original, updated, q)
+        if updated.value in self.f.classes and id(original) not in self._call_funcs and not self._annotation:
+            # a translated class handed around (blocks = [BasicConv2d, ...]): calling it builds a layer
+            return self.set(updated, Tag(L.MODULE, module=ModuleRef(
+                "factory", elements=(ModuleRef("class", cls=updated.value),))))
         return updated
 
     # ------------------------------------------------------ classes as values
@@ -719,7 +747,18 @@ class BodyRewriter(cst.CSTTransformer):
         if vt.kind == L.MODULE and vt.module is not None:
             m = vt.module
             if m.kind in ("list", "sequential") and m.elements:
-                inner = m.elements[0] if len(set(map(id, m.elements))) == 1 else ModuleRef("union", elements=m.elements)
+                i = None
+                if len(updated.slice) == 1 and isinstance(updated.slice[0].slice, cst.Index):
+                    try:
+                        i = ast.literal_eval(code(updated.slice[0].slice.value))
+                    except (ValueError, SyntaxError):
+                        i = None
+                if isinstance(i, int) and -len(m.elements) <= i < len(m.elements):
+                    inner = m.elements[i]
+                elif len(set(map(id, m.elements))) == 1:
+                    inner = m.elements[0]
+                else:
+                    inner = ModuleRef("union", elements=m.elements)
                 return self.set(updated, Tag(L.MODULE, module=inner))
             return self.set(updated, Tag(L.MODULE, module=UNKNOWN_MODULE))
         return self.set(updated, L.UNKNOWN_TAG)
@@ -784,6 +823,8 @@ class BodyRewriter(cst.CSTTransformer):
                 self.todo(original, "T2N001", f"{q} is not supported")
                 return self.set(updated, L.UNKNOWN_TAG)
             pos, kw, nodes = self.call_args(updated)
+            if pos is None and rule.kwargs_adapter is not None:
+                return self.adapt_kwargs(original, updated, rule)
             if pos is None:
                 self.todo(original, "T2N002", f"{q}: starred arguments are not supported here")
                 return self.set(updated, L.UNKNOWN_TAG)
@@ -926,6 +967,30 @@ class BodyRewriter(cst.CSTTransformer):
                 self.env[name] = L.UNKNOWN_TAG
             return self.set(call, L.OTHER_TAG)
         return None
+
+    def adapt_kwargs(self, original, updated, rule: Rule):
+        """``nn.Conv2d(i, o, bias=False, **kwargs)``: the keyword arguments are
+        only known at run time, so a helper translates them there."""
+        ctor, adapter, n, positional = rule.kwargs_adapter
+        pos, named, star = [], [], []
+        for a in updated.args:
+            if a.star == "**":
+                star.append(f"**{code(a.value)}")
+            elif a.star or (a.keyword is None and len(pos) >= len(positional)):
+                self.todo(original, "T2N002", f"{rule.name}: these arguments with **kwargs")
+                return self.set(updated, L.UNKNOWN_TAG)
+            elif a.keyword is None:
+                pos.append(code(a.value))
+            elif a.keyword.value in positional:
+                pos.insert(positional.index(a.keyword.value), code(a.value))
+            else:
+                named.append(f"{a.keyword.value!r}: {code(a.value)}")
+        merged = "{" + ", ".join(named + star) + "}"
+        self.f.helpers.add(adapter)
+        self.record_weights(rule, ctor + "(")
+        src = f"{ctor}({', '.join(pos)}, **{adapter}({merged}, {n}), rngs={self.build_ctx.rngs})"
+        ref = ModuleRef("layer", rule=rule)
+        return self.set(expr(src), Tag(L.MODULE, module=ref))
 
     def star_args(self, call: cst.Call) -> list[str]:
         return []
