@@ -137,7 +137,7 @@ def max_diff(t_out, j_out) -> float:
 
 
 def run_parity(result, torch_mod, nnx_mod, weights_mod, cls: str, inputs, *, kwargs=None, train=False,
-               atol=ATOL, compare="allclose", seed=0, jit=False):
+               atol=ATOL, compare="allclose", seed=0, jit=False, layout_class=None):
     """Build both models, port perturbed weights, compare outputs. Returns max diff."""
     from flax import nnx
 
@@ -155,7 +155,8 @@ def run_parity(result, torch_mod, nnx_mod, weights_mod, cls: str, inputs, *, kwa
     j_model = getattr(nnx_mod, cls)(**j_kwargs, rngs=nnx.Rngs(0))
     if compare != "stats":
         weights_mod.load_torch_state_dict(j_model, t_model.state_dict(), strict=True)
-    summary = result.layout_of(cls)
+    # a builder function's model: the layouts of the class it returns
+    summary = result.layout_of(layout_class or cls)
     params = [p for p in summary.params if p != "self"] if summary else []
     j_inputs = []
     for i, arr in enumerate(inputs):

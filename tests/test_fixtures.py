@@ -44,7 +44,10 @@ def test_parity(case, tmp_path):
     rng = np.random.default_rng(0)
     inputs = [make_input(s, rng) for s in cfg["inputs"]]
     kwargs = cfg.get("kwargs", {})
-    run_parity(result, tmod, jmod, wmod, cfg["class"], inputs, kwargs=kwargs)
+    layout = cfg.get("layout_class")
+    run_parity(result, tmod, jmod, wmod, cfg["class"], inputs, kwargs=kwargs, layout_class=layout)
     if cfg.get("train"):
-        run_parity(result, tmod, jmod, wmod, cfg["class"], inputs, kwargs=kwargs, train=True)
+        run_parity(result, tmod, jmod, wmod, cfg["class"], inputs, kwargs=kwargs, train=True, layout_class=layout)
+    if cfg.get("jit", True):
+        run_parity(result, tmod, jmod, wmod, cfg["class"], inputs, kwargs=kwargs, jit=True, layout_class=layout)
     assert sum(result.transposes.values()) == cfg.get("transposes", 0), result.code

@@ -829,6 +829,16 @@ class BodyRewriter(cst.CSTTransformer):
                 self.todo(original, "T2N002", f"{q}: starred arguments are not supported here")
                 return self.set(updated, L.UNKNOWN_TAG)
             return self.apply_rule(original, rule, pos, kw, nodes, star=self.star_args(updated))
+        if isinstance(func, cst.Attribute) and func.attr.value == "__init__" and self.cls is not None \
+                and self.cls.container == "sequential" and isinstance(func.value, cst.Call) and updated.args:
+            # super().__init__(*layers): what the Sequential subclass holds
+            refs = []
+            for a in updated.args:
+                t = self.tag(a.value)
+                if t.kind == L.MODULE and t.module is not None:
+                    refs += list(t.module.elements) if a.star == "*" and t.module.kind == "list" else [t.module]
+            self.cls.elements = tuple(refs)
+            return self.set(updated, L.OTHER_TAG)
         if isinstance(func, cst.Attribute) and func.attr.value == "add_module" and len(updated.args) == 2:
             return self.add_module(updated)
         if isinstance(func, cst.Attribute) and (func.attr.value == "load_state_dict" or (
@@ -1096,6 +1106,11 @@ class BodyRewriter(cst.CSTTransformer):
         if m.kind == "class":
             info = self.f.classes.get(m.cls)
             s = info.methods.get("__call__") if info else None
+            if s is None and info is not None and info.elements:
+                # a Sequential subclass: its layers in order
+                takes, returns = self._fold_refs(list(info.elements))
+                return self.through_module(node, t, ModuleRef("sequential", elements=info.elements,
+                                                              takes=takes, returns=returns))
             if s is None:
                 return node, t
             params = [p for p in s.params if p != "self"]
@@ -1336,7 +1351,7 @@ class BodyRewriter(cst.CSTTransformer):
                     else:
                         self.todo(original, "T2N004", "a layout change between two stateful layers of a "
                                                       "Sequential; split the Sequential")
-                t = want
+                t = want.with_(one=lay.out_one) if lay is not None and lay.kind == "spatial" else want
             if lay is not None and lay.kind in ("plain", "reshape"):
                 t = L.plain()
             elif r is not None and r.kind == "sequential" and r.returns is not None:

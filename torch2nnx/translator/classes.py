@@ -219,6 +219,8 @@ def rewrite_class(f: FileContext, info: ClassInfo, builder_methods: set[str]) ->
         new_body[i] = new_fn
     if info.container == "attrs" and not any(isinstance(st, cst.FunctionDef) and st.name.value == "forward"
                                              for st in body):
+        from .context import ModuleRef
+        info.elements = tuple(v for n, v in info.attrs.items() if isinstance(v, ModuleRef) and n != "*")
         new_body.append(_sequential_call(info))
     if info.uses_training:
         new_body = _add_mode_flag(f, info, new_body)

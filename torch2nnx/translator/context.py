@@ -53,6 +53,7 @@ class ClassInfo:
     uses_training: bool = False  # reads self.training (gets a `deterministic` flag)
     container: Optional[str] = None  # a container subclass: sequential | attrs | dict | list | inherit
     uses_rngs: bool = False  # draws random numbers when called: keeps its rngs as self.rngs
+    elements: tuple = ()  # a Sequential subclass: its layers, in order (for layouts)
 
 
 @dataclass
