@@ -64,6 +64,64 @@ def translate_model(file: str, tmp: Path):
     return result, elapsed
 
 
+# models whose file imports torchvision.ops.misc: both are translated in one run
+def _v3(m, r, arch):
+    setting, last_channel = m._mobilenet_v3_conf(arch, width_mult=0.25)
+    return dict(inverted_residual_setting=setting, last_channel=last_channel, num_classes=10)
+
+
+MULTI = {
+    "mobilenet_v2": ("mobilenetv2", "MobileNetV2", lambda m, r: dict(num_classes=10, width_mult=0.25),
+                     "float32[2,3,64,64]", ()),
+    "mobilenet_v3_small": ("mobilenetv3", "MobileNetV3", lambda m, r: _v3(m, r, "mobilenet_v3_small"),
+                           "float32[2,3,64,64]", ()),
+    "mobilenet_v3_large": ("mobilenetv3", "MobileNetV3", lambda m, r: _v3(m, r, "mobilenet_v3_large"),
+                           "float32[2,3,64,64]", ()),
+}
+
+
+def translate_run(file: str, extra, tmp: Path):
+    import sys
+
+    from torch2nnx.api import translate_many
+
+    root = MODELS.parent
+    mods = ["ops.misc", f"models.{file}", *extra]
+    files = {f"torchvision.{m}": (str(root / (m.replace(".", "/") + ".py")),
+                                  (root / (m.replace(".", "/") + ".py")).read_text()) for m in mods}
+    targets = {m: m.rpartition(".")[2] + "_nnx" for m in files}
+    t0 = time.perf_counter()
+    results = translate_many(files, targets)
+    elapsed = time.perf_counter() - t0
+    for m, r in results.items():
+        (tmp / f"{targets[m]}.py").write_text(r.code)
+        (tmp / f"{targets[m]}_weights.py").write_text(r.weights_code)
+    sys.path.insert(0, str(tmp))  # the translations import each other by module name
+    return results[f"torchvision.models.{file}"], elapsed, results
+
+
+@pytest.mark.parametrize("name", sorted(MULTI))
+def test_torchvision_multifile_parity(name, tmp_path):
+    import sys
+
+    file, cls, kwargs, spec, extra = MULTI[name]
+    result, elapsed, results = translate_run(file, extra, tmp_path)
+    try:
+        todos = [d for r in results.values() for d in r.diagnostics if d.needs_todo and "load_state_dict" not in d.message
+                 and "Dropout: starred" not in d.message]
+        assert not todos, "\n".join(d.format() for d in todos)
+        tmod = importlib.import_module(f"torchvision.models.{file}")
+        jmod = load_module(tmp_path / f"{file}_nnx.py")
+        wmod = load_module(tmp_path / f"{file}_nnx_weights.py")
+        inputs = [make_input(spec, np.random.default_rng(0))]
+        diff = run_parity(result, tmod, jmod, wmod, cls, inputs, kwargs=kwargs)
+        run_parity(result, tmod, jmod, wmod, cls, inputs, kwargs=kwargs, jit=True)
+        print(f"{name}: max abs diff {diff:.2e}, {result.todo_count} TODOs, translated in {elapsed:.2f}s")
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("misc_nnx", None)
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_torchvision_parity(name, tmp_path):
     file, cls, kwargs, spec = CASES[name]

@@ -7,14 +7,60 @@ from .translator.module import ParseError, TranslateResult, translate_source
 
 
 def translate(source: str, path: str = "<stdin>", *, line_length: int = 88, weights: bool = True,
-              module_name: str | None = None, package: str | None = None) -> TranslateResult:
+              module_name: str | None = None, package: str | None = None,
+              siblings: dict | None = None, extra_weight_maps: dict | None = None) -> TranslateResult:
     """Translate one file's source. Raises ParseError for unparseable input.
 
     ``package``: the source's package (``torchvision.models``); its relative
     imports become absolute, so the translation works outside that package.
     """
-    return translate_source(source, path, Options(line_length=line_length, weights=weights, package=package),
+    return translate_source(source, path, Options(line_length=line_length, weights=weights, package=package,
+                                                  siblings=siblings, extra_weight_maps=extra_weight_maps),
                             module_name=module_name)
+
+
+def translate_many(files: dict, targets: dict, *, line_length: int = 88) -> dict:
+    """Translate several files that import each other.
+
+    files: {module name (``torchvision.ops.misc``): (path, source)};
+    targets: {module name: the translation's module name (``misc_nnx``)}.
+    Imports among the files are rewritten to the translations; each file
+    sees the classes and layer builders of the files it imports. Returns
+    {module name: TranslateResult}, dependencies translated first.
+    """
+    import libcst as cst
+
+    from .translator.imports import ImportTable
+
+    deps = {}
+    for mod, (path, source) in files.items():
+        package = mod.rpartition(".")[0] or None
+        table = ImportTable.from_module(cst.parse_module(source), package)
+        deps[mod] = {q.rpartition(".")[0] for q in table.names.values()} & set(files) - {mod}
+    order, done = [], set()
+
+    def visit(m, stack=()):
+        if m in done or m in stack:
+            return
+        for d in sorted(deps[m]):
+            visit(d, stack + (m,))
+        done.add(m)
+        order.append(m)
+
+    for m in sorted(files):
+        visit(m)
+    results, siblings, maps = {}, {}, {}
+    for mod in order:
+        path, source = files[mod]
+        extra = {}
+        for d in sorted(deps[mod]):
+            extra.update(maps[d])
+        result = translate(source, path, line_length=line_length, module_name=targets[mod].rpartition(".")[2],
+                           package=mod.rpartition(".")[0] or None, siblings=dict(siblings), extra_weight_maps=extra)
+        maps[mod] = {**extra, **result.weight_maps}
+        siblings[mod] = (targets[mod], result.exports)
+        results[mod] = result
+    return results
 
 
 def package_of(path) -> str | None:

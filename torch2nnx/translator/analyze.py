@@ -37,6 +37,9 @@ def find_module_classes(module: cst.Module, f: FileContext) -> None:
                     is_module = True
                     bases.append(d)
                     seq = seq or f.classes[d].sequential_base
+                elif d in f.external and f.external[d] != "builder":
+                    is_module = True  # a module class of another file of this run
+                    bases.append(d)
             if is_module:
                 info = ClassInfo(c.name.value, c, bases, sequential_base=seq)
                 info.container = container_kind(c, bases, f)
@@ -53,6 +56,8 @@ def container_kind(c: cst.ClassDef, bases: list[str], f: FileContext):
     if "torch.nn.ModuleList" in bases:
         return "list"
     if "torch.nn.Sequential" not in bases:
+        if any(f.external.get(b) == "container-class" for b in bases):
+            return "inherit"
         base = next((f.classes[b] for b in bases if b in f.classes), None)
         return None if base is None else ("inherit" if base.container else None)
     for s in c.body.body:
@@ -151,7 +156,7 @@ def find_builders(module: cst.Module, f: FileContext) -> dict[str, set[str]]:
                 fparams[(name, s.name.value)] = set(factory_params(s, f))
 
     def builds(c: _Calls, cls: str | None, fname=None) -> bool:
-        if c.layers or (c.names & set(f.classes)) or (c.names & builders):
+        if c.layers or (c.names & set(f.classes)) or (c.names & builders) or (c.names & set(f.external)):
             return True
         if c.names & fparams.get((cls, fname) if cls else fname, set()):
             return True

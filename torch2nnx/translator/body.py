@@ -812,6 +812,11 @@ class BodyRewriter(cst.CSTTransformer):
     def leave_Call(self, original, updated):
         func = updated.func
         q = self.f.imports.qualify(func)
+        if isinstance(func, cst.Name) and func.value in self.f.external:
+            # a class or layer builder of another file of this run
+            kind = self.f.external[func.value]
+            ref = ModuleRef("class", cls=func.value) if kind != "builder" else UNKNOWN_MODULE
+            return self.set(self.add_rngs(updated), Tag(L.MODULE, module=ref))
         if q is not None and self.f.imports.is_torch(q):
             rule = registry.lookup(q)
             if rule is None:

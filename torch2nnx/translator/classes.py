@@ -135,7 +135,7 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
         for st in body.body:
             if not is_super_init(st):
                 stmts.append(st)
-            elif cls is not None and any(b in f.classes for b in cls.bases):
+            elif cls is not None and any(b in f.classes or b in f.external for b in cls.bases):
                 # a translated base class: its __init__ runs, and takes rngs
                 call = st.body[0].value
                 stmts.append(st.with_changes(body=[st.body[0].with_changes(value=rw.add_rngs(call))]))

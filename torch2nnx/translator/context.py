@@ -63,6 +63,10 @@ class Options:
     weights: bool = True
     # the source's package: relative imports become absolute imports of it
     package: str | None = None
+    # other files of the same run: original module -> (translated module, exports)
+    # where exports is {name: "class" | "container-class" | "builder"}
+    siblings: dict | None = None
+    extra_weight_maps: dict | None = None  # weight maps of the sibling files this one imports
 
 
 class FileContext:
@@ -81,6 +85,7 @@ class FileContext:
         self.local_functions: set[str] = set()
         self.function_transposes: dict[str, int] = {}
         self.leftover_names: set[str] = set()  # torch imports still used by marked code
+        self.external: dict[str, str] = {}  # names imported from sibling translations -> kind
         # what layer-building functions returned, by (class or None, name): read by callers next round
         self.builder_returns: dict[tuple, object] = {}
         self.builder_returns_seen: dict[tuple, object] = {}  # module-level defs (summaries may come later)

@@ -38,6 +38,8 @@ class TranslateResult:
     todo_count: int
     summaries: dict[str, Summary] = field(default_factory=dict)
     transposes: dict[str, int] = field(default_factory=dict)
+    exports: dict = field(default_factory=dict)  # names other files of a run may use
+    weight_maps: dict = field(default_factory=dict)  # NNX layer types this file builds
 
     def layout_of(self, cls: str) -> Summary | None:
         return self.summaries.get(cls)
@@ -69,6 +71,12 @@ def translate_source(source: str, path: str = "<stdin>", options: Options | None
     if options.package:
         module = absolutize(module, options.package)
     f = FileContext(path, imports, positions, options)
+    for local, q in imports.names.items():
+        mod, _, name = q.rpartition(".")
+        if options.siblings and mod in options.siblings:
+            kind = options.siblings[mod][1].get(name)
+            if kind:
+                f.external[local] = kind
 
     find_module_classes(module, f)
     builder_methods = find_builders(module, f)
@@ -92,6 +100,8 @@ def translate_source(source: str, path: str = "<stdin>", options: Options | None
 
     # helpers and Variable classes emitted once, after the imports
     text = out.code
+    if options.siblings:
+        out = out.with_changes(body=[_map_import(st, options.siblings) for st in out.body])
     out = mark_leftovers(out, f)
     out = out.with_changes(body=drop_torch_imports(out.body, f, imports))
     head = []
@@ -134,9 +144,15 @@ def translate_source(source: str, path: str = "<stdin>", options: Options | None
     weights = None
     if options.weights:
         stem = module_name or (PurePath(path).stem if path not in ("-", "<stdin>") else "model_nnx")
-        weights = format_code(weights_module(f.weight_maps, stem, PurePath(path).name), options.line_length)
+        # layers built by the other files this one imports end up in its models too
+        maps = dict(options.extra_weight_maps or {})
+        maps.update(f.weight_maps)
+        weights = format_code(weights_module(maps, stem, PurePath(path).name), options.line_length)
     diags = sorted(set(f.diagnostics))
-    return TranslateResult(final, weights, diags, f.todo_count, summaries, transposes)
+    result = TranslateResult(final, weights, diags, f.todo_count, summaries, transposes)
+    result.exports = exports(f.classes, f.builders)
+    result.weight_maps = dict(f.weight_maps)
+    return result
 
 
 class _Absolutize(cst.CSTTransformer):
@@ -164,6 +180,27 @@ def absolutize(module: cst.Module, package: str) -> cst.Module:
         new_body.append(stmt)
     # keep node identity for everything else (positions)
     return module.with_changes(body=new_body)
+
+
+def _map_import(stmt, siblings: dict):
+    """Imports of files translated in the same run import their translations."""
+    if not isinstance(stmt, cst.SimpleStatementLine):
+        return stmt
+    body = []
+    for small in stmt.body:
+        if isinstance(small, cst.ImportFrom) and not small.relative and small.module is not None:
+            mod = dotted(small.module)
+            if mod in siblings:
+                small = small.with_changes(module=cst.parse_expression(siblings[mod][0]))
+        body.append(small)
+    return stmt.with_changes(body=body)
+
+
+def exports(result_classes: dict, builders: set) -> dict:
+    """What a translated file offers the other files of its run."""
+    out = {name: ("container-class" if info.container else "class") for name, info in result_classes.items()}
+    out.update({name: "builder" for name in builders})
+    return out
 
 
 def bound_names(small) -> set[str]:
