@@ -143,7 +143,9 @@ def main() -> None:
 
 
 @main.command("translate")
-@click.argument("src", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.argument("srcs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option("--suffix", help="Several files: write each translation next to its source as "
+                               "<stem><SUFFIX>.py (+ weights module); imports among them are rewritten.")
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False, allow_dash=True),
               help="Where to write the NNX module ('-' for stdout). "
                    "Default: <src stem>_nnx.py next to SRC (stdout when SRC is '-').")
@@ -156,14 +158,23 @@ def main() -> None:
 @click.option("--strict", is_flag=True, help="Exit 1 when any TODO(torch2nnx) marker was emitted.")
 @click.option("-q", "--quiet", is_flag=True, help="Do not print the summary line.")
 @click.pass_context
-def translate_cmd(ctx: click.Context, src: str, out: str | None, weights_out: str | None, no_weights: bool,
-                  line_length: int, strict: bool, quiet: bool) -> None:
+def translate_cmd(ctx: click.Context, srcs: tuple[str, ...], suffix: str | None, out: str | None,
+                  weights_out: str | None, no_weights: bool, line_length: int, strict: bool, quiet: bool) -> None:
     """Translate SRC (a file, or '-' for stdin) into a Flax NNX module.
+
+    With several SRC files (or --suffix), each is written next to its source
+    as <stem><SUFFIX>.py and imports among them point to the translations.
 
     Diagnostics go to stderr as ``path:line:col: T2Nnnn message``.
     Exit codes: 0 ok, 1 --strict and TODOs emitted, 2 usage error,
     123 input cannot be parsed.
     """
+    if len(srcs) > 1 or suffix is not None:
+        if out is not None or weights_out is not None:
+            raise click.UsageError("-o/--weights-out name one output; with several files use --suffix")
+        _translate_many(ctx, srcs, suffix or "_nnx", line_length, strict, quiet, not no_weights)
+        return
+    src = srcs[0]
     from_stdin = src == STDIO
     if out is None:
         out = STDIO if from_stdin else default_output(src)
@@ -259,3 +270,45 @@ def rules_cmd(fmt: str) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+def _translate_many(ctx: click.Context, srcs, suffix: str, line_length: int, strict: bool, quiet: bool,
+                    weights: bool) -> None:
+    """Several files in one run, each translation written next to its source."""
+    from .api import translate_many
+
+    if STDIO in srcs:
+        raise click.UsageError("'-' cannot be one of several files")
+    if not suffix or suffix.endswith(".py"):
+        raise click.BadParameter("give a suffix for the module name, like _nnx", param_hint="'--suffix'")
+    files, targets, outputs = {}, {}, {}
+    for src in srcs:
+        path = Path(src)
+        package = package_of(path)
+        mod = f"{package}.{path.stem}" if package else path.stem
+        try:
+            files[mod] = (src, decode_source(path.read_bytes(), src))
+        except InputError as e:
+            click.echo(str(e), err=True)
+            ctx.exit(EXIT_CANNOT_TRANSLATE)
+        targets[mod] = f"{package}.{path.stem}{suffix}" if package else f"{path.stem}{suffix}"
+        outputs[mod] = path.with_name(path.stem + suffix + ".py")
+    try:
+        results = translate_many(files, targets, line_length=line_length)
+    except ParseError as e:
+        click.echo(e.diagnostic.format(e.path), err=True)
+        ctx.exit(EXIT_CANNOT_TRANSLATE)
+    writes = []
+    todos = 0
+    for mod, result in results.items():
+        for d in result.diagnostics:
+            click.echo(d.format(files[mod][0]), err=True)
+        todos += result.todo_count
+        writes.append((str(outputs[mod]), result.code))
+        if weights:
+            writes.append((str(outputs[mod].with_name(outputs[mod].stem + "_weights.py")), result.weights_code))
+    write_files(writes)
+    if not quiet:
+        click.echo(f"translated {_plural(len(results), 'file')}: {_plural(todos, 'TODO')}", err=True)
+    if strict and todos:
+        ctx.exit(1)
