@@ -19,6 +19,21 @@ def _pads(a, nd, ctx):
     return repr(tuple((i, i) for i in p)) if any(p) else None
 
 
+def _odd_padding(a, pads, nd) -> bool:
+    """Padding that nnx's pools cannot take as given (not literal ints)."""
+    return a.given("padding") and pads is None and a.lit("padding") not in (0, (0,) * nd)
+
+
+def _helper_pool(a, ctx, helper: str, k: str, s: str, names) -> str:
+    """The emitted helper with torch's own arguments (ceil_mode, dilation, ...)."""
+    kws = [f"kernel_size={k}", f"stride={s}"] + [f"{n}={a.src(n)}" for n in names if a.given(n)]
+    return partial(ctx.helper(helper), kws)
+
+
+def _nnx_pool_kws(k: str, s: str, pads) -> list:
+    return [f"window_shape={k}", f"strides={s}"] + ([f"padding={pads}"] if pads else [])
+
+
 def max_pool(nd, functional=False):
     def build(a, ctx):
         k = ntuple(a, "kernel_size", nd, ctx)
@@ -28,17 +43,10 @@ def max_pool(nd, functional=False):
         ceil = a.lit("ceil_mode", False) if a.given("ceil_mode") else False
         dil = a.lit("dilation", 1) if a.given("dilation") else 1
         pads = _pads(a, nd, ctx)
-        if ceil is not False or dil not in (1, (1,) * nd) or (a.given("padding") and pads is None and a.lit("padding") not in (0, (0,) * nd)):
-            kws = [f"kernel_size={k}", f"stride={s}"]
-            for name in ("padding", "dilation", "ceil_mode"):
-                if a.given(name):
-                    kws.append(f"{name}={a.src(name)}")
-            f = partial(ctx.helper("max_pool"), kws)
+        if ceil is not False or dil not in (1, (1,) * nd) or _odd_padding(a, pads, nd):
+            f = _helper_pool(a, ctx, "max_pool", k, s, ("padding", "dilation", "ceil_mode"))
         else:
-            kws = [f"window_shape={k}", f"strides={s}"]
-            if pads:
-                kws.append(f"padding={pads}")
-            f = partial("nnx.max_pool", kws)
+            f = partial("nnx.max_pool", _nnx_pool_kws(k, s, pads))
         return f"{f}({a.src('input')})" if functional else f
     return build
 
@@ -51,18 +59,13 @@ def avg_pool(nd, functional=False):
         div = a.lit("divisor_override", None) if a.given("divisor_override") else None
         pads = _pads(a, nd, ctx)
         cip = a.lit("count_include_pad", True) if a.given("count_include_pad") else True
-        if ceil is not False or div is not None or (a.given("padding") and pads is None and a.lit("padding") not in (0, (0,) * nd)):
-            kws = [f"kernel_size={k}", f"stride={s}"]
-            for name in ("padding", "ceil_mode", "count_include_pad", "divisor_override"):
-                if a.given(name):
-                    kws.append(f"{name}={a.src(name)}")
-            f = partial(ctx.helper("avg_pool"), kws)
+        if ceil is not False or div is not None or _odd_padding(a, pads, nd):
+            f = _helper_pool(a, ctx, "avg_pool", k, s, ("padding", "ceil_mode", "count_include_pad",
+                                                         "divisor_override"))
         else:
-            kws = [f"window_shape={k}", f"strides={s}"]
-            if pads:
-                kws.append(f"padding={pads}")
-                if cip is not True:
-                    kws.append(f"count_include_pad={a.src('count_include_pad')}")
+            kws = _nnx_pool_kws(k, s, pads)
+            if pads and cip is not True:
+                kws.append(f"count_include_pad={a.src('count_include_pad')}")
             f = partial("nnx.avg_pool", kws)
         return f"{f}({a.src('input')})" if functional else f
     return build
