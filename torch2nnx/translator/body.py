@@ -108,6 +108,7 @@ class BodyRewriter(cst.CSTTransformer):
         self.todos: list[list[str]] = []
         self._stmts: list = []  # enclosing simple statements (original nodes), for positions
         self._call_funcs: set[int] = set()  # original nodes that are the callee of a call
+        self._not_values: set[int] = set()  # names that are attribute names or keywords
         self._type_nodes: set[int] = set()  # original nodes in a type position (isinstance)
         self._annotation = 0
         self.transposes = 0
@@ -375,7 +376,16 @@ class BodyRewriter(cst.CSTTransformer):
         return node
 
     # ---------------------------------------------------------- expressions
+    def visit_Attribute(self, node):
+        self._not_values.add(id(node.attr))  # `x.Tensor`: an attribute name, not a use of Tensor
+
+    def visit_Arg(self, node):
+        if node.keyword is not None:
+            self._not_values.add(id(node.keyword))
+
     def leave_Name(self, original, updated):
+        if id(original) in self._not_values:
+            return updated
         if updated.value in self.env:
             return self.set(updated, self.env[updated.value])
         if updated.value in ("True", "False", "None"):
