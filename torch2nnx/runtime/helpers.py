@@ -354,3 +354,10 @@ def conv_kwargs(kwargs, n):
         else:
             raise TypeError(f"unexpected Conv argument {key!r}")
     return out
+
+
+def weights_module():
+    """The weights module written next to this file (<module>_weights.py)."""
+    import importlib
+
+    return importlib.import_module(__name__ + "_weights")

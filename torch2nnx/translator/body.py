@@ -856,6 +856,14 @@ class BodyRewriter(cst.CSTTransformer):
             return self.set(updated, L.OTHER_TAG)
         if isinstance(func, cst.Attribute) and func.attr.value == "add_module" and len(updated.args) == 2:
             return self.add_module(updated)
+        if isinstance(func, cst.Attribute) and func.attr.value == "load_state_dict" \
+                and self.tag(func.value).kind == L.MODULE and len(updated.args) >= 1 \
+                and self.f.options.weights and not any(a.star for a in updated.args):
+            # pretrained weights: the generated weights module next to this file ports them
+            args = [code(func.value)] + [code(a.value) if a.keyword is None else f"{a.keyword.value}={code(a.value)}"
+                                         for a in updated.args]
+            self.f.helpers.add("weights_module")
+            return self.set(expr(f"weights_module().load_torch_state_dict({', '.join(args)})"), L.OTHER_TAG)
         if isinstance(func, cst.Attribute) and (func.attr.value == "load_state_dict" or (
                 func.attr.value == "state_dict" and self.tag(func.value).kind == L.MODULE)):
             self.todo(original, "T2N005", f"{func.attr.value} on a translated model: port torch weights with "
