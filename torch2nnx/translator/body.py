@@ -276,9 +276,6 @@ class BodyRewriter(cst.CSTTransformer):
         ref = refs[0] if len(refs) == 1 else ModuleRef("union", elements=tuple(refs))
         self.env[test.args[0].value.value] = Tag(L.MODULE, module=ref)
 
-    def leave_If_orelse(self, node):
-        pass
-
     def visit_If_orelse(self, node):
         self._branch_env()
 
@@ -729,9 +726,7 @@ class BodyRewriter(cst.CSTTransformer):
                         role = (vt.roles[i],) if vt.roles is not None and -len(vt.roles) <= i < len(vt.roles) else None
                         return self.set(new, Tag(L.OTHER, roles=role))
                     # a non-literal index into a channels-last shape: read the torch-order shape
-                    self.transposes += 0
-                    return self.set(updated.with_changes(value=expr(
-                        f"{code(updated.value)}")), L.OTHER_TAG) if False else self._shape_fallback(original, updated, perm)
+                    return self._shape_fallback(original, updated, perm)
             if vt.roles is not None and len(updated.slice) == 1 and isinstance(updated.slice[0].slice, cst.Index):
                 try:
                     i = ast.literal_eval(code(updated.slice[0].slice.value))
@@ -843,7 +838,7 @@ class BodyRewriter(cst.CSTTransformer):
             if pos is None:
                 self.todo(original, "T2N002", f"{q}: starred arguments are not supported here")
                 return self.set(updated, L.UNKNOWN_TAG)
-            return self.apply_rule(original, rule, pos, kw, nodes, star=self.star_args(updated))
+            return self.apply_rule(original, rule, pos, kw, nodes)
         if isinstance(func, cst.Attribute) and func.attr.value == "__init__" and self.cls is not None \
                 and self.cls.container == "sequential" and isinstance(func.value, cst.Call) and updated.args:
             # super().__init__(*layers): what the Sequential subclass holds
@@ -895,8 +890,7 @@ class BodyRewriter(cst.CSTTransformer):
                     if pos is None:
                         self.todo(original, "T2N002", f"Tensor.{mname}: starred arguments are not supported")
                         return self.set(updated, L.UNKNOWN_TAG)
-                    return self.apply_rule(original, rule, [code(recv)] + pos, kw, [recv] + nodes,
-                                           star=self.star_args(updated))
+                    return self.apply_rule(original, rule, [code(recv)] + pos, kw, [recv] + nodes)
                 if rule is None and rt.kind == L.TENSOR and not mname.startswith("_"):
                     self.todo(original, "T2N001", f"Tensor.{mname} is not supported")
                     return self.set(updated, L.UNKNOWN_TAG)
@@ -1024,9 +1018,6 @@ class BodyRewriter(cst.CSTTransformer):
         src = f"{ctor}({', '.join(pos)}, **{adapter}({merged}, {n}), rngs={self.build_ctx.rngs})"
         ref = ModuleRef("layer", rule=rule)
         return self.set(expr(src), Tag(L.MODULE, module=ref))
-
-    def star_args(self, call: cst.Call) -> list[str]:
-        return []
 
     def call_args(self, call: cst.Call):
         pos, kw, nodes = [], {}, []
@@ -1221,7 +1212,7 @@ class BodyRewriter(cst.CSTTransformer):
         return node, L.UNKNOWN_TAG
 
     # --------------------------------------------------------- rule application
-    def apply_rule(self, original, rule: Rule, pos: list[str], kw: dict[str, str], nodes, star=None):
+    def apply_rule(self, original, rule: Rule, pos: list[str], kw: dict[str, str], nodes):
         lay = rule.layout
         try:
             args = bind(rule.params, pos, kw)
@@ -1285,8 +1276,6 @@ class BodyRewriter(cst.CSTTransformer):
                 result = L.plain()
             elif lay.kind == "other":
                 result = L.OTHER_TAG
-            elif lay.kind == "custom":
-                pass
             src = rule.build(args, self.build_ctx)
         except Unsupported as e:
             self.todo(original, e.code, f"{rule.name}: {e.message}")
@@ -1590,8 +1579,7 @@ class BodyRewriter(cst.CSTTransformer):
                 out = self._channel_reshape(node, t, dims_nodes, dims_src)
                 if out is not None:
                     return out
-            new_node = self.canonical(node, "reshape of a channels-last tensor that mixes channel and spatial dims"
-                                      if False else "")
+            new_node = self.canonical(node)
             args.given_src[tname] = code(new_node)
             return self.set(expr(rule.build(args, self.build_ctx)), L.plain(k or None))
         except Unsupported as e:

@@ -99,7 +99,6 @@ def translate_source(source: str, path: str = "<stdin>", options: Options | None
     out = module.with_changes(body=body)
 
     # helpers and Variable classes emitted once, after the imports
-    text = out.code
     if options.siblings:
         out = out.with_changes(body=[_map_import(st, options.siblings) for st in out.body])
     out = mark_leftovers(out, f)
