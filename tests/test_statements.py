@@ -134,3 +134,64 @@ def test_load_state_dict_calls_the_weights_module(tmp_path, monkeypatch):
     with torch.no_grad():
         expected = torch_model(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(np.asarray(nnx_model(x)), expected, rtol=1e-4, atol=1e-4)
+
+
+STOCHASTIC = '''import torch
+from torch import nn, Tensor
+
+
+def stochastic_depth(input: Tensor, p: float, mode: str, training: bool = True) -> Tensor:
+    if not training or p == 0.0:
+        return input
+    survival_rate = 1.0 - p
+    if mode == "row":
+        size = [input.shape[0]] + [1] * (input.ndim - 1)
+    else:
+        size = [1] * input.ndim
+    noise = torch.empty(size, dtype=input.dtype, device=input.device)
+    noise = noise.bernoulli_(survival_rate)
+    if survival_rate > 0.0:
+        noise.div_(survival_rate)
+    return input * noise
+
+
+torch.fx.wrap("stochastic_depth")
+
+
+class Block(nn.Module):
+    def __init__(self, p, **params):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 3, padding=1)
+        self.drop = nn.Dropout(0.25, **params)
+        self.p = p
+
+    def forward(self, x):
+        return x + stochastic_depth(self.drop(self.conv(x)), self.p, "row", self.training)
+'''
+
+
+def test_random_function_takes_rngs_and_inert_splat(tmp_path):
+    """A plain function that draws random numbers gains ``*, rngs`` and the
+    module passes its own; ``**params`` that can only hold ``inplace`` is
+    dropped; ``torch.fx.wrap`` at the top level goes."""
+    result, tmod, jmod, wmod = translate_files(STOCHASTIC, tmp_path)
+    assert "TODO(torch2nnx)" not in result.code, result.code
+    assert "input: jax.Array, p: float, mode: str, training: bool = True, *, rngs: nnx.Rngs" in result.code
+    assert "rngs=self.rngs" in result.code and "fx" not in result.code
+    assert "nnx.Dropout(0.25, rngs=rngs)" in result.code
+    rng = np.random.default_rng(0)
+    x = make_input("float32[2,3,8,8]", rng)
+    run_parity(result, tmod, jmod, wmod, "Block", [x], kwargs={"p": 0.5, "inplace": True})
+    # training: whole rows are kept (scaled by 2) or zeroed, as torch's
+    from flax import nnx
+    import jax.numpy as jnp
+
+    model = jmod.Block(p=0.5, rngs=nnx.Rngs(0))
+    model.train()
+    model.drop.deterministic = True
+    xs = jnp.ones((64, 8, 8, 3))
+    branch = model.conv(xs)
+    rows = (model(xs) - xs) / branch
+    per_row = np.asarray(rows).reshape(64, -1)
+    assert np.allclose(per_row, per_row[:, :1], atol=1e-4)
+    assert set(np.round(per_row[:, 0], 3)) <= {0.0, 2.0} and 10 < (per_row[:, 0] > 1).sum() < 54

@@ -70,7 +70,18 @@ def _v3(m, r, arch):
     return dict(inverted_residual_setting=setting, last_channel=last_channel, num_classes=10)
 
 
+def _fused(m, r):
+    setting = [m.FusedMBConvConfig(1, 3, 1, 8, 8, 1), m.FusedMBConvConfig(4, 3, 2, 8, 16, 2),
+               m.MBConvConfig(4, 3, 2, 16, 24, 2)]
+    return dict(inverted_residual_setting=setting, dropout=0.2, stochastic_depth_prob=0.2, num_classes=10,
+                last_channel=64)
+
+
 MULTI = {
+    "efficientnet_b0": ("efficientnet", "EfficientNet", lambda m, r: dict(
+        inverted_residual_setting=m._efficientnet_conf("efficientnet_b0", width_mult=0.25, depth_mult=0.25)[0],
+        dropout=0.2, num_classes=10), "float32[2,3,64,64]", ("ops.stochastic_depth",)),
+    "efficientnet_v2": ("efficientnet", "EfficientNet", _fused, "float32[2,3,64,64]", ("ops.stochastic_depth",)),
     "mobilenet_v2": ("mobilenetv2", "MobileNetV2", lambda m, r: dict(num_classes=10, width_mult=0.25),
                      "float32[2,3,64,64]", ()),
     "mobilenet_v3_small": ("mobilenetv3", "MobileNetV3", lambda m, r: _v3(m, r, "mobilenet_v3_small"),

@@ -8,14 +8,16 @@ from .translator.module import ParseError, TranslateResult, translate_source
 
 def translate(source: str, path: str = "<stdin>", *, line_length: int = 88, weights: bool = True,
               module_name: str | None = None, package: str | None = None,
-              siblings: dict | None = None, extra_weight_maps: dict | None = None) -> TranslateResult:
+              siblings: dict | None = None, extra_weight_maps: dict | None = None,
+              reexports: dict | None = None) -> TranslateResult:
     """Translate one file's source. Raises ParseError for unparseable input.
 
     ``package``: the source's package (``torchvision.models``); its relative
     imports become absolute, so the translation works outside that package.
     """
     return translate_source(source, path, Options(line_length=line_length, weights=weights, package=package,
-                                                  siblings=siblings, extra_weight_maps=extra_weight_maps),
+                                                  siblings=siblings, extra_weight_maps=extra_weight_maps,
+                                                  reexports=reexports),
                             module_name=module_name)
 
 
@@ -32,11 +34,22 @@ def translate_many(files: dict, targets: dict, *, line_length: int = 88) -> dict
 
     from .translator.imports import ImportTable
 
+    parsed = {mod: cst.parse_module(source) for mod, (path, source) in files.items()}
+    # `from torchvision.ops import StochasticDepth` names a run file's class
+    # through the package's __init__: such names resolve to that file
+    reexports = {}
+    for mod, module in parsed.items():
+        package = mod.rpartition(".")[0]
+        if package and package not in files:
+            for stmt in module.body:
+                if isinstance(stmt, (cst.ClassDef, cst.FunctionDef)):
+                    reexports.setdefault(f"{package}.{stmt.name.value}", mod)
     deps = {}
-    for mod, (path, source) in files.items():
+    for mod, module in parsed.items():
         package = mod.rpartition(".")[0] or None
-        table = ImportTable.from_module(cst.parse_module(source), package)
-        deps[mod] = {q.rpartition(".")[0] for q in table.names.values()} & set(files) - {mod}
+        table = ImportTable.from_module(module, package)
+        used = {reexports.get(q, q.rpartition(".")[0]) for q in table.names.values()}
+        deps[mod] = used & set(files) - {mod}
     order, done = [], set()
 
     def visit(m, stack=()):
@@ -56,9 +69,10 @@ def translate_many(files: dict, targets: dict, *, line_length: int = 88) -> dict
         for d in sorted(deps[mod]):
             extra.update(maps[d])
         result = translate(source, path, line_length=line_length, module_name=targets[mod].rpartition(".")[2],
-                           package=mod.rpartition(".")[0] or None, siblings=dict(siblings), extra_weight_maps=extra)
+                           package=mod.rpartition(".")[0] or None, siblings=dict(siblings), extra_weight_maps=extra,
+                           reexports=reexports)
         maps[mod] = {**extra, **result.weight_maps}
-        siblings[mod] = (targets[mod], result.exports)
+        siblings[mod] = (targets[mod], result.exports, result.summaries)
         results[mod] = result
     return results
 

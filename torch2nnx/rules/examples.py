@@ -74,7 +74,7 @@ def _example_source(rule: Rule, ex: Example) -> str:
         else:
             fwd.append("return self.layer(x)")
         return _module(init, fwd, ["x"])
-    if ex.compare == "stats":
+    if ex.compare == "stats" and ex.where not in ("forward", "init"):
         # re-initialisation: a layer, the init call in __init__, forward returns the tensor
         target = ex.torch.split("(", 1)[1].split(",")[0].split(")")[0].strip()
         return _module([f"self.layer = {ex.where}", ex.torch], [f"return {target} * 1.0"], [])
@@ -89,6 +89,10 @@ def _example_source(rule: Rule, ex: Example) -> str:
         return src.replace("    def forward", stub + "    def forward", 1)
     if ex.where == "with":
         return _module(init, fwd + [f"with {ex.torch}:\n            y = x * 2.0", "return y"], names)
+    if ex.where == "module":
+        # a top-level statement (torch.fx.wrap must be called there)
+        src = _module(init, fwd + ["return x * 2.0"], names)
+        return src.replace("class M(", ex.torch + "\n\n\nclass M(", 1)
     if ex.where == "stmt":
         return _module(init, fwd + [ex.torch, "return x * 2.0"], names)
     if ex.where == "init":

@@ -224,6 +224,14 @@ def _new(fn):
     return build
 
 
+def _bernoulli_(a, ctx):
+    if a.given("generator"):
+        raise Unsupported("T2N005", "a torch.Generator has no NNX equivalent; randomness comes from nnx.Rngs")
+    x = a.src("input")
+    # drawn from the dropout stream, as stochastic depth and dropout are
+    return f"jax.random.bernoulli({ctx.module_rngs()}.dropout(), {a.src('p')}, {x}.shape).astype({x}.dtype)"
+
+
 def inplace(build):
     """x.add_(y): the same op; the engine turns a statement into x = ..."""
     return build
@@ -403,6 +411,8 @@ RULES = [
       (Example("x.sub_(y)", ("float32[3,4]", "float32[3,4]")),)),
     m("div_", "other, rounding_mode=None", binop("/"), Layout("elementwise", tensors=("input", "other")),
       (Example("x.div_(2.0)", X2),)),
+    m("bernoulli_", "p=0.5, *, generator=None", _bernoulli_, ELEMENTWISE,
+      (Example("x.bernoulli_(0.7)", ("float32[200,300]",), compare="stats"),)),
     m("clamp_", "min=None, max=None", _clamp, ELEMENTWISE, (Example("x.clamp_(min=0.0)", X2),)),
     m("relu_", "", fn1("jax.nn.relu"), ELEMENTWISE, (Example("x.relu_()", X2),)),
     m("zero_", "", fn1("jnp.zeros_like"), ELEMENTWISE, (Example("x.zero_()", X2),)),

@@ -95,6 +95,13 @@ def random(kind):
     return build
 
 
+def _bernoulli(a, ctx):
+    if a.given("generator") or a.given("p"):
+        raise Unsupported("T2N005", "torch.bernoulli with a generator or a scalar p")
+    x = a.src("input")
+    return f"jax.random.bernoulli({ctx.module_rngs()}.dropout(), {x}).astype({x}.dtype)"
+
+
 def like(fn):
     def build(a, ctx):
         parts = [a.src("input")]
@@ -170,6 +177,8 @@ RULES = [_from_method(n) for n in FROM_METHODS] + [
          examples=(Example("torch.randn(3, 4)", (), compare="shape", where="init"),)),
     Rule("torch.rand", _SZ, random("rand"), layout=SOURCE,
          examples=(Example("torch.rand(3, 4)", (), compare="shape", where="init"),)),
+    Rule("torch.bernoulli", "input, p=None, *, generator=None, out=None", _bernoulli, layout=ELEMENTWISE,
+         examples=(Example("torch.bernoulli(torch.sigmoid(x))", ("float32[200,300]",), compare="stats"),)),
     Rule("torch.all", "input, dim=None, keepdim=False", methods.reduction("jnp.all"),
          layout=dims("dim", keepdim="keepdim", reduces=True), examples=(Example("torch.all(x > 0, 1)", X2),)),
     Rule("torch.any", "input, dim=None, keepdim=False", methods.reduction("jnp.any"),

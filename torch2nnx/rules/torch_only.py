@@ -38,6 +38,8 @@ RULES = [
     row("torch._assert", "condition, message", drop,
         (Example("torch._assert(x.shape[0] > 0, 'empty batch')", X, where="stmt"),),
         note="a traced condition cannot be checked inside jit"),
+    row("torch.fx.wrap", "fn_or_name", drop, (Example("torch.fx.wrap('len')", X, where="module"),),
+        note="FX tracing registration"),
     row("torchvision.utils._log_api_usage_once", "obj", drop,
         (Example("torchvision.utils._log_api_usage_once(self)", X, where="stmt"),)),
     row("torchvision.models._api.register_model", "name=None", drop,

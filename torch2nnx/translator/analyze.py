@@ -107,18 +107,69 @@ def factory_params(func: cst.FunctionDef, f: FileContext) -> dict[str, tuple[str
         if isinstance(default, cst.Name) and default.value in f.classes:
             out[param.name.value] = (default.value,)  # inverted_residual=InvertedResidual
             continue
-        if param.annotation is None:
-            continue
-        text = cst.Module([]).code_for_node(param.annotation.annotation)
-        bare = text.replace("Optional[", "").replace(" ", "")
-        if bare.lower().startswith(("list[", "tuple[", "sequence[", "dict[")):
-            continue  # a collection of factories, not one
-        names = tuple(sorted(n for n in f.classes if n in _words(text)))
-        if names and ("type[" in text.lower() or "Type[" in text):
-            out[param.name.value] = names
-        elif "Callable" in text and "Module" in text:
-            out[param.name.value] = ()
+        if param.annotation is not None:
+            names = factory_annotation(param.annotation.annotation, f)
+            if names is not None:
+                out[param.name.value] = names
     return out
+
+
+def factory_annotation(annotation: cst.BaseExpression, f: FileContext) -> tuple[str, ...] | None:
+    """The classes a factory annotation names (empty: any), or None when it is not one."""
+    text = cst.Module([]).code_for_node(annotation)
+    bare = text.replace("Optional[", "").replace(" ", "")
+    if bare.lower().startswith(("list[", "tuple[", "sequence[", "dict[")):
+        return None  # a collection of factories, not one
+    names = tuple(sorted(n for n in f.classes if n in _words(text)))
+    if names and ("type[" in text.lower() or "Type[" in text):
+        return names
+    if "Callable" in text and "Module" in text:
+        return ()
+    return None
+
+
+class _Assigned(cst.CSTVisitor):
+    """Translated classes bound to a name anywhere: ``block = MBConv``,
+    ``f(block=MBConv)``, ``def __init__(self, block=MBConv)``."""
+
+    def __init__(self, f: FileContext):
+        self.f = f
+        self.found: dict[str, set[str]] = {}
+
+    def _add(self, name: str, value):
+        if isinstance(value, cst.Name) and value.value in self.f.classes:
+            self.found.setdefault(name, set()).add(value.value)
+
+    def visit_Assign(self, node):
+        for t in node.targets:
+            if isinstance(t.target, (cst.Name, cst.Attribute)):
+                self._add(t.target.value if isinstance(t.target, cst.Name) else t.target.attr.value, node.value)
+
+    def visit_Arg(self, node):
+        if node.keyword is not None:
+            self._add(node.keyword.value, node.value)
+
+    def visit_Param(self, node):
+        if node.default is not None:
+            self._add(node.name.value, node.default)
+
+
+def find_factory_fields(module: cst.Module, f: FileContext) -> None:
+    """Fields of plain classes (config dataclasses) annotated as layer
+    factories: ``block: Callable[..., nn.Module]`` makes ``cnf.block(...)``
+    a layer factory, of the translated classes the file binds to ``block``."""
+    assigned = _Assigned(f)
+    module.visit(assigned)
+    for c in module.body:
+        if not isinstance(c, cst.ClassDef) or c.name.value in f.classes:
+            continue
+        for st in c.body.body:
+            if isinstance(st, cst.SimpleStatementLine) and isinstance(st.body[0], cst.AnnAssign) \
+                    and isinstance(st.body[0].target, cst.Name):
+                names = factory_annotation(st.body[0].annotation.annotation, f)
+                if names is not None:
+                    field = st.body[0].target.value
+                    f.factory_fields[field] = names or tuple(sorted(assigned.found.get(field, ())))
 
 
 def _words(text: str) -> set[str]:

@@ -16,7 +16,7 @@ from typing import Optional, Sequence
 import libcst as cst
 
 from ..rules import registry
-from ..rules.base import Canonical, Rule, Unsupported, bind
+from ..rules.base import Canonical, Rule, Unsupported, bind, parse_params
 from . import layout as L
 from .context import UNKNOWN_MODULE, BuildCtx, ClassInfo, FileContext, ModuleRef, Summary
 from .imports import dotted
@@ -34,6 +34,9 @@ def expr(src: str) -> cst.BaseExpression:
 
 
 # Python builtins whose result is not a tensor and that accept any layout.
+# torch parameters with no effect on what an NNX layer computes
+INERT_PARAMS = {"inplace"}
+
 NON_TENSOR_BUILTINS = {
     "len", "int", "float", "bool", "str", "isinstance", "range", "enumerate", "zip",
     "print", "tuple", "list", "dict", "set", "min", "max", "sum", "abs", "round",
@@ -656,6 +659,10 @@ class BodyRewriter(cst.CSTTransformer):
                 attr = info.attrs.get(name) if info else None
                 if isinstance(attr, ModuleRef):
                     return self.set(updated, Tag(L.MODULE, module=attr))
+        if bt.kind in (L.UNKNOWN, L.OTHER) and name in self.f.factory_fields and id(original) in self._call_funcs:
+            # `block_cnf.block(...)`: a config object's layer factory
+            elements = tuple(ModuleRef("class", cls=c) for c in self.f.factory_fields[name])
+            return self.set(updated, Tag(L.MODULE, module=ModuleRef("factory", elements=elements)))
         if bt.is_tensor or bt.kind == L.FREE:
             prop = registry.tensor_property(name)
             if prop is not None:
@@ -835,6 +842,10 @@ class BodyRewriter(cst.CSTTransformer):
             pos, kw, nodes = self.call_args(updated)
             if pos is None and rule.kwargs_adapter is not None:
                 return self.adapt_kwargs(original, updated, rule)
+            if pos is None and self.splat_is_inert(updated, rule):
+                # nn.Dropout(p, **params) where params can only hold `inplace`
+                pos, kw, nodes = self.call_args(updated.with_changes(
+                    args=[a for a in updated.args if a.star != "**"]))
             if pos is None:
                 self.todo(original, "T2N002", f"{q}: starred arguments are not supported here")
                 return self.set(updated, L.UNKNOWN_TAG)
@@ -904,6 +915,9 @@ class BodyRewriter(cst.CSTTransformer):
                 ret = self.f.builder_returns.get((None, name))
                 return self.set(self.add_rngs(updated), ret if ret is not None else
                                 Tag(L.MODULE, module=UNKNOWN_MODULE))
+            if name in self.f.random_functions:
+                # it draws random numbers: hand it our stream (self.rngs in a module)
+                updated = self.add_rngs(updated, self.build_ctx.module_rngs())
             if name in self.f.functions:
                 return self.call_summary(updated, self.f.functions[name], fname=name)
             if name in self.f.local_functions:
@@ -1019,6 +1033,19 @@ class BodyRewriter(cst.CSTTransformer):
         ref = ModuleRef("layer", rule=rule)
         return self.set(expr(src), Tag(L.MODULE, module=ref))
 
+    def splat_is_inert(self, call: cst.Call, rule) -> bool:
+        """A ``**kwargs`` splat that can only name parameters without an
+        effect in NNX (``inplace``): the arguments bound without it leave no
+        other parameter it could fill."""
+        spec = parse_params(rule.params)
+        named = [n for n, _, k in spec if k in ("pos", "kwonly")]
+        positional = [n for n, _, k in spec if k == "pos"]
+        if any(k == "varkw" for _, _, k in spec) or any(a.star == "*" for a in call.args):
+            return False
+        bound = set(positional[:sum(1 for a in call.args if not a.star and a.keyword is None)])
+        bound |= {a.keyword.value for a in call.args if a.keyword is not None}
+        return all(n in bound or n in INERT_PARAMS for n in named)
+
     def call_args(self, call: cst.Call):
         pos, kw, nodes = [], {}, []
         for a in call.args:
@@ -1036,13 +1063,13 @@ class BodyRewriter(cst.CSTTransformer):
             nodes.append(a.value)
         return pos, kw, nodes
 
-    def add_rngs(self, call: cst.Call) -> cst.Call:
+    def add_rngs(self, call: cst.Call, value: str = "rngs") -> cst.Call:
         if any(a.keyword is not None and a.keyword.value == "rngs" for a in call.args):
             return call
         args = list(call.args)
         if args:
             args[-1] = args[-1].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
-        args.append(cst.Arg(keyword=cst.Name("rngs"), value=cst.Name("rngs"),
+        args.append(cst.Arg(keyword=cst.Name("rngs"), value=cst.parse_expression(value),
                             equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""),
                                                   whitespace_after=cst.SimpleWhitespace(""))))
         return call.with_changes(args=args)
@@ -1119,7 +1146,8 @@ class BodyRewriter(cst.CSTTransformer):
             return self.apply_layout_unary(node, t, m.layout or m.rule.layout)
         if m.kind == "class":
             info = self.f.classes.get(m.cls)
-            s = info.methods.get("__call__") if info else None
+            # a class of another file of the run: the layouts it was translated with
+            s = info.methods.get("__call__") if info else self.f.external_summaries.get(m.cls)
             if s is None and info is not None and info.elements:
                 # a Sequential subclass: its layers in order
                 takes, returns = self._fold_refs(list(info.elements))
@@ -1833,10 +1861,18 @@ class BodyRewriter(cst.CSTTransformer):
         """Returned values: channels-last where torch has channels-first spatial
         tensors, torch's own layout for everything else (the contract)."""
         t = self.tag(node)
+        want = self.f.return_layouts.get(self.return_key)
+        if want is not None and t.kind == L.TENSOR:
+            # the function's returns disagreed last round: all take one layout
+            return self.to_layout(node, t, want, "returns of this function agree on one layout"), want
         if t.kind == L.TENSOR and t.perm is not None and not L.is_identity(t.perm) \
                 and not (t.perm == L.cl_perm(len(t.perm)) and t.roles in (None, L.spatial_roles(len(t.perm)))):
             return self.canonical(node), L.plain()
         return node, t
+
+    @property
+    def return_key(self):
+        return (self.cls.name if self.cls is not None else None, self.func_name)
 
     def leave_Return(self, original, updated):
         if updated.value is not None:
@@ -1862,8 +1898,16 @@ class BodyRewriter(cst.CSTTransformer):
             if decided is not None:
                 s.takes[p] = decided
         ret = None
+        tensors = set()
         for t in self.returns:
             t = self.resolve(t)
             ret = t if ret is None else L.join(ret, t)
+            if t.kind == L.TENSOR:
+                tensors.add(t.perm if t.perm is not None and not L.is_identity(t.perm) else None)
+        if len(tensors) > 1 and self.return_key not in self.f.return_layouts:
+            # `return x` on one path, `return x * noise` (torch order) on another:
+            # bring them to one layout next round, channels-last where one is
+            cl = [p for p in tensors if p is not None and p == L.cl_perm(len(p))]
+            self.f.return_layouts[self.return_key] = L.channels_last(len(cl[0])) if cl else L.plain()
         s.returns = ret
         return s

@@ -124,6 +124,8 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
     rw_cls = BufferRewriter if kind == "init" else BodyRewriter
     rw = rw_cls(f, cls, func.name.value, params, tags)
     rw.build_ctx.rngs_available = needs_rngs
+    if kind == "function":
+        rw.build_ctx.function = func.name.value
     body = func.body.visit(rw)
     # annotations and defaults in the signature (torch.Tensor -> jax.Array)
     decorators = [d.visit(rw) for d in func.decorators]
@@ -197,6 +199,10 @@ def rewrite_class(f: FileContext, info: ClassInfo, builder_methods: set[str]) ->
         else:
             bases.append(b)
     body = list(node.body.body)
+    if not info.container and not any(b in f.classes or b in f.external for b in info.bases) \
+            and not any(isinstance(s, cst.FunctionDef) and s.name.value == "__init__" for s in body):
+        # torch's inherited nn.Module.__init__(): the contract's constructor takes rngs
+        body = _after_docstring(body, INIT_RNGS)
     funcs = [(i, s) for i, s in enumerate(body) if isinstance(s, cst.FunctionDef)]
     # __init__ first (it tells what the attributes hold), then the rest in order
     funcs.sort(key=lambda t: (t[1].name.value != "__init__", t[0]))
@@ -238,6 +244,15 @@ def _sequential_call(info: ClassInfo) -> cst.FunctionDef:
     layers = ", ".join(f"self.{n}" for n in names) + ("," if len(names) == 1 else "")
     return cst.parse_statement(
         f"def __call__(self, x):\n    for layer in ({layers}):\n        x = layer(x)\n    return x\n")
+
+
+INIT_RNGS = cst.parse_statement("def __init__(self, *, rngs: nnx.Rngs):\n    pass\n")
+
+
+def _after_docstring(body: list, stmt) -> list:
+    doc = bool(body) and isinstance(body[0], cst.SimpleStatementLine) and isinstance(body[0].body[0], cst.Expr) \
+        and isinstance(body[0].body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+    return body[:1] + [stmt] + body[1:] if doc else [stmt] + body
 
 
 MODE_FLAG = cst.parse_statement(

@@ -64,9 +64,13 @@ class Options:
     # the source's package: relative imports become absolute imports of it
     package: str | None = None
     # other files of the same run: original module -> (translated module, exports)
-    # where exports is {name: "class" | "container-class" | "builder"}
+    # where exports is {name: "class" | "container-class" | "builder"}; optionally a
+    # third item, the classes' layout summaries {name: Summary of __call__}
     siblings: dict | None = None
     extra_weight_maps: dict | None = None  # weight maps of the sibling files this one imports
+    # names a package re-exports from one of the run's files (its __init__.py's
+    # `from .stochastic_depth import StochasticDepth`): qualified name -> that file's module
+    reexports: dict | None = None
 
 
 class FileContext:
@@ -79,6 +83,15 @@ class FileContext:
         self.helpers: set[str] = set()  # runtime helper functions/classes to emit
         self.classes: dict[str, ClassInfo] = {}
         self.builders: set[str] = set()  # module-level functions that build layers
+        # config-object fields holding layer factories: field -> translated classes
+        self.factory_fields: dict[str, tuple[str, ...]] = {}
+        # module-level functions that draw random numbers when called: they take
+        # `*, rngs` and their callers pass theirs (found while rewriting, so
+        # kept across rounds)
+        self.random_functions: set[str] = set()
+        # functions whose returns disagree in layout: (owner or None, name) -> the
+        # layout every return is brought to (decided in one round, used in the next)
+        self.return_layouts: dict[tuple, Tag] = {}
         self.weight_maps: dict[str, object] = {}  # nnx class -> WeightMap (used ones)
         self.buffers: set[str] = set()  # "Buffer" / "NonPersistentBuffer" when used
         self.functions: dict[str, Summary] = {}
@@ -86,6 +99,7 @@ class FileContext:
         self.function_transposes: dict[str, int] = {}
         self.leftover_names: set[str] = set()  # torch imports still used by marked code
         self.external: dict[str, str] = {}  # names imported from sibling translations -> kind
+        self.external_summaries: dict[str, Summary] = {}  # their classes' __call__ layouts
         # what layer-building functions returned, by (class or None, name): read by callers next round
         self.builder_returns: dict[tuple, object] = {}
         self.builder_returns_seen: dict[tuple, object] = {}  # module-level defs (summaries may come later)
@@ -147,12 +161,17 @@ class BuildCtx:
         self.rngs_available = False
         self.cls = None
         self.in_init = False
+        self.function = None  # the module-level function being rewritten
 
     def module_rngs(self) -> str:
         """The module's own Rngs (kept from its constructor), for ops that draw
         random numbers when called (functional dropout)."""
         from ..rules.base import Unsupported
 
+        if self.cls is None and self.function is not None:
+            # a plain function (torchvision's stochastic_depth): it takes rngs
+            self.fctx.random_functions.add(self.function)
+            return "rngs"
         if self.cls is None or self.in_init:
             raise Unsupported("T2N005", "random numbers outside a module method need an explicit nnx.Rngs")
         self.cls.uses_rngs = True

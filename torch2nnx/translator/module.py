@@ -10,7 +10,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from ..diagnostics import Diagnostic
 from . import layout as L
-from .analyze import class_order, find_builders, find_module_classes
+from .analyze import class_order, find_builders, find_factory_fields, find_module_classes
 from .body import BodyRewriter, code, expr
 from .classes import add_rngs_param, rewrite_class, rewrite_function
 from .context import FileContext, Options, Summary
@@ -68,6 +68,9 @@ def translate_source(source: str, path: str = "<stdin>", options: Options | None
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     positions = wrapper.resolve(PositionProvider)
     imports = ImportTable.from_module(module, options.package)
+    for local, q in list(imports.names.items()):
+        if options.reexports and q in options.reexports:
+            imports.names[local] = f"{options.reexports[q]}.{q.rpartition('.')[2]}"
     if options.package:
         module = absolutize(module, options.package)
     f = FileContext(path, imports, positions, options)
@@ -77,8 +80,12 @@ def translate_source(source: str, path: str = "<stdin>", options: Options | None
             kind = options.siblings[mod][1].get(name)
             if kind:
                 f.external[local] = kind
+                sums = options.siblings[mod][2] if len(options.siblings[mod]) > 2 else {}
+                if sums.get(name) is not None:
+                    f.external_summaries[local] = sums[name]
 
     find_module_classes(module, f)
+    find_factory_fields(module, f)
     builder_methods = find_builders(module, f)
 
     f.local_functions = {s.name.value for s in module.body if isinstance(s, cst.FunctionDef)}
@@ -88,10 +95,11 @@ def translate_source(source: str, path: str = "<stdin>", options: Options | None
     rounds = 5
     seen = None
     for i in range(rounds):
+        learned = (set(f.random_functions), dict(f.return_layouts))
         body = rewrite_round(module, f, builder_methods, imports)
         sig = summaries_signature(f)
         if i == rounds - 1 or (f.callsites == f.hints and f.builder_returns == f.builder_returns_seen
-                               and sig == seen):
+                               and sig == seen and learned == (f.random_functions, f.return_layouts)):
             break
         seen = sig
         f.reset_round()
@@ -100,7 +108,8 @@ def translate_source(source: str, path: str = "<stdin>", options: Options | None
 
     # helpers and Variable classes emitted once, after the imports
     if options.siblings:
-        out = out.with_changes(body=[_map_import(st, options.siblings) for st in out.body])
+        out = out.with_changes(body=[_map_import(st, options.siblings, options.reexports or {})
+                                     for st in out.body])
     out = mark_leftovers(out, f)
     out = out.with_changes(body=drop_torch_imports(out.body, f, imports))
     head = []
@@ -181,7 +190,7 @@ def absolutize(module: cst.Module, package: str) -> cst.Module:
     return module.with_changes(body=new_body)
 
 
-def _map_import(stmt, siblings: dict):
+def _map_import(stmt, siblings: dict, reexports: dict):
     """Imports of files translated in the same run import their translations."""
     if not isinstance(stmt, cst.SimpleStatementLine):
         return stmt
@@ -191,6 +200,21 @@ def _map_import(stmt, siblings: dict):
             mod = dotted(small.module)
             if mod in siblings:
                 small = small.with_changes(module=cst.parse_expression(siblings[mod][0]))
+            elif not isinstance(small.names, cst.ImportStar):
+                # package re-exports of run files: each name from its translation
+                moved: dict[str, list] = {}
+                kept = []
+                for alias in small.names:
+                    origin = reexports.get(f"{mod}.{dotted(alias.name)}")
+                    if origin in siblings:
+                        moved.setdefault(siblings[origin][0], []).append(alias.with_changes(comma=cst.MaybeSentinel.DEFAULT))
+                    else:
+                        kept.append(alias.with_changes(comma=cst.MaybeSentinel.DEFAULT))
+                for target, names in moved.items():
+                    body.append(cst.ImportFrom(module=cst.parse_expression(target), names=names))
+                if not kept:
+                    continue
+                small = small.with_changes(names=kept) if moved else small
         body.append(small)
     return stmt.with_changes(body=body)
 
@@ -251,7 +275,9 @@ def rewrite_round(module: cst.Module, f: FileContext, builder_methods, imports) 
         if id(stmt) in new_nodes:
             body.append(new_nodes[id(stmt)])
         elif isinstance(stmt, cst.FunctionDef):
-            fn, summary = rewrite_function(f, stmt, None, needs_rngs=stmt.name.value in f.builders, kind="function")
+            name = stmt.name.value
+            fn, summary = rewrite_function(f, stmt, None, kind="function",
+                                           needs_rngs=name in f.builders or name in f.random_functions)
             f.functions[stmt.name.value] = summary
             if stmt.name.value in f.builders:
                 f.builder_returns[(None, stmt.name.value)] = summary.returns
@@ -261,5 +287,7 @@ def rewrite_round(module: cst.Module, f: FileContext, builder_methods, imports) 
             body.append(stmt)  # settled by drop_torch_imports once leftovers are known
         else:
             rw = BodyRewriter(f, None, "<module>", [], {})
-            body.append(stmt.visit(rw))
+            new = stmt.visit(rw)
+            if not isinstance(new, cst.RemovalSentinel):  # a dropped top-level call (torch.fx.wrap)
+                body.append(new)
     return body
