@@ -195,3 +195,35 @@ def test_random_function_takes_rngs_and_inert_splat(tmp_path):
     per_row = np.asarray(rows).reshape(64, -1)
     assert np.allclose(per_row, per_row[:, :1], atol=1e-4)
     assert set(np.round(per_row[:, 0], 3)) <= {0.0, 2.0} and 10 < (per_row[:, 0] > 1).sum() < 54
+
+
+HYPER = '''import math
+import torch
+from torch import nn
+
+
+class M(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(4, 6, 3, padding=1, groups=2)
+        self.emb = nn.Embedding(5, 3)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                fan_out = m.kernel_size[0] * m.kernel_size[1] * m.out_channels // m.groups
+                self.scale = math.sqrt(2.0 / fan_out) * m.in_channels
+        self.width = self.emb.embedding_dim
+
+    def forward(self, x):
+        return self.conv(x) * self.scale + self.width
+'''
+
+
+def test_layer_hyperparameters_read_by_init_code(tmp_path):
+    """Init code reading a layer's hyperparameters (RegNet's fan-out) reads
+    the NNX names (out_features, feature_group_count, features)."""
+    result, tmod, jmod, wmod = translate_files(HYPER, tmp_path)
+    assert "TODO(torch2nnx)" not in result.code, result.code
+    assert "m.out_features // m.feature_group_count" in " ".join(result.code.split())
+    assert "self.emb.features" in result.code
+    rng = np.random.default_rng(0)
+    run_parity(result, tmod, jmod, wmod, "M", [make_input("float32[2,4,5,5]", rng)])

@@ -81,6 +81,12 @@ MULTI = {
     "efficientnet_b0": ("efficientnet", "EfficientNet", lambda m, r: dict(
         inverted_residual_setting=m._efficientnet_conf("efficientnet_b0", width_mult=0.25, depth_mult=0.25)[0],
         dropout=0.2, num_classes=10), "float32[2,3,64,64]", ("ops.stochastic_depth",)),
+    "regnet_y": ("regnet", "RegNet", lambda m, r: dict(
+        block_params=m.BlockParams.from_init_params(depth=4, w_0=8, w_a=8.0, w_m=2.0, group_width=8, se_ratio=0.25),
+        num_classes=10, stem_width=8), "float32[2,3,64,64]", ("ops.stochastic_depth",)),
+    "regnet_x": ("regnet", "RegNet", lambda m, r: dict(
+        block_params=m.BlockParams.from_init_params(depth=3, w_0=16, w_a=12.0, w_m=2.5, group_width=8),
+        num_classes=10, stem_width=16), "float32[2,3,64,64]", ()),
     "efficientnet_v2": ("efficientnet", "EfficientNet", _fused, "float32[2,3,64,64]", ("ops.stochastic_depth",)),
     "mobilenet_v2": ("mobilenetv2", "MobileNetV2", lambda m, r: dict(num_classes=10, width_mult=0.25),
                      "float32[2,3,64,64]", ()),

@@ -178,6 +178,9 @@ class Rule:
     # returns a tuple of tensors (torch.max with dim, torch.split ...)
     returns_tuple: bool = False
     helpers: tuple[str, ...] = field(default=())
+    # hyperparameters that code reads off the layer (init loops' fan-out):
+    # (torch attribute, NNX attribute), where the names differ
+    attrs: tuple[tuple[str, str], ...] = ()
 
     @property
     def short(self) -> str:

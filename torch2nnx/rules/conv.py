@@ -90,20 +90,23 @@ def conv_transpose(nd):
     return build
 
 
+CONV_ATTRS = (("in_channels", "in_features"), ("out_channels", "out_features"), ("groups", "feature_group_count"))
+CONVT_ATTRS = (("in_channels", "in_features"), ("out_channels", "out_features"))
+
 _CONV_SIG = ("in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True, "
              "padding_mode='zeros', device=None, dtype=None")
 _CONVT_SIG = ("in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1, "
               "bias=True, dilation=1, padding_mode='zeros', device=None, dtype=None")
 
 RULES = [
-    Rule("torch.nn.Conv1d", _CONV_SIG, conv(1), layout=spatial(3), layer=True, stateful=True, weights=CONV_WEIGHTS,
+    Rule("torch.nn.Conv1d", _CONV_SIG, conv(1), layout=spatial(3), layer=True, stateful=True, weights=CONV_WEIGHTS, attrs=CONV_ATTRS,
          kwargs_adapter=("nnx.Conv", "conv_kwargs", 1, ("in_channels", "out_channels")),
          examples=(
              Example("nn.Conv1d(3, 5, 3)", ("float32[2,3,12]",), expect="kernel_size=(3,)"),
              Example("nn.Conv1d(4, 6, 5, stride=2, padding=2, dilation=1, groups=2)", ("float32[2,4,16]",)),
              Example("nn.Conv1d(3, 4, 4, padding='same', dilation=3)", ("float32[2,3,20]",)),
          )),
-    Rule("torch.nn.Conv2d", _CONV_SIG, conv(2), layout=spatial(4), layer=True, stateful=True, weights=CONV_WEIGHTS,
+    Rule("torch.nn.Conv2d", _CONV_SIG, conv(2), layout=spatial(4), layer=True, stateful=True, weights=CONV_WEIGHTS, attrs=CONV_ATTRS,
          kwargs_adapter=("nnx.Conv", "conv_kwargs", 2, ("in_channels", "out_channels")),
          examples=(
              Example("nn.Conv2d(3, 4, kernel_size=2, padding='valid')", ("float32[1,3,6,6]",),
@@ -119,14 +122,14 @@ RULES = [
              Example("nn.Conv2d(3, 4, bias=False, **{'kernel_size': 3, 'stride': 2, 'padding': 1})",
                      ("float32[2,3,9,9]",), expect="conv_kwargs("),
          )),
-    Rule("torch.nn.Conv3d", _CONV_SIG, conv(3), layout=spatial(5), layer=True, stateful=True, weights=CONV_WEIGHTS,
+    Rule("torch.nn.Conv3d", _CONV_SIG, conv(3), layout=spatial(5), layer=True, stateful=True, weights=CONV_WEIGHTS, attrs=CONV_ATTRS,
          kwargs_adapter=("nnx.Conv", "conv_kwargs", 3, ("in_channels", "out_channels")),
          examples=(Example("nn.Conv3d(2, 4, 3, padding=1, stride=(1, 2, 2))", ("float32[2,2,5,6,6]",)),)),
     Rule("torch.nn.ConvTranspose1d", _CONVT_SIG, conv_transpose(1), layout=spatial(3), layer=True, stateful=True,
-         weights=CONVT_WEIGHTS, helpers=(),
+         weights=CONVT_WEIGHTS, attrs=CONVT_ATTRS, helpers=(),
          examples=(Example("nn.ConvTranspose1d(3, 4, 3, stride=2, padding=1, output_padding=1)", ("float32[2,3,7]",)),)),
     Rule("torch.nn.ConvTranspose2d", _CONVT_SIG, conv_transpose(2), layout=spatial(4), layer=True, stateful=True,
-         weights=CONVT_WEIGHTS,
+         weights=CONVT_WEIGHTS, attrs=CONVT_ATTRS,
          examples=(
              Example("nn.ConvTranspose2d(3, 4, kernel_size=2, padding=0)", ("float32[1,3,6,6]",),
                      expect="transpose_kernel=True"),
@@ -137,6 +140,6 @@ RULES = [
                      ("float32[2,3,5,5]",)),
          )),
     Rule("torch.nn.ConvTranspose3d", _CONVT_SIG, conv_transpose(3), layout=spatial(5), layer=True, stateful=True,
-         weights=CONVT_WEIGHTS,
+         weights=CONVT_WEIGHTS, attrs=CONVT_ATTRS,
          examples=(Example("nn.ConvTranspose3d(2, 3, 4, 2, 1)", ("float32[1,2,3,4,4]",)),)),
 ]

@@ -54,6 +54,7 @@ RULES = [
         "scale_grad_by_freq=False, sparse=False, _weight=None, _freeze=False, device=None, dtype=None",
         _embedding, layout=PLAIN, layer=True, stateful=True,
         weights=wmap("nnx.Embed", ("weight", "embedding")),
+        attrs=(("embedding_dim", "features"),),
         examples=(
             Example("nn.Embedding(20, 6)", ("int32[2,5]:0:20",)),
             Example("nn.Embedding(20, 6, padding_idx=0)", ("int32[2,5]:0:20",)),

@@ -232,6 +232,14 @@ def _bernoulli_(a, ctx):
     return f"jax.random.bernoulli({ctx.module_rngs()}.dropout(), {a.src('p')}, {x}.shape).astype({x}.dtype)"
 
 
+def _diff(a, ctx):
+    parts = [a.src("input"), a.src("n"), f"axis={a.src('dim')}"]
+    for edge in ("prepend", "append"):
+        if a.given(edge):
+            parts.append(f"{edge}={a.src(edge)}")
+    return f"jnp.diff({', '.join(parts)})"
+
+
 def inplace(build):
     """x.add_(y): the same op; the engine turns a statement into x = ..."""
     return build
@@ -290,6 +298,9 @@ RULES = [
     m("dim", "", lambda a, ctx: f"{a.src('input')}.ndim", OTHER, (Example("x.dim()", X4),)),
     m("numel", "", lambda a, ctx: f"{a.src('input')}.size", OTHER, (Example("x.numel()", X4),)),
     m("item", "", lambda a, ctx: f"{a.src('input')}.item()", OTHER, (Example("x.sum().item()", X2),)),
+    # Python numbers in torch's order (config code such as RegNet's widths)
+    m("tolist", "", lambda a, ctx: f"{a.src('input')}.tolist()", PLAIN,
+      (Example("torch.tensor(x.tolist()) * 2", X2), Example("torch.tensor(x.tolist())", X4, channels_last=True))),
     m("mean", "dim=None, keepdim=False, dtype=None", reduction("jnp.mean"), dims("dim", keepdim="keepdim", reduces=True),
       (Example("x.mean((2, 3))", X4, channels_last=True), Example("x.mean(dim=1, keepdim=True)", X4, channels_last=True),
        Example("x.mean()", X2))),
@@ -367,6 +378,11 @@ RULES = [
     m("div", "other, rounding_mode=None", binop("/"), Layout("elementwise", tensors=("input", "other")),
       (Example("x.div(y)", ("float32[3,4]", "float32[3,4]:1:3")),
        Example("x.div(y, rounding_mode='floor')", ("float32[3,4]:-9:9", "float32[3,4]:1:3")))),
+    m("divide", "other, *, rounding_mode=None", binop("/"), Layout("elementwise", tensors=("input", "other")),
+      (Example("x.divide(y)", ("float32[3,4]", "float32[3,4]:1:3")),)),
+    m("diff", "n=1, dim=-1, prepend=None, append=None", _diff, dims("dim", nodim="canonical"),
+      (Example("x.diff()", X2), Example("x.diff(dim=1)", X4, channels_last=True),
+       Example("x.diff(2, 0, prepend=y)", ("float32[3,4]", "float32[1,4]")))),
     m("matmul", "other", lambda a, ctx: f"({a.src('input')} @ {a.src('other')})", Layout("plain", tensors=("input", "other")),
       (Example("x.matmul(y)", ("float32[3,4]", "float32[4,2]")),)),
     m("bmm", "mat2", lambda a, ctx: f"({a.src('input')} @ {a.src('mat2')})", Layout("plain", tensors=("input", "mat2")),

@@ -250,7 +250,8 @@ class NamedSequential(nnx.Module):
 
     _torch_container = "dict"
 
-    def __init__(self, layers):
+    def __init__(self, layers=None):
+        layers = dict(layers or {})
         self.layers = nnx.Dict(layers)
         self.order = tuple(layers)
 

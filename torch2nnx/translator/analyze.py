@@ -49,7 +49,8 @@ def find_module_classes(module: cst.Module, f: FileContext) -> None:
 
 def container_kind(c: cst.ClassDef, bases: list[str], f: FileContext):
     """How a container subclass is translated: ``sequential`` (layers handed to
-    super().__init__ -> nnx.Sequential), ``attrs`` (a Sequential of named
+    super().__init__ -> nnx.Sequential), ``named`` (an OrderedDict of layers
+    handed to it -> NamedSequential), ``attrs`` (a Sequential of named
     attributes -> a module applying them in order), ``dict`` / ``list``."""
     if "torch.nn.ModuleDict" in bases:
         return "dict"
@@ -62,13 +63,52 @@ def container_kind(c: cst.ClassDef, bases: list[str], f: FileContext):
         return None if base is None else ("inherit" if base.container else None)
     for s in c.body.body:
         if isinstance(s, cst.FunctionDef) and s.name.value == "__init__":
+            dicts = set()  # locals bound to a dict of layers
             for stmt in s.body.body:
-                if isinstance(stmt, cst.SimpleStatementLine) and isinstance(stmt.body[0], cst.Expr):
-                    call = stmt.body[0].value
+                if not isinstance(stmt, cst.SimpleStatementLine):
+                    continue
+                small = stmt.body[0]
+                if isinstance(small, (cst.Assign, cst.AnnAssign)) and small.value is not None and _is_dict(small.value, f):
+                    targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
+                    dicts |= {t.value for t in targets if isinstance(t, cst.Name)}
+                if isinstance(small, cst.Expr):
+                    call = small.value
                     if isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) \
                             and call.func.attr.value == "__init__" and call.args:
+                        one = call.args[0].value if len(call.args) == 1 and not call.args[0].star else None
+                        # super().__init__(OrderedDict(...)): named layers, in order
+                        if one is not None and (_is_dict(one, f) or (isinstance(one, cst.Name) and one.value in dicts)):
+                            return "named"
                         return "sequential"
+            if _adds_modules(s):
+                # super().__init__() then self.add_module(name, ...) in a loop: names
+                # known at run time, kept in insertion order
+                return "named"
     return "attrs"
+
+
+def _adds_modules(func: cst.FunctionDef) -> bool:
+    found = []
+
+    class V(cst.CSTVisitor):
+        def visit_Call(self, node):
+            fn = node.func
+            if isinstance(fn, cst.Attribute) and fn.attr.value == "add_module" and isinstance(fn.value, cst.Name) \
+                    and fn.value.value == "self":
+                found.append(node)
+            elif isinstance(fn, cst.Name) and fn.value == "setattr" and node.args \
+                    and isinstance(node.args[0].value, cst.Name) and node.args[0].value.value == "self":
+                found.append(node)
+
+    func.body.visit(V())
+    return bool(found)
+
+
+def _is_dict(node, f: FileContext) -> bool:
+    if isinstance(node, cst.Dict):
+        return True
+    return isinstance(node, cst.Call) and f.imports.qualify(node.func) in (
+        "collections.OrderedDict", "typing.OrderedDict", "builtins.dict", "dict", "OrderedDict")
 
 
 class _Calls(cst.CSTVisitor):

@@ -102,8 +102,7 @@ class BodyRewriter(cst.CSTTransformer):
         self.cls = cls
         self.func_name = func_name
         self.env: dict[str, Tag] = {}
-        self.tags: dict[int, Tag] = {}
-        self.rules_of: dict[int, ModuleRef] = {}
+        self.tags: dict[int, tuple[cst.CSTNode, Tag]] = {}
         self.summary = Summary(params=list(params))
         self.decided: dict[str, Tag] = {}
         for p in params:
@@ -123,10 +122,13 @@ class BodyRewriter(cst.CSTTransformer):
 
     # ------------------------------------------------------------------ tags
     def tag(self, node) -> Tag:
-        return self.resolve(self.tags.get(id(node), L.UNKNOWN_TAG))
+        entry = self.tags.get(id(node))
+        return self.resolve(entry[1] if entry is not None else L.UNKNOWN_TAG)
 
     def set(self, node, tag: Tag):
-        self.tags[id(node)] = tag
+        # the node is kept alive with its tag: a freed temporary's id could
+        # otherwise be reused by a later node, which would inherit its tag
+        self.tags[id(node)] = (node, tag)
         return node
 
     def resolve(self, tag: Tag) -> Tag:
@@ -653,7 +655,8 @@ class BodyRewriter(cst.CSTTransformer):
                 e.rule for e in bt.module.elements if e.kind == "layer"] if bt.module.kind == "union" else []
             names = {self.layer_attr(r, name) for r in rules if r is not None}
             if rules and len(names) == 1 and None not in names:
-                return self.set(updated.with_changes(attr=cst.Name(names.pop())), L.plain())
+                hyper = all(name in dict(r.attrs) for r in rules if r is not None)  # a number, not a weight
+                return self.set(updated.with_changes(attr=cst.Name(names.pop())), L.OTHER_TAG if hyper else L.plain())
             if bt.module.kind == "class":
                 info = self.f.classes.get(bt.module.cls)
                 attr = info.attrs.get(name) if info else None
@@ -676,7 +679,7 @@ class BodyRewriter(cst.CSTTransformer):
             for e in w.entries:
                 if e.torch_name == name:
                     return e.nnx_name
-        return None
+        return dict(rule.attrs).get(name)
 
     def lookup_attr(self, name):
         seen = set()
@@ -933,6 +936,10 @@ class BodyRewriter(cst.CSTTransformer):
                 vt = self.tag(updated.args[2].value)
                 if vt.kind == L.MODULE and vt.module is not None:
                     self.cls.attrs.setdefault("*", vt.module)
+                if self.cls.container == "named":
+                    # a Sequential subclass runs its layers in the order they were set
+                    return self.set(updated.with_changes(func=expr("self.add_module"), args=updated.args[1:]),
+                                    L.OTHER_TAG)
                 return self.set(updated, L.OTHER_TAG)
             if name in NON_TENSOR_BUILTINS:
                 return self.set(updated, L.OTHER_TAG)
@@ -972,6 +979,8 @@ class BodyRewriter(cst.CSTTransformer):
                 self.cls.attrs.setdefault("*", vt.module)
             if self.cls.container == "dict":
                 return self.set(expr(f"self.__setitem__({code(name)}, {code(value)})"), L.OTHER_TAG)
+            if self.cls.container == "named":
+                return self.set(call, L.OTHER_TAG)  # NamedSequential.add_module keeps the order
             if self.cls.container == "sequential":
                 return self.set(expr(f"self.layers.append({code(value)})"), L.OTHER_TAG)
             return self.set(expr(f"setattr(self, {code(name)}, {code(value)})"), L.OTHER_TAG)

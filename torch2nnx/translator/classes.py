@@ -8,6 +8,7 @@ import libcst as cst
 from . import layout as L
 from .body import BodyRewriter, code, expr
 from .context import ClassInfo, FileContext, Summary
+from .imports import dotted
 
 
 def param_names(func: cst.FunctionDef) -> list[str]:
@@ -141,7 +142,7 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
                 # a translated base class: its __init__ runs, and takes rngs
                 call = st.body[0].value
                 stmts.append(st.with_changes(body=[st.body[0].with_changes(value=rw.add_rngs(call))]))
-            elif cls is not None and cls.container in ("sequential", "dict", "list"):
+            elif cls is not None and cls.container in ("sequential", "named", "dict", "list"):
                 stmts.append(st)  # nnx.Sequential(*layers) / nnx.Dict() / nnx.List() set themselves up
         if not stmts:
             stmts = [cst.SimpleStatementLine([cst.Pass()])]
@@ -183,15 +184,17 @@ def rewrite_class(f: FileContext, info: ClassInfo, builder_methods: set[str]) ->
     node = info.node
     bases = []
     container_base = {"sequential": "nnx.Sequential", "attrs": "nnx.Module", "dict": "OrderedModuleDict",
-                      "list": "nnx.List"}
-    if info.container == "dict":
-        f.helpers.add("OrderedModuleDict")
+                      "list": "nnx.List", "named": "NamedSequential"}
+    if info.container in ("dict", "named"):
+        f.helpers.add(container_base[info.container])
     for b in node.bases:
         q = f.imports.qualify(b.value)
         if q == "torch.nn.Module":
             bases.append(b.with_changes(value=expr("nnx.Module")))
         elif q in ("torch.nn.Sequential", "torch.nn.ModuleDict", "torch.nn.ModuleList") and info.container:
             bases.append(b.with_changes(value=expr(container_base[info.container])))
+        elif dotted(b.value) in f.classes or dotted(b.value) in f.external:
+            bases.append(b)  # translated here or by another file of the run
         elif q is not None and f.imports.is_torch(q):
             bases.append(b.with_changes(value=expr("nnx.Module")))
             f.diag(b, "T2N004", f"subclassing {q} is not supported yet")
