@@ -87,6 +87,9 @@ MULTI = {
     "regnet_x": ("regnet", "RegNet", lambda m, r: dict(
         block_params=m.BlockParams.from_init_params(depth=3, w_0=16, w_a=12.0, w_m=2.5, group_width=8),
         num_classes=10, stem_width=16), "float32[2,3,64,64]", ()),
+    "convnext": ("convnext", "ConvNeXt", lambda m, r: dict(
+        block_setting=[m.CNBlockConfig(8, 16, 1), m.CNBlockConfig(16, 32, 2), m.CNBlockConfig(32, None, 1)],
+        stochastic_depth_prob=0.1, layer_scale=0.5, num_classes=10), "float32[2,3,64,64]", ("ops.stochastic_depth",)),
     "efficientnet_v2": ("efficientnet", "EfficientNet", _fused, "float32[2,3,64,64]", ("ops.stochastic_depth",)),
     "mobilenet_v2": ("mobilenetv2", "MobileNetV2", lambda m, r: dict(num_classes=10, width_mult=0.25),
                      "float32[2,3,64,64]", ()),

@@ -9,7 +9,7 @@ from .translator.module import ParseError, TranslateResult, translate_source
 def translate(source: str, path: str = "<stdin>", *, line_length: int = 88, weights: bool = True,
               module_name: str | None = None, package: str | None = None,
               siblings: dict | None = None, extra_weight_maps: dict | None = None,
-              reexports: dict | None = None) -> TranslateResult:
+              reexports: dict | None = None, external_hints: dict | None = None) -> TranslateResult:
     """Translate one file's source. Raises ParseError for unparseable input.
 
     ``package``: the source's package (``torchvision.models``); its relative
@@ -17,7 +17,7 @@ def translate(source: str, path: str = "<stdin>", *, line_length: int = 88, weig
     """
     return translate_source(source, path, Options(line_length=line_length, weights=weights, package=package,
                                                   siblings=siblings, extra_weight_maps=extra_weight_maps,
-                                                  reexports=reexports),
+                                                  reexports=reexports, external_hints=external_hints),
                             module_name=module_name)
 
 
@@ -62,19 +62,30 @@ def translate_many(files: dict, targets: dict, *, line_length: int = 88) -> dict
 
     for m in sorted(files):
         visit(m)
-    results, siblings, maps = {}, {}, {}
-    for mod in order:
-        path, source = files[mod]
-        extra = {}
-        for d in sorted(deps[mod]):
-            extra.update(maps[d])
-        result = translate(source, path, line_length=line_length, module_name=targets[mod].rpartition(".")[2],
-                           package=mod.rpartition(".")[0] or None, siblings=dict(siblings), extra_weight_maps=extra,
-                           reexports=reexports)
-        maps[mod] = {**extra, **result.weight_maps}
-        siblings[mod] = (targets[mod], result.exports, result.summaries)
-        results[mod] = result
-    return results
+    def run(hints):
+        results, siblings, maps = {}, {}, {}
+        for mod in order:
+            path, source = files[mod]
+            extra = {}
+            for d in sorted(deps[mod]):
+                extra.update(maps[d])
+            result = translate(source, path, line_length=line_length, module_name=targets[mod].rpartition(".")[2],
+                               package=mod.rpartition(".")[0] or None, siblings=dict(siblings),
+                               extra_weight_maps=extra, reexports=reexports, external_hints=hints.get(mod))
+            maps[mod] = {**extra, **result.weight_maps}
+            siblings[mod] = (targets[mod], result.exports, result.summaries)
+            results[mod] = result
+        return results
+
+    results = run({})
+    # dependencies were translated before their callers: what the callers hand
+    # their classes (channels-last images) makes a second pass translate them for it
+    hints: dict = {}
+    for result in results.values():
+        for (mod, *key), tag in result.external_hints.items():
+            if mod in files:
+                hints.setdefault(mod, {})[tuple(key)] = tag
+    return run(hints) if hints else results
 
 
 def package_of(path) -> str | None:

@@ -51,10 +51,12 @@ class Layout:
     swap: bool = False  # permute: the dims are a pair to swap (transpose)
     nodim: str = "all"  # dims: a missing dim means all dims ("all") or needs torch order ("canonical")
     out_one: bool = False  # spatial: the output's spatial dims are all 1 (global pooling)
+    keeps_rank: bool = False  # plain: the output has the input's rank (Linear, LayerNorm)
 
 
 ELEMENTWISE = Layout("elementwise")
 PLAIN = Layout("plain")
+PLAIN_SAME_RANK = Layout("plain", keeps_rank=True)
 RESHAPE = Layout("reshape")
 SOURCE = Layout("source")
 OTHER = Layout("other")

@@ -1,6 +1,6 @@
 """Containers, parameters and buffers (nnx_facts §11)."""
 
-from .base import ELEMENTWISE, SOURCE, Example, Layout, Rule, Unsupported
+from .base import ELEMENTWISE, Example, Layout, Rule, Unsupported
 from .util import call
 
 
@@ -48,9 +48,9 @@ RULES = [
                            expect="nnx.Dict("),)),
     Rule("torch.nn.Identity", "*args, **kwargs", _identity, layout=ELEMENTWISE, layer=True,
          examples=(Example("nn.Identity()", ("float32[2,4]",)),)),
-    Rule("torch.nn.Parameter", "data=None, requires_grad=True", _parameter, layout=SOURCE,
+    Rule("torch.nn.Parameter", "data=None, requires_grad=True", _parameter, layout=Layout("source", tensors=("data",)),
          examples=(Example("nn.Parameter(torch.randn(4) * 0.5)", (), expect="nnx.Param(", where="init", compare="shape"),
                    Example("nn.Parameter(torch.ones(2, 3))", (), expect="nnx.Param(", where="init"))),
-    Rule("torch.nn.parameter.Parameter", "data=None, requires_grad=True", _parameter, layout=SOURCE,
+    Rule("torch.nn.parameter.Parameter", "data=None, requires_grad=True", _parameter, layout=Layout("source", tensors=("data",)),
          examples=(Example("nn.parameter.Parameter(torch.ones(3))", (), expect="nnx.Param(", where="init"),)),
 ]

@@ -125,7 +125,22 @@ def f(name, params, build, layout, examples, **kw):
     return Rule(qualified, params, build, layout=layout, examples=examples, **kw)
 
 
+def _layer_norm(a, ctx):
+    parts = [a.src("input"), a.src("normalized_shape")]
+    for name in ("weight", "bias"):
+        parts.append(a.src(name) if a.given(name) else "None")
+    parts.append(a.src("eps"))
+    return f"{ctx.helper('layer_norm')}({', '.join(parts)})"
+
+
 RULES = [
+    # over the trailing dims of torch's order (biased variance, as torch)
+    f("layer_norm", "input, normalized_shape, weight=None, bias=None, eps=1e-05", _layer_norm,
+      Layout("plain", tensors=("input", "weight", "bias")),
+      (Example("F.layer_norm(x, (8,))", ("float32[2,3,8]",)),
+       Example("F.layer_norm(x, [4, 8], y, z, 1e-6)", ("float32[2,4,8]", "float32[4,8]", "float32[4,8]")),
+       Example("F.layer_norm(x.permute(0, 2, 3, 1), (3,)).permute(0, 3, 1, 2)", ("float32[2,3,4,4]",),
+               channels_last=True))),
     f("linear", "input, weight, bias=None", _linear, Layout("plain", tensors=("input", "weight", "bias")),
       (Example("F.linear(x, y)", ("float32[2,4]", "float32[3,4]")),
        Example("F.linear(x, y, y[:, 0])", ("float32[2,4]", "float32[3,4]")))),

@@ -1,6 +1,6 @@
 """Linear-type layers."""
 
-from .base import ELEMENTWISE, PLAIN, Example, Rule, Unsupported, spatial, wmap
+from .base import ELEMENTWISE, PLAIN, PLAIN_SAME_RANK, Example, Rule, Unsupported, spatial, wmap
 from .util import call, use_flag
 
 
@@ -41,7 +41,7 @@ RULES = [
          stateful=True, examples=(Example("nn.Dropout3d(0.2)", ("float32[2,3,2,4,4]",)),)),
     Rule(
         "torch.nn.Linear", "in_features, out_features, bias=True, device=None, dtype=None",
-        _linear, layout=PLAIN, layer=True, stateful=True,
+        _linear, layout=PLAIN_SAME_RANK, layer=True, stateful=True,
         weights=wmap("nnx.Linear", ("weight", "kernel", "linear_kernel"), ("bias", "bias", None, True)),
         examples=(
             Example("nn.Linear(3, 4)", ("float32[2,3]",), expect="nnx.Linear(3, 4, rngs=rngs)"),

@@ -1,6 +1,6 @@
 """Normalisation layers (nnx_facts §5): torch eps and momentum, exact variance."""
 
-from .base import CHANNEL, PLAIN, Example, Rule, Unsupported, spatial, wmap
+from .base import CHANNEL, PLAIN, PLAIN_SAME_RANK, Example, Rule, Unsupported, spatial, wmap
 from .util import call
 
 BN_WEIGHTS = wmap("nnx.BatchNorm", ("weight", "scale", None, True), ("bias", "bias", None, True),
@@ -119,7 +119,7 @@ RULES = [
     Rule("torch.nn.BatchNorm3d", _BN_SIG, _batchnorm, layout=spatial(5), layer=True, stateful=True, weights=(BN_WEIGHTS, BN_NOSTATS_WEIGHTS),
          examples=(Example("nn.BatchNorm3d(2)", ("float32[2,2,3,4,4]",), train=True),)),
     Rule("torch.nn.LayerNorm", "normalized_shape, eps=1e-05, elementwise_affine=True, bias=True, device=None, dtype=None",
-         _layernorm, layout=PLAIN, layer=True, stateful=True, weights=_NORM_W,
+         _layernorm, layout=PLAIN_SAME_RANK, layer=True, stateful=True, weights=_NORM_W,
          examples=(Example("nn.LayerNorm(16)", ("float32[2,5,16]",), expect="epsilon=1e-05"),
                    Example("nn.LayerNorm((4, 5, 6))", ("float32[2,4,5,6]",)),
                    Example("nn.LayerNorm(8, elementwise_affine=False)", ("float32[3,8]",)),
@@ -137,7 +137,7 @@ RULES = [
          examples=(Example("nn.InstanceNorm2d(6)", ("float32[2,6,5,5]",)),
                    Example("nn.InstanceNorm2d(6, affine=True)", ("float32[2,6,5,5]",)))),
     Rule("torch.nn.RMSNorm", "normalized_shape, eps=None, elementwise_affine=True, device=None, dtype=None",
-         _rmsnorm, layout=PLAIN, layer=True, stateful=True,
+         _rmsnorm, layout=PLAIN_SAME_RANK, layer=True, stateful=True,
          weights=wmap("nnx.RMSNorm", ("weight", "scale", None, True)),
          examples=(Example("nn.RMSNorm(16)", ("float32[2,16]",)),
                    Example("nn.RMSNorm([8], eps=1e-6)", ("float32[2,3,8]",)))),

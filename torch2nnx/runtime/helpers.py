@@ -338,6 +338,20 @@ def dropout(x, rate, deterministic, rngs):
     return jnp.where(keep, x / (1.0 - rate), 0.0)
 
 
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """F.layer_norm: over the trailing len(normalized_shape) dims, biased variance."""
+    n = 1 if isinstance(normalized_shape, int) else len(normalized_shape)
+    axes = tuple(range(-n, 0))
+    mean = jnp.mean(x, axis=axes, keepdims=True)
+    var = jnp.mean(jnp.square(x - mean), axis=axes, keepdims=True)
+    y = (x - mean) * jax.lax.rsqrt(var + eps)
+    if weight is not None:  # a flat NNX scale for several dims: torch's shape again
+        y = y * jnp.reshape(jnp.asarray(weight), x.shape[-n:])
+    if bias is not None:
+        y = y + jnp.reshape(jnp.asarray(bias), x.shape[-n:])
+    return y
+
+
 def conv_kwargs(kwargs, n):
     """torch Conv keyword arguments (passed on as **kwargs) as nnx.Conv ones."""
     names = {"stride": "strides", "dilation": "kernel_dilation", "groups": "feature_group_count", "bias": "use_bias"}

@@ -24,12 +24,18 @@ def find_module_classes(module: cst.Module, f: FileContext) -> None:
             bases = []
             is_module = False
             seq = False
+            row = None
             for b in c.bases:
                 q = f.imports.qualify(b.value)
                 d = dotted(b.value)
+                r = registry.lookup(q) if q is not None else None
                 if q in MODULE_BASES:
                     is_module = True
                     bases.append(q)
+                elif r is not None and r.layer and r.stateful:
+                    is_module = True  # LayerNorm2d(nn.LayerNorm): the NNX layer, torch's constructor
+                    bases.append(q)
+                    row = r
                 elif q in SEQUENTIAL_BASES:
                     is_module = seq = True
                     bases.append(q)
@@ -41,7 +47,7 @@ def find_module_classes(module: cst.Module, f: FileContext) -> None:
                     is_module = True  # a module class of another file of this run
                     bases.append(d)
             if is_module:
-                info = ClassInfo(c.name.value, c, bases, sequential_base=seq)
+                info = ClassInfo(c.name.value, c, bases, sequential_base=seq, row=row)
                 info.container = container_kind(c, bases, f)
                 f.classes[c.name.value] = info
                 changed = True

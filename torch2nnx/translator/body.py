@@ -92,6 +92,20 @@ def _builds_drop(rule: Rule) -> bool:
     return rule.build is drop
 
 
+def _source_rank(args):
+    """The rank of a new tensor from its sizes (torch.ones(c, 1, 1)), if literal in number."""
+    star = getattr(args, "star", None) or []
+    if star and not any(s.startswith("*") for s in star):
+        if len(star) == 1:
+            try:
+                v = ast.literal_eval(star[0])
+            except (ValueError, SyntaxError):
+                return None  # torch.zeros(size): a tuple of unknown length, or one int
+            return len(v) if isinstance(v, (tuple, list)) else 1
+        return len(star)
+    return None
+
+
 class BodyRewriter(cst.CSTTransformer):
     """Rewrites one function (or a class body's statements)."""
 
@@ -604,8 +618,10 @@ class BodyRewriter(cst.CSTTransformer):
         if rt.kind == L.FREE:
             return left, right, self.decide(rt, lt)
         if lt.perm == rt.perm or (not lt.channels_last and not rt.channels_last):
-            return left, right, lt.with_(one=lt.one and rt.one, roles=lt.roles or rt.roles,
-                                         rank=lt.rank or rt.rank)
+            # broadcasting: the result has the larger rank (and that operand's roles)
+            big, small = (rt, lt) if (rt.rank or 0) > (lt.rank or 0) else (lt, rt)
+            return left, right, big.with_(one=lt.one and rt.one, roles=big.roles or small.roles,
+                                          rank=big.rank if big.rank is not None and small.rank is not None else None)
         # one channels-last, one not
         cl, other = (lt, rt) if lt.channels_last else (rt, lt)
         rank = len(cl.perm)
@@ -614,6 +630,19 @@ class BodyRewriter(cst.CSTTransformer):
                 right = self.to_layout(right, other, cl)
             else:
                 left = self.to_layout(left, other, cl)
+            return left, right, cl.with_(one=False)
+        if other.kind == L.TENSOR and other.rank is not None and 0 < other.rank < rank and not other.channels_last:
+            # a smaller operand (a (C, 1, 1) layer scale) broadcasts over torch's
+            # trailing dims: give it the leading 1s and the channels-last order
+            lead = tuple(range(rank - other.rank))
+            small = right if cl is lt else left
+            moved = expr(f"jnp.transpose(jnp.expand_dims({code(small)}, {lead if len(lead) > 1 else lead[0]}), "
+                         f"{tuple(cl.perm)})")
+            self.transposes += 1
+            if cl is lt:
+                right = moved
+            else:
+                left = moved
             return left, right, cl.with_(one=False)
         # unknown rank: fall back to torch order (correct, one transpose)
         left = self.canonical(left, "operand of unknown rank next to a channels-last tensor")
@@ -642,6 +671,12 @@ class BodyRewriter(cst.CSTTransformer):
             # model.eval() / model.train() set, like they do for nnx.Dropout
             self.cls.uses_training = True
             return self.set(expr("(not self.deterministic)"), L.OTHER_TAG)
+        if isinstance(base, cst.Name) and base.value == "self" and self.cls is not None and self.cls.row is not None \
+                and self.layer_attr(self.cls.row, name) is not None:
+            # a subclass of a torch layer reads its weights under the NNX layer's names
+            hyper = name in dict(self.cls.row.attrs)
+            return self.set(updated.with_changes(attr=cst.Name(self.layer_attr(self.cls.row, name))),
+                            L.OTHER_TAG if hyper else L.plain())
         if isinstance(base, cst.Name) and base.value == "self" and self.cls is not None:
             info = self.lookup_attr(name)
             if isinstance(info, ModuleRef):
@@ -1246,6 +1281,9 @@ class BodyRewriter(cst.CSTTransformer):
             if kind == "reshape" and t.channels_last and t.one:
                 return node, L.plain()
             return self.canonical(node), L.plain()
+        if kind == "permute" and lay.dims:
+            # a permuting layer (torchvision's Permute) moves data: torch order in, torch order out
+            return self.canonical(node), L.plain(len(lay.dims))
         return node, L.UNKNOWN_TAG
 
     # --------------------------------------------------------- rule application
@@ -1290,6 +1328,8 @@ class BodyRewriter(cst.CSTTransformer):
                                     args.given_src[other] = code(nn_)
                 else:
                     result = L.plain()
+            elif rule.layer:
+                pass  # a layer's layout applies where it is called
             elif lay.kind == "dims":
                 result = self.remap_dims(original, rule, args, name_nodes)
             elif lay.kind == "permute":
@@ -1310,7 +1350,9 @@ class BodyRewriter(cst.CSTTransformer):
                              param=bt.param if bt.kind == L.FREE else None,
                              roles=bt.roles if bt.kind == L.TENSOR else None)
             elif lay.kind == "source":
-                result = L.plain()
+                data = name_nodes.get(lay.tensors[0]) if lay.tensors else None
+                rank = self.tag(data).rank if data is not None and self.tag(data).kind == L.TENSOR else None
+                result = L.plain(_source_rank(args) or rank)  # nn.Parameter(data): data's rank
             elif lay.kind == "other":
                 result = L.OTHER_TAG
             src = rule.build(args, self.build_ctx)
@@ -1351,7 +1393,7 @@ class BodyRewriter(cst.CSTTransformer):
         named = _ordered_dict_items(nodes)
         if named is not None:
             elems = tuple(self.tag(v).module if self.tag(v).kind == L.MODULE else UNKNOWN_MODULE for v in named)
-            takes, returns = self._fold_refs(list(elems))
+            takes, returns = self._fold_refs(list(elems), original)
             return new, ModuleRef("sequential", elements=elems, takes=takes, returns=returns)
         if not isinstance(new, cst.Call) or len(new.args) != len(nodes) or any(a.star for a in new.args):
             # Sequential(*layers): the layers appended to the list, in order
@@ -1359,7 +1401,7 @@ class BodyRewriter(cst.CSTTransformer):
             if len(refs) == 1 and refs[0] is not None and refs[0].kind == "list":
                 elems = refs[0].elements
             if elems:
-                takes, returns = self._fold_refs(list(elems))
+                takes, returns = self._fold_refs(list(elems), original)
                 return new, ModuleRef("sequential", elements=tuple(elems), takes=takes, returns=returns)
             return new, ModuleRef("sequential", elements=tuple(r or UNKNOWN_MODULE for r in refs))
         t = Tag(L.FREE, param="<sequential>")
@@ -1373,6 +1415,26 @@ class BodyRewriter(cst.CSTTransformer):
             lay = None
             if r is not None and r.kind == "layer" and r.rule is not None:
                 lay = r.layout or r.rule.layout
+            if lay is not None and lay.kind == "permute" and lay.dims:
+                # Permute([0, 2, 3, 1]) after a channels-last layer: only the tag
+                # changes (the layer becomes the identity); otherwise it moves data
+                p = tuple(int(d) for d in lay.dims)
+                cur = t.perm if t.perm is not None else tuple(range(t.rank)) if t.rank else None
+                if t.kind == L.TENSOR and cur is not None and len(cur) == len(p):
+                    args[i] = args[i].with_changes(value=expr("lambda x: x"))
+                    after = L.after_permute(cur, p)
+                    t = L.plain(len(p)) if L.is_identity(after) else Tag(L.TENSOR, perm=after, rank=len(p))
+                    continue
+                if t.kind == L.FREE:
+                    takes = L.plain(len(p)) if takes is None else takes
+                elif t.channels_last:
+                    axes = L.transpose_axes(t.perm, None, len(t.perm))
+                    args[i] = args[i].with_changes(value=expr(
+                        f"(lambda x: {code(args[i].value)}(jnp.transpose(x, {axes})))"))
+                    self.transposes += 1
+                t = L.plain(len(p))
+                continue
+            in_rank = (len(t.perm) if t.perm is not None else t.rank) if t.kind == L.TENSOR else None
             want = None
             if lay is not None and lay.kind == "spatial":
                 want = L.channels_last(lay.rank)
@@ -1402,7 +1464,7 @@ class BodyRewriter(cst.CSTTransformer):
                                                       "Sequential; split the Sequential")
                 t = want.with_(one=lay.out_one) if lay is not None and lay.kind == "spatial" else want
             if lay is not None and lay.kind in ("plain", "reshape"):
-                t = L.plain()
+                t = L.plain(in_rank if lay.keeps_rank else None)
             elif r is not None and r.kind == "sequential" and r.returns is not None:
                 t = r.returns
             elif r is not None and r.kind == "class":
@@ -1441,8 +1503,9 @@ class BodyRewriter(cst.CSTTransformer):
             else:
                 return
 
-    def _fold_refs(self, refs):
-        """What a chain of layers takes and returns (no rewriting)."""
+    def _fold_refs(self, refs, original=None):
+        """What a chain of layers takes and returns (no rewriting: a layout
+        change between two of them is marked on ``original``)."""
         t = Tag(L.FREE, param="<sequential>")
         takes = None
         for r in refs:
@@ -1459,6 +1522,11 @@ class BodyRewriter(cst.CSTTransformer):
             if want is not None:
                 if t.kind == L.FREE and takes is None:
                     takes = want
+                elif original is not None and t.kind == L.TENSOR and want.kind == L.TENSOR \
+                        and t.channels_last != want.channels_last and not (t.one and lay is not None
+                                                                          and lay.kind == "reshape"):
+                    self.todo(original, "T2N004", "layers collected at run time need a layout change between "
+                                                  "two of them; build the Sequential from separate parts")
                 t = want.with_(one=lay.out_one) if lay is not None and lay.kind == "spatial" else want
             if r is not None and r.kind == "sequential" and r.returns is not None:
                 t = r.returns

@@ -142,7 +142,7 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
                 # a translated base class: its __init__ runs, and takes rngs
                 call = st.body[0].value
                 stmts.append(st.with_changes(body=[st.body[0].with_changes(value=rw.add_rngs(call))]))
-            elif cls is not None and cls.container in ("sequential", "named", "dict", "list"):
+            elif cls is not None and (cls.row is not None or cls.container in ("sequential", "named", "dict", "list")):
                 stmts.append(st)  # nnx.Sequential(*layers) / nnx.Dict() / nnx.List() set themselves up
         if not stmts:
             stmts = [cst.SimpleStatementLine([cst.Pass()])]
@@ -187,6 +187,7 @@ def rewrite_class(f: FileContext, info: ClassInfo, builder_methods: set[str]) ->
                       "list": "nnx.List", "named": "NamedSequential"}
     if info.container in ("dict", "named"):
         f.helpers.add(container_base[info.container])
+    row_init = None
     for b in node.bases:
         q = f.imports.qualify(b.value)
         if q == "torch.nn.Module":
@@ -195,6 +196,9 @@ def rewrite_class(f: FileContext, info: ClassInfo, builder_methods: set[str]) ->
             bases.append(b.with_changes(value=expr(container_base[info.container])))
         elif dotted(b.value) in f.classes or dotted(b.value) in f.external:
             bases.append(b)  # translated here or by another file of the run
+        elif info.row is not None and q == info.row.name and (made := _row_init(f, info)) is not None:
+            base, row_init = made
+            bases.append(b.with_changes(value=expr(base)))
         elif q is not None and f.imports.is_torch(q):
             bases.append(b.with_changes(value=expr("nnx.Module")))
             f.diag(b, "T2N004", f"subclassing {q} is not supported yet")
@@ -202,7 +206,9 @@ def rewrite_class(f: FileContext, info: ClassInfo, builder_methods: set[str]) ->
         else:
             bases.append(b)
     body = list(node.body.body)
-    if not info.container and not any(b in f.classes or b in f.external for b in info.bases) \
+    if row_init is not None:
+        body = _after_docstring(body, row_init)
+    elif not info.container and not any(b in f.classes or b in f.external for b in info.bases) \
             and not any(isinstance(s, cst.FunctionDef) and s.name.value == "__init__" for s in body):
         # torch's inherited nn.Module.__init__(): the contract's constructor takes rngs
         body = _after_docstring(body, INIT_RNGS)
@@ -247,6 +253,49 @@ def _sequential_call(info: ClassInfo) -> cst.FunctionDef:
     layers = ", ".join(f"self.{n}" for n in names) + ("," if len(names) == 1 else "")
     return cst.parse_statement(
         f"def __call__(self, x):\n    for layer in ({layers}):\n        x = layer(x)\n    return x\n")
+
+
+def _row_init(f: FileContext, info: ClassInfo):
+    """A subclass of a torch layer that only overrides forward (torchvision's
+    LayerNorm2d): it subclasses the NNX layer, with torch's constructor
+    signature mapped by the row. Returns (NNX base, __init__) or None."""
+    from ..rules.base import _REQUIRED, Args, Unsupported, parse_params
+    from .context import BuildCtx
+
+    rule = info.row
+    if any(isinstance(s, cst.FunctionDef) and s.name.value == "__init__" for s in info.node.body.body):
+        return None
+    spec = parse_params(rule.params)
+    names = [n for n, _, k in spec if k in ("pos", "kwonly")]
+    ctx = BuildCtx(f)
+    ctx.rngs_available = True
+    try:
+        src = rule.build(Args(rule.params, {n: n for n in names if n not in ("device", "dtype")}, [], {}), ctx)
+    except Unsupported:
+        return None
+    call = cst.parse_expression(src)
+    if not isinstance(call, cst.Call):
+        return None
+    maps = rule.weights if isinstance(rule.weights, tuple) else ((rule.weights,) if rule.weights else ())
+    for w in maps:
+        if w.nnx_class == code(call.func):
+            f.weight_maps[w.nnx_class] = w
+    weights = {e.torch_name for w in maps for e in w.entries}
+    read = set()
+
+    class Reads(cst.CSTVisitor):
+        def visit_Attribute(self, node):
+            if isinstance(node.value, cst.Name) and node.value.value == "self":
+                read.add(node.attr.value)
+
+    info.node.body.visit(Reads())
+    sig = [n if d is _REQUIRED else f"{n}={d}" for n, d, k in spec if k == "pos"]
+    sig += ["*"] + [n if d is _REQUIRED else f"{n}={d}" for n, d, k in spec if k == "kwonly"] + ["rngs: nnx.Rngs"]
+    lines = ["super().__init__" + code(call)[len(code(call.func)):]]
+    # torch's hyperparameter attributes that the class's own methods read
+    lines += [f"self.{n} = {n}" for n in names if n in read and n not in weights]
+    init = cst.parse_statement(f"def __init__(self, {', '.join(sig)}):\n" + "".join(f"    {l}\n" for l in lines))
+    return code(call.func), init
 
 
 INIT_RNGS = cst.parse_statement("def __init__(self, *, rngs: nnx.Rngs):\n    pass\n")

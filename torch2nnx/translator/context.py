@@ -54,6 +54,7 @@ class ClassInfo:
     container: Optional[str] = None  # a container subclass: sequential | attrs | dict | list | inherit
     uses_rngs: bool = False  # draws random numbers when called: keeps its rngs as self.rngs
     elements: tuple = ()  # a Sequential subclass: its layers, in order (for layouts)
+    row: object = None  # a subclass of a torch layer with a row (LayerNorm2d(nn.LayerNorm)): that Rule
 
 
 @dataclass
@@ -71,6 +72,8 @@ class Options:
     # names a package re-exports from one of the run's files (its __init__.py's
     # `from .stochastic_depth import StochasticDepth`): qualified name -> that file's module
     reexports: dict | None = None
+    # layouts other files of the run hand this file's classes: (class, function, param) -> Tag
+    external_hints: dict | None = None
 
 
 class FileContext:
@@ -106,8 +109,8 @@ class FileContext:
         self.todo_count = 0
         # layouts callers hand to translated functions: (owner class or None, function, param) -> Tag;
         # `hints` is the previous round's, used as the callee's parameter layouts
-        self.callsites: dict[tuple, object] = {}
-        self.hints: dict[tuple, object] = {}
+        self.callsites: dict[tuple, object] = dict(options.external_hints or {})
+        self.hints: dict[tuple, object] = dict(options.external_hints or {})
 
     def record_call(self, owner, func: str, param: str, tag) -> None:
         from .layout import join
@@ -130,7 +133,7 @@ class FileContext:
         self.todo_count = 0
         self.leftover_names = set()
         self.hints = self.callsites
-        self.callsites = {}
+        self.callsites = dict(self.options.external_hints or {})
         self.builder_returns_seen = dict(self.builder_returns)
         for c in self.classes.values():
             c.transposes = 0

@@ -9,6 +9,7 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from ..diagnostics import Diagnostic
+from ..rules import registry
 from . import layout as L
 from .analyze import class_order, find_builders, find_factory_fields, find_module_classes
 from .body import BodyRewriter, code, expr
@@ -40,6 +41,8 @@ class TranslateResult:
     transposes: dict[str, int] = field(default_factory=dict)
     exports: dict = field(default_factory=dict)  # names other files of a run may use
     weight_maps: dict = field(default_factory=dict)  # NNX layer types this file builds
+    # layouts this file hands classes of other files: (their module, class, function, param) -> Tag
+    external_hints: dict = field(default_factory=dict)
 
     def layout_of(self, cls: str) -> Summary | None:
         return self.summaries.get(cls)
@@ -78,7 +81,7 @@ def translate_source(source: str, path: str = "<stdin>", options: Options | None
         mod, _, name = q.rpartition(".")
         if options.siblings and mod in options.siblings:
             kind = options.siblings[mod][1].get(name)
-            if kind:
+            if kind and registry.lookup(q) is None:  # a row (torchvision's Permute) tells the layout engine more
                 f.external[local] = kind
                 sums = options.siblings[mod][2] if len(options.siblings[mod]) > 2 else {}
                 if sums.get(name) is not None:
@@ -160,6 +163,10 @@ def translate_source(source: str, path: str = "<stdin>", options: Options | None
     result = TranslateResult(final, weights, diags, f.todo_count, summaries, transposes)
     result.exports = exports(f.classes, f.builders)
     result.weight_maps = dict(f.weight_maps)
+    for (owner, func, param), tag in f.callsites.items():
+        if owner in f.external and owner in imports.names:
+            mod, _, name = imports.names[owner].rpartition(".")
+            result.external_hints[(mod, name, func, param)] = tag
     return result
 
 

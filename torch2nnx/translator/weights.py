@@ -57,7 +57,10 @@ def torch_key_map(model):
     out = []
 
     def walk(node, prefix):
-        table = LAYERS.get(type(node)) or NAMED_LAYERS.get(type(node).__name__)
+        # subclasses of NNX layers (a translated LayerNorm2d) port as their layer
+        table = NAMED_LAYERS.get(type(node).__name__) if type(node) not in LAYERS else LAYERS[type(node)]
+        if table is None:
+            table = next((LAYERS[c] for c in type(node).__mro__ if c in LAYERS), None)
         if table is not None:
             for tname, attr, transform in table:
                 var = getattr(node, attr, None)
