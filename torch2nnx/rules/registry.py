@@ -12,13 +12,14 @@ from .base import Rule
 
 @lru_cache(maxsize=1)
 def _tables():
-    from . import activations, constants, containers, conv, functional, init, linear, methods, norm, pooling, tensor_ops, torch_only
+    from . import activations, constants, containers, conv, functional, init, linear, methods, norm, pooling, recurrent, tensor_ops, torch_only
 
     calls: dict[str, Rule] = {}
     meths: dict[str, Rule] = {}
     props: dict[str, Rule] = {}
     consts: dict[str, Rule] = {}
-    for mod in (linear, conv, norm, activations, pooling, containers, functional, tensor_ops, init, torch_only):
+    for mod in (linear, conv, norm, activations, pooling, containers, functional, tensor_ops, init, torch_only,
+                recurrent):
         for r in mod.RULES:
             if r.name in calls:
                 raise RuntimeError(f"duplicate rule {r.name}")
@@ -62,8 +63,9 @@ def fingerprint() -> str:
     """Hash of the rule tables (for caches keyed on what the rules do)."""
     import inspect
 
-    from . import activations, base, constants, containers, conv, functional, init, linear, methods, norm, pooling, tensor_ops, torch_only
+    from . import activations, base, constants, containers, conv, functional, init, linear, methods, norm, pooling, recurrent, tensor_ops, torch_only
     h = hashlib.sha256()
-    for mod in (base, linear, conv, norm, activations, pooling, containers, functional, tensor_ops, methods, constants, init, torch_only):
+    for mod in (base, linear, conv, norm, activations, pooling, containers, functional, tensor_ops, methods, constants, init, torch_only,
+                recurrent):
         h.update(inspect.getsource(mod).encode())
     return h.hexdigest()[:16]

@@ -1,0 +1,92 @@
+"""Recurrent layers (nnx_facts §10): nn.LSTM / nn.GRU / nn.RNN and their cells.
+
+They become emitted helper modules (``TorchLSTM``, ``TorchGRU``, ...; see the
+recurrent block of runtime/helpers.py) that keep torch's formulas, gate order
+and parameter names and shapes: flax's GRUCell cannot represent torch's
+``b_hn`` (trap 5), and keeping ``weight_ih_l0``, ``bias_hh_l1_reverse``, ...
+as attributes lets the weights module port every configuration (layers,
+directions, ``proj_size``, ``bias=False``) one to one, with no transform.
+Outputs are plain (torch order) tensors: ``(output, (h_n, c_n))`` for LSTM,
+``(output, h_n)`` for GRU and RNN, ``(h, c)`` for LSTMCell, ``h`` for the
+other cells. PackedSequence inputs (``nn.utils.rnn.pack_padded_sequence``)
+have no row, so they are left under a TODO marker.
+"""
+
+from .base import PLAIN, Example, Rule, Unsupported
+from .util import call
+
+_LSTM_SIG = ("input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0, "
+             "bidirectional=False, proj_size=0, device=None, dtype=None")
+_GRU_SIG = ("input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0, "
+            "bidirectional=False, device=None, dtype=None")
+_RNN_SIG = ("input_size, hidden_size, num_layers=1, nonlinearity='tanh', bias=True, batch_first=False, "
+            "dropout=0.0, bidirectional=False, device=None, dtype=None")
+_CELL_SIG = "input_size, hidden_size, bias=True, device=None, dtype=None"
+_RNN_CELL_SIG = "input_size, hidden_size, bias=True, nonlinearity='tanh', device=None, dtype=None"
+
+_OPTIONS = ("num_layers", "nonlinearity", "bias", "batch_first", "dropout", "bidirectional", "proj_size")
+
+
+def _recurrent(helper):
+    def build(a, ctx):
+        if a.given("dtype") and a.lit("dtype", Ellipsis) is not None and a.src("dtype") not in (
+                "torch.float32", "torch.float"):
+            raise Unsupported("T2N002", f"dtype={a.src('dtype')}: the recurrent helpers are float32")
+        if a.given("nonlinearity") and a.lit("nonlinearity") not in ("tanh", "relu"):
+            raise Unsupported("T2N002", f"nonlinearity={a.src('nonlinearity')} (torch allows 'tanh' or 'relu')")
+        parts = [a.src("input_size"), a.src("hidden_size")]
+        parts += [f"{n}={a.src(n)}" for n in _OPTIONS if a.given(n)]
+        parts.append(f"rngs={ctx.rngs}")
+        return call(ctx.helper(helper), parts)
+    return build
+
+
+_NOTE = "plain (torch order) in and out; parameters keep torch's names and shapes (weight_ih_l0, ...)"
+
+RULES = [
+    Rule("torch.nn.LSTM", _LSTM_SIG, _recurrent("TorchLSTM"), layout=PLAIN, layer=True, stateful=True, note=_NOTE,
+         examples=(
+             Example("nn.LSTM(8, 16)", ("float32[5,2,8]",), expect="TorchLSTM(8, 16, rngs=rngs)"),
+             Example("nn.LSTM(8, 16, num_layers=2, batch_first=True, dropout=0.2)", ("float32[2,5,8]",)),
+             Example("nn.LSTM(8, 6, 2, batch_first=True, bidirectional=True)", ("float32[2,5,8]",)),
+             Example("nn.LSTM(8, 6, batch_first=True, bias=False, proj_size=4)", ("float32[2,5,8]",)),
+             Example("nn.LSTM(8, 6, 2, batch_first=True, bidirectional=True)",
+                     ("float32[2,5,8]", "float32[4,2,6]", "float32[4,2,6]"), call="self.layer(x, (y, z))"),
+             Example("nn.LSTM(8, 6)", ("float32[5,8]",)),  # unbatched
+         )),
+    Rule("torch.nn.GRU", _GRU_SIG, _recurrent("TorchGRU"), layout=PLAIN, layer=True, stateful=True,
+         note=_NOTE + "; exact for b_hn (nnx.GRUCell is not)",
+         examples=(
+             Example("nn.GRU(8, 16, batch_first=True)", ("float32[2,5,8]",), expect="TorchGRU(8, 16, batch_first=True, rngs=rngs)"),
+             Example("nn.GRU(8, 6, num_layers=3, bidirectional=True, dropout=0.1)", ("float32[5,2,8]",)),
+             Example("nn.GRU(8, 6, 2, batch_first=True)", ("float32[2,5,8]", "float32[2,2,6]"), call="self.layer(x, y)"),
+             Example("nn.GRU(8, 6, bias=False)", ("float32[5,2,8]",)),
+         )),
+    Rule("torch.nn.RNN", _RNN_SIG, _recurrent("TorchRNN"), layout=PLAIN, layer=True, stateful=True, note=_NOTE,
+         examples=(
+             Example("nn.RNN(8, 16)", ("float32[5,2,8]",), expect="TorchRNN(8, 16, rngs=rngs)"),
+             Example("nn.RNN(8, 6, 2, 'relu', batch_first=True, bidirectional=True)", ("float32[2,5,8]",),
+                     expect='nonlinearity="relu"'),
+             Example("nn.RNN(8, 6, batch_first=True)", ("float32[2,5,8]", "float32[1,2,6]"), call="self.layer(x, y)"),
+         )),
+    Rule("torch.nn.LSTMCell", _CELL_SIG, _recurrent("TorchLSTMCell"), layout=PLAIN, layer=True, stateful=True,
+         note="returns (h, c); " + _NOTE,
+         examples=(
+             Example("nn.LSTMCell(8, 6)", ("float32[3,8]",), expect="TorchLSTMCell(8, 6, rngs=rngs)"),
+             Example("nn.LSTMCell(8, 6, bias=False)", ("float32[3,8]", "float32[3,6]", "float32[3,6]"),
+                     call="self.layer(x, (y, z))"),
+         )),
+    Rule("torch.nn.GRUCell", _CELL_SIG, _recurrent("TorchGRUCell"), layout=PLAIN, layer=True, stateful=True,
+         note="exact for b_hn; " + _NOTE,
+         examples=(
+             Example("nn.GRUCell(8, 6)", ("float32[3,8]",), expect="TorchGRUCell(8, 6, rngs=rngs)"),
+             Example("nn.GRUCell(8, 6)", ("float32[3,8]", "float32[3,6]"), call="self.layer(x, y)"),
+             Example("nn.GRUCell(8, 6)", ("float32[8]", "float32[6]"), call="self.layer(x, y)"),  # unbatched
+         )),
+    Rule("torch.nn.RNNCell", _RNN_CELL_SIG, _recurrent("TorchRNNCell"), layout=PLAIN, layer=True, stateful=True,
+         note=_NOTE,
+         examples=(
+             Example("nn.RNNCell(8, 6)", ("float32[3,8]",), expect="TorchRNNCell(8, 6, rngs=rngs)"),
+             Example("nn.RNNCell(8, 6, nonlinearity='relu')", ("float32[3,8]", "float32[3,6]"), call="self.layer(x, y)"),
+         )),
+]
