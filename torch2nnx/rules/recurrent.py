@@ -90,3 +90,31 @@ RULES = [
              Example("nn.RNNCell(8, 6, nonlinearity='relu')", ("float32[3,8]", "float32[3,6]"), call="self.layer(x, y)"),
          )),
 ]
+
+
+# ---------------------------------------------------------------------------
+# Sampling in generation loops: random numbers come from the module's own
+# nnx.Rngs (kept as self.rngs), never from a global generator.
+
+
+def _multinomial(a, ctx):
+    if a.given("generator") and a.lit("generator", Ellipsis) is not None:
+        raise Unsupported("T2N005", "a torch.Generator: draws come from the module's nnx.Rngs instead")
+    parts = [ctx.module_rngs(), a.src("input"), a.src("num_samples")]
+    if a.given("replacement"):
+        parts.append(f"replacement={a.src('replacement')}")
+    return call(ctx.helper("multinomial"), parts)
+
+
+RULES.append(
+    Rule("torch.multinomial", "input, num_samples, replacement=False, *, generator=None, out=None", _multinomial,
+         layout=PLAIN,
+         note="draws from the module's nnx.Rngs (the 'sample' stream, or 'default'); other random numbers than torch's",
+         examples=(
+             # a one-hot distribution: the draw is determined, so it compares exactly
+             Example("torch.multinomial(F.one_hot(x, 6).float(), 1)", ("int32[4]:0:6",),
+                     expect="multinomial(self.rngs, "),
+             Example("torch.multinomial(F.softmax(x, dim=-1), 3)", ("float32[4,10]",), compare="shape"),
+             Example("torch.multinomial(F.softmax(x, dim=-1), 5, replacement=True)", ("float32[3,10]",),
+                     compare="shape"),
+         )))

@@ -583,5 +583,17 @@ class TorchRNNCell(TorchRNNCellBase):
         super().__init__(mode, input_size, hidden_size, bias, rngs=rngs)
 
 
+def multinomial(rngs, probs, num_samples, replacement=False):
+    """torch.multinomial: indices drawn from (unnormalised) probabilities along
+    the last axis, keys from ``rngs.sample()``; without replacement by the
+    Gumbel top-k trick (exact for sampling without replacement)."""
+    logits = jnp.log(probs)
+    key = rngs.sample()
+    if replacement or num_samples == 1:
+        out = jax.random.categorical(key, logits, axis=-1, shape=(num_samples,) + probs.shape[:-1])
+        return jnp.moveaxis(out, 0, -1)
+    return jax.lax.top_k(logits + jax.random.gumbel(key, probs.shape, logits.dtype), num_samples)[1]
+
+
 # Recurrent layers, end.
 # ---------------------------------------------------------------------------

@@ -1,0 +1,112 @@
+"""Sequence models beyond the generated row and fixture tests: the LSTM
+language model's generation loop (plain Python around a jit-compatible
+__call__, sampling through nnx.Rngs), initial states under nnx.jit, and the
+TODO markers for what the recurrent rows do not cover."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from harness import assert_close, load_module, perturb
+
+import torch2nnx
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+@pytest.fixture(scope="module")
+def lm(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("seq_lstm_lm")
+    case = FIXTURES / "seq_lstm_lm"
+    result = torch2nnx.translate((case / "model.py").read_text(), str(case / "model.py"), module_name="model_nnx")
+    (tmp / "model_nnx.py").write_text(result.code)
+    (tmp / "model_nnx_weights.py").write_text(result.weights_code)
+    tmod = load_module(case / "model.py")
+    jmod, wmod = load_module(tmp / "model_nnx.py"), load_module(tmp / "model_nnx_weights.py")
+    from flax import nnx
+
+    torch.manual_seed(0)
+    t_model = tmod.LSTMLanguageModel()
+    perturb(t_model, 0)
+    j_model = jmod.LSTMLanguageModel(rngs=nnx.Rngs(0))
+    wmod.load_torch_state_dict(j_model, t_model.state_dict())
+    t_model.eval()
+    j_model.eval()
+    idx = np.random.default_rng(0).integers(0, 32, size=(2, 5))
+    return t_model, j_model, idx
+
+
+@pytest.mark.parametrize("top_k", [None, 5])
+def test_generate_greedy_same_tokens(lm, top_k):
+    import jax.numpy as jnp
+
+    t_model, j_model, idx = lm
+    t_tokens = t_model.generate(torch.from_numpy(idx), 12, top_k=top_k).numpy()
+    j_tokens = np.asarray(j_model.generate(jnp.asarray(idx), 12, top_k=top_k))
+    np.testing.assert_array_equal(t_tokens, j_tokens)
+
+
+def test_generate_sampling_through_rngs(lm):
+    import jax.numpy as jnp
+
+    _, j_model, idx = lm
+    a = np.asarray(j_model.generate(jnp.asarray(idx), 10, temperature=0.8, top_k=4, greedy=False))
+    b = np.asarray(j_model.generate(jnp.asarray(idx), 10, temperature=0.8, top_k=4, greedy=False))
+    assert a.shape == (2, 15) and (a[:, :5] == idx).all()
+    assert ((a >= 0) & (a < 32)).all()
+    assert not (a == b).all()  # the module's rngs advance from one call to the next
+
+
+def test_call_with_state_under_jit(lm):
+    """The step the generation loop makes (one token, state in, state out) compiles."""
+    import jax.numpy as jnp
+    from flax import nnx
+
+    t_model, j_model, idx = lm
+    rng = np.random.default_rng(1)
+    h, c = (rng.standard_normal((2, 2, 24)).astype(np.float32) for _ in range(2))
+    with torch.no_grad():
+        t_out = t_model(torch.from_numpy(idx[:, :1]), (torch.from_numpy(h), torch.from_numpy(c)))
+    step = nnx.jit(lambda m, x, s: m(x, s))
+    j_out = step(j_model, jnp.asarray(idx[:, :1]), (jnp.asarray(h), jnp.asarray(c)))
+    assert_close([t_out[0].numpy(), [t_out[1][0].numpy(), t_out[1][1].numpy()]],
+                 [j_out[0], list(j_out[1])])
+
+
+PACKED = """
+import torch
+import torch.nn as nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+
+class M(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(4, 8, batch_first=True)
+
+    def forward(self, x, lengths):
+        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        out, _ = self.lstm(packed)
+        out, _ = pad_packed_sequence(out, batch_first=True)
+        return out
+"""
+
+
+def test_packed_sequence_is_marked():
+    result = torch2nnx.translate(PACKED, "m.py")
+    codes = [d for d in result.diagnostics if d.needs_todo]
+    assert any("pack_padded_sequence" in d.message for d in codes), [d.format() for d in codes]
+    assert any("pad_packed_sequence" in d.message for d in codes), [d.format() for d in codes]
+    assert "TODO(torch2nnx)" in result.code
+
+
+def test_unsupported_dtype_is_marked():
+    src = "import torch\nimport torch.nn as nn\n\n\nclass M(nn.Module):\n    def __init__(self):\n" \
+          "        super().__init__()\n        self.gru = nn.GRU(4, 8, dtype=torch.float64)\n"
+    result = torch2nnx.translate(src, "m.py")
+    assert any(d.code == "T2N002" and "float32" in d.message for d in result.diagnostics)
+    assert "TODO(torch2nnx)" in result.code
