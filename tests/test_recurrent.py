@@ -61,6 +61,17 @@ def test_generate_sampling_through_rngs(lm):
     assert not (a == b).all()  # the module's rngs advance from one call to the next
 
 
+def test_sample_from_int64_start_tokens(lm):
+    """dtype=torch.long becomes int32 (JAX's default): no truncation warning."""
+    import warnings
+
+    _, j_model, _ = lm
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tokens = np.asarray(j_model.sample(3, 6))
+    assert tokens.shape == (3, 7) and tokens.dtype == np.int32 and (tokens[:, 0] == 0).all()
+
+
 def test_call_with_state_under_jit(lm):
     """The step the generation loop makes (one token, state in, state out) compiles."""
     import jax.numpy as jnp
