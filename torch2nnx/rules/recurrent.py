@@ -12,7 +12,7 @@ other cells. PackedSequence inputs (``nn.utils.rnn.pack_padded_sequence``)
 have no row, so they are left under a TODO marker.
 """
 
-from .base import PLAIN, Example, Rule, Unsupported
+from .base import OTHER, PLAIN, Example, Rule, Unsupported
 from .util import call
 
 _LSTM_SIG = ("input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0, "
@@ -53,11 +53,13 @@ RULES = [
              Example("nn.LSTM(8, 6, 2, batch_first=True, bidirectional=True)",
                      ("float32[2,5,8]", "float32[4,2,6]", "float32[4,2,6]"), call="self.layer(x, (y, z))"),
              Example("nn.LSTM(8, 6)", ("float32[5,8]",)),  # unbatched
+             # a channels-first (N, C, L) tensor read as (batch, time, features): back to torch order
+             Example("nn.LSTM(8, 6, batch_first=True)", ("float32[2,3,8]",), channels_last=True, train=True),
          )),
     Rule("torch.nn.GRU", _GRU_SIG, _recurrent("TorchGRU"), layout=PLAIN, layer=True, stateful=True,
          note=_NOTE + "; exact for b_hn (nnx.GRUCell is not)",
          examples=(
-             Example("nn.GRU(8, 16, batch_first=True)", ("float32[2,5,8]",), expect="TorchGRU(8, 16, batch_first=True, rngs=rngs)"),
+             Example("nn.GRU(8, 16, batch_first=True)", ("float32[2,5,8]",), train=True, expect="TorchGRU(8, 16, batch_first=True, rngs=rngs)"),
              Example("nn.GRU(8, 6, num_layers=3, bidirectional=True, dropout=0.1)", ("float32[5,2,8]",)),
              Example("nn.GRU(8, 6, 2, batch_first=True)", ("float32[2,5,8]", "float32[2,2,6]"), call="self.layer(x, y)"),
              Example("nn.GRU(8, 6, bias=False)", ("float32[5,2,8]",)),
@@ -118,3 +120,22 @@ RULES.append(
              Example("torch.multinomial(F.softmax(x, dim=-1), 5, replacement=True)", ("float32[3,10]",),
                      compare="shape"),
          )))
+
+
+# ---------------------------------------------------------------------------
+# The usual re-initialisation of recurrent weights (torch.nn.init, see init.py).
+
+
+def _orthogonal(a, ctx):
+    from .init import _key, _set
+
+    gain = a.src("gain") if a.given("gain") else "1.0"
+    return _set(a, f"jax.nn.initializers.orthogonal({gain})({_key(ctx)}, {a.src('tensor')}.shape)")
+
+
+RULES.append(
+    Rule("torch.nn.init.orthogonal_", "tensor, gain=1, generator=None", _orthogonal, layout=OTHER,
+         note="the same (Haar) distribution; torch flattens (out, in*k), JAX (k*in, out): one matrix transposed",
+         examples=(Example("nn.init.orthogonal_(self.layer.weight)", (), compare="stats", where="nn.Linear(300, 200)"),
+                   Example("nn.init.orthogonal_(self.layer.weight_hh_l0, gain=2.0)", (), compare="stats",
+                           where="nn.LSTM(50, 60)"))))

@@ -406,7 +406,21 @@ def rnn_gates(mode):
     return {"LSTM": 4, "GRU": 3}.get(mode, 1)
 
 
-class TorchRNNBase(nnx.Module):
+class TorchRNNModule(nnx.Module):
+    """What torch code calls on its recurrent layers besides forward."""
+
+    def named_parameters(self):
+        """torch's (name, parameter) pairs in torch's order, for init loops."""
+        return [(k, v) for k, v in vars(self).items() if isinstance(v, nnx.Param)]
+
+    def parameters(self):
+        return [v for _, v in self.named_parameters()]
+
+    def flatten_parameters(self):
+        """torch compacts the weights for cuDNN; nothing to do in JAX."""
+
+
+class TorchRNNBase(TorchRNNModule):
     """torch.nn.RNNBase: a stack of (bidirectional) recurrent layers.
 
     Takes (T, N, F), (N, T, F) with batch_first, or unbatched (T, F); returns
@@ -523,7 +537,7 @@ class TorchRNN(TorchRNNBase):
                          bidirectional, rngs=rngs)
 
 
-class TorchRNNCellBase(nnx.Module):
+class TorchRNNCellBase(TorchRNNModule):
     """torch.nn.LSTMCell / GRUCell / RNNCell: one step, for hand-written time loops.
 
     Takes (N, F) or unbatched (F,); LSTMCell returns (h, c), the others h."""
