@@ -32,7 +32,7 @@ def _recurrent(helper):
         if a.given("dtype") and a.lit("dtype", Ellipsis) is not None and a.src("dtype") not in (
                 "torch.float32", "torch.float"):
             raise Unsupported("T2N002", f"dtype={a.src('dtype')}: the recurrent helpers are float32")
-        if a.given("nonlinearity") and a.lit("nonlinearity") not in ("tanh", "relu"):
+        if a.given("nonlinearity") and a.is_lit("nonlinearity") and a.lit("nonlinearity") not in ("tanh", "relu"):
             raise Unsupported("T2N002", f"nonlinearity={a.src('nonlinearity')} (torch allows 'tanh' or 'relu')")
         parts = [a.src("input_size"), a.src("hidden_size")]
         parts += [f"{n}={a.src(n)}" for n in _OPTIONS if a.given(n)]
@@ -41,10 +41,13 @@ def _recurrent(helper):
     return build
 
 
-_NOTE = "plain (torch order) in and out; parameters keep torch's names and shapes (weight_ih_l0, ...)"
+_NOTE = ("weights keep torch's names and shapes, no transform (weight_ih_l0, weight_hh_l0, bias_ih_l0?, "
+         "bias_hh_l0?, weight_hr_l0?, ..._reverse)")
+_CELL_NOTE = "weights keep torch's names and shapes, no transform (weight_ih, weight_hh, bias_ih?, bias_hh?)"
 
 RULES = [
-    Rule("torch.nn.LSTM", _LSTM_SIG, _recurrent("TorchLSTM"), layout=PLAIN, layer=True, stateful=True, note=_NOTE,
+    Rule("torch.nn.LSTM", _LSTM_SIG, _recurrent("TorchLSTM"), layout=PLAIN, layer=True, stateful=True,
+         note="returns (output, (h_n, c_n)); " + _NOTE,
          examples=(
              Example("nn.LSTM(8, 16)", ("float32[5,2,8]",), expect="TorchLSTM(8, 16, rngs=rngs)"),
              Example("nn.LSTM(8, 16, num_layers=2, batch_first=True, dropout=0.2)", ("float32[2,5,8]",)),
@@ -57,7 +60,7 @@ RULES = [
              Example("nn.LSTM(8, 6, batch_first=True)", ("float32[2,3,8]",), channels_last=True, train=True),
          )),
     Rule("torch.nn.GRU", _GRU_SIG, _recurrent("TorchGRU"), layout=PLAIN, layer=True, stateful=True,
-         note=_NOTE + "; exact for b_hn (nnx.GRUCell is not)",
+         note="exact for b_hn (nnx.GRUCell is not); " + _NOTE,
          examples=(
              Example("nn.GRU(8, 16, batch_first=True)", ("float32[2,5,8]",), train=True, expect="TorchGRU(8, 16, batch_first=True, rngs=rngs)"),
              Example("nn.GRU(8, 6, num_layers=3, bidirectional=True, dropout=0.1)", ("float32[5,2,8]",)),
@@ -72,21 +75,21 @@ RULES = [
              Example("nn.RNN(8, 6, batch_first=True)", ("float32[2,5,8]", "float32[1,2,6]"), call="self.layer(x, y)"),
          )),
     Rule("torch.nn.LSTMCell", _CELL_SIG, _recurrent("TorchLSTMCell"), layout=PLAIN, layer=True, stateful=True,
-         note="returns (h, c); " + _NOTE,
+         note="returns (h, c); " + _CELL_NOTE,
          examples=(
              Example("nn.LSTMCell(8, 6)", ("float32[3,8]",), expect="TorchLSTMCell(8, 6, rngs=rngs)"),
              Example("nn.LSTMCell(8, 6, bias=False)", ("float32[3,8]", "float32[3,6]", "float32[3,6]"),
                      call="self.layer(x, (y, z))"),
          )),
     Rule("torch.nn.GRUCell", _CELL_SIG, _recurrent("TorchGRUCell"), layout=PLAIN, layer=True, stateful=True,
-         note="exact for b_hn; " + _NOTE,
+         note="exact for b_hn; " + _CELL_NOTE,
          examples=(
              Example("nn.GRUCell(8, 6)", ("float32[3,8]",), expect="TorchGRUCell(8, 6, rngs=rngs)"),
              Example("nn.GRUCell(8, 6)", ("float32[3,8]", "float32[3,6]"), call="self.layer(x, y)"),
              Example("nn.GRUCell(8, 6)", ("float32[8]", "float32[6]"), call="self.layer(x, y)"),  # unbatched
          )),
     Rule("torch.nn.RNNCell", _RNN_CELL_SIG, _recurrent("TorchRNNCell"), layout=PLAIN, layer=True, stateful=True,
-         note=_NOTE,
+         note=_CELL_NOTE,
          examples=(
              Example("nn.RNNCell(8, 6)", ("float32[3,8]",), expect="TorchRNNCell(8, 6, rngs=rngs)"),
              Example("nn.RNNCell(8, 6, nonlinearity='relu')", ("float32[3,8]", "float32[3,6]"), call="self.layer(x, y)"),
