@@ -56,6 +56,7 @@ RULES = [
              Example("nn.LSTM(8, 6, 2, batch_first=True, bidirectional=True)",
                      ("float32[2,5,8]", "float32[4,2,6]", "float32[4,2,6]"), call="self.layer(x, (y, z))"),
              Example("nn.LSTM(8, 6)", ("float32[5,8]",)),  # unbatched
+             Example("nn.LSTM(8, 6, batch_first=True)", ("float32[2,5,8]",), call="self.layer(x)[1][0]"),
              # a channels-first (N, C, L) tensor read as (batch, time, features): back to torch order
              Example("nn.LSTM(8, 6, batch_first=True)", ("float32[2,3,8]",), channels_last=True, train=True),
          )),
@@ -123,6 +124,14 @@ RULES.append(
              Example("torch.multinomial(F.softmax(x, dim=-1), 5, replacement=True)", ("float32[3,10]",),
                      compare="shape"),
          )))
+
+
+# the method form, probs.multinomial(1) (registered with the Tensor methods)
+METHODS = [
+    Rule("Tensor.multinomial", "input, num_samples, replacement=False, *, generator=None", _multinomial,
+         layout=PLAIN, note="draws from the module's nnx.Rngs, as torch.multinomial",
+         examples=(Example("F.one_hot(x, 5).float().multinomial(1)", ("int32[3]:0:5",)),)),
+]
 
 
 # ---------------------------------------------------------------------------

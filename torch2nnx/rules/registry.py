@@ -24,7 +24,7 @@ def _tables():
             if r.name in calls:
                 raise RuntimeError(f"duplicate rule {r.name}")
             calls[r.name] = r
-    for r in methods.RULES:
+    for r in methods.RULES + recurrent.METHODS:
         meths[r.name.split(".", 1)[1]] = r
     for r in methods.PROPERTIES:
         props[r.name.split(".", 1)[1]] = r
