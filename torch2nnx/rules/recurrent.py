@@ -12,7 +12,7 @@ other cells. PackedSequence inputs (``nn.utils.rnn.pack_padded_sequence``)
 have no row, so they are left under a TODO marker.
 """
 
-from .base import OTHER, PLAIN, Example, Rule, Unsupported
+from .base import OTHER, PLAIN, Example, Rule, Unsupported, dims
 from .util import call
 
 _LSTM_SIG = ("input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0, "
@@ -126,8 +126,26 @@ RULES.append(
          )))
 
 
-# the method form, probs.multinomial(1) (registered with the Tensor methods)
+# ---------------------------------------------------------------------------
+# Time loops over a sequence: for x_t in x.unbind(1). (MERGE NOTE: a general
+# tensor op; if another branch adds unbind rows too, keep one pair.)
+
+
+def _unbind(a, ctx):
+    return f"jnp.unstack({a.src('input')}, axis={a.src('dim')})"
+
+
+RULES.append(
+    Rule("torch.unbind", "input, dim=0", _unbind, layout=dims("dim", reduces=True), returns_tuple=True,
+         examples=(Example("torch.unbind(x, dim=1)[2]", ("float32[2,4,3]",)),
+                   Example("torch.unbind(x)[1]", ("float32[3,4]",)))))
+
+# the method forms (registered with the Tensor methods)
 METHODS = [
+    Rule("Tensor.unbind", "input, dim=0", _unbind, layout=dims("dim", reduces=True), returns_tuple=True,
+         examples=(Example("x.unbind(1)[3]", ("float32[2,5,3]",)),
+                   Example("x.unbind(1)[0]", ("float32[2,3,4,5]",), channels_last=True),
+                   Example("x.unbind(-1)[2]", ("float32[2,3,4,5]",), channels_last=True))),
     Rule("Tensor.multinomial", "input, num_samples, replacement=False, *, generator=None", _multinomial,
          layout=PLAIN, note="draws from the module's nnx.Rngs, as torch.multinomial",
          examples=(Example("F.one_hot(x, 5).float().multinomial(1)", ("int32[3]:0:5",)),)),
