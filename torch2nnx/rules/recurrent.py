@@ -140,6 +140,24 @@ RULES.append(
          examples=(Example("torch.unbind(x, dim=1)[2]", ("float32[2,4,3]",)),
                    Example("torch.unbind(x)[1]", ("float32[3,4]",)))))
 
+
+
+def _pad_sequence(a, ctx):
+    parts = [a.src("sequences")]
+    for name in ("batch_first", "padding_value", "padding_side"):
+        if a.given(name):
+            parts.append(f"{name}={a.src(name)}")
+    return call(ctx.helper("pad_sequence"), parts)
+
+
+# padding a list of sequences is fine; packing them (PackedSequence) has no row
+RULES.append(
+    Rule("torch.nn.utils.rnn.pad_sequence", "sequences, batch_first=False, padding_value=0.0, padding_side='right'",
+         _pad_sequence, layout=PLAIN,
+         examples=(Example("torch.nn.utils.rnn.pad_sequence([x, y], batch_first=True)", ("float32[3,4]", "float32[5,4]")),
+                   Example("torch.nn.utils.rnn.pad_sequence([x, y, x], padding_value=-1.0, padding_side='left')",
+                           ("float32[2]", "float32[4]")))))
+
 # the method forms (registered with the Tensor methods)
 METHODS = [
     Rule("Tensor.unbind", "input, dim=0", _unbind, layout=dims("dim", reduces=True), returns_tuple=True,

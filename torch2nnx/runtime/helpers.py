@@ -609,5 +609,17 @@ def multinomial(rngs, probs, num_samples, replacement=False):
     return jax.lax.top_k(logits + jax.random.gumbel(key, probs.shape, logits.dtype), num_samples)[1]
 
 
+def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="right"):
+    """torch.nn.utils.rnn.pad_sequence: pad (L_i, *) arrays to the longest, stack
+    on axis 0 (batch_first) or 1."""
+    longest = max(s.shape[0] for s in sequences)
+    padded = []
+    for s in sequences:
+        extra = longest - s.shape[0]
+        pads = [(0, extra) if padding_side == "right" else (extra, 0)] + [(0, 0)] * (s.ndim - 1)
+        padded.append(jnp.pad(s, pads, constant_values=padding_value))
+    return jnp.stack(padded, axis=0 if batch_first else 1)
+
+
 # Recurrent layers, end.
 # ---------------------------------------------------------------------------
