@@ -121,3 +121,26 @@ def test_unsupported_dtype_is_marked():
     result = torch2nnx.translate(src, "m.py")
     assert any(d.code == "T2N002" and "float32" in d.message for d in result.diagnostics)
     assert "TODO(torch2nnx)" in result.code
+
+
+def test_multinomial_helper_distribution():
+    """With and without replacement, the draws follow the (unnormalised) weights."""
+    import jax.numpy as jnp
+    from flax import nnx
+
+    from torch2nnx.runtime.helpers import multinomial
+
+    weights = jnp.asarray([[1.0, 2.0, 3.0, 4.0, 0.0]] * 4000)
+    rngs = nnx.Rngs(0)
+    draws = np.asarray(multinomial(rngs, weights, 1))
+    assert draws.shape == (4000, 1) and (draws != 4).all()
+    freq = np.bincount(draws[:, 0], minlength=5) / 4000
+    np.testing.assert_allclose(freq, [0.1, 0.2, 0.3, 0.4, 0.0], atol=0.03)
+    no_repl = np.asarray(multinomial(rngs, weights, 3))
+    assert no_repl.shape == (4000, 3)
+    assert all(len(set(row)) == 3 for row in no_repl) and (no_repl != 4).all()
+    # the first draw without replacement has the same law as a single draw
+    freq = np.bincount(no_repl[:, 0], minlength=5) / 4000
+    np.testing.assert_allclose(freq, [0.1, 0.2, 0.3, 0.4, 0.0], atol=0.03)
+    repl = np.asarray(multinomial(rngs, weights[:2], 6, replacement=True))
+    assert repl.shape == (2, 6)
