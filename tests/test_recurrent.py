@@ -1,7 +1,7 @@
 """Sequence models beyond the generated row and fixture tests: the LSTM
 language model's generation loop (plain Python around a jit-compatible
-__call__, sampling through nnx.Rngs), initial states under nnx.jit, and the
-TODO markers for what the recurrent rows do not cover."""
+__call__, sampling through nnx.Rngs), initial states under nnx.jit, packed
+sequences with data-dependent lengths, and TODO markers."""
 
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 class M(nn.Module):
     def __init__(self):
         super().__init__()
-        self.lstm = nn.LSTM(4, 8, batch_first=True)
+        self.lstm = nn.LSTM(4, 8, batch_first=True, bidirectional=True)
 
     def forward(self, x, lengths):
         packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
@@ -107,12 +107,28 @@ class M(nn.Module):
 """
 
 
-def test_packed_sequence_is_marked():
-    result = torch2nnx.translate(PACKED, "m.py")
-    codes = [d for d in result.diagnostics if d.needs_todo]
-    assert any("pack_padded_sequence" in d.message for d in codes), [d.format() for d in codes]
-    assert any("pad_packed_sequence" in d.message for d in codes), [d.format() for d in codes]
-    assert "TODO(torch2nnx)" in result.code
+def test_packed_sequence_without_total_length(tmp_path):
+    """pad_packed_sequence without total_length: max(lengths) steps, as torch,
+    with concrete lengths (outside jit); the torch imports are gone."""
+    import jax.numpy as jnp
+    from flax import nnx
+
+    from harness import translate_files
+
+    result, tmod, jmod, wmod = translate_files(PACKED, tmp_path)
+    assert result.todo_count == 0 and "torch" not in result.code.split("class M")[1]
+    assert not any(line.startswith(("import torch", "from torch")) for line in result.code.splitlines())
+    t_model = tmod.M()
+    perturb(t_model, 0)
+    j_model = jmod.M(rngs=nnx.Rngs(0))
+    wmod.load_torch_state_dict(j_model, t_model.state_dict())
+    x = np.random.default_rng(0).standard_normal((3, 6, 4)).astype(np.float32)
+    lengths = np.array([3, 5, 2])
+    with torch.no_grad():
+        t_out = t_model(torch.from_numpy(x), torch.from_numpy(lengths)).numpy()
+    j_out = np.asarray(j_model(jnp.asarray(x), jnp.asarray(lengths)))
+    assert t_out.shape == j_out.shape == (3, 5, 16)
+    assert_close(t_out, j_out)
 
 
 def test_unsupported_dtype_is_marked():

@@ -8,8 +8,7 @@ as attributes lets the weights module port every configuration (layers,
 directions, ``proj_size``, ``bias=False``) one to one, with no transform.
 Outputs are plain (torch order) tensors: ``(output, (h_n, c_n))`` for LSTM,
 ``(output, h_n)`` for GRU and RNN, ``(h, c)`` for LSTMCell, ``h`` for the
-other cells. PackedSequence inputs (``nn.utils.rnn.pack_padded_sequence``)
-have no row, so they are left under a TODO marker.
+other cells. PackedSequence inputs are kept padded (see below).
 """
 
 from .base import OTHER, PLAIN, Example, Rule, Unsupported, dims
@@ -57,6 +56,10 @@ RULES = [
                      ("float32[2,5,8]", "float32[4,2,6]", "float32[4,2,6]"), call="self.layer(x, (y, z))"),
              Example("nn.LSTM(8, 6)", ("float32[5,8]",)),  # unbatched
              Example("nn.LSTM(8, 6, batch_first=True)", ("float32[2,5,8]",), call="self.layer(x)[1][0]"),
+             # packed input: the final states at each sequence's own length
+             Example("nn.LSTM(8, 6, 2, batch_first=True, bidirectional=True)", ("float32[3,5,8]", "int32[3]:1:6"),
+                     call="self.layer(torch.nn.utils.rnn.pack_padded_sequence(x, y, batch_first=True, "
+                          "enforce_sorted=False))[1]"),
              # a channels-first (N, C, L) tensor read as (batch, time, features): back to torch order
              Example("nn.LSTM(8, 6, batch_first=True)", ("float32[2,3,8]",), channels_last=True, train=True),
          )),
@@ -67,6 +70,9 @@ RULES = [
              Example("nn.GRU(8, 6, num_layers=3, bidirectional=True, dropout=0.1)", ("float32[5,2,8]",)),
              Example("nn.GRU(8, 6, 2, batch_first=True)", ("float32[2,5,8]", "float32[2,2,6]"), call="self.layer(x, y)"),
              Example("nn.GRU(8, 6, bias=False)", ("float32[5,2,8]",)),
+             Example("nn.GRU(8, 6, bidirectional=True)", ("float32[5,3,8]", "int32[3]:1:6"),
+                     call="torch.nn.utils.rnn.pad_packed_sequence(self.layer("
+                          "torch.nn.utils.rnn.pack_padded_sequence(x, y, enforce_sorted=False))[0])[0]"),
          )),
     Rule("torch.nn.RNN", _RNN_SIG, _recurrent("TorchRNN"), layout=PLAIN, layer=True, stateful=True, note=_NOTE,
          examples=(
@@ -150,13 +156,59 @@ def _pad_sequence(a, ctx):
     return call(ctx.helper("pad_sequence"), parts)
 
 
-# padding a list of sequences is fine; packing them (PackedSequence) has no row
 RULES.append(
     Rule("torch.nn.utils.rnn.pad_sequence", "sequences, batch_first=False, padding_value=0.0, padding_side='right'",
          _pad_sequence, layout=PLAIN,
          examples=(Example("torch.nn.utils.rnn.pad_sequence([x, y], batch_first=True)", ("float32[3,4]", "float32[5,4]")),
                    Example("torch.nn.utils.rnn.pad_sequence([x, y, x], padding_value=-1.0, padding_side='left')",
                            ("float32[2]", "float32[4]")))))
+
+
+
+# ---------------------------------------------------------------------------
+# PackedSequence: kept padded (helpers.PackedSequence, time-major data plus
+# lengths); the recurrent layers freeze each sequence's state past its length
+# and output zeros there, the reverse direction runs each sequence backwards
+# within its own length, as torch does on packed data.
+
+
+def _kwargs(a, names):
+    return [f"{n}={a.src(n)}" for n in names if a.given(n)]
+
+
+def _pack_padded(a, ctx):
+    parts = [a.src("input"), a.src("lengths")] + _kwargs(a, ("batch_first", "enforce_sorted"))
+    return call(ctx.helper("pack_padded_sequence"), parts)
+
+
+def _pad_packed(a, ctx):
+    parts = [a.src("sequence")] + _kwargs(a, ("batch_first", "padding_value", "total_length"))
+    return call(ctx.helper("pad_packed_sequence"), parts)
+
+
+def _pack_sequence(a, ctx):
+    return call(ctx.helper("pack_sequence"), [a.src("sequences")] + _kwargs(a, ("enforce_sorted",)))
+
+
+_PACK = "torch.nn.utils.rnn.pack_padded_sequence(x, y, batch_first=True, enforce_sorted=False)"
+_PACKED_NOTE = "kept padded (time-major data + lengths); the recurrent layers mask past each length"
+
+RULES += [
+    Rule("torch.nn.utils.rnn.pack_padded_sequence", "input, lengths, batch_first=False, enforce_sorted=True",
+         _pack_padded, layout=PLAIN, note=_PACKED_NOTE,
+         examples=(Example(f"torch.nn.utils.rnn.pad_packed_sequence({_PACK}, batch_first=True)[0]",
+                           ("float32[3,5,4]", "int32[3]:1:6")),)),
+    Rule("torch.nn.utils.rnn.pad_packed_sequence", "sequence, batch_first=False, padding_value=0.0, total_length=None",
+         _pad_packed, layout=PLAIN, returns_tuple=True,
+         note="without total_length the length is max(lengths): concrete lengths only (pass total_length under jit)",
+         examples=(Example(f"torch.nn.utils.rnn.pad_packed_sequence({_PACK}, True, -1.0, 7)",
+                           ("float32[3,5,4]", "int32[3]:1:6")),)),
+    Rule("torch.nn.utils.rnn.pack_sequence", "sequences, enforce_sorted=True", _pack_sequence, layout=PLAIN,
+         note=_PACKED_NOTE,
+         examples=(Example("torch.nn.utils.rnn.pad_packed_sequence("
+                           "torch.nn.utils.rnn.pack_sequence([x, y], enforce_sorted=False))[0]",
+                           ("float32[3,4]", "float32[5,4]")),)),
+]
 
 # the method forms (registered with the Tensor methods)
 METHODS = [

@@ -406,6 +406,47 @@ def rnn_gates(mode):
     return {"LSTM": 4, "GRU": 3}.get(mode, 1)
 
 
+class PackedSequence:
+    """torch's PackedSequence, kept padded: ``data`` is time-major (T, N, *),
+    ``lengths`` (N,) the valid steps of each sequence (any order)."""
+
+    def __init__(self, data, lengths):
+        self.data, self.lengths = data, lengths
+
+
+def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True):
+    """torch.nn.utils.rnn.pack_padded_sequence (the recurrent layers mask the padding)."""
+    data = jnp.swapaxes(input, 0, 1) if batch_first else input
+    return PackedSequence(data, jnp.asarray(lengths, jnp.int32))
+
+
+def pack_sequence(sequences, enforce_sorted=True):
+    """torch.nn.utils.rnn.pack_sequence: a list of (L_i, *) arrays."""
+    return pack_padded_sequence(pad_sequence(sequences), [s.shape[0] for s in sequences])
+
+
+def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_length=None):
+    """torch.nn.utils.rnn.pad_packed_sequence: (padded, lengths). Without
+    total_length the padded length is max(lengths), so the lengths must be
+    concrete (not traced under jit): pass total_length there."""
+    x, lengths = sequence.data, sequence.lengths
+    steps = total_length if total_length is not None else int(np.max(np.asarray(lengths)))
+    mask = jnp.arange(x.shape[0])[:, None] < lengths[None, :]
+    x = jnp.where(mask.reshape(mask.shape + (1,) * (x.ndim - 2)), x, padding_value)
+    if steps <= x.shape[0]:
+        x = x[:steps]
+    else:
+        x = jnp.pad(x, [(0, steps - x.shape[0])] + [(0, 0)] * (x.ndim - 1), constant_values=padding_value)
+    return (jnp.swapaxes(x, 0, 1) if batch_first else x), lengths
+
+
+def reverse_padded(x, lengths):
+    """Reverse each sequence of a time-major (T, N, *) array within its own length."""
+    t = jnp.arange(x.shape[0])[:, None]
+    idx = jnp.where(t < lengths[None, :], lengths[None, :] - 1 - t, t)
+    return jnp.take_along_axis(x, idx.reshape(idx.shape + (1,) * (x.ndim - 2)), axis=0)
+
+
 class TorchRNNModule(nnx.Module):
     """What torch code calls on its recurrent layers besides forward."""
 
@@ -456,13 +497,18 @@ class TorchRNNBase(TorchRNNModule):
 
     def __call__(self, input, hx=None):
         lstm = self.mode == "LSTM"
-        batched = input.ndim == 3
-        if not batched:
+        packed = isinstance(input, PackedSequence)
+        batched = packed or input.ndim == 3
+        if packed:
+            x, lengths = input.data, input.lengths  # time-major, whatever batch_first says
+        elif not batched:
             x = input[:, None]
         elif self.batch_first:
             x = jnp.swapaxes(input, 0, 1)
         else:
             x = input
+        # packed: steps past a sequence's length leave its state alone and output 0
+        mask = (jnp.arange(x.shape[0])[:, None] < lengths[None, :])[..., None] if packed else None
         directions = 2 if self.bidirectional else 1
         out_size = self.proj_size if self.proj_size > 0 else self.hidden_size
         n = x.shape[1]
@@ -481,18 +527,23 @@ class TorchRNNBase(TorchRNNModule):
                 s = f"_l{layer}" + ("_reverse" if d else "")
                 k = layer * directions + d
                 w_hh, b_hh, w_hr = self._get("weight_hh" + s), self._get("bias_hh" + s), self._get("weight_hr" + s)
-                seq = x[::-1] if d else x
+                seq = (reverse_padded(x, lengths) if packed else x[::-1]) if d else x
                 gi = seq @ self._get("weight_ih" + s).T
                 b_ih = self._get("bias_ih" + s)
                 if b_ih is not None:
                     gi = gi + b_ih
 
-                def step(carry, g, w_hh=w_hh, b_hh=b_hh, w_hr=w_hr):
+                def step(carry, inputs, w_hh=w_hh, b_hh=b_hh, w_hr=w_hr):
+                    g, m = inputs
                     h, c = rnn_step(self.mode, g, carry[0], carry[1], w_hh, b_hh, w_hr)
-                    return (h, c), h
+                    if m is None:
+                        return (h, c), h
+                    h = jnp.where(m, h, carry[0])
+                    c = jnp.where(m, c, carry[1]) if lstm else None
+                    return (h, c), jnp.where(m, h, 0.0)
 
-                (h, c), ys = jax.lax.scan(step, (h0[k], c0[k] if lstm else None), gi)
-                outs.append(ys[::-1] if d else ys)
+                (h, c), ys = jax.lax.scan(step, (h0[k], c0[k] if lstm else None), (gi, mask))
+                outs.append((reverse_padded(ys, lengths) if packed else ys[::-1]) if d else ys)
                 h_n.append(h)
                 c_n.append(c)
             x = outs[0] if directions == 1 else jnp.concatenate(outs, axis=-1)
@@ -500,7 +551,9 @@ class TorchRNNBase(TorchRNNModule):
                 x = self.drop(x)
         h_n = jnp.stack(h_n)
         c_n = jnp.stack(c_n) if lstm else None
-        if not batched:
+        if packed:
+            x = PackedSequence(x, lengths)
+        elif not batched:
             x, h_n = x[:, 0], h_n[:, 0]
             c_n = c_n[:, 0] if lstm else None
         elif self.batch_first:
