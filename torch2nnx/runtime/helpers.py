@@ -403,6 +403,7 @@ def rnn_step(mode, gi, h, c, w_hh, b_hh, w_hr=None):
 
 
 def rnn_gates(mode):
+    """Gate blocks stacked in torch's weights: LSTM i,f,g,o; GRU r,z,n; RNN one."""
     return {"LSTM": 4, "GRU": 3}.get(mode, 1)
 
 
