@@ -160,3 +160,27 @@ def test_multinomial_helper_distribution():
     np.testing.assert_allclose(freq, [0.1, 0.2, 0.3, 0.4, 0.0], atol=0.03)
     repl = np.asarray(multinomial(rngs, weights[:2], 6, replacement=True))
     assert repl.shape == (2, 6)
+
+
+def test_packed_sequence_crosses_jit():
+    """A PackedSequence handed to a jit-compiled layer and returned from it."""
+    import jax.numpy as jnp
+    from flax import nnx
+
+    from torch2nnx.runtime.helpers import TorchGRU, pack_padded_sequence, pad_packed_sequence
+
+    t = torch.nn.GRU(3, 4, batch_first=True)
+    perturb(t, 0)
+    j = TorchGRU(3, 4, batch_first=True, rngs=nnx.Rngs(0))
+    for k, v in t.state_dict().items():
+        getattr(j, k).set_value(jnp.asarray(v.numpy()))
+    x = np.random.default_rng(0).standard_normal((2, 5, 3)).astype(np.float32)
+    lengths = np.array([2, 5])
+    packed = pack_padded_sequence(jnp.asarray(x), jnp.asarray(lengths), batch_first=True)
+    out, h = nnx.jit(lambda m, p: m(p))(j, packed)
+    with torch.no_grad():
+        t_packed = torch.nn.utils.rnn.pack_padded_sequence(torch.from_numpy(x), torch.from_numpy(lengths),
+                                                           batch_first=True, enforce_sorted=False)
+        t_out, t_h = t(t_packed)
+        t_pad, _ = torch.nn.utils.rnn.pad_packed_sequence(t_out, batch_first=True)
+    assert_close([t_pad.numpy(), t_h.numpy()], [pad_packed_sequence(out, batch_first=True)[0], h])

@@ -407,12 +407,21 @@ def rnn_gates(mode):
     return {"LSTM": 4, "GRU": 3}.get(mode, 1)
 
 
+@jax.tree_util.register_pytree_node_class
 class PackedSequence:
     """torch's PackedSequence, kept padded: ``data`` is time-major (T, N, *),
-    ``lengths`` (N,) the valid steps of each sequence (any order)."""
+    ``lengths`` (N,) the valid steps of each sequence (any order). A pytree,
+    so it can be handed to and returned from jit-compiled functions."""
 
     def __init__(self, data, lengths):
         self.data, self.lengths = data, lengths
+
+    def tree_flatten(self):
+        return (self.data, self.lengths), None
+
+    @classmethod
+    def tree_unflatten(cls, aux, children):
+        return cls(*children)
 
 
 def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True):
