@@ -101,6 +101,9 @@ class Example:
     # "forward": the expression is returned from forward; "init": built in
     # __init__ (where rngs exist) as self.value and returned from forward
     where: str = "forward"
+    # layer rows: the call returned from forward over the inputs x, y, z, ...
+    # (``self.layer(x, (y, z))`` for an LSTM's initial state); default self.layer(x)
+    call: Optional[str] = None
 
 
 # ---------------------------------------------------------------------------

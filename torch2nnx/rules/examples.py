@@ -72,8 +72,8 @@ def _example_source(rule: Rule, ex: Example) -> str:
         elif rule.name == "torch.nn.ModuleDict":
             fwd.append("return self.layer['a'](x) + 2 * self.layer['b'](x)")
         else:
-            fwd.append("return self.layer(x)")
-        return _module(init, fwd, ["x"])
+            fwd.append(f"return {ex.call or 'self.layer(x)'}")
+        return _module(init, fwd, NAMES[: len(ex.inputs)] if ex.call else ["x"])
     if ex.compare == "stats" and ex.where not in ("forward", "init"):
         # re-initialisation: a layer, the init call in __init__, forward returns the tensor
         target = ex.torch.split("(", 1)[1].split(",")[0].split(")")[0].strip()

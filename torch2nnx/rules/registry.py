@@ -4,28 +4,38 @@ table modules, never a branch here."""
 from __future__ import annotations
 
 import hashlib
+import importlib
 from functools import lru_cache
 from typing import Optional
 
 from .base import Rule
 
 
+# the table modules: RULES (calls), and METHODS (Tensor methods) where a module has them
+_CALL_TABLES = ("linear", "conv", "norm", "activations", "pooling", "containers", "functional", "tensor_ops", "init",
+                "torch_only", "torchvision_ops", "recurrent")
+_ALL_TABLES = ("base", "methods", "constants") + _CALL_TABLES
+
+
+def _module(name: str):
+    return importlib.import_module(f"{__package__}.{name}")
+
+
 @lru_cache(maxsize=1)
 def _tables():
-    from . import (activations, constants, containers, conv, functional, init, linear, methods, norm, pooling, tensor_ops,
-                   torch_only, torchvision_ops)
+    from . import constants, methods
 
     calls: dict[str, Rule] = {}
     meths: dict[str, Rule] = {}
     props: dict[str, Rule] = {}
     consts: dict[str, Rule] = {}
-    for mod in (linear, conv, norm, activations, pooling, containers, functional, tensor_ops, init, torch_only,
-                torchvision_ops):
+    for mod in map(_module, _CALL_TABLES):
         for r in mod.RULES:
             if r.name in calls:
                 raise RuntimeError(f"duplicate rule {r.name}")
             calls[r.name] = r
-    for r in methods.RULES:
+    extra_methods = [r for mod in map(_module, _CALL_TABLES) for r in getattr(mod, "METHODS", [])]
+    for r in methods.RULES + extra_methods:
         meths[r.name.split(".", 1)[1]] = r
     for r in methods.PROPERTIES:
         props[r.name.split(".", 1)[1]] = r
@@ -64,10 +74,7 @@ def fingerprint() -> str:
     """Hash of the rule tables (for caches keyed on what the rules do)."""
     import inspect
 
-    from . import (activations, base, constants, containers, conv, functional, init, linear, methods, norm, pooling,
-                   tensor_ops, torch_only, torchvision_ops)
     h = hashlib.sha256()
-    for mod in (base, linear, conv, norm, activations, pooling, containers, functional, tensor_ops, methods, constants, init,
-                torch_only, torchvision_ops):
+    for mod in map(_module, _ALL_TABLES):
         h.update(inspect.getsource(mod).encode())
     return h.hexdigest()[:16]

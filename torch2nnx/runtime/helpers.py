@@ -376,3 +376,328 @@ def weights_module():
     import importlib
 
     return importlib.import_module(__name__ + "_weights")
+
+
+# ---------------------------------------------------------------------------
+# Recurrent layers (torch.nn.LSTM / GRU / RNN and their cells), begin.
+# torch's formulas, gate order (LSTM i,f,g,o; GRU r,z,n with b_hn inside
+# r * (W_hn h + b_hn)) and parameter names and shapes, so a state_dict ports
+# one to one (weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0, *_reverse,
+# weight_hr_l0). Time runs in jax.lax.scan, so they work under nnx.jit.
+
+
+def rnn_param(rngs, shape, hidden_size):
+    """torch's RNN init: every weight and bias U(-1/sqrt(hidden), 1/sqrt(hidden))."""
+    k = 1.0 / math.sqrt(hidden_size)
+    return nnx.Param(jax.random.uniform(rngs.params(), shape, jnp.float32, -k, k))
+
+
+def rnn_step(mode, gi, h, c, w_hh, b_hh, w_hr=None):
+    """One torch RNN step from the input projection ``gi`` (x @ W_ih.T + b_ih).
+
+    Returns the new (h, c); c is only used (and returned changed) by LSTM."""
+    gh = h @ w_hh.T
+    if b_hh is not None:
+        gh = gh + b_hh
+    if mode == "LSTM":
+        i, f, g, o = jnp.split(gi + gh, 4, axis=-1)
+        c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
+        h = jax.nn.sigmoid(o) * jnp.tanh(c)
+        if w_hr is not None:
+            h = h @ w_hr.T
+        return h, c
+    if mode == "GRU":
+        i_r, i_z, i_n = jnp.split(gi, 3, axis=-1)
+        h_r, h_z, h_n = jnp.split(gh, 3, axis=-1)
+        r = jax.nn.sigmoid(i_r + h_r)
+        z = jax.nn.sigmoid(i_z + h_z)
+        n = jnp.tanh(i_n + r * h_n)  # b_hn stays inside r * (...), as in torch
+        return (1.0 - z) * n + z * h, c
+    pre = gi + gh
+    return (jax.nn.relu(pre) if mode == "RNN_RELU" else jnp.tanh(pre)), c
+
+
+def rnn_gates(mode):
+    """Gate blocks stacked in torch's weights: LSTM i,f,g,o; GRU r,z,n; RNN one."""
+    return {"LSTM": 4, "GRU": 3}.get(mode, 1)
+
+
+@jax.tree_util.register_pytree_node_class
+class PackedSequence:
+    """torch's PackedSequence, kept padded: ``data`` is time-major (T, N, *),
+    ``lengths`` (N,) the valid steps of each sequence (any order). A pytree,
+    so it can be handed to and returned from jit-compiled functions."""
+
+    def __init__(self, data, lengths):
+        self.data, self.lengths = data, lengths
+
+    def tree_flatten(self):
+        return (self.data, self.lengths), None
+
+    @classmethod
+    def tree_unflatten(cls, aux, children):
+        return cls(*children)
+
+
+def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True):
+    """torch.nn.utils.rnn.pack_padded_sequence (the recurrent layers mask the padding)."""
+    data = jnp.swapaxes(input, 0, 1) if batch_first else input
+    return PackedSequence(data, jnp.asarray(lengths, jnp.int32))
+
+
+def pack_sequence(sequences, enforce_sorted=True):
+    """torch.nn.utils.rnn.pack_sequence: a list of (L_i, *) arrays."""
+    return pack_padded_sequence(pad_sequence(sequences), [s.shape[0] for s in sequences])
+
+
+def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_length=None):
+    """torch.nn.utils.rnn.pad_packed_sequence: (padded, lengths). Without
+    total_length the padded length is max(lengths), so the lengths must be
+    concrete (not traced under jit): pass total_length there."""
+    x, lengths = sequence.data, sequence.lengths
+    steps = total_length if total_length is not None else int(np.max(np.asarray(lengths)))
+    mask = jnp.arange(x.shape[0])[:, None] < lengths[None, :]
+    x = jnp.where(mask.reshape(mask.shape + (1,) * (x.ndim - 2)), x, padding_value)
+    if steps <= x.shape[0]:
+        x = x[:steps]
+    else:
+        x = jnp.pad(x, [(0, steps - x.shape[0])] + [(0, 0)] * (x.ndim - 1), constant_values=padding_value)
+    return (jnp.swapaxes(x, 0, 1) if batch_first else x), lengths
+
+
+def reverse_padded(x, lengths):
+    """Reverse each sequence of a time-major (T, N, *) array within its own length."""
+    t = jnp.arange(x.shape[0])[:, None]
+    idx = jnp.where(t < lengths[None, :], lengths[None, :] - 1 - t, t)
+    return jnp.take_along_axis(x, idx.reshape(idx.shape + (1,) * (x.ndim - 2)), axis=0)
+
+
+class TorchRNNModule(nnx.Module):
+    """What torch code calls on its recurrent layers besides forward."""
+
+    def named_parameters(self):
+        """torch's (name, parameter) pairs in torch's order, for init loops."""
+        return [(k, v) for k, v in vars(self).items() if isinstance(v, nnx.Param)]
+
+    def parameters(self):
+        return [v for _, v in self.named_parameters()]
+
+    def flatten_parameters(self):
+        """torch compacts the weights for cuDNN; nothing to do in JAX."""
+
+
+class TorchRNNBase(TorchRNNModule):
+    """torch.nn.RNNBase: a stack of (bidirectional) recurrent layers.
+
+    Takes (T, N, F), (N, T, F) with batch_first, or unbatched (T, F); returns
+    (output, h_n) and for LSTM (output, (h_n, c_n)), shaped as in torch.
+    """
+
+    def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, proj_size=0, *, rngs):
+        self.mode = mode
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
+        self.bidirectional, self.proj_size = bidirectional, proj_size
+        gates = rnn_gates(mode) * hidden_size
+        out_size = proj_size if proj_size > 0 else hidden_size
+        directions = 2 if bidirectional else 1
+        for layer in range(num_layers):
+            for suffix in ("", "_reverse")[:directions]:
+                s = f"_l{layer}{suffix}"
+                layer_in = input_size if layer == 0 else out_size * directions
+                setattr(self, "weight_ih" + s, rnn_param(rngs, (gates, layer_in), hidden_size))
+                setattr(self, "weight_hh" + s, rnn_param(rngs, (gates, out_size), hidden_size))
+                if bias:
+                    setattr(self, "bias_ih" + s, rnn_param(rngs, (gates,), hidden_size))
+                    setattr(self, "bias_hh" + s, rnn_param(rngs, (gates,), hidden_size))
+                if proj_size > 0:
+                    setattr(self, "weight_hr" + s, rnn_param(rngs, (proj_size, hidden_size), hidden_size))
+        # dropout on the outputs of every layer but the last, in training mode
+        self.drop = nnx.Dropout(dropout, rngs=rngs) if dropout > 0 and num_layers > 1 else None
+
+    def _get(self, name):
+        v = getattr(self, name, None)
+        return None if v is None else v[...]
+
+    def __call__(self, input, hx=None):
+        lstm = self.mode == "LSTM"
+        packed = isinstance(input, PackedSequence)
+        batched = packed or input.ndim == 3
+        if packed:
+            x, lengths = input.data, input.lengths  # time-major, whatever batch_first says
+        elif not batched:
+            x = input[:, None]
+        elif self.batch_first:
+            x = jnp.swapaxes(input, 0, 1)
+        else:
+            x = input
+        # packed: steps past a sequence's length leave its state alone and output 0
+        mask = (jnp.arange(x.shape[0])[:, None] < lengths[None, :])[..., None] if packed else None
+        directions = 2 if self.bidirectional else 1
+        out_size = self.proj_size if self.proj_size > 0 else self.hidden_size
+        n = x.shape[1]
+        if hx is None:
+            h0 = jnp.zeros((self.num_layers * directions, n, out_size), x.dtype)
+            c0 = jnp.zeros((self.num_layers * directions, n, self.hidden_size), x.dtype) if lstm else None
+        else:
+            h0, c0 = hx if lstm else (hx, None)
+            if not batched:
+                h0 = h0[:, None]
+                c0 = c0[:, None] if lstm else None
+        h_n, c_n = [], []
+        for layer in range(self.num_layers):
+            outs = []
+            for d in range(directions):
+                s = f"_l{layer}" + ("_reverse" if d else "")
+                k = layer * directions + d
+                w_hh, b_hh, w_hr = self._get("weight_hh" + s), self._get("bias_hh" + s), self._get("weight_hr" + s)
+                seq = (reverse_padded(x, lengths) if packed else x[::-1]) if d else x
+                gi = seq @ self._get("weight_ih" + s).T
+                b_ih = self._get("bias_ih" + s)
+                if b_ih is not None:
+                    gi = gi + b_ih
+
+                def step(carry, inputs, w_hh=w_hh, b_hh=b_hh, w_hr=w_hr):
+                    g, m = inputs
+                    h, c = rnn_step(self.mode, g, carry[0], carry[1], w_hh, b_hh, w_hr)
+                    if m is None:
+                        return (h, c), h
+                    h = jnp.where(m, h, carry[0])
+                    c = jnp.where(m, c, carry[1]) if lstm else None
+                    return (h, c), jnp.where(m, h, 0.0)
+
+                (h, c), ys = jax.lax.scan(step, (h0[k], c0[k] if lstm else None), (gi, mask))
+                outs.append((reverse_padded(ys, lengths) if packed else ys[::-1]) if d else ys)
+                h_n.append(h)
+                c_n.append(c)
+            x = outs[0] if directions == 1 else jnp.concatenate(outs, axis=-1)
+            if self.drop is not None and layer < self.num_layers - 1:
+                x = self.drop(x)
+        h_n = jnp.stack(h_n)
+        c_n = jnp.stack(c_n) if lstm else None
+        if packed:
+            x = PackedSequence(x, lengths)
+        elif not batched:
+            x, h_n = x[:, 0], h_n[:, 0]
+            c_n = c_n[:, 0] if lstm else None
+        elif self.batch_first:
+            x = jnp.swapaxes(x, 0, 1)
+        return (x, (h_n, c_n)) if lstm else (x, h_n)
+
+
+class TorchLSTM(TorchRNNBase):
+    """torch.nn.LSTM (proj_size included): returns (output, (h_n, c_n))."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+                 bidirectional=False, proj_size=0, *, rngs):
+        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, proj_size, rngs=rngs)
+
+
+class TorchGRU(TorchRNNBase):
+    """torch.nn.GRU, exact for b_hn (nnx.GRUCell is not): returns (output, h_n)."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+                 bidirectional=False, *, rngs):
+        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, rngs=rngs)
+
+
+class TorchRNN(TorchRNNBase):
+    """torch.nn.RNN (tanh or relu): returns (output, h_n)."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, *, rngs):
+        self.nonlinearity = nonlinearity
+        mode = {"tanh": "RNN_TANH", "relu": "RNN_RELU"}[nonlinearity]
+        super().__init__(mode, input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, rngs=rngs)
+
+
+class TorchRNNCellBase(TorchRNNModule):
+    """torch.nn.LSTMCell / GRUCell / RNNCell: one step, for hand-written time loops.
+
+    Takes (N, F) or unbatched (F,); LSTMCell returns (h, c), the others h."""
+
+    def __init__(self, mode, input_size, hidden_size, bias=True, *, rngs):
+        self.mode = mode
+        self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
+        gates = rnn_gates(mode) * hidden_size
+        self.weight_ih = rnn_param(rngs, (gates, input_size), hidden_size)
+        self.weight_hh = rnn_param(rngs, (gates, hidden_size), hidden_size)
+        if bias:
+            self.bias_ih = rnn_param(rngs, (gates,), hidden_size)
+            self.bias_hh = rnn_param(rngs, (gates,), hidden_size)
+
+    def __call__(self, input, hx=None):
+        lstm = self.mode == "LSTM"
+        batched = input.ndim == 2
+        x = input if batched else input[None]
+        if hx is None:
+            h = jnp.zeros((x.shape[0], self.hidden_size), x.dtype)
+            c = h if lstm else None
+        else:
+            h, c = hx if lstm else (hx, None)
+            if not batched:
+                h = h[None]
+                c = c[None] if lstm else None
+        gi = x @ self.weight_ih[...].T
+        if self.bias:
+            gi = gi + self.bias_ih[...]
+        h, c = rnn_step(self.mode, gi, h, c, self.weight_hh[...], self.bias_hh[...] if self.bias else None)
+        if not batched:
+            h = h[0]
+            c = c[0] if lstm else None
+        return (h, c) if lstm else h
+
+
+class TorchLSTMCell(TorchRNNCellBase):
+    """torch.nn.LSTMCell: returns (h, c)."""
+
+    def __init__(self, input_size, hidden_size, bias=True, *, rngs):
+        super().__init__("LSTM", input_size, hidden_size, bias, rngs=rngs)
+
+
+class TorchGRUCell(TorchRNNCellBase):
+    """torch.nn.GRUCell, exact for b_hn: returns h."""
+
+    def __init__(self, input_size, hidden_size, bias=True, *, rngs):
+        super().__init__("GRU", input_size, hidden_size, bias, rngs=rngs)
+
+
+class TorchRNNCell(TorchRNNCellBase):
+    """torch.nn.RNNCell (tanh or relu): returns h."""
+
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", *, rngs):
+        self.nonlinearity = nonlinearity
+        mode = {"tanh": "RNN_TANH", "relu": "RNN_RELU"}[nonlinearity]
+        super().__init__(mode, input_size, hidden_size, bias, rngs=rngs)
+
+
+def multinomial(rngs, probs, num_samples, replacement=False):
+    """torch.multinomial: indices drawn from (unnormalised) probabilities along
+    the last axis, keys from ``rngs.sample()``; without replacement by the
+    Gumbel top-k trick (exact for sampling without replacement)."""
+    logits = jnp.log(probs)
+    key = rngs.sample()
+    if replacement or num_samples == 1:
+        out = jax.random.categorical(key, logits, axis=-1, shape=(num_samples,) + probs.shape[:-1])
+        return jnp.moveaxis(out, 0, -1)
+    return jax.lax.top_k(logits + jax.random.gumbel(key, probs.shape, logits.dtype), num_samples)[1]
+
+
+def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="right"):
+    """torch.nn.utils.rnn.pad_sequence: pad (L_i, *) arrays to the longest, stack
+    on axis 0 (batch_first) or 1."""
+    longest = max(s.shape[0] for s in sequences)
+    padded = []
+    for s in sequences:
+        extra = longest - s.shape[0]
+        pads = [(0, extra) if padding_side == "right" else (extra, 0)] + [(0, 0)] * (s.ndim - 1)
+        padded.append(jnp.pad(s, pads, constant_values=padding_value))
+    return jnp.stack(padded, axis=0 if batch_first else 1)
+
+
+# Recurrent layers, end.
+# ---------------------------------------------------------------------------

@@ -945,6 +945,10 @@ class BodyRewriter(cst.CSTTransformer):
                     return self.set(updated, L.UNKNOWN_TAG)
             if isinstance(recv, cst.Name) and recv.value == "self" and self.cls is not None:
                 return self.call_self_method(original, updated, mname)
+        if isinstance(func, cst.Name) and func.value == "self" and self._has_call():
+            # self(x) inside another method (a generation loop calling the model):
+            # the class's own __call__ summary gives the result's layout (issue 6)
+            return self.call_self_method(original, updated, "__call__")
         if isinstance(func, cst.Name):
             name = func.value
             if name in self.f.classes:
@@ -1135,13 +1139,26 @@ class BodyRewriter(cst.CSTTransformer):
                 return self.call_summary(updated, s, skip_self=True, owner=cls.name, fname=mname)
             cls = next((self.f.classes[b] for b in cls.bases if b in self.f.classes), None)
         if mname in ("forward",):
-            return self.set(updated.with_changes(func=cst.Name("self")), L.UNKNOWN_TAG)
+            updated = updated.with_changes(func=cst.Name("self"))
+            if self._has_call():
+                return self.call_self_method(original, updated, "__call__")
+            return self.set(updated, L.UNKNOWN_TAG)
         info = self.lookup_attr(mname)
         if info is None or (isinstance(info, Tag) and info.kind == L.UNKNOWN):
             # an attribute holding a module handed to the constructor: under the
             # contract it takes and returns channels-last, so layouts pass through
             return self.call_module(original, updated, UNKNOWN_MODULE)
         return self.set(updated, L.UNKNOWN_TAG)
+
+    def _has_call(self) -> bool:
+        """The class (or a translated base) defines forward, i.e. has a __call__ summary."""
+        cls, seen = self.cls, set()
+        while cls is not None and cls.name not in seen:
+            seen.add(cls.name)
+            if cls.methods.get("__call__") is not None:
+                return True
+            cls = next((self.f.classes[b] for b in cls.bases if b in self.f.classes), None)
+        return False
 
     def call_summary(self, updated, s: Summary, skip_self=False, owner=None, fname=None) -> cst.Call:
         params = s.params[1:] if (skip_self and s.params and s.params[0] == "self") else list(s.params)

@@ -34,7 +34,10 @@ def definitions(filename: str) -> dict[str, tuple[str, frozenset]]:
         if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
             start = node.lineno - 1 - len(node.decorator_list)
             text = "".join(lines[start: node.end_lineno])
-            used = frozenset(n.id for n in ast.walk(node) if isinstance(n, ast.Name))
+            # a parameter named like a helper (TorchLSTM's ``dropout``) does not use it
+            params = {a.arg for n in ast.walk(node) if isinstance(n, ast.arguments)
+                      for a in n.posonlyargs + n.args + n.kwonlyargs}
+            used = frozenset(n.id for n in ast.walk(node) if isinstance(n, ast.Name) and n.id not in params)
             out[node.name] = (text, used)
     return out
 

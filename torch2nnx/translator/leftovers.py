@@ -109,6 +109,10 @@ class _Leftovers(cst.CSTTransformer):
 
 def mark_leftovers(module: cst.Module, f: FileContext) -> cst.Module:
     names = {local for local, q in f.imports.names.items() if f.imports.is_dropped(q)}
+    # a torch function imported by name whose translation is the emitted helper
+    # of the same name (`from torch.nn.utils.rnn import pad_sequence`): the name
+    # now means the helper, not torch
+    names -= set(f.helpers)
     if not names:
         return module
     return module.visit(_Leftovers(f, names))
