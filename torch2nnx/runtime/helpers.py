@@ -202,11 +202,6 @@ def pad(x, pad, mode="constant", value=0.0):
     return jnp.pad(x, widths, mode=jmode)
 
 
-def pad_channels_last(x, pad, mode="constant", value=0.0):
-    """F.pad on a channels-last tensor: torch's pairs name (…, H, W) dims."""
-    return pad(jnp.moveaxis(x, -1, 1), pad, mode, value).transpose((0,) + tuple(range(2, x.ndim)) + (1,))
-
-
 def max_with_indices(x, axis, keepdims=False):
     """torch.max(x, dim): (values, indices)."""
     return jnp.max(x, axis=axis, keepdims=keepdims), jnp.argmax(x, axis=axis, keepdims=keepdims)
