@@ -67,6 +67,9 @@ def _example_source(rule: Rule, ex: Example) -> str:
     if rule.layer:
         init, fwd = _pre(ex.inputs, ex.channels_last)
         init.append(f"self.layer = {ex.torch}")
+        if ex.call:
+            fwd.append(f"return {ex.call}")
+            return _module(init, fwd, NAMES[: len(ex.inputs)])
         if rule.name == "torch.nn.ModuleList":
             fwd.append("for m in self.layer:\n            x = m(x)\n        return x")
         elif rule.name == "torch.nn.ModuleDict":

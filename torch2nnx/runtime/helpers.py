@@ -361,3 +361,176 @@ def weights_module():
     import importlib
 
     return importlib.import_module(__name__ + "_weights")
+
+
+# ---------------------------------------------------------------------------
+# issue 6 (attention / transformers): torch-semantics attention layers.
+# Weights keep torch's names and orientation where torch holds raw parameters
+# (in_proj_weight, ...); nested nnx.Linear / nnx.LayerNorm follow their rows.
+
+
+def attention_bias(mask, dtype, masked_value):
+    """A torch attention mask as an additive bias: bool entries equal to
+    ``masked_value`` become -inf, float masks are added as they are."""
+    if mask is None:
+        return None
+    if mask.dtype == jnp.bool_:
+        return jnp.where(mask == masked_value, -jnp.inf, 0.0).astype(dtype)
+    return mask.astype(dtype)
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
+                                 enable_gqa=False, *, rngs=None):
+    """F.scaled_dot_product_attention on torch's (..., H, L, D) layout. A bool
+    ``attn_mask`` means True = attend (not inverted, unlike nn.MultiheadAttention)."""
+    L, S = query.shape[-2], key.shape[-2]
+    if enable_gqa and key.ndim >= 3 and key.shape[-3] != query.shape[-3]:
+        rep = query.shape[-3] // key.shape[-3]
+        key = jnp.repeat(key, rep, axis=-3)
+        value = jnp.repeat(value, rep, axis=-3)
+    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
+    logits = (query @ jnp.swapaxes(key, -2, -1)) * scale
+    if is_causal:
+        logits = jnp.where(jnp.tril(jnp.ones((L, S), dtype=bool)), logits, -jnp.inf)
+    bias = attention_bias(attn_mask, logits.dtype, False)
+    if bias is not None:
+        logits = logits + bias
+    weights = jax.nn.softmax(logits, axis=-1)
+    if dropout_p and rngs is not None:  # torch drops whenever dropout_p > 0
+        keep = jax.random.bernoulli(rngs.dropout(), 1.0 - dropout_p, weights.shape)
+        weights = jnp.where(keep, weights / (1.0 - dropout_p), 0.0)
+    return weights @ value
+
+
+class TorchMultiheadAttention(nnx.Module):
+    """torch.nn.MultiheadAttention: the same arguments, call and tuple return
+    (output, attention weights or None); masks keep torch's meaning (a bool
+    True = masked out, floats are added). nnx.MultiHeadAttention differs in
+    argument order, mask polarity, returned weights and dropout broadcasting."""
+
+    def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False, add_zero_attn=False,
+                 kdim=None, vdim=None, batch_first=False, device=None, dtype=None, *, rngs):
+        if add_bias_kv or add_zero_attn:
+            raise NotImplementedError("add_bias_kv / add_zero_attn")
+        self.embed_dim, self.num_heads, self.batch_first = embed_dim, num_heads, batch_first
+        self.head_dim = embed_dim // num_heads
+        kdim = embed_dim if kdim is None else kdim
+        vdim = embed_dim if vdim is None else vdim
+        init = nnx.initializers.xavier_uniform()
+        if kdim == embed_dim and vdim == embed_dim:
+            self.in_proj_weight = nnx.Param(init(rngs.params(), (3 * embed_dim, embed_dim)))
+            self.q_proj_weight = self.k_proj_weight = self.v_proj_weight = None
+        else:
+            self.in_proj_weight = None
+            self.q_proj_weight = nnx.Param(init(rngs.params(), (embed_dim, embed_dim)))
+            self.k_proj_weight = nnx.Param(init(rngs.params(), (embed_dim, kdim)))
+            self.v_proj_weight = nnx.Param(init(rngs.params(), (embed_dim, vdim)))
+        self.in_proj_bias = nnx.Param(jnp.zeros((3 * embed_dim,))) if bias else None
+        self.out_proj = nnx.Linear(embed_dim, embed_dim, use_bias=bias, rngs=rngs)
+        self.dropout = nnx.Dropout(dropout, rngs=rngs)
+
+    def __call__(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
+                 average_attn_weights=True, is_causal=False):
+        unbatched = query.ndim == 2
+        if unbatched:
+            query, key, value = query[None], key[None], value[None]
+            if key_padding_mask is not None:
+                key_padding_mask = key_padding_mask[None]
+        elif not self.batch_first:
+            query, key, value = (jnp.swapaxes(t, 0, 1) for t in (query, key, value))
+        E, H, D = self.embed_dim, self.num_heads, self.head_dim
+        if self.in_proj_weight is not None:
+            wq, wk, wv = jnp.split(self.in_proj_weight[...], 3)
+        else:
+            wq, wk, wv = self.q_proj_weight[...], self.k_proj_weight[...], self.v_proj_weight[...]
+        bq, bk, bv = jnp.split(self.in_proj_bias[...], 3) if self.in_proj_bias is not None else (0.0, 0.0, 0.0)
+        n, l, s = query.shape[0], query.shape[1], key.shape[1]
+        q = (query @ wq.T + bq).reshape(n, l, H, D).transpose(0, 2, 1, 3)
+        k = (key @ wk.T + bk).reshape(n, s, H, D).transpose(0, 2, 1, 3)
+        v = (value @ wv.T + bv).reshape(n, s, H, D).transpose(0, 2, 1, 3)
+        logits = (q @ jnp.swapaxes(k, -2, -1)) / math.sqrt(D)
+        if attn_mask is None and is_causal:
+            attn_mask = ~jnp.tril(jnp.ones((l, s), dtype=bool))
+        bias = attention_bias(attn_mask, logits.dtype, True)
+        if bias is not None:
+            logits = logits + (bias.reshape(n, H, l, s) if bias.ndim == 3 else bias)
+        bias = attention_bias(key_padding_mask, logits.dtype, True)
+        if bias is not None:
+            logits = logits + bias[:, None, None, :]
+        weights = self.dropout(jax.nn.softmax(logits, axis=-1))
+        out = (weights @ v).transpose(0, 2, 1, 3).reshape(n, l, E)
+        out = self.out_proj(out)
+        if unbatched:
+            out, weights = out[0], weights[0]
+        elif not self.batch_first:
+            out = jnp.swapaxes(out, 0, 1)
+        if not need_weights:
+            return out, None
+        return out, (weights.mean(axis=-3) if average_attn_weights else weights)
+
+
+def transformer_activation(activation):
+    """torch's Transformer ``activation``: "relu", "gelu" or a callable."""
+    if activation == "relu":
+        return jax.nn.relu
+    if activation == "gelu":
+        return functools.partial(jax.nn.gelu, approximate=False)
+    return activation
+
+
+class TorchTransformerEncoderLayer(nnx.Module):
+    """torch.nn.TransformerEncoderLayer (same arguments, call and attribute
+    names, so the state_dict keys match)."""
+
+    def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu", layer_norm_eps=1e-05,
+                 batch_first=False, norm_first=False, bias=True, device=None, dtype=None, *, rngs):
+        self.self_attn = TorchMultiheadAttention(d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first,
+                                                 rngs=rngs)
+        self.linear1 = nnx.Linear(d_model, dim_feedforward, use_bias=bias, rngs=rngs)
+        self.dropout = nnx.Dropout(dropout, rngs=rngs)
+        self.linear2 = nnx.Linear(dim_feedforward, d_model, use_bias=bias, rngs=rngs)
+        self.norm_first = norm_first
+        self.norm1 = nnx.LayerNorm(d_model, epsilon=layer_norm_eps, use_bias=bias, use_fast_variance=False, rngs=rngs)
+        self.norm2 = nnx.LayerNorm(d_model, epsilon=layer_norm_eps, use_bias=bias, use_fast_variance=False, rngs=rngs)
+        self.dropout1 = nnx.Dropout(dropout, rngs=rngs)
+        self.dropout2 = nnx.Dropout(dropout, rngs=rngs)
+        self.activation = transformer_activation(activation)
+
+    def _sa_block(self, x, attn_mask, key_padding_mask, is_causal):
+        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask, need_weights=False,
+                           is_causal=is_causal)[0]
+        return self.dropout1(x)
+
+    def _ff_block(self, x):
+        return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+
+    def __call__(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
+        x = src
+        if self.norm_first:
+            x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
+            x = x + self._ff_block(self.norm2(x))
+        else:
+            x = self.norm1(x + self._sa_block(x, src_mask, src_key_padding_mask, is_causal))
+            x = self.norm2(x + self._ff_block(x))
+        return x
+
+
+class TorchTransformerEncoder(nnx.Module):
+    """torch.nn.TransformerEncoder: ``num_layers`` copies of ``encoder_layer``
+    (each with its own parameters, like torch's deepcopy) and an optional norm."""
+
+    def __init__(self, encoder_layer, num_layers, norm=None, enable_nested_tensor=True, mask_check=True, *, rngs):
+        layers = [encoder_layer]
+        for _ in range(num_layers - 1):
+            layers.append(nnx.clone(encoder_layer))  # torch deep-copies the layer: equal initial values
+        self.layers = nnx.List(layers)
+        self.num_layers = num_layers
+        self.norm = norm
+
+    def __call__(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
+        x = src
+        for mod in self.layers:
+            x = mod(x, src_mask=mask, src_key_padding_mask=src_key_padding_mask, is_causal=bool(is_causal))
+        if self.norm is not None:
+            x = self.norm(x)
+        return x

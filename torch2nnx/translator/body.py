@@ -1448,9 +1448,14 @@ class BodyRewriter(cst.CSTTransformer):
         """Note the weight map of the NNX class this construction produced."""
         maps = rule.weights if isinstance(rule.weights, tuple) else ((rule.weights,) if rule.weights else ())
         callee = src.split("(", 1)[0].strip()
+        def record(w):
+            self.f.weight_maps[w.nnx_class] = w
+            for inner in w.requires:  # a composite layer (attention, transformer): its inner layers' maps
+                record(inner)
+
         for w in maps:
             if w.nnx_class == callee or len(maps) == 1:
-                self.f.weight_maps[w.nnx_class] = w
+                record(w)
                 return
 
     def _name_nodes(self, rule: Rule, pos, kw, nodes):

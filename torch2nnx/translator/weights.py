@@ -60,7 +60,9 @@ def torch_key_map(model):
         table = LAYERS.get(type(node)) or NAMED_LAYERS.get(type(node).__name__)
         if table is not None:
             for tname, attr, transform in table:
-                var = getattr(node, attr, None)
+                var = node
+                for part in attr.split("."):  # nested: "out_proj.kernel"
+                    var = getattr(var, part, None)
                 if isinstance(var, nnx.Variable):
                     out.append((prefix + tname, var, transform, True))
             return
@@ -132,6 +134,8 @@ def weights_module(weight_maps: dict, module: str, source: str) -> str:
     ignored = sorted({i for w in weight_maps.values() for i in w.ignore})
     for cls in sorted(weight_maps):
         w = weight_maps[cls]
+        if not w.entries:
+            continue  # a composite walked through like a translated class (its inner layers have rows)
         items = ", ".join(f"({e.torch_name!r}, {e.nnx_name!r}, {e.transform or 'None'})" for e in w.entries)
         line = f"    {cls if cls.startswith('nnx.') else repr(cls)}: ({items},),"
         (rows if cls.startswith("nnx.") else named).append(line)
