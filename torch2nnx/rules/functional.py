@@ -91,7 +91,9 @@ def _cross_entropy(a, ctx):
         if a.given(name) and a.lit(name, 1) not in (None, 0, 0.0):
             raise Unsupported("T2N002", f"cross_entropy with {name}")
     if a.given("ignore_index"):
-        raise Unsupported("T2N002", "cross_entropy with ignore_index")
+        # issue 6 (GPT training loss): ignored targets are left out of the mean
+        r = a.src("reduction") if a.given("reduction") else "'mean'"
+        return f"{ctx.helper('cross_entropy')}({a.src('input')}, {a.src('target')}, {a.src('ignore_index')}, {r})"
     logp = f"jax.nn.log_softmax({a.src('input')}, axis=-1)"
     nll = f"-jnp.take_along_axis({logp}, {a.src('target')}[..., None], axis=-1)[..., 0]"
     return _reduce(nll, a)
@@ -159,7 +161,8 @@ RULES = [
       (Example("F.l1_loss(x, y, reduction='sum')", ("float32[3,4]", "float32[3,4]")),)),
     f("cross_entropy", "input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, "
                        "reduction='mean', label_smoothing=0.0", _cross_entropy, PLAIN,
-      (Example("F.cross_entropy(x, y)", ("float32[4,5]", "int32[4]:0:5")),)),
+      (Example("F.cross_entropy(x, y)", ("float32[4,5]", "int32[4]:0:5")),
+       Example("F.cross_entropy(x, y, ignore_index=-1)", ("float32[6,5]", "int32[6]:-1:5")))),
     f("conv1d", "input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1", _conv(1), spatial(3),
       (Example("F.conv1d(x, torch.ones(4, 3, 3))", ("float32[2,3,9]",)),)),
     f("conv2d", "input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1", _conv(2), spatial(4),

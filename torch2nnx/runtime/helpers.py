@@ -534,3 +534,106 @@ class TorchTransformerEncoder(nnx.Module):
         if self.norm is not None:
             x = self.norm(x)
         return x
+
+
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-05):
+    """F.layer_norm over the trailing ``normalized_shape`` dims (exact variance)."""
+    n = 1 if isinstance(normalized_shape, int) else len(tuple(normalized_shape))
+    axes = tuple(range(-n, 0))
+    mean = x.mean(axes, keepdims=True)
+    var = jnp.square(x - mean).mean(axes, keepdims=True)
+    y = (x - mean) * jax.lax.rsqrt(var + eps)
+    if weight is not None:
+        y = y * weight
+    if bias is not None:
+        y = y + bias
+    return y
+
+
+def rms_norm(x, normalized_shape, weight=None, eps=None):
+    """F.rms_norm (eps=None is float32's machine epsilon, as in torch)."""
+    n = 1 if isinstance(normalized_shape, int) else len(tuple(normalized_shape))
+    axes = tuple(range(-n, 0))
+    eps = jnp.finfo(x.dtype).eps if eps is None else eps
+    y = x * jax.lax.rsqrt(jnp.square(x).mean(axes, keepdims=True) + eps)
+    return y * weight if weight is not None else y
+
+
+def cross_entropy(logits, target, ignore_index=-100, reduction="mean"):
+    """F.cross_entropy over class logits (..., C) with ``ignore_index``: ignored
+    targets add nothing, and the mean is over the others."""
+    valid = target != ignore_index
+    safe = jnp.where(valid, target, 0)
+    nll = -jnp.take_along_axis(jax.nn.log_softmax(logits, axis=-1), safe[..., None], axis=-1)[..., 0]
+    nll = jnp.where(valid, nll, 0.0)
+    if reduction == "mean":
+        return nll.sum() / valid.sum()
+    if reduction == "sum":
+        return nll.sum()
+    return nll
+
+
+class TiedLinear(nnx.Module):
+    """A Linear whose weight is an Embedding's table (torch weight tying): one
+    nnx.Param shared with the nnx.Embed, (out_features, in_features) like torch's."""
+
+    def __init__(self, embed, linear):
+        self.weight = embed.embedding
+        self.bias = linear.bias if linear is not None else None
+
+    def __call__(self, x):
+        y = x @ self.weight[...].T
+        return y if self.bias is None else y + self.bias[...]
+
+
+def tie_weights(dst_owner, dst_name, src_owner, src_name):
+    """torch's ``dst.weight = src.weight``: both layers use one nnx.Param from
+    then on (the weights loader fills it once)."""
+    def get(owner, name):
+        return owner[name] if isinstance(owner, nnx.Dict) else getattr(owner, name)
+
+    def put(owner, name, value):
+        if isinstance(owner, nnx.Dict):
+            owner[name] = value
+        else:
+            setattr(owner, name, value)
+
+    dst, src = get(dst_owner, dst_name), get(src_owner, src_name)
+    if isinstance(dst, nnx.Embed) and isinstance(src, (nnx.Linear, TiedLinear)):
+        put(src_owner, src_name, TiedLinear(dst, src))
+    elif isinstance(src, nnx.Embed) and isinstance(dst, (nnx.Linear, TiedLinear)):
+        put(dst_owner, dst_name, TiedLinear(src, dst))
+    elif isinstance(dst, nnx.Embed) and isinstance(src, nnx.Embed):
+        dst.embedding = src.embedding
+    elif isinstance(dst, nnx.Linear) and isinstance(src, nnx.Linear):
+        dst.kernel = src.kernel
+    elif isinstance(src, TiedLinear) and isinstance(dst, TiedLinear):
+        dst.weight = src.weight
+    else:
+        raise NotImplementedError(f"weight tying between {type(dst).__name__} and {type(src).__name__}")
+
+
+def named_parameters(module):
+    """torch's Module.named_parameters: (dotted name, nnx.Param) pairs, each
+    shared parameter once; NNX attribute names mapped back to torch's
+    (kernel/embedding/scale -> weight)."""
+    torch_names = {"kernel": "weight", "embedding": "weight", "scale": "weight"}
+    out = []
+    for path, var in nnx.iter_graph(module):
+        if isinstance(var, nnx.Param):
+            names = [str(p) for p in path]
+            names[-1] = torch_names.get(names[-1], names[-1])
+            out.append((".".join(names), var))
+    return out
+
+
+def parameters(module):
+    """torch's Module.parameters: every nnx.Param once."""
+    return [var for _, var in named_parameters(module)]
+
+
+def module_apply(module, fn):
+    """torch's Module.apply: ``fn`` on every submodule and the module itself."""
+    for _, m in module.iter_modules():
+        fn(m)
+    return module

@@ -17,6 +17,7 @@ import libcst as cst
 
 from ..rules import registry
 from ..rules.base import Canonical, Rule, Unsupported, bind
+from ..rules.seq_ops import MODULE_METHODS, TIED_LINEAR_WEIGHTS, TIED_WEIGHT_NAMES
 from . import layout as L
 from .context import UNKNOWN_MODULE, BuildCtx, ClassInfo, FileContext, ModuleRef, Summary
 from .imports import dotted
@@ -1065,12 +1066,26 @@ class BodyRewriter(cst.CSTTransformer):
             cls = next((self.f.classes[b] for b in cls.bases if b in self.f.classes), None)
         if mname in ("forward",):
             return self.set(updated.with_changes(func=cst.Name("self")), L.UNKNOWN_TAG)
+        if mname in MODULE_METHODS:  # issue 6: torch Module methods NNX lacks (self.apply, named_parameters)
+            return self.module_method(updated, mname)
         info = self.lookup_attr(mname)
         if info is None or (isinstance(info, Tag) and info.kind == L.UNKNOWN):
             # an attribute holding a module handed to the constructor: under the
             # contract it takes and returns channels-last, so layouts pass through
             return self.call_module(original, updated, UNKNOWN_MODULE)
         return self.set(updated, L.UNKNOWN_TAG)
+
+    def module_method(self, updated, mname):
+        """``self.apply(fn)`` -> ``module_apply(self, fn)`` (a layer-building
+        method handed as ``fn`` gets ``rngs``), ``self.named_parameters()`` -> a helper."""
+        args = [code(a.value) if a.keyword is None else f"{a.keyword.value}={code(a.value)}" for a in updated.args]
+        if mname == "apply" and len(updated.args) == 1:
+            fn = updated.args[0].value
+            if isinstance(fn, cst.Attribute) and code(fn.value) == "self" and self.cls is not None \
+                    and self.cls.methods.get(fn.attr.value, False) is None and self.build_ctx.rngs_available:
+                args = [f"functools.partial({code(fn)}, rngs=rngs)"]
+        return self.set(expr(f"{self.build_ctx.helper(MODULE_METHODS[mname])}({', '.join(['self'] + args)})"),
+                        L.UNKNOWN_TAG)
 
     def call_summary(self, updated, s: Summary, skip_self=False, owner=None, fname=None) -> cst.Call:
         params = s.params[1:] if (skip_self and s.params and s.params[0] == "self") else list(s.params)
@@ -1707,6 +1722,9 @@ class BodyRewriter(cst.CSTTransformer):
 
     # ------------------------------------------------------------ statements
     def leave_Assign(self, original, updated):
+        tied = self.tie_weights(original)
+        if tied is not None:
+            return tied
         vt = self.tag(updated.value)
         new_targets = []
         for target in updated.targets:
@@ -1720,6 +1738,23 @@ class BodyRewriter(cst.CSTTransformer):
                 at = expr(f"{code(sub.value)}.at[{', '.join(code(e.slice) for e in sub.slice)}].set({code(updated.value)})")
                 return cst.Assign(targets=[cst.AssignTarget(target=sub.value)], value=at)
         return updated
+
+    def tie_weights(self, original):
+        """issue 6: weight tying, ``a.wte.weight = b.lm_head.weight`` between two
+        layers -> ``tie_weights(a, "wte", b, "lm_head")``: one shared nnx.Param
+        (a Linear tied to an Embedding becomes a TiedLinear over its table)."""
+        if len(original.targets) != 1 or self.cls is None:
+            return None
+        t, v = original.targets[0].target, original.value
+        if not (isinstance(t, cst.Attribute) and isinstance(v, cst.Attribute) and t.attr.value in TIED_WEIGHT_NAMES
+                and v.attr.value == t.attr.value and isinstance(t.value, cst.Attribute)
+                and isinstance(v.value, cst.Attribute) and dotted(t.value) and dotted(v.value)
+                and dotted(t.value).startswith("self.") and dotted(v.value).startswith("self.")):
+            return None
+        self.build_ctx.helper("tie_weights")
+        self.f.weight_maps[TIED_LINEAR_WEIGHTS.nnx_class] = TIED_LINEAR_WEIGHTS
+        return cst.Expr(expr(f"tie_weights({code(t.value.value)}, {t.value.attr.value!r}, "
+                             f"{code(v.value.value)}, {v.value.attr.value!r})"))
 
     def bind_target(self, target, vt: Tag):
         if isinstance(target, cst.Name):

@@ -122,8 +122,11 @@ def load_torch_state_dict(model, state_dict, *, strict=True):
         if mismatched:
             parts.append("shape mismatches: " + "; ".join(mismatched))
         raise ValueError("cannot load state_dict: " + " | ".join(parts))
+    done = set()
     for var, value, dtype in updates:
-        var.set_value(jnp.asarray(value, dtype=dtype))
+        if id(var) not in done:  # a tied parameter (two torch keys) is filled once
+            done.add(id(var))
+            var.set_value(jnp.asarray(value, dtype=dtype))
     return model
 '''
 
