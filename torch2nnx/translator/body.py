@@ -921,6 +921,14 @@ class BodyRewriter(cst.CSTTransformer):
                 if vt.kind == L.MODULE and vt.module is not None:
                     self.cls.attrs.setdefault("*", vt.module)
                 return self.set(updated, L.OTHER_TAG)
+            if name == "hasattr" and len(updated.args) == 2 and not any(a.star or a.keyword for a in updated.args) \
+                    and isinstance(updated.args[1].value, cst.SimpleString):
+                # issue 6: feature checks on torch (nanoGPT's hasattr(F, 'scaled_dot_product_attention')):
+                # true when the translator has a row for that API
+                q = self.f.imports.qualify(updated.args[0].value)
+                if q is not None and self.f.imports.is_torch(q):
+                    found = registry.lookup(f"{q}.{updated.args[1].value.evaluated_value}") is not None
+                    return self.set(cst.Name(str(found)), L.OTHER_TAG)
             if name in NON_TENSOR_BUILTINS:
                 return self.set(updated, L.OTHER_TAG)
         if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value in self.env:
