@@ -100,7 +100,9 @@ class BodyRewriter(cst.CSTTransformer):
         self.cls = cls
         self.func_name = func_name
         self.env: dict[str, Tag] = {}
-        self.tags: dict[int, Tag] = {}
+        # id(node) -> (node, tag): the node is kept so that its id is not reused by a
+        # later node (a stale tag made `math.sqrt(...)` a tensor method, depending on hash seed)
+        self.tags: dict[int, tuple] = {}
         self.rules_of: dict[int, ModuleRef] = {}
         self.summary = Summary(params=list(params))
         self.decided: dict[str, Tag] = {}
@@ -121,10 +123,11 @@ class BodyRewriter(cst.CSTTransformer):
 
     # ------------------------------------------------------------------ tags
     def tag(self, node) -> Tag:
-        return self.resolve(self.tags.get(id(node), L.UNKNOWN_TAG))
+        entry = self.tags.get(id(node))
+        return self.resolve(entry[1] if entry is not None and entry[0] is node else L.UNKNOWN_TAG)
 
     def set(self, node, tag: Tag):
-        self.tags[id(node)] = tag
+        self.tags[id(node)] = (node, tag)
         return node
 
     def resolve(self, tag: Tag) -> Tag:
