@@ -31,22 +31,16 @@ ENCODER_WEIGHTS = wmap("TorchTransformerEncoder", requires=(_NORM_W,))
 
 def _passthrough(helper, params, reject=()):
     """A helper with torch's own signature: the arguments as given, plus rngs."""
-    names = [p.split("=")[0].strip() for p in params.split(",")]
+    names = [(p.split("=")[0].strip(), "=" in p) for p in params.split(",")]
 
     def build(a, ctx):
         for name, why in reject:
             if a.given(name) and a.lit(name, default=True) is not False:
                 raise Unsupported("T2N005", f"{name}={a.src(name)}: {why}")
         parts = []
-        positional = True
-        for n in names:
-            if n in ("device", "dtype"):
-                positional = False
-                continue
-            if a.given(n):
-                parts.append(a.src(n) if positional else f"{n}={a.src(n)}")
-            else:
-                positional = False
+        for n, optional in names:  # required arguments by position, the others by name
+            if n not in ("device", "dtype") and a.given(n):
+                parts.append(f"{n}={a.src(n)}" if optional else a.src(n))
         parts.append(f"rngs={ctx.rngs}")
         return call(ctx.helper(helper), parts)
     return build

@@ -490,6 +490,10 @@ class TorchTransformerEncoderLayer(nnx.Module):
         self.dropout = nnx.Dropout(dropout, rngs=rngs)
         self.linear2 = nnx.Linear(dim_feedforward, d_model, use_bias=bias, rngs=rngs)
         self.norm_first = norm_first
+        # torch's fast paths need relu/gelu by name or as F.relu/F.gelu
+        self.activation_relu_or_gelu = activation in ("relu", "gelu") or getattr(activation, "__name__", "") in (
+            "relu", "gelu") or getattr(getattr(activation, "func", None), "__name__", "") == "gelu"
+        self.layer_norm_eps = layer_norm_eps
         self.norm1 = nnx.LayerNorm(d_model, epsilon=layer_norm_eps, use_bias=bias, use_fast_variance=False, rngs=rngs)
         self.norm2 = nnx.LayerNorm(d_model, epsilon=layer_norm_eps, use_bias=bias, use_fast_variance=False, rngs=rngs)
         self.dropout1 = nnx.Dropout(dropout, rngs=rngs)
@@ -526,11 +530,26 @@ class TorchTransformerEncoder(nnx.Module):
         self.layers = nnx.List(layers)
         self.num_layers = num_layers
         self.norm = norm
+        attn = encoder_layer.self_attn
+        # torch's inference fast path (nested tensors) leaves padded positions at 0
+        self.use_nested_tensor = bool(
+            enable_nested_tensor and not encoder_layer.norm_first and attn.batch_first
+            and attn.in_proj_weight is not None and attn.in_proj_bias is not None
+            and encoder_layer.activation_relu_or_gelu and attn.num_heads % 2 == 0)
+        self.mask_check = mask_check
 
     def __call__(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
         x = src
         for mod in self.layers:
             x = mod(x, src_mask=mask, src_key_padding_mask=src_key_padding_mask, is_causal=bool(is_causal))
+        kpm = src_key_padding_mask
+        if self.use_nested_tensor and kpm is not None and mask is None and src.ndim == 3 \
+                and self.layers[0].dropout.deterministic:
+            # torch in eval mode without autograd: padded positions of the output are 0
+            # (when the padding is at the end of each row, which mask_check verifies)
+            pad = kpm if kpm.dtype == jnp.bool_ else kpm != 0
+            fast = jnp.all(pad[:, 1:] >= pad[:, :-1]) if self.mask_check else True
+            x = jnp.where(fast & pad[..., None], 0.0, x)
         if self.norm is not None:
             x = self.norm(x)
         return x
