@@ -56,6 +56,9 @@ def is_constant(rule: Rule, ex: Example) -> bool:
 def example_source(rule: Rule, ex: Example) -> str:
     """A torch module using the example: ``M`` with ``forward`` over the inputs."""
     src = _example_source(rule, ex)
+    if rule.name.startswith("einops."):
+        src = src.replace("import torch\n", "import torch\nfrom einops import einsum, pack, rearrange, reduce, repeat, unpack\n"
+                          "from einops.layers.torch import Rearrange, Reduce\n", 1)
     if "torchvision" in ex.torch:
         src = src.replace("import torch\n", "import torch\nimport torchvision\nimport torchvision.models._api\n", 1)
     return src

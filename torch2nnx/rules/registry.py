@@ -13,13 +13,13 @@ from .base import Rule
 @lru_cache(maxsize=1)
 def _tables():
     from . import activations, constants, containers, conv, functional, init, linear, methods, norm, pooling, tensor_ops, torch_only
-    from . import attention, seq_ops  # issue 6: attention / transformer rows
+    from . import attention, einops_rules, seq_ops  # issue 6: attention / transformer / einops rows
 
     calls: dict[str, Rule] = {}
     meths: dict[str, Rule] = {}
     props: dict[str, Rule] = {}
     consts: dict[str, Rule] = {}
-    for mod in (linear, conv, norm, activations, pooling, containers, functional, tensor_ops, init, torch_only, attention, seq_ops):
+    for mod in (linear, conv, norm, activations, pooling, containers, functional, tensor_ops, init, torch_only, attention, seq_ops, einops_rules):
         for r in mod.RULES:
             if r.name in calls:
                 raise RuntimeError(f"duplicate rule {r.name}")
@@ -64,8 +64,8 @@ def fingerprint() -> str:
     import inspect
 
     from . import activations, base, constants, containers, conv, functional, init, linear, methods, norm, pooling, tensor_ops, torch_only
-    from . import attention, seq_ops
+    from . import attention, einops_rules, seq_ops
     h = hashlib.sha256()
-    for mod in (base, linear, conv, norm, activations, pooling, containers, functional, tensor_ops, methods, constants, init, torch_only, attention, seq_ops):
+    for mod in (base, linear, conv, norm, activations, pooling, containers, functional, tensor_ops, methods, constants, init, torch_only, attention, seq_ops, einops_rules):
         h.update(inspect.getsource(mod).encode())
     return h.hexdigest()[:16]

@@ -1506,10 +1506,11 @@ class BodyRewriter(cst.CSTTransformer):
         if t.kind == L.FREE:
             t = self.decide(t, L.plain())
         self.build_ctx.perm = t.perm if t.channels_last else None
+        self.build_ctx.result_plain = False
         try:
             try:
                 src = rule.build(args, self.build_ctx)
-                result = t if t.channels_last else L.plain()
+                result = t if t.channels_last and not self.build_ctx.result_plain else L.plain()
             except Canonical:
                 new_node = self.canonical(node, f"{rule.name} needs torch order here")
                 args.given_src[tname] = code(new_node)

@@ -143,6 +143,7 @@ class BuildCtx:
         self.fctx = fctx
         self.rngs = rngs
         self.perm = None  # layout of the input, for "aware" rows
+        self.result_plain = False  # set by an "aware" build whose result is in torch order (einops)
         self.in_forward = False
         self.rngs_available = False
         self.cls = None
