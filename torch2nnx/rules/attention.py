@@ -27,6 +27,9 @@ MHA_WEIGHTS = wmap(
 # walked through like a translated class: its inner layers have rows
 ENCODER_LAYER_WEIGHTS = wmap("TorchTransformerEncoderLayer", requires=(MHA_WEIGHTS, _LINEAR_W, _NORM_W))
 ENCODER_WEIGHTS = wmap("TorchTransformerEncoder", requires=(_NORM_W,))
+DECODER_LAYER_WEIGHTS = wmap("TorchTransformerDecoderLayer", requires=(MHA_WEIGHTS, _LINEAR_W, _NORM_W))
+DECODER_WEIGHTS = wmap("TorchTransformerDecoder", requires=(_NORM_W,))
+TRANSFORMER_WEIGHTS = wmap("TorchTransformer", requires=(MHA_WEIGHTS, _LINEAR_W, _NORM_W))
 
 
 def _passthrough(helper, params, reject=()):
@@ -51,6 +54,15 @@ _MHA_SIG = ("embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False, ad
 _ENC_LAYER_SIG = ("d_model, nhead, dim_feedforward=2048, dropout=0.1, activation='relu', layer_norm_eps=1e-05, "
                   "batch_first=False, norm_first=False, bias=True, device=None, dtype=None")
 _ENC_SIG = "encoder_layer, num_layers, norm=None, enable_nested_tensor=True, mask_check=True"
+_DEC_SIG = "decoder_layer, num_layers, norm=None"
+_TRANSFORMER_SIG = ("d_model=512, nhead=8, num_encoder_layers=6, num_decoder_layers=6, dim_feedforward=2048, "
+                    "dropout=0.1, activation='relu', custom_encoder=None, custom_decoder=None, layer_norm_eps=1e-05, "
+                    "batch_first=False, norm_first=False, bias=True, device=None, dtype=None")
+
+
+def _square_mask(a, ctx):
+    parts = [a.src("sz")] + ([f"dtype={a.src('dtype')}"] if a.given("dtype") else [])
+    return call(ctx.helper("generate_square_subsequent_mask"), parts)
 
 
 def _sdpa(a, ctx):
@@ -102,6 +114,39 @@ RULES = [
              Example("nn.TransformerEncoder(nn.TransformerEncoderLayer(16, 4, 32, batch_first=True), 2, "
                      "norm=nn.LayerNorm(16))", ("float32[2,5,16]",)),
          )),
+    Rule("torch.nn.TransformerDecoderLayer", _ENC_LAYER_SIG,
+         _passthrough("TorchTransformerDecoderLayer", _ENC_LAYER_SIG),
+         layout=Layout("plain", tensors=("tgt", "memory")), layer=True, stateful=True,
+         weights=DECODER_LAYER_WEIGHTS, note=_MASK_NOTE,
+         examples=(
+             Example("nn.TransformerDecoderLayer(16, 4, dim_feedforward=32)", ("float32[5,2,16]", "float32[7,2,16]"),
+                     call="self.layer(x, y, tgt_mask=nn.Transformer.generate_square_subsequent_mask(5))"),
+             Example("nn.TransformerDecoderLayer(16, 2, 24, dropout=0.0, activation=F.gelu, batch_first=True, "
+                     "norm_first=True)", ("float32[2,5,16]", "float32[2,7,16]", "bool[2,7]"),
+                     call="self.layer(x, y, memory_key_padding_mask=z & (torch.arange(7) > 0), tgt_is_causal=True, "
+                          "tgt_mask=torch.ones(5, 5).triu(1).bool())"),
+         )),
+    Rule("torch.nn.TransformerDecoder", _DEC_SIG, _passthrough("TorchTransformerDecoder", _DEC_SIG),
+         layout=Layout("plain", tensors=("tgt", "memory")), layer=True, stateful=True, weights=DECODER_WEIGHTS,
+         examples=(
+             Example("nn.TransformerDecoder(nn.TransformerDecoderLayer(16, 4, 32, batch_first=True), 2, "
+                     "norm=nn.LayerNorm(16))", ("float32[2,5,16]", "float32[2,6,16]"), call="self.layer(x, y)"),
+         )),
+    Rule("torch.nn.Transformer", _TRANSFORMER_SIG,
+         _passthrough("TorchTransformer", _TRANSFORMER_SIG,
+                      reject=(("custom_encoder", "a custom encoder module"), ("custom_decoder", "a custom decoder module"))),
+         layout=Layout("plain", tensors=("src", "tgt")), layer=True, stateful=True, weights=TRANSFORMER_WEIGHTS,
+         note=_MASK_NOTE,
+         examples=(
+             Example("nn.Transformer(16, 4, 2, 2, 32, batch_first=True)", ("float32[2,6,16]", "float32[2,5,16]"),
+                     call="self.layer(x, y, tgt_mask=nn.Transformer.generate_square_subsequent_mask(5))"),
+             Example("nn.Transformer(d_model=8, nhead=2, num_encoder_layers=1, num_decoder_layers=1, "
+                     "dim_feedforward=16, dropout=0.0)", ("float32[6,2,8]", "float32[5,2,8]"),
+                     call="self.layer(x, y)"),
+         )),
+    Rule("torch.nn.Transformer.generate_square_subsequent_mask", "sz, device=None, dtype=None", _square_mask,
+         layout=Layout("source"),
+         examples=(Example("nn.Transformer.generate_square_subsequent_mask(4) + x", ("float32[4,4]",)),)),
     Rule("torch.nn.functional.scaled_dot_product_attention",
          "query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False",
          _sdpa, layout=Layout("plain", tensors=("query", "key", "value", "attn_mask")), note=_MASK_NOTE,

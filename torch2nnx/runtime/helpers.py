@@ -656,3 +656,114 @@ def module_apply(module, fn):
     for _, m in module.iter_modules():
         fn(m)
     return module
+
+
+class TorchTransformerDecoderLayer(nnx.Module):
+    """torch.nn.TransformerDecoderLayer (same arguments, call and attribute
+    names, so the state_dict keys match)."""
+
+    def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu", layer_norm_eps=1e-05,
+                 batch_first=False, norm_first=False, bias=True, device=None, dtype=None, *, rngs):
+        self.self_attn = TorchMultiheadAttention(d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first,
+                                                 rngs=rngs)
+        self.multihead_attn = TorchMultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
+                                                      batch_first=batch_first, rngs=rngs)
+        self.linear1 = nnx.Linear(d_model, dim_feedforward, use_bias=bias, rngs=rngs)
+        self.dropout = nnx.Dropout(dropout, rngs=rngs)
+        self.linear2 = nnx.Linear(dim_feedforward, d_model, use_bias=bias, rngs=rngs)
+        self.norm_first = norm_first
+        self.norm1 = nnx.LayerNorm(d_model, epsilon=layer_norm_eps, use_bias=bias, use_fast_variance=False, rngs=rngs)
+        self.norm2 = nnx.LayerNorm(d_model, epsilon=layer_norm_eps, use_bias=bias, use_fast_variance=False, rngs=rngs)
+        self.norm3 = nnx.LayerNorm(d_model, epsilon=layer_norm_eps, use_bias=bias, use_fast_variance=False, rngs=rngs)
+        self.dropout1 = nnx.Dropout(dropout, rngs=rngs)
+        self.dropout2 = nnx.Dropout(dropout, rngs=rngs)
+        self.dropout3 = nnx.Dropout(dropout, rngs=rngs)
+        self.activation = transformer_activation(activation)
+
+    def _sa_block(self, x, attn_mask, key_padding_mask, is_causal):
+        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask, need_weights=False,
+                           is_causal=is_causal)[0]
+        return self.dropout1(x)
+
+    def _mha_block(self, x, mem, attn_mask, key_padding_mask, is_causal):
+        x = self.multihead_attn(x, mem, mem, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
+                                need_weights=False, is_causal=is_causal)[0]
+        return self.dropout2(x)
+
+    def _ff_block(self, x):
+        return self.dropout3(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+
+    def __call__(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
+                 memory_key_padding_mask=None, tgt_is_causal=False, memory_is_causal=False):
+        x = tgt
+        if self.norm_first:
+            x = x + self._sa_block(self.norm1(x), tgt_mask, tgt_key_padding_mask, tgt_is_causal)
+            x = x + self._mha_block(self.norm2(x), memory, memory_mask, memory_key_padding_mask, memory_is_causal)
+            x = x + self._ff_block(self.norm3(x))
+        else:
+            x = self.norm1(x + self._sa_block(x, tgt_mask, tgt_key_padding_mask, tgt_is_causal))
+            x = self.norm2(x + self._mha_block(x, memory, memory_mask, memory_key_padding_mask, memory_is_causal))
+            x = self.norm3(x + self._ff_block(x))
+        return x
+
+
+class TorchTransformerDecoder(nnx.Module):
+    """torch.nn.TransformerDecoder: ``num_layers`` copies of ``decoder_layer``
+    and an optional norm."""
+
+    def __init__(self, decoder_layer, num_layers, norm=None, *, rngs):
+        layers = [decoder_layer]
+        for _ in range(num_layers - 1):
+            layers.append(nnx.clone(decoder_layer))  # torch deep-copies the layer: equal initial values
+        self.layers = nnx.List(layers)
+        self.num_layers = num_layers
+        self.norm = norm
+
+    def __call__(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
+                 memory_key_padding_mask=None, tgt_is_causal=None, memory_is_causal=False):
+        x = tgt
+        for mod in self.layers:
+            x = mod(x, memory, tgt_mask=tgt_mask, memory_mask=memory_mask, tgt_key_padding_mask=tgt_key_padding_mask,
+                    memory_key_padding_mask=memory_key_padding_mask, tgt_is_causal=bool(tgt_is_causal),
+                    memory_is_causal=memory_is_causal)
+        if self.norm is not None:
+            x = self.norm(x)
+        return x
+
+
+class TorchTransformer(nnx.Module):
+    """torch.nn.Transformer: an encoder and a decoder stack with final norms
+    (same arguments, call and attribute names)."""
+
+    def __init__(self, d_model=512, nhead=8, num_encoder_layers=6, num_decoder_layers=6, dim_feedforward=2048,
+                 dropout=0.1, activation="relu", custom_encoder=None, custom_decoder=None, layer_norm_eps=1e-05,
+                 batch_first=False, norm_first=False, bias=True, device=None, dtype=None, *, rngs):
+        if custom_encoder is not None:
+            self.encoder = custom_encoder
+        else:
+            layer = TorchTransformerEncoderLayer(d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps,
+                                                 batch_first, norm_first, bias, rngs=rngs)
+            norm = nnx.LayerNorm(d_model, epsilon=layer_norm_eps, use_bias=bias, use_fast_variance=False, rngs=rngs)
+            self.encoder = TorchTransformerEncoder(layer, num_encoder_layers, norm, rngs=rngs)
+        if custom_decoder is not None:
+            self.decoder = custom_decoder
+        else:
+            layer = TorchTransformerDecoderLayer(d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps,
+                                                 batch_first, norm_first, bias, rngs=rngs)
+            norm = nnx.LayerNorm(d_model, epsilon=layer_norm_eps, use_bias=bias, use_fast_variance=False, rngs=rngs)
+            self.decoder = TorchTransformerDecoder(layer, num_decoder_layers, norm, rngs=rngs)
+        self.d_model, self.nhead, self.batch_first = d_model, nhead, batch_first
+
+    def __call__(self, src, tgt, src_mask=None, tgt_mask=None, memory_mask=None, src_key_padding_mask=None,
+                 tgt_key_padding_mask=None, memory_key_padding_mask=None, src_is_causal=None, tgt_is_causal=None,
+                 memory_is_causal=False):
+        memory = self.encoder(src, mask=src_mask, src_key_padding_mask=src_key_padding_mask, is_causal=src_is_causal)
+        return self.decoder(tgt, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,
+                            tgt_key_padding_mask=tgt_key_padding_mask,
+                            memory_key_padding_mask=memory_key_padding_mask, tgt_is_causal=tgt_is_causal,
+                            memory_is_causal=memory_is_causal)
+
+
+def generate_square_subsequent_mask(sz, device=None, dtype=None):
+    """nn.Transformer.generate_square_subsequent_mask: -inf above the diagonal, 0 elsewhere."""
+    return jnp.triu(jnp.full((sz, sz), -jnp.inf, dtype=dtype or jnp.float32), k=1)

@@ -821,6 +821,12 @@ class BodyRewriter(cst.CSTTransformer):
     def leave_Call(self, original, updated):
         func = updated.func
         q = self.f.imports.qualify(func)
+        if q is None and isinstance(original.func, cst.Attribute):
+            # a static method of a torch class (nn.Transformer.generate_square_subsequent_mask):
+            # the class name inside was already rewritten as a value
+            q0 = self.f.imports.qualify(original.func)
+            if q0 is not None and registry.lookup(q0) is not None:
+                q = q0
         if isinstance(func, cst.Name) and func.value in self.f.external:
             # a class or layer builder of another file of this run
             kind = self.f.external[func.value]
