@@ -77,8 +77,8 @@ def _sdpa(a, ctx):
     return call(ctx.helper("scaled_dot_product_attention"), parts)
 
 
-_MASK_NOTE = ("bool masks keep torch's meaning (True = masked out for nn.MultiheadAttention, True = attend for "
-              "F.scaled_dot_product_attention); float masks are added")
+_MASK_NOTE = "bool masks: True = masked out, as in torch; float masks are added"
+_SDPA_NOTE = "bool masks: True = attend (not inverted); float masks are added"
 
 RULES = [
     Rule("torch.nn.MultiheadAttention", _MHA_SIG,
@@ -149,7 +149,7 @@ RULES = [
          examples=(Example("nn.Transformer.generate_square_subsequent_mask(4) + x", ("float32[4,4]",)),)),
     Rule("torch.nn.functional.scaled_dot_product_attention",
          "query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False",
-         _sdpa, layout=Layout("plain", tensors=("query", "key", "value", "attn_mask")), note=_MASK_NOTE,
+         _sdpa, layout=Layout("plain", tensors=("query", "key", "value", "attn_mask")), note=_SDPA_NOTE,
          examples=(
              Example("F.scaled_dot_product_attention(x, y, y)", ("float32[2,3,5,8]", "float32[2,3,7,8]")),
              Example("F.scaled_dot_product_attention(x, y, y, attn_mask=z)",
