@@ -708,6 +708,11 @@ class BodyRewriter(cst.CSTTransformer):
     def leave_Subscript(self, original, updated):
         vt = self.tag(updated.value)
         if vt.kind == L.SHAPE:
+            if vt.param and len(updated.slice) == 1 and isinstance(updated.slice[0].slice, cst.Index) \
+                    and code(updated.slice[0].slice.value) == "0" \
+                    and self.resolve(Tag(L.FREE, param=vt.param)).kind == L.FREE:
+                # the batch size (ViT's B = x.shape[0]) reads axis 0 in every layout: no decision
+                return self.set(updated, Tag(L.OTHER, roles=("N",)))
             if vt.param:
                 vt = self.resolve(Tag(L.FREE, param=vt.param))
                 if vt.kind == L.FREE:
@@ -1513,10 +1518,14 @@ class BodyRewriter(cst.CSTTransformer):
             t = self.decide(t, L.plain())
         self.build_ctx.perm = t.perm if t.channels_last else None
         self.build_ctx.result_plain = False
+        self.build_ctx.result_cl_rank = None
+        self.build_ctx.one = t.channels_last and t.one
         try:
             try:
                 src = rule.build(args, self.build_ctx)
                 result = t if t.channels_last and not self.build_ctx.result_plain else L.plain()
+                if self.build_ctx.result_cl_rank:
+                    result = L.channels_last(self.build_ctx.result_cl_rank)
             except Canonical:
                 new_node = self.canonical(node, f"{rule.name} needs torch order here")
                 args.given_src[tname] = code(new_node)
