@@ -84,6 +84,8 @@ def test_translated_gpt_trains_under_jit(tmp_path):
     for case in ("seq_gpt", "seq_gpt_flash"):
         result, tmod, jmod, wmod = translate_files((ROOT / case / "model.py").read_text(), tmp_path / case)
         model = jmod.GPT(rngs=nnx.Rngs(0))
+        # tied weights counted once, ModuleDict entries read as layers (wpe.weight -> wpe.embedding)
+        assert model.get_num_params() == tmod.GPT().get_num_params()
         idx = jnp.asarray(np.arange(16).reshape(2, 8) % 50)
         model.train()
         train_out, _ = nnx.jit(lambda m, x: m(x))(model, idx)

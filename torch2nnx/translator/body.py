@@ -649,6 +649,10 @@ class BodyRewriter(cst.CSTTransformer):
                 return self.set(updated, info)
             return self.set(updated, L.UNKNOWN_TAG if name not in ("training",) else L.OTHER_TAG)
         bt = self.tag(base)
+        if bt.kind == L.MODULE and bt.module is not None and bt.module.kind == "dict":
+            member = dict(bt.module.elements).get(name)
+            if member is not None:  # an entry of a ModuleDict read as an attribute
+                return self.set(updated, Tag(L.MODULE, module=member))
         if bt.kind == L.MODULE and bt.module is not None:
             rules = [bt.module.rule] if bt.module.kind == "layer" else [
                 e.rule for e in bt.module.elements if e.kind == "layer"] if bt.module.kind == "union" else []
@@ -1333,13 +1337,30 @@ class BodyRewriter(cst.CSTTransformer):
                         elems = t0.module.elements if t0.module.kind == "list" else (t0.module,)
                 ref = ModuleRef("list", elements=elems)
             elif rule.name in ("torch.nn.ModuleDict",):
-                ref = ModuleRef("dict")
+                ref = ModuleRef("dict", elements=self._dict_members(nodes[0]) if nodes else ())
             return self.set(new, Tag(L.MODULE, module=ref))
         if rule.returns_tuple and result.kind == L.TENSOR:
             result = result.with_(kind=L.SEQ)
         return self.set(new, result)
 
     # ------------------------------------------------------------ containers
+    def _dict_members(self, node):
+        """``nn.ModuleDict(dict(wte=..., h=...))`` / ``({"a": ...})``: (name, module)
+        pairs, so ``self.transformer.wpe.weight`` knows its layer (nanoGPT)."""
+        pairs = []
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "dict":
+            items = [(a.keyword.value, a.value) for a in node.args if a.keyword is not None]
+        elif isinstance(node, cst.Dict):
+            items = [(e.key.evaluated_value, e.value) for e in node.elements
+                     if isinstance(e, cst.DictElement) and isinstance(e.key, cst.SimpleString)]
+        else:
+            return ()
+        for name, value in items:
+            t = self.tag(value)
+            if t.kind == L.MODULE and t.module is not None:
+                pairs.append((name, t.module))
+        return tuple(pairs)
+
     def sequential(self, original, new, nodes):
         """Fold the layouts of a Sequential's layers at construction.
 
