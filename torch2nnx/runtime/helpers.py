@@ -767,3 +767,6 @@ class TorchTransformer(nnx.Module):
 def generate_square_subsequent_mask(sz, device=None, dtype=None):
     """nn.Transformer.generate_square_subsequent_mask: -inf above the diagonal, 0 elsewhere."""
     return jnp.triu(jnp.full((sz, sz), -jnp.inf, dtype=dtype or jnp.float32), k=1)
+
+
+# end of issue 6 (attention / transformers) helpers
