@@ -83,7 +83,9 @@ def weights_cell(rule: Rule) -> str:
             if e.transform:
                 s += f" ({e.transform})"
             entries.append(s)
-        text = ", ".join(entries) if entries else "no state"
+        inner = sorted({r.nnx_class for r in m.requires})
+        text = ", ".join(entries) if entries else (
+            f"torch's names, inner layers: {', '.join(inner)}" if inner else "no state")
         if m.ignore:
             text += "; ignored: " + ", ".join(m.ignore)
         parts.append(f"{m.nnx_class}: {text}" if len(maps) > 1 else text)

@@ -101,8 +101,8 @@ class Example:
     # "forward": the expression is returned from forward; "init": built in
     # __init__ (where rngs exist) as self.value and returned from forward
     where: str = "forward"
-    # layer rows: the call returned from forward over the inputs x, y, z, ...
-    # (``self.layer(x, (y, z))`` for an LSTM's initial state); default self.layer(x)
+    # layer rows: the forward's return expression over ``self.layer`` and the
+    # inputs (``self.layer(x, y, y)[0]``); default ``self.layer(x)``
     call: Optional[str] = None
 
 
@@ -123,10 +123,13 @@ class WeightMap:
     nnx_class: str  # "nnx.Linear" or the name of an emitted helper class
     entries: tuple[WeightEntry, ...]
     ignore: tuple[str, ...] = ()  # torch keys with no NNX counterpart (num_batches_tracked)
+    # the maps of layers this one holds inside (a composite layer); a map with no
+    # entries of its own is walked through like a translated class
+    requires: tuple["WeightMap", ...] = ()
 
 
-def wmap(nnx_class: str, *entries: tuple, ignore: tuple[str, ...] = ()) -> WeightMap:
-    return WeightMap(nnx_class, tuple(WeightEntry(*e) for e in entries), ignore)
+def wmap(nnx_class: str, *entries: tuple, ignore: tuple[str, ...] = (), requires: tuple = ()) -> WeightMap:
+    return WeightMap(nnx_class, tuple(WeightEntry(*e) for e in entries), ignore, tuple(requires))
 
 
 # ---------------------------------------------------------------------------

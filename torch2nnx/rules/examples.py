@@ -56,6 +56,9 @@ def is_constant(rule: Rule, ex: Example) -> bool:
 def example_source(rule: Rule, ex: Example) -> str:
     """A torch module using the example: ``M`` with ``forward`` over the inputs."""
     src = _example_source(rule, ex)
+    if rule.name.startswith("einops."):
+        src = src.replace("import torch\n", "import torch\nfrom einops import einsum, pack, rearrange, reduce, repeat, unpack\n"
+                          "from einops.layers.torch import Rearrange, Reduce\n", 1)
     if "torchvision" in ex.torch:
         src = src.replace("import torch\n", "import torch\nimport torchvision\nimport torchvision.models._api\n", 1)
     return src
@@ -67,6 +70,9 @@ def _example_source(rule: Rule, ex: Example) -> str:
     if rule.layer:
         init, fwd = _pre(ex.inputs, ex.channels_last)
         init.append(f"self.layer = {ex.torch}")
+        if ex.call:
+            fwd.append(f"return {ex.call}")
+            return _module(init, fwd, NAMES[: len(ex.inputs)])
         if rule.name == "torch.nn.ModuleList":
             fwd.append("for m in self.layer:\n            x = m(x)\n        return x")
         elif rule.name == "torch.nn.ModuleDict":

@@ -91,7 +91,9 @@ def _cross_entropy(a, ctx):
         if a.given(name) and a.lit(name, 1) not in (None, 0, 0.0):
             raise Unsupported("T2N002", f"cross_entropy with {name}")
     if a.given("ignore_index"):
-        raise Unsupported("T2N002", "cross_entropy with ignore_index")
+        # issue 6 (GPT training loss): ignored targets are left out of the mean
+        r = a.src("reduction") if a.given("reduction") else "'mean'"
+        return f"{ctx.helper('cross_entropy')}({a.src('input')}, {a.src('target')}, {a.src('ignore_index')}, {r})"
     logp = f"jax.nn.log_softmax({a.src('input')}, axis=-1)"
     nll = f"-jnp.take_along_axis({logp}, {a.src('target')}[..., None], axis=-1)[..., 0]"
     return _reduce(nll, a)
@@ -139,6 +141,7 @@ RULES = [
       Layout("plain", tensors=("input", "weight", "bias")),
       (Example("F.layer_norm(x, (8,))", ("float32[2,3,8]",)),
        Example("F.layer_norm(x, [4, 8], y, z, 1e-6)", ("float32[2,4,8]", "float32[4,8]", "float32[4,8]")),
+       Example("F.layer_norm(x, y.shape, y, y * 0.5, 1e-5)", ("float32[2,5,8]", "float32[8]")),
        Example("F.layer_norm(x.permute(0, 2, 3, 1), (3,)).permute(0, 3, 1, 2)", ("float32[2,3,4,4]",),
                channels_last=True))),
     f("linear", "input, weight, bias=None", _linear, Layout("plain", tensors=("input", "weight", "bias")),
@@ -174,7 +177,8 @@ RULES = [
       (Example("F.l1_loss(x, y, reduction='sum')", ("float32[3,4]", "float32[3,4]")),)),
     f("cross_entropy", "input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, "
                        "reduction='mean', label_smoothing=0.0", _cross_entropy, PLAIN,
-      (Example("F.cross_entropy(x, y)", ("float32[4,5]", "int32[4]:0:5")),)),
+      (Example("F.cross_entropy(x, y)", ("float32[4,5]", "int32[4]:0:5")),
+       Example("F.cross_entropy(x, y, ignore_index=-1)", ("float32[6,5]", "int32[6]:-1:5")))),
     f("conv1d", "input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1", _conv(1), spatial(3),
       (Example("F.conv1d(x, torch.ones(4, 3, 3))", ("float32[2,3,9]",)),)),
     f("conv2d", "input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1", _conv(2), spatial(4),

@@ -85,6 +85,17 @@ def _flatten_m(a, ctx):
     start = a.lit("start_dim", 0) if a.given("start_dim") else 0
     end = a.lit("end_dim", -1) if a.given("end_dim") else -1
     x = a.src("input")
+    if ctx.perm is not None:
+        # a channels-last input (an "aware" row). Merging exactly the spatial dims (ViT's
+        # conv(x).flatten(2)) keeps channels-last: (N, *S, C) -> (N, S, C), no transpose.
+        rank = len(ctx.perm)
+        if rank >= 4 and ctx.perm == (0,) + tuple(range(2, rank)) + (1,) and isinstance(start, int) \
+                and isinstance(end, int) and start % rank == 2 and end % rank == rank - 1:
+            ctx.result_cl_rank = 3
+            return f"{x}.reshape({x}.shape[0], -1, {x}.shape[-1])"
+        if not ctx.one:  # spatial dims of size 1 (after global pooling) need no transpose
+            raise Canonical()
+        ctx.result_plain = True
     if start == 0 and end == -1:
         return f"{x}.reshape(-1)"
     if start == 1 and end == -1 and x.isidentifier():
@@ -263,9 +274,10 @@ def _flip(a, ctx):
 RULES = [
     m("view", "*shape", _view, VIEW, (Example("x.view(2, -1)", X4), Example("x.view(-1, 5)", X4))),
     m("reshape", "*shape", _view, VIEW, (Example("x.reshape(x.shape[0], -1)", X4, channels_last=True),)),
-    m("flatten", "start_dim=0, end_dim=-1", _flatten_m, RESHAPE,
+    m("flatten", "start_dim=0, end_dim=-1", _flatten_m, Layout("aware"),
       (Example("x.flatten(1)", X4, channels_last=True), Example("x.flatten()", X2),
-       Example("x.flatten(2)", X4, channels_last=True))),
+       Example("x.flatten(2)", X4, channels_last=True, expect="x.reshape(x.shape[0], -1, x.shape[-1])"),
+       Example("x.flatten(2).transpose(1, 2)", X4, channels_last=True))),
     m("permute", "*dims", _permute, Layout("permute", tensors=("input",)),
       (Example("x.permute(0, 2, 3, 1)", X4), Example("x.permute(0, 2, 3, 1)", X4, channels_last=True),
        Example("x.permute(0, 3, 1, 2)", X4, channels_last=True))),

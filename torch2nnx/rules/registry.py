@@ -13,7 +13,7 @@ from .base import Rule
 
 # the table modules: RULES (calls), and METHODS (Tensor methods) where a module has them
 _CALL_TABLES = ("linear", "conv", "norm", "activations", "pooling", "containers", "functional", "tensor_ops", "init",
-                "torch_only", "torchvision_ops", "recurrent")
+                "torch_only", "torchvision_ops", "recurrent", "attention", "seq_ops", "einops_rules")
 _ALL_TABLES = ("base", "methods", "constants") + _CALL_TABLES
 
 
@@ -37,7 +37,8 @@ def _tables():
     extra_methods = [r for mod in map(_module, _CALL_TABLES) for r in getattr(mod, "METHODS", [])]
     for r in methods.RULES + extra_methods:
         meths[r.name.split(".", 1)[1]] = r
-    for r in methods.PROPERTIES:
+    extra_properties = [r for mod in map(_module, _CALL_TABLES) for r in getattr(mod, "PROPERTIES", [])]
+    for r in methods.PROPERTIES + extra_properties:
         props[r.name.split(".", 1)[1]] = r
     for r in constants.RULES:
         consts[r.name] = r

@@ -696,3 +696,398 @@ def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="
 
 # Recurrent layers, end.
 # ---------------------------------------------------------------------------
+
+
+# ---------------------------------------------------------------------------
+# issue 6 (attention / transformers): torch-semantics attention layers.
+# Weights keep torch's names and orientation where torch holds raw parameters
+# (in_proj_weight, ...); nested nnx.Linear / nnx.LayerNorm follow their rows.
+
+
+def attention_bias(mask, dtype, masked_value):
+    """A torch attention mask as an additive bias: bool entries equal to
+    ``masked_value`` become -inf, float masks are added as they are."""
+    if mask is None:
+        return None
+    if mask.dtype == jnp.bool_:
+        return jnp.where(mask == masked_value, -jnp.inf, 0.0).astype(dtype)
+    return mask.astype(dtype)
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
+                                 enable_gqa=False, *, rngs=None):
+    """F.scaled_dot_product_attention on torch's (..., H, L, D) layout. A bool
+    ``attn_mask`` means True = attend (not inverted, unlike nn.MultiheadAttention)."""
+    L, S = query.shape[-2], key.shape[-2]
+    if enable_gqa and key.ndim >= 3 and key.shape[-3] != query.shape[-3]:
+        rep = query.shape[-3] // key.shape[-3]
+        key = jnp.repeat(key, rep, axis=-3)
+        value = jnp.repeat(value, rep, axis=-3)
+    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
+    logits = (query @ jnp.swapaxes(key, -2, -1)) * scale
+    if is_causal:
+        logits = jnp.where(jnp.tril(jnp.ones((L, S), dtype=bool)), logits, -jnp.inf)
+    bias = attention_bias(attn_mask, logits.dtype, False)
+    if bias is not None:
+        logits = logits + bias
+    weights = jax.nn.softmax(logits, axis=-1)
+    if dropout_p and rngs is not None:  # torch drops whenever dropout_p > 0
+        keep = jax.random.bernoulli(rngs.dropout(), 1.0 - dropout_p, weights.shape)
+        weights = jnp.where(keep, weights / (1.0 - dropout_p), 0.0)
+    return weights @ value
+
+
+class TorchMultiheadAttention(nnx.Module):
+    """torch.nn.MultiheadAttention: the same arguments, call and tuple return
+    (output, attention weights or None); masks keep torch's meaning (a bool
+    True = masked out, floats are added). nnx.MultiHeadAttention differs in
+    argument order, mask polarity, returned weights and dropout broadcasting."""
+
+    def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False, add_zero_attn=False,
+                 kdim=None, vdim=None, batch_first=False, device=None, dtype=None, *, rngs):
+        if add_bias_kv or add_zero_attn:
+            raise NotImplementedError("add_bias_kv / add_zero_attn")
+        self.embed_dim, self.num_heads, self.batch_first = embed_dim, num_heads, batch_first
+        self.head_dim = embed_dim // num_heads
+        kdim = embed_dim if kdim is None else kdim
+        vdim = embed_dim if vdim is None else vdim
+        init = nnx.initializers.xavier_uniform()
+        if kdim == embed_dim and vdim == embed_dim:
+            self.in_proj_weight = nnx.Param(init(rngs.params(), (3 * embed_dim, embed_dim)))
+            self.q_proj_weight = self.k_proj_weight = self.v_proj_weight = None
+        else:
+            self.in_proj_weight = None
+            self.q_proj_weight = nnx.Param(init(rngs.params(), (embed_dim, embed_dim)))
+            self.k_proj_weight = nnx.Param(init(rngs.params(), (embed_dim, kdim)))
+            self.v_proj_weight = nnx.Param(init(rngs.params(), (embed_dim, vdim)))
+        self.in_proj_bias = nnx.Param(jnp.zeros((3 * embed_dim,))) if bias else None
+        self.out_proj = nnx.Linear(embed_dim, embed_dim, use_bias=bias, rngs=rngs)
+        self.dropout = nnx.Dropout(dropout, rngs=rngs)
+
+    def __call__(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
+                 average_attn_weights=True, is_causal=False):
+        unbatched = query.ndim == 2
+        if unbatched:
+            query, key, value = query[None], key[None], value[None]
+            if key_padding_mask is not None:
+                key_padding_mask = key_padding_mask[None]
+        elif not self.batch_first:
+            query, key, value = (jnp.swapaxes(t, 0, 1) for t in (query, key, value))
+        E, H, D = self.embed_dim, self.num_heads, self.head_dim
+        if self.in_proj_weight is not None:
+            wq, wk, wv = jnp.split(self.in_proj_weight[...], 3)
+        else:
+            wq, wk, wv = self.q_proj_weight[...], self.k_proj_weight[...], self.v_proj_weight[...]
+        bq, bk, bv = jnp.split(self.in_proj_bias[...], 3) if self.in_proj_bias is not None else (0.0, 0.0, 0.0)
+        n, l, s = query.shape[0], query.shape[1], key.shape[1]
+        q = (query @ wq.T + bq).reshape(n, l, H, D).transpose(0, 2, 1, 3)
+        k = (key @ wk.T + bk).reshape(n, s, H, D).transpose(0, 2, 1, 3)
+        v = (value @ wv.T + bv).reshape(n, s, H, D).transpose(0, 2, 1, 3)
+        logits = (q @ jnp.swapaxes(k, -2, -1)) / math.sqrt(D)
+        if attn_mask is None and is_causal:
+            attn_mask = ~jnp.tril(jnp.ones((l, s), dtype=bool))
+        bias = attention_bias(attn_mask, logits.dtype, True)
+        if bias is not None:
+            logits = logits + (bias.reshape(n, H, l, s) if bias.ndim == 3 else bias)
+        bias = attention_bias(key_padding_mask, logits.dtype, True)
+        if bias is not None:
+            logits = logits + bias[:, None, None, :]
+        weights = self.dropout(jax.nn.softmax(logits, axis=-1))
+        out = (weights @ v).transpose(0, 2, 1, 3).reshape(n, l, E)
+        out = self.out_proj(out)
+        if unbatched:
+            out, weights = out[0], weights[0]
+        elif not self.batch_first:
+            out = jnp.swapaxes(out, 0, 1)
+        if not need_weights:
+            return out, None
+        return out, (weights.mean(axis=-3) if average_attn_weights else weights)
+
+
+def transformer_activation(activation):
+    """torch's Transformer ``activation``: "relu", "gelu" or a callable."""
+    if activation == "relu":
+        return jax.nn.relu
+    if activation == "gelu":
+        return functools.partial(jax.nn.gelu, approximate=False)
+    return activation
+
+
+class TorchTransformerEncoderLayer(nnx.Module):
+    """torch.nn.TransformerEncoderLayer (same arguments, call and attribute
+    names, so the state_dict keys match)."""
+
+    def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu", layer_norm_eps=1e-05,
+                 batch_first=False, norm_first=False, bias=True, device=None, dtype=None, *, rngs):
+        self.self_attn = TorchMultiheadAttention(d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first,
+                                                 rngs=rngs)
+        self.linear1 = nnx.Linear(d_model, dim_feedforward, use_bias=bias, rngs=rngs)
+        self.dropout = nnx.Dropout(dropout, rngs=rngs)
+        self.linear2 = nnx.Linear(dim_feedforward, d_model, use_bias=bias, rngs=rngs)
+        self.norm_first = norm_first
+        # torch's fast paths need relu/gelu by name or as F.relu/F.gelu
+        self.activation_relu_or_gelu = activation in ("relu", "gelu") or getattr(activation, "__name__", "") in (
+            "relu", "gelu") or getattr(getattr(activation, "func", None), "__name__", "") == "gelu"
+        self.layer_norm_eps = layer_norm_eps
+        self.norm1 = nnx.LayerNorm(d_model, epsilon=layer_norm_eps, use_bias=bias, use_fast_variance=False, rngs=rngs)
+        self.norm2 = nnx.LayerNorm(d_model, epsilon=layer_norm_eps, use_bias=bias, use_fast_variance=False, rngs=rngs)
+        self.dropout1 = nnx.Dropout(dropout, rngs=rngs)
+        self.dropout2 = nnx.Dropout(dropout, rngs=rngs)
+        self.activation = transformer_activation(activation)
+
+    def _sa_block(self, x, attn_mask, key_padding_mask, is_causal):
+        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask, need_weights=False,
+                           is_causal=is_causal)[0]
+        return self.dropout1(x)
+
+    def _ff_block(self, x):
+        return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+
+    def __call__(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
+        x = src
+        if self.norm_first:
+            x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
+            x = x + self._ff_block(self.norm2(x))
+        else:
+            x = self.norm1(x + self._sa_block(x, src_mask, src_key_padding_mask, is_causal))
+            x = self.norm2(x + self._ff_block(x))
+        return x
+
+
+class TorchTransformerEncoder(nnx.Module):
+    """torch.nn.TransformerEncoder: ``num_layers`` copies of ``encoder_layer``
+    (each with its own parameters, like torch's deepcopy) and an optional norm."""
+
+    def __init__(self, encoder_layer, num_layers, norm=None, enable_nested_tensor=True, mask_check=True, *, rngs):
+        layers = [encoder_layer]
+        for _ in range(num_layers - 1):
+            layers.append(nnx.clone(encoder_layer))  # torch deep-copies the layer: equal initial values
+        self.layers = nnx.List(layers)
+        self.num_layers = num_layers
+        self.norm = norm
+        attn = encoder_layer.self_attn
+        # torch's inference fast path (nested tensors) leaves padded positions at 0
+        self.use_nested_tensor = bool(
+            enable_nested_tensor and not encoder_layer.norm_first and attn.batch_first
+            and attn.in_proj_weight is not None and attn.in_proj_bias is not None
+            and encoder_layer.activation_relu_or_gelu and attn.num_heads % 2 == 0)
+        self.mask_check = mask_check
+
+    def __call__(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
+        x = src
+        for mod in self.layers:
+            x = mod(x, src_mask=mask, src_key_padding_mask=src_key_padding_mask, is_causal=bool(is_causal))
+        kpm = src_key_padding_mask
+        if self.use_nested_tensor and kpm is not None and mask is None and src.ndim == 3 \
+                and self.layers[0].dropout.deterministic:
+            # torch in eval mode without autograd: padded positions of the output are 0
+            # (when the padding is at the end of each row, which mask_check verifies)
+            pad = kpm if kpm.dtype == jnp.bool_ else kpm != 0
+            fast = jnp.all(pad[:, 1:] >= pad[:, :-1]) if self.mask_check else True
+            x = jnp.where(fast & pad[..., None], 0.0, x)
+        if self.norm is not None:
+            x = self.norm(x)
+        return x
+
+
+def rms_norm(x, normalized_shape, weight=None, eps=None):
+    """F.rms_norm (eps=None is float32's machine epsilon, as in torch)."""
+    n = 1 if isinstance(normalized_shape, int) else len(tuple(normalized_shape))
+    axes = tuple(range(-n, 0))
+    eps = jnp.finfo(x.dtype).eps if eps is None else eps
+    y = x * jax.lax.rsqrt(jnp.square(x).mean(axes, keepdims=True) + eps)
+    return y * weight if weight is not None else y
+
+
+def cross_entropy(logits, target, ignore_index=-100, reduction="mean"):
+    """F.cross_entropy over class logits (..., C) with ``ignore_index``: ignored
+    targets add nothing, and the mean is over the others."""
+    valid = target != ignore_index
+    safe = jnp.where(valid, target, 0)
+    nll = -jnp.take_along_axis(jax.nn.log_softmax(logits, axis=-1), safe[..., None], axis=-1)[..., 0]
+    nll = jnp.where(valid, nll, 0.0)
+    if reduction == "mean":
+        return nll.sum() / valid.sum()
+    if reduction == "sum":
+        return nll.sum()
+    return nll
+
+
+class TiedLinear(nnx.Module):
+    """A Linear whose weight is an Embedding's table (torch weight tying): one
+    nnx.Param shared with the nnx.Embed, (out_features, in_features) like torch's."""
+
+    def __init__(self, embed, linear):
+        self.weight = embed.embedding
+        self.bias = linear.bias if linear is not None else None
+
+    def __call__(self, x):
+        y = x @ self.weight[...].T
+        return y if self.bias is None else y + self.bias[...]
+
+
+def tie_weights(dst_owner, dst_name, src_owner, src_name):
+    """torch's ``dst.weight = src.weight``: both layers use one nnx.Param from
+    then on (the weights loader fills it once)."""
+    def get(owner, name):
+        return owner[name] if isinstance(owner, nnx.Dict) else getattr(owner, name)
+
+    def put(owner, name, value):
+        if isinstance(owner, nnx.Dict):
+            owner[name] = value
+        else:
+            setattr(owner, name, value)
+
+    dst, src = get(dst_owner, dst_name), get(src_owner, src_name)
+    if isinstance(dst, nnx.Embed) and isinstance(src, (nnx.Linear, TiedLinear)):
+        put(src_owner, src_name, TiedLinear(dst, src))
+    elif isinstance(src, nnx.Embed) and isinstance(dst, (nnx.Linear, TiedLinear)):
+        put(dst_owner, dst_name, TiedLinear(src, dst))
+    elif isinstance(dst, nnx.Embed) and isinstance(src, nnx.Embed):
+        dst.embedding = src.embedding
+    elif isinstance(dst, nnx.Linear) and isinstance(src, nnx.Linear):
+        dst.kernel = src.kernel
+    elif isinstance(src, TiedLinear) and isinstance(dst, TiedLinear):
+        dst.weight = src.weight
+    else:
+        raise NotImplementedError(f"weight tying between {type(dst).__name__} and {type(src).__name__}")
+
+
+def named_parameters(module):
+    """torch's Module.named_parameters: (dotted name, nnx.Param) pairs, each
+    shared parameter once; NNX attribute names mapped back to torch's
+    (kernel/embedding/scale -> weight)."""
+    torch_names = {"kernel": "weight", "embedding": "weight", "scale": "weight"}
+    out = []
+    for path, var in nnx.iter_graph(module):
+        if isinstance(var, nnx.Param):
+            names = [str(p) for p in path]
+            names[-1] = torch_names.get(names[-1], names[-1])
+            out.append((".".join(names), var))
+    return out
+
+
+def parameters(module):
+    """torch's Module.parameters: every nnx.Param once."""
+    return [var for _, var in named_parameters(module)]
+
+
+def module_apply(module, fn):
+    """torch's Module.apply: ``fn`` on every submodule and the module itself."""
+    for _, m in module.iter_modules():
+        fn(m)
+    return module
+
+
+class TorchTransformerDecoderLayer(nnx.Module):
+    """torch.nn.TransformerDecoderLayer (same arguments, call and attribute
+    names, so the state_dict keys match)."""
+
+    def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu", layer_norm_eps=1e-05,
+                 batch_first=False, norm_first=False, bias=True, device=None, dtype=None, *, rngs):
+        self.self_attn = TorchMultiheadAttention(d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first,
+                                                 rngs=rngs)
+        self.multihead_attn = TorchMultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
+                                                      batch_first=batch_first, rngs=rngs)
+        self.linear1 = nnx.Linear(d_model, dim_feedforward, use_bias=bias, rngs=rngs)
+        self.dropout = nnx.Dropout(dropout, rngs=rngs)
+        self.linear2 = nnx.Linear(dim_feedforward, d_model, use_bias=bias, rngs=rngs)
+        self.norm_first = norm_first
+        self.norm1 = nnx.LayerNorm(d_model, epsilon=layer_norm_eps, use_bias=bias, use_fast_variance=False, rngs=rngs)
+        self.norm2 = nnx.LayerNorm(d_model, epsilon=layer_norm_eps, use_bias=bias, use_fast_variance=False, rngs=rngs)
+        self.norm3 = nnx.LayerNorm(d_model, epsilon=layer_norm_eps, use_bias=bias, use_fast_variance=False, rngs=rngs)
+        self.dropout1 = nnx.Dropout(dropout, rngs=rngs)
+        self.dropout2 = nnx.Dropout(dropout, rngs=rngs)
+        self.dropout3 = nnx.Dropout(dropout, rngs=rngs)
+        self.activation = transformer_activation(activation)
+
+    def _sa_block(self, x, attn_mask, key_padding_mask, is_causal):
+        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask, need_weights=False,
+                           is_causal=is_causal)[0]
+        return self.dropout1(x)
+
+    def _mha_block(self, x, mem, attn_mask, key_padding_mask, is_causal):
+        x = self.multihead_attn(x, mem, mem, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
+                                need_weights=False, is_causal=is_causal)[0]
+        return self.dropout2(x)
+
+    def _ff_block(self, x):
+        return self.dropout3(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+
+    def __call__(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
+                 memory_key_padding_mask=None, tgt_is_causal=False, memory_is_causal=False):
+        x = tgt
+        if self.norm_first:
+            x = x + self._sa_block(self.norm1(x), tgt_mask, tgt_key_padding_mask, tgt_is_causal)
+            x = x + self._mha_block(self.norm2(x), memory, memory_mask, memory_key_padding_mask, memory_is_causal)
+            x = x + self._ff_block(self.norm3(x))
+        else:
+            x = self.norm1(x + self._sa_block(x, tgt_mask, tgt_key_padding_mask, tgt_is_causal))
+            x = self.norm2(x + self._mha_block(x, memory, memory_mask, memory_key_padding_mask, memory_is_causal))
+            x = self.norm3(x + self._ff_block(x))
+        return x
+
+
+class TorchTransformerDecoder(nnx.Module):
+    """torch.nn.TransformerDecoder: ``num_layers`` copies of ``decoder_layer``
+    and an optional norm."""
+
+    def __init__(self, decoder_layer, num_layers, norm=None, *, rngs):
+        layers = [decoder_layer]
+        for _ in range(num_layers - 1):
+            layers.append(nnx.clone(decoder_layer))  # torch deep-copies the layer: equal initial values
+        self.layers = nnx.List(layers)
+        self.num_layers = num_layers
+        self.norm = norm
+
+    def __call__(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
+                 memory_key_padding_mask=None, tgt_is_causal=None, memory_is_causal=False):
+        x = tgt
+        for mod in self.layers:
+            x = mod(x, memory, tgt_mask=tgt_mask, memory_mask=memory_mask, tgt_key_padding_mask=tgt_key_padding_mask,
+                    memory_key_padding_mask=memory_key_padding_mask, tgt_is_causal=bool(tgt_is_causal),
+                    memory_is_causal=memory_is_causal)
+        if self.norm is not None:
+            x = self.norm(x)
+        return x
+
+
+class TorchTransformer(nnx.Module):
+    """torch.nn.Transformer: an encoder and a decoder stack with final norms
+    (same arguments, call and attribute names)."""
+
+    def __init__(self, d_model=512, nhead=8, num_encoder_layers=6, num_decoder_layers=6, dim_feedforward=2048,
+                 dropout=0.1, activation="relu", custom_encoder=None, custom_decoder=None, layer_norm_eps=1e-05,
+                 batch_first=False, norm_first=False, bias=True, device=None, dtype=None, *, rngs):
+        if custom_encoder is not None:
+            self.encoder = custom_encoder
+        else:
+            layer = TorchTransformerEncoderLayer(d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps,
+                                                 batch_first, norm_first, bias, rngs=rngs)
+            norm = nnx.LayerNorm(d_model, epsilon=layer_norm_eps, use_bias=bias, use_fast_variance=False, rngs=rngs)
+            self.encoder = TorchTransformerEncoder(layer, num_encoder_layers, norm, rngs=rngs)
+        if custom_decoder is not None:
+            self.decoder = custom_decoder
+        else:
+            layer = TorchTransformerDecoderLayer(d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps,
+                                                 batch_first, norm_first, bias, rngs=rngs)
+            norm = nnx.LayerNorm(d_model, epsilon=layer_norm_eps, use_bias=bias, use_fast_variance=False, rngs=rngs)
+            self.decoder = TorchTransformerDecoder(layer, num_decoder_layers, norm, rngs=rngs)
+        self.d_model, self.nhead, self.batch_first = d_model, nhead, batch_first
+
+    def __call__(self, src, tgt, src_mask=None, tgt_mask=None, memory_mask=None, src_key_padding_mask=None,
+                 tgt_key_padding_mask=None, memory_key_padding_mask=None, src_is_causal=None, tgt_is_causal=None,
+                 memory_is_causal=False):
+        memory = self.encoder(src, mask=src_mask, src_key_padding_mask=src_key_padding_mask, is_causal=src_is_causal)
+        return self.decoder(tgt, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,
+                            tgt_key_padding_mask=tgt_key_padding_mask,
+                            memory_key_padding_mask=memory_key_padding_mask, tgt_is_causal=tgt_is_causal,
+                            memory_is_causal=memory_is_causal)
+
+
+def generate_square_subsequent_mask(sz, device=None, dtype=None):
+    """nn.Transformer.generate_square_subsequent_mask: -inf above the diagonal, 0 elsewhere."""
+    return jnp.triu(jnp.full((sz, sz), -jnp.inf, dtype=dtype or jnp.float32), k=1)
+
+
+# end of issue 6 (attention / transformers) helpers

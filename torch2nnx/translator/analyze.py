@@ -132,6 +132,9 @@ class _Calls(cst.CSTVisitor):
             r = registry.lookup(q)
             if r is not None and r.layer and (r.stateful or r.name == "torch.nn.Parameter"):
                 self.layers = True
+            if r is not None and r.name.startswith("torch.nn.init."):
+                # re-initialisation draws from rngs (nanoGPT's _init_weights handed to self.apply)
+                self.layers = True
         func = node.func
         if isinstance(func, cst.Name):
             self.names.add(func.value)

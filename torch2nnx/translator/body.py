@@ -17,6 +17,7 @@ import libcst as cst
 
 from ..rules import registry
 from ..rules.base import Canonical, Rule, Unsupported, bind, parse_params
+from ..rules.seq_ops import MODULE_METHODS, TIED_LINEAR_WEIGHTS, TIED_WEIGHT_NAMES
 from . import layout as L
 from .context import UNKNOWN_MODULE, BuildCtx, ClassInfo, FileContext, ModuleRef, Summary
 from .imports import dotted
@@ -685,6 +686,10 @@ class BodyRewriter(cst.CSTTransformer):
                 return self.set(updated, info)
             return self.set(updated, L.UNKNOWN_TAG if name not in ("training",) else L.OTHER_TAG)
         bt = self.tag(base)
+        if bt.kind == L.MODULE and bt.module is not None and bt.module.kind == "dict":
+            member = dict(bt.module.elements).get(name)
+            if member is not None:  # an entry of a ModuleDict read as an attribute
+                return self.set(updated, Tag(L.MODULE, module=member))
         if bt.kind == L.MODULE and bt.module is not None:
             rules = [bt.module.rule] if bt.module.kind == "layer" else [
                 e.rule for e in bt.module.elements if e.kind == "layer"] if bt.module.kind == "union" else []
@@ -749,6 +754,11 @@ class BodyRewriter(cst.CSTTransformer):
     def leave_Subscript(self, original, updated):
         vt = self.tag(updated.value)
         if vt.kind == L.SHAPE:
+            if vt.param and len(updated.slice) == 1 and isinstance(updated.slice[0].slice, cst.Index) \
+                    and code(updated.slice[0].slice.value) == "0" \
+                    and self.resolve(Tag(L.FREE, param=vt.param)).kind == L.FREE:
+                # the batch size (ViT's B = x.shape[0]) reads axis 0 in every layout: no decision
+                return self.set(updated, Tag(L.OTHER, roles=("N",)))
             if vt.param:
                 vt = self.resolve(Tag(L.FREE, param=vt.param))
                 if vt.kind == L.FREE:
@@ -862,6 +872,12 @@ class BodyRewriter(cst.CSTTransformer):
     def leave_Call(self, original, updated):
         func = updated.func
         q = self.f.imports.qualify(func)
+        if q is None and isinstance(original.func, cst.Attribute):
+            # a static method of a torch class (nn.Transformer.generate_square_subsequent_mask):
+            # the class name inside was already rewritten as a value
+            q0 = self.f.imports.qualify(original.func)
+            if q0 is not None and registry.lookup(q0) is not None:
+                q = q0
         if isinstance(func, cst.Name) and func.value in self.f.external:
             # a class or layer builder of another file of this run
             kind = self.f.external[func.value]
@@ -980,6 +996,14 @@ class BodyRewriter(cst.CSTTransformer):
                     return self.set(updated.with_changes(func=expr("self.add_module"), args=updated.args[1:]),
                                     L.OTHER_TAG)
                 return self.set(updated, L.OTHER_TAG)
+            if name == "hasattr" and len(updated.args) == 2 and not any(a.star or a.keyword for a in updated.args) \
+                    and isinstance(updated.args[1].value, cst.SimpleString):
+                # issue 6: feature checks on torch (nanoGPT's hasattr(F, 'scaled_dot_product_attention')):
+                # true when the translator has a row for that API
+                q = self.f.imports.qualify(updated.args[0].value)
+                if q is not None and self.f.imports.is_torch(q):
+                    found = registry.lookup(f"{q}.{updated.args[1].value.evaluated_value}") is not None
+                    return self.set(cst.Name(str(found)), L.OTHER_TAG)
             if name in NON_TENSOR_BUILTINS:
                 return self.set(updated, L.OTHER_TAG)
         if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value in self.env:
@@ -1143,6 +1167,8 @@ class BodyRewriter(cst.CSTTransformer):
             if self._has_call():
                 return self.call_self_method(original, updated, "__call__")
             return self.set(updated, L.UNKNOWN_TAG)
+        if mname in MODULE_METHODS:  # issue 6: torch Module methods NNX lacks (self.apply, named_parameters)
+            return self.module_method(updated, mname)
         info = self.lookup_attr(mname)
         if info is None or (isinstance(info, Tag) and info.kind == L.UNKNOWN):
             # an attribute holding a module handed to the constructor: under the
@@ -1159,6 +1185,18 @@ class BodyRewriter(cst.CSTTransformer):
                 return True
             cls = next((self.f.classes[b] for b in cls.bases if b in self.f.classes), None)
         return False
+
+    def module_method(self, updated, mname):
+        """``self.apply(fn)`` -> ``module_apply(self, fn)`` (a layer-building
+        method handed as ``fn`` gets ``rngs``), ``self.named_parameters()`` -> a helper."""
+        args = [code(a.value) if a.keyword is None else f"{a.keyword.value}={code(a.value)}" for a in updated.args]
+        if mname == "apply" and len(updated.args) == 1:
+            fn = updated.args[0].value
+            if isinstance(fn, cst.Attribute) and code(fn.value) == "self" and self.cls is not None \
+                    and self.cls.methods.get(fn.attr.value, False) is None and self.build_ctx.rngs_available:
+                args = [f"functools.partial({code(fn)}, rngs=rngs)"]
+        return self.set(expr(f"{self.build_ctx.helper(MODULE_METHODS[mname])}({', '.join(['self'] + args)})"),
+                        L.UNKNOWN_TAG)
 
     def call_summary(self, updated, s: Summary, skip_self=False, owner=None, fname=None) -> cst.Call:
         params = s.params[1:] if (skip_self and s.params and s.params[0] == "self") else list(s.params)
@@ -1392,13 +1430,30 @@ class BodyRewriter(cst.CSTTransformer):
                         elems = t0.module.elements if t0.module.kind == "list" else (t0.module,)
                 ref = ModuleRef("list", elements=elems)
             elif rule.name in ("torch.nn.ModuleDict",):
-                ref = ModuleRef("dict")
+                ref = ModuleRef("dict", elements=self._dict_members(nodes[0]) if nodes else ())
             return self.set(new, Tag(L.MODULE, module=ref))
         if rule.returns_tuple and result.kind == L.TENSOR:
             result = result.with_(kind=L.SEQ)
         return self.set(new, result)
 
     # ------------------------------------------------------------ containers
+    def _dict_members(self, node):
+        """``nn.ModuleDict(dict(wte=..., h=...))`` / ``({"a": ...})``: (name, module)
+        pairs, so ``self.transformer.wpe.weight`` knows its layer (nanoGPT)."""
+        pairs = []
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "dict":
+            items = [(a.keyword.value, a.value) for a in node.args if a.keyword is not None]
+        elif isinstance(node, cst.Dict):
+            items = [(e.key.evaluated_value, e.value) for e in node.elements
+                     if isinstance(e, cst.DictElement) and isinstance(e.key, cst.SimpleString)]
+        else:
+            return ()
+        for name, value in items:
+            t = self.tag(value)
+            if t.kind == L.MODULE and t.module is not None:
+                pairs.append((name, t.module))
+        return tuple(pairs)
+
     def sequential(self, original, new, nodes):
         """Fold the layouts of a Sequential's layers at construction.
 
@@ -1570,9 +1625,14 @@ class BodyRewriter(cst.CSTTransformer):
         """Note the weight map of the NNX class this construction produced."""
         maps = rule.weights if isinstance(rule.weights, tuple) else ((rule.weights,) if rule.weights else ())
         callee = src.split("(", 1)[0].strip()
+        def record(w):
+            self.f.weight_maps[w.nnx_class] = w
+            for inner in w.requires:  # a composite layer (attention, transformer): its inner layers' maps
+                record(inner)
+
         for w in maps:
             if w.nnx_class == callee or len(maps) == 1:
-                self.f.weight_maps[w.nnx_class] = w
+                record(w)
                 return
 
     def _name_nodes(self, rule: Rule, pos, kw, nodes):
@@ -1597,10 +1657,15 @@ class BodyRewriter(cst.CSTTransformer):
         if t.kind == L.FREE:
             t = self.decide(t, L.plain())
         self.build_ctx.perm = t.perm if t.channels_last else None
+        self.build_ctx.result_plain = False
+        self.build_ctx.result_cl_rank = None
+        self.build_ctx.one = t.channels_last and t.one
         try:
             try:
                 src = rule.build(args, self.build_ctx)
-                result = t if t.channels_last else L.plain()
+                result = t if t.channels_last and not self.build_ctx.result_plain else L.plain()
+                if self.build_ctx.result_cl_rank:
+                    result = L.channels_last(self.build_ctx.result_cl_rank)
             except Canonical:
                 new_node = self.canonical(node, f"{rule.name} needs torch order here")
                 args.given_src[tname] = code(new_node)
@@ -1824,6 +1889,9 @@ class BodyRewriter(cst.CSTTransformer):
 
     # ------------------------------------------------------------ statements
     def leave_Assign(self, original, updated):
+        tied = self.tie_weights(original)
+        if tied is not None:
+            return tied
         vt = self.tag(updated.value)
         new_targets = []
         for target in updated.targets:
@@ -1837,6 +1905,23 @@ class BodyRewriter(cst.CSTTransformer):
                 at = expr(f"{code(sub.value)}.at[{', '.join(code(e.slice) for e in sub.slice)}].set({code(updated.value)})")
                 return cst.Assign(targets=[cst.AssignTarget(target=sub.value)], value=at)
         return updated
+
+    def tie_weights(self, original):
+        """issue 6: weight tying, ``a.wte.weight = b.lm_head.weight`` between two
+        layers -> ``tie_weights(a, "wte", b, "lm_head")``: one shared nnx.Param
+        (a Linear tied to an Embedding becomes a TiedLinear over its table)."""
+        if len(original.targets) != 1 or self.cls is None:
+            return None
+        t, v = original.targets[0].target, original.value
+        if not (isinstance(t, cst.Attribute) and isinstance(v, cst.Attribute) and t.attr.value in TIED_WEIGHT_NAMES
+                and v.attr.value == t.attr.value and isinstance(t.value, cst.Attribute)
+                and isinstance(v.value, cst.Attribute) and dotted(t.value) and dotted(v.value)
+                and dotted(t.value).startswith("self.") and dotted(v.value).startswith("self.")):
+            return None
+        self.build_ctx.helper("tie_weights")
+        self.f.weight_maps[TIED_LINEAR_WEIGHTS.nnx_class] = TIED_LINEAR_WEIGHTS
+        return cst.Expr(expr(f"tie_weights({code(t.value.value)}, {t.value.attr.value!r}, "
+                             f"{code(v.value.value)}, {v.value.attr.value!r})"))
 
     def bind_target(self, target, vt: Tag):
         if isinstance(target, cst.Name):

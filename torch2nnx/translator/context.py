@@ -160,6 +160,9 @@ class BuildCtx:
         self.fctx = fctx
         self.rngs = rngs
         self.perm = None  # layout of the input, for "aware" rows
+        self.result_plain = False  # set by an "aware" build whose result is in torch order (einops)
+        self.result_cl_rank = None  # set by an "aware" build whose result is channels-last of this rank
+        self.one = False  # "aware" rows: the input's spatial dims are known to be 1
         self.in_forward = False
         self.rngs_available = False
         self.cls = None

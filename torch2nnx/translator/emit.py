@@ -15,6 +15,7 @@ RUNTIME = Path(__file__).resolve().parent.parent / "runtime"
 # import lines for the names generated code uses
 IMPORTS = {
     "functools": "import functools",
+    "einops": "import einops",
     "math": "import math",
     "jax": "import jax",
     "jnp": "import jax.numpy as jnp",
@@ -71,7 +72,7 @@ BUFFER_CLASSES = {
 }
 
 
-_NAME_RE = re.compile(r"\b(functools|math|jax|jnp|np|nnx)\.")
+_NAME_RE = re.compile(r"\b(functools|math|einops|jax|jnp|np|nnx)\.")
 
 
 def used_modules(code: str) -> set[str]:

@@ -17,6 +17,14 @@ TORCH_ROOTS = ("torch", "torchvision", "einops")
 # Packages whose imports are dropped from the output: every use is rewritten or
 # marked. torchvision and einops imports stay (weights plumbing, einops on jax).
 DROPPED_ROOTS = ("torch",)
+# modules of other roots that import torch (einops' torch layers become einops calls on jax arrays)
+DROPPED_MODULES = ("einops.layers.torch",)
+
+
+def dropped_module(qualified: str) -> bool:
+    """An import of this module (or name in it) is dropped from the output."""
+    return qualified.split(".")[0] in DROPPED_ROOTS or any(
+        qualified == m or qualified.startswith(m + ".") for m in DROPPED_MODULES)
 
 
 def dotted(node: cst.BaseExpression) -> Optional[str]:
@@ -104,7 +112,7 @@ class ImportTable:
         return bool(qualified) and qualified.split(".")[0] in TORCH_ROOTS
 
     def is_dropped(self, qualified: Optional[str]) -> bool:
-        return bool(qualified) and qualified.split(".")[0] in DROPPED_ROOTS
+        return bool(qualified) and dropped_module(qualified)
 
 
 def canonical(name: str) -> str:

@@ -16,7 +16,7 @@ from .body import BodyRewriter, code, expr
 from .classes import add_rngs_param, rewrite_class, rewrite_function
 from .context import FileContext, Options, Summary
 from .emit import BUFFER_CLASSES, IMPORTS, existing_imports, format_code, helper_source, insert_point, used_modules
-from .imports import DROPPED_ROOTS, ImportTable, absolute_module, dotted
+from .imports import ImportTable, absolute_module, dotted, dropped_module
 from .leftovers import mark_leftovers
 from .weights import weights_module
 
@@ -58,9 +58,9 @@ def parse(source: str, path: str) -> cst.Module:
 def is_torch_import(stmt, imports: ImportTable) -> bool:
     small = stmt
     if isinstance(small, cst.Import):
-        return all(dotted(a.name).split(".")[0] in DROPPED_ROOTS for a in small.names)
+        return all(dropped_module(dotted(a.name)) for a in small.names)
     if isinstance(small, cst.ImportFrom) and not small.relative and small.module is not None:
-        return (dotted(small.module) or "").split(".")[0] in DROPPED_ROOTS
+        return dropped_module(dotted(small.module) or "")
     return False
 
 
@@ -124,7 +124,7 @@ def translate_source(source: str, path: str = "<stdin>", options: Options | None
     code_text = out.code
     needed = used_modules(code_text + extra)
     have = existing_imports(out)
-    import_lines = [IMPORTS[m] for m in ("functools", "math", "jax", "jnp", "np", "nnx") if m in needed and m not in have]
+    import_lines = [IMPORTS[m] for m in ("functools", "math", "einops", "jax", "jnp", "np", "nnx") if m in needed and m not in have]
     idx = insert_point(out)
     # place new imports after existing top-of-file imports
     j = idx

@@ -63,7 +63,9 @@ def torch_key_map(model):
             table = next((LAYERS[c] for c in type(node).__mro__ if c in LAYERS), None)
         if table is not None:
             for tname, attr, transform in table:
-                var = getattr(node, attr, None)
+                var = node
+                for part in attr.split("."):  # nested: "out_proj.kernel"
+                    var = getattr(var, part, None)
                 if isinstance(var, nnx.Variable):
                     out.append((prefix + tname, var, transform, True))
             return
@@ -123,8 +125,11 @@ def load_torch_state_dict(model, state_dict, *, strict=True):
         if mismatched:
             parts.append("shape mismatches: " + "; ".join(mismatched))
         raise ValueError("cannot load state_dict: " + " | ".join(parts))
+    done = set()
     for var, value, dtype in updates:
-        var.set_value(jnp.asarray(value, dtype=dtype))
+        if id(var) not in done:  # a tied parameter (two torch keys) is filled once
+            done.add(id(var))
+            var.set_value(jnp.asarray(value, dtype=dtype))
     return model
 '''
 
@@ -135,6 +140,8 @@ def weights_module(weight_maps: dict, module: str, source: str) -> str:
     ignored = sorted({i for w in weight_maps.values() for i in w.ignore})
     for cls in sorted(weight_maps):
         w = weight_maps[cls]
+        if not w.entries:
+            continue  # a composite walked through like a translated class (its inner layers have rows)
         items = ", ".join(f"({e.torch_name!r}, {e.nnx_name!r}, {e.transform or 'None'})" for e in w.entries)
         line = f"    {cls if cls.startswith('nnx.') else repr(cls)}: ({items},),"
         (rows if cls.startswith("nnx.") else named).append(line)

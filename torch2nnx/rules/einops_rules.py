@@ -1,0 +1,111 @@
+"""einops (issue 6): its torch layers and its functions on tensors map to
+einops on JAX arrays (einops supports JAX natively).
+
+A channels-last input of ``rearrange``/``repeat``/``reduce`` gets the left side
+of its pattern reordered to the physical axis order, so no transpose is
+needed; the result is in the order the pattern's right side names (torch's).
+"""
+
+import re
+
+from .base import Canonical, Example, Layout, Rule, Unsupported
+from .util import call
+
+AWARE = Layout("aware", tensors=("tensor",))
+PLAIN_ALL = Layout("plain", tensors=("tensor", "tensors"))
+
+
+def _axes(side: str):
+    """Top-level axes of one side of a pattern: names, ``()`` or ``(a b)`` groups."""
+    return re.findall(r"\([^)]*\)|\S+", side)
+
+
+def _pattern(a, ctx):
+    """The pattern source, its left side reordered for a channels-last input."""
+    src = a.src("pattern")
+    if ctx.perm is None:
+        return src
+    pattern = a.lit("pattern")
+    if not isinstance(pattern, str) or "->" not in pattern:
+        raise Canonical()
+    left, right = pattern.split("->", 1)
+    axes = _axes(left)
+    if len(axes) != len(ctx.perm) or any(x == "..." for x in axes):
+        raise Canonical()
+    physical = [axes[p] for p in ctx.perm]
+    return repr(f"{' '.join(physical)} ->{right}")
+
+
+def _tensor(a, name="tensor"):
+    # an nnx.Param or buffer attribute is not an array for einops' backend detection
+    src = a.src(name)
+    return f"jnp.asarray({src})" if src.startswith("self.") else src
+
+
+def _fn(name, extra=()):
+    def build(a, ctx):
+        parts = [_tensor(a), _pattern(a, ctx)]
+        ctx.result_plain = True
+        parts += [a.src(n) for n in extra]
+        parts += [f"{k}={v}" for k, v in a.kwextra.items()]
+        return call(f"einops.{name}", parts)
+    return build
+
+
+def _einsum(a, ctx):
+    return call("einops.einsum", [f"jnp.asarray({s})" if s.startswith("self.") else s for s in a.star])
+
+
+def _pack(a, ctx):
+    return call("einops.pack", [a.src("tensors"), a.src("pattern")])
+
+
+def _unpack(a, ctx):
+    return call("einops.unpack", [_tensor(a), a.src("packed_shapes"), a.src("pattern")])
+
+
+def _layer(name, extra=()):
+    def build(a, ctx):
+        parts = [f"pattern={a.src('pattern')}"] + [f"{n}={a.src(n)}" for n in extra]
+        parts += [f"{k}={v}" for k, v in a.kwextra.items()]
+        return f"functools.partial(einops.{name}, {', '.join(parts)})"
+    return build
+
+
+_REDUCTIONS = ("min", "max", "sum", "mean", "prod", "any", "all")
+
+
+def _check_reduction(build):
+    def wrapped(a, ctx):
+        r = a.lit("reduction")
+        if not isinstance(r, str) or r not in _REDUCTIONS:
+            raise Unsupported("T2N002", f"reduction={a.src('reduction')}: only a named reduction")
+        return build(a, ctx)
+    return wrapped
+
+
+RULES = [
+    Rule("einops.rearrange", "tensor, pattern, **axes_lengths", _fn("rearrange"), layout=AWARE,
+         examples=(Example("rearrange(x, 'b n (h d) -> b h n d', h=2)", ("float32[2,5,8]",)),
+                   Example("rearrange(x, 'b c h w -> b (h w) c')", ("float32[2,3,4,5]",), channels_last=True,
+                           expect="'b h w c -> b (h w) c'"))),
+    Rule("einops.repeat", "tensor, pattern, **axes_lengths", _fn("repeat"), layout=AWARE,
+         examples=(Example("repeat(x, 'n d -> b n d', b=3)", ("float32[5,8]",)),)),
+    Rule("einops.reduce", "tensor, pattern, reduction, **axes_lengths", _check_reduction(_fn("reduce", ("reduction",))),
+         layout=AWARE,
+         examples=(Example("reduce(x, 'b c h w -> b c', 'mean')", ("float32[2,3,4,5]",), channels_last=True),
+                   Example("reduce(x, 'b (n p) d -> b n d', 'max', p=2)", ("float32[2,6,4]",)))),
+    Rule("einops.einsum", "*tensors_and_pattern", _einsum, layout=Layout("plain", tensors=()),
+         examples=(Example("einsum(x, y, 'b i d, b j d -> b i j')", ("float32[2,3,4]", "float32[2,5,4]")),)),
+    Rule("einops.pack", "tensors, pattern", _pack, layout=PLAIN_ALL, returns_tuple=True,
+         examples=(Example("pack([x, y], 'b * d')[0]", ("float32[2,3,4]", "float32[2,4]")),)),
+    Rule("einops.unpack", "tensor, packed_shapes, pattern", _unpack, layout=PLAIN_ALL, returns_tuple=True,
+         examples=(Example("unpack(x, [[3], [2]], 'b * d')[1]", ("float32[2,5,4]",)),)),
+    Rule("einops.layers.torch.Rearrange", "pattern, **axes_lengths", _layer("rearrange"), layout=Layout("plain"),
+         layer=True,
+         examples=(Example("Rearrange('b c h w -> b (h w) c')", ("float32[2,3,4,5]",)),
+                   Example("Rearrange('b n (h d) -> b h n d', h=2)", ("float32[2,5,8]",)))),
+    Rule("einops.layers.torch.Reduce", "pattern, reduction, **axes_lengths",
+         _check_reduction(_layer("reduce", ("reduction",))), layout=Layout("plain"), layer=True,
+         examples=(Example("Reduce('b n d -> b d', 'mean')", ("float32[2,5,8]",)),)),
+]
