@@ -104,17 +104,24 @@ class Net(nn.Module):
         return self.fc(x)
 
 
+def _load(model: nn.Module, state_dict) -> None:
+    # checkpoints saved the layer under an older name (as DenseNet's loader fixes)
+    state_dict = {k.replace("head.", "fc."): v for k, v in state_dict.items()}
+    model.load_state_dict(state_dict)
+
+
 def build(state_dict=None):
     model = Net()
     if state_dict is not None:
-        model.load_state_dict(state_dict)
+        _load(model, state_dict)
     return model
 '''
 
 
 def test_load_state_dict_calls_the_weights_module(tmp_path, monkeypatch):
     """Pretrained-weight plumbing: model.load_state_dict(sd) ports the torch
-    state_dict through the weights module written next to the translation."""
+    state_dict through the weights module written next to the translation,
+    also in a helper taking ``model: nn.Module``."""
     import importlib
 
     import torch
@@ -128,7 +135,7 @@ def test_load_state_dict_calls_the_weights_module(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     translated = importlib.import_module("model_nnx")  # imports model_nnx_weights by its name
     torch_model = tmod.build()
-    sd = torch_model.state_dict()
+    sd = {k.replace("fc.", "head."): v for k, v in torch_model.state_dict().items()}
     nnx_model = translated.build(state_dict=sd, rngs=nnx.Rngs(0))
     x = np.random.default_rng(0).standard_normal((2, 4)).astype(np.float32)
     with torch.no_grad():

@@ -118,10 +118,14 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
     if params and params[0] == "self" and cls is not None:
         tags["self"] = L.OTHER_TAG
     from .analyze import factory_params
-    from .context import ModuleRef
+    from .context import UNKNOWN_MODULE, ModuleRef
     for pname, classes in factory_params(func, f).items():
         tags[pname] = L.Tag(L.MODULE, module=ModuleRef(
             "factory", elements=tuple(ModuleRef("class", cls=c) for c in classes)))
+    for param in list(func.params.params) + list(func.params.kwonly_params):
+        # `model: nn.Module` (torchvision's _load_state_dict): a translated model
+        if param.annotation is not None and f.imports.qualify(param.annotation.annotation) == "torch.nn.Module":
+            tags[param.name.value] = L.Tag(L.MODULE, module=UNKNOWN_MODULE)
     rw_cls = BufferRewriter if kind == "init" else BodyRewriter
     rw = rw_cls(f, cls, func.name.value, params, tags)
     rw.build_ctx.rngs_available = needs_rngs
@@ -234,7 +238,7 @@ def rewrite_class(f: FileContext, info: ClassInfo, builder_methods: set[str]) ->
         new_body[i] = new_fn
     if info.container == "attrs" and not any(isinstance(st, cst.FunctionDef) and st.name.value == "forward"
                                              for st in body):
-        from .context import ModuleRef
+        from .context import UNKNOWN_MODULE, ModuleRef
         info.elements = tuple(v for n, v in info.attrs.items() if isinstance(v, ModuleRef) and n != "*")
         new_body.append(_sequential_call(info))
     if info.uses_training:
@@ -247,7 +251,7 @@ def rewrite_class(f: FileContext, info: ClassInfo, builder_methods: set[str]) ->
 def _sequential_call(info: ClassInfo) -> cst.FunctionDef:
     """A subclass of nn.Sequential that names its layers as attributes: torch
     runs them in the order they were assigned."""
-    from .context import ModuleRef
+    from .context import UNKNOWN_MODULE, ModuleRef
 
     names = [n for n, v in info.attrs.items() if isinstance(v, ModuleRef) and n != "*"]
     layers = ", ".join(f"self.{n}" for n in names) + ("," if len(names) == 1 else "")
