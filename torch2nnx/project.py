@@ -217,7 +217,9 @@ def config_units(paths: dict[str, str], base: Path, *, weights_suffix: str | Non
             for src, out in expand_glob(source, target, base):
                 if not excluded(src, base, exclude):
                     w = weights_path(out, weights_suffix) if weights_suffix is not None else None
-                    units.append(file_unit(src, out, weights=w))
+                    unit = file_unit(src, out, weights=w)
+                    unit.explicit = False  # a glob may match files without torch: skip those
+                    units.append(unit)
             continue
         src = base / source
         if src.is_dir():
@@ -228,7 +230,9 @@ def config_units(paths: dict[str, str], base: Path, *, weights_suffix: str | Non
             units.append(file_unit(src, out, weights=w))
         else:
             raise PlanError(f"{source!r} in [tool.torch2nnx.paths] does not exist")
-    return units
+    # a glob or a tree also matches the translations written next to their sources
+    outputs = {o.resolve() for u in units for o in u.outputs}
+    return [u for u in units if u.src.resolve() not in outputs]
 
 
 def check_units(units: list[Unit]) -> list[Unit]:
@@ -355,7 +359,7 @@ def run(units: list[Unit], *, line_length: int = 88, workers: int = 1, cache=Non
     siblings: dict = {}
     maps: dict = {}
     done: set[str] = set()
-    pool = ProcessPoolExecutor(workers) if workers > 1 and len(need) > 1 else None
+    pool = _pool(workers) if workers > 1 and len(need) >= 3 else None
     try:
         remaining = set(need)
         while remaining:
@@ -404,6 +408,19 @@ def run(units: list[Unit], *, line_length: int = 88, workers: int = 1, cache=Non
         if cache is not None:
             cache.record(outcomes[m], sources[m], sources, new, deps[m])
     return [outcomes[u.module] for u in units]
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    # not fork: a caller that imported JAX or torch has threads a fork would copy
+    # mid-flight; a fork server that imported the translator once is as cheap
+    import multiprocessing
+
+    try:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["torch2nnx.project"])
+    except ValueError:  # no fork server on this platform
+        ctx = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(workers, mp_context=ctx)
 
 
 def _merged(ds, maps):
