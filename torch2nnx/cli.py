@@ -473,6 +473,28 @@ def _translate_stream(ctx, src, out, weights_out, no_weights, weights_suffix, li
     ctx.exit(EXIT_TODOS if strict and result.todo_count > 0 else EXIT_OK)
 
 
+@main.command("coverage")
+@click.argument("srcs", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
+@click.option("--no-translate", is_flag=True,
+              help="Count names only; do not translate the files to find TODOs and unsupported tensor methods.")
+def coverage_cmd(srcs: tuple[str, ...], fmt: str, no_translate: bool) -> None:
+    """Every torch API the SRC files (or directories) use, with counts and
+    whether torch2nnx translates it: a migration plan for a code base.
+
+    Unsupported APIs come first. Exit 0 (this is a report, not a check);
+    123 when a file cannot be read or parsed.
+    """
+    from . import coverage
+
+    cov = coverage.scan([Path(s) for s in srcs], display=_display, translate_too=not no_translate)
+    render = {"text": coverage.render_text, "markdown": coverage.render_markdown, "json": coverage.render_json}[fmt]
+    click.echo(render(cov), nl=False)
+    for path, why in sorted(cov.failed.items()):
+        click.echo(f"error: cannot scan {path}: {why}", err=True)
+    raise SystemExit(EXIT_CANNOT_TRANSLATE if cov.failed else EXIT_OK)
+
+
 @main.command("rules")
 @click.option("--format", "fmt", type=click.Choice(["markdown", "text"]), default="markdown", show_default=True,
               help="markdown: the supported-API table (as in README.md); text: the torch API names, one per line.")
