@@ -495,6 +495,64 @@ def coverage_cmd(srcs: tuple[str, ...], fmt: str, no_translate: bool) -> None:
     raise SystemExit(EXIT_CANNOT_TRANSLATE if cov.failed else EXIT_OK)
 
 
+@main.command("verify")
+@click.argument("target", metavar="PATH:NAME")
+@click.option("--kwargs", "kwargs_json", default="{}", show_default=True,
+              help="Constructor arguments as a JSON object, e.g. '{\"num_classes\": 10}'.")
+@click.option("--input", "inputs", multiple=True, required=True,
+              help="An input as dtype[shape] in torch's layout, e.g. 'float32[2,3,32,32]' (standard normal), "
+                   "'float32[2,8]:0:1' (uniform), 'int64[2,7]:0:100'. Repeat for several inputs.")
+@click.option("--translation", type=click.Path(exists=True, dir_okay=False),
+              help="Use this existing translation (its weights module next to it) instead of translating now.")
+@click.option("--weights", "weights_path", type=click.Path(exists=True, dir_okay=False),
+              help="The weights module of --translation (default: <translation stem>_weights.py).")
+@click.option("--per-layer", is_flag=True, help="Compare every submodule's output; name the first that diverges.")
+@click.option("--atol", type=float, default=1e-4, show_default=True)
+@click.option("--rtol", type=float, default=1e-4, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--train", is_flag=True, help="Compare in training mode (default: eval mode).")
+def verify_cmd(target: str, kwargs_json: str, inputs: tuple[str, ...], translation: str | None,
+               weights_path: str | None, per_layer: bool, atol: float, rtol: float, seed: int, train: bool) -> None:
+    """Check a translation against its torch source numerically.
+
+    Builds NAME from PATH (torch) and from its translation, perturbs the
+    parameters and statistics, ports them through the weights module, runs
+    both on the same random input and prints the max abs difference per
+    output. Exit 0 at parity, 1 otherwise, 123 when it cannot run.
+    """
+    import json
+
+    from .verify import VerifyError, format_report, parse_target, verify
+
+    try:
+        kwargs = json.loads(kwargs_json)
+        if not isinstance(kwargs, dict):
+            raise ValueError("not an object")
+    except ValueError as e:
+        raise click.BadParameter(f"not a JSON object: {e}", param_hint="'--kwargs'") from None
+    try:
+        path, name = parse_target(target)
+    except VerifyError as e:
+        raise click.BadParameter(str(e), param_hint="PATH:NAME") from None
+    if not path.is_file():
+        raise click.BadParameter(f"{path} does not exist", param_hint="PATH:NAME")
+    try:
+        report = verify(path, name, kwargs=kwargs, inputs=list(inputs),
+                        translation=Path(translation) if translation else None,
+                        weights=Path(weights_path) if weights_path else None, per_layer=per_layer,
+                        atol=atol, rtol=rtol, seed=seed, train=train)
+    except (VerifyError, ParseError, InputError) as e:
+        click.echo(f"error: {e}", err=True)
+        raise SystemExit(EXIT_CANNOT_TRANSLATE)
+    except Exception as e:  # the model or its translation does not build or run
+        click.echo(f"error: cannot verify {target}: {type(e).__name__}: {e}", err=True)
+        raise SystemExit(EXIT_CANNOT_TRANSLATE)
+    click.echo(f"verify {target} ({report.translation}), {'train' if train else 'eval'} mode, "
+               f"atol={atol:g} rtol={rtol:g}")
+    click.echo(format_report(report), nl=False)
+    raise SystemExit(EXIT_OK if report.ok and report.first_divergent is None else 1)
+
+
 @main.command("rules")
 @click.option("--format", "fmt", type=click.Choice(["markdown", "text"]), default="markdown", show_default=True,
               help="markdown: the supported-API table (as in README.md); text: the torch API names, one per line.")
