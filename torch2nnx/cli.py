@@ -243,8 +243,10 @@ def translate_cmd(ctx: click.Context, srcs: tuple[str, ...], suffix: str | None,
     many = len(outcomes) > 1 or bool(selected) or any(not u.explicit for u in units)
     for o in outcomes:
         src = _display(o.unit.src)
-        for d in o.diagnostics:
-            reporter.diagnostic(d, src)
+        # like black, an up-to-date file is quiet: its diagnostics came with its last change
+        if o.status == project.TRANSLATED or verbose or not many:
+            for d in o.diagnostics:
+                reporter.diagnostic(d, src)
         todos += o.todo_count
         if o.status == project.FAILED:
             _report_failure(reporter, o, src)

@@ -420,7 +420,9 @@ def _pool(workers: int) -> ProcessPoolExecutor:
         ctx.set_forkserver_preload(["torch2nnx.project"])
     except ValueError:  # no fork server on this platform
         ctx = multiprocessing.get_context("spawn")
-    return ProcessPoolExecutor(workers, mp_context=ctx)
+    # one file per process: the translator keeps state between files in one process
+    # (its output then depends on which files a worker happened to translate before)
+    return ProcessPoolExecutor(workers, mp_context=ctx, max_tasks_per_child=1)
 
 
 def _merged(ds, maps):
