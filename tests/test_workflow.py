@@ -384,3 +384,22 @@ def test_parallel_run_gives_the_same_files(tmp_path):
     for f in tree_files(one):
         a, b = (one / f).read_text(), (two / f).read_text()
         assert a.replace("out_qqq", "X") == b.replace("out_zzz", "X"), f
+
+
+def test_config_glob_with_files_of_one_name(tmp_path, monkeypatch):
+    for d in ("a", "b"):
+        (tmp_path / "zoo" / d).mkdir(parents=True)
+        (tmp_path / "zoo" / d / "model.py").write_text(HEAD.replace("nn.Linear(4, 2)", f"nn.Linear(4, {len(d) + ord(d) % 3})"))
+    (tmp_path / "zoo" / "a" / "notes.py").write_text("X = 1\n")
+    write_pyproject(tmp_path, """
+        [tool.torch2nnx.paths]
+        "zoo/*/*.py" = "{dir}/{stem}_nnx.py"
+    """)
+    monkeypatch.chdir(tmp_path)
+    r = run("translate")
+    assert r.exit_code == 0, r.output
+    assert r.stderr.splitlines()[-1] == "2 files translated, 1 skipped (no torch); 0 TODOs."
+    a = (tmp_path / "zoo" / "a" / "model_nnx.py").read_text()
+    b = (tmp_path / "zoo" / "b" / "model_nnx.py").read_text()
+    assert "nnx.Linear(4, 2, rngs=rngs)" in a and "nnx.Linear(4, 3, rngs=rngs)" in b
+    assert run("translate", "--check").exit_code == 0

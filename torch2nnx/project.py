@@ -302,14 +302,19 @@ def run(units: list[Unit], *, line_length: int = 88, workers: int = 1, cache=Non
     outcomes: dict[str, Outcome] = {}
     sources: dict[str, str] = {}
     by_mod: dict[str, Unit] = {}
+    keys = []
     for u in units:
-        by_mod[u.module] = u
+        # files of one name outside packages (zoo/a/model.py, zoo/b/model.py): only the
+        # first is importable by that name; the others keep a key no import matches
+        key = u.module if u.module not in by_mod else f"{u.module}@{u.src}"
+        keys.append(key)
+        by_mod[key] = u
         try:
-            sources[u.module] = decode_source(u.src.read_bytes(), display(u.src))
+            sources[key] = decode_source(u.src.read_bytes(), display(u.src))
         except InputError as e:
-            outcomes[u.module] = Outcome(u, FAILED, error=str(e))
+            outcomes[key] = Outcome(u, FAILED, error=str(e))
         except OSError as e:
-            outcomes[u.module] = Outcome(u, FAILED, error=f"{display(u.src)}: error: cannot read: {e.strerror or e}")
+            outcomes[key] = Outcome(u, FAILED, error=f"{display(u.src)}: error: cannot read: {e.strerror or e}")
 
     # up-to-date files need no parsing at all
     if cache is not None:
@@ -321,7 +326,7 @@ def run(units: list[Unit], *, line_length: int = 88, workers: int = 1, cache=Non
         if all(m in outcomes for m in by_mod):
             if progress:
                 progress(len(units))
-            return [outcomes[u.module] for u in units]
+            return [outcomes[k] for k in keys]
 
     imports, uses_torch = {}, {}
     for mod, src in sources.items():
@@ -346,6 +351,8 @@ def run(units: list[Unit], *, line_length: int = 88, workers: int = 1, cache=Non
             if cache is not None:
                 cache.record(outcomes[m], sources[m], sources, {}, deps[m])
     todo = {m for m in chosen if m not in outcomes}
+    if progress and len(units) > len(todo):
+        progress(len(units) - len(todo))  # known without translating: cached, skipped, unreadable
     # the files the stale ones import are translated too: their classes and builders are needed
     need = set(todo)
     stack = list(todo)
@@ -407,7 +414,7 @@ def run(units: list[Unit], *, line_length: int = 88, workers: int = 1, cache=Non
         outcomes[m] = Outcome(u, status, changes, list(result.diagnostics), result.todo_count)
         if cache is not None:
             cache.record(outcomes[m], sources[m], sources, new, deps[m])
-    return [outcomes[u.module] for u in units]
+    return [outcomes[k] for k in keys]
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
