@@ -340,9 +340,16 @@ def test_cache_skips_unchanged_sources(tmp_path, monkeypatch):
     assert run("translate", pkg, "-o", out).exit_code == 0
     calls = []
     real = project._translate_job
+    # in this process (threads), so the calls can be counted
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setattr(project, "_pool", lambda workers: ThreadPoolExecutor(1))
     monkeypatch.setattr(project, "_translate_job", lambda job: calls.append(job[0]) or real(job))
+    real_scan = project._scan
+    scans = []
+    monkeypatch.setattr(project, "_scan", lambda *a: scans.append(a) or real_scan(*a))
     assert run("translate", pkg, "-o", out, "--check", "-j", "1").exit_code == 0
-    assert calls == []  # nothing parsed, nothing translated
+    assert calls == [] and scans == []  # nothing parsed, nothing translated
     # a changed source: it and the files it imports (their classes) are translated again, not the others
     (pkg / "model.py").write_text(MODEL.replace("num_classes=10", "num_classes=5"))
     assert run("translate", pkg, "-o", out, "--check", "-j", "1").exit_code == 1

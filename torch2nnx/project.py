@@ -366,7 +366,8 @@ def run(units: list[Unit], *, line_length: int = 88, workers: int = 1, cache=Non
     siblings: dict = {}
     maps: dict = {}
     done: set[str] = set()
-    pool = _pool(workers) if workers > 1 and len(need) >= 3 else None
+    # several files that may import each other: always in worker processes (see _pool)
+    pool = _pool(workers) if len(need) >= 2 else None
     try:
         remaining = set(need)
         while remaining:
@@ -418,17 +419,30 @@ def run(units: list[Unit], *, line_length: int = 88, workers: int = 1, cache=Non
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
-    # not fork: a caller that imported JAX or torch has threads a fork would copy
-    # mid-flight; a fork server that imported the translator once is as cheap
+    """Worker processes forked from a fork server that imported the translator
+    once (not fork: a caller that imported JAX or torch has threads a fork
+    would copy mid-flight). The server runs with a fixed hash seed: set order
+    still leaks into some translations of files that import each other, and
+    --check must agree with the run that wrote the files."""
     import multiprocessing
 
     try:
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(["torch2nnx.project"])
-    except ValueError:  # no fork server on this platform
+        from multiprocessing import forkserver
+
+        saved = os.environ.get("PYTHONHASHSEED")
+        os.environ["PYTHONHASHSEED"] = "0"
+        try:
+            forkserver.ensure_running()
+        finally:
+            if saved is None:
+                del os.environ["PYTHONHASHSEED"]
+            else:
+                os.environ["PYTHONHASHSEED"] = saved
+    except (ValueError, ImportError):  # no fork server on this platform
         ctx = multiprocessing.get_context("spawn")
-    # one file per process: the translator keeps state between files in one process
-    # (its output then depends on which files a worker happened to translate before)
+    # one file per process: nothing a translation leaves behind reaches the next
     return ProcessPoolExecutor(workers, mp_context=ctx, max_tasks_per_child=1)
 
 
