@@ -100,6 +100,9 @@ class BodyRewriter(cst.CSTTransformer):
         self.func_name = func_name
         self.env: dict[str, Tag] = {}
         self.tags: dict[int, Tag] = {}
+        # the nodes tagged, kept alive: a freed node's id is reused by a later node,
+        # which would inherit its tag (output then depended on memory layout)
+        self._tagged: list = []
         self.rules_of: dict[int, ModuleRef] = {}
         self.summary = Summary(params=list(params))
         self.decided: dict[str, Tag] = {}
@@ -124,6 +127,7 @@ class BodyRewriter(cst.CSTTransformer):
 
     def set(self, node, tag: Tag):
         self.tags[id(node)] = tag
+        self._tagged.append(node)
         return node
 
     def resolve(self, tag: Tag) -> Tag:
