@@ -231,7 +231,6 @@ def translate_cmd(ctx: click.Context, srcs: tuple[str, ...], suffix: str | None,
                                progress=bar.update if bar else None, display=_display)
     finally:
         if bar is not None:
-            bar.render_finish()
             bar.__exit__(None, None, None)
     if selected is not None:
         outcomes = [o for o in outcomes if o.unit.src.resolve() in selected]
