@@ -61,12 +61,25 @@ def is_torch_import(stmt, imports: ImportTable) -> bool:
     return False
 
 
+class LazyPositions:
+    """Source positions, computed on the first diagnostic: resolving them costs
+    a code generation of the whole file, and most files need none."""
+
+    def __init__(self, wrapper: MetadataWrapper):
+        self.wrapper = wrapper
+        self.table = None
+
+    def __getitem__(self, node):
+        if self.table is None:
+            self.table = self.wrapper.resolve(PositionProvider)
+        return self.table[node]
+
+
 def translate_source(source: str, path: str = "<stdin>", options: Options | None = None,
                      module_name: str | None = None) -> TranslateResult:
     options = options or Options()
     module = parse(source, path)
-    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    positions = wrapper.resolve(PositionProvider)
+    positions = LazyPositions(MetadataWrapper(module, unsafe_skip_copy=True))
     imports = ImportTable.from_module(module, options.package)
     if options.package:
         module = absolutize(module, options.package)
