@@ -64,12 +64,25 @@ def is_torch_import(stmt, imports: ImportTable) -> bool:
     return False
 
 
+class LazyPositions:
+    """Source positions, computed on the first diagnostic: resolving them costs
+    a code generation of the whole file, and most files need none."""
+
+    def __init__(self, wrapper: MetadataWrapper):
+        self.wrapper = wrapper
+        self.table = None
+
+    def __getitem__(self, node):
+        if self.table is None:
+            self.table = self.wrapper.resolve(PositionProvider)
+        return self.table[node]
+
+
 def translate_source(source: str, path: str = "<stdin>", options: Options | None = None,
                      module_name: str | None = None) -> TranslateResult:
     options = options or Options()
     module = parse(source, path)
-    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    positions = wrapper.resolve(PositionProvider)
+    positions = LazyPositions(MetadataWrapper(module, unsafe_skip_copy=True))
     imports = ImportTable.from_module(module, options.package)
     for local, q in list(imports.names.items()):
         if options.reexports and q in options.reexports:
@@ -134,20 +147,17 @@ def translate_source(source: str, path: str = "<stdin>", options: Options | None
     pieces = [s for s in out.body]
     new_stmts = [cst.parse_statement(l + "\n") for l in import_lines]
     pieces[j:j] = new_stmts
-    out = out.with_changes(body=pieces)
-    code_text = out.code
     if extra:
-        # after the last top-level import statement
-        mod = cst.parse_module(code_text)
+        # after the last top-level import statement (on the tree: no second parse)
         k = 0
-        for i, s in enumerate(mod.body):
+        for i, s in enumerate(pieces):
             if isinstance(s, cst.SimpleStatementLine) and isinstance(s.body[0], (cst.Import, cst.ImportFrom)):
                 k = i + 1
             elif i > k:
                 break
-        extra_mod = cst.parse_module(extra)
-        mod = mod.with_changes(body=list(mod.body[:k]) + list(extra_mod.body) + list(mod.body[k:]))
-        code_text = mod.code
+        pieces[k:k] = list(cst.parse_module(extra).body)
+    out = out.with_changes(body=pieces)
+    code_text = out.code
     final = format_code(code_text, options.line_length)
     summaries = {n: i.methods.get("__call__") for n, i in f.classes.items() if i.methods.get("__call__")}
     transposes = {n: i.transposes for n, i in f.classes.items()}

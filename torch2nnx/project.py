@@ -1,0 +1,452 @@
+"""Translating a project: which files, where their translations go, and what
+would change on disk. Nothing here writes a file (cli.py does); a run returns
+one :class:`Outcome` per source file, with the new contents and the old.
+
+A run is one set of files that may import each other: files are translated
+in dependency order, each seeing the classes and layer builders of the files
+it imports, and imports among them point to the translations. A file that
+fails never stops the others; files importing it keep importing the original.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import glob
+import io
+import os
+import tokenize
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from .api import package_of, translate
+from .diagnostics import Diagnostic
+from .translator.module import ParseError
+
+TRANSLATED = "translated"  # an output is new or differs from the file on disk
+UNCHANGED = "unchanged"  # every output on disk is already what the translator makes
+SKIPPED = "skipped"  # the file does not use torch (nor import a translated file)
+FAILED = "failed"
+
+GLOB_CHARS = set("*?[")
+# directories a tree walk never enters
+SKIP_DIRS = {"__pycache__", "node_modules", "build", "dist"}
+
+
+class InputError(Exception):
+    """The source bytes cannot be decoded; carries a ready T2N900 line."""
+
+
+def decode_source(data: bytes, display: str) -> str:
+    """Bytes -> str honouring a PEP 263 coding cookie or a BOM (like black).
+
+    Newlines are normalised to ``\\n``.
+    """
+    buf = io.BytesIO(data)
+    try:
+        encoding, _ = tokenize.detect_encoding(buf.readline)
+    except SyntaxError as e:
+        raise InputError(f"{display}:1:1: T2N900 cannot parse: {e.msg}") from None
+    try:
+        text = data.decode(encoding)
+    except (UnicodeDecodeError, LookupError) as e:
+        if isinstance(e, UnicodeDecodeError):
+            line = data.count(b"\n", 0, e.start) + 1
+            column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+            reason = f"cannot decode as {encoding}: {e.reason}"
+        else:
+            line, column, reason = 1, 1, f"unknown encoding {encoding}"
+        raise InputError(f"{display}:{line}:{column}: T2N900 cannot parse: {reason}") from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+@dataclass
+class Unit:
+    """One source file and where its translation goes."""
+
+    src: Path
+    out: Path
+    weights: Path | None  # the weights module, None for none
+    module: str  # the source's dotted module name (how other files import it)
+    target: str  # the translation's dotted module name
+    package: str | None  # set: the source's relative imports become absolute imports of it
+    explicit: bool = True  # named by the user (a walked directory's files are not): never skipped
+
+    @property
+    def outputs(self) -> list[Path]:
+        return [self.out] + ([self.weights] if self.weights is not None else [])
+
+
+@dataclass
+class Change:
+    path: Path
+    old: str | None  # None: the file does not exist yet
+    new: str
+
+    def diff(self, display: str | None = None) -> str:
+        name = display or str(self.path)
+        return "".join(difflib.unified_diff(
+            (self.old or "").splitlines(keepends=True), self.new.splitlines(keepends=True),
+            fromfile=f"a/{name}" if self.old is not None else "/dev/null", tofile=f"b/{name}"))
+
+
+@dataclass
+class Outcome:
+    unit: Unit
+    status: str
+    changes: list[Change] = field(default_factory=list)  # outputs whose contents would change
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    todo_count: int = 0
+    error: str | None = None  # FAILED: why (a ready ``path:line:col: T2N900 ...`` line or a message)
+
+
+class PlanError(Exception):
+    """The command cannot be planned (paths that do not exist, an output over an input)."""
+
+
+# --- planning: sources -> units ---------------------------------------------
+
+
+def module_name(path: Path) -> str:
+    package = package_of(path)
+    if path.stem == "__init__":
+        return package or path.parent.name
+    return f"{package}.{path.stem}" if package else path.stem
+
+
+def walk(directory: Path, skip: Iterable[Path] = (), exclude: Iterable[str] = ()) -> list[Path]:
+    """The .py files under ``directory``, sorted; hidden and build directories,
+    ``skip`` (output trees) and ``exclude`` globs are left out."""
+    skip = {p.resolve() for p in skip}
+    out = []
+    for root, dirs, files in os.walk(directory):
+        r = Path(root)
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIP_DIRS
+                         and (r / d).resolve() not in skip)
+        for name in sorted(files):
+            p = r / name
+            if name.endswith(".py") and not excluded(p, directory, exclude):
+                out.append(p)
+    return out
+
+
+def excluded(path: Path, base: Path, patterns: Iterable[str]) -> bool:
+    rel = path.relative_to(base).as_posix() if path.is_relative_to(base) else path.as_posix()
+    return any(fnmatch.fnmatch(rel, pat) or fnmatch.fnmatch(path.as_posix(), pat) for pat in patterns)
+
+
+def weights_path(out: Path, suffix: str) -> Path:
+    return out.with_name(out.stem + suffix + ".py")
+
+
+def dotted_package(directory: Path) -> str | None:
+    """The dotted name ``directory`` is imported as, from the __init__.py above it."""
+    return package_of(directory / "x.py")
+
+
+def mirror_units(src_dir: Path, out_dir: Path, *, weights_suffix: str | None, exclude=(),
+                 skip: Iterable[Path] = ()) -> list[Unit]:
+    """``translate DIR -o OUTDIR``: the tree mirrored, same file names."""
+    src_pkg = dotted_package(src_dir) if (src_dir / "__init__.py").exists() else None
+    if src_pkg is not None:
+        # the mirror is a package beside (or below) the source's: parent.<OUTDIR name>
+        parent = dotted_package(out_dir.parent) if out_dir.parent.exists() else None
+        mirror_pkg = f"{parent}.{out_dir.name}" if parent else out_dir.name
+    units = []
+    for src in walk(src_dir, skip=[out_dir, *skip], exclude=exclude):
+        rel = src.relative_to(src_dir)
+        out = out_dir / rel
+        parts = list(rel.with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        if src_pkg is not None:
+            target = ".".join([mirror_pkg] + parts)
+        else:
+            target = ".".join(parts) or out_dir.name
+        weights = None if weights_suffix is None or src.name == "__init__.py" else weights_path(out, weights_suffix)
+        units.append(Unit(src, out, weights, module_name(src), target, package_of(src), explicit=False))
+    return units
+
+
+def file_unit(src: Path, out: Path, *, weights: Path | None, absolute: bool | None = None) -> Unit:
+    """One file to one file. ``absolute``: make relative imports absolute (default:
+    when the translation is written away from its source's directory)."""
+    if absolute is None:
+        absolute = out.resolve().parent != src.resolve().parent
+    out_pkg = package_of(out) if out.parent.exists() else None
+    target = f"{out_pkg}.{out.stem}" if out_pkg else out.stem
+    return Unit(src, out, weights, module_name(src), target, package_of(src) if absolute else None)
+
+
+def suffix_units(srcs: Iterable[Path], suffix: str, *, weights_suffix: str | None) -> list[Unit]:
+    """Each file next to its source as <stem><suffix>.py."""
+    units = []
+    for src in srcs:
+        out = src.with_name(src.stem + suffix + ".py")
+        w = weights_path(out, weights_suffix) if weights_suffix is not None else None
+        units.append(file_unit(src, out, weights=w, absolute=True))
+    return units
+
+
+def expand_glob(pattern: str, template: str, base: Path) -> list[tuple[Path, Path]]:
+    """``zoo/*/model.py`` -> ``{dir}/{stem}_nnx.py``: (source, target) per match."""
+    pairs = []
+    for match in sorted(glob.glob(str(base / pattern), recursive=True)):
+        p = Path(match)
+        if not p.is_file() or not p.name.endswith(".py"):
+            continue
+        rel_dir = os.path.relpath(p.parent, base)
+        try:
+            target = template.format(dir=rel_dir, stem=p.stem, name=p.name)
+        except (KeyError, IndexError, ValueError) as e:
+            raise PlanError(f"target {template!r} of {pattern!r}: use {{dir}}, {{stem}}, {{name}} ({e})") from None
+        pairs.append((p, base / target))
+    return pairs
+
+
+def config_units(paths: dict[str, str], base: Path, *, weights_suffix: str | None, exclude=()) -> list[Unit]:
+    """The units of pyproject's ``[tool.torch2nnx.paths]``."""
+    units: list[Unit] = []
+    dir_targets = [base / t for s, t in paths.items() if not (GLOB_CHARS & set(s)) and (base / s).is_dir()]
+    for source, target in paths.items():
+        if GLOB_CHARS & set(source):
+            for src, out in expand_glob(source, target, base):
+                if not excluded(src, base, exclude):
+                    w = weights_path(out, weights_suffix) if weights_suffix is not None else None
+                    unit = file_unit(src, out, weights=w)
+                    unit.explicit = False  # a glob may match files without torch: skip those
+                    units.append(unit)
+            continue
+        src = base / source
+        if src.is_dir():
+            units += mirror_units(src, base / target, weights_suffix=weights_suffix, exclude=exclude, skip=dir_targets)
+        elif src.is_file():
+            out = base / target
+            w = weights_path(out, weights_suffix) if weights_suffix is not None else None
+            units.append(file_unit(src, out, weights=w))
+        else:
+            raise PlanError(f"{source!r} in [tool.torch2nnx.paths] does not exist")
+    # a glob or a tree also matches the translations written next to their sources
+    outputs = {o.resolve() for u in units for o in u.outputs}
+    return [u for u in units if u.src.resolve() not in outputs]
+
+
+def check_units(units: list[Unit]) -> list[Unit]:
+    """Drop duplicates; refuse an output over a source or two sources onto one output."""
+    seen_src: dict[Path, Unit] = {}
+    for u in units:
+        seen_src.setdefault(u.src.resolve(), u)
+    units = list(seen_src.values())
+    sources = set(seen_src)
+    owners: dict[Path, Unit] = {}
+    for u in units:
+        for o in u.outputs:
+            r = o.resolve()
+            if r in sources:
+                raise PlanError(f"{o} is an input file; refusing to overwrite it (translation of {u.src})")
+            if r in owners:
+                raise PlanError(f"{owners[r].src} and {u.src} would both be translated to {o}")
+            owners[r] = u
+    return units
+
+
+# --- running: units -> outcomes ---------------------------------------------
+
+
+def _deps_of(tree_imports: dict, modules: set[str]) -> set[str]:
+    out = set()
+    for q in tree_imports:
+        for cand in (q, q.rpartition(".")[0]):
+            if cand in modules:
+                out.add(cand)
+    return out
+
+
+def _scan(source: str, package: str | None):
+    """(imported qualified names, uses torch) from the module-level imports."""
+    import libcst as cst
+
+    from .translator.imports import TORCH_ROOTS, ImportTable
+
+    table = ImportTable.from_module(cst.parse_module(source), package)
+    names = set(table.names.values())
+    return names, any(q.split(".")[0] in TORCH_ROOTS for q in names)
+
+
+def _translate_job(job):
+    """Worker: translate one file. Returns (module, result or None, error or None)."""
+    mod, path, source, kwargs = job
+    try:
+        return mod, translate(source, path, **kwargs), None
+    except ParseError as e:
+        return mod, None, e.diagnostic.format(path)
+    except Exception as e:  # a translator bug: this file fails, the others go on
+        return mod, None, f"{path}: error: cannot translate: {type(e).__name__}: {e}"
+
+
+def read_text(path: Path) -> str | None:
+    try:
+        return path.read_bytes().decode("utf-8")
+    except (FileNotFoundError, IsADirectoryError, UnicodeDecodeError):
+        return None
+
+
+def run(units: list[Unit], *, line_length: int = 88, workers: int = 1, cache=None,
+        progress: Callable[[int], None] | None = None, display: Callable[[Path], str] = str) -> list[Outcome]:
+    """Translate ``units`` (one run: they may import each other). Returns
+    their outcomes, in the order of ``units``. Never writes."""
+    outcomes: dict[str, Outcome] = {}
+    sources: dict[str, str] = {}
+    by_mod: dict[str, Unit] = {}
+    keys = []
+    for u in units:
+        # files of one name outside packages (zoo/a/model.py, zoo/b/model.py): only the
+        # first is importable by that name; the others keep a key no import matches
+        key = u.module if u.module not in by_mod else f"{u.module}@{u.src}"
+        keys.append(key)
+        by_mod[key] = u
+        try:
+            sources[key] = decode_source(u.src.read_bytes(), display(u.src))
+        except InputError as e:
+            outcomes[key] = Outcome(u, FAILED, error=str(e))
+        except OSError as e:
+            outcomes[key] = Outcome(u, FAILED, error=f"{display(u.src)}: error: cannot read: {e.strerror or e}")
+
+    # up-to-date files need no parsing at all
+    if cache is not None:
+        for mod, src in sources.items():
+            u = by_mod[mod]
+            hit = cache.lookup(u, src, sources)
+            if hit is not None:
+                outcomes[mod] = hit
+        if all(m in outcomes for m in by_mod):
+            if progress:
+                progress(len(units))
+            return [outcomes[k] for k in keys]
+
+    imports, uses_torch = {}, {}
+    for mod, src in sources.items():
+        try:
+            imports[mod], uses_torch[mod] = _scan(src, by_mod[mod].package or package_of(by_mod[mod].src))
+        except Exception:  # a parse error: the translation reports it
+            imports[mod], uses_torch[mod] = set(), True
+    modules = set(sources)
+    deps = {m: _deps_of(imports[m], modules) - {m} for m in sources}
+    # a file is translated when it uses torch, was named explicitly, or imports a translated file
+    chosen = {m for m in sources if uses_torch[m] or by_mod[m].explicit}
+    grew = True
+    while grew:
+        grew = False
+        for m in sources:
+            if m not in chosen and deps[m] & chosen:
+                chosen.add(m)
+                grew = True
+    for m in sources:
+        if m not in chosen and m not in outcomes:
+            outcomes[m] = Outcome(by_mod[m], SKIPPED)
+            if cache is not None:
+                cache.record(outcomes[m], sources[m], sources, {}, deps[m])
+    todo = {m for m in chosen if m not in outcomes}
+    if progress and len(units) > len(todo):
+        progress(len(units) - len(todo))  # known without translating: cached, skipped, unreadable
+    # the files the stale ones import are translated too: their classes and builders are needed
+    need = set(todo)
+    stack = list(todo)
+    while stack:
+        for d in deps[stack.pop()] & chosen:
+            if d not in need:
+                need.add(d)
+                stack.append(d)
+
+    results: dict = {}
+    siblings: dict = {}
+    maps: dict = {}
+    done: set[str] = set()
+    pool = _pool(workers) if workers > 1 and len(need) >= 3 else None
+    try:
+        remaining = set(need)
+        while remaining:
+            # every file whose dependencies are done (cycles: the rest, in name order)
+            level = sorted(m for m in remaining if not (deps[m] & remaining)) or [sorted(remaining)[0]]
+            jobs = []
+            for m in level:
+                u = by_mod[m]
+                extra = {}
+                for d in sorted(deps[m]):
+                    extra.update(maps.get(d, {}))
+                kwargs = dict(line_length=line_length, weights=u.weights is not None, module_name=u.out.stem,
+                              package=u.package, siblings=dict(siblings), extra_weight_maps=extra)
+                jobs.append((m, display(u.src), sources[m], kwargs))
+            finished = pool.map(_translate_job, jobs) if pool is not None else map(_translate_job, jobs)
+            for m, result, error in finished:
+                remaining.discard(m)
+                done.add(m)
+                if m in todo and progress:
+                    progress(1)
+                u = by_mod[m]
+                if result is None:
+                    outcomes[m] = Outcome(u, FAILED, error=error)
+                    continue  # importers keep importing the original
+                results[m] = result
+                maps[m] = {**_merged(deps[m], maps), **result.weight_maps}
+                siblings[m] = (u.target, result.exports)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+
+    for m in sorted(todo):
+        if m in outcomes:
+            continue
+        u, result = by_mod[m], results[m]
+        new = {u.out: result.code}
+        if u.weights is not None and result.weights_code is not None:
+            new[u.weights] = result.weights_code
+        changes = []
+        for path, text in new.items():
+            old = read_text(path)
+            if old != text:
+                changes.append(Change(path, old, text))
+        status = TRANSLATED if changes else UNCHANGED
+        outcomes[m] = Outcome(u, status, changes, list(result.diagnostics), result.todo_count)
+        if cache is not None:
+            cache.record(outcomes[m], sources[m], sources, new, deps[m])
+    return [outcomes[k] for k in keys]
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    """Worker processes forked from a fork server that imported the translator
+    once (not fork: a caller that imported JAX or torch has threads a fork
+    would copy mid-flight). The server runs with a fixed hash seed, so that
+    nothing in a translation can depend on the run: --check must agree with
+    the run that wrote the files."""
+    import multiprocessing
+
+    try:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["torch2nnx.project"])
+        from multiprocessing import forkserver
+
+        saved = os.environ.get("PYTHONHASHSEED")
+        os.environ["PYTHONHASHSEED"] = "0"
+        try:
+            forkserver.ensure_running()
+        finally:
+            if saved is None:
+                del os.environ["PYTHONHASHSEED"]
+            else:
+                os.environ["PYTHONHASHSEED"] = saved
+    except (ValueError, ImportError):  # no fork server on this platform
+        ctx = multiprocessing.get_context("spawn")
+    # one file per process: nothing a translation leaves behind reaches the next
+    return ProcessPoolExecutor(workers, mp_context=ctx, max_tasks_per_child=1)
+
+
+def _merged(ds, maps):
+    out = {}
+    for d in sorted(ds):
+        out.update(maps.get(d, {}))
+    return out
