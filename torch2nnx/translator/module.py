@@ -18,7 +18,7 @@ from .context import FileContext, Options, Summary
 from .emit import BUFFER_CLASSES, IMPORTS, existing_imports, format_code, helper_source, insert_point, used_modules
 from .imports import ImportTable, absolute_module, dotted, dropped_module
 from .leftovers import mark_leftovers
-from .weights import weights_module
+from .weights import formatted_weights_module
 
 
 class ParseError(Exception):
@@ -168,7 +168,7 @@ def translate_source(source: str, path: str = "<stdin>", options: Options | None
         # layers built by the other files this one imports end up in its models too
         maps = dict(options.extra_weight_maps or {})
         maps.update(f.weight_maps)
-        weights = format_code(weights_module(maps, stem, PurePath(path).name), options.line_length)
+        weights = formatted_weights_module(maps, stem, PurePath(path).name, options.line_length)
     diags = sorted(set(f.diagnostics))
     result = TranslateResult(final, weights, diags, f.todo_count, summaries, transposes)
     result.exports = exports(f.classes, f.builders)

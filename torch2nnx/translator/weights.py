@@ -8,7 +8,9 @@ structures built in loops and helper functions need no listing.
 
 from __future__ import annotations
 
-from .emit import helper_source
+from functools import lru_cache
+
+from .emit import format_code, helper_source
 
 TEMPLATE = '''"""Port a PyTorch state_dict into the models of {module}.
 
@@ -38,8 +40,10 @@ NAMED_LAYERS = {{
 # torch state_dict entries with no NNX counterpart
 IGNORED = {ignored!r}
 
+'''
 
-def _children(node):
+# the loader, the same in every weights module (formatted once per line length)
+LOADER = '''def _children(node):
     """(torch key part, child) pairs in torch's state_dict naming."""
     if isinstance(node, nnx.Sequential) or getattr(type(node), "_torch_container", None):
         node = node.layers  # torch names the entries, not the container's attribute
@@ -112,7 +116,7 @@ def load_torch_state_dict(model, state_dict, *, strict=True):
         value = transform(value) if transform is not None else value
         current = var.get_value()
         if tuple(value.shape) != tuple(current.shape):
-            mismatched.append(f"{{key}}: torch {{tuple(value.shape)}} -> nnx {{tuple(current.shape)}}")
+            mismatched.append(f"{key}: torch {tuple(value.shape)} -> nnx {tuple(current.shape)}")
             continue
         updates.append((var, value, current.dtype))
     unexpected = [k for k in state_dict if k not in used and k.rsplit(".", 1)[-1] not in IGNORED]
@@ -150,3 +154,15 @@ def weights_module(weight_maps: dict, module: str, source: str) -> str:
         transforms=helper_source(transforms, "transforms.py") if transforms else "",
         layers="\n".join(rows), named="\n".join(named), ignored=tuple(ignored),
     )
+
+
+@lru_cache(maxsize=4)
+def _loader(line_length: int) -> str:
+    return format_code(LOADER, line_length)
+
+
+def formatted_weights_module(weight_maps: dict, module: str, source: str, line_length: int) -> str:
+    """The weights module, black-formatted: only the per-file tables go
+    through black (the loader is formatted once; black spends most of a
+    translation's formatting time re-splitting long lines)."""
+    return format_code(weights_module(weight_maps, module, source), line_length) + "\n\n" + _loader(line_length)
