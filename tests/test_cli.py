@@ -460,7 +460,6 @@ def test_several_files_import_each_others_translations(tmp_path, monkeypatch):
     tmod = importlib.import_module("mpkg.model")
     jmod = importlib.import_module("mpkg.model_nnx")
     wmod = load_module(pkg / "model_nnx_weights.py")
-    import torch2nnx
     from torch2nnx.api import translate_many
 
     files = {m: (str(pkg / f"{m.split('.')[1]}.py"), (pkg / f"{m.split('.')[1]}.py").read_text())

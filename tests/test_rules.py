@@ -10,7 +10,7 @@ import pytest
 
 from harness import make_input, run_parity, translate_files
 from torch2nnx.rules import registry
-from torch2nnx.rules.examples import HEADER, example_source, is_constant
+from torch2nnx.rules.examples import example_source, is_constant
 
 RULES = registry.all_rules()
 CASES = [(r, i, e) for r in RULES for i, e in enumerate(r.examples)]
@@ -60,7 +60,6 @@ def _check_constant(rule, ex, tmp_path):
     import math
 
     import jax
-    import jax.numpy as jnp
     import torch
     from flax import nnx
 

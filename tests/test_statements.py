@@ -127,8 +127,6 @@ def test_load_state_dict_calls_the_weights_module(tmp_path, monkeypatch):
     import torch
     from flax import nnx
 
-    from harness import load_module
-
     result, tmod, jmod, wmod = translate_files(PRETRAINED_SOURCE, tmp_path)
     assert "TODO(torch2nnx)" not in result.code, result.code
     assert "weights_module().load_torch_state_dict(model, state_dict)" in result.code

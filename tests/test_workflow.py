@@ -7,12 +7,9 @@ from __future__ import annotations
 import importlib
 import json
 import re
-import sys
 import textwrap
-import time
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from torch2nnx.cli import main

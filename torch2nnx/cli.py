@@ -8,12 +8,10 @@ were emitted, 2 usage error, 123 the input cannot be parsed (or translated).
 
 from __future__ import annotations
 
-import io
 import os
 import stat
 import sys
 import tempfile
-import tokenize
 from pathlib import Path
 
 import click

@@ -7,7 +7,6 @@ torch reads them from ``(out, in, *kernel)``, so the same scale gives the same
 distribution. Needs ``rngs``: only inside layer-building code.
 """
 
-import math
 
 from .base import OTHER, Example, Rule, Unsupported
 

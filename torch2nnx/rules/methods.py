@@ -4,7 +4,7 @@ Each row is also reachable as ``torch.<name>(x, ...)`` where torch has the
 function (see tensor_ops.py, which reuses these builds).
 """
 
-from .base import (ELEMENTWISE, OTHER, PLAIN, RESHAPE, Canonical, Example, Layout, Rule, Unsupported, dims)
+from .base import (ELEMENTWISE, OTHER, PLAIN, Canonical, Example, Layout, Rule, Unsupported, dims)
 
 S = "input"
 VIEW = Layout("view")

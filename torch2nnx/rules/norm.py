@@ -1,6 +1,6 @@
 """Normalisation layers (nnx_facts §5): torch eps and momentum, exact variance."""
 
-from .base import CHANNEL, PLAIN, PLAIN_SAME_RANK, Example, Rule, Unsupported, spatial, wmap
+from .base import CHANNEL, PLAIN_SAME_RANK, Example, Rule, Unsupported, spatial, wmap
 from .util import call
 
 BN_WEIGHTS = wmap("nnx.BatchNorm", ("weight", "scale", None, True), ("bias", "bias", None, True),

@@ -7,7 +7,7 @@ layout (``torch.mean(x, 1)`` is ``x.mean(1)``); the others are rows here.
 import re
 
 from . import methods
-from .base import ELEMENTWISE, PLAIN, RESHAPE, SOURCE, Example, Layout, Rule, Unsupported, dims
+from .base import ELEMENTWISE, PLAIN, SOURCE, Example, Layout, Rule, Unsupported, dims
 
 # tensor methods that torch also exposes as torch.<name>(input, ...)
 FROM_METHODS = [

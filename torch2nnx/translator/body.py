@@ -88,7 +88,7 @@ def _is_drop(node) -> bool:
 
 
 def _builds_drop(rule: Rule) -> bool:
-    from ..rules.torch_only import DROP, drop
+    from ..rules.torch_only import drop
 
     return rule.build is drop
 

@@ -238,7 +238,7 @@ def rewrite_class(f: FileContext, info: ClassInfo, builder_methods: set[str]) ->
         new_body[i] = new_fn
     if info.container == "attrs" and not any(isinstance(st, cst.FunctionDef) and st.name.value == "forward"
                                              for st in body):
-        from .context import UNKNOWN_MODULE, ModuleRef
+        from .context import ModuleRef
         info.elements = tuple(v for n, v in info.attrs.items() if isinstance(v, ModuleRef) and n != "*")
         new_body.append(_sequential_call(info))
     if info.uses_training:
@@ -251,7 +251,7 @@ def rewrite_class(f: FileContext, info: ClassInfo, builder_methods: set[str]) ->
 def _sequential_call(info: ClassInfo) -> cst.FunctionDef:
     """A subclass of nn.Sequential that names its layers as attributes: torch
     runs them in the order they were assigned."""
-    from .context import UNKNOWN_MODULE, ModuleRef
+    from .context import ModuleRef
 
     names = [n for n, v in info.attrs.items() if isinstance(v, ModuleRef) and n != "*"]
     layers = ", ".join(f"self.{n}" for n in names) + ("," if len(names) == 1 else "")

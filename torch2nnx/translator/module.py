@@ -10,10 +10,9 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from ..diagnostics import Diagnostic
 from ..rules import registry
-from . import layout as L
 from .analyze import class_order, find_builders, find_factory_fields, find_module_classes
-from .body import BodyRewriter, code, expr
-from .classes import add_rngs_param, rewrite_class, rewrite_function
+from .body import BodyRewriter
+from .classes import rewrite_class, rewrite_function
 from .context import FileContext, Options, Summary
 from .emit import BUFFER_CLASSES, IMPORTS, existing_imports, format_code, helper_source, insert_point, used_modules
 from .imports import ImportTable, absolute_module, dotted, dropped_module
