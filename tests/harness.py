@@ -4,7 +4,6 @@ generated weights module, run both, compare (rtol = atol = 1e-4)."""
 from __future__ import annotations
 
 import importlib.util
-import re
 import sys
 import uuid
 from pathlib import Path
@@ -13,6 +12,7 @@ import numpy as np
 import torch
 
 import torch2nnx
+from torch2nnx.verify import make_input, perturb  # noqa: F401  (the tests' inputs and weights, as verify's)
 
 torch.set_num_threads(1)
 
@@ -39,49 +39,6 @@ def translate_files(source: str, tmp: Path, stem: str = "model"):
     wout = tmp / f"{stem}_nnx_weights.py"
     wout.write_text(result.weights_code)
     return result, load_module(src), load_module(out), load_module(wout)
-
-
-def perturb(model: torch.nn.Module, seed: int = 0) -> None:
-    """Move parameters and BatchNorm statistics away from their defaults."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            # keep each tensor's scale (activations stay O(1) through deep nets),
-            # but move every entry: unit scales and zero biases become random
-            scale = float(p.abs().mean()) if p.numel() else 0.0
-            noise = torch.randn(p.shape, generator=g)
-            if scale == 0.0:
-                p.copy_(noise * 0.1)
-            else:
-                p.copy_(p * (1 + 0.2 * noise) + 0.1 * scale * torch.randn(p.shape, generator=g))
-        persistent = set(model.state_dict())
-        for name, b in model.named_buffers():
-            if name not in persistent:
-                continue  # non-persistent buffers are the model's own business
-            if name.endswith("running_mean"):
-                b.copy_(torch.randn(b.shape, generator=g) * 0.5)
-            elif name.endswith("running_var"):
-                b.copy_(torch.rand(b.shape, generator=g) + 0.5)
-            elif b.is_floating_point():
-                b.copy_(torch.randn(b.shape, generator=g))
-
-
-_SPEC = re.compile(r"^(\w+)\[([\d,\s]*)\](?::(-?[\d.]+):(-?[\d.]+))?$")
-
-
-def make_input(spec: str, rng: np.random.Generator):
-    m = _SPEC.match(spec)
-    if not m:
-        raise ValueError(spec)
-    dtype, shape, lo, hi = m.groups()
-    shape = tuple(int(s) for s in shape.split(",") if s.strip())
-    if dtype.startswith("int"):
-        return rng.integers(int(float(lo or 0)), int(float(hi or 10)), size=shape).astype(np.int64)
-    if dtype == "bool":
-        return rng.integers(0, 2, size=shape).astype(bool)
-    if lo is not None:
-        return rng.uniform(float(lo), float(hi), size=shape).astype(np.float32)
-    return rng.standard_normal(shape).astype(np.float32)
 
 
 def to_numpy(v):
