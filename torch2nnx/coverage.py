@@ -18,6 +18,7 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from .rules import registry
+from .translator.fastvisit import FastVisitor
 from .translator.imports import DROPPED_ROOTS, TORCH_ROOTS, ImportTable, dotted
 
 
@@ -61,7 +62,7 @@ def support_of(q: str) -> str:
     return NO if q.split(".")[0] in DROPPED_ROOTS else KEPT
 
 
-class _Uses(cst.CSTVisitor):
+class _Uses(FastVisitor):
     METADATA_DEPENDENCIES = (PositionProvider,)
 
     def __init__(self, table: ImportTable, local_modules: set[str]):

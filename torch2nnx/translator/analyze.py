@@ -7,6 +7,7 @@ import libcst as cst
 
 from ..rules import registry
 from .context import ClassInfo, FileContext
+from .fastvisit import FastVisitor
 from .imports import dotted
 
 MODULE_BASES = {"torch.nn.Module"}
@@ -96,7 +97,7 @@ def container_kind(c: cst.ClassDef, bases: list[str], f: FileContext):
 def _adds_modules(func: cst.FunctionDef) -> bool:
     found = []
 
-    class V(cst.CSTVisitor):
+    class V(FastVisitor):
         def visit_Call(self, node):
             fn = node.func
             if isinstance(fn, cst.Attribute) and fn.attr.value == "add_module" and isinstance(fn.value, cst.Name) \
@@ -106,7 +107,7 @@ def _adds_modules(func: cst.FunctionDef) -> bool:
                     and isinstance(node.args[0].value, cst.Name) and node.args[0].value.value == "self":
                 found.append(node)
 
-    func.body.visit(V())
+    V().walk(func.body)
     return bool(found)
 
 
@@ -117,7 +118,7 @@ def _is_dict(node, f: FileContext) -> bool:
         "collections.OrderedDict", "typing.OrderedDict", "builtins.dict", "dict", "OrderedDict")
 
 
-class _Calls(cst.CSTVisitor):
+class _Calls(FastVisitor):
     """Collects what a function body calls: layer rows, classes, builders."""
 
     def __init__(self, f: FileContext):
@@ -177,7 +178,7 @@ def factory_annotation(annotation: cst.BaseExpression, f: FileContext) -> tuple[
     return None
 
 
-class _Assigned(cst.CSTVisitor):
+class _Assigned(FastVisitor):
     """Translated classes bound to a name anywhere: ``block = MBConv``,
     ``f(block=MBConv)``, ``def __init__(self, block=MBConv)``."""
 
@@ -208,7 +209,7 @@ def find_factory_fields(module: cst.Module, f: FileContext) -> None:
     factories: ``block: Callable[..., nn.Module]`` makes ``cnf.block(...)``
     a layer factory, of the translated classes the file binds to ``block``."""
     assigned = _Assigned(f)
-    module.visit(assigned)
+    assigned.walk(module)
     for c in module.body:
         if not isinstance(c, cst.ClassDef) or c.name.value in f.classes:
             continue
@@ -229,7 +230,7 @@ def _words(text: str) -> set[str]:
 
 def calls_of(node: cst.CSTNode, f: FileContext) -> _Calls:
     v = _Calls(f)
-    node.visit(v)
+    v.walk(node)
     return v
 
 

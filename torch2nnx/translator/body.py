@@ -20,6 +20,7 @@ from ..rules.base import Canonical, Rule, Unsupported, bind, parse_params
 from ..rules.seq_ops import MODULE_METHODS, TIED_LINEAR_WEIGHTS, TIED_WEIGHT_NAMES
 from . import layout as L
 from .context import UNKNOWN_MODULE, BuildCtx, ClassInfo, FileContext, ModuleRef, Summary
+from .fastvisit import FastTransformer
 from .imports import dotted
 from .layout import Tag
 
@@ -107,7 +108,7 @@ def _source_rank(args):
     return None
 
 
-class BodyRewriter(cst.CSTTransformer):
+class BodyRewriter(FastTransformer):
     """Rewrites one function (or a class body's statements)."""
 
     def __init__(self, fctx: FileContext, cls: Optional[ClassInfo], func_name: str, params: Sequence[str],

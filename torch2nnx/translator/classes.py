@@ -8,6 +8,7 @@ import libcst as cst
 from . import layout as L
 from .body import BodyRewriter, code, expr
 from .context import ClassInfo, FileContext, Summary
+from .fastvisit import FastTransformer, FastVisitor
 from .imports import dotted
 
 
@@ -131,11 +132,11 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
     rw.build_ctx.rngs_available = needs_rngs
     if kind == "function":
         rw.build_ctx.function = func.name.value
-    body = func.body.visit(rw)
+    body = rw.walk(func.body)
     # annotations and defaults in the signature (torch.Tensor -> jax.Array)
-    decorators = [d.visit(rw) for d in func.decorators]
-    func = func.with_changes(params=func.params.visit(rw),
-                             returns=func.returns.visit(rw) if func.returns is not None else None,
+    decorators = [rw.walk(d) for d in func.decorators]
+    func = func.with_changes(params=rw.walk(func.params),
+                             returns=rw.walk(func.returns) if func.returns is not None else None,
                              decorators=[d for d in decorators if isinstance(d, cst.Decorator)])
     if kind == "init":
         stmts = []
@@ -160,11 +161,11 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
     summary.takes.update(hinted)
     summary.transposes = rw.transposes
     if kind == "init" and cls is not None:
-        func = func.with_changes(body=func.body.visit(_DataNone(cls)))
+        func = func.with_changes(body=_DataNone(cls).walk(func.body))
     return func, summary
 
 
-class _DataNone(cst.CSTTransformer):
+class _DataNone(FastTransformer):
     """``self.x = None`` where ``self.x`` also holds a module: nnx.data(None).
 
     Flax makes an attribute first assigned None static; a module assigned to
@@ -287,12 +288,12 @@ def _row_init(f: FileContext, info: ClassInfo):
     weights = {e.torch_name for w in maps for e in w.entries}
     read = set()
 
-    class Reads(cst.CSTVisitor):
+    class Reads(FastVisitor):
         def visit_Attribute(self, node):
             if isinstance(node.value, cst.Name) and node.value.value == "self":
                 read.add(node.attr.value)
 
-    info.node.body.visit(Reads())
+    Reads().walk(info.node.body)
     sig = [n if d is _REQUIRED else f"{n}={d}" for n, d, k in spec if k == "pos"]
     sig += ["*"] + [n if d is _REQUIRED else f"{n}={d}" for n, d, k in spec if k == "kwonly"] + ["rngs: nnx.Rngs"]
     lines = ["super().__init__" + code(call)[len(code(call.func)):]]

@@ -101,6 +101,7 @@ class FileContext:
         self.local_functions: set[str] = set()
         self.function_transposes: dict[str, int] = {}
         self.leftover_names: set[str] = set()  # torch imports still used by marked code
+        self.origins: dict[int, cst.CSTNode] = {}  # id(translated top-level statement) -> its source statement
         self.external: dict[str, str] = {}  # names imported from sibling translations -> kind
         self.external_summaries: dict[str, Summary] = {}  # their classes' __call__ layouts
         # what layer-building functions returned, by (class or None, name): read by callers next round
@@ -111,9 +112,12 @@ class FileContext:
         # `hints` is the previous round's, used as the callee's parameter layouts
         self.callsites: dict[tuple, object] = dict(options.external_hints or {})
         self.hints: dict[tuple, object] = dict(options.external_hints or {})
+        self.call_log: list | None = None  # record_call's arguments, while a RoundMemo watches
 
     def record_call(self, owner, func: str, param: str, tag) -> None:
         from .layout import join
+        if self.call_log is not None:
+            self.call_log.append((owner, func, param, tag))
         key = (owner, func, param)
         old = self.callsites.get(key)
         if old is None:
@@ -132,6 +136,7 @@ class FileContext:
         self.buffers = set()
         self.todo_count = 0
         self.leftover_names = set()
+        self.origins = {}
         self.hints = self.callsites
         self.callsites = dict(self.options.external_hints or {})
         self.builder_returns_seen = dict(self.builder_returns)
@@ -141,8 +146,7 @@ class FileContext:
 
     def position(self, node) -> tuple[int, int]:
         try:
-            rng = self.positions[node]
-            return rng.start.line, rng.start.column + 1
+            return self.positions[node]
         except (KeyError, TypeError):
             return 0, 0
 

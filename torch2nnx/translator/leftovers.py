@@ -10,11 +10,12 @@ import libcst as cst
 
 from ..diagnostics import Diagnostic
 from .context import FileContext
+from .fastvisit import FastTransformer, FastVisitor
 
 MARK = "# TODO(torch2nnx)"
 
 
-class _Leftovers(cst.CSTTransformer):
+class _Leftovers(FastTransformer):
     def __init__(self, f: FileContext, torch_names: set[str]):
         self.f = f
         self.torch_names = torch_names
@@ -115,4 +116,45 @@ def mark_leftovers(module: cst.Module, f: FileContext) -> cst.Module:
     names -= set(f.helpers)
     if not names:
         return module
-    return module.visit(_Leftovers(f, names))
+    # most statements hold no torch name: find them with a visitor, which
+    # rebuilds nothing, and run the marking transformer on the others only
+    body = []
+    for stmt in module.body:
+        if _mentions(stmt, names):
+            f.positions.current = f.origins.get(id(stmt))
+            stmt = _Leftovers(f, names).walk(stmt)
+        body.append(stmt)
+    f.positions.current = None
+    return module.with_changes(body=body)
+
+
+class _Mentions(FastVisitor):
+    def __init__(self, names: set[str]):
+        self.names = names
+        self.found = False
+
+    def on_visit(self, node) -> bool:
+        if self.found:
+            return False
+        t = type(node)
+        if t is cst.Name:
+            self.found = node.value in self.names
+            return False
+        if t is cst.Attribute:
+            root = node.value  # as in _Leftovers: only the root can be a torch import
+            while isinstance(root, cst.Attribute):
+                root = root.value
+            if isinstance(root, cst.Name):
+                self.found = root.value in self.names
+                return False
+        return super().on_visit(node)
+
+    def visit_SimpleStatementLine(self, node):
+        # imports are settled afterwards, by what is still used
+        return not any(isinstance(s, (cst.Import, cst.ImportFrom)) for s in node.body)
+
+
+def _mentions(stmt, names: set[str]) -> bool:
+    v = _Mentions(names)
+    v.walk(stmt)
+    return v.found

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
 
 from ..diagnostics import Diagnostic
 from ..rules import registry
@@ -15,8 +16,11 @@ from .body import BodyRewriter
 from .classes import rewrite_class, rewrite_function
 from .context import FileContext, Options, Summary
 from .emit import BUFFER_CLASSES, IMPORTS, existing_imports, format_code, helper_source, insert_point, used_modules
+from .fastvisit import FastTransformer
 from .imports import ImportTable, absolute_module, dotted, dropped_module
 from .leftovers import mark_leftovers
+from .positions import LazyPositions
+from .rounds import RoundMemo
 from .weights import formatted_weights_module
 
 
@@ -63,25 +67,30 @@ def is_torch_import(stmt, imports: ImportTable) -> bool:
     return False
 
 
-class LazyPositions:
-    """Source positions, computed on the first diagnostic: resolving them costs
-    a code generation of the whole file, and most files need none."""
-
-    def __init__(self, wrapper: MetadataWrapper):
-        self.wrapper = wrapper
-        self.table = None
-
-    def __getitem__(self, node):
-        if self.table is None:
-            self.table = self.wrapper.resolve(PositionProvider)
-        return self.table[node]
+@contextmanager
+def gc_paused():
+    """Translating a file allocates millions of short-lived objects (CST
+    nodes) that hold no reference cycles: the cyclic collector's passes over
+    them find nothing and cost about a quarter of the time. Paused for the
+    file, restored after."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def translate_source(source: str, path: str = "<stdin>", options: Options | None = None,
                      module_name: str | None = None) -> TranslateResult:
-    options = options or Options()
+    with gc_paused():
+        return _translate_source(source, path, options or Options(), module_name)
+
+
+def _translate_source(source: str, path: str, options: Options, module_name: str | None) -> TranslateResult:
     module = parse(source, path)
-    positions = LazyPositions(MetadataWrapper(module, unsafe_skip_copy=True))
+    positions = LazyPositions(module)
     imports = ImportTable.from_module(module, options.package)
     for local, q in list(imports.names.items()):
         if options.reexports and q in options.reexports:
@@ -109,9 +118,11 @@ def translate_source(source: str, path: str = "<stdin>", options: Options | None
     # when the call sites agree with the previous round.
     rounds = 5
     seen = None
+    order = class_order(f)
+    memo = RoundMemo(f, module)
     for i in range(rounds):
         learned = (set(f.random_functions), dict(f.return_layouts))
-        body = rewrite_round(module, f, builder_methods, imports)
+        body = rewrite_round(module, f, builder_methods, imports, order, memo)
         sig = summaries_signature(f)
         if i == rounds - 1 or (f.callsites == f.hints and f.builder_returns == f.builder_returns_seen
                                and sig == seen and learned == (f.random_functions, f.return_layouts)):
@@ -133,8 +144,9 @@ def translate_source(source: str, path: str = "<stdin>", options: Options | None
     if f.helpers:
         head.append(helper_source(sorted(f.helpers)))
     extra = "\n\n".join(head)
-    code_text = out.code
-    needed = used_modules(code_text + extra)
+    # the code of each statement once: the module's code is their concatenation
+    codes = {id(st): out.code_for_node(st) for st in out.body}
+    needed = used_modules("".join(codes.values()) + extra)
     have = existing_imports(out)
     import_lines = [IMPORTS[m] for m in ("functools", "math", "einops", "jax", "jnp", "np", "nnx") if m in needed and m not in have]
     idx = insert_point(out)
@@ -155,8 +167,9 @@ def translate_source(source: str, path: str = "<stdin>", options: Options | None
             elif i > k:
                 break
         pieces[k:k] = list(cst.parse_module(extra).body)
-    out = out.with_changes(body=pieces)
-    code_text = out.code
+    code_text = "".join(out.code_for_node(h) for h in out.header) \
+        + "".join(codes[id(st)] if id(st) in codes else out.code_for_node(st) for st in pieces) \
+        + "".join(out.code_for_node(h) for h in out.footer)
     final = format_code(code_text, options.line_length)
     summaries = {n: i.methods.get("__call__") for n, i in f.classes.items() if i.methods.get("__call__")}
     transposes = {n: i.transposes for n, i in f.classes.items()}
@@ -179,7 +192,7 @@ def translate_source(source: str, path: str = "<stdin>", options: Options | None
     return result
 
 
-class _Absolutize(cst.CSTTransformer):
+class _Absolutize(FastTransformer):
     def __init__(self, package: str):
         self.package = package
 
@@ -200,7 +213,7 @@ def absolutize(module: cst.Module, package: str) -> cst.Module:
     for stmt in module.body:
         if isinstance(stmt, cst.SimpleStatementLine) and any(
                 isinstance(s, cst.ImportFrom) and s.relative for s in stmt.body):
-            stmt = stmt.visit(_Absolutize(package))
+            stmt = _Absolutize(package).walk(stmt)
         new_body.append(stmt)
     # keep node identity for everything else (positions)
     return module.with_changes(body=new_body)
@@ -281,29 +294,39 @@ def summaries_signature(f: FileContext):
     return out
 
 
-def rewrite_round(module: cst.Module, f: FileContext, builder_methods, imports) -> list:
+def rewrite_round(module: cst.Module, f: FileContext, builder_methods, imports, order, memo: RoundMemo) -> list:
     new_nodes: dict[int, cst.CSTNode] = {}
-    for name in class_order(f):
+    for name in order:
         info = f.classes[name]
-        new_nodes[id(info.node)] = rewrite_class(f, info, builder_methods.get(name, set()))
+        f.positions.current = info.node
+        new_nodes[id(info.node)] = memo.run(
+            info.node, lambda: rewrite_class(f, info, builder_methods.get(name, set())), owner=name)
     body = []
     for stmt in module.body:
+        f.positions.current = stmt
+        n = len(body)
         if id(stmt) in new_nodes:
             body.append(new_nodes[id(stmt)])
         elif isinstance(stmt, cst.FunctionDef):
-            name = stmt.name.value
-            fn, summary = rewrite_function(f, stmt, None, kind="function",
-                                           needs_rngs=name in f.builders or name in f.random_functions)
-            f.functions[stmt.name.value] = summary
-            if stmt.name.value in f.builders:
-                f.builder_returns[(None, stmt.name.value)] = summary.returns
-            f.function_transposes[stmt.name.value] = summary.transposes
-            body.append(fn)
+            body.append(memo.run(stmt, lambda: _rewrite_module_function(f, stmt), fname=stmt.name.value))
         elif isinstance(stmt, cst.SimpleStatementLine) and any(is_torch_import(s, imports) for s in stmt.body):
             body.append(stmt)  # settled by drop_torch_imports once leftovers are known
         else:
-            rw = BodyRewriter(f, None, "<module>", [], {})
-            new = stmt.visit(rw)
+            new = memo.run(stmt, lambda: BodyRewriter(f, None, "<module>", [], {}).walk(stmt))
             if not isinstance(new, cst.RemovalSentinel):  # a dropped top-level call (torch.fx.wrap)
                 body.append(new)
+        for new in body[n:]:
+            f.origins[id(new)] = stmt  # where leftovers found in it are reported
+    f.positions.current = None
     return body
+
+
+def _rewrite_module_function(f: FileContext, stmt: cst.FunctionDef):
+    name = stmt.name.value
+    fn, summary = rewrite_function(f, stmt, None, kind="function",
+                                   needs_rngs=name in f.builders or name in f.random_functions)
+    f.functions[name] = summary
+    if name in f.builders:
+        f.builder_returns[(None, name)] = summary.returns
+    f.function_transposes[name] = summary.transposes
+    return fn
