@@ -208,8 +208,7 @@ def find_factory_fields(module: cst.Module, f: FileContext) -> None:
     """Fields of plain classes (config dataclasses) annotated as layer
     factories: ``block: Callable[..., nn.Module]`` makes ``cnf.block(...)``
     a layer factory, of the translated classes the file binds to ``block``."""
-    assigned = _Assigned(f)
-    assigned.walk(module)
+    fields = {}
     for c in module.body:
         if not isinstance(c, cst.ClassDef) or c.name.value in f.classes:
             continue
@@ -218,8 +217,13 @@ def find_factory_fields(module: cst.Module, f: FileContext) -> None:
                     and isinstance(st.body[0].target, cst.Name):
                 names = factory_annotation(st.body[0].annotation.annotation, f)
                 if names is not None:
-                    field = st.body[0].target.value
-                    f.factory_fields[field] = names or tuple(sorted(assigned.found.get(field, ())))
+                    fields[st.body[0].target.value] = names
+    if not fields:
+        return
+    assigned = _Assigned(f)  # a walk over the whole file: only when there are such fields
+    assigned.walk(module)
+    for field, names in fields.items():
+        f.factory_fields[field] = names or tuple(sorted(assigned.found.get(field, ())))
 
 
 def _words(text: str) -> set[str]:
@@ -287,28 +291,35 @@ def find_builders(module: cst.Module, f: FileContext) -> dict[str, set[str]]:
     return mbuilders
 
 
-def class_order(f: FileContext) -> list[str]:
-    """Classes in dependency order (a class after the classes it uses)."""
+def unit_order(module: cst.Module, f: FileContext) -> list:
+    """Module classes and module-level functions, each after the ones it
+    calls (and a class after its bases), so a caller reads its callees'
+    summaries of the same round; cycles keep source order."""
+    units = {}
+    for s in module.body:
+        if isinstance(s, cst.ClassDef) and s.name.value in f.classes:
+            units[s.name.value] = s
+        elif isinstance(s, cst.FunctionDef):
+            units.setdefault(s.name.value, s)
     deps = {}
-    for name, info in f.classes.items():
-        used = calls_of(info.node, f).names & set(f.classes)
-        used |= {b for b in info.bases if b in f.classes}
+    for name, node in units.items():
+        used = calls_of(node, f).names & set(units)
+        if name in f.classes:
+            used |= {b for b in f.classes[name].bases if b in units}
         used.discard(name)
         deps[name] = used
-    order: list[str] = []
+    order: list = []
     state: dict[str, int] = {}
 
     def visit(n):
-        if state.get(n) == 2:
-            return
-        if state.get(n) == 1:
-            return  # a cycle: keep source order
+        if state.get(n):
+            return  # done, or a cycle: keep source order
         state[n] = 1
         for d in sorted(deps[n]):
             visit(d)
         state[n] = 2
-        order.append(n)
+        order.append(units[n])
 
-    for n in f.classes:
+    for n in units:
         visit(n)
     return order

@@ -11,7 +11,7 @@ import libcst as cst
 
 from ..diagnostics import Diagnostic
 from ..rules import registry
-from .analyze import class_order, find_builders, find_factory_fields, find_module_classes
+from .analyze import find_builders, find_factory_fields, find_module_classes, unit_order
 from .body import BodyRewriter
 from .classes import rewrite_class, rewrite_function
 from .context import FileContext, Options, Summary
@@ -118,7 +118,7 @@ def _translate_source(source: str, path: str, options: Options, module_name: str
     # when the call sites agree with the previous round.
     rounds = 5
     seen = None
-    order = class_order(f)
+    order = unit_order(module, f)
     memo = RoundMemo(f, module)
     for i in range(rounds):
         learned = (set(f.random_functions), dict(f.return_layouts))
@@ -296,18 +296,22 @@ def summaries_signature(f: FileContext):
 
 def rewrite_round(module: cst.Module, f: FileContext, builder_methods, imports, order, memo: RoundMemo) -> list:
     new_nodes: dict[int, cst.CSTNode] = {}
-    for name in order:
-        info = f.classes[name]
-        f.positions.current = info.node
-        new_nodes[id(info.node)] = memo.run(
-            info.node, lambda: rewrite_class(f, info, builder_methods.get(name, set())), owner=name)
+    for stmt in order:  # classes and functions, callees first
+        f.positions.current = stmt
+        name = stmt.name.value
+        if isinstance(stmt, cst.ClassDef):
+            info = f.classes[name]
+            new_nodes[id(stmt)] = memo.run(
+                stmt, lambda: rewrite_class(f, info, builder_methods.get(name, set())), owner=name)
+        else:
+            new_nodes[id(stmt)] = memo.run(stmt, lambda: _rewrite_module_function(f, stmt), fname=name)
     body = []
     for stmt in module.body:
         f.positions.current = stmt
         n = len(body)
         if id(stmt) in new_nodes:
             body.append(new_nodes[id(stmt)])
-        elif isinstance(stmt, cst.FunctionDef):
+        elif isinstance(stmt, cst.FunctionDef):  # a second def of one name
             body.append(memo.run(stmt, lambda: _rewrite_module_function(f, stmt), fname=stmt.name.value))
         elif isinstance(stmt, cst.SimpleStatementLine) and any(is_torch_import(s, imports) for s in stmt.body):
             body.append(stmt)  # settled by drop_torch_imports once leftovers are known
