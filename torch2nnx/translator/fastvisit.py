@@ -21,7 +21,6 @@ import inspect
 import re
 
 import libcst as cst
-from libcst._nodes.base import CSTNode
 
 # nodes whose children are only parentheses, separators and whitespace
 LEAFLIKE = frozenset(
@@ -94,6 +93,8 @@ class _Dispatch:
         super().__init_subclass__(**kw)
         cls._visit_hooks, cls._visit_attr_hooks = _hooks(cls, cls._base, "visit_")
         cls._leave_hooks, cls._leave_attr_hooks = _hooks(cls, cls._base, "leave_")
+        # whitespace and punctuation the class has no hook for: not visited at all
+        cls._skip_types = frozenset(TRIVIA - set(cls._visit_hooks) - set(cls._leave_hooks))
 
     def on_visit(self, node) -> bool:
         t = type(node)
@@ -144,49 +145,46 @@ class _Dispatch:
         self.on_leave(node)
         return node
 
-    def _skip(self, child) -> bool:
-        t = type(child)
-        return t in TRIVIA and t not in self._visit_hooks and t not in self._leave_hooks
-
     def _field(self, old, how: str, transform: bool):
-        if old is None or isinstance(old, (cst.MaybeSentinel, str)):
-            return old
-        if isinstance(old, CSTNode):
-            if self._skip(old):
-                return old
-            new = self._walk(old, transform)
-            if new is old:
-                return old
-            if isinstance(new, cst.RemovalSentinel):
-                if how == "optional":
-                    return None
-                if how == "sentinel":
-                    return cst.MaybeSentinel.DEFAULT
-                raise TypeError(f"a {type(old).__name__} here cannot be removed")
-            if isinstance(new, cst.FlattenSentinel):
-                raise TypeError(f"a {type(old).__name__} here cannot be replaced with a sequence")
-            return new
-        # a sequence of nodes
-        out = []
-        changed = False
-        for child in old:
-            if self._skip(child):
-                out.append(child)
-                continue
-            new = self._walk(child, transform)
-            if new is child:
-                out.append(child)
-                continue
-            changed = True
-            if isinstance(new, cst.RemovalSentinel):
-                continue
-            items = list(new) if isinstance(new, cst.FlattenSentinel) else [new]
-            for item in items:
-                # as LibCST: a statement emptied by removals goes, not a pass-less block
-                if how == "body_sequence" and not child._is_removable() and item._is_removable():
+        # types compared directly: isinstance against LibCST's abstract base
+        # classes is among the costliest calls of a walk
+        t = type(old)
+        skip = self._skip_types
+        if t is tuple or t is list:
+            out = []
+            changed = False
+            for child in old:
+                if type(child) in skip:
+                    out.append(child)
                     continue
-                out.append(item)
-        return tuple(out) if changed else old
+                new = self._walk(child, transform)
+                if new is child:
+                    out.append(child)
+                    continue
+                changed = True
+                if type(new) is cst.RemovalSentinel:
+                    continue
+                items = list(new) if type(new) is cst.FlattenSentinel else [new]
+                for item in items:
+                    # as LibCST: a statement emptied by removals goes, not a pass-less block
+                    if how == "body_sequence" and not child._is_removable() and item._is_removable():
+                        continue
+                    out.append(item)
+            return tuple(out) if changed else old
+        if old is None or t is str or t is cst.MaybeSentinel or t in skip:
+            return old
+        new = self._walk(old, transform)
+        if new is old:
+            return old
+        if type(new) is cst.RemovalSentinel:
+            if how == "optional":
+                return None
+            if how == "sentinel":
+                return cst.MaybeSentinel.DEFAULT
+            raise TypeError(f"a {type(old).__name__} here cannot be removed")
+        if type(new) is cst.FlattenSentinel:
+            raise TypeError(f"a {type(old).__name__} here cannot be replaced with a sequence")
+        return new
 
 
 class FastTransformer(_Dispatch, cst.CSTTransformer):
