@@ -32,7 +32,8 @@ def freeze(x):
     if isinstance(x, Rule):
         return ("rule", x.name)
     if isinstance(x, dict):
-        return tuple((k, freeze(v)) for k, v in x.items())
+        # by content: a summary's `takes` fills in the order its parameters are met
+        return tuple(sorted(((k, freeze(v)) for k, v in x.items()), key=lambda kv: repr(kv[0])))
     if isinstance(x, (tuple, list)):
         return tuple(freeze(v) for v in x)
     if isinstance(x, (set, frozenset)):
@@ -51,8 +52,13 @@ class _Names(FastVisitor):
 
 
 def referenced_names(stmt: cst.CSTNode) -> set[str]:
+    """Names used in ``stmt``; a def's or class's own name only where the
+    body uses it (a recursive call), not for being defined."""
     v = _Names()
-    v.walk(stmt)
+    if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+        v.walk(stmt.with_changes(name=cst.Name("_")))
+    else:
+        v.walk(stmt)
     return v.names
 
 
@@ -88,7 +94,7 @@ class RoundMemo:
 
     # ---------------------------------------------------------------- inputs
     def _class_state(self, info: ClassInfo):
-        return (freeze(info.methods), freeze(info.attrs), info.uses_rngs, info.uses_training,
+        return (freeze(info.methods), (tuple(info.attrs), freeze(info.attrs)), info.uses_rngs, info.uses_training,
                 info.container, freeze(info.elements))
 
     def inputs(self, stmt, owner, fname):
