@@ -233,8 +233,12 @@ def _words(text: str) -> set[str]:
 
 
 def calls_of(node: cst.CSTNode, f: FileContext) -> _Calls:
-    v = _Calls(f)
-    v.walk(node)
+    """What ``node`` calls; kept per node (find_builders and unit_order ask
+    for the same functions)."""
+    v = f.calls.get(id(node))
+    if v is None:
+        v = f.calls[id(node)] = _Calls(f)
+        v.walk(node)
     return v
 
 

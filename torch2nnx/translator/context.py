@@ -102,6 +102,7 @@ class FileContext:
         self.function_transposes: dict[str, int] = {}
         self.leftover_names: set[str] = set()  # torch imports still used by marked code
         self.origins: dict[int, cst.CSTNode] = {}  # id(translated top-level statement) -> its source statement
+        self.calls: dict[int, object] = {}  # id(original node) -> what it calls (analyze.calls_of)
         self.external: dict[str, str] = {}  # names imported from sibling translations -> kind
         self.external_summaries: dict[str, Summary] = {}  # their classes' __call__ layouts
         # what layer-building functions returned, by (class or None, name): read by callers next round

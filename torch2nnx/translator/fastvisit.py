@@ -22,11 +22,15 @@ import re
 
 import libcst as cst
 
-# nodes whose children are only parentheses, separators and whitespace
-LEAFLIKE = frozenset(
+# leaves that carry a value (a name, a number, a keyword statement)
+VALUE_LEAVES = frozenset({
+    cst.Name, cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString, cst.Ellipsis,
+    cst.Pass, cst.Break, cst.Continue, cst.ImportStar, cst.FormattedStringText,
+})
+
+# nodes that are only whitespace or punctuation: nothing to translate in them
+TRIVIA = frozenset(
     {
-        cst.Name, cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString, cst.Ellipsis,
-        cst.Pass, cst.Break, cst.Continue, cst.ImportStar, cst.FormattedStringText,
         cst.Comment, cst.Newline, cst.SimpleWhitespace, cst.ParenthesizedWhitespace,
         cst.TrailingWhitespace, cst.EmptyLine, cst.Comma, cst.Dot, cst.Colon, cst.Semicolon,
         cst.AssignEqual, cst.Asynchronous, cst.ParamStar, cst.ParamSlash,
@@ -40,12 +44,8 @@ LEAFLIKE = frozenset(
     }
 )
 
-
-# nodes that are only whitespace or punctuation: nothing to translate in them
-TRIVIA = LEAFLIKE - {
-    cst.Name, cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString, cst.Ellipsis,
-    cst.Pass, cst.Break, cst.Continue, cst.ImportStar, cst.FormattedStringText,
-}
+# nodes whose children are only parentheses, separators and whitespace
+LEAFLIKE = VALUE_LEAVES | TRIVIA
 
 _HELPER = re.compile(r"(visit_required|visit_optional|visit_sentinel|visit_sequence|visit_body_sequence)"
                      r"\(\s*self,\s*\"(\w+)\"")
@@ -114,7 +114,6 @@ class _Dispatch:
             fn = self._leave_attr_hooks.get((type(original_node), attribute))
             if fn is not None:
                 fn(self, original_node)
-
 
     def walk(self, node):
         """``node.visit(self)``, rebuilding only what changed."""

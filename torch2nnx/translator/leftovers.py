@@ -98,14 +98,19 @@ class _Leftovers(FastTransformer):
             self.f.leftover_names.add(node.value)
 
     def visit_Attribute(self, node):
-        # in `jax.nn.relu` only the root name can be a torch import
-        root = node.value
-        while isinstance(root, cst.Attribute):
-            root = root.value
-        if isinstance(root, cst.Name):
+        root = _root_name(node)
+        if root is not None:
             self.visit_Name(root)
             return False
         return True
+
+
+def _root_name(node: cst.Attribute) -> cst.Name | None:
+    """In ``jax.nn.relu`` only the root name can be a torch import."""
+    root = node.value
+    while isinstance(root, cst.Attribute):
+        root = root.value
+    return root if isinstance(root, cst.Name) else None
 
 
 def mark_leftovers(module: cst.Module, f: FileContext) -> cst.Module:
@@ -141,10 +146,8 @@ class _Mentions(FastVisitor):
             self.found = node.value in self.names
             return False
         if t is cst.Attribute:
-            root = node.value  # as in _Leftovers: only the root can be a torch import
-            while isinstance(root, cst.Attribute):
-                root = root.value
-            if isinstance(root, cst.Name):
+            root = _root_name(node)
+            if root is not None:
                 self.found = root.value in self.names
                 return False
         return super().on_visit(node)

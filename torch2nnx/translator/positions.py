@@ -18,15 +18,13 @@ class LazyPositions:
         self.module = module
         self.current = None  # the top-level statement being translated, when known
         self._tables: dict[int, tuple[int, object]] = {}  # id(stmt) -> (line offset, table)
-        self._offsets: dict[int, int] | None = None
+        self._offsets: dict[int, int] = {}  # id(stmt) -> lines before it, counted as far as needed
+        self._next: tuple[int, int] | None = None  # (next statement to count, its first line)
 
     def _offset_of(self, stmt) -> int:
-        # lines before each statement, counted only as far as needed
-        if self._offsets is None:
-            m = self.module
-            self._offsets = {}
-            self._next = (0, sum(m.code_for_node(h).count("\n") for h in m.header))
         m = self.module
+        if self._next is None:
+            self._next = (0, sum(m.code_for_node(h).count("\n") for h in m.header))
         i, line = self._next
         while id(stmt) not in self._offsets and i < len(m.body):
             self._offsets[id(m.body[i])] = line
