@@ -59,7 +59,7 @@ class Cache:
     @staticmethod
     def _run_key(unit, sources: dict) -> str:
         # which files the run holds: a sibling joining or leaving changes imports
-        return digest("\n".join(sorted(sources)) + f"|{unit.target}|{unit.package}|{unit.weights and unit.weights.resolve()}")
+        return digest("\n".join(sorted(sources)) + f"|{unit.target}|{unit.package}|{unit.absolutize}|{unit.weights and unit.weights.resolve()}")
 
     def lookup(self, unit, source: str, sources: dict):
         """The Outcome of ``unit`` if nothing it depends on changed, else None."""

@@ -14,6 +14,8 @@ CODES = {
     "T2N005": ("warning", "semantics differ and cannot be reproduced exactly"),
     "T2N100": ("info", "transpose inserted at a layout boundary"),
     "T2N900": ("error", "cannot parse input"),
+    # a translator bug, contained: the statement is kept as it was, under a TODO marker
+    "T2N901": ("warning", "internal error: statement left untranslated"),
 }
 
 

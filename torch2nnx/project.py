@@ -73,8 +73,9 @@ class Unit:
     weights: Path | None  # the weights module, None for none
     module: str  # the source's dotted module name (how other files import it)
     target: str  # the translation's dotted module name
-    package: str | None  # set: the source's relative imports become absolute imports of it
+    package: str | None  # the source's package: its relative imports resolve against it
     explicit: bool = True  # named by the user (a walked directory's files are not): never skipped
+    absolutize: bool = True  # relative imports become absolute: the translation is written elsewhere
 
     @property
     def outputs(self) -> list[Path]:
@@ -179,7 +180,7 @@ def file_unit(src: Path, out: Path, *, weights: Path | None, absolute: bool | No
         absolute = out.resolve().parent != src.resolve().parent
     out_pkg = package_of(out) if out.parent.exists() else None
     target = f"{out_pkg}.{out.stem}" if out_pkg else out.stem
-    return Unit(src, out, weights, module_name(src), target, package_of(src) if absolute else None)
+    return Unit(src, out, weights, module_name(src), target, package_of(src), absolutize=absolute)
 
 
 def suffix_units(srcs: Iterable[Path], suffix: str, *, weights_suffix: str | None) -> list[Unit]:
@@ -379,7 +380,8 @@ def run(units: list[Unit], *, line_length: int = 88, workers: int = 1, cache=Non
                 for d in sorted(deps[m]):
                     extra.update(maps.get(d, {}))
                 kwargs = dict(line_length=line_length, weights=u.weights is not None, module_name=u.out.stem,
-                              package=u.package, siblings=dict(siblings), extra_weight_maps=extra)
+                              package=u.package, absolutize=u.absolutize, siblings=dict(siblings),
+                              extra_weight_maps=extra)
                 jobs.append((m, display(u.src), sources[m], kwargs))
             finished = pool.map(_translate_job, jobs) if pool is not None else map(_translate_job, jobs)
             for m, result, error in finished:

@@ -61,6 +61,8 @@ def example_source(rule: Rule, ex: Example) -> str:
                           "from einops.layers.torch import Rearrange, Reduce\n", 1)
     if "torchvision" in ex.torch:
         src = src.replace("import torch\n", "import torch\nimport torchvision\nimport torchvision.models._api\n", 1)
+    if ex.torch.startswith("timm."):
+        src = src.replace("import torch\n", "import torch\nimport timm.layers._fx\nimport timm.models._registry\n", 1)
     return src
 
 

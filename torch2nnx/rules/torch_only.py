@@ -1,5 +1,5 @@
 """torch machinery with no meaning in JAX: TorchScript decorators and checks,
-autograd switches, torchvision's usage logging and model registry.
+autograd switches, torchvision's usage logging, torchvision's and timm's model registries.
 
 Rows whose build gives ``DROP`` remove the statement, decorator or ``with``
 wrapper they appear in (a ``with torch.no_grad():`` body stays).
@@ -45,4 +45,16 @@ RULES = [
     row("torchvision.models._api.register_model", "name=None", drop,
         (Example("torchvision.models._api.register_model()", X, where="decorator"),),
         note="the translation must not register a second model under the same name"),
+    # timm's registry: the translation imported beside the original must not replace its entries
+    row("timm.models._registry.register_model", "fn", drop,
+        (Example("timm.models._registry.register_model", X, where="decorator"),),
+        note="the translation must not register a second model under the same name"),
+    row("timm.models._registry.register_model_deprecations", "module_name, deprecation_map", drop,
+        (Example("timm.models._registry.register_model_deprecations(__name__, {})", X, where="module"),)),
+    row("timm.layers._fx.register_notrace_module", "module", drop,
+        (Example("timm.layers._fx.register_notrace_module", X, where="decorator"),),
+        note="FX tracing registration"),
+    row("timm.layers._fx.register_notrace_function", "func", drop,
+        (Example("timm.layers._fx.register_notrace_function", X, where="decorator"),),
+        note="FX tracing registration"),
 ]

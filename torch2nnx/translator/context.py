@@ -62,8 +62,11 @@ class Options:
     line_length: int = 88
     # emit the weights module
     weights: bool = True
-    # the source's package: relative imports become absolute imports of it
+    # the source's package: relative imports resolve against it (so rules see
+    # `from ._api import register_model` as torchvision.models._api.register_model)
     package: str | None = None
+    # and become absolute imports of it: the translation is written away from its source
+    absolutize: bool = True
     # other files of the same run: original module -> (translated module, exports)
     # where exports is {name: "class" | "container-class" | "builder"}; optionally a
     # third item, the classes' layout summaries {name: Summary of __call__}

@@ -95,7 +95,7 @@ def _translate_source(source: str, path: str, options: Options, module_name: str
     for local, q in list(imports.names.items()):
         if options.reexports and q in options.reexports:
             imports.names[local] = f"{options.reexports[q]}.{q.rpartition('.')[2]}"
-    if options.package:
+    if options.package and options.absolutize:
         module = absolutize(module, options.package)
     f = FileContext(path, imports, positions, options)
     for local, q in imports.names.items():
@@ -130,11 +130,56 @@ def _translate_source(source: str, path: str, options: Options, module_name: str
         seen = sig
         f.reset_round()
     body = [b for b in body if b is not None]
+    saved = (list(f.diagnostics), f.todo_count, set(f.leftover_names), set(f.helpers))
+    try:
+        final = _emit(module, body, f, options, imports)
+    except SyntaxError:
+        # a translator bug made a statement that does not compile: those
+        # statements go back to their source form, marked, and the file is emitted again
+        f.diagnostics, f.todo_count, f.leftover_names, f.helpers = (
+            list(saved[0]), saved[1], set(saved[2]), set(saved[3]))
+        body = [_compiles_or_source(f, module, st) for st in body]
+        final = _emit(module, body, f, options, imports)
+    summaries = {n: i.methods.get("__call__") for n, i in f.classes.items() if i.methods.get("__call__")}
+    transposes = {n: i.transposes for n, i in f.classes.items()}
+    transposes.update({n: t for n, t in f.function_transposes.items() if t})
+    weights = None
+    if options.weights:
+        stem = module_name or (PurePath(path).stem if path not in ("-", "<stdin>") else "model_nnx")
+        # layers built by the other files this one imports end up in its models too
+        maps = dict(options.extra_weight_maps or {})
+        maps.update(f.weight_maps)
+        weights = formatted_weights_module(maps, stem, PurePath(path).name, options.line_length)
+        compile(weights, stem + ".py", "exec", dont_inherit=True)  # a bug here fails the file: nothing written
+    diags = sorted(set(f.diagnostics))
+    result = TranslateResult(final, weights, diags, f.todo_count, summaries, transposes)
+    result.exports = exports(f.classes, f.builders)
+    result.weight_maps = dict(f.weight_maps)
+    for (owner, func, param), tag in f.callsites.items():
+        if owner in f.external and owner in imports.names:
+            mod, _, name = imports.names[owner].rpartition(".")
+            result.external_hints[(mod, name, func, param)] = tag
+    return result
+
+
+def _compiles_or_source(f: FileContext, module: cst.Module, stmt):
+    try:
+        compile(module.code_for_node(stmt), f.path, "exec", dont_inherit=True)
+        return stmt
+    except SyntaxError as e:
+        origin = f.origins.get(id(stmt), stmt)
+        new = untranslated(f, origin, f"the translation does not compile ({e.msg})")
+        f.origins[id(new)] = origin
+        return new
+
+
+def _emit(module: cst.Module, body: list, f: FileContext, options: Options, imports) -> str:
+    """The formatted NNX module; raises SyntaxError when it does not compile."""
     out = module.with_changes(body=body)
 
     # helpers and Variable classes emitted once, after the imports
     if options.siblings:
-        out = out.with_changes(body=[_map_import(st, options.siblings, options.reexports or {})
+        out = out.with_changes(body=[_map_import(st, options.siblings, options.reexports or {}, options.package)
                                      for st in out.body])
     out = mark_leftovers(out, f)
     out = out.with_changes(body=drop_torch_imports(out.body, f, imports))
@@ -171,25 +216,8 @@ def _translate_source(source: str, path: str, options: Options, module_name: str
         + "".join(codes[id(st)] if id(st) in codes else out.code_for_node(st) for st in pieces) \
         + "".join(out.code_for_node(h) for h in out.footer)
     final = format_code(code_text, options.line_length)
-    summaries = {n: i.methods.get("__call__") for n, i in f.classes.items() if i.methods.get("__call__")}
-    transposes = {n: i.transposes for n, i in f.classes.items()}
-    transposes.update({n: t for n, t in f.function_transposes.items() if t})
-    weights = None
-    if options.weights:
-        stem = module_name or (PurePath(path).stem if path not in ("-", "<stdin>") else "model_nnx")
-        # layers built by the other files this one imports end up in its models too
-        maps = dict(options.extra_weight_maps or {})
-        maps.update(f.weight_maps)
-        weights = formatted_weights_module(maps, stem, PurePath(path).name, options.line_length)
-    diags = sorted(set(f.diagnostics))
-    result = TranslateResult(final, weights, diags, f.todo_count, summaries, transposes)
-    result.exports = exports(f.classes, f.builders)
-    result.weight_maps = dict(f.weight_maps)
-    for (owner, func, param), tag in f.callsites.items():
-        if owner in f.external and owner in imports.names:
-            mod, _, name = imports.names[owner].rpartition(".")
-            result.external_hints[(mod, name, func, param)] = tag
-    return result
+    compile(final, f.path, "exec", dont_inherit=True)
+    return final
 
 
 class _Absolutize(FastTransformer):
@@ -219,12 +247,21 @@ def absolutize(module: cst.Module, package: str) -> cst.Module:
     return module.with_changes(body=new_body)
 
 
-def _map_import(stmt, siblings: dict, reexports: dict):
+def _map_import(stmt, siblings: dict, reexports: dict, package: str | None = None):
     """Imports of files translated in the same run import their translations."""
     if not isinstance(stmt, cst.SimpleStatementLine):
         return stmt
     body = []
     for small in stmt.body:
+        if isinstance(small, cst.ImportFrom) and small.relative and small.module is not None:
+            # kept relative (written next to its source): `from .layers import X`
+            # -> `from .layers_nnx import X` when layers.py is in the run
+            mod = absolute_module(package, len(small.relative), dotted(small.module) or "")
+            target = siblings.get(mod, (None,))[0] if mod else None
+            if target and target.rpartition(".")[0] == mod.rpartition(".")[0]:
+                parts = (dotted(small.module) or "").split(".")
+                parts[-1] = target.rpartition(".")[2]
+                small = small.with_changes(module=cst.parse_expression(".".join(parts)))
         if isinstance(small, cst.ImportFrom) and not small.relative and small.module is not None:
             mod = dotted(small.module)
             if mod in siblings:
@@ -294,6 +331,31 @@ def summaries_signature(f: FileContext):
     return out
 
 
+def guarded(f: FileContext, stmt, rewrite):
+    """Rewrite one top-level statement; a translator bug keeps it as it was,
+    under a TODO marker with a T2N901 diagnostic, instead of failing the file."""
+    try:
+        new = rewrite()
+    except RecursionError:
+        new = None
+        error = "RecursionError: nesting too deep"
+    except Exception as e:  # noqa: BLE001 - contained, reported, the rest of the file goes on
+        new = None
+        error = f"{type(e).__name__}: {e}".splitlines()[0][:200]
+    if new is not None:
+        return new
+    return untranslated(f, stmt, f"internal error while translating this statement ({error})")
+
+
+def untranslated(f: FileContext, stmt, why: str):
+    """``stmt`` as in the source, marked, with a T2N901 diagnostic."""
+    f.diag(stmt, "T2N901", why)
+    f.todo_count += 1
+    text = f"# TODO(torch2nnx): T2N901 left untranslated: {why}"[:300].replace("\n", " ").replace("\r", " ")
+    mark = cst.EmptyLine(comment=cst.Comment(text))
+    return stmt.with_changes(leading_lines=list(stmt.leading_lines) + [mark])
+
+
 def rewrite_round(module: cst.Module, f: FileContext, builder_methods, imports, order, memo: RoundMemo) -> list:
     new_nodes: dict[int, cst.CSTNode] = {}
     for stmt in order:  # classes and functions, callees first
@@ -301,10 +363,11 @@ def rewrite_round(module: cst.Module, f: FileContext, builder_methods, imports, 
         name = stmt.name.value
         if isinstance(stmt, cst.ClassDef):
             info = f.classes[name]
-            new_nodes[id(stmt)] = memo.run(
-                stmt, lambda: rewrite_class(f, info, builder_methods.get(name, set())), owner=name)
+            new_nodes[id(stmt)] = guarded(f, stmt, lambda: memo.run(
+                stmt, lambda: rewrite_class(f, info, builder_methods.get(name, set())), owner=name))
         else:
-            new_nodes[id(stmt)] = memo.run(stmt, lambda: _rewrite_module_function(f, stmt), fname=name)
+            new_nodes[id(stmt)] = guarded(f, stmt, lambda: memo.run(
+                stmt, lambda: _rewrite_module_function(f, stmt), fname=name))
     body = []
     for stmt in module.body:
         f.positions.current = stmt
@@ -312,11 +375,12 @@ def rewrite_round(module: cst.Module, f: FileContext, builder_methods, imports, 
         if id(stmt) in new_nodes:
             body.append(new_nodes[id(stmt)])
         elif isinstance(stmt, cst.FunctionDef):  # a second def of one name
-            body.append(memo.run(stmt, lambda: _rewrite_module_function(f, stmt), fname=stmt.name.value))
+            body.append(guarded(f, stmt, lambda: memo.run(
+                stmt, lambda: _rewrite_module_function(f, stmt), fname=stmt.name.value)))
         elif isinstance(stmt, cst.SimpleStatementLine) and any(is_torch_import(s, imports) for s in stmt.body):
             body.append(stmt)  # settled by drop_torch_imports once leftovers are known
         else:
-            new = memo.run(stmt, lambda: BodyRewriter(f, None, "<module>", [], {}).walk(stmt))
+            new = guarded(f, stmt, lambda: memo.run(stmt, lambda: BodyRewriter(f, None, "<module>", [], {}).walk(stmt)))
             if not isinstance(new, cst.RemovalSentinel):  # a dropped top-level call (torch.fx.wrap)
                 body.append(new)
         for new in body[n:]:

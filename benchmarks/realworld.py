@@ -1,0 +1,323 @@
+"""The real-world corpus: installed packages' models, translated unmodified
+next to their sources, at parity with torch.
+
+    python benchmarks/realworld.py [--only ID,...] [--package P] [-j N] [--json OUT] [--keep DIR]
+
+Cases are data (``benchmarks/realworld/manifest.json``, made by
+``benchmarks/realworld/make_manifest.py``): a package, the module holding the
+model, the torch code that builds it (a builder call or a class with small
+constructor arguments), its inputs in torch's layout and a tolerance.
+
+For each run the packages the cases use are copied from site-packages into a
+temporary directory (never into the repository). Each case's build
+expression becomes a small driver file, ``def build(): return <expr>``. The
+drivers and the model modules they import are translated in the README's
+default mode -- each translation next to its source (``resnet.py`` ->
+``resnet_nnx.py`` + ``resnet_nnx_weights.py``), relative imports kept, the
+package's own model files it imports followed -- in one run. Then every case
+runs in a fresh process: the torch model and the NNX model are built with the
+same arguments, the torch weights perturbed away from their defaults and
+ported through the generated weights module, and the outputs compared in
+eval mode (rtol = atol = 1e-4 unless the case says otherwise) and under
+``nnx.jit``. Inputs given channels-first (``NCHW`` and the like) go to the
+NNX model channels-last, as the output contract says.
+
+One line per case: PASS/FAIL, the failing stage (translate, import, build,
+load, forward, parity, jit), the max abs diff, the TODO count of the files it
+uses; then ``parity N/M, jit N/M`` and a per-package table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+MANIFEST = HERE / "realworld" / "manifest.json"
+STAGES = ("translate", "import", "build", "load", "forward", "parity", "jit")
+
+
+def load_manifest(path: Path = MANIFEST) -> list[dict]:
+    return json.loads(path.read_text())["cases"]
+
+
+def driver_name(case_id: str) -> str:
+    return "corpus_" + re.sub(r"\W", "_", case_id)
+
+
+def driver_source(case: dict) -> str:
+    return (f'"""Corpus case {case["id"]}: builds the model as its package does."""\n\n'
+            f"{case['imports'].strip()}\n\n\n"
+            f"def build():\n    return {case['build']}\n")
+
+
+# --- setting up: packages copied, drivers written, everything translated -----------
+
+
+def site_package(name: str) -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit(f"realworld: package {name!r} is not installed")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def prepare(cases: list[dict], root: Path, workers: int) -> dict:
+    """Copy the packages, write the drivers, translate. Returns
+    {case id: {"error": str | None, "todos": int, "files": [...]}}."""
+    from torch2nnx.project import FAILED, file_unit, run
+    from torch2nnx.verify import _run_files
+
+    site, drivers = root / "site", root / "drivers"
+    site.mkdir(parents=True, exist_ok=True)
+    drivers.mkdir(exist_ok=True)
+    for pkg in sorted({c["package"] for c in cases}):
+        if not (site / pkg).exists():
+            shutil.copytree(site_package(pkg), site / pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    case_files: dict[str, list[Path]] = {}
+    for case in cases:
+        d = drivers / f"{driver_name(case['id'])}.py"
+        d.write_text(driver_source(case))
+        mod_file = site.joinpath(*case["module"].split("."))
+        mod_file = mod_file.with_suffix(".py") if mod_file.with_suffix(".py").is_file() else mod_file / "__init__.py"
+        files, _ = _run_files(mod_file)
+        case_files[case["id"]] = [d] + [Path(p) for p, _ in files.values()]
+    srcs = sorted({p for ps in case_files.values() for p in ps})
+    units = [file_unit(p, p.with_name(p.stem + "_nnx.py"), weights=p.with_name(p.stem + "_nnx_weights.py"),
+                       absolute=False) for p in srcs]
+    t0 = time.perf_counter()
+    outcomes = run(units, workers=workers)
+    by_src = {}
+    for o in outcomes:
+        by_src[o.unit.src] = o
+        if o.status != FAILED:
+            for ch in o.changes:
+                ch.path.write_text(ch.new, encoding="utf-8")
+    print(f"translated {len(srcs)} files in {time.perf_counter() - t0:.0f} s "
+          f"({sum(o.status == FAILED for o in outcomes)} failed)", flush=True)
+    info = {}
+    for cid, ps in case_files.items():
+        failed = [by_src[p] for p in ps if by_src[p].status == FAILED]
+        info[cid] = {"error": failed[0].error.splitlines()[0] if failed else None,
+                     "todos": sum(by_src[p].todo_count for p in ps),
+                     "files": [str(p) for p in ps]}
+    return info
+
+
+# --- one case, in its own process ---------------------------------------------------
+
+
+def _spatial(layout: str | None) -> bool:
+    return bool(layout) and layout.startswith("NC") and len(layout) >= 3
+
+
+def run_case(case: dict) -> dict:
+    """Build, port, compare; the first failing stage is reported."""
+    import importlib
+    import traceback
+
+    import numpy as np
+
+    out = {"id": case["id"], "stage": None, "max_diff": None, "jit_diff": None, "error": None}
+    stage = "import"
+    try:
+        import jax
+        import jax.numpy as jnp
+        import torch
+        from flax import nnx
+
+        from torch2nnx.verify import _compare, _flat, make_input, perturb
+
+        torch.set_num_threads(1)
+        name = driver_name(case["id"])
+        tmod = importlib.import_module(name)
+        jmod = importlib.import_module(name + "_nnx")
+        wmod = importlib.import_module(name + "_nnx_weights")
+        stage = "build"
+        torch.manual_seed(0)
+        t_model = tmod.build()
+        perturb(t_model, 0)
+        j_model = jmod.build(rngs=nnx.Rngs(0))
+        stage = "load"
+        wmod.load_torch_state_dict(j_model, t_model.state_dict(), strict=True)
+        stage = "forward"
+        t_model.eval()
+        j_model.eval()
+        rng = np.random.default_rng(0)
+        arrays = [make_input(s, rng) for s in case["inputs"]]
+        layouts = case.get("layouts") or [None] * len(arrays)
+        j_inputs = [np.moveaxis(a, 1, -1) if _spatial(l) else a for a, l in zip(arrays, layouts)]
+        with torch.no_grad():
+            t_out = t_model(*[torch.from_numpy(a.copy()) for a in arrays])
+        j_out = j_model(*[jnp.asarray(a) for a in j_inputs])
+        stage = "parity"
+        atol, rtol = case.get("atol", 1e-4), case.get("rtol", 1e-4)
+        # outputs read as they are, or channels-last moved back (the contract: channels-last
+        # wherever torch returns channels-first spatial tensors); the numbers must match
+        def compare(j_out):
+            t_items, j_items = _flat(_values(t_out)), _flat(_values(j_out))
+            if len(t_items) != len(j_items):
+                raise AssertionError(f"{len(t_items)} outputs in torch, {len(j_items)} in NNX")
+            worst, ok = 0.0, True
+            for a, b in zip(t_items, j_items):
+                c = _compare("output", a, b, None, atol, rtol, guess_layout=True)
+                if c.max_diff is None and not c.ok:
+                    raise AssertionError(f"{c.note}: torch {c.torch_shape}, NNX {c.nnx_shape}")
+                worst = max(worst, c.max_diff or 0.0)
+                ok = ok and c.ok
+            return worst, ok
+
+        out["max_diff"], ok = compare(j_out)
+        if not ok:
+            raise AssertionError(f"max abs diff {out['max_diff']:.3g}")
+        stage = "jit"
+        j_jit = nnx.jit(lambda m, *xs: m(*xs))(j_model, *[jnp.asarray(a) for a in j_inputs])
+        out["jit_diff"], ok = compare(j_jit)
+        if not ok:
+            raise AssertionError(f"under nnx.jit: max abs diff {out['jit_diff']:.3g}")
+        stage = None
+    except BaseException as e:  # noqa: BLE001 - the stage and the message are the result
+        tb = traceback.extract_tb(e.__traceback__)
+        where = next((f"{Path(fr.filename).name}:{fr.lineno}" for fr in reversed(tb)
+                      if "_nnx" in fr.filename or "corpus_" in fr.filename), "")
+        out["error"] = (f"{type(e).__name__}: {e}".splitlines() or [""])[0][:300] + (f" [{where}]" if where else "")
+    out["stage"] = stage
+    return out
+
+
+def _values(out):
+    """Model outputs as arrays: dicts (torchvision segmentation) by key order, dataclasses by field."""
+    if isinstance(out, dict):
+        return [_values(v) for _, v in sorted(out.items())]
+    if isinstance(out, (list, tuple)):
+        return [_values(v) for v in out]
+    return out
+
+
+def _case_main(case_json: str) -> int:
+    case = json.loads(case_json)
+    print("RESULT " + json.dumps(run_case(case)), flush=True)
+    return 0
+
+
+# --- the run ---------------------------------------------------------------------
+
+
+def run_one(case: dict, root: Path, timeout: int) -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(root / "drivers"), str(root / "site"), str(ROOT)]
+                                        + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    env.setdefault("JAX_PLATFORMS", "cpu")
+    env["OMP_NUM_THREADS"] = "1"
+    env["XLA_FLAGS"] = env.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    t0 = time.perf_counter()
+    try:
+        p = subprocess.run([sys.executable, __file__, "--case", json.dumps(case)], env=env, cwd=root,
+                           capture_output=True, text=True, timeout=timeout)
+        lines = [l for l in p.stdout.splitlines() if l.startswith("RESULT ")]
+        if lines:
+            res = json.loads(lines[-1][len("RESULT "):])
+        else:
+            err = (p.stderr.strip().splitlines() or ["no output"])[-1]
+            res = {"id": case["id"], "stage": "import", "error": f"process died ({p.returncode}): {err[:300]}"}
+    except subprocess.TimeoutExpired:
+        res = {"id": case["id"], "stage": "timeout", "error": f"over {timeout} s"}
+    res["seconds"] = round(time.perf_counter() - t0, 1)
+    return res
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", help="comma-separated case ids (or prefixes ending in *)")
+    ap.add_argument("--package", help="only the cases of this package")
+    ap.add_argument("-j", "--workers", type=int, default=2)
+    ap.add_argument("--json", type=Path, help="write the results here")
+    ap.add_argument("--keep", type=Path, help="set up in this directory and keep it (default: a temporary one)")
+    ap.add_argument("--timeout", type=int, default=900, help="seconds per case")
+    ap.add_argument("--manifest", type=Path, default=MANIFEST)
+    ap.add_argument("--case", help=argparse.SUPPRESS)  # internal: run one case in this process
+    args = ap.parse_args(argv)
+    if args.case:
+        return _case_main(args.case)
+    cases = load_manifest(args.manifest)
+    if args.package:
+        cases = [c for c in cases if c["package"] == args.package]
+    if args.only:
+        pats = args.only.split(",")
+        cases = [c for c in cases if any(c["id"] == p or (p.endswith("*") and c["id"].startswith(p[:-1]))
+                                         for p in pats)]
+    if not cases:
+        print("realworld: no cases selected", file=sys.stderr)
+        return 2
+    tmp = None
+    if args.keep:
+        root = args.keep.resolve()
+        root.mkdir(parents=True, exist_ok=True)
+    else:
+        tmp = tempfile.TemporaryDirectory(prefix="t2n-realworld-")
+        root = Path(tmp.name)
+    try:
+        info = prepare(cases, root, args.workers)
+        results = {}
+
+        def job(case):
+            if info[case["id"]]["error"]:
+                return {"id": case["id"], "stage": "translate", "error": info[case["id"]]["error"], "seconds": 0.0}
+            return run_one(case, root, args.timeout)
+
+        with ThreadPoolExecutor(args.workers) as pool:
+            for res in pool.map(job, cases):
+                res["todos"] = info[res["id"]]["todos"]
+                results[res["id"]] = res
+                status = "PASS" if res["stage"] is None else "FAIL"
+                diff = f"{res['max_diff']:.1e}" if res.get("max_diff") is not None else "-"
+                print(f"{status} {res['id']:<44} {res['stage'] or '':<9} diff {diff:<8} TODOs {res['todos']:<3} "
+                      f"{res['seconds']:>6.1f}s  {res.get('error') or ''}", flush=True)
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    ordered = [results[c["id"]] for c in cases]
+    print()
+    print(summary_table(cases, ordered))
+    if args.json:
+        args.json.write_text(json.dumps(ordered, indent=1))
+    return 0
+
+
+def summary_table(cases: list[dict], results: list[dict]) -> str:
+    by_pkg = collections.defaultdict(lambda: [0, 0, 0])
+    stages = collections.Counter()
+    for c, r in zip(cases, results):
+        row = by_pkg[c["package"]]
+        row[0] += 1
+        row[1] += r["stage"] is None or r["stage"] == "jit"
+        row[2] += r["stage"] is None
+        if r["stage"]:
+            stages[r["stage"]] += 1
+    lines = ["| package | cases | at parity | under nnx.jit |", "|---|---|---|---|"]
+    tot = [0, 0, 0]
+    for pkg in sorted(by_pkg):
+        n, p, j = by_pkg[pkg]
+        tot = [tot[0] + n, tot[1] + p, tot[2] + j]
+        lines.append(f"| {pkg} | {n} | {p} | {j} |")
+    lines.append(f"| **total** | {tot[0]} | {tot[1]} | {tot[2]} |")
+    lines.append("")
+    lines.append("failing stages: " + (", ".join(f"{s} {stages[s]}" for s in STAGES + ("timeout",) if stages[s]) or "none"))
+    lines.append(f"parity {tot[1]}/{tot[0]}, jit {tot[2]}/{tot[0]}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,280 @@
+"""Write ``manifest.json``: the real-world corpus cases, from the installed packages.
+
+    python benchmarks/realworld/make_manifest.py [--timm-families N]
+
+- torchvision: every model builder of the classification, segmentation and
+  video models (``torchvision.models.list_models``), built with
+  ``weights=None`` and a small head; the detection models' backbones with
+  their FPN (``resnet_fpn_backbone``, ``mobilenet_backbone``).
+- timm: one small configuration per model family (a family: the first word
+  of the model names ``timm.list_models()`` gives, ``resnet`` for
+  ``resnet18``). The family's smallest model (parameters counted on the meta
+  device) is built as timm's builder builds it: the class ``timm.create_model``
+  instantiates, with the constructor arguments its builder passes, written
+  as torch source with the imports they need.
+
+Each case gets the smallest input (of a few sizes) its torch model runs on.
+The manifest is data: review it like code when it changes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import enum
+import functools
+import inspect
+import json
+import math
+import re
+import sys
+import traceback
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SIZES = (32, 64, 96, 128, 160, 224)
+
+
+class NotSource(Exception):
+    pass
+
+
+def to_source(value, imports: set) -> str:
+    """``value`` as a torch-code expression (adding the imports it needs to ``imports``)."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return repr(value)
+    if isinstance(value, float):
+        if math.isinf(value) or math.isnan(value):
+            return f"float({str(value)!r})"
+        return repr(value)
+    if isinstance(value, enum.Enum):
+        return f"{to_source(type(value), imports)}.{value.name}"
+    if isinstance(value, tuple):
+        items = [to_source(v, imports) for v in value]
+        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+    if isinstance(value, list):
+        return "[" + ", ".join(to_source(v, imports) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{to_source(k, imports)}: {to_source(v, imports)}" for k, v in value.items()) + "}"
+    if isinstance(value, functools.partial):
+        imports.add("import functools")
+        args = [to_source(value.func, imports)] + [to_source(a, imports) for a in value.args]
+        args += [f"{k}={to_source(v, imports)}" for k, v in value.keywords.items()]
+        return f"functools.partial({', '.join(args)})"
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        cls = to_source(type(value), imports)
+        args = [f"{f.name}={to_source(getattr(value, f.name), imports)}" for f in dataclasses.fields(value) if f.init]
+        return f"{cls}({', '.join(args)})"
+    if inspect.isclass(value) or inspect.isfunction(value) or inspect.isbuiltin(value) or callable(value):
+        module = getattr(value, "__module__", None)
+        qual = getattr(value, "__qualname__", None) or getattr(value, "__name__", None)
+        if not module or not qual or "<" in qual:
+            raise NotSource(f"cannot name {value!r}")
+        if module.startswith("torch.nn.modules") or module == "torch.nn":
+            imports.add("import torch.nn as nn")
+            return f"nn.{qual}"
+        if module == "torch.nn.functional":
+            imports.add("import torch.nn.functional as F")
+            return f"F.{qual}"
+        if module == "torch" or module.startswith("torch._C"):
+            imports.add("import torch")
+            return f"torch.{qual}"
+        head = qual.split(".")[0]
+        imports.add(f"from {module} import {head}")
+        return qual
+    raise NotSource(f"cannot write {type(value).__name__} values")
+
+
+def try_inputs(model, make, sizes=SIZES) -> str | None:
+    """The first input spec the torch model runs on, smallest first."""
+    import torch
+
+    model.eval()
+    for s in sizes:
+        spec = make(s)
+        shape = [int(x) for x in re.search(r"\[(.*)\]", spec).group(1).split(",")]
+        try:
+            with torch.no_grad():
+                out = model(torch.randn(*shape))
+            leaves = out.values() if isinstance(out, dict) else (out if isinstance(out, (tuple, list)) else [out])
+            if all(isinstance(t, torch.Tensor) and torch.isfinite(t).all() for t in leaves):
+                return spec
+        except Exception:  # noqa: BLE001 - too small for this model: try the next size
+            continue
+    return None
+
+
+def torchvision_cases() -> list[dict]:
+    import torch
+    import torchvision
+    from torchvision import models
+    from torchvision.models.detection import backbone_utils  # noqa: F401
+
+    cases = []
+    groups = [("classification", models, "num_classes=10", "NCHW", lambda s: f"float32[2,3,{s},{s}]"),
+              ("segmentation", models.segmentation, "num_classes=5, weights_backbone=None", "NCHW",
+               lambda s: f"float32[1,3,{s},{s}]"),
+              ("video", models.video, "num_classes=10", "NCTHW", lambda s: f"float32[1,3,{8 if s < 224 else 16},{s},{s}]")]
+    for group, module, extra, layout, make in groups:
+        for name in models.list_models(module=module):
+            fn = models.get_model_builder(name)
+            build = f"{name}(weights=None, {extra})"
+            torch.manual_seed(0)
+            try:
+                model = eval(build, {name: fn})
+            except Exception as e:  # noqa: BLE001
+                print(f"skip torchvision {name}: {e}", file=sys.stderr)
+                continue
+            spec = try_inputs(model, make, (32, 64, 96, 224) if group != "video" else (64, 112, 224))
+            if spec is None:
+                print(f"skip torchvision {name}: no input size runs", file=sys.stderr)
+                continue
+            cases.append({"id": f"torchvision/{name}", "package": "torchvision", "group": group,
+                          "module": fn.__module__, "imports": f"from {fn.__module__} import {name}",
+                          "build": build, "inputs": [spec], "layouts": [layout]})
+            print(f"torchvision {name}: {spec}", file=sys.stderr, flush=True)
+    bb = "torchvision.models.detection.backbone_utils"
+    for build in ("resnet_fpn_backbone(backbone_name='resnet18', weights=None, trainable_layers=5)",
+                  "resnet_fpn_backbone(backbone_name='resnet50', weights=None, trainable_layers=5)",
+                  "mobilenet_backbone(backbone_name='mobilenet_v3_small', weights=None, fpn=True, trainable_layers=6)",
+                  "mobilenet_backbone(backbone_name='mobilenet_v3_large', weights=None, fpn=True, trainable_layers=6)",
+                  "mobilenet_backbone(backbone_name='mobilenet_v2', weights=None, fpn=False, trainable_layers=6)"):
+        fn = build.split("(")[0]
+        key = build.split("'")[1]
+        cases.append({"id": f"torchvision/detection/{fn}_{key}", "package": "torchvision", "group": "detection",
+                      "module": bb, "imports": f"from {bb} import {fn}", "build": build,
+                      "inputs": ["float32[1,3,64,64]"], "layouts": ["NCHW"]})
+    return cases
+
+
+def _capture(name: str):
+    """(model class, constructor kwargs) that timm.create_model(name) uses."""
+    import timm
+    import timm.models._builder as builder
+
+    got = {}
+    original = builder.build_model_with_cfg
+
+    def capture(model_cls, variant, pretrained, pretrained_cfg=None, pretrained_cfg_overlay=None, model_cfg=None,
+                feature_cfg=None, pretrained_strict=True, pretrained_filter_fn=None, cache_dir=None,
+                kwargs_filter=None, pretrained_model_args=None, **kwargs):
+        kwargs = {k: v for k, v in kwargs.items() if k not in (kwargs_filter or ())}
+        if model_cfg is not None:
+            kwargs = {"cfg": model_cfg, **kwargs}
+        got["cls"], got["kwargs"] = model_cls, kwargs
+        raise _Captured()
+
+    mods = [m for m in sys.modules.values() if getattr(m, "build_model_with_cfg", None) is original]
+    for m in mods:
+        m.build_model_with_cfg = capture
+    try:
+        timm.create_model(name, pretrained=False)
+    except _Captured:
+        pass
+    finally:
+        for m in mods:
+            m.build_model_with_cfg = original
+    return got.get("cls"), got.get("kwargs")
+
+
+class _Captured(Exception):
+    pass
+
+
+def _small(name: str) -> tuple:
+    words = ("test", "atto", "femto", "pico", "nano", "tiny", "xxs", "xs", "mini", "small", "lite", "b0", "s")
+    score = next((i for i, w in enumerate(words) if re.search(rf"(^|_|\d){w}", name)), len(words))
+    return (score, len(name), name)
+
+
+def timm_cases(n_families: int) -> list[dict]:
+    import timm
+    import torch
+
+    import timm.models  # noqa: F401 - every model module imported (their registries filled)
+
+    families: dict[str, list[str]] = {}
+    for m in timm.list_models():
+        families.setdefault(re.split(r"[_\d]", m)[0], []).append(m)
+    cases = []
+    for fam in sorted(families):
+        best = None
+        for name in sorted(families[fam], key=_small)[:8]:
+            try:
+                cls, kwargs = _capture(name)
+                if cls is None:
+                    continue
+                if "num_classes" in inspect.signature(cls).parameters or "num_classes" in kwargs:
+                    kwargs = {**kwargs, "num_classes": 10}
+                imports = {f"from {cls.__module__} import {cls.__name__}"}
+                args = ", ".join(f"{k}={to_source(v, imports)}" for k, v in kwargs.items())
+                with torch.device("meta"):
+                    meta = cls(**kwargs)
+                n = sum(p.numel() for p in meta.parameters())
+            except Exception as e:  # noqa: BLE001
+                print(f"  candidate {name}: {type(e).__name__}: {str(e)[:100]}", file=sys.stderr)
+                continue
+            if best is None or n < best[0]:
+                best = (n, name, cls, kwargs, imports, args)
+        if best is None:
+            print(f"skip timm family {fam}: no candidate builds", file=sys.stderr)
+            continue
+        n, name, cls, kwargs, imports, args = best
+        accepts_size = "img_size" in inspect.signature(cls).parameters and "img_size" not in kwargs
+        spec = None
+        for s in SIZES:
+            kw = {**kwargs, "img_size": s} if accepts_size else kwargs
+            try:
+                torch.manual_seed(0)
+                model = cls(**kw)
+            except Exception:  # noqa: BLE001
+                continue
+            spec = try_inputs(model, lambda s: f"float32[2,3,{s},{s}]", (s,))
+            if spec is not None:
+                if accepts_size:
+                    args = args + (", " if args else "") + f"img_size={s}"
+                break
+        if spec is None:
+            print(f"skip timm family {fam} ({name}): no input size runs", file=sys.stderr)
+            continue
+        build = f"{cls.__name__}({args})"
+        cases.append({"id": f"timm/{fam}", "package": "timm", "group": "timm", "model": name,
+                      "params": n, "module": cls.__module__, "imports": "\n".join(sorted(imports)),
+                      "build": build, "inputs": [spec], "layouts": ["NCHW"]})
+        print(f"timm {fam}: {name} ({n / 1e6:.1f}M) {spec}", file=sys.stderr, flush=True)
+        if len(cases) >= n_families:
+            break
+    return cases
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--timm-families", type=int, default=1000)
+    ap.add_argument("--no-torchvision", action="store_true")
+    ap.add_argument("--no-timm", action="store_true")
+    ap.add_argument("-o", "--output", type=Path, default=HERE / "manifest.json")
+    args = ap.parse_args(argv)
+    import timm
+    import torch
+    import torchvision
+
+    torch.set_num_threads(1)
+    cases = []
+    if not args.no_torchvision:
+        cases += torchvision_cases()
+    if not args.no_timm:
+        cases += timm_cases(args.timm_families)
+    doc = {"versions": {"torch": torch.__version__.split("+")[0], "torchvision": torchvision.__version__.split("+")[0],
+                        "timm": timm.__version__},
+           "tolerance": {"atol": 1e-4, "rtol": 1e-4}, "cases": cases}
+    args.output.write_text(json.dumps(doc, indent=1) + "\n")
+    print(f"{len(cases)} cases -> {args.output}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except Exception:
+        traceback.print_exc()
+        sys.exit(1)
