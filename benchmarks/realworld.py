@@ -14,8 +14,8 @@ expression becomes a small driver file, ``def build(): return <expr>``. The
 drivers and the model modules they import are translated in the README's
 default mode -- each translation next to its source (``resnet.py`` ->
 ``resnet_nnx.py`` + ``resnet_nnx_weights.py``), relative imports kept, the
-package's own model files it imports followed -- in one run. Then every case
-runs in a fresh process: the torch model and the NNX model are built with the
+package's own model files it imports followed -- in one run. Then the cases
+run in worker processes (restarted after a crash or a time-out): the torch model and the NNX model are built with the
 same arguments, the torch weights perturbed away from their defaults and
 ported through the generated weights module, and the outputs compared in
 eval mode (rtol = atol = 1e-4 unless the case says otherwise) and under
@@ -37,7 +37,9 @@ import re
 import shutil
 import subprocess
 import sys
+import queue
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -45,7 +47,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 MANIFEST = HERE / "realworld" / "manifest.json"
-STAGES = ("translate", "import", "build", "load", "forward", "parity", "jit")
+STAGES = ("translate", "import", "build", "load", "forward", "parity", "jit", "timeout", "crash")
 
 
 def load_manifest(path: Path = MANIFEST) -> list[dict]:
@@ -78,7 +80,7 @@ def prepare(cases: list[dict], root: Path, workers: int) -> dict:
     """Copy the packages, write the drivers, translate. Returns
     {case id: {"error": str | None, "todos": int, "files": [...]}}."""
     from torch2nnx.project import FAILED, file_unit, run
-    from torch2nnx.verify import _run_files
+    from torch2nnx.follow import followed
 
     site, drivers = root / "site", root / "drivers"
     site.mkdir(parents=True, exist_ok=True)
@@ -92,8 +94,8 @@ def prepare(cases: list[dict], root: Path, workers: int) -> dict:
         d.write_text(driver_source(case))
         mod_file = site.joinpath(*case["module"].split("."))
         mod_file = mod_file.with_suffix(".py") if mod_file.with_suffix(".py").is_file() else mod_file / "__init__.py"
-        files, _ = _run_files(mod_file)
-        case_files[case["id"]] = [d] + [Path(p) for p, _ in files.values()]
+        files, _ = followed([mod_file])
+        case_files[case["id"]] = [d] + files
     srcs = sorted({p for ps in case_files.values() for p in ps})
     units = [file_unit(p, p.with_name(p.stem + "_nnx.py"), weights=p.with_name(p.stem + "_nnx_weights.py"),
                        absolute=False) for p in srcs]
@@ -116,7 +118,7 @@ def prepare(cases: list[dict], root: Path, workers: int) -> dict:
     return info
 
 
-# --- one case, in its own process ---------------------------------------------------
+# --- one case, in a worker process ---------------------------------------------------
 
 
 def _spatial(layout: str | None) -> bool:
@@ -206,36 +208,80 @@ def _values(out):
     return out
 
 
-def _case_main(case_json: str) -> int:
-    case = json.loads(case_json)
-    print("RESULT " + json.dumps(run_case(case)), flush=True)
+def _worker_main() -> int:
+    """A worker process: one case per line of stdin, one RESULT line each (torch
+    and JAX are imported once per worker, not once per case)."""
+    for line in sys.stdin:
+        if line.strip():
+            print("RESULT " + json.dumps(run_case(json.loads(line))), flush=True)
     return 0
 
 
 # --- the run ---------------------------------------------------------------------
 
 
-def run_one(case: dict, root: Path, timeout: int) -> dict:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(root / "drivers"), str(root / "site"), str(ROOT)]
-                                        + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-    env.setdefault("JAX_PLATFORMS", "cpu")
-    env["OMP_NUM_THREADS"] = "1"
-    env["XLA_FLAGS"] = env.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-    t0 = time.perf_counter()
-    try:
-        p = subprocess.run([sys.executable, __file__, "--case", json.dumps(case)], env=env, cwd=root,
-                           capture_output=True, text=True, timeout=timeout)
-        lines = [l for l in p.stdout.splitlines() if l.startswith("RESULT ")]
-        if lines:
-            res = json.loads(lines[-1][len("RESULT "):])
-        else:
-            err = (p.stderr.strip().splitlines() or ["no output"])[-1]
-            res = {"id": case["id"], "stage": "import", "error": f"process died ({p.returncode}): {err[:300]}"}
-    except subprocess.TimeoutExpired:
-        res = {"id": case["id"], "stage": "timeout", "error": f"over {timeout} s"}
-    res["seconds"] = round(time.perf_counter() - t0, 1)
-    return res
+class Worker:
+    """A persistent ``--worker`` process, restarted after a case kills it or runs
+    over its time, and every ``CASES_PER_WORKER`` cases (compiled programs pile up)."""
+
+    CASES_PER_WORKER = 8
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.proc = None
+        self.served = 0
+
+    def _start(self):
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join([str(self.root / "drivers"), str(self.root / "site"), str(ROOT)]
+                                            + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+        env.setdefault("JAX_PLATFORMS", "cpu")
+        env["OMP_NUM_THREADS"] = "1"
+        self.errlog = tempfile.TemporaryFile(mode="w+")
+        self.proc = subprocess.Popen([sys.executable, __file__, "--worker"], env=env, cwd=self.root, text=True,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errlog, bufsize=1)
+        self.lines = queue.Queue()
+        self.served = 0
+        threading.Thread(target=self._read, args=(self.proc, self.lines), daemon=True).start()
+
+    @staticmethod
+    def _read(proc, lines):
+        for line in proc.stdout:
+            lines.put(line)
+        lines.put(None)
+
+    def stop(self):
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+    def run(self, case: dict, timeout: int) -> dict:
+        if self.proc is None or self.proc.poll() is not None or self.served >= self.CASES_PER_WORKER:
+            self.stop()
+            self._start()
+        self.served += 1
+        t0 = time.perf_counter()
+        self.proc.stdin.write(json.dumps(case) + "\n")
+        self.proc.stdin.flush()
+        res = None
+        while res is None:
+            try:
+                line = self.lines.get(timeout=max(timeout - (time.perf_counter() - t0), 0.01))
+            except queue.Empty:
+                self.stop()
+                res = {"id": case["id"], "stage": "timeout", "error": f"over {timeout} s"}
+                break
+            if line is None:  # the process died (native crash, out of memory)
+                code = self.proc.wait()
+                self.errlog.seek(0)
+                err = (self.errlog.read().strip().splitlines() or ["no output"])[-1]
+                self.proc = None
+                res = {"id": case["id"], "stage": "crash", "error": f"worker died ({code}): {err[:300]}"}
+            elif line.startswith("RESULT "):
+                res = json.loads(line[len("RESULT "):])
+        res["seconds"] = round(time.perf_counter() - t0, 1)
+        return res
 
 
 def main(argv=None) -> int:
@@ -247,10 +293,10 @@ def main(argv=None) -> int:
     ap.add_argument("--keep", type=Path, help="set up in this directory and keep it (default: a temporary one)")
     ap.add_argument("--timeout", type=int, default=900, help="seconds per case")
     ap.add_argument("--manifest", type=Path, default=MANIFEST)
-    ap.add_argument("--case", help=argparse.SUPPRESS)  # internal: run one case in this process
+    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # internal: run cases from stdin
     args = ap.parse_args(argv)
-    if args.case:
-        return _case_main(args.case)
+    if args.worker:
+        return _worker_main()
     cases = load_manifest(args.manifest)
     if args.package:
         cases = [c for c in cases if c["package"] == args.package]
@@ -271,11 +317,18 @@ def main(argv=None) -> int:
     try:
         info = prepare(cases, root, args.workers)
         results = {}
+        workers = queue.Queue()
+        for _ in range(args.workers):
+            workers.put(Worker(root))
 
         def job(case):
             if info[case["id"]]["error"]:
                 return {"id": case["id"], "stage": "translate", "error": info[case["id"]]["error"], "seconds": 0.0}
-            return run_one(case, root, args.timeout)
+            w = workers.get()
+            try:
+                return w.run(case, args.timeout)
+            finally:
+                workers.put(w)
 
         with ThreadPoolExecutor(args.workers) as pool:
             for res in pool.map(job, cases):
@@ -285,6 +338,8 @@ def main(argv=None) -> int:
                 diff = f"{res['max_diff']:.1e}" if res.get("max_diff") is not None else "-"
                 print(f"{status} {res['id']:<44} {res['stage'] or '':<9} diff {diff:<8} TODOs {res['todos']:<3} "
                       f"{res['seconds']:>6.1f}s  {res.get('error') or ''}", flush=True)
+        while not workers.empty():
+            workers.get().stop()
     finally:
         if tmp is not None:
             tmp.cleanup()
@@ -314,7 +369,7 @@ def summary_table(cases: list[dict], results: list[dict]) -> str:
         lines.append(f"| {pkg} | {n} | {p} | {j} |")
     lines.append(f"| **total** | {tot[0]} | {tot[1]} | {tot[2]} |")
     lines.append("")
-    lines.append("failing stages: " + (", ".join(f"{s} {stages[s]}" for s in STAGES + ("timeout",) if stages[s]) or "none"))
+    lines.append("failing stages: " + (", ".join(f"{s} {stages[s]}" for s in STAGES if stages[s]) or "none"))
     lines.append(f"parity {tot[1]}/{tot[0]}, jit {tot[2]}/{tot[0]}")
     return "\n".join(lines)
 

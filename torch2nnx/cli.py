@@ -158,13 +158,15 @@ def _display(path: Path) -> str:
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False),
               help="Read [tool.torch2nnx] from this file instead of the pyproject.toml found from the "
                    "working directory upwards.")
+@click.option("--follow/--no-follow", default=True, show_default=True,
+              help="Also translate the model files of its own package that a file imports (each next to its source).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only diagnostics and errors.")
 @click.option("-v", "--verbose", is_flag=True, help="Also report skipped and unchanged files.")
 @click.pass_context
 def translate_cmd(ctx: click.Context, srcs: tuple[str, ...], suffix: str | None, out: str | None,
                   weights_out: str | None, no_weights: bool, weights_suffix: str | None, line_length: int | None,
                   strict: bool | None, check: bool, diff: bool, color: bool, output_format: str | None,
-                  workers: int | None, no_cache: bool, config_path: str | None, quiet: bool,
+                  workers: int | None, no_cache: bool, config_path: str | None, follow: bool, quiet: bool,
                   verbose: bool) -> None:
     """Translate SRC (files, directories, or '-' for stdin) into Flax NNX modules.
 
@@ -209,6 +211,8 @@ def translate_cmd(ctx: click.Context, srcs: tuple[str, ...], suffix: str | None,
         raise click.UsageError(str(e)) from None
     if isinstance(units, tuple):
         units, selected = units
+    if follow:
+        units = project.check_units(units + project.followed_units(units, ws))
     if not units:
         if not quiet:
             click.echo("No Python files to translate.", err=True)

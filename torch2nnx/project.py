@@ -159,6 +159,8 @@ def mirror_units(src_dir: Path, out_dir: Path, *, weights_suffix: str | None, ex
         mirror_pkg = f"{parent}.{out_dir.name}" if parent else out_dir.name
     units = []
     for src in walk(src_dir, skip=[out_dir, *skip], exclude=exclude):
+        if looks_translated(src):
+            continue  # a translation written next to its source earlier
         rel = src.relative_to(src_dir)
         out = out_dir / rel
         parts = list(rel.with_suffix("").parts)
@@ -187,6 +189,8 @@ def suffix_units(srcs: Iterable[Path], suffix: str, *, weights_suffix: str | Non
     """Each file next to its source as <stem><suffix>.py."""
     units = []
     for src in srcs:
+        if looks_translated(src):
+            continue  # a translation from an earlier run (a glob over the directory names it too)
         out = src.with_name(src.stem + suffix + ".py")
         w = weights_path(out, weights_suffix) if weights_suffix is not None else None
         units.append(file_unit(src, out, weights=w, absolute=True))
@@ -236,6 +240,41 @@ def config_units(paths: dict[str, str], base: Path, *, weights_suffix: str | Non
     return [u for u in units if u.src.resolve() not in outputs]
 
 
+def looks_translated(path: Path) -> bool:
+    """A translation torch2nnx wrote (``model_nnx.py`` next to ``model.py``, its
+    weights module): never a source to translate again."""
+    stem = path.stem
+    for suffix in ("_weights", ""):
+        base = stem[: -len(suffix)] if suffix and stem.endswith(suffix) else stem
+        if base.endswith("_nnx") and path.with_name(base[: -len("_nnx")] + ".py").is_file():
+            return True
+    return False
+
+
+def followed_units(units: list[Unit], weights_suffix: str | None) -> list[Unit]:
+    """The model files of their own packages that ``units`` import, transitively
+    (those using torch), each to be translated next to its source, relative
+    imports kept: so a translation's imports of them resolve."""
+    from .follow import followed
+
+    have = {u.src.resolve() for u in units}
+    srcs = [u.src for u in units if u.package and u.explicit]
+    if not srcs:
+        return []
+    extra = []
+    files, _ = followed(srcs)
+    for f in files:
+        if f in have or looks_translated(f):
+            continue
+        out = f.with_name(f.stem + "_nnx.py")
+        w = weights_path(out, weights_suffix) if weights_suffix is not None and f.name != "__init__.py" else None
+        u = file_unit(f, out, weights=w, absolute=False)
+        u.explicit = False
+        extra.append(u)
+        have.add(f)
+    return extra
+
+
 def check_units(units: list[Unit]) -> list[Unit]:
     """Drop duplicates; refuse an output over a source or two sources onto one output."""
     seen_src: dict[Path, Unit] = {}
@@ -259,11 +298,92 @@ def check_units(units: list[Unit]) -> list[Unit]:
 
 
 def _deps_of(tree_imports: dict, modules: set[str]) -> set[str]:
+    """The run's modules that imported names come from: ``a.b.c`` is module
+    ``a.b.c`` when the run has it (``from a.b import c``), else a name in ``a.b``."""
     out = set()
     for q in tree_imports:
         for cand in (q, q.rpartition(".")[0]):
             if cand in modules:
                 out.add(cand)
+                break
+    return out
+
+
+def dependency_levels(deps: dict[str, set[str]]) -> list[list[str]]:
+    """Modules in an order where each comes after what it imports: groups of
+    mutually importing modules (strongly connected components, Tarjan's
+    algorithm), dependencies first, each group in name order."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[list[str]] = []
+    counter = [0]
+
+    def strongconnect(v: str) -> None:
+        work = [(v, iter(sorted(deps.get(v, ()))))]
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on_stack.add(v)
+        while work:
+            node, it = work[-1]
+            for w in it:
+                if w not in deps:
+                    continue
+                if w not in index:
+                    index[w] = low[w] = counter[0]
+                    counter[0] += 1
+                    stack.append(w)
+                    on_stack.add(w)
+                    work.append((w, iter(sorted(deps.get(w, ())))))
+                    break
+                if w in on_stack:
+                    low[node] = min(low[node], index[w])
+            else:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
+                if low[node] == index[node]:
+                    group = []
+                    while True:
+                        w = stack.pop()
+                        on_stack.discard(w)
+                        group.append(w)
+                        if w == node:
+                            break
+                    groups.append(sorted(group))
+
+    for v in sorted(deps):
+        if v not in index:
+            strongconnect(v)
+    return groups
+
+
+def _reexports(imports: dict, by_mod: dict, modules: set[str]) -> dict[str, dict[str, str]]:
+    """Per file: {imported name: the run's module defining it} for names that a
+    package's ``__init__.py`` re-exports (``from timm.layers import DropPath``
+    -> ``timm.layers.drop``), so the import can name that file's translation."""
+    from .follow import Reexports, package_root
+    from .rules import registry
+
+    resolvers: dict[Path, Reexports] = {}
+    out: dict[str, dict[str, str]] = {}
+    for mod, names in imports.items():
+        u = by_mod[mod]
+        package = u.package or package_of(u.src)
+        out[mod] = {}
+        if not package:
+            continue
+        root = package_root(u.src, package)
+        res = resolvers.setdefault(root, Reexports(root))
+        for q in names:
+            if registry.lookup(q) is not None:
+                continue  # a row knows the public name
+            real = res.resolve(q)
+            origin = real.rpartition(".")[0]
+            if real != q and origin in modules and real.rpartition(".")[2] == q.rpartition(".")[2]:
+                out[mod][q] = origin
     return out
 
 
@@ -336,7 +456,10 @@ def run(units: list[Unit], *, line_length: int = 88, workers: int = 1, cache=Non
         except Exception:  # a parse error: the translation reports it
             imports[mod], uses_torch[mod] = set(), True
     modules = set(sources)
-    deps = {m: _deps_of(imports[m], modules) - {m} for m in sources}
+    # names a package's __init__.py re-exports, traced to the run's file that defines them
+    reexports = _reexports(imports, by_mod, modules)
+    deps = {m: _deps_of({f"{reexports[m][q]}.{q.rpartition('.')[2]}" if q in reexports[m] else q
+                         for q in imports[m]}, modules) - {m} for m in sources}
     # a file is translated when it uses torch, was named explicitly, or imports a translated file
     chosen = {m for m in sources if uses_torch[m] or by_mod[m].explicit}
     grew = True
@@ -370,9 +493,15 @@ def run(units: list[Unit], *, line_length: int = 88, workers: int = 1, cache=Non
     pool = _pool(workers) if workers > 1 and len(need) >= 3 else None
     try:
         remaining = set(need)
+        # a group of files that import each other is translated one file at a time, in name order
+        groups = dependency_levels({m: deps[m] & need for m in need})
+        cyclic = {m for g in groups if len(g) > 1 for m in g}
+        order = {m: i for i, g in enumerate(groups) for m in g}
         while remaining:
-            # every file whose dependencies are done (cycles: the rest, in name order)
-            level = sorted(m for m in remaining if not (deps[m] & remaining)) or [sorted(remaining)[0]]
+            # every file whose dependencies are done; in a cycle, the first file of the first group
+            level = sorted(m for m in remaining if not (deps[m] & remaining))
+            if not level:
+                level = [min((m for m in remaining if m in cyclic), key=lambda m: (order[m], m))]
             jobs = []
             for m in level:
                 u = by_mod[m]
@@ -381,7 +510,7 @@ def run(units: list[Unit], *, line_length: int = 88, workers: int = 1, cache=Non
                     extra.update(maps.get(d, {}))
                 kwargs = dict(line_length=line_length, weights=u.weights is not None, module_name=u.out.stem,
                               package=u.package, absolutize=u.absolutize, siblings=dict(siblings),
-                              extra_weight_maps=extra)
+                              extra_weight_maps=extra, reexports=reexports[m] or None)
                 jobs.append((m, display(u.src), sources[m], kwargs))
             finished = pool.map(_translate_job, jobs) if pool is not None else map(_translate_job, jobs)
             for m, result, error in finished:
@@ -395,7 +524,7 @@ def run(units: list[Unit], *, line_length: int = 88, workers: int = 1, cache=Non
                     continue  # importers keep importing the original
                 results[m] = result
                 maps[m] = {**_merged(deps[m], maps), **result.weight_maps}
-                siblings[m] = (u.target, result.exports)
+                siblings[m] = (u.target, result.exports, result.summaries)
     finally:
         if pool is not None:
             pool.shutdown()

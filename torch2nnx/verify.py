@@ -432,11 +432,14 @@ def _run_files(path: Path) -> tuple[dict, str]:
         if not package:
             continue
         for q in names:
+            # `from a.b import c`: module a.b.c when there is one, else a name of a.b
             for cand in (q, q.rpartition(".")[0]):
                 base = root.joinpath(*cand.split("."))
-                for f in (base.with_suffix(".py"), base / "__init__.py"):
-                    if cand.split(".")[0] == package.split(".")[0] and f.is_file():
-                        todo.append((cand, f))
+                found = [f for f in (base.with_suffix(".py"), base / "__init__.py")
+                         if cand.split(".")[0] == package.split(".")[0] and f.is_file()]
+                if found:
+                    todo.append((cand, found[0]))
+                    break
     return files, main
 
 

@@ -327,3 +327,38 @@ def unit_order(module: cst.Module, f: FileContext) -> list:
     for n in units:
         visit(n)
     return order
+
+
+# values no Tensor method applies to: `_leaf_modules = set()` at the top of a
+# file makes `_leaf_modules.add(m)` in a function a set's add, not Tensor.add
+_PLAIN_CALLS = {"set", "dict", "list", "tuple", "frozenset", "str", "int", "float", "bool", "OrderedDict",
+                "defaultdict", "collections.OrderedDict", "collections.defaultdict", "deque", "collections.deque"}
+_PLAIN_LITERALS = (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString, cst.Integer, cst.Float,
+                   cst.List, cst.Dict, cst.Set, cst.Tuple, cst.ListComp, cst.DictComp, cst.SetComp)
+
+
+def _plain_value(value) -> bool:
+    if isinstance(value, _PLAIN_LITERALS):
+        return True
+    return isinstance(value, cst.Call) and dotted(value.func) in _PLAIN_CALLS
+
+
+def find_plain_globals(module: cst.Module, f: FileContext) -> None:
+    """Module-level names every top-level assignment binds to a plain Python
+    value (a literal, a set/dict/list): functions reading them read no tensor."""
+    plain: dict[str, bool] = {}
+    for stmt in module.body:
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            if isinstance(stmt, (cst.ClassDef, cst.FunctionDef)):
+                plain[stmt.name.value] = False
+            continue
+        for small in stmt.body:
+            if isinstance(small, cst.Assign):
+                for t in small.targets:
+                    if isinstance(t.target, cst.Name):
+                        name = t.target.value
+                        plain[name] = plain.get(name, True) and _plain_value(small.value)
+            elif isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name) and small.value is not None:
+                name = small.target.value
+                plain[name] = plain.get(name, True) and _plain_value(small.value)
+    f.plain_globals = {n for n, ok in plain.items() if ok}

@@ -406,7 +406,7 @@ class BodyRewriter(FastTransformer):
             return updated
         if updated.value in self.env:
             return self.set(updated, self.env[updated.value])
-        if updated.value in ("True", "False", "None"):
+        if updated.value in ("True", "False", "None") or updated.value in self.f.plain_globals:
             return self.set(updated, L.OTHER_TAG)
         q = self.f.imports.qualify(updated)
         if q is not None and self.f.imports.is_torch(q) and id(original) not in self._call_funcs:

@@ -11,7 +11,7 @@ import libcst as cst
 
 from ..diagnostics import Diagnostic
 from ..rules import registry
-from .analyze import find_builders, find_factory_fields, find_module_classes, unit_order
+from .analyze import find_builders, find_factory_fields, find_module_classes, find_plain_globals, unit_order
 from .body import BodyRewriter
 from .classes import rewrite_class, rewrite_function
 from .context import FileContext, Options, Summary
@@ -110,6 +110,7 @@ def _translate_source(source: str, path: str, options: Options, module_name: str
 
     find_module_classes(module, f)
     find_factory_fields(module, f)
+    find_plain_globals(module, f)
     builder_methods = find_builders(module, f)
 
     f.local_functions = {s.name.value for s in module.body if isinstance(s, cst.FunctionDef)}

@@ -1,0 +1,178 @@
+"""Real code spans packages: relative imports, followed imports, re-exports,
+import cycles; and one statement the translator gets wrong never costs the file."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import torch2nnx
+from torch2nnx import project
+from torch2nnx.follow import Reexports, followed
+from torch2nnx.project import dependency_levels, file_unit, looks_translated
+
+from harness import perturb
+
+ROOT = Path(__file__).resolve().parent.parent
+PKG = ROOT / "fixtures" / "pkg_relative"
+
+
+@pytest.fixture
+def pkg(tmp_path):
+    shutil.copytree(PKG, tmp_path / "src", ignore=shutil.ignore_patterns("__pycache__", "*_nnx*.py"))
+    return tmp_path / "src"
+
+
+def _cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "torch2nnx", *args, "--no-cache"], cwd=cwd,
+                          capture_output=True, text=True)
+
+
+def _parity(pkg_dir: Path, code: str):
+    """Run ``code`` (which builds t_model/j_model/w) in a fresh interpreter beside the package."""
+    script = f"""
+import numpy as np, torch, jax.numpy as jnp
+from flax import nnx
+from torch2nnx.verify import perturb
+torch.set_num_threads(1)
+{code}
+perturb(t_model, 0)
+w.load_torch_state_dict(j_model, t_model.state_dict())
+t_model.eval(); j_model.eval()
+x = np.random.default_rng(0).standard_normal((2, 3, 8, 8)).astype(np.float32)
+with torch.no_grad():
+    t = t_model(torch.from_numpy(x)).numpy()
+j = np.asarray(j_model(jnp.asarray(x.transpose(0, 2, 3, 1))))
+np.testing.assert_allclose(j, t, rtol=1e-4, atol=1e-4)
+print("PARITY OK")
+"""
+    p = subprocess.run([sys.executable, "-c", script], cwd=pkg_dir, capture_output=True, text=True)
+    assert "PARITY OK" in p.stdout, p.stderr[-3000:]
+
+
+def test_next_to_source_resolves_relative_imports_and_follows_them(pkg):
+    """`torch2nnx translate relpkg/model.py`: the translation sits next to its
+    source, keeps relative imports, imports the translation of the layers file
+    it needs (translated in the same run, unasked), and matches torch."""
+    p = _cli("translate", "relpkg/model.py", cwd=pkg)
+    assert p.returncode == 0, p.stderr
+    code = (pkg / "relpkg" / "model_nnx.py").read_text()
+    assert "from .layers_nnx import ConvBN" in code
+    assert "from .registry import register" in code  # plain Python: kept, relative
+    assert (pkg / "relpkg" / "layers_nnx.py").is_file()
+    assert not (pkg / "relpkg" / "registry_nnx.py").exists()  # no torch: imported as it is
+    _parity(pkg, "from relpkg import model, model_nnx, model_nnx_weights as w\n"
+                 "t_model = model.Net(5); j_model = model_nnx.Net(5, rngs=nnx.Rngs(0))")
+
+
+def test_no_follow(pkg):
+    p = _cli("translate", "relpkg/model.py", "--no-follow", cwd=pkg)
+    assert p.returncode == 0, p.stderr
+    assert (pkg / "relpkg" / "model_nnx.py").is_file()
+    assert not (pkg / "relpkg" / "layers_nnx.py").exists()
+
+
+def test_translations_are_never_translated_again(pkg):
+    assert _cli("translate", "relpkg/model.py", cwd=pkg).returncode == 0
+    assert looks_translated(pkg / "relpkg" / "model_nnx.py")
+    assert looks_translated(pkg / "relpkg" / "model_nnx_weights.py")
+    assert not looks_translated(pkg / "relpkg" / "model.py")
+    p = _cli("translate", *sorted(str(f.relative_to(pkg)) for f in (pkg / "relpkg").glob("*.py")), cwd=pkg)
+    assert p.returncode == 0, p.stderr
+    assert not list((pkg / "relpkg").glob("*_nnx_nnx*.py"))
+
+
+def test_reexports_name_the_defining_file(tmp_path):
+    """`from pkg.layers import ConvBN`, re-exported by layers/__init__.py from
+    layers/conv.py: the run follows conv.py, not the package's __init__."""
+    root = tmp_path / "r"
+    (root / "zoo" / "layers").mkdir(parents=True)
+    (root / "zoo" / "__init__.py").write_text("")
+    (root / "zoo" / "layers" / "__init__.py").write_text("from .conv import ConvBN\nfrom .other import *\n")
+    (root / "zoo" / "layers" / "conv.py").write_text((PKG / "relpkg" / "layers.py").read_text())
+    (root / "zoo" / "layers" / "other.py").write_text("import torch.nn as nn\n\n\nclass Unused(nn.Module):\n    pass\n")
+    (root / "zoo" / "net.py").write_text(
+        "import torch.nn as nn\nfrom zoo.layers import ConvBN\n\n\nclass Net(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n        self.a = ConvBN(3, 4)\n"
+        "        self.fc = nn.Linear(4, 2)\n\n    def forward(self, x):\n"
+        "        return self.fc(self.a(x).mean((2, 3)))\n")
+    res = Reexports(root)
+    assert res.resolve("zoo.layers.ConvBN") == "zoo.layers.conv.ConvBN"
+    assert res.resolve("zoo.layers.Unused") == "zoo.layers.other.Unused"  # through a star import
+    files, rx = followed([root / "zoo" / "net.py"])
+    assert [f.relative_to(root).as_posix() for f in files] == ["zoo/net.py", "zoo/layers/conv.py"]
+    assert rx == {"zoo.layers.ConvBN": "zoo.layers.conv"}
+    p = _cli("translate", "zoo/net.py", cwd=root)
+    assert p.returncode == 0, p.stderr
+    assert "from zoo.layers.conv_nnx import ConvBN" in (root / "zoo" / "net_nnx.py").read_text()
+    _parity(root, "from zoo import net, net_nnx, net_nnx_weights as w\n"
+                  "t_model = net.Net(); j_model = net_nnx.Net(rngs=nnx.Rngs(0))")
+
+
+def test_dependency_levels_put_cycles_after_what_they_import():
+    deps = {"a": {"b"}, "b": {"a", "c"}, "c": set(), "d": {"a"}}
+    assert dependency_levels(deps) == [["c"], ["a", "b"], ["d"]]
+
+
+def test_module_level_plain_values_are_not_tensors():
+    src = ("import torch.nn as nn\n_seen = set()\nNAMES = ['a', 'b']\n\n\n"
+           "def remember(m):\n    _seen.add(m)\n    return NAMES.index('a')\n")
+    code = torch2nnx.translate(src, "m.py").code
+    assert "_seen.add(m)" in code and "NAMES.index(" in code
+
+
+def test_internal_error_keeps_the_statement_marked(monkeypatch):
+    """A translator bug on one class: that class stays as in the source under a
+    T2N901 marker, the rest of the file is translated, the output compiles."""
+    from torch2nnx.translator import module as mod
+
+    real = mod.rewrite_class
+
+    def broken(f, info, methods):
+        if info.name == "Bad":
+            raise RuntimeError("boom")
+        return real(f, info, methods)
+
+    monkeypatch.setattr(mod, "rewrite_class", broken)
+    src = ("import torch.nn as nn\n\n\nclass Good(nn.Module):\n    def __init__(self):\n"
+           "        super().__init__()\n        self.fc = nn.Linear(2, 2)\n\n    def forward(self, x):\n"
+           "        return self.fc(x)\n\n\nclass Bad(nn.Module):\n    def forward(self, x):\n        return x\n")
+    result = torch2nnx.translate(src, "m.py")
+    compile(result.code, "m_nnx.py", "exec")
+    assert "class Good(nnx.Module)" in result.code
+    assert "T2N901" in result.code and "RuntimeError: boom" in result.code
+    assert "class Bad(nn.Module)" in result.code
+    assert any(d.code == "T2N901" and d.line == 13 for d in result.diagnostics)
+    assert result.todo_count >= 1
+
+
+def test_output_that_does_not_compile_falls_back_to_the_source(monkeypatch):
+    """A rewrite that makes invalid code (here: forced) is caught before
+    anything is written: that statement goes back to its source form, marked."""
+    import libcst as cst
+
+    from torch2nnx.translator import module as mod
+
+    real = mod._rewrite_module_function
+
+    def invalid(f, stmt):
+        fn = real(f, stmt)
+        if stmt.name.value == "g":  # `None = x`: what by-name attribute rewrites once produced
+            bad = cst.parse_statement("x = 1\n").with_changes(
+                body=[cst.Assign(targets=[cst.AssignTarget(cst.Name("None"))], value=cst.Name("x"))])
+            fn = fn.with_changes(body=fn.body.with_changes(body=[bad, *fn.body.body]))
+        return fn
+
+    monkeypatch.setattr(mod, "_rewrite_module_function", invalid)
+    src = "import torch\n\n\ndef f(x):\n    return torch.relu(x)\n\n\ndef g(x):\n    return x + 1\n"
+    result = torch2nnx.translate(src, "m.py")
+    compile(result.code, "m_nnx.py", "exec")
+    assert "jax.nn.relu(x)" in result.code
+    assert "T2N901" in result.code and "does not compile" in result.code
+    assert any(d.code == "T2N901" for d in result.diagnostics)

@@ -1,0 +1,184 @@
+"""Which files a translation needs: the model code a file imports from its own
+package, followed transitively, with names re-exported by a package's
+``__init__.py`` traced to the file that defines them.
+
+``from timm.layers import DropPath`` names ``timm.layers.drop.DropPath``:
+the run translates ``timm/layers/drop.py`` and the import becomes
+``from timm.layers.drop_nnx import DropPath``, instead of translating the
+package's ``__init__.py`` and, through it, every module the package has.
+
+Only the files' import statements are read (a cheap parse of the module's
+top level); nothing is imported.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import libcst as cst
+
+from .translator.imports import TORCH_ROOTS, ImportTable, absolute_module, dotted
+
+
+def package_root(path: Path, package: str | None) -> Path:
+    """The directory holding the top-level package of ``path``."""
+    root = path.resolve().parent
+    for _ in (package.split(".") if package else []):
+        root = root.parent
+    return root
+
+
+def module_file(root: Path, module: str) -> Path | None:
+    base = root.joinpath(*module.split("."))
+    for f in (base.with_suffix(".py"), base / "__init__.py"):
+        if f.is_file():
+            return f
+    return None
+
+
+@lru_cache(maxsize=4096)
+def _parse_top(path: str, mtime: float):
+    try:
+        return cst.parse_module(Path(path).read_text(encoding="utf-8"))
+    except Exception:  # noqa: BLE001 - unreadable or unparseable: nothing to follow
+        return None
+
+
+def top_level(path: Path):
+    return _parse_top(str(path), path.stat().st_mtime)
+
+
+def _defined_names(module: cst.Module) -> set[str]:
+    names = set()
+    for stmt in module.body:
+        if isinstance(stmt, (cst.ClassDef, cst.FunctionDef)):
+            names.add(stmt.name.value)
+        elif isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if isinstance(small, cst.Assign):
+                    for t in small.targets:
+                        if isinstance(t.target, cst.Name):
+                            names.add(t.target.value)
+    return names
+
+
+class Reexports:
+    """Names a package's ``__init__.py`` imports from its submodules:
+    ``{"timm.layers.DropPath": "timm.layers.drop"}``, resolved through
+    chains of packages (``a/__init__`` re-exporting ``a/b/__init__``'s names)."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self._tables: dict[str, dict[str, str]] = {}
+
+    def table(self, package: str) -> dict[str, str]:
+        """{name: the module it comes from} for ``package``'s ``__init__.py``."""
+        if package in self._tables:
+            return self._tables[package]
+        self._tables[package] = {}
+        init = self.root.joinpath(*package.split(".")) / "__init__.py"
+        module = top_level(init) if init.is_file() else None
+        out: dict[str, str] = {}
+        if module is not None:
+            for stmt in _import_statements(module):
+                if not isinstance(stmt, cst.ImportFrom) or stmt.module is None and not stmt.relative:
+                    continue
+                if stmt.relative:
+                    src = absolute_module(package, len(stmt.relative), dotted(stmt.module) if stmt.module else "")
+                else:
+                    src = dotted(stmt.module)
+                if not src or not src.startswith(package + "."):
+                    continue
+                if isinstance(stmt.names, cst.ImportStar):
+                    f = module_file(self.root, src)
+                    sub = top_level(f) if f is not None else None
+                    for name in (_defined_names(sub) if sub is not None else ()):
+                        if not name.startswith("_"):
+                            out.setdefault(name, src)
+                    continue
+                for alias in stmt.names:
+                    name = dotted(alias.name)
+                    local = alias.asname.name.value if alias.asname else name
+                    if local == name:  # a rename would need the import rewritten under its new name
+                        out[local] = src
+        self._tables[package] = out
+        return out
+
+    def resolve(self, qualified: str) -> str:
+        """The module-qualified name a re-exported name really has."""
+        seen = set()
+        while qualified not in seen:
+            seen.add(qualified)
+            mod, _, name = qualified.rpartition(".")
+            if not mod or not (self.root.joinpath(*mod.split(".")) / "__init__.py").is_file():
+                return qualified
+            src = self.table(mod).get(name)
+            if src is None:
+                return qualified
+            if module_file(self.root, f"{mod}.{name}") is not None and src == f"{mod}.{name}":
+                return qualified  # a submodule, imported by its package
+            qualified = f"{src}.{name}"
+        return qualified
+
+
+def _import_statements(module: cst.Module):
+    for stmt in module.body:
+        bodies = [stmt]
+        if isinstance(stmt, (cst.Try, cst.If)):
+            bodies = list(stmt.body.body)
+        for s in bodies:
+            if isinstance(s, cst.SimpleStatementLine):
+                for small in s.body:
+                    if isinstance(small, (cst.Import, cst.ImportFrom)):
+                        yield small
+
+
+def imported_names(path: Path, package: str | None) -> set[str]:
+    module = top_level(path)
+    if module is None:
+        return set()
+    return set(ImportTable.from_module(module, package).names.values())
+
+
+def uses_torch(names: set[str]) -> bool:
+    return any(q.split(".")[0] in TORCH_ROOTS for q in names)
+
+
+def followed(paths: list[Path]) -> tuple[list[Path], dict[str, str]]:
+    """``paths`` and the files of their own packages they import that use
+    torch, transitively. Returns (files in a stable order, re-exports
+    ``{qualified name: defining module}`` for the names reached through a
+    package's ``__init__.py``)."""
+    from .api import package_of
+
+    out: dict[Path, None] = {}
+    reexports: dict[str, str] = {}
+    resolvers: dict[Path, Reexports] = {}
+    todo = [(p.resolve(), True) for p in paths]
+    while todo:
+        p, explicit = todo.pop()
+        if p in out:
+            continue
+        package = package_of(p)
+        names = imported_names(p, package)
+        if not explicit and not uses_torch(names):
+            continue  # imported from the original, as it is
+        out[p] = None
+        if not package:
+            continue
+        root = package_root(p, package)
+        top = package.split(".")[0]
+        res = resolvers.setdefault(root, Reexports(root))
+        for q in sorted(names):
+            if q.split(".")[0] != top:
+                continue
+            real = res.resolve(q)
+            if real != q:
+                reexports[q] = real.rpartition(".")[0]
+            for cand in (real, real.rpartition(".")[0]):
+                f = module_file(root, cand)
+                if f is not None:
+                    todo.append((f.resolve(), False))
+                    break
+    return list(out), reexports
