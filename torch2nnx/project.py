@@ -487,44 +487,34 @@ def run(units: list[Unit], *, line_length: int = 88, workers: int = 1, cache=Non
                 stack.append(d)
 
     results: dict = {}
-    siblings: dict = {}
-    maps: dict = {}
-    done: set[str] = set()
     pool = _pool(workers) if workers > 1 and len(need) >= 3 else None
     try:
-        remaining = set(need)
-        # a group of files that import each other is translated one file at a time, in name order
-        groups = dependency_levels({m: deps[m] & need for m in need})
-        cyclic = {m for g in groups if len(g) > 1 for m in g}
-        order = {m: i for i, g in enumerate(groups) for m in g}
-        while remaining:
-            # every file whose dependencies are done; in a cycle, the first file of the first group
-            level = sorted(m for m in remaining if not (deps[m] & remaining))
-            if not level:
-                level = [min((m for m in remaining if m in cyclic), key=lambda m: (order[m], m))]
-            jobs = []
-            for m in level:
-                u = by_mod[m]
-                extra = {}
-                for d in sorted(deps[m]):
-                    extra.update(maps.get(d, {}))
-                kwargs = dict(line_length=line_length, weights=u.weights is not None, module_name=u.out.stem,
-                              package=u.package, absolutize=u.absolutize, siblings=dict(siblings),
-                              extra_weight_maps=extra, reexports=reexports[m] or None)
-                jobs.append((m, display(u.src), sources[m], kwargs))
-            finished = pool.map(_translate_job, jobs) if pool is not None else map(_translate_job, jobs)
-            for m, result, error in finished:
-                remaining.discard(m)
-                done.add(m)
-                if m in todo and progress:
-                    progress(1)
-                u = by_mod[m]
-                if result is None:
-                    outcomes[m] = Outcome(u, FAILED, error=error)
-                    continue  # importers keep importing the original
-                results[m] = result
-                maps[m] = {**_merged(deps[m], maps), **result.weight_maps}
-                siblings[m] = (u.target, result.exports, result.summaries)
+        _translate_levels(need, need, deps, by_mod, sources, reexports, results, outcomes, pool, line_length,
+                          display, lambda m: progress(1) if progress and m in todo else None, {})
+        # dependencies were translated before their importers: what the importers hand their
+        # classes (channels-last images) makes a second pass translate those files for it,
+        # and the files importing them again (their layout summaries changed)
+        hints: dict = {}
+        for result in results.values():
+            for (mod, *key), tag in result.external_hints.items():
+                if mod in results and not _already_takes(results[mod], key, tag):
+                    hints.setdefault(mod, {})[tuple(key)] = tag
+        if hints:
+            for mod in hints:  # the whole picture: hints the first pass already honoured too
+                for r in results.values():
+                    for (m2, *key), tag in r.external_hints.items():
+                        if m2 == mod:
+                            hints[mod].setdefault(tuple(key), tag)
+            again = set(hints)
+            grew = True
+            while grew:
+                grew = False
+                for m in results:
+                    if m not in again and deps[m] & again:
+                        again.add(m)
+                        grew = True
+            _translate_levels(again, need, deps, by_mod, sources, reexports, results, outcomes, pool, line_length,
+                              display, lambda m: None, hints)
     finally:
         if pool is not None:
             pool.shutdown()
@@ -546,6 +536,67 @@ def run(units: list[Unit], *, line_length: int = 88, workers: int = 1, cache=Non
         if cache is not None:
             cache.record(outcomes[m], sources[m], sources, new, deps[m])
     return [outcomes[k] for k in keys]
+
+
+def _translate_levels(which: set, need: set, deps: dict, by_mod: dict, sources: dict, reexports: dict,
+                      results: dict, outcomes: dict, pool, line_length: int, display, done_one, hints: dict) -> None:
+    """Translate the modules ``which`` in dependency order (each sees the
+    classes, builders, summaries and weight maps of the run's files it
+    imports, from ``results``); files of one import cycle one at a time."""
+    groups = dependency_levels({m: deps[m] & need for m in need})
+    cyclic = {m for g in groups if len(g) > 1 for m in g}
+    order = {m: i for i, g in enumerate(groups) for m in g}
+    remaining = set(which)
+
+    def sibling(m):
+        r = results[m]
+        return (by_mod[m].target, r.exports, r.summaries)
+
+    while remaining:
+        # every file whose dependencies are done; in a cycle, the first file of the first group
+        level = sorted(m for m in remaining if not (deps[m] & remaining))
+        if not level:
+            level = [min((m for m in remaining if m in cyclic), key=lambda m: (order[m], m))]
+        jobs = []
+        siblings = {m: sibling(m) for m in results if m not in remaining}
+        for m in level:
+            u = by_mod[m]
+            kwargs = dict(line_length=line_length, weights=u.weights is not None, module_name=u.out.stem,
+                          package=u.package, absolutize=u.absolutize, siblings=siblings,
+                          extra_weight_maps=_weight_maps(m, deps, results), reexports=reexports[m] or None,
+                          external_hints=hints.get(m))
+            jobs.append((m, display(u.src), sources[m], kwargs))
+        finished = pool.map(_translate_job, jobs) if pool is not None else map(_translate_job, jobs)
+        for m, result, error in finished:
+            remaining.discard(m)
+            done_one(m)
+            if result is None:
+                outcomes[m] = Outcome(by_mod[m], FAILED, error=error)
+                results.pop(m, None)
+                continue  # importers keep importing the original
+            results[m] = result
+
+
+def _already_takes(result, key, tag) -> bool:
+    """The class's translation already takes what its importer hands it."""
+    cls, func, param = key
+    summary = result.summaries.get(cls) if func == "__call__" else None
+    return summary is not None and summary.takes.get(param) == tag
+
+
+def _weight_maps(m: str, deps: dict, results: dict) -> dict:
+    """The NNX layer types built by the run's files ``m`` imports, transitively."""
+    out: dict = {}
+    seen = set()
+    stack = sorted(deps[m], reverse=True)
+    while stack:
+        d = stack.pop()
+        if d in seen or d not in results:
+            continue
+        seen.add(d)
+        stack.extend(sorted(deps[d], reverse=True))
+        out.update(results[d].weight_maps)
+    return out
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
@@ -575,9 +626,3 @@ def _pool(workers: int) -> ProcessPoolExecutor:
     # one file per process: nothing a translation leaves behind reaches the next
     return ProcessPoolExecutor(workers, mp_context=ctx, max_tasks_per_child=1)
 
-
-def _merged(ds, maps):
-    out = {}
-    for d in sorted(ds):
-        out.update(maps.get(d, {}))
-    return out
