@@ -176,3 +176,44 @@ def test_output_that_does_not_compile_falls_back_to_the_source(monkeypatch):
     assert "jax.nn.relu(x)" in result.code
     assert "T2N901" in result.code and "does not compile" in result.code
     assert any(d.code == "T2N901" for d in result.diagnostics)
+
+
+FACTORY = '''import torch
+import torch.nn as nn
+
+
+class Block(nn.Module):
+    def __init__(self, dim, device=None, dtype=None):
+        super().__init__()
+        dd = {'device': device, 'dtype': dtype}
+        fk = dict(device=device, dtype=dtype)
+        self.conv = nn.Conv2d(3, dim, 3, padding=1, **dd)
+        self.norm = nn.BatchNorm2d(dim, **fk)
+        self.fc = nn.Linear(dim, 4, **dd)
+
+    def forward(self, x):
+        return self.fc(self.norm(self.conv(x)).mean((2, 3)))
+'''
+
+
+def test_factory_kwargs_through_dicts(tmp_path):
+    """timm hands device/dtype on as **dd: the splat is written out, devices dropped."""
+    from harness import run_parity, translate_files
+
+    result, tmod, jmod, wmod = translate_files(FACTORY, tmp_path)
+    assert result.todo_count == 0, result.code
+    layers = [l for l in result.code.splitlines() if "nnx.Conv" in l or "nnx.BatchNorm" in l or "nnx.Linear" in l]
+    assert len(layers) == 3 and not any("device" in l or "**" in l for l in layers), result.code
+    x = np.random.default_rng(0).standard_normal((2, 3, 8, 8)).astype(np.float32)
+    assert run_parity(result, tmod, jmod, wmod, "Block", [x], kwargs={"dim": 6}, jit=True) < 1e-4
+
+
+def test_splat_of_a_rebound_value_reads_the_dict():
+    from torch2nnx.translator.splats import expand_splats
+    import libcst as cst
+
+    src = ("def f(a):\n    d = {'x': a, 'y': 2}\n    a = 5\n    return g(**d)\n\n\n"
+           "def h(a):\n    d = {'x': a}\n    d['z'] = 1\n    return g(**d)\n")
+    out = expand_splats(cst.parse_module(src), src).code
+    assert "g(x=d['x'], y=2)" in out  # `a` is rebound after the dict: read from it
+    assert "return g(**d)\n" in out.split("def h")[1]  # a mutated dict is left alone

@@ -361,6 +361,11 @@ def conv_kwargs(kwargs, n):
                 raise NotImplementedError(f"padding_mode={value!r} passed in **kwargs")
         elif key in names:
             out[names[key]] = value
+        elif key == "device":
+            continue  # placement is JAX's
+        elif key == "dtype":
+            if value is not None:
+                out["param_dtype"] = out["dtype"] = value
         else:
             raise TypeError(f"unexpected Conv argument {key!r}")
     return out

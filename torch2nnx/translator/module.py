@@ -21,6 +21,7 @@ from .imports import ImportTable, absolute_module, dotted, dropped_module
 from .leftovers import mark_leftovers
 from .positions import LazyPositions
 from .rounds import RoundMemo
+from .splats import expand_splats
 from .weights import formatted_weights_module
 
 
@@ -89,7 +90,7 @@ def translate_source(source: str, path: str = "<stdin>", options: Options | None
 
 
 def _translate_source(source: str, path: str, options: Options, module_name: str | None) -> TranslateResult:
-    module = parse(source, path)
+    module = expand_splats(parse(source, path), source)
     positions = LazyPositions(module)
     imports = ImportTable.from_module(module, options.package)
     for local, q in list(imports.names.items()):
