@@ -80,7 +80,14 @@ def prepare(cases: list[dict], root: Path, workers: int) -> dict:
     """Copy the packages, write the drivers, translate. Returns
     {case id: {"error": str | None, "todos": int, "files": [...]}}."""
     from torch2nnx.project import FAILED, file_unit, run
-    from torch2nnx.follow import followed
+    try:
+        from torch2nnx.follow import followed
+    except ImportError:  # an older torch2nnx (a "before" figure): its own import follower
+        from torch2nnx.verify import _run_files
+
+        def followed(paths):
+            files, _ = _run_files(paths[0])
+            return [Path(p) for p, _ in files.values()], {}
 
     site, drivers = root / "site", root / "drivers"
     site.mkdir(parents=True, exist_ok=True)
@@ -151,7 +158,7 @@ def run_case(case: dict) -> dict:
         torch.manual_seed(0)
         t_model = tmod.build()
         perturb(t_model, 0)
-        j_model = jmod.build(rngs=nnx.Rngs(0))
+        j_model = _build_nnx(jmod.build)
         stage = "load"
         wmod.load_torch_state_dict(j_model, t_model.state_dict(), strict=True)
         stage = "forward"
@@ -199,6 +206,22 @@ def run_case(case: dict) -> dict:
     return out
 
 
+def _build_nnx(build):
+    """The NNX model, its parameters initialised in one compiled program: built
+    op by op, every new parameter shape compiles its own initializer (minutes
+    for an EfficientNet on this machine). The same Python constructor runs,
+    traced; a constructor that cannot be traced is run as it is."""
+    import jax
+    from flax import nnx
+
+    try:
+        graphdef, _ = nnx.split(nnx.eval_shape(lambda: build(rngs=nnx.Rngs(0))))
+        state = jax.jit(lambda: nnx.split(build(rngs=nnx.Rngs(0)))[1])()
+        return nnx.merge(graphdef, state)
+    except Exception:  # noqa: BLE001 - e.g. a constructor reading a random value in Python
+        return build(rngs=nnx.Rngs(0))
+
+
 def _values(out):
     """Model outputs as arrays: dicts (torchvision segmentation) by key order, dataclasses by field."""
     if isinstance(out, dict):
@@ -210,7 +233,12 @@ def _values(out):
 
 def _worker_main() -> int:
     """A worker process: one case per line of stdin, one RESULT line each (torch
-    and JAX are imported once per worker, not once per case)."""
+    and JAX are imported once per worker, not once per case; compiled programs
+    are cached on disk for the workers after it)."""
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", os.environ["T2N_JAX_CACHE"])
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.05)
     for line in sys.stdin:
         if line.strip():
             print("RESULT " + json.dumps(run_case(json.loads(line))), flush=True)
@@ -237,6 +265,7 @@ class Worker:
                                             + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
         env.setdefault("JAX_PLATFORMS", "cpu")
         env["OMP_NUM_THREADS"] = "1"
+        env["T2N_JAX_CACHE"] = str(self.root / "jax-cache")
         self.errlog = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen([sys.executable, __file__, "--worker"], env=env, cwd=self.root, text=True,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errlog, bufsize=1)
