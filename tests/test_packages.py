@@ -217,3 +217,38 @@ def test_splat_of_a_rebound_value_reads_the_dict():
     out = expand_splats(cst.parse_module(src), src).code
     assert "g(x=d['x'], y=2)" in out  # `a` is rebound after the dict: read from it
     assert "return g(**d)\n" in out.split("def h")[1]  # a mutated dict is left alone
+
+
+SLOTS = '''from collections import OrderedDict
+from typing import Optional
+
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self, aux=True):
+        super().__init__()
+        layers = OrderedDict()
+        layers["conv"] = nn.Conv2d(3, 4, 3)
+        layers["act"] = nn.ReLU()
+        self.body = nn.Sequential(layers)
+        self.aux: Optional[nn.Module] = None
+        if aux:
+            self.aux = nn.Linear(4, 2)
+
+    def forward(self, x):
+        x = self.body(x).mean((2, 3))
+        return self.aux(x) if self.aux is not None else x
+'''
+
+
+@pytest.mark.parametrize("aux", [True, False])
+def test_named_sequential_from_a_variable_and_a_module_slot_declared_none(tmp_path, aux):
+    """torchvision's MaxVit builds nn.Sequential(an OrderedDict variable); Inception
+    declares `self.AuxLogits = None` before maybe assigning a module (NNX: nnx.data)."""
+    from harness import run_parity, translate_files
+
+    result, tmod, jmod, wmod = translate_files(SLOTS, tmp_path)
+    assert "nnx.data(None)" in result.code and "sequential(layers)" in result.code
+    x = np.random.default_rng(0).standard_normal((2, 3, 8, 8)).astype(np.float32)
+    assert run_parity(result, tmod, jmod, wmod, "Net", [x], kwargs={"aux": aux}, jit=True) < 1e-4

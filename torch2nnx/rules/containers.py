@@ -9,6 +9,9 @@ def _sequential(a, ctx):
     if len(items) == 1 and items[0].startswith(("OrderedDict(", "collections.OrderedDict(")):
         inner = items[0].split("(", 1)[1].rsplit(")", 1)[0].strip()
         return f"{ctx.helper('NamedSequential')}(dict({inner}))"
+    if len(items) == 1 and items[0].isidentifier():
+        # one value known only at run time: a layer, or an OrderedDict of named layers
+        return f"{ctx.helper('sequential')}({items[0]})"
     return call("nnx.Sequential", items)
 
 

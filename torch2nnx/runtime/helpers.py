@@ -263,6 +263,13 @@ class NamedSequential(nnx.Module):
         return x
 
 
+def sequential(*layers):
+    """nn.Sequential(x) where x is only known at run time: an OrderedDict keeps its names."""
+    if len(layers) == 1 and isinstance(layers[0], dict):
+        return NamedSequential(layers[0])
+    return nnx.Sequential(*layers)
+
+
 class OrderedModuleDict(nnx.Module):
     """A subclass of nn.ModuleDict: entries in insertion order, also under jit
     (an nnx.Dict iterates in sorted key order there)."""

@@ -503,6 +503,8 @@ class BodyRewriter(FastTransformer):
         for opts in (optional, [(n, d) for n, d in optional if n == "inplace"]):
             params = list(required) + [f"{n}={d}" for n, d in opts]
             params.append("*")
+            # factory arguments callers hand on (`conv_layer(i, o, 3, **dd)`): accepted, dropped as in calls
+            params += [f"{n}=None" for n, _, _ in spec if n in ("device", "dtype") and n not in given]
             params.append("rngs" if rule.stateful else "rngs=None")
             args = Args(rule.params, {**{n: n for n in required}, **{n: n for n, _ in opts}, **given}, [], {})
             try:
@@ -1463,6 +1465,10 @@ class BodyRewriter(FastTransformer):
         stateless layer (wrapped in a lambda) so that indices do not move.
         """
         refs = [self.tag(n).module if self.tag(n).kind == L.MODULE else None for n in nodes]
+        if len(refs) == 1 and refs[0] is not None and refs[0].kind == "odict":
+            elems = tuple(refs[0].elements)  # nn.Sequential(layers), layers filled item by item
+            takes, returns = self._fold_refs(list(elems), original)
+            return new, ModuleRef("sequential", elements=elems, takes=takes, returns=returns)
         named = _ordered_dict_items(nodes)
         if named is not None:
             elems = tuple(self.tag(v).module if self.tag(v).kind == L.MODULE else UNKNOWN_MODULE for v in named)
@@ -1898,6 +1904,15 @@ class BodyRewriter(FastTransformer):
         for target in updated.targets:
             new_targets.append(target.with_changes(target=self.bind_target(target.target, vt)))
         updated = updated.with_changes(targets=new_targets)
+        if len(updated.targets) == 1 and isinstance(updated.targets[0].target, cst.Subscript) \
+                and isinstance(updated.targets[0].target.value, cst.Name) and vt.kind == L.MODULE and vt.module:
+            # layers["conv"] = nn.Conv2d(...): an OrderedDict of layers, for nn.Sequential(layers)
+            name = updated.targets[0].target.value.value
+            cur = self.env.get(name)
+            held = cur.module.elements if cur is not None and cur.kind == L.MODULE and cur.module is not None \
+                and cur.module.kind == "odict" else ()
+            self.env[name] = Tag(L.MODULE, module=ModuleRef("odict", elements=tuple(held) + (vt.module,)))
+            return updated
         # x[idx] = v  ->  x = x.at[idx].set(v)
         if len(updated.targets) == 1 and isinstance(updated.targets[0].target, cst.Subscript):
             sub = updated.targets[0].target

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from .pytree_attrs import data_slots
 from . import layout as L
 from .body import BodyRewriter, code, expr
 from .context import ClassInfo, FileContext, Summary
@@ -246,7 +247,7 @@ def rewrite_class(f: FileContext, info: ClassInfo, builder_methods: set[str]) ->
         new_body = _add_mode_flag(f, info, new_body)
     if info.uses_rngs:
         new_body = _add_first(f, info, new_body, RNGS_ATTR, "uses_rngs")
-    return node.with_changes(bases=bases, body=node.body.with_changes(body=new_body))
+    return data_slots(node.with_changes(bases=bases, body=node.body.with_changes(body=new_body)))
 
 
 def _sequential_call(info: ClassInfo) -> cst.FunctionDef:

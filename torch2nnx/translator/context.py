@@ -17,7 +17,7 @@ from .layout import Tag
 class ModuleRef:
     """What an attribute or variable holding a module is known to be."""
 
-    kind: str  # layer | class | sequential | list | dict | union | unknown
+    kind: str  # layer | class | sequential | list | dict | odict (a local OrderedDict of layers) | union | unknown
     rule: Optional[Rule] = None
     cls: Optional[str] = None
     elements: tuple = ()
