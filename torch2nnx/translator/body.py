@@ -23,6 +23,9 @@ from .context import UNKNOWN_MODULE, BuildCtx, ClassInfo, FileContext, ModuleRef
 from .fastvisit import FastTransformer
 from .imports import dotted
 from .layout import Tag
+from .modeflag import READ as MODE_FLAG_READ
+from .modeflag import annassign_mode_flag, assign_mode_flag, augassign_mode_flag, is_mode_flag
+from .places import PlacesMixin
 
 _code = cst.Module([]).code_for_node
 
@@ -44,6 +47,15 @@ NON_TENSOR_BUILTINS = {
     "print", "tuple", "list", "dict", "set", "min", "max", "sum", "abs", "round",
     "getattr", "hasattr", "setattr", "type", "iter", "next", "sorted", "reversed",
     "any", "all", "repr", "format", "super", "callable", "id", "hash",
+}
+
+
+# standard-library modules whose functions never return a tensor
+NON_TENSOR_MODULES = {
+    "re", "os", "sys", "math", "json", "logging", "warnings", "pathlib", "string", "time", "datetime",
+    "inspect", "typing", "dataclasses", "enum", "argparse", "fnmatch", "glob", "hashlib", "io", "shutil",
+    "subprocess", "tempfile", "textwrap", "threading", "traceback", "uuid", "platform", "importlib",
+    "collections", "packaging",
 }
 
 
@@ -108,7 +120,7 @@ def _source_rank(args):
     return None
 
 
-class BodyRewriter(FastTransformer):
+class BodyRewriter(PlacesMixin, FastTransformer):
     """Rewrites one function (or a class body's statements)."""
 
     def __init__(self, fctx: FileContext, cls: Optional[ClassInfo], func_name: str, params: Sequence[str],
@@ -128,6 +140,7 @@ class BodyRewriter(FastTransformer):
         self._call_funcs: set[int] = set()  # original nodes that are the callee of a call
         self._not_values: set[int] = set()  # names that are attribute names or keywords
         self._type_nodes: set[int] = set()  # original nodes in a type position (isinstance)
+        self.init_places()
         self._annotation = 0
         self.transposes = 0
         self.build_ctx = BuildCtx(fctx)
@@ -307,6 +320,7 @@ class BodyRewriter(FastTransformer):
     def visit_For(self, node):
         self.todos.append([])
         self._push_env()
+        self.add_store(node.target)
 
     def visit_While(self, node):
         self.todos.append([])
@@ -352,8 +366,10 @@ class BodyRewriter(FastTransformer):
     # nested function definitions keep their own names
     def visit_FunctionDef(self, node):
         self.todos.append([])
+        self.enter_definition(node)
 
     def leave_FunctionDef(self, original, updated):
+        self.leave_definition()
         return self._attach(updated)
 
     # ------------------------------------------------------------- transposes
@@ -406,6 +422,8 @@ class BodyRewriter(FastTransformer):
             return updated
         if updated.value in self.env:
             return self.set(updated, self.env[updated.value])
+        if self.is_store(original):
+            return updated  # a place written to, not a use of what the name held
         if updated.value in ("True", "False", "None"):
             return self.set(updated, L.OTHER_TAG)
         q = self.f.imports.qualify(updated)
@@ -426,9 +444,11 @@ class BodyRewriter(FastTransformer):
                 self._type_nodes.update(id(e.value) for e in node.args[1].value.elements)
 
     def visit_Import(self, node):
+        self.bind_local_import(node)
         return False  # names in imports are bindings, not uses
 
     def visit_ImportFrom(self, node):
+        self.bind_local_import(node)
         return False
 
     def visit_Annotation(self, node):
@@ -662,17 +682,20 @@ class BodyRewriter(FastTransformer):
 
     def leave_Attribute(self, original, updated):
         q = self.f.imports.qualify(updated)
+        store = self.is_store(original)
         if q is not None and self.f.imports.is_torch(q):
-            if id(original) in self._call_funcs:
-                return updated
+            if id(original) in self._call_funcs or store:
+                return updated  # a torch attribute written to: the leftover pass marks it
             return self.torch_value(original, updated, q)
         base = updated.value
         name = updated.attr.value
-        if isinstance(base, cst.Name) and base.value == "self" and self.cls is not None and name == "training":
+        if is_mode_flag(self, updated):
             # torch's mode flag: translated classes hold `deterministic`, which
             # model.eval() / model.train() set, like they do for nnx.Dropout
+            if store:
+                return self.set(updated, L.OTHER_TAG)  # the assignment sets the flag (modeflag.py)
             self.cls.uses_training = True
-            return self.set(expr("(not self.deterministic)"), L.OTHER_TAG)
+            return self.set(expr(MODE_FLAG_READ), L.OTHER_TAG)
         if isinstance(base, cst.Name) and base.value == "self" and self.cls is not None and self.cls.row is not None \
                 and self.layer_attr(self.cls.row, name) is not None:
             # a subclass of a torch layer reads its weights under the NNX layer's names
@@ -707,7 +730,9 @@ class BodyRewriter(FastTransformer):
             # `block_cnf.block(...)`: a config object's layer factory
             elements = tuple(ModuleRef("class", cls=c) for c in self.f.factory_fields[name])
             return self.set(updated, Tag(L.MODULE, module=ModuleRef("factory", elements=elements)))
-        if bt.is_tensor or bt.kind == L.FREE:
+        if (bt.is_tensor or bt.kind == L.FREE) and not store and not self.is_imported(base):
+            # a Tensor property (x.device) on what may be a tensor; never on a
+            # place written to, nor on a module (tf.device, an imported name)
             prop = registry.tensor_property(name)
             if prop is not None:
                 return self.apply_property(original, updated, prop, bt)
@@ -1007,6 +1032,9 @@ class BodyRewriter(FastTransformer):
                     return self.set(cst.Name(str(found)), L.OTHER_TAG)
             if name in NON_TENSOR_BUILTINS:
                 return self.set(updated, L.OTHER_TAG)
+        if q is not None and q.split(".")[0] in NON_TENSOR_MODULES:
+            # re.compile(...), os.path.join(...): what it returns is no tensor (its .sub is not Tensor.sub)
+            return self.set(updated, L.OTHER_TAG)
         if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value in self.env:
             # a method of a local Python object (a list's append, a dict's get): not a boundary
             return self.set(updated, L.UNKNOWN_TAG)
@@ -1029,8 +1057,8 @@ class BodyRewriter(FastTransformer):
         """A name bound by an import (a module or function, never a tensor)."""
         while isinstance(node, cst.Attribute):
             node = node.value
-        return isinstance(node, cst.Name) and node.value not in self.env and (
-            node.value in self.f.imports.names or node.value in self.f.imports.relative)
+        return isinstance(node, cst.Name) and (node.value in self._local_imports or node.value not in self.env and (
+            node.value in self.f.imports.names or node.value in self.f.imports.relative))
 
     def add_module(self, call: cst.Call):
         """``m.add_module(name, layer)``: a named entry of a dict-like container,
@@ -1893,6 +1921,9 @@ class BodyRewriter(FastTransformer):
         tied = self.tie_weights(original)
         if tied is not None:
             return tied
+        flag = assign_mode_flag(self, original, updated)
+        if flag is not None:
+            return flag
         vt = self.tag(updated.value)
         new_targets = []
         for target in updated.targets:
@@ -1965,11 +1996,16 @@ class BodyRewriter(FastTransformer):
         return target
 
     def leave_AnnAssign(self, original, updated):
+        flag = annassign_mode_flag(self, original, updated)
+        if flag is not None:
+            return flag
         if updated.value is not None:
             self.bind_target(updated.target, self.tag(updated.value))
         return updated
 
     def leave_AugAssign(self, original, updated):
+        if augassign_mode_flag(self, original, updated):
+            return updated
         t = self.tag(updated.target)
         vt = self.tag(updated.value)
         if t.is_tensor:
