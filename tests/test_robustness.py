@@ -253,3 +253,33 @@ def test_training_of_a_plain_object_is_an_attribute():
     compiles_cleanly(result.code)
     assert "self.training = training" in result.code
     assert "deterministic" not in result.code
+
+
+# -------------------------------------------------------------- operands
+
+OPERANDS = HEADER + textwrap.dedent("""
+    class M(nn.Module):
+        def forward(self, x, y, z):
+            c = x.mean() > 0
+            a = x.sub(y + z)
+            b = torch.sub(x, y if c else z)
+            d = torch.pow(x + 1, 2)
+            e = torch.neg(x - y)
+            g = torch.reshape(x + y, (-1,))
+            h = x.add(y, alpha=z.shape[0] + 1)
+            k = torch.matmul(x + y, z.transpose(0, 1))
+            return a + b + d + e + g.reshape(x.shape) + h + k.sum()
+""")
+
+
+def test_argument_sources_keep_their_precedence(tmp_path):
+    """``x.sub(y + z)`` was ``x - y + z``, ``torch.pow(x + 1, 2)`` was ``x + 1**2``."""
+    result, tmod, jmod, wmod = translate_files(OPERANDS, tmp_path)
+    assert "x - (y + z)" in result.code
+    assert "(x + 1) ** 2" in result.code
+    assert "-(x - y)" in result.code
+    assert "(x + y).reshape(" in result.code
+    assert "x.reshape(-1" not in result.code  # and no parentheses where none are needed:
+    assert "((" not in result.code.replace("((-1,)", "")
+    inputs = [rand(3, 3, seed=i) for i in range(3)]
+    run_parity(result, tmod, jmod, wmod, "M", inputs)

@@ -25,6 +25,7 @@ from .imports import dotted
 from .layout import Tag
 from .modeflag import READ as MODE_FLAG_READ
 from .modeflag import annassign_mode_flag, assign_mode_flag, augassign_mode_flag, is_mode_flag
+from .operands import guarded_result, operand, tidy
 from .places import PlacesMixin
 
 _code = cst.Module([]).code_for_node
@@ -141,6 +142,7 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         self._not_values: set[int] = set()  # names that are attribute names or keywords
         self._type_nodes: set[int] = set()  # original nodes in a type position (isinstance)
         self.init_places()
+        self._operand_parens: set[str] = set()  # parentheses operand() added to this call's sources
         self._annotation = 0
         self.transposes = 0
         self.build_ctx = BuildCtx(fctx)
@@ -981,7 +983,8 @@ class BodyRewriter(PlacesMixin, FastTransformer):
                     if pos is None:
                         self.todo(original, "T2N002", f"Tensor.{mname}: starred arguments are not supported")
                         return self.set(updated, L.UNKNOWN_TAG)
-                    return self.apply_rule(original, rule, [code(recv)] + pos, kw, [recv] + nodes)
+                    return self.apply_rule(original, rule, [operand(recv, self._operand_parens)] + pos, kw,
+                                           [recv] + nodes)
                 if rule is None and rt.kind == L.TENSOR and not mname.startswith("_"):
                     self.todo(original, "T2N001", f"Tensor.{mname} is not supported")
                     return self.set(updated, L.UNKNOWN_TAG)
@@ -1148,19 +1151,21 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         return all(n in bound or n in INERT_PARAMS for n in named)
 
     def call_args(self, call: cst.Call):
+        """The arguments' sources (each safe as an operand, see operands.py), by position and keyword."""
         pos, kw, nodes = [], {}, []
+        self._operand_parens = set()
         for a in call.args:
             if a.star == "*":
                 # *layers: kept as one starred source for rows that take varargs
-                pos.append("*" + code(a.value))
+                pos.append("*" + operand(a.value, self._operand_parens))
                 nodes.append(a.value)
                 continue
             if a.star == "**":
                 return None, None, None
             if a.keyword is not None:
-                kw[a.keyword.value] = code(a.value)
+                kw[a.keyword.value] = operand(a.value, self._operand_parens)
             else:
-                pos.append(code(a.value))
+                pos.append(operand(a.value, self._operand_parens))
             nodes.append(a.value)
         return pos, kw, nodes
 
@@ -1420,7 +1425,7 @@ class BodyRewriter(PlacesMixin, FastTransformer):
                 result = self.permute(rule, args, name_nodes)
                 if result is None:
                     src = args.given_src[lay.tensors[0]]
-                    return self.set(expr(src), self._permute_tag)
+                    return self.set(self.built(src), self._permute_tag)
             elif lay.kind == "stack":
                 result = self.stack(rule, args, name_nodes)
             elif lay.kind == "aware":
@@ -1443,7 +1448,7 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         except Unsupported as e:
             self.todo(original, e.code, f"{rule.name}: {e.message}")
             return self.set(original, L.UNKNOWN_TAG)
-        new = expr(src)
+        new = self.built(src)
         for h in rule.helpers:
             self.f.helpers.add(h)
         if rule.layer:
@@ -1464,6 +1469,12 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         if rule.returns_tuple and result.kind == L.TENSOR:
             result = result.with_(kind=L.SEQ)
         return self.set(new, result)
+
+    def built(self, src: str) -> cst.BaseExpression:
+        """A build's source as the node standing where the call stood (operands.py)."""
+        new = guarded_result(tidy(expr(src), self._operand_parens))
+        self._operand_parens = set()
+        return new
 
     # ------------------------------------------------------------ containers
     def _dict_members(self, node):
@@ -1708,7 +1719,7 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             self.build_ctx.perm = None
         for h in rule.helpers:
             self.f.helpers.add(h)
-        return self.set(expr(src), result)
+        return self.set(self.built(src), result)
 
     def permute(self, rule: Rule, args, name_nodes):
         """permute/transpose: a channels-last input often needs no data movement."""
@@ -1786,18 +1797,18 @@ class BodyRewriter(PlacesMixin, FastTransformer):
                 if t.kind == L.TENSOR and k >= 3 and all(lit(n) == 1 for n in dims_nodes[2:]):
                     # (N, C) -> (N, C, 1, 1): the same bytes as (N, 1, 1, C)
                     src = f"{x}.reshape({', '.join([dims_src[0]] + ['1'] * (k - 2) + [dims_src[1]])})"
-                    return self.set(expr(src), L.channels_last(k, one=True))
-                return self.set(expr(rule.build(args, self.build_ctx)), L.plain(k or None))
+                    return self.set(self.built(src), L.channels_last(k, one=True))
+                return self.set(self.built(rule.build(args, self.build_ctx)), L.plain(k or None))
             if t.one and (t.roles is None or t.roles == L.spatial_roles(len(t.perm))):
                 # spatial dims of size 1: channels-last bytes are in torch order already
-                return self.set(expr(rule.build(args, self.build_ctx)), L.plain(k or None))
+                return self.set(self.built(rule.build(args, self.build_ctx)), L.plain(k or None))
             if t.roles is not None and k:
                 out = self._channel_reshape(node, t, dims_nodes, dims_src)
                 if out is not None:
                     return out
             new_node = self.canonical(node)
             args.given_src[tname] = code(new_node)
-            return self.set(expr(rule.build(args, self.build_ctx)), L.plain(k or None))
+            return self.set(self.built(rule.build(args, self.build_ctx)), L.plain(k or None))
         except Unsupported as e:
             self.todo(original, e.code, f"{rule.name}: {e.message}")
             return self.set(original, L.UNKNOWN_TAG)
@@ -1831,7 +1842,7 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         out_perm = (0,) + tuple(range(1 + nm, k)) + tuple(range(1, 1 + nm))
         out_roles = ("N",) + (("C",) if nm == 1 else tuple(f"C{i}" for i in range(nm))) \
             + tuple(roles[i] for i in s_axes)
-        return self.set(expr(src), Tag(L.TENSOR, perm=out_perm, rank=k, roles=out_roles))
+        return self.set(self.built(src), Tag(L.TENSOR, perm=out_perm, rank=k, roles=out_roles))
 
     def stack(self, rule: Rule, args, name_nodes) -> Tag:
         lay = rule.layout
