@@ -283,3 +283,23 @@ def test_argument_sources_keep_their_precedence(tmp_path):
     assert "((" not in result.code.replace("((-1,)", "")
     inputs = [rand(3, 3, seed=i) for i in range(3)]
     run_parity(result, tmod, jmod, wmod, "M", inputs)
+
+
+def test_a_starred_argument_a_row_cannot_bind_is_marked():
+    """gather_excite's ``nn.BatchNorm2d(channels, *dd)`` built ``epsilon=*dd``."""
+    result = translate("""
+        class M(nn.Module):
+            def __init__(self, channels, device=None, dtype=None):
+                super().__init__()
+                dd = {'device': device, 'dtype': dtype}
+                self.bn = nn.BatchNorm2d(channels, *dd)
+                self.layers = nn.Sequential(*[nn.ReLU()])
+
+            def forward(self, x):
+                return self.layers(self.bn(x))
+    """, HEADER)
+    compiles_cleanly(result.code)
+    assert "T2N901" not in codes(result), result.code
+    assert "T2N002" in codes(result)
+    assert "TODO(torch2nnx): T2N002 torch.nn.BatchNorm2d: a starred argument (*dd)" in result.code
+    assert "nnx.Sequential(" in result.code

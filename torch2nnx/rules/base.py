@@ -285,6 +285,9 @@ def bind(rule_params: str, positional: list[str], keywords: dict[str, str]) -> A
     has_var = any(k == "varargs" for _, _, k in spec)
     has_kw = any(k == "varkw" for _, _, k in spec)
     for i, value in enumerate(positional):
+        if i < len(pos_names) and value.startswith("*"):
+            # `f(*args)`: how many parameters the splat fills is known only at run time
+            raise Unsupported("T2N002", f"a starred argument ({value}) where the row binds '{pos_names[i]}'")
         if i < len(pos_names):
             given[pos_names[i]] = value
         elif has_var:
