@@ -303,3 +303,105 @@ def test_a_starred_argument_a_row_cannot_bind_is_marked():
     assert "T2N002" in codes(result)
     assert "TODO(torch2nnx): T2N002 torch.nn.BatchNorm2d: a starred argument (*dd)" in result.code
     assert "nnx.Sequential(" in result.code
+
+
+# ------------------------------------------------------------ decorations
+
+DECORATED = HEADER + textwrap.dedent("""
+    from timm.layers._fx import register_notrace_module
+
+
+    @torch.jit.script
+    def f1(x):
+        return x + 1
+
+
+    @torch.compile
+    def f2(x):
+        return x * 2
+
+
+    @torch.compile(mode="max-autotune", fullgraph=True)
+    def f3(x):
+        return x * 3
+
+
+    @torch.compiler.disable(recursive=False)
+    def f4(x):
+        return x
+
+
+    @torch._dynamo.disable
+    def f5(x):
+        return x
+
+
+    @torch.fx.wrap
+    def f6(x):
+        return x
+
+
+    @torch.jit.ignore
+    def f7(x):
+        return x
+
+
+    @torch.jit.unused
+    def f8(x):
+        return x
+
+
+    torch.fx.wrap('f6')
+    torch.jit.script(f2)
+    f4 = torch.jit.script(f4)
+    s1 = torch.jit.script(f1)
+    s2 = torch.compile(f2, mode="reduce-overhead")
+    s3 = torch.compile(mode="max")(f3)
+    s4 = torch.jit.trace(f1, torch.ones(2))
+
+
+    @torch.jit.script
+    class Pair:
+        def __init__(self, a: int):
+            self.a = a
+
+
+    @torch.jit.interface
+    class Iface(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            pass
+
+
+    @register_notrace_module
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(3, 3)
+
+        @torch.jit.script_method
+        def scripted(self, x):
+            return x
+
+        @torch.jit.ignore(drop=True)
+        def ignored(self, x):
+            return x
+
+        @torch.jit.export
+        def exported(self, x):
+            return x
+
+        def forward(self, x):
+            return s1(self.fc(x)) + s2(x) + s3(x) + f5(x) * Pair(2).a
+""")
+
+
+def test_torchscript_compile_and_tracing_decorations_go():
+    result = translate(DECORATED)
+    compiles_cleanly(result.code)
+    assert result.todo_count == 0, [d.format() for d in result.diagnostics] + [result.code]
+    assert "torch" not in result.code.replace("torch2nnx", "")
+    assert "@" not in result.code, result.code
+    assert "s1 = f1\n" in result.code and "s2 = f2\n" in result.code and "s3 = f3\n" in result.code
+    assert "s4 = f1\n" in result.code
+    assert "f4 = f4" not in result.code and "\nf2\n" not in result.code and "'f6'" not in result.code
+    assert "class M(nnx.Module):" in result.code and "class Pair:" in result.code

@@ -99,7 +99,13 @@ class Example:
     # ops whose outputs are random or order-free compare a property instead
     compare: str = "allclose"
     # "forward": the expression is returned from forward; "init": built in
-    # __init__ (where rngs exist) as self.value and returned from forward
+    # __init__ (where rngs exist) as self.value and returned from forward;
+    # decorations: "decorator" (on forward), "method-decorator" (on a method
+    # forward does not call), "function-decorator" (on a module-level helper
+    # forward calls), "class-decorator" (on a second module class),
+    # "plain-class-decorator" (on a plain class forward uses), "module-call"
+    # (``fast = <torch>`` over the helper, forward calls ``fast``); statements:
+    # "with", "stmt", "module", "overload" (see examples.py)
     where: str = "forward"
     # layer rows: the forward's return expression over ``self.layer`` and the
     # inputs (``self.layer(x, y, y)[0]``); default ``self.layer(x)``

@@ -20,6 +20,7 @@ from ..rules.base import Canonical, Rule, Unsupported, bind, parse_params
 from ..rules.seq_ops import MODULE_METHODS, TIED_LINEAR_WEIGHTS, TIED_WEIGHT_NAMES
 from . import layout as L
 from .context import UNKNOWN_MODULE, BuildCtx, ClassInfo, FileContext, ModuleRef, Summary
+from .decorators import applied_identity, removable_decorator, unused_wrapper_call
 from .fastvisit import FastTransformer
 from .imports import dotted
 from .layout import Tag
@@ -99,12 +100,6 @@ def _is_drop(node) -> bool:
     from ..rules.torch_only import DROP
 
     return isinstance(node, cst.Name) and node.value == DROP
-
-
-def _builds_drop(rule: Rule) -> bool:
-    from ..rules.torch_only import drop
-
-    return rule.build is drop
 
 
 def _source_rank(args):
@@ -198,7 +193,8 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         self._stmts.append(node)
 
     def leave_SimpleStatementLine(self, original, updated):
-        if len(updated.body) == 1 and isinstance(updated.body[0], cst.Expr) and _is_drop(updated.body[0].value):
+        if len(updated.body) == 1 and isinstance(updated.body[0], cst.Expr) and _is_drop(updated.body[0].value) \
+                or unused_wrapper_call(self.f, original, updated):
             self._attach(updated)
             return cst.RemovalSentinel.REMOVE
         updated = self.inplace_statement(original, updated)
@@ -215,10 +211,7 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         return self._attach(updated)
 
     def leave_Decorator(self, original, updated):
-        q = self.f.imports.qualify(original.decorator.func if isinstance(original.decorator, cst.Call)
-                                   else original.decorator)
-        rule = registry.lookup(q) if q else None
-        if _is_drop(updated.decorator) or (rule is not None and _builds_drop(rule)):
+        if removable_decorator(self.f, original, updated):
             return cst.RemovalSentinel.REMOVE
         return updated
 
@@ -899,6 +892,9 @@ class BodyRewriter(PlacesMixin, FastTransformer):
     # ----------------------------------------------------------------- calls
     def leave_Call(self, original, updated):
         func = updated.func
+        value = applied_identity(updated)
+        if value is not None:  # torch.compile(mode=...)(fn): fn
+            return self.set(value, self.tag(value))
         q = self.f.imports.qualify(func)
         if q is None and isinstance(original.func, cst.Attribute):
             # a static method of a torch class (nn.Transformer.generate_square_subsequent_mask):
