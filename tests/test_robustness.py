@@ -91,20 +91,23 @@ def test_plain_attribute_named_like_a_tensor_property_parity(tmp_path):
             def __init__(self, device=None):
                 self.device = device
                 self.dtype = torch.float32
+                self.data = [1.0, 2.0]
 
         class M(nn.Module):
             def __init__(self):
                 super().__init__()
                 self.cfg = Config()
+                self.scale = sum(self.cfg.data)
                 self.device = None
                 self.fc = nn.Linear(4, 3)
 
             def forward(self, x):
                 self.device = x.device
-                return self.fc(x.to(self.cfg.dtype)) + torch.ones(3, device=self.device)
+                return self.fc(x.to(self.cfg.dtype)) * self.scale + torch.ones(3, device=self.device)
     """)
     result, tmod, jmod, wmod = translate_files(source, tmp_path)
     assert "T2N901" not in codes(result), result.code
+    assert "sum(self.cfg.data)" in result.code  # an instance of a plain class is no tensor (Tensor.data)
     run_parity(result, tmod, jmod, wmod, "M", [rand(2, 4)])
 
 

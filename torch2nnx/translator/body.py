@@ -1029,7 +1029,8 @@ class BodyRewriter(PlacesMixin, FastTransformer):
                 if q is not None and self.f.imports.is_torch(q):
                     found = registry.lookup(f"{q}.{updated.args[1].value.evaluated_value}") is not None
                     return self.set(cst.Name(str(found)), L.OTHER_TAG)
-            if name in NON_TENSOR_BUILTINS:
+            if name in NON_TENSOR_BUILTINS or name in self.f.plain_classes:
+                # an instance of a plain class: its .device or .data is its own attribute
                 return self.set(updated, L.OTHER_TAG)
         if q is not None and q.split(".")[0] in NON_TENSOR_MODULES:
             # re.compile(...), os.path.join(...): what it returns is no tensor (its .sub is not Tensor.sub)

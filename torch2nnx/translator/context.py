@@ -102,6 +102,7 @@ class FileContext:
         self.buffers: set[str] = set()  # "Buffer" / "NonPersistentBuffer" when used
         self.functions: dict[str, Summary] = {}
         self.local_functions: set[str] = set()
+        self.plain_classes: set[str] = set()  # classes of the file that are not modules (their instances are no tensors)
         self.function_transposes: dict[str, int] = {}
         self.leftover_names: set[str] = set()  # torch imports still used by marked code
         self.origins: dict[int, cst.CSTNode] = {}  # id(translated top-level statement) -> its source statement
