@@ -99,7 +99,13 @@ class Example:
     # ops whose outputs are random or order-free compare a property instead
     compare: str = "allclose"
     # "forward": the expression is returned from forward; "init": built in
-    # __init__ (where rngs exist) as self.value and returned from forward
+    # __init__ (where rngs exist) as self.value and returned from forward;
+    # decorations: "decorator" (on forward), "method-decorator" (on a method
+    # forward does not call), "function-decorator" (on a module-level helper
+    # forward calls), "class-decorator" (on a second module class),
+    # "plain-class-decorator" (on a plain class forward uses), "module-call"
+    # (``fast = <torch>`` over the helper, forward calls ``fast``); statements:
+    # "with", "stmt", "module", "overload" (see examples.py)
     where: str = "forward"
     # layer rows: the forward's return expression over ``self.layer`` and the
     # inputs (``self.layer(x, y, y)[0]``); default ``self.layer(x)``
@@ -285,6 +291,9 @@ def bind(rule_params: str, positional: list[str], keywords: dict[str, str]) -> A
     has_var = any(k == "varargs" for _, _, k in spec)
     has_kw = any(k == "varkw" for _, _, k in spec)
     for i, value in enumerate(positional):
+        if i < len(pos_names) and value.startswith("*"):
+            # `f(*args)`: how many parameters the splat fills is known only at run time
+            raise Unsupported("T2N002", f"a starred argument ({value}) where the row binds '{pos_names[i]}'")
         if i < len(pos_names):
             given[pos_names[i]] = value
         elif has_var:

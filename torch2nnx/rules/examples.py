@@ -24,6 +24,11 @@ import torch.nn.functional as F
 
 NAMES = ["x", "y", "z", "w"]
 
+HELPER = "def helper(x):\n    return x * 2.0\n"
+PAIR = "class Pair:\n    def __init__(self, a: int):\n        self.a = a\n"
+EXTRA = ("class Extra(nn.Module):\n    def forward(self, x: torch.Tensor) -> torch.Tensor:\n"
+         "        pass\n")
+
 
 def _pre(inputs, channels_last):
     """Layers that put inputs channels-last (a 1x1 conv), so dims get remapped."""
@@ -103,6 +108,25 @@ def _example_source(rule: Rule, ex: Example) -> str:
         return src.replace("class M(", ex.torch + "\n\n\nclass M(", 1)
     if ex.where == "stmt":
         return _module(init, fwd + [ex.torch, "return x * 2.0"], names)
+    # decorations and wrappers of module-level code (TorchScript, compile, tracing)
+    if ex.where == "function-decorator":
+        src = _module(init, fwd + ["return helper(x)"], names)
+        return src.replace("class M(", f"@{ex.torch}\n{HELPER}\n\nclass M(", 1)
+    if ex.where == "module-call":
+        src = _module(init, fwd + ["return fast(x)"], names)
+        return src.replace("class M(", f"{HELPER}\n\nfast = {ex.torch}\n\n\nclass M(", 1)
+    if ex.where == "plain-class-decorator":
+        src = _module(init, fwd + ["return x * Pair(2).a"], names)
+        return src.replace("class M(", f"@{ex.torch}\n{PAIR}\n\nclass M(", 1)
+    if ex.where == "class-decorator":
+        # a second module class, decorated (a TorchScript interface: never built)
+        src = _module(init, fwd + ["return x * 2.0"], names)
+        return src.replace("class M(", f"@{ex.torch}\n{EXTRA}\n\nclass M(", 1)
+    if ex.where == "method-decorator":
+        # a decorated method forward does not call (a ScriptModule's method outside one)
+        src = _module(init, fwd + ["return x * 2.0"], names)
+        return src.replace("    def forward", f"    @{ex.torch}\n    def extra(self, x):\n        return x\n\n"
+                                              "    def forward", 1)
     if ex.where == "init":
         init.append(f"self.value = {ex.torch}")
         fwd.append("return self.value * 1.0")

@@ -1,17 +1,45 @@
-"""torch machinery with no meaning in JAX: TorchScript decorators and checks,
-autograd switches, torchvision's usage logging, torchvision's and timm's model registries.
+"""torch machinery with no meaning in JAX: TorchScript, compile and tracing
+decorations and checks, autograd switches, torchvision's usage logging,
+torchvision's and timm's model registries.
 
 Rows whose build gives ``DROP`` remove the statement, decorator or ``with``
 wrapper they appear in (a ``with torch.no_grad():`` body stays).
+
+Rows built by :func:`unwrap` are wrappers that hand back what they wrap
+(``torch.jit.script(fn)``, ``torch.compile(model, mode=...)``): a call is the
+wrapped value itself, a decorator (``@torch.jit.script``, ``@torch.compile(...)``,
+on a function, a method or a class) goes, and a call whose result is unused
+(``torch.jit.script(fn)`` as a statement) goes with its statement. Called
+without the value (``torch.compile(mode=...)``), such a row returns the
+decorator it would apply: the identity.
 """
 
 from .base import OTHER, Example, Rule
 
 DROP = "__torch2nnx_drop__"
+IDENTITY = "(lambda fn: fn)"
 
 
 def drop(a, ctx):
     return DROP
+
+
+def unwrap(param: str, flag: str | None = None):
+    """The build of a wrapper whose ``param`` is what it wraps. ``flag``: the
+    parameter also takes a bool (``torch.jit.ignore(drop=True)``)."""
+
+    def build(a, ctx):
+        if not a.given(param) or a.src(param) == "None" or (flag and isinstance(a.lit(param), bool)):
+            return IDENTITY
+        return a.src(param)
+
+    build.wraps = True
+    return build
+
+
+def wraps(rule) -> bool:
+    """The row hands back what it wraps, or drops its statement: as a decorator it goes."""
+    return rule.build is drop or getattr(rule.build, "wraps", False)
 
 
 def row(name, params, build, examples, note=""):
@@ -21,9 +49,46 @@ def row(name, params, build, examples, note=""):
 X = ("float32[2,3]",)
 
 RULES = [
-    row("torch.jit.unused", "fn=None", drop, (Example("torch.jit.unused", X, where="decorator"),)),
-    row("torch.jit.ignore", "drop=False, **kwargs", drop, (Example("torch.jit.ignore", X, where="decorator"),)),
-    row("torch.jit.export", "fn=None", drop, (Example("torch.jit.export", X, where="decorator"),)),
+    row("torch.jit.unused", "fn=None", unwrap("fn"), (Example("torch.jit.unused", X, where="decorator"),)),
+    row("torch.jit.ignore", "drop=False, **kwargs", unwrap("drop", flag=True),
+        (Example("torch.jit.ignore", X, where="decorator"),
+         Example("torch.jit.ignore(drop=True)", X, where="function-decorator"))),
+    row("torch.jit.export", "fn=None", unwrap("fn"), (Example("torch.jit.export", X, where="decorator"),)),
+    # TorchScript, compile and tracing: the translation runs under nnx.jit instead
+    row("torch.jit.script", "obj, optimize=None, _frames_up=0, _rcb=None, example_inputs=None", unwrap("obj"),
+        (Example("torch.jit.script", X, where="function-decorator"),
+         Example("torch.jit.script(helper)", X, where="module-call"),
+         Example("torch.jit.script", X, where="plain-class-decorator")),
+        note="TorchScript; the translation compiles under nnx.jit / jax.jit"),
+    row("torch.jit.script_method", "fn", unwrap("fn"), (Example("torch.jit.script_method", X, where="method-decorator"),)),
+    row("torch.jit.script_if_tracing", "fn", unwrap("fn"),
+        (Example("torch.jit.script_if_tracing", X, where="function-decorator"),)),
+    row("torch.jit.interface", "obj", unwrap("obj"), (Example("torch.jit.interface", X, where="class-decorator"),),
+        note="a TorchScript interface declaration"),
+    row("torch.jit.trace", "func, example_inputs=None, optimize=None, check_trace=True, check_inputs=None, "
+        "check_tolerance=1e-05, strict=True, _force_outplace=False, _module_class=None, _compilation_unit=None, "
+        "example_kwarg_inputs=None, _store_inputs=True", unwrap("func"),
+        (Example("torch.jit.trace(helper, torch.ones(2, 3))", X, where="module-call"),),
+        note="the traced function is the function itself (its control flow as written)"),
+    row("torch.compile", "model=None, *, fullgraph=False, dynamic=None, backend=None, mode=None, options=None, "
+        "name=None, disable=False, recompile_limit=None, isolate_recompiles=False, dynamic_shapes=None",
+        unwrap("model"),
+        (Example("torch.compile(backend='eager')", X, where="function-decorator"),
+         Example("torch.compile(helper, backend='eager', dynamic=False)", X, where="module-call"),
+         Example("torch.compile(backend='eager')(helper)", X, where="module-call")),
+        note="the translation compiles under nnx.jit / jax.jit"),
+    row("torch.compiler.disable", "fn=None, recursive=True, *, reason=None", unwrap("fn"),
+        (Example("torch.compiler.disable", X, where="function-decorator"),
+         Example("torch.compiler.disable(recursive=False)", X, where="function-decorator"),
+         Example("torch.compiler.disable(recursive=False)", X, where="decorator"))),
+    row("torch._dynamo.disable", "fn=None, recursive=True, *, reason=None, wrapping=True", unwrap("fn"),
+        (Example("torch._dynamo.disable", X, where="function-decorator"),)),
+    row("torch.compiler.allow_in_graph", "fn", unwrap("fn"),
+        (Example("torch.compiler.allow_in_graph", X, where="function-decorator"),)),
+    row("torch._dynamo.allow_in_graph", "fn", unwrap("fn"),
+        (Example("torch._dynamo.allow_in_graph", X, where="function-decorator"),)),
+    row("torch.compiler.assume_constant_result", "fn", unwrap("fn"),
+        (Example("torch.compiler.assume_constant_result", X, where="function-decorator"),)),
     row("torch.jit._overload_method", "func=None", drop,
         (Example("torch.jit._overload_method", X, where="overload"),)),
     row("torch.no_grad", "orig_func=None", drop,
@@ -38,7 +103,8 @@ RULES = [
     row("torch._assert", "condition, message", drop,
         (Example("torch._assert(x.shape[0] > 0, 'empty batch')", X, where="stmt"),),
         note="a traced condition cannot be checked inside jit"),
-    row("torch.fx.wrap", "fn_or_name", drop, (Example("torch.fx.wrap('len')", X, where="module"),),
+    row("torch.fx.wrap", "fn_or_name", unwrap("fn_or_name"),
+        (Example("torch.fx.wrap('len')", X, where="module"), Example("torch.fx.wrap", X, where="function-decorator")),
         note="FX tracing registration"),
     row("torchvision.utils._log_api_usage_once", "obj", drop,
         (Example("torchvision.utils._log_api_usage_once(self)", X, where="stmt"),)),
@@ -52,7 +118,8 @@ RULES = [
     row("timm.models._registry.register_model_deprecations", "module_name, deprecation_map", drop,
         (Example("timm.models._registry.register_model_deprecations(__name__, {})", X, where="module"),)),
     row("timm.layers._fx.register_notrace_module", "module", drop,
-        (Example("timm.layers._fx.register_notrace_module", X, where="decorator"),),
+        (Example("timm.layers._fx.register_notrace_module", X, where="decorator"),
+         Example("timm.layers._fx.register_notrace_module", X, where="class-decorator")),
         note="FX tracing registration"),
     row("timm.layers._fx.register_notrace_function", "func", drop,
         (Example("timm.layers._fx.register_notrace_function", X, where="decorator"),),

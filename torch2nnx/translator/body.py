@@ -20,9 +20,14 @@ from ..rules.base import Canonical, Rule, Unsupported, bind, parse_params
 from ..rules.seq_ops import MODULE_METHODS, TIED_LINEAR_WEIGHTS, TIED_WEIGHT_NAMES
 from . import layout as L
 from .context import UNKNOWN_MODULE, BuildCtx, ClassInfo, FileContext, ModuleRef, Summary
+from .decorators import applied_identity, removable_decorator, unused_wrapper_call
 from .fastvisit import FastTransformer
 from .imports import dotted
 from .layout import Tag
+from .modeflag import READ as MODE_FLAG_READ
+from .modeflag import annassign_mode_flag, assign_mode_flag, augassign_mode_flag, is_mode_flag
+from .operands import guarded_result, operand, tidy
+from .places import PlacesMixin
 
 _code = cst.Module([]).code_for_node
 
@@ -44,6 +49,15 @@ NON_TENSOR_BUILTINS = {
     "print", "tuple", "list", "dict", "set", "min", "max", "sum", "abs", "round",
     "getattr", "hasattr", "setattr", "type", "iter", "next", "sorted", "reversed",
     "any", "all", "repr", "format", "super", "callable", "id", "hash",
+}
+
+
+# standard-library modules whose functions never return a tensor
+NON_TENSOR_MODULES = {
+    "re", "os", "sys", "math", "json", "logging", "warnings", "pathlib", "string", "time", "datetime",
+    "inspect", "typing", "dataclasses", "enum", "argparse", "fnmatch", "glob", "hashlib", "io", "shutil",
+    "subprocess", "tempfile", "textwrap", "threading", "traceback", "uuid", "platform", "importlib",
+    "collections", "packaging",
 }
 
 
@@ -88,12 +102,6 @@ def _is_drop(node) -> bool:
     return isinstance(node, cst.Name) and node.value == DROP
 
 
-def _builds_drop(rule: Rule) -> bool:
-    from ..rules.torch_only import drop
-
-    return rule.build is drop
-
-
 def _source_rank(args):
     """The rank of a new tensor from its sizes (torch.ones(c, 1, 1)), if literal in number."""
     star = getattr(args, "star", None) or []
@@ -108,7 +116,7 @@ def _source_rank(args):
     return None
 
 
-class BodyRewriter(FastTransformer):
+class BodyRewriter(PlacesMixin, FastTransformer):
     """Rewrites one function (or a class body's statements)."""
 
     def __init__(self, fctx: FileContext, cls: Optional[ClassInfo], func_name: str, params: Sequence[str],
@@ -128,6 +136,8 @@ class BodyRewriter(FastTransformer):
         self._call_funcs: set[int] = set()  # original nodes that are the callee of a call
         self._not_values: set[int] = set()  # names that are attribute names or keywords
         self._type_nodes: set[int] = set()  # original nodes in a type position (isinstance)
+        self.init_places()
+        self._operand_parens: set[str] = set()  # parentheses operand() added to this call's sources
         self._annotation = 0
         self.transposes = 0
         self.build_ctx = BuildCtx(fctx)
@@ -183,7 +193,8 @@ class BodyRewriter(FastTransformer):
         self._stmts.append(node)
 
     def leave_SimpleStatementLine(self, original, updated):
-        if len(updated.body) == 1 and isinstance(updated.body[0], cst.Expr) and _is_drop(updated.body[0].value):
+        if len(updated.body) == 1 and isinstance(updated.body[0], cst.Expr) and _is_drop(updated.body[0].value) \
+                or unused_wrapper_call(self.f, original, updated):
             self._attach(updated)
             return cst.RemovalSentinel.REMOVE
         updated = self.inplace_statement(original, updated)
@@ -200,10 +211,7 @@ class BodyRewriter(FastTransformer):
         return self._attach(updated)
 
     def leave_Decorator(self, original, updated):
-        q = self.f.imports.qualify(original.decorator.func if isinstance(original.decorator, cst.Call)
-                                   else original.decorator)
-        rule = registry.lookup(q) if q else None
-        if _is_drop(updated.decorator) or (rule is not None and _builds_drop(rule)):
+        if removable_decorator(self.f, original, updated):
             return cst.RemovalSentinel.REMOVE
         return updated
 
@@ -307,6 +315,7 @@ class BodyRewriter(FastTransformer):
     def visit_For(self, node):
         self.todos.append([])
         self._push_env()
+        self.add_store(node.target)
 
     def visit_While(self, node):
         self.todos.append([])
@@ -352,8 +361,10 @@ class BodyRewriter(FastTransformer):
     # nested function definitions keep their own names
     def visit_FunctionDef(self, node):
         self.todos.append([])
+        self.enter_definition(node)
 
     def leave_FunctionDef(self, original, updated):
+        self.leave_definition()
         return self._attach(updated)
 
     # ------------------------------------------------------------- transposes
@@ -406,6 +417,8 @@ class BodyRewriter(FastTransformer):
             return updated
         if updated.value in self.env:
             return self.set(updated, self.env[updated.value])
+        if self.is_store(original):
+            return updated  # a place written to, not a use of what the name held
         if updated.value in ("True", "False", "None") or updated.value in self.f.plain_globals:
             return self.set(updated, L.OTHER_TAG)
         q = self.f.imports.qualify(updated)
@@ -426,9 +439,11 @@ class BodyRewriter(FastTransformer):
                 self._type_nodes.update(id(e.value) for e in node.args[1].value.elements)
 
     def visit_Import(self, node):
+        self.bind_local_import(node)
         return False  # names in imports are bindings, not uses
 
     def visit_ImportFrom(self, node):
+        self.bind_local_import(node)
         return False
 
     def visit_Annotation(self, node):
@@ -664,17 +679,20 @@ class BodyRewriter(FastTransformer):
 
     def leave_Attribute(self, original, updated):
         q = self.f.imports.qualify(updated)
+        store = self.is_store(original)
         if q is not None and self.f.imports.is_torch(q):
-            if id(original) in self._call_funcs:
-                return updated
+            if id(original) in self._call_funcs or store:
+                return updated  # a torch attribute written to: the leftover pass marks it
             return self.torch_value(original, updated, q)
         base = updated.value
         name = updated.attr.value
-        if isinstance(base, cst.Name) and base.value == "self" and self.cls is not None and name == "training":
+        if is_mode_flag(self, updated):
             # torch's mode flag: translated classes hold `deterministic`, which
             # model.eval() / model.train() set, like they do for nnx.Dropout
+            if store:
+                return self.set(updated, L.OTHER_TAG)  # the assignment sets the flag (modeflag.py)
             self.cls.uses_training = True
-            return self.set(expr("(not self.deterministic)"), L.OTHER_TAG)
+            return self.set(expr(MODE_FLAG_READ), L.OTHER_TAG)
         if isinstance(base, cst.Name) and base.value == "self" and self.cls is not None and self.cls.row is not None \
                 and self.layer_attr(self.cls.row, name) is not None:
             # a subclass of a torch layer reads its weights under the NNX layer's names
@@ -709,7 +727,9 @@ class BodyRewriter(FastTransformer):
             # `block_cnf.block(...)`: a config object's layer factory
             elements = tuple(ModuleRef("class", cls=c) for c in self.f.factory_fields[name])
             return self.set(updated, Tag(L.MODULE, module=ModuleRef("factory", elements=elements)))
-        if bt.is_tensor or bt.kind == L.FREE:
+        if (bt.is_tensor or bt.kind == L.FREE) and not store and not self.is_imported(base):
+            # a Tensor property (x.device) on what may be a tensor; never on a
+            # place written to, nor on a module (tf.device, an imported name)
             prop = registry.tensor_property(name)
             if prop is not None:
                 return self.apply_property(original, updated, prop, bt)
@@ -874,6 +894,9 @@ class BodyRewriter(FastTransformer):
     # ----------------------------------------------------------------- calls
     def leave_Call(self, original, updated):
         func = updated.func
+        value = applied_identity(updated)
+        if value is not None:  # torch.compile(mode=...)(fn): fn
+            return self.set(value, self.tag(value))
         q = self.f.imports.qualify(func)
         if q is None and isinstance(original.func, cst.Attribute):
             # a static method of a torch class (nn.Transformer.generate_square_subsequent_mask):
@@ -958,7 +981,8 @@ class BodyRewriter(FastTransformer):
                     if pos is None:
                         self.todo(original, "T2N002", f"Tensor.{mname}: starred arguments are not supported")
                         return self.set(updated, L.UNKNOWN_TAG)
-                    return self.apply_rule(original, rule, [code(recv)] + pos, kw, [recv] + nodes)
+                    return self.apply_rule(original, rule, [operand(recv, self._operand_parens)] + pos, kw,
+                                           [recv] + nodes)
                 if rule is None and rt.kind == L.TENSOR and not mname.startswith("_"):
                     self.todo(original, "T2N001", f"Tensor.{mname} is not supported")
                     return self.set(updated, L.UNKNOWN_TAG)
@@ -1007,8 +1031,12 @@ class BodyRewriter(FastTransformer):
                 if q is not None and self.f.imports.is_torch(q):
                     found = registry.lookup(f"{q}.{updated.args[1].value.evaluated_value}") is not None
                     return self.set(cst.Name(str(found)), L.OTHER_TAG)
-            if name in NON_TENSOR_BUILTINS:
+            if name in NON_TENSOR_BUILTINS or name in self.f.plain_classes:
+                # an instance of a plain class: its .device or .data is its own attribute
                 return self.set(updated, L.OTHER_TAG)
+        if q is not None and q.split(".")[0] in NON_TENSOR_MODULES:
+            # re.compile(...), os.path.join(...): what it returns is no tensor (its .sub is not Tensor.sub)
+            return self.set(updated, L.OTHER_TAG)
         if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value in self.env:
             # a method of a local Python object (a list's append, a dict's get): not a boundary
             return self.set(updated, L.UNKNOWN_TAG)
@@ -1031,8 +1059,8 @@ class BodyRewriter(FastTransformer):
         """A name bound by an import (a module or function, never a tensor)."""
         while isinstance(node, cst.Attribute):
             node = node.value
-        return isinstance(node, cst.Name) and node.value not in self.env and (
-            node.value in self.f.imports.names or node.value in self.f.imports.relative)
+        return isinstance(node, cst.Name) and (node.value in self._local_imports or node.value not in self.env and (
+            node.value in self.f.imports.names or node.value in self.f.imports.relative))
 
     def add_module(self, call: cst.Call):
         """``m.add_module(name, layer)``: a named entry of a dict-like container,
@@ -1122,19 +1150,21 @@ class BodyRewriter(FastTransformer):
         return all(n in bound or n in INERT_PARAMS for n in named)
 
     def call_args(self, call: cst.Call):
+        """The arguments' sources (each safe as an operand, see operands.py), by position and keyword."""
         pos, kw, nodes = [], {}, []
+        self._operand_parens = set()
         for a in call.args:
             if a.star == "*":
                 # *layers: kept as one starred source for rows that take varargs
-                pos.append("*" + code(a.value))
+                pos.append("*" + operand(a.value, self._operand_parens))
                 nodes.append(a.value)
                 continue
             if a.star == "**":
                 return None, None, None
             if a.keyword is not None:
-                kw[a.keyword.value] = code(a.value)
+                kw[a.keyword.value] = operand(a.value, self._operand_parens)
             else:
-                pos.append(code(a.value))
+                pos.append(operand(a.value, self._operand_parens))
             nodes.append(a.value)
         return pos, kw, nodes
 
@@ -1394,7 +1424,7 @@ class BodyRewriter(FastTransformer):
                 result = self.permute(rule, args, name_nodes)
                 if result is None:
                     src = args.given_src[lay.tensors[0]]
-                    return self.set(expr(src), self._permute_tag)
+                    return self.set(self.built(src), self._permute_tag)
             elif lay.kind == "stack":
                 result = self.stack(rule, args, name_nodes)
             elif lay.kind == "aware":
@@ -1417,7 +1447,7 @@ class BodyRewriter(FastTransformer):
         except Unsupported as e:
             self.todo(original, e.code, f"{rule.name}: {e.message}")
             return self.set(original, L.UNKNOWN_TAG)
-        new = expr(src)
+        new = self.built(src)
         for h in rule.helpers:
             self.f.helpers.add(h)
         if rule.layer:
@@ -1438,6 +1468,12 @@ class BodyRewriter(FastTransformer):
         if rule.returns_tuple and result.kind == L.TENSOR:
             result = result.with_(kind=L.SEQ)
         return self.set(new, result)
+
+    def built(self, src: str) -> cst.BaseExpression:
+        """A build's source as the node standing where the call stood (operands.py)."""
+        new = guarded_result(tidy(expr(src), self._operand_parens))
+        self._operand_parens = set()
+        return new
 
     # ------------------------------------------------------------ containers
     def _dict_members(self, node):
@@ -1686,7 +1722,7 @@ class BodyRewriter(FastTransformer):
             self.build_ctx.perm = None
         for h in rule.helpers:
             self.f.helpers.add(h)
-        return self.set(expr(src), result)
+        return self.set(self.built(src), result)
 
     def permute(self, rule: Rule, args, name_nodes):
         """permute/transpose: a channels-last input often needs no data movement."""
@@ -1764,18 +1800,18 @@ class BodyRewriter(FastTransformer):
                 if t.kind == L.TENSOR and k >= 3 and all(lit(n) == 1 for n in dims_nodes[2:]):
                     # (N, C) -> (N, C, 1, 1): the same bytes as (N, 1, 1, C)
                     src = f"{x}.reshape({', '.join([dims_src[0]] + ['1'] * (k - 2) + [dims_src[1]])})"
-                    return self.set(expr(src), L.channels_last(k, one=True))
-                return self.set(expr(rule.build(args, self.build_ctx)), L.plain(k or None))
+                    return self.set(self.built(src), L.channels_last(k, one=True))
+                return self.set(self.built(rule.build(args, self.build_ctx)), L.plain(k or None))
             if t.one and (t.roles is None or t.roles == L.spatial_roles(len(t.perm))):
                 # spatial dims of size 1: channels-last bytes are in torch order already
-                return self.set(expr(rule.build(args, self.build_ctx)), L.plain(k or None))
+                return self.set(self.built(rule.build(args, self.build_ctx)), L.plain(k or None))
             if t.roles is not None and k:
                 out = self._channel_reshape(node, t, dims_nodes, dims_src)
                 if out is not None:
                     return out
             new_node = self.canonical(node)
             args.given_src[tname] = code(new_node)
-            return self.set(expr(rule.build(args, self.build_ctx)), L.plain(k or None))
+            return self.set(self.built(rule.build(args, self.build_ctx)), L.plain(k or None))
         except Unsupported as e:
             self.todo(original, e.code, f"{rule.name}: {e.message}")
             return self.set(original, L.UNKNOWN_TAG)
@@ -1809,7 +1845,7 @@ class BodyRewriter(FastTransformer):
         out_perm = (0,) + tuple(range(1 + nm, k)) + tuple(range(1, 1 + nm))
         out_roles = ("N",) + (("C",) if nm == 1 else tuple(f"C{i}" for i in range(nm))) \
             + tuple(roles[i] for i in s_axes)
-        return self.set(expr(src), Tag(L.TENSOR, perm=out_perm, rank=k, roles=out_roles))
+        return self.set(self.built(src), Tag(L.TENSOR, perm=out_perm, rank=k, roles=out_roles))
 
     def stack(self, rule: Rule, args, name_nodes) -> Tag:
         lay = rule.layout
@@ -1899,6 +1935,9 @@ class BodyRewriter(FastTransformer):
         tied = self.tie_weights(original)
         if tied is not None:
             return tied
+        flag = assign_mode_flag(self, original, updated)
+        if flag is not None:
+            return flag
         vt = self.tag(updated.value)
         new_targets = []
         for target in updated.targets:
@@ -1980,11 +2019,16 @@ class BodyRewriter(FastTransformer):
         return target
 
     def leave_AnnAssign(self, original, updated):
+        flag = annassign_mode_flag(self, original, updated)
+        if flag is not None:
+            return flag
         if updated.value is not None:
             self.bind_target(updated.target, self.tag(updated.value))
         return updated
 
     def leave_AugAssign(self, original, updated):
+        if augassign_mode_flag(self, original, updated):
+            return updated
         t = self.tag(updated.target)
         vt = self.tag(updated.value)
         if t.is_tensor:

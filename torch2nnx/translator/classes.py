@@ -247,7 +247,10 @@ def rewrite_class(f: FileContext, info: ClassInfo, builder_methods: set[str]) ->
         new_body = _add_mode_flag(f, info, new_body)
     if info.uses_rngs:
         new_body = _add_first(f, info, new_body, RNGS_ATTR, "uses_rngs")
-    return data_slots(node.with_changes(bases=bases, body=node.body.with_changes(body=new_body)))
+    from .decorators import class_decorators
+
+    return data_slots(node.with_changes(bases=bases, body=node.body.with_changes(body=new_body),
+                                        decorators=class_decorators(f, node)))
 
 
 def _sequential_call(info: ClassInfo) -> cst.FunctionDef:

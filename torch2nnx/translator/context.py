@@ -103,6 +103,7 @@ class FileContext:
         self.functions: dict[str, Summary] = {}
         self.local_functions: set[str] = set()
         self.plain_globals: set[str] = set()  # module-level names bound to plain Python values only
+        self.plain_classes: set[str] = set()  # classes of the file that are not modules (their instances are no tensors)
         self.function_transposes: dict[str, int] = {}
         self.leftover_names: set[str] = set()  # torch imports still used by marked code
         self.origins: dict[int, cst.CSTNode] = {}  # id(translated top-level statement) -> its source statement

@@ -115,6 +115,7 @@ def _translate_source(source: str, path: str, options: Options, module_name: str
     builder_methods = find_builders(module, f)
 
     f.local_functions = {s.name.value for s in module.body if isinstance(s, cst.FunctionDef)}
+    f.plain_classes = {s.name.value for s in module.body if isinstance(s, cst.ClassDef)} - set(f.classes)
     # Rounds: what layouts callers pass is only known after the callers are
     # rewritten, so a second round rewrites callees with those layouts. Stop
     # when the call sites agree with the previous round.
