@@ -315,3 +315,50 @@ def test_train_mode_with_frozen_batchnorm_at_parity(frozen):
     # and train(False) switches the rest too
     j_model.set_mode(False)
     assert j_model.backbone.layers[1].use_running_average is True
+
+
+# a Sequential used as a sequence: iterated (in its own forward too), indexed,
+# sliced, measured; an nnx.Sequential keeps its layers in .layers
+SEQUENCE = '''
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Pool(nn.Sequential):
+    def __init__(self, cin, cout):
+        super().__init__(nn.AdaptiveAvgPool2d(1), nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU())
+
+    def forward(self, x):
+        for mod in self:
+            x = mod(x)
+        return F.interpolate(x, scale_factor=16, mode="nearest")
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1),
+                                      nn.ReLU())
+        self.pool = Pool(8, 4)
+        convs = [i for i, b in enumerate(self.features) if isinstance(b, nn.Conv2d)]
+        self.n = len(self.features) + len(convs)
+        self.width = self.features[-2].out_channels
+
+    def forward(self, x):
+        x = self.features[:2](x)
+        for m in self.features[2:]:
+            x = m(x)
+        y = self.features[0](x[:, :3])
+        return torch.cat([self.pool(x), y[:, :4]], 1) * (self.n + self.width)
+'''
+
+
+def test_sequential_as_a_sequence_at_parity(tmp_path):
+    result, tm, jm, wm = translate_files(SEQUENCE, tmp_path)
+    assert result.todo_count == 0, [d.format() for d in result.diagnostics]
+    assert "for mod in self.layers:" in result.code
+    assert "len(self.features.layers)" in result.code
+    assert "nnx.Sequential(*self.features.layers[:2])(x)" in result.code
+    x = make_input("float32[2,3,16,16]", np.random.default_rng(5))
+    assert run_parity(result, tm, jm, wm, "Net", [x]) < 1e-4

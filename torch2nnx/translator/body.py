@@ -776,6 +776,9 @@ class BodyRewriter(FastTransformer):
         return self.apply_rule(original, rule, [code(updated.value)], {}, [updated.value])
 
     def leave_Subscript(self, original, updated):
+        layer = module_api.subscript(self, updated)
+        if layer is not None:  # seq[i] on an nnx.Sequential: its layers
+            return layer
         vt = self.tag(updated.value)
         if vt.kind == L.SHAPE:
             if vt.param and len(updated.slice) == 1 and isinstance(updated.slice[0].slice, cst.Index) \
@@ -1039,7 +1042,8 @@ class BodyRewriter(FastTransformer):
                     found = registry.lookup(f"{q}.{updated.args[1].value.evaluated_value}") is not None
                     return self.set(cst.Name(str(found)), L.OTHER_TAG)
             if name in NON_TENSOR_BUILTINS:
-                return self.set(updated, L.OTHER_TAG)
+                # len(seq), enumerate(seq): an nnx.Sequential's layers
+                return self.set(module_api.sequence_args(self, updated), L.OTHER_TAG)
         if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value in self.env:
             # a method of a local Python object (a list's append, a dict's get): not a boundary
             return self.set(updated, L.UNKNOWN_TAG)
@@ -1332,6 +1336,8 @@ class BodyRewriter(FastTransformer):
                 n2, o = self.through_module(node, t, e)
                 node = n2
                 outs.append(o)
+                if o.kind == L.TENSOR:
+                    t = o  # what the next element is handed: one transpose, not one per element
             res = outs[0]
             for o in outs[1:]:
                 res = L.join(res, o)
@@ -1503,7 +1509,7 @@ class BodyRewriter(FastTransformer):
         if named is not None:
             elems = tuple(self.tag(v).module if self.tag(v).kind == L.MODULE else UNKNOWN_MODULE for v in named)
             takes, returns = self._fold_refs(list(elems), original)
-            return new, ModuleRef("sequential", elements=elems, takes=takes, returns=returns)
+            return new, ModuleRef("sequential", elements=elems, takes=takes, returns=returns, named=True)
         if not isinstance(new, cst.Call) or len(new.args) != len(nodes) or any(a.star for a in new.args):
             # Sequential(*layers): the layers appended to the list, in order
             elems = ()
@@ -2051,6 +2057,10 @@ class BodyRewriter(FastTransformer):
             return
         if module_api.bind_pairs(self, it, target):
             return
+        elem = module_api.self_elements(self, it)
+        if elem is not None:  # for mod in self: a Sequential subclass's layers
+            self.bind_target(target, elem)
+            return
         if isinstance(it, cst.Call) and isinstance(it.func, cst.Name) and it.func.value == "enumerate" \
                 and it.args and isinstance(target, cst.Tuple) and len(target.elements) == 2:
             self.bind_target(target.elements[0].value, L.OTHER_TAG)
@@ -2072,7 +2082,14 @@ class BodyRewriter(FastTransformer):
 
     def leave_For(self, original, updated):
         self._pop_env(loop=True)
+        layers = module_api.layers_of(self, updated.iter)
+        if layers is not None:  # for m in seq: an nnx.Sequential's layers
+            updated = updated.with_changes(iter=layers)
         return self._attach(updated)
+
+    def leave_CompFor(self, original, updated):
+        layers = module_api.layers_of(self, updated.iter)
+        return updated.with_changes(iter=layers) if layers is not None else updated
 
     def returnable(self, node):
         """Returned values: channels-last where torch has channels-first spatial

@@ -26,6 +26,7 @@ class ModuleRef:
     layout: object = None  # the constructed layer's layout, when its arguments decide it
     takes: object = None  # sequential: what the first layer needs (Tag) ...
     returns: object = None  # ... and what the last one gives
+    named: bool = False  # sequential: a NamedSequential (torch's names kept; a sequence itself)
 
 
 UNKNOWN_MODULE = ModuleRef("unknown")

@@ -18,6 +18,7 @@ body rewriter:
 
 from __future__ import annotations
 
+import dataclasses
 from functools import lru_cache
 
 import libcst as cst
@@ -129,7 +130,10 @@ def note_assign(rw, original: cst.Assign, updated: cst.Assign) -> cst.Assign:
     if q == "torch.nn.Sequential" and not original.value.args \
             and any(dotted(t) in filled_names(rw) for t in targets if dotted(t)):
         new = cst.parse_expression(f"{rw.build_ctx.helper('NamedSequential')}()")
-        rw.set(new, rw.tag(value))
+        t = rw.tag(value)
+        if t.kind == L.MODULE and t.module is not None and t.module.kind == "sequential":
+            t = Tag(L.MODULE, module=dataclasses.replace(t.module, named=True))
+        rw.set(new, t)
         updated = updated.with_changes(value=new)
     if rw.cls is not None and any(t.kind == L.MODULE and may_be_function(t.module) for t in _candidates(rw, value)):
         for t in targets:
@@ -201,3 +205,112 @@ def torch_layer_names_source() -> str:
 
 
 GENERATED = {"TORCH_LAYER_NAMES": torch_layer_names_source}
+
+
+# ------------------------------------------------------- Sequential as a sequence
+# torch code iterates, indexes and measures a Sequential (``for m in self``,
+# ``self.features[3]``, ``len(seq)``); an nnx.Sequential keeps its layers in
+# ``.layers`` (a NamedSequential, like torch's, is a sequence itself)
+SEQUENCE_BUILTINS = ("enumerate", "len", "list", "tuple", "reversed", "iter", "zip")
+
+
+def _class_container(f, name):
+    seen = set()
+    while name in f.classes and name not in seen:
+        seen.add(name)
+        info = f.classes[name]
+        if info.container != "inherit":
+            return info.container
+        name = next((b for b in info.bases if b in f.classes), None)
+    return None
+
+
+def is_nnx_sequential(rw, node) -> bool:
+    """``node`` holds an nnx.Sequential (or a subclass), whose layers are in ``.layers``."""
+    if isinstance(node, cst.Name) and node.value == "self" and rw.cls is not None:
+        return _class_container(rw.f, rw.cls.name) == "sequential"
+    t = rw.tag(node)
+    if t.kind != L.MODULE or t.module is None:
+        return False
+    m = t.module
+    if m.kind == "sequential":
+        return not m.named
+    return m.kind == "class" and _class_container(rw.f, m.cls) == "sequential"
+
+
+def layers_of(rw, node):
+    """``node.layers`` where ``node`` is an nnx.Sequential, else None."""
+    if not is_nnx_sequential(rw, node):
+        return None
+    return rw.set(cst.Attribute(value=node, attr=cst.Name("layers")), rw.tag(node))
+
+
+def sequence_args(rw, updated: cst.Call):
+    """``enumerate(seq)`` / ``len(seq)`` / ...: the nnx.Sequential's layers."""
+    if not (isinstance(updated.func, cst.Name) and updated.func.value in SEQUENCE_BUILTINS):
+        return updated
+    args = list(updated.args)
+    changed = False
+    for i, a in enumerate(args):
+        if a.keyword is None and not a.star:
+            new = layers_of(rw, a.value)
+            if new is not None:
+                args[i] = a.with_changes(value=new)
+                changed = True
+    return updated.with_changes(args=args) if changed else updated
+
+
+def subscript(rw, updated: cst.Subscript):
+    """``seq[i]`` -> ``seq.layers[i]``; ``seq[a:b]`` -> an nnx.Sequential of those
+    layers (torch's slice is a Sequential too). None when not an nnx.Sequential."""
+    if len(updated.slice) != 1 or not is_nnx_sequential(rw, updated.value):
+        return None
+    t = rw.tag(updated.value)
+    elems = t.module.elements if t.kind == L.MODULE and t.module is not None else ()
+    if not elems and isinstance(updated.value, cst.Name) and updated.value.value == "self" and rw.cls is not None:
+        elems = rw.cls.elements
+    sl = updated.slice[0].slice
+    layers = cst.Attribute(value=updated.value, attr=cst.Name("layers"))
+    if isinstance(sl, cst.Slice):
+        new = cst.parse_expression(f"nnx.Sequential(*{_code(updated.with_changes(value=layers))})")
+        bounds = [_literal_int(b) for b in (sl.lower, sl.upper, sl.step)]
+        part = ()
+        if all(b is not False for b in bounds) and elems:
+            part = tuple(elems[slice(*bounds)])
+        if part and all(isinstance(e, ModuleRef) for e in part):
+            takes, returns = rw._fold_refs(list(part))
+            return rw.set(new, Tag(L.MODULE, module=ModuleRef("sequential", elements=part, takes=takes,
+                                                               returns=returns)))
+        return rw.set(new, Tag(L.MODULE, module=ModuleRef("sequential")))
+    index = sl.value
+    ref = UNKNOWN_MODULE
+    try:
+        i = int(_code(index))
+        if -len(elems) <= i < len(elems) and isinstance(elems[i], ModuleRef):
+            ref = elems[i]
+    except ValueError:
+        if elems and all(isinstance(e, ModuleRef) for e in elems):
+            ref = elems[0] if len(elems) == 1 else ModuleRef("union", elements=tuple(elems))
+    return rw.set(updated.with_changes(value=layers), Tag(L.MODULE, module=ref))
+
+
+def _literal_int(node):
+    """A slice bound: None when absent, the int when literal, False otherwise."""
+    if node is None:
+        return None
+    try:
+        return int(_code(node))
+    except ValueError:
+        return False
+
+
+def self_elements(rw, it):
+    """``for mod in self`` in a Sequential subclass: its layers."""
+    if isinstance(it, cst.Attribute) and it.attr.value == "layers":
+        it = it.value
+    if isinstance(it, cst.Name) and it.value == "self" and rw.cls is not None \
+            and _class_container(rw.f, rw.cls.name) in ("sequential", "named"):
+        elems = tuple(e for e in rw.cls.elements if isinstance(e, ModuleRef))
+        ref = UNKNOWN_MODULE if not elems else elems[0] if len(elems) == 1 else ModuleRef("union", elements=elems)
+        return Tag(L.MODULE, module=ref)
+    return None
