@@ -177,6 +177,10 @@ def test_names_and_order_match_torch(translated):
     t_model, j_model = _models(translated)
     assert j_model.children_names() == t_model.children_names()
     assert j_model.module_names() == t_model.module_names()
+    # the order survives nnx.clone / split / merge (which rebuild attributes sorted)
+    from flax import nnx
+
+    assert nnx.clone(j_model).module_names() == t_model.module_names()
     assert j_model.conv_names() == t_model.conv_names()
     t_counts, j_counts = t_model.counts(), j_model.counts()
     n_bn = sum(isinstance(m, torch.nn.BatchNorm2d) for m in t_model.modules())
@@ -362,3 +366,50 @@ def test_sequential_as_a_sequence_at_parity(tmp_path):
     assert "nnx.Sequential(*self.features.layers[:2])(x)" in result.code
     x = make_input("float32[2,3,16,16]", np.random.default_rng(5))
     assert run_parity(result, tm, jm, wm, "Net", [x]) < 1e-4
+
+
+# the layers NNX has no class for (recurrent, attention, transformer helpers)
+# and NNX's own layers report torch's submodules and parameter names
+LAYERS = '''
+import torch
+import torch.nn as nn
+
+
+class Mixed(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(20, 16)
+        self.lstm = nn.LSTM(16, 16, num_layers=2, dropout=0.1, bidirectional=True, batch_first=True)
+        self.attn = nn.MultiheadAttention(32, 4, batch_first=True)
+        self.encoder = nn.TransformerEncoder(nn.TransformerEncoderLayer(32, 4, 64, batch_first=True), 2)
+        self.norm = nn.LayerNorm(32)
+        self.bn = nn.BatchNorm1d(32)
+        self.prelu = nn.PReLU()
+        self.drop = nn.Dropout(0.1)
+        self.head = nn.Linear(32, 5, bias=False)
+
+    def forward(self, x):
+        h, _ = self.lstm(self.embed(x))
+        h = self.encoder(self.attn(h, h, h)[0])
+        return self.head(self.drop(self.prelu(self.norm(h))))
+
+    def names(self):
+        return ([n for n, _ in self.named_modules()], [n for n, _ in self.named_parameters()],
+                [n for n, _ in self.named_buffers()], [n for n, _ in self.named_children()])
+'''
+
+
+def test_layer_helpers_report_torch_names(tmp_path):
+    from flax import nnx
+
+    result, tm, jm, wm = translate_files(LAYERS, tmp_path)
+    assert result.todo_count == 0, [d.format() for d in result.diagnostics]
+    t_model, j_model = tm.Mixed(), jm.Mixed(rngs=nnx.Rngs(0))
+    t_mods, t_params, t_bufs, t_children = t_model.names()
+    j_mods, j_params, j_bufs, j_children = j_model.names()
+    assert j_children == t_children
+    assert j_mods == t_mods
+    assert j_params == t_params
+    assert j_bufs == [n for n in t_bufs if not n.endswith("num_batches_tracked")]
+    entries = {k for k, _, _, _ in wm.torch_key_map(j_model)}
+    assert set(j_params) | set(j_bufs) <= entries

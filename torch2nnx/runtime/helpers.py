@@ -761,6 +761,8 @@ class TorchMultiheadAttention(nnx.Module):
     True = masked out, floats are added). nnx.MultiHeadAttention differs in
     argument order, mask polarity, returned weights and dropout broadcasting."""
 
+    _torch_hidden = ("dropout",)  # a float in torch, not a submodule
+
     def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False, add_zero_attn=False,
                  kdim=None, vdim=None, batch_first=False, device=None, dtype=None, *, rngs):
         if add_bias_kv or add_zero_attn:
@@ -987,6 +989,15 @@ def module_own_method(obj, name):
     return getattr(obj, name)
 
 
+def module_attr_items(node):
+    """``vars(node)`` in the order the attributes were first assigned: flax
+    keeps that order in ``_pytree__nodes`` through nnx.clone / split / merge,
+    which rebuild ``vars`` sorted."""
+    attrs = vars(node)
+    order = [k for k in getattr(node, "_pytree__nodes", ()) if k in attrs]
+    return [(k, attrs[k]) for k in order] + [(k, v) for k, v in attrs.items() if k not in set(order)]
+
+
 def module_entries(node):
     """A container's entries as torch names them (indices, or the names given),
     or None for a module that is not a container."""
@@ -994,8 +1005,8 @@ def module_entries(node):
         return [(str(i), v) for i, v in enumerate(node.layers)]
     if getattr(type(node), "_torch_container", None):  # NamedSequential, OrderedModuleDict
         return [(str(k), v) for k, v in node.items()]
-    if isinstance(node, nnx.Dict):
-        return [(str(k), v) for k, v in node.items()]
+    if isinstance(node, nnx.Dict):  # insertion order, as torch's ModuleDict
+        return [(str(k), v) for k, v in module_attr_items(node) if not str(k).startswith("_")]
     if isinstance(node, nnx.List):
         return [(str(i), v) for i, v in enumerate(node)]
     return None
@@ -1015,18 +1026,19 @@ def module_child_items(node):
     """(name, child) for torch's ``_modules`` of ``node``, in registration order
     (the order the attributes were assigned); containers by index or name.
     Stateless layers kept as functions are children like in torch; a layer of
-    NNX's own (nnx.Conv, ...) and a class marked ``_torch_leaf`` have none."""
+    NNX's own (nnx.Conv, ...) and a class marked ``_torch_leaf`` have none; a
+    helper class's ``_torch_hidden`` attributes are not torch submodules."""
     if not isinstance(node, nnx.Module):
         return []
     entries = module_entries(node)
     out = [(k, v) for k, v in (entries or []) if v is not None]
     if type(node).__module__.startswith("flax.") or getattr(type(node), "_torch_leaf", False):
         return out
-    skip = {k for k, _ in entries or []}
+    skip = {k for k, _ in entries or []} | set(getattr(type(node), "_torch_hidden", ()))
     if entries is not None:
         skip |= {"layers", "order"}  # where the containers keep their entries
     stateless = module_stateless_names(node)
-    for k, v in vars(node).items():
+    for k, v in module_attr_items(node):
         if k.startswith("_") or k in skip:
             continue
         if isinstance(v, nnx.Module) or (k in stateless and v is not None and callable(v)):
@@ -1123,7 +1135,7 @@ def module_own_variables(node):
     elif module_entries(node) is not None:
         pairs = []
     else:
-        pairs = [(k, v) for k, v in vars(node).items() if not k.startswith("_")]
+        pairs = [(k, v) for k, v in module_attr_items(node) if not k.startswith("_")]
     return [(k, v) for k, v in pairs if isinstance(v, nnx.Variable)]
 
 
