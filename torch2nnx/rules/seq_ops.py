@@ -21,9 +21,6 @@ RULES = [
                    Example("F.rms_norm(x, (8,))", ("float32[3,8]",)))),
 ]
 
-# torch Module methods that NNX modules lack: self.<name>(...) -> helper(self, ...)
-MODULE_METHODS = {"apply": "module_apply", "named_parameters": "named_parameters", "parameters": "parameters"}
-
 # weight tying (``dst.weight = src.weight`` between two layers of a module) -> runtime tie_weights
 TIED_WEIGHT_NAMES = ("weight",)
 TIED_LINEAR_WEIGHTS = wmap("TiedLinear", ("weight", "weight"), ("bias", "bias", None, True))

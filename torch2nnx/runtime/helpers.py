@@ -251,11 +251,27 @@ class NamedSequential(nnx.Module):
         self.order = tuple(layers)
 
     def add_module(self, name, module):
+        if name not in self.order:
+            self.order = self.order + (name,)
         self.layers[name] = module
-        self.order = self.order + (name,)
+
+    def append(self, module):
+        self.add_module(str(len(self.order)), module)
+        return self
 
     def items(self):
         return [(name, self.layers[name]) for name in self.order]
+
+    def __len__(self):
+        return len(self.order)
+
+    def __iter__(self):
+        return iter([self.layers[name] for name in self.order])
+
+    def __getitem__(self, idx):
+        if isinstance(idx, slice):  # torch keeps the names of a slice
+            return NamedSequential({name: self.layers[name] for name in self.order[idx]})
+        return self.layers[self.order[idx]]
 
     def __call__(self, x):
         for name in self.order:
@@ -481,6 +497,8 @@ def reverse_padded(x, lengths):
 
 class TorchRNNModule(nnx.Module):
     """What torch code calls on its recurrent layers besides forward."""
+
+    _torch_leaf = True  # no submodules in torch (its dropout is not one)
 
     def named_parameters(self):
         """torch's (name, parameter) pairs in torch's order, for init loops."""
@@ -755,6 +773,8 @@ class TorchMultiheadAttention(nnx.Module):
     True = masked out, floats are added). nnx.MultiHeadAttention differs in
     argument order, mask polarity, returned weights and dropout broadcasting."""
 
+    _torch_hidden = ("dropout",)  # a float in torch, not a submodule
+
     def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False, add_zero_attn=False,
                  kdim=None, vdim=None, batch_first=False, device=None, dtype=None, *, rngs):
         if add_bias_kv or add_zero_attn:
@@ -965,30 +985,312 @@ def tie_weights(dst_owner, dst_name, src_owner, src_name):
         raise NotImplementedError(f"weight tying between {type(dst).__name__} and {type(src).__name__}")
 
 
-def named_parameters(module):
-    """torch's Module.named_parameters: (dotted name, nnx.Param) pairs, each
-    shared parameter once; NNX attribute names mapped back to torch's
-    (kernel/embedding/scale -> weight)."""
-    torch_names = {"kernel": "weight", "embedding": "weight", "scale": "weight"}
-    out = []
-    for path, var in nnx.iter_graph(module):
-        if isinstance(var, nnx.Param):
-            names = [str(p) for p in path]
-            names[-1] = torch_names.get(names[-1], names[-1])
-            out.append((".".join(names), var))
+class FrozenParam(nnx.Variable):
+    """A parameter that torch code froze (``requires_grad_(False)``,
+    ``p.requires_grad = False``). Not an nnx.Param, so ``nnx.Optimizer(model,
+    tx, wrt=nnx.Param)`` and ``nnx.grad`` over nnx.Param leave it alone; the
+    Module API helpers and the weights loader still see it as a parameter."""
+
+
+def module_own_method(obj, name):
+    """``obj``'s own ``name`` method where it has one (a translated class that
+    defines ``parameters``, a recurrent layer, an object that is not an NNX
+    module); None where the torch Module API helper applies."""
+    if isinstance(obj, nnx.Module) and not hasattr(type(obj), name):
+        return None
+    return getattr(obj, name)
+
+
+def module_attr_items(node):
+    """``vars(node)`` in the order the attributes were first assigned: flax
+    keeps that order in ``_pytree__nodes`` through nnx.clone / split / merge,
+    which rebuild ``vars`` sorted."""
+    attrs = vars(node)
+    order = [k for k in getattr(node, "_pytree__nodes", ()) if k in attrs]
+    return [(k, attrs[k]) for k in order] + [(k, v) for k, v in attrs.items() if k not in set(order)]
+
+
+def module_entries(node):
+    """A container's entries as torch names them (indices, or the names given),
+    or None for a module that is not a container."""
+    if isinstance(node, nnx.Sequential):
+        return [(str(i), v) for i, v in enumerate(node.layers)]
+    if getattr(type(node), "_torch_container", None):  # NamedSequential, OrderedModuleDict
+        return [(str(k), v) for k, v in node.items()]
+    if isinstance(node, nnx.Dict):  # insertion order, as torch's ModuleDict
+        return [(str(k), v) for k, v in module_attr_items(node) if not str(k).startswith("_")]
+    if isinstance(node, nnx.List):
+        return [(str(i), v) for i, v in enumerate(node)]
+    return None
+
+
+def module_stateless_names(node):
+    """Attributes holding stateless torch layers that NNX keeps as functions
+    (``self.relu = nn.ReLU()`` -> ``jax.nn.relu``): listed by the translated
+    class in ``_stateless_layers``, or recorded by ``module_add_module``."""
+    names = set(vars(node).get("_stateless_layers", ()))
+    for c in type(node).__mro__:
+        names.update(c.__dict__.get("_stateless_layers", ()))
+    return names
+
+
+def module_child_items(node):
+    """(name, child) for torch's ``_modules`` of ``node``, in registration order
+    (the order the attributes were assigned); containers by index or name.
+    Stateless layers kept as functions are children like in torch; a layer of
+    NNX's own (nnx.Conv, ...) and a class marked ``_torch_leaf`` have none; a
+    helper class's ``_torch_hidden`` attributes are not torch submodules."""
+    if not isinstance(node, nnx.Module):
+        return []
+    entries = module_entries(node)
+    out = [(k, v) for k, v in (entries or []) if v is not None]
+    if type(node).__module__.startswith("flax.") or getattr(type(node), "_torch_leaf", False):
+        return out
+    skip = {k for k, _ in entries or []} | set(getattr(type(node), "_torch_hidden", ()))
+    if entries is not None:
+        skip |= {"layers", "order"}  # where the containers keep their entries
+    stateless = module_stateless_names(node)
+    for k, v in module_attr_items(node):
+        if k.startswith("_") or k in skip:
+            continue
+        if isinstance(v, nnx.Module) or (k in stateless and v is not None and callable(v)):
+            out.append((k, v))
     return out
 
 
-def parameters(module):
-    """torch's Module.parameters: every nnx.Param once."""
-    return [var for _, var in named_parameters(module)]
+def module_named_children(module, *args, **kwargs):
+    """torch's Module.named_children: (name, child) pairs in registration order,
+    each module once (a stateless layer held as a function counts as its own)."""
+    own = module_own_method(module, "named_children")
+    if own is not None:
+        return own(*args, **kwargs)
+    out, seen = [], set()
+    for name, child in module_child_items(module):
+        if isinstance(child, nnx.Module):
+            if id(child) in seen:
+                continue
+            seen.add(id(child))
+        out.append((name, child))
+    return iter(out)
+
+
+def module_children(module, *args, **kwargs):
+    """torch's Module.children."""
+    own = module_own_method(module, "children")
+    if own is not None:
+        return own(*args, **kwargs)
+    return iter([m for _, m in module_named_children(module)])
+
+
+def module_walk(module, memo=None, prefix="", remove_duplicate=True):
+    """torch's named_modules order: the module, then each child's subtree."""
+    memo = set() if memo is None else memo
+    out = []
+
+    def walk(m, path):
+        if isinstance(m, nnx.Module):
+            if remove_duplicate:
+                if id(m) in memo:
+                    return
+                memo.add(id(m))
+        out.append((path, m))
+        for name, child in module_child_items(m):
+            walk(child, path + "." + name if path else name)
+
+    walk(module, prefix)
+    return out
+
+
+def module_named_modules(module, *args, **kwargs):
+    """torch's Module.named_modules: ("", module) first, then every submodule
+    in pre-order, names joined with "."; stateless layers held as functions
+    are yielded too (``isinstance`` checks never match them)."""
+    own = module_own_method(module, "named_modules")
+    if own is not None:
+        return own(*args, **kwargs)
+    return iter(module_walk(module, *args, **kwargs))
+
+
+def module_modules(module, *args, **kwargs):
+    """torch's Module.modules."""
+    own = module_own_method(module, "modules")
+    if own is not None:
+        return own(*args, **kwargs)
+    return iter([m for _, m in module_walk(module)])
+
+
+def module_torch_names(node):
+    """((torch name, NNX attribute), ...) of an NNX layer's own parameters and
+    buffers (nnx.Linear: weight -> kernel), from the rule rows; None for a
+    module whose attributes keep torch's names."""
+    for c in type(node).__mro__:
+        key = "nnx." + c.__name__ if c.__module__.startswith("flax.") else c.__name__
+        if key in TORCH_LAYER_NAMES:
+            return TORCH_LAYER_NAMES[key]
+    return None
+
+
+def module_is_param(var):
+    return isinstance(var, nnx.Param) or type(var).__name__ == "FrozenParam"
+
+
+def module_is_buffer(var):
+    """torch buffers: register_buffer's (persistent or not) and BatchNorm's statistics."""
+    return type(var).__name__ in ("Buffer", "NonPersistentBuffer") or isinstance(var, nnx.BatchStat)
+
+
+def module_own_variables(node):
+    """(torch name, nnx.Variable) of ``node``'s own parameters and buffers."""
+    table = module_torch_names(node)
+    if table is not None:
+        pairs = [(t, getattr(node, a, None)) for t, a in table if "." not in a]
+    elif module_entries(node) is not None:
+        pairs = []
+    else:
+        pairs = [(k, v) for k, v in module_attr_items(node) if not k.startswith("_")]
+    return [(k, v) for k, v in pairs if isinstance(v, nnx.Variable)]
+
+
+def module_members(module, keep, prefix="", recurse=True, remove_duplicate=True):
+    mods = module_walk(module, prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, module)]
+    out, seen = [], set()
+    for path, m in mods:
+        if not isinstance(m, nnx.Module):
+            continue
+        for name, var in module_own_variables(m):
+            if not keep(var) or (remove_duplicate and id(var) in seen):
+                continue
+            seen.add(id(var))
+            out.append((path + "." + name if path else name, var))
+    return out
+
+
+def module_named_parameters(module, *args, **kwargs):
+    """torch's Module.named_parameters: (torch state_dict name, nnx.Param) pairs
+    in torch's order, each shared parameter once. Names are torch's
+    (``fc.weight``, ``bn.running_mean``), as the weights module maps them; the
+    values are the NNX variables, in NNX's layout (a Linear kernel is (in, out))."""
+    own = module_own_method(module, "named_parameters")
+    if own is not None:
+        return own(*args, **kwargs)
+    return iter(module_members(module, module_is_param, *args, **kwargs))
+
+
+def module_parameters(module, *args, **kwargs):
+    """torch's Module.parameters."""
+    own = module_own_method(module, "parameters")
+    if own is not None:
+        return own(*args, **kwargs)
+    recurse = kwargs.get("recurse", args[0] if args else True)
+    return iter([v for _, v in module_members(module, module_is_param, recurse=recurse)])
+
+
+def module_named_buffers(module, *args, **kwargs):
+    """torch's Module.named_buffers: register_buffer's buffers and BatchNorm's
+    running statistics, under torch's names (BatchNorm's num_batches_tracked
+    has no NNX counterpart)."""
+    own = module_own_method(module, "named_buffers")
+    if own is not None:
+        return own(*args, **kwargs)
+    return iter(module_members(module, module_is_buffer, *args, **kwargs))
+
+
+def module_buffers(module, *args, **kwargs):
+    """torch's Module.buffers."""
+    own = module_own_method(module, "buffers")
+    if own is not None:
+        return own(*args, **kwargs)
+    recurse = kwargs.get("recurse", args[0] if args else True)
+    return iter([v for _, v in module_members(module, module_is_buffer, recurse=recurse)])
 
 
 def module_apply(module, fn):
-    """torch's Module.apply: ``fn`` on every submodule and the module itself."""
-    for _, m in module.iter_modules():
-        fn(m)
+    """torch's Module.apply: ``fn`` on every child's subtree, then the module."""
+    own = module_own_method(module, "apply")
+    if own is not None:
+        return own(fn)
+    for child in module_children(module):
+        if isinstance(child, nnx.Module):
+            module_apply(child, fn)
+        else:
+            fn(child)  # a stateless layer held as a function
+    fn(module)
     return module
+
+
+def module_get_submodule(module, target):
+    """torch's Module.get_submodule("layer1.0.conv1")."""
+    own = module_own_method(module, "get_submodule")
+    if own is not None:
+        return own(target)
+    m = module
+    for item in target.split(".") if target else []:
+        children = dict(module_child_items(m))
+        if item not in children:
+            raise AttributeError(f"{type(m).__name__} has no attribute `{item}`")
+        m = children[item]
+    return m
+
+
+def module_add_module(module, name, child):
+    """torch's Module.add_module / register_module on a translated module or
+    container: an attribute, a named entry or the next index."""
+    own = module_own_method(module, "add_module")
+    if own is not None:
+        return own(name, child)
+    if isinstance(module, nnx.Dict):
+        module[name] = child
+        return None
+    if isinstance(module, (nnx.Sequential, nnx.List)):
+        seq = module.layers if isinstance(module, nnx.Sequential) else module
+        if str(name) != str(len(seq)):
+            raise NotImplementedError(f"add_module({name!r}) on an {type(module).__name__}: only the next index "
+                                      "keeps torch's names (a NamedSequential keeps any)")
+        seq.append(child)
+        return None
+    setattr(module, name, child)
+    if child is not None and not isinstance(child, nnx.Module) and callable(child):
+        # a stateless torch layer held as a function: still a child for the Module API
+        module._stateless_layers = tuple(vars(module).get("_stateless_layers", ())) + (name,)
+    return None
+
+
+def module_requires_grad_(obj, requires_grad=True):
+    """torch's ``requires_grad_`` on a module (all its parameters) or a
+    parameter: a frozen nnx.Param becomes a FrozenParam (the same object, so
+    tied weights stay tied), and back. A plain array is returned as it is:
+    JAX differentiates only what it is asked to."""
+    if not isinstance(obj, (nnx.Module, nnx.Variable, jax.Array)):
+        return obj.requires_grad_(requires_grad)
+    params = [obj] if isinstance(obj, nnx.Variable) else [v for _, v in module_members(obj, module_is_param)] \
+        if isinstance(obj, nnx.Module) else []
+    for var in params:
+        if requires_grad and type(var).__name__ == "FrozenParam":
+            var.__class__ = nnx.Param
+        elif not requires_grad and type(var) is nnx.Param:
+            var.__class__ = FrozenParam
+    return obj
+
+
+def module_requires_grad(obj):
+    """torch's ``p.requires_grad``: True for an nnx.Param, False for a frozen one
+    (FrozenParam), a buffer or a plain array."""
+    if isinstance(obj, (nnx.Variable, jax.Array)) or not hasattr(obj, "requires_grad"):
+        return isinstance(obj, nnx.Param)
+    return obj.requires_grad
+
+
+def module_train(module, mode=True):
+    """torch's ``module.train(mode)`` / ``module.eval()``: NNX's train() / eval()
+    (Dropout, BatchNorm and the translated ``self.training`` flags); returns
+    the module, as torch does."""
+    if isinstance(module, nnx.Module) and type(module).train is nnx.Module.train:
+        if mode:
+            module.train()
+        else:
+            module.eval()
+        return module
+    return module.train(mode)
 
 
 class TorchTransformerDecoderLayer(nnx.Module):

@@ -17,8 +17,10 @@ import libcst as cst
 
 from ..rules import registry
 from ..rules.base import Canonical, Rule, Unsupported, bind, parse_params
-from ..rules.seq_ops import MODULE_METHODS, TIED_LINEAR_WEIGHTS, TIED_WEIGHT_NAMES
+from ..rules.module_methods import BY_NAME as MODULE_METHOD_NAMES, REQUIRES_GRAD_ATTR
+from ..rules.seq_ops import TIED_LINEAR_WEIGHTS, TIED_WEIGHT_NAMES
 from . import layout as L
+from . import module_api
 from .context import UNKNOWN_MODULE, BuildCtx, ClassInfo, FileContext, ModuleRef, Summary
 from .decorators import applied_identity, removable_decorator, unused_wrapper_call
 from .fastvisit import FastTransformer
@@ -145,6 +147,21 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         self.build_ctx.in_init = func_name == "__init__"
         self.returns: list[Tag] = []
         self.in_init = func_name == "__init__"
+        self.statement_calls: set[int] = set()  # calls that are a whole statement (their value unused)
+        self.assign_targets: set[int] = set()  # original nodes assigned to (`p.requires_grad = False`)
+        self.root = None  # what walk() was first handed: the function body
+        self._filled = None  # module_api.filled_names, computed once
+
+    def walk(self, node):
+        if self.root is None:
+            self.root = node
+        return super().walk(node)
+
+    def visit_Expr(self, node):
+        self.statement_calls.add(id(node.value))
+
+    def visit_AssignTarget(self, node):
+        self.assign_targets.add(id(node.target))
 
     # ------------------------------------------------------------------ tags
     def tag(self, node) -> Tag:
@@ -567,7 +584,8 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         if m.elements:
             return self.set(new, Tag(L.MODULE, module=m.elements[0] if len(m.elements) == 1
                                      else ModuleRef("union", elements=m.elements)))
-        return self.set(new, Tag(L.MODULE, module=UNKNOWN_MODULE))
+        # a layer of unknown class: maybe a stateless one NNX holds as a function
+        return self.set(new, Tag(L.MODULE, module=ModuleRef("unknown", function=True)))
 
     def leave_Integer(self, original, updated):
         return self.set(updated, L.OTHER_TAG)
@@ -686,6 +704,10 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             return self.torch_value(original, updated, q)
         base = updated.value
         name = updated.attr.value
+        if name == REQUIRES_GRAD_ATTR and id(original) not in self._call_funcs \
+                and id(original) not in self.assign_targets and not self.is_imported(base):
+            # `p.requires_grad` read: False for a parameter frozen with requires_grad_(False)
+            return self.set(expr(f"{self.build_ctx.helper('module_requires_grad')}({code(base)})"), L.OTHER_TAG)
         if is_mode_flag(self, updated):
             # torch's mode flag: translated classes hold `deterministic`, which
             # model.eval() / model.train() set, like they do for nnx.Dropout
@@ -751,7 +773,8 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             seen.add(cls.name)
             if name in cls.attrs:
                 return cls.attrs[name]
-            if "*" in cls.attrs and not _defines(cls, name):  # set with setattr under a computed name
+            if "*" in cls.attrs and not _defines(cls, name) and name not in MODULE_METHOD_NAMES:
+                # set with setattr under a computed name (never one of torch's Module methods)
                 return cls.attrs["*"]
             cls = next((self.f.classes[b] for b in cls.bases if b in self.f.classes), None)
         return None
@@ -775,6 +798,9 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         return self.apply_rule(original, rule, [code(updated.value)], {}, [updated.value])
 
     def leave_Subscript(self, original, updated):
+        layer = module_api.subscript(self, updated)
+        if layer is not None:  # seq[i] on an nnx.Sequential: its layers
+            return layer
         vt = self.tag(updated.value)
         if vt.kind == L.SHAPE:
             if vt.param and len(updated.slice) == 1 and isinstance(updated.slice[0].slice, cst.Index) \
@@ -940,8 +966,9 @@ class BodyRewriter(PlacesMixin, FastTransformer):
                     refs += list(t.module.elements) if a.star == "*" and t.module.kind == "list" else [t.module]
             self.cls.elements = tuple(refs)
             return self.set(updated, L.OTHER_TAG)
-        if isinstance(func, cst.Attribute) and func.attr.value == "add_module" and len(updated.args) == 2:
-            return self.add_module(updated)
+        if isinstance(func, cst.Attribute) and func.attr.value in ("add_module", "register_module") \
+                and len(updated.args) == 2 and not any(a.star or a.keyword for a in updated.args):
+            return self.add_module(original, updated)
         if isinstance(func, cst.Attribute) and func.attr.value == "load_state_dict" \
                 and self.tag(func.value).kind == L.MODULE and len(updated.args) >= 1 \
                 and self.f.options.weights and not any(a.star for a in updated.args):
@@ -970,6 +997,11 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             recv = func.value
             rt = self.tag(recv)
             mname = func.attr.value
+            if not (isinstance(recv, cst.Name) and recv.value == "self" and self.cls is not None):
+                # torch's Module API (m.named_children(), m.eval() as a value, ...): runtime helpers
+                new = module_api.method_call(self, original, updated)
+                if new is not None:
+                    return new
             if rt.kind == L.MODULE:
                 # a module's own method: `self.layer(x)` is handled below; `m.forward` etc.
                 pass
@@ -1022,6 +1054,10 @@ class BodyRewriter(PlacesMixin, FastTransformer):
                     # a Sequential subclass runs its layers in the order they were set
                     return self.set(updated.with_changes(func=expr("self.add_module"), args=updated.args[1:]),
                                     L.OTHER_TAG)
+                if vt.kind == L.MODULE and module_api.may_be_function(vt.module):
+                    # a stateless layer kept as a function under a computed name: recorded as a child
+                    helper = self.build_ctx.helper("module_add_module")
+                    return self.set(updated.with_changes(func=cst.Name(helper)), L.OTHER_TAG)
                 return self.set(updated, L.OTHER_TAG)
             if name == "hasattr" and len(updated.args) == 2 and not any(a.star or a.keyword for a in updated.args) \
                     and isinstance(updated.args[1].value, cst.SimpleString):
@@ -1031,7 +1067,10 @@ class BodyRewriter(PlacesMixin, FastTransformer):
                 if q is not None and self.f.imports.is_torch(q):
                     found = registry.lookup(f"{q}.{updated.args[1].value.evaluated_value}") is not None
                     return self.set(cst.Name(str(found)), L.OTHER_TAG)
-            if name in NON_TENSOR_BUILTINS or name in self.f.plain_classes:
+            if name in NON_TENSOR_BUILTINS:
+                # len(seq), enumerate(seq): an nnx.Sequential's layers
+                return self.set(module_api.sequence_args(self, updated), L.OTHER_TAG)
+            if name in self.f.plain_classes:
                 # an instance of a plain class: its .device or .data is its own attribute
                 return self.set(updated, L.OTHER_TAG)
         if q is not None and q.split(".")[0] in NON_TENSOR_MODULES:
@@ -1062,13 +1101,22 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         return isinstance(node, cst.Name) and (node.value in self._local_imports or node.value not in self.env and (
             node.value in self.f.imports.names or node.value in self.f.imports.relative))
 
-    def add_module(self, call: cst.Call):
+    def add_module(self, original, call: cst.Call):
         """``m.add_module(name, layer)``: a named entry of a dict-like container,
         or an attribute (what torch's state_dict sees either way)."""
         recv = call.func.value
+        if call.func.attr.value == "register_module":
+            call = call.with_changes(func=call.func.with_changes(attr=cst.Name("add_module")))
         name, value = call.args[0].value, call.args[1].value
         vt = self.tag(value)
         if isinstance(recv, cst.Name) and recv.value == "self" and self.cls is not None:
+            literal = name.evaluated_value if isinstance(name, cst.SimpleString) else None
+            if not self.cls.container and isinstance(literal, str) and literal.isidentifier():
+                # a name known here: the attribute torch registers (a stateless layer is listed)
+                self.bind_target(expr(f"self.{literal}"), vt)
+                if vt.kind == L.MODULE and module_api.may_be_function(vt.module) and literal not in self.cls.stateless:
+                    self.cls.stateless.append(literal)
+                return self.set(expr(f"setattr(self, {code(name)}, {code(value)})"), L.OTHER_TAG)
             if vt.kind == L.MODULE and vt.module is not None:
                 self.cls.attrs.setdefault("*", vt.module)
             if self.cls.container == "dict":
@@ -1077,12 +1125,17 @@ class BodyRewriter(PlacesMixin, FastTransformer):
                 return self.set(call, L.OTHER_TAG)  # NamedSequential.add_module keeps the order
             if self.cls.container == "sequential":
                 return self.set(expr(f"self.layers.append({code(value)})"), L.OTHER_TAG)
+            if vt.kind == L.MODULE and module_api.may_be_function(vt.module):
+                # a stateless layer kept as a function: recorded as a child for the Module API
+                return self.set(expr(f"{self.build_ctx.helper('module_add_module')}(self, {code(name)}, "
+                                     f"{code(value)})"), L.OTHER_TAG)
             return self.set(expr(f"setattr(self, {code(name)}, {code(value)})"), L.OTHER_TAG)
         rt = self.tag(recv)
         if rt.kind == L.MODULE and rt.module is not None and rt.module.kind in ("sequential", "list"):
             if vt.kind == L.MODULE and vt.module is not None:
                 rt.module.elements = tuple(rt.module.elements) + (vt.module,)
-        return self.set(call, L.OTHER_TAG)
+        new = module_api.method_call(self, original, call)
+        return new if new is not None else self.set(call, L.OTHER_TAG)
 
     def container_add(self, func: cst.Attribute, call: cst.Call):
         """``layers.append(nn.Conv2d(...))`` / ``features.append(x)``: what the
@@ -1200,8 +1253,9 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             if self._has_call():
                 return self.call_self_method(original, updated, "__call__")
             return self.set(updated, L.UNKNOWN_TAG)
-        if mname in MODULE_METHODS:  # issue 6: torch Module methods NNX lacks (self.apply, named_parameters)
-            return self.module_method(updated, mname)
+        new = module_api.method_call(self, original, updated, self_receiver=True)
+        if new is not None:  # torch's Module API (self.apply, self.named_modules(), ...): runtime helpers
+            return new
         info = self.lookup_attr(mname)
         if info is None or (isinstance(info, Tag) and info.kind == L.UNKNOWN):
             # an attribute holding a module handed to the constructor: under the
@@ -1218,18 +1272,6 @@ class BodyRewriter(PlacesMixin, FastTransformer):
                 return True
             cls = next((self.f.classes[b] for b in cls.bases if b in self.f.classes), None)
         return False
-
-    def module_method(self, updated, mname):
-        """``self.apply(fn)`` -> ``module_apply(self, fn)`` (a layer-building
-        method handed as ``fn`` gets ``rngs``), ``self.named_parameters()`` -> a helper."""
-        args = [code(a.value) if a.keyword is None else f"{a.keyword.value}={code(a.value)}" for a in updated.args]
-        if mname == "apply" and len(updated.args) == 1:
-            fn = updated.args[0].value
-            if isinstance(fn, cst.Attribute) and code(fn.value) == "self" and self.cls is not None \
-                    and self.cls.methods.get(fn.attr.value, False) is None and self.build_ctx.rngs_available:
-                args = [f"functools.partial({code(fn)}, rngs=rngs)"]
-        return self.set(expr(f"{self.build_ctx.helper(MODULE_METHODS[mname])}({', '.join(['self'] + args)})"),
-                        L.UNKNOWN_TAG)
 
     def call_summary(self, updated, s: Summary, skip_self=False, owner=None, fname=None) -> cst.Call:
         params = s.params[1:] if (skip_self and s.params and s.params[0] == "self") else list(s.params)
@@ -1328,6 +1370,8 @@ class BodyRewriter(PlacesMixin, FastTransformer):
                 n2, o = self.through_module(node, t, e)
                 node = n2
                 outs.append(o)
+                if o.kind == L.TENSOR:
+                    t = o  # what the next element is handed: one transpose, not one per element
             res = outs[0]
             for o in outs[1:]:
                 res = L.join(res, o)
@@ -1509,7 +1553,7 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         if named is not None:
             elems = tuple(self.tag(v).module if self.tag(v).kind == L.MODULE else UNKNOWN_MODULE for v in named)
             takes, returns = self._fold_refs(list(elems), original)
-            return new, ModuleRef("sequential", elements=elems, takes=takes, returns=returns)
+            return new, ModuleRef("sequential", elements=elems, takes=takes, returns=returns, named=True)
         if not isinstance(new, cst.Call) or len(new.args) != len(nodes) or any(a.star for a in new.args):
             # Sequential(*layers): the layers appended to the list, in order
             elems = ()
@@ -1938,6 +1982,10 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         flag = assign_mode_flag(self, original, updated)
         if flag is not None:
             return flag
+        frozen = module_api.requires_grad_assign(self, updated)
+        if frozen is not None:
+            return frozen
+        updated = module_api.note_assign(self, original, updated)
         vt = self.tag(updated.value)
         new_targets = []
         for target in updated.targets:
@@ -2059,12 +2107,20 @@ class BodyRewriter(PlacesMixin, FastTransformer):
                 and self.cls is not None:
             # iterating a container subclass: its entries (added with add_module)
             m = self.lookup_attr("*")
+            if not isinstance(m, ModuleRef) and self.cls.container:
+                m = UNKNOWN_MODULE  # handed to super().__init__: modules all the same
             elem = Tag(L.MODULE, module=m) if isinstance(m, ModuleRef) else L.UNKNOWN_TAG
             if it.func.attr.value == "items" and isinstance(target, cst.Tuple) and len(target.elements) == 2:
                 self.bind_target(target.elements[0].value, L.OTHER_TAG)
                 self.bind_target(target.elements[1].value, elem)
             else:
                 self.bind_target(target, elem)
+            return
+        if module_api.bind_pairs(self, it, target):
+            return
+        elem = module_api.self_elements(self, it)
+        if elem is not None:  # for mod in self: a Sequential subclass's layers
+            self.bind_target(target, elem)
             return
         if isinstance(it, cst.Call) and isinstance(it.func, cst.Name) and it.func.value == "enumerate" \
                 and it.args and isinstance(target, cst.Tuple) and len(target.elements) == 2:
@@ -2087,14 +2143,14 @@ class BodyRewriter(PlacesMixin, FastTransformer):
 
     def leave_For(self, original, updated):
         self._pop_env(loop=True)
-        it = original.iter
-        if isinstance(it, cst.Call) and not it.args and isinstance(it.func, cst.Attribute) \
-                and it.func.attr.value == "modules" and isinstance(updated.target, cst.Name):
-            # torch's module.modules() walks the tree; NNX yields (path, module) pairs
-            updated = updated.with_changes(
-                target=cst.Tuple([cst.Element(cst.Name("_")), cst.Element(updated.target)], lpar=[], rpar=[]),
-                iter=updated.iter.with_changes(func=updated.iter.func.with_changes(attr=cst.Name("iter_modules"))))
+        layers = module_api.layers_of(self, updated.iter)
+        if layers is not None:  # for m in seq: an nnx.Sequential's layers
+            updated = updated.with_changes(iter=layers)
         return self._attach(updated)
+
+    def leave_CompFor(self, original, updated):
+        layers = module_api.layers_of(self, updated.iter)
+        return updated.with_changes(iter=layers) if layers is not None else updated
 
     def returnable(self, node):
         """Returned values: channels-last where torch has channels-first spatial

@@ -11,6 +11,7 @@ from .body import BodyRewriter, code, expr
 from .context import ClassInfo, FileContext, Summary
 from .fastvisit import FastTransformer, FastVisitor
 from .imports import dotted
+from .module_api import stateless_record
 
 
 def param_names(func: cst.FunctionDef) -> list[str]:
@@ -212,6 +213,7 @@ def rewrite_class(f: FileContext, info: ClassInfo, builder_methods: set[str]) ->
         else:
             bases.append(b)
     body = list(node.body.body)
+    info.stateless = []
     if row_init is not None:
         body = _after_docstring(body, row_init)
     elif not info.container and not any(b in f.classes or b in f.external for b in info.bases) \
@@ -243,6 +245,9 @@ def rewrite_class(f: FileContext, info: ClassInfo, builder_methods: set[str]) ->
         from .context import ModuleRef
         info.elements = tuple(v for n, v in info.attrs.items() if isinstance(v, ModuleRef) and n != "*")
         new_body.append(_sequential_call(info))
+    record = stateless_record(info.stateless)
+    if record is not None:
+        new_body = _after_docstring(new_body, record)
     if info.uses_training:
         new_body = _add_mode_flag(f, info, new_body)
     if info.uses_rngs:

@@ -21,11 +21,12 @@ class ModuleRef:
     rule: Optional[Rule] = None
     cls: Optional[str] = None
     elements: tuple = ()
-    # layer rows that are stateless functions in NNX (ReLU, pooling): called directly
+    # unknown: built by a layer factory, so maybe a stateless layer NNX holds as a function
     function: bool = False
     layout: object = None  # the constructed layer's layout, when its arguments decide it
     takes: object = None  # sequential: what the first layer needs (Tag) ...
     returns: object = None  # ... and what the last one gives
+    named: bool = False  # sequential: a NamedSequential (torch's names kept; a sequence itself)
 
 
 UNKNOWN_MODULE = ModuleRef("unknown")
@@ -55,6 +56,9 @@ class ClassInfo:
     uses_rngs: bool = False  # draws random numbers when called: keeps its rngs as self.rngs
     elements: tuple = ()  # a Sequential subclass: its layers, in order (for layouts)
     row: object = None  # a subclass of a torch layer with a row (LayerNorm2d(nn.LayerNorm)): that Rule
+    # attributes that may hold a stateless torch layer NNX keeps as a function
+    # (self.relu = nn.ReLU()): listed in the class's _stateless_layers, per rewrite
+    stateless: list = field(default_factory=list)
 
 
 @dataclass

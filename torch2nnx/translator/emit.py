@@ -59,7 +59,13 @@ def closure(names, filename: str) -> list[str]:
 
 def helper_source(names, filename: str = "helpers.py") -> str:
     defs = definitions(filename)
-    return "\n\n".join(defs[n][0].rstrip() + "\n" for n in closure(names, filename))
+    chosen = closure(names, filename)
+    # tables generated from the rule rows that the chosen helpers read (TORCH_LAYER_NAMES)
+    from .module_api import GENERATED
+
+    used = set().union(*(defs[n][1] for n in chosen)) if chosen else set()
+    tables = [GENERATED[g]() for g in sorted(GENERATED) if g in used and filename == "helpers.py"]
+    return "\n\n".join(tables + [defs[n][0].rstrip() + "\n" for n in chosen])
 
 
 BUFFER_CLASSES = {

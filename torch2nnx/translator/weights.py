@@ -76,7 +76,7 @@ def torch_key_map(model):
         for key, child in _children(node):
             if isinstance(child, nnx.Variable):
                 kind = type(child).__name__
-                if isinstance(child, nnx.Param) or kind == "Buffer":
+                if isinstance(child, nnx.Param) or kind in ("Buffer", "FrozenParam"):
                     out.append((prefix + key, child, None, True))
                 elif kind == "NonPersistentBuffer":
                     out.append((prefix + key, child, None, False))
