@@ -1,0 +1,58 @@
+"""The real-world corpus (benchmarks/realworld.py): the manifest is well formed,
+and a representative handful of cases runs end to end here -- translated next
+to their sources in a temporary copy of the installed packages, built,
+ported, compared in eval mode and under nnx.jit. The whole corpus is a
+benchmark (about an hour on two cores)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNNER = ROOT / "benchmarks" / "realworld.py"
+MANIFEST = ROOT / "benchmarks" / "realworld" / "manifest.json"
+# small models from torchvision's classification and detection files
+SUBSET = ["torchvision/alexnet", "torchvision/resnet18", "torchvision/mobilenet_v3_small",
+          "torchvision/detection/resnet_fpn_backbone_resnet18"]
+
+
+def test_manifest_cases():
+    doc = json.loads(MANIFEST.read_text())
+    cases = doc["cases"]
+    assert len(cases) >= 150
+    assert len({c["id"] for c in cases}) == len(cases)
+    assert sum(c["package"] == "timm" for c in cases) >= 100
+    for c in cases:
+        assert {"id", "package", "module", "imports", "build", "inputs", "layouts"} <= set(c), c["id"]
+        assert len(c["inputs"]) == len(c["layouts"])
+        compile(c["imports"] + f"\nmodel = {c['build']}\n", c["id"], "exec")
+    import torch
+    import torchvision
+
+    assert doc["versions"]["torch"] == torch.__version__.split("+")[0]
+    assert doc["versions"]["torchvision"] == torchvision.__version__.split("+")[0]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("timm") is None, reason="timm is not installed")
+def test_timm_version_pinned():
+    import timm
+
+    assert json.loads(MANIFEST.read_text())["versions"]["timm"] == timm.__version__
+
+
+def test_subset_at_parity(tmp_path):
+    out = tmp_path / "results.json"
+    p = subprocess.run([sys.executable, str(RUNNER), "--only", ",".join(SUBSET), "-j", "1", "--json", str(out),
+                        "--timeout", "600"], capture_output=True, text=True, timeout=1500)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    results = {r["id"]: r for r in json.loads(out.read_text())}
+    failed = {i: (r["stage"], r.get("error")) for i, r in results.items() if r["stage"] is not None}
+    assert not failed, failed
+    assert all(r["max_diff"] is not None and r["max_diff"] <= 1e-4 for r in results.values())
+    assert f"parity {len(SUBSET)}/{len(SUBSET)}, jit {len(SUBSET)}/{len(SUBSET)}" in p.stdout
