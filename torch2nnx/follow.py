@@ -147,24 +147,27 @@ def uses_torch(names: set[str]) -> bool:
 
 def followed(paths: list[Path]) -> tuple[list[Path], dict[str, str]]:
     """``paths`` and the files of their own packages they import that use
-    torch, transitively. Returns (files in a stable order, re-exports
+    torch -- or that import such a file (a registry of layer classes,
+    timm's ``create_norm_act.py``: it must hand out the translated classes)
+    -- transitively. Returns (files in a stable order, re-exports
     ``{qualified name: defining module}`` for the names reached through a
     package's ``__init__.py``)."""
     from .api import package_of
 
-    out: dict[Path, None] = {}
-    reexports: dict[str, str] = {}
+    seen: dict[Path, tuple[bool, list[Path]]] = {}  # file -> (uses torch, files of its package it imports)
+    reexported: dict[Path, dict[str, str]] = {}
     resolvers: dict[Path, Reexports] = {}
-    todo = [(p.resolve(), True) for p in paths]
+    explicit = [p.resolve() for p in paths]
+    todo = list(reversed(explicit))
     while todo:
-        p, explicit = todo.pop()
-        if p in out:
+        p = todo.pop()
+        if p in seen:
             continue
         package = package_of(p)
         names = imported_names(p, package)
-        if not explicit and not uses_torch(names):
-            continue  # imported from the original, as it is
-        out[p] = None
+        deps: list[Path] = []
+        seen[p] = (uses_torch(names), deps)
+        reexports = reexported[p] = {}
         if not package:
             continue
         root = package_root(p, package)
@@ -179,6 +182,29 @@ def followed(paths: list[Path]) -> tuple[list[Path], dict[str, str]]:
             for cand in (real, real.rpartition(".")[0]):
                 f = module_file(root, cand)
                 if f is not None:
-                    todo.append((f.resolve(), False))
+                    deps.append(f.resolve())
+                    todo.append(f.resolve())
                     break
-    return list(out), reexports
+    included = set(explicit) | {p for p, (torch, _) in seen.items() if torch}
+    changed = True
+    while changed:
+        changed = False
+        for p, (_, deps) in seen.items():
+            if p not in included and any(d in included for d in deps):
+                included.add(p)
+                changed = True
+    # the order files were first reached in, as before
+    out = [p for p in _reach_order(explicit, seen) if p in included]
+    return out, {q: m for p in out for q, m in reexported.get(p, {}).items()}
+
+
+def _reach_order(explicit: list[Path], seen: dict) -> list[Path]:
+    order: dict[Path, None] = {}
+    todo = list(explicit)
+    while todo:
+        p = todo.pop()
+        if p in order or p not in seen:
+            continue
+        order[p] = None
+        todo.extend(seen[p][1])
+    return list(order)

@@ -75,7 +75,14 @@ def fingerprint() -> str:
     """Hash of the rule tables (for caches keyed on what the rules do)."""
     import inspect
 
+    from pathlib import Path
+
     h = hashlib.sha256()
     for mod in map(_module, _ALL_TABLES):
         h.update(inspect.getsource(mod).encode())
+    # and the translator's own code: a development checkout changes it under one version number
+    root = Path(__file__).resolve().parent.parent
+    for sub in ("translator", "runtime"):
+        for p in sorted((root / sub).glob("*.py")):
+            h.update(p.read_bytes())
     return h.hexdigest()[:16]

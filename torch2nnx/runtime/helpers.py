@@ -998,6 +998,8 @@ def module_own_method(obj, name):
     module); None where the torch Module API helper applies."""
     if isinstance(obj, nnx.Module) and not hasattr(type(obj), name):
         return None
+    if callable(obj) and not hasattr(obj, name):
+        return None  # a stateless layer held as a function: a module with no children
     return getattr(obj, name)
 
 

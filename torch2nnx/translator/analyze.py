@@ -68,6 +68,8 @@ def container_kind(c: cst.ClassDef, bases: list[str], f: FileContext):
             return "inherit"
         base = next((f.classes[b] for b in bases if b in f.classes), None)
         return None if base is None else ("inherit" if base.container else None)
+    if not any(isinstance(s, cst.FunctionDef) and s.name.value == "__init__" for s in c.body.body):
+        return "sequential"  # torch's own constructor: built from the layers handed to it
     for s in c.body.body:
         if isinstance(s, cst.FunctionDef) and s.name.value == "__init__":
             dicts = set()  # locals bound to a dict of layers
@@ -124,8 +126,13 @@ class _Calls(FastVisitor):
     def __init__(self, f: FileContext):
         self.f = f
         self.names: set[str] = set()
+        self.refs: set[str] = set()  # names used as values (a function handed on: named_apply(_init_weights))
         self.self_methods: set[str] = set()
         self.layers = False
+        self.params = False
+
+    def visit_Name(self, node):
+        self.refs.add(node.value)
 
     def visit_Call(self, node: cst.Call):
         q = self.f.imports.qualify(node.func)
@@ -133,6 +140,8 @@ class _Calls(FastVisitor):
             r = registry.lookup(q)
             if r is not None and r.layer and (r.stateful or r.name == "torch.nn.Parameter"):
                 self.layers = True
+            if r is not None and r.name == "torch.nn.Parameter":
+                self.params = True  # a class creating parameters keeps rngs required (the contract)
             if r is not None and r.name.startswith("torch.nn.init."):
                 # re-initialisation draws from rngs (nanoGPT's _init_weights handed to self.apply)
                 self.layers = True
@@ -157,6 +166,9 @@ def factory_params(func: cst.FunctionDef, f: FileContext) -> dict[str, tuple[str
         if isinstance(default, cst.Name) and default.value in f.classes:
             out[param.name.value] = (default.value,)  # inverted_residual=InvertedResidual
             continue
+        if isinstance(default, cst.Name) and f.external.get(default.value, "builder") != "builder":
+            out[param.name.value] = ()  # embed_layer=PatchEmbed, a class of another file of the run
+            continue
         if param.annotation is not None:
             names = factory_annotation(param.annotation.annotation, f)
             if names is not None:
@@ -173,8 +185,8 @@ def factory_annotation(annotation: cst.BaseExpression, f: FileContext) -> tuple[
     names = tuple(sorted(n for n in f.classes if n in _words(text)))
     if names and ("type[" in text.lower() or "Type[" in text):
         return names
-    if "Callable" in text and "Module" in text:
-        return ()
+    if ("Callable" in text or "type[" in text.lower()) and "Module" in text:
+        return ()  # Callable[..., nn.Module], Type[nn.Module]: some layer class
     return None
 
 
@@ -248,13 +260,19 @@ def find_builders(module: cst.Module, f: FileContext) -> dict[str, set[str]]:
     Returns {class name: builder method names}; module-level builders go into
     ``f.builders``.
     """
+    from .factory_uses import dynamic_layer_calls
+
     funcs = {s.name.value: calls_of(s, f) for s in module.body if isinstance(s, cst.FunctionDef)}
+    # functions building layers through factories known only by their use (`stages += [stage_fn(...)]`)
+    by_use = {s.name.value for s in module.body if isinstance(s, cst.FunctionDef) and dynamic_layer_calls(s, f)}
     methods: dict[str, dict[str, _Calls]] = {}
     for name, info in f.classes.items():
         methods[name] = {}
         for s in info.node.body.body:
             if isinstance(s, cst.FunctionDef) and s.name.value != "__init__":
                 methods[name][s.name.value] = calls_of(s, f)
+                if s.name.value != "forward" and dynamic_layer_calls(s, f):
+                    by_use.add((name, s.name.value))
     builders: set[str] = set()
     mbuilders: dict[str, set[str]] = {c: set() for c in f.classes}
 
@@ -265,8 +283,12 @@ def find_builders(module: cst.Module, f: FileContext) -> dict[str, set[str]]:
                 fparams[(name, s.name.value)] = set(factory_params(s, f))
 
     def builds(c: _Calls, cls: str | None, fname=None) -> bool:
+        if ((cls, fname) if cls else fname) in by_use:
+            return True
         if c.layers or (c.names & set(f.classes)) or (c.names & builders) or (c.names & set(f.external)):
             return True
+        if c.refs & builders:
+            return True  # hands a layer-building function on (it gets our rngs bound)
         if c.names & fparams.get((cls, fname) if cls else fname, set()):
             return True
         if cls is not None:
@@ -292,7 +314,37 @@ def find_builders(module: cst.Module, f: FileContext) -> dict[str, set[str]]:
                     mbuilders[cls].add(name)
                     changed = True
     f.builders = builders
+    _stateless_classes(f, fparams, mbuilders)
     return mbuilders
+
+
+def _stateless_classes(f: FileContext, fparams, mbuilders) -> None:
+    """Classes that create no parameters (activations, wrappers) need no
+    ``rngs``: ``needs_rngs`` False. A class needs them when its ``__init__``
+    builds layers, it has builder methods, or a base needs them; torch layer
+    subclasses, containers and other files' bases are taken to need them."""
+    needs = set()
+    changed = True
+    while changed:
+        changed = False
+        for name, info in f.classes.items():
+            if name in needs:
+                continue
+            init = next((s for s in info.node.body.body if isinstance(s, cst.FunctionDef)
+                         and s.name.value == "__init__"), None)
+            own = False
+            if init is not None:
+                from .factory_uses import dynamic_layer_calls
+                c = calls_of(init, f)
+                ext = {n for n, k in f.external.items() if k != "stateless-class"}
+                own = bool(c.layers or c.params or c.names & (needs | f.builders | ext | fparams.get((name, "__init__"), set()))
+                           or c.self_methods & mbuilders.get(name, set()) or dynamic_layer_calls(init, f))
+            if own or mbuilders.get(name) or info.row is not None or info.container \
+                    or any(b in needs or (b not in f.classes and b not in MODULE_BASES) for b in info.bases):
+                needs.add(name)
+                changed = True
+    for name, info in f.classes.items():
+        info.needs_rngs = name in needs
 
 
 def unit_order(module: cst.Module, f: FileContext) -> list:

@@ -151,6 +151,7 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         self.assign_targets: set[int] = set()  # original nodes assigned to (`p.requires_grad = False`)
         self.root = None  # what walk() was first handed: the function body
         self._filled = None  # module_api.filled_names, computed once
+        self.layer_calls: set[int] = set()  # calls of factories known by their use (factory_uses)
 
     def walk(self, node):
         if self.root is None:
@@ -441,6 +442,13 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         q = self.f.imports.qualify(updated)
         if q is not None and self.f.imports.is_torch(q) and id(original) not in self._call_funcs:
             return self.torch_value(original, updated, q)
+        if (updated.value in self.f.builders or updated.value in self.f.random_functions) \
+                and updated.value not in self.f.classes and id(original) not in self._call_funcs \
+                and not self._annotation and self.build_ctx.rngs_available:
+            # a function taking rngs handed on as a value (named_apply(_init_weights, self)):
+            # whoever calls it does not know, so ours are bound
+            return self.set(expr(f"functools.partial({updated.value}, rngs={self.build_ctx.rngs})"),
+                            L.OTHER_TAG)
         if updated.value in self.f.classes and id(original) not in self._call_funcs and not self._annotation:
             # a translated class handed around (blocks = [BasicConv2d, ...]): calling it builds a layer
             return self.set(updated, Tag(L.MODULE, module=ModuleRef(
@@ -531,22 +539,34 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         # torch's optional parameters too, callers pass them (conv_layer(in, out, k, stride, padding))
         optional = [(n, d) for n, d, k in spec if k in ("pos", "kwonly") and d is not _REQUIRED
                     and n not in given and n not in ("device", "dtype") and not n.startswith("_")]
-        body = None
-        for opts in (optional, [(n, d) for n, d in optional if n == "inplace"]):
-            params = list(required) + [f"{n}={d}" for n, d in opts]
-            params.append("*")
-            # factory arguments callers hand on (`conv_layer(i, o, 3, **dd)`): accepted, dropped as in calls
-            params += [f"{n}=None" for n, _, _ in spec if n in ("device", "dtype") and n not in given]
-            params.append("rngs" if rule.stateful else "rngs=None")
+        def attempt(opts):
             args = Args(rule.params, {**{n: n for n in required}, **{n: n for n, _ in opts}, **given}, [], {})
+            return args, rule.build(args, self.build_ctx)
+
+        try:
+            opts = optional
+            args, body = attempt(opts)
+        except Unsupported:
+            # some optional parameter the row cannot take as a variable (return_indices):
+            # the lambda takes the others, one by one as far as the row allows
+            opts = []
             try:
-                body = rule.build(args, self.build_ctx)
-                break
+                args, body = attempt(opts)
             except Unsupported as e:
-                error = e
-        if body is None:
-            self.todo(original, error.code, f"{rule.name} as a value: {error.message}")
-            return self.set(original, L.UNKNOWN_TAG)
+                self.todo(original, e.code, f"{rule.name} as a value: {e.message}")
+                return self.set(original, L.UNKNOWN_TAG)
+            for o in optional:
+                try:
+                    args, body = attempt(opts + [o])
+                    opts = opts + [o]
+                except Unsupported:
+                    pass
+            args, body = attempt(opts)
+        params = list(required) + [f"{n}={d}" for n, d in opts]
+        params.append("*")
+        # factory arguments callers hand on (`conv_layer(i, o, 3, **dd)`): accepted, dropped as in calls
+        params += [f"{n}=None" for n, _, _ in spec if n in ("device", "dtype") and n not in given]
+        params.append("rngs" if rule.stateful else "rngs=None")
         for h in rule.helpers:
             self.f.helpers.add(h)
         self.record_weights(rule, body)
@@ -586,6 +606,19 @@ class BodyRewriter(PlacesMixin, FastTransformer):
                                      else ModuleRef("union", elements=m.elements)))
         # a layer of unknown class: maybe a stateless one NNX holds as a function
         return self.set(new, Tag(L.MODULE, module=ModuleRef("unknown", function=True)))
+
+    def leave_Lambda(self, original, updated):
+        """``lambda d: Block(d)`` handed on as a factory: whoever calls it passes
+        ``rngs`` as to any factory, so it takes them (ours by default)."""
+        if not self.build_ctx.rngs_available or not _passes_rngs(updated.body):
+            return updated
+        p = updated.params
+        if any(x.name.value == "rngs" for x in (*p.params, *p.kwonly_params)) or p.star_kwarg is not None:
+            return updated
+        star = p.star_arg if isinstance(p.star_arg, cst.Param) else cst.ParamStar()
+        rngs = cst.Param(cst.Name("rngs"), default=cst.Name(self.build_ctx.rngs),
+                         equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")))
+        return updated.with_changes(params=p.with_changes(star_arg=star, kwonly_params=[*p.kwonly_params, rngs]))
 
     def leave_Integer(self, original, updated):
         return self.set(updated, L.OTHER_TAG)
@@ -934,6 +967,8 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             # a class or layer builder of another file of this run
             kind = self.f.external[func.value]
             ref = ModuleRef("class", cls=func.value) if kind != "builder" else UNKNOWN_MODULE
+            if kind == "stateless-class" and not self.build_ctx.rngs_available:
+                return self.set(updated, Tag(L.MODULE, module=ref))  # built where there are no rngs
             return self.set(self.add_rngs(updated), Tag(L.MODULE, module=ref))
         if q is not None and self.f.imports.is_torch(q):
             rule = registry.lookup(q)
@@ -989,6 +1024,9 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             return self.call_module(original, updated, ft.module)
         if q == "functools.partial" and updated.args and self.tag(updated.args[0].value).kind == L.MODULE:
             return self.partial_factory(original, updated)
+        if id(original) in self.layer_calls and ft.kind != L.TENSOR:
+            # `self.norm = norm_layer(dim)`, `stages += [stage_fn(...)]`: a factory known by its use
+            return self.call_factory(original, updated, ModuleRef("factory"))
         if isinstance(func, cst.Attribute) and func.attr.value in ("append", "extend", "insert") and updated.args:
             appended = self.container_add(func, updated)
             if appended is not None:
@@ -1233,6 +1271,10 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         return call.with_changes(args=args)
 
     def construct_class(self, updated, name):
+        info = self.f.classes[name]
+        if not (info.needs_rngs or info.uses_rngs) and not self.build_ctx.rngs_available:
+            # a class creating no parameters, built where there are no rngs (a registry at import time)
+            return self.set(updated, Tag(L.MODULE, module=ModuleRef("class", cls=name)))
         return self.set(self.add_rngs(updated), Tag(L.MODULE, module=ModuleRef("class", cls=name)))
 
     def call_self_method(self, original, updated, mname):
@@ -2206,3 +2248,19 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             self.f.return_layouts[self.return_key] = L.channels_last(len(cl[0])) if cl else L.plain()
         s.returns = ret
         return s
+
+
+def _passes_rngs(node) -> bool:
+    """Whether ``node`` hands ``rngs=`` to a call (a layer built inside it)."""
+    found = []
+
+    class Finder(cst.CSTVisitor):
+        def visit_Arg(self, a):
+            if a.keyword is not None and a.keyword.value == "rngs":
+                found.append(a)
+
+        def visit_Lambda(self, n):
+            return False
+
+    node.visit(Finder())
+    return bool(found)

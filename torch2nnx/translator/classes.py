@@ -120,6 +120,8 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
                 tags[p] = hinted[p] = hint
     if params and params[0] == "self" and cls is not None:
         tags["self"] = L.OTHER_TAG
+    if func.params.star_kwarg is not None:
+        tags[func.params.star_kwarg.name.value] = L.OTHER_TAG  # **kwargs: a dict, never a tensor
     from .analyze import factory_params
     from .context import UNKNOWN_MODULE, ModuleRef
     for pname, classes in factory_params(func, f).items():
@@ -132,6 +134,9 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
     rw_cls = BufferRewriter if kind == "init" else BodyRewriter
     rw = rw_cls(f, cls, func.name.value, params, tags)
     rw.build_ctx.rngs_available = needs_rngs
+    if needs_rngs:
+        from .factory_uses import dynamic_layer_calls
+        rw.layer_calls = dynamic_layer_calls(func, f)
     if kind == "function":
         rw.build_ctx.function = func.name.value
     body = rw.walk(func.body)
@@ -216,6 +221,9 @@ def rewrite_class(f: FileContext, info: ClassInfo, builder_methods: set[str]) ->
     info.stateless = []
     if row_init is not None:
         body = _after_docstring(body, row_init)
+    elif info.container == "sequential" and not any(isinstance(s, cst.FunctionDef) and s.name.value == "__init__"
+                                                    for s in body):
+        body = _after_docstring(body, SEQUENTIAL_INIT)  # torch's own: the layers handed to it
     elif not info.container and not any(b in f.classes or b in f.external for b in info.bases) \
             and not any(isinstance(s, cst.FunctionDef) and s.name.value == "__init__" for s in body):
         # torch's inherited nn.Module.__init__(): the contract's constructor takes rngs
@@ -252,6 +260,12 @@ def rewrite_class(f: FileContext, info: ClassInfo, builder_methods: set[str]) ->
         new_body = _add_mode_flag(f, info, new_body)
     if info.uses_rngs:
         new_body = _add_first(f, info, new_body, RNGS_ATTR, "uses_rngs")
+    elif not info.needs_rngs:
+        init = next((s for s in new_body if isinstance(s, cst.FunctionDef) and s.name.value == "__init__"), None)
+        if init is not None and _uses_rngs(init.body):
+            info.needs_rngs = True  # it hands them on after all (a random initial value)
+        else:
+            new_body = [_optional_rngs(s) if s is init else s for s in new_body]
     from .decorators import class_decorators
 
     return data_slots(node.with_changes(bases=bases, body=node.body.with_changes(body=new_body),
@@ -310,6 +324,32 @@ def _row_init(f: FileContext, info: ClassInfo):
     lines += [f"self.{n} = {n}" for n in names if n in read and n not in weights]
     init = cst.parse_statement(f"def __init__(self, {', '.join(sig)}):\n" + "".join(f"    {l}\n" for l in lines))
     return code(call.func), init
+
+
+def _uses_rngs(node) -> bool:
+    found = []
+
+    class V(FastVisitor):
+        def visit_Name(self, n):
+            if n.value == "rngs":
+                found.append(n)
+
+    V().walk(node)
+    return bool(found)
+
+
+def _optional_rngs(init: cst.FunctionDef) -> cst.FunctionDef:
+    """A class creating no parameters needs no rngs: ``rngs: nnx.Rngs | None = None``
+    (callers that have them may still pass them)."""
+    p = init.params
+    kw = [x.with_changes(annotation=cst.Annotation(expr("nnx.Rngs | None")), default=expr("None"),
+                         equal=cst.AssignEqual())
+          if x.name.value == "rngs" and x.default is None else x for x in p.kwonly_params]
+    return init.with_changes(params=p.with_changes(kwonly_params=kw))
+
+
+SEQUENTIAL_INIT = cst.parse_statement(
+    "def __init__(self, *layers, rngs: nnx.Rngs | None = None):\n    super().__init__(*layers)\n")
 
 
 INIT_RNGS = cst.parse_statement("def __init__(self, *, rngs: nnx.Rngs):\n    pass\n")

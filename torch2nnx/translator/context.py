@@ -54,6 +54,7 @@ class ClassInfo:
     uses_training: bool = False  # reads self.training (gets a `deterministic` flag)
     container: Optional[str] = None  # a container subclass: sequential | attrs | dict | list | inherit
     uses_rngs: bool = False  # draws random numbers when called: keeps its rngs as self.rngs
+    needs_rngs: bool = True  # builds layers (analyze._stateless_classes); False: rngs optional
     elements: tuple = ()  # a Sequential subclass: its layers, in order (for layouts)
     row: object = None  # a subclass of a torch layer with a row (LayerNorm2d(nn.LayerNorm)): that Rule
     # attributes that may hold a stateless torch layer NNX keeps as a function
@@ -112,6 +113,7 @@ class FileContext:
         self.leftover_names: set[str] = set()  # torch imports still used by marked code
         self.origins: dict[int, cst.CSTNode] = {}  # id(translated top-level statement) -> its source statement
         self.calls: dict[int, object] = {}  # id(original node) -> what it calls (analyze.calls_of)
+        self.layer_calls: dict[int, tuple] = {}  # id(function) -> (function, calls building layers by use)
         self.external: dict[str, str] = {}  # names imported from sibling translations -> kind
         self.external_summaries: dict[str, Summary] = {}  # their classes' __call__ layouts
         # what layer-building functions returned, by (class or None, name): read by callers next round

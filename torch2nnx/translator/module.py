@@ -290,7 +290,8 @@ def _map_import(stmt, siblings: dict, reexports: dict, package: str | None = Non
 
 def exports(result_classes: dict, builders: set) -> dict:
     """What a translated file offers the other files of its run."""
-    out = {name: ("container-class" if info.container else "class") for name, info in result_classes.items()}
+    out = {name: ("container-class" if info.container else "class" if info.needs_rngs or info.uses_rngs
+                  else "stateless-class") for name, info in result_classes.items()}
     out.update({name: "builder" for name in builders})
     return out
 

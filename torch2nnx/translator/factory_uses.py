@@ -1,0 +1,244 @@
+"""Layer factories known by what the code does with them, not by annotations.
+
+Real model code hands layer classes around untyped: ``norm_layer=LayerNorm``
+from another package, ``block_fn: Type[nn.Module]``, ``cfg['block']``,
+``stage_fn, args = _get_stage_fn(args)``. What gives them away is the use:
+in a layer-building function, the result of calling them lands in a module
+slot -- an attribute of ``self``, a list of layers, a container. Such a call
+builds a layer, so it gets ``rngs`` like any constructor, and a function
+making one builds layers.
+
+Read-only: returns the ids of the original ``Call`` nodes.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from .fastvisit import FastVisitor
+
+# methods that put a value into a container of layers
+_ADDERS = {"append": 0, "insert": 1, "extend": 0, "add_module": 1, "register_module": 1}
+
+
+class _Locals(FastVisitor):
+    """Names a function binds (parameters, assignments, loops, with, imports)."""
+
+    def __init__(self):
+        self.names: set[str] = set()
+        self.imported: set[str] = set()
+
+    def visit_Param(self, node):
+        self.names.add(node.name.value)
+
+    def visit_Name(self, node):
+        return False
+
+    def _bind(self, target):
+        if isinstance(target, cst.Name):
+            self.names.add(target.value)
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for e in target.elements:
+                self._bind(e.value)
+        elif isinstance(target, cst.StarredElement):
+            self._bind(target.value)
+
+    def visit_AssignTarget(self, node):
+        self._bind(node.target)
+
+    def visit_AnnAssign(self, node):
+        self._bind(node.target)
+
+    def visit_For(self, node):
+        self._bind(node.target)
+
+    def visit_CompFor(self, node):
+        self._bind(node.target)
+
+    def visit_AsName(self, node):
+        self._bind(node.name)
+
+    def visit_Import(self, node):
+        self._imported(node.names)
+        return False
+
+    def visit_ImportFrom(self, node):
+        if not isinstance(node.names, cst.ImportStar):
+            self._imported(node.names)
+        return False
+
+    def _imported(self, aliases):
+        for a in aliases:
+            n = a.asname.name if a.asname else a.name
+            if isinstance(n, cst.Name):
+                self.imported.add(n.value)
+
+    # nested functions bind their own names
+    def visit_FunctionDef(self, node):
+        return False
+
+    def visit_Lambda(self, node):
+        return False
+
+
+def _root(node):
+    """The name a callee hangs off: ``cfg`` for ``cfg['block']`` / ``cfg.block``."""
+    while isinstance(node, (cst.Attribute, cst.Subscript)):
+        node = node.value
+    return node.value if isinstance(node, cst.Name) else None
+
+
+def _is_self_attr(node) -> bool:
+    while isinstance(node, (cst.Attribute, cst.Subscript)):
+        if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value == "self":
+            return True
+        node = node.value
+    return False
+
+
+class _Slots(FastVisitor):
+    def __init__(self, dynamic, containers):
+        self.dynamic = dynamic  # callee -> bool
+        self.containers = containers  # call -> bool: a container constructor of layers
+        self.found: set[int] = set()
+        self.local_calls: dict[str, list] = {}  # `conv = conv_layer(...)`: what a local may hold
+        self.slotted: list = []
+        self.returned: list = []
+
+    def visit_FunctionDef(self, node):
+        return False  # a nested function is a context of its own
+
+    def visit_Lambda(self, node):
+        return False
+
+    def visit_Assign(self, node):
+        if any(_is_self_attr(t.target) or isinstance(t.target, cst.Subscript) for t in node.targets):
+            self.slotted.append(node.value)
+        for t in node.targets:
+            if isinstance(t.target, cst.Name):
+                self.local_calls.setdefault(t.target.value, []).append(node.value)
+
+    def visit_AnnAssign(self, node):
+        if node.value is not None:
+            if _is_self_attr(node.target):
+                self.slotted.append(node.value)
+            elif isinstance(node.target, cst.Name):
+                self.local_calls.setdefault(node.target.value, []).append(node.value)
+
+    def visit_Return(self, node):
+        if node.value is not None:
+            self.returned.append(node.value)
+
+    def visit_AugAssign(self, node):
+        if isinstance(node.operator, cst.AddAssign):
+            self.slotted.append(node.value)  # layers += [conv, norm_layer(c)]
+
+    def visit_Call(self, node):
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value in _ADDERS:
+            i = _ADDERS[func.attr.value]
+            pos = [a for a in node.args if a.keyword is None and not a.star]
+            if len(pos) > i:
+                self.slotted.append(pos[i].value)
+        elif isinstance(func, cst.Name) and func.value == "setattr" and len(node.args) == 3:
+            self.slotted.append(node.args[2].value)
+
+    def mark(self, node, seen: set):
+        if id(node) in seen:
+            return
+        seen.add(id(node))
+        if isinstance(node, cst.Call):
+            if self.dynamic(node.func):
+                self.found.add(id(node))
+            elif self.containers(node):
+                for a in node.args:
+                    self.mark(a.value, seen)
+        elif isinstance(node, cst.IfExp):
+            self.mark(node.body, seen)
+            self.mark(node.orelse, seen)
+        elif isinstance(node, cst.BooleanOperation):
+            self.mark(node.left, seen)
+            self.mark(node.right, seen)
+        elif isinstance(node, (cst.List, cst.Tuple, cst.Set)):
+            for e in node.elements:
+                self.mark(e.value, seen)
+        elif isinstance(node, (cst.ListComp, cst.GeneratorExp, cst.SetComp)):
+            self.mark(node.elt, seen)
+        elif isinstance(node, cst.DictComp):
+            self.mark(node.value, seen)
+        elif isinstance(node, cst.Dict):
+            for e in node.elements:
+                if isinstance(e, cst.DictElement):
+                    self.mark(e.value, seen)
+        elif isinstance(node, cst.Name):
+            for v in self.local_calls.get(node.value, ()):
+                self.mark(v, seen)
+
+
+def dynamic_layer_calls(func: cst.FunctionDef, f) -> set[int]:
+    """Calls in ``func`` (not in nested functions) of a callee bound at run time
+    -- a parameter, a local, an item or attribute of one -- whose result lands
+    in a module slot. Kept per function node (the analysis and the rewrite ask)."""
+    cached = f.layer_calls.get(id(func))
+    if cached is not None:
+        return cached[1]
+    loc = _Locals()
+    loc.walk(func.params)
+    loc.walk(func.body)
+    local = loc.names - {"self", "cls"} - loc.imported
+
+    def dynamic(callee) -> bool:
+        if isinstance(callee, cst.Name):
+            return callee.value in local
+        if isinstance(callee, cst.Subscript):
+            return _root(callee) in local
+        if isinstance(callee, cst.Attribute):
+            # cfg.block(...) on a plain local; never a method of a list, dict or string
+            return _root(callee) in local and callee.attr.value not in _PLAIN_METHODS
+        return False
+
+    def containers(call) -> bool:
+        callee = call.func
+        q = f.imports.qualify(callee)
+        if q in _CONTAINERS:
+            return True
+        if isinstance(callee, cst.Name):
+            return callee.value in f.classes or callee.value in f.external or callee.value in ("list", "tuple")
+        return False
+
+    slots = _Slots(dynamic, containers)
+    slots.walk(func.body)
+    from .analyze import factory_params
+
+    factories = set(factory_params(func, f))
+    if factories:  # `attn_layer: LayerType = Attention`, rebound in the body: still a factory when called
+        slots.found |= {id(c) for c in _calls(func.body) if isinstance(c.func, cst.Name) and c.func.value in factories}
+    if func.returns is not None and "Module" in cst.Module([]).code_for_node(func.returns.annotation):
+        slots.slotted += slots.returned  # `def _create_attn(...) -> nn.Module: return attn_layer(...)`
+    seen: set = set()
+    for v in slots.slotted:
+        slots.mark(v, seen)
+    f.layer_calls[id(func)] = (func, slots.found)  # the node kept alive: its id stays its own
+    return slots.found
+
+
+_CONTAINERS = {"torch.nn.Sequential", "torch.nn.ModuleList", "torch.nn.ModuleDict", "collections.OrderedDict"}
+_PLAIN_METHODS = {"get", "pop", "copy", "format", "join", "split", "replace", "lower", "upper", "strip", "index",
+                  "count", "items", "keys", "values", "setdefault", "update", "startswith", "endswith"}
+
+
+def _calls(node) -> list:
+    out = []
+
+    class C(FastVisitor):
+        def visit_Call(self, n):
+            out.append(n)
+
+        def visit_FunctionDef(self, n):
+            return False
+
+        def visit_Lambda(self, n):
+            return False
+
+    C().walk(node)
+    return out
