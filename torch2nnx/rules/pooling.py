@@ -144,6 +144,14 @@ def _upsample_layout(a):
     return spatial(rank) if rank else None
 
 
+# torch's pools store stride=kernel_size when stride is None (AvgPool1d also
+# makes kernel_size, stride and padding 1-tuples)
+_POOL_ATTRS = (("stride", "stride if stride is not None else kernel_size"),)
+_AP1_ATTRS = (("kernel_size", "ntuple(kernel_size, 1)"),
+              ("stride", "ntuple(stride if stride is not None else kernel_size, 1)"),
+              ("padding", "ntuple(padding, 1)"))
+
+
 def layer(name, params, build, examples, layout, **kw):
     return Rule(f"torch.nn.{name}", params, build, layout=layout, layer=True, examples=examples, **kw)
 
@@ -157,22 +165,22 @@ I3 = ("float32[2,3,13]",)
 
 RULES = [
     layer("MaxPool1d", _MP, max_pool(1), (Example("nn.MaxPool1d(3, 2)", I3),
-                                          Example("nn.MaxPool1d(2, ceil_mode=True)", I3)), spatial(3)),
+                                          Example("nn.MaxPool1d(2, ceil_mode=True)", I3)), spatial(3), init_attrs=_POOL_ATTRS),
     layer("MaxPool2d", _MP, max_pool(2), (
         Example("nn.MaxPool2d(2)", ("float32[2,3,10,10]",), expect="strides=(2, 2)"),
         Example("nn.MaxPool2d(3, 2, padding=1)", ("float32[2,3,12,12]",)),
         Example("nn.MaxPool2d(3, 2, ceil_mode=True)", I4),
         Example("nn.MaxPool2d(2, 2, ceil_mode=True)", I4),
-        Example("nn.MaxPool2d(3, stride=1, dilation=2)", I4)), spatial(4)),
-    layer("MaxPool3d", _MP, max_pool(3), (Example("nn.MaxPool3d(2)", ("float32[1,2,4,6,6]",)),), spatial(5)),
-    layer("AvgPool1d", _AP1, avg_pool(1), (Example("nn.AvgPool1d(2)", I3),), spatial(3)),
+        Example("nn.MaxPool2d(3, stride=1, dilation=2)", I4)), spatial(4), init_attrs=_POOL_ATTRS),
+    layer("MaxPool3d", _MP, max_pool(3), (Example("nn.MaxPool3d(2)", ("float32[1,2,4,6,6]",)),), spatial(5), init_attrs=_POOL_ATTRS),
+    layer("AvgPool1d", _AP1, avg_pool(1), (Example("nn.AvgPool1d(2)", I3),), spatial(3), init_attrs=_AP1_ATTRS),
     layer("AvgPool2d", _AP, avg_pool(2), (
         Example("nn.AvgPool2d(kernel_size=2, stride=1, padding=1, count_include_pad=False)", ("float32[1,3,6,6]",)),
         Example("nn.AvgPool2d(3, 2, 1)", I4),
         Example("nn.AvgPool2d(3, 2, 1, ceil_mode=True)", I4),
         Example("nn.AvgPool2d(3, 2, 1, ceil_mode=True, count_include_pad=False)", ("float32[1,2,10,10]",)),
-        Example("nn.AvgPool2d(2, divisor_override=3)", ("float32[1,2,6,6]",))), spatial(4)),
-    layer("AvgPool3d", _AP, avg_pool(3), (Example("nn.AvgPool3d(2)", ("float32[1,2,4,4,4]",)),), spatial(5)),
+        Example("nn.AvgPool2d(2, divisor_override=3)", ("float32[1,2,6,6]",))), spatial(4), init_attrs=_POOL_ATTRS),
+    layer("AvgPool3d", _AP, avg_pool(3), (Example("nn.AvgPool3d(2)", ("float32[1,2,4,4,4]",)),), spatial(5), init_attrs=_POOL_ATTRS),
     layer("AdaptiveAvgPool1d", "output_size", adaptive("avg", 1),
           (Example("nn.AdaptiveAvgPool1d(1)", I3), Example("nn.AdaptiveAvgPool1d(5)", I3)), spatial(3), layout_of=_adaptive_layout(1)),
     layer("AdaptiveAvgPool2d", "output_size", adaptive("avg", 2),

@@ -16,7 +16,7 @@ from typing import Optional, Sequence
 import libcst as cst
 
 from ..rules import registry
-from ..rules.base import Canonical, Rule, Unsupported, bind, parse_params
+from ..rules.base import PLAIN, Canonical, Rule, Unsupported, bind, parse_params
 from ..rules.module_methods import BY_NAME as MODULE_METHOD_NAMES, REQUIRES_GRAD_ATTR
 from ..rules.seq_ops import TIED_LINEAR_WEIGHTS, TIED_WEIGHT_NAMES
 from . import layout as L
@@ -935,6 +935,10 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             kind = self.f.external[func.value]
             ref = ModuleRef("class", cls=func.value) if kind != "builder" else UNKNOWN_MODULE
             return self.set(self.add_rngs(updated), Tag(L.MODULE, module=ref))
+        if self.cls is not None and self.cls.row is not None and isinstance(func, cst.Attribute) \
+                and func.attr.value in ("forward", "__call__") and isinstance(func.value, cst.Call) \
+                and code(func.value) == "super()" and updated.args:
+            return self.super_forward(updated)
         if q is not None and self.f.imports.is_torch(q):
             rule = registry.lookup(q)
             if rule is None:
@@ -1093,6 +1097,18 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         if changed:
             updated = updated.with_changes(args=args)
         return self.set(updated, L.UNKNOWN_TAG)
+
+    def super_forward(self, updated: cst.Call):
+        """``super().forward(x)`` in a subclass of a torch layer: the row's layout
+        applies to ``x`` (a layout the row decides per call takes torch order)."""
+        lay = self.cls.row.layout
+        if lay.kind not in ("elementwise", "spatial", "spatial_any", "channel", "plain", "reshape"):
+            lay = PLAIN
+        first = updated.args[0]
+        node, out = self.apply_layout_unary(first.value, self.tag(first.value), lay)
+        func = updated.func.with_changes(attr=cst.Name("__call__"))
+        return self.set(updated.with_changes(func=func, args=[first.with_changes(value=node)] + list(updated.args[1:])),
+                        out)
 
     def is_imported(self, node) -> bool:
         """A name bound by an import (a module or function, never a tensor)."""
