@@ -831,6 +831,9 @@ class BodyRewriter(PlacesMixin, FastTransformer):
                         return self.set(new, Tag(L.OTHER, roles=role))
                     # a non-literal index into a channels-last shape: read the torch-order shape
                     return self._shape_fallback(original, updated, perm)
+                if isinstance(idx, cst.Slice):
+                    # x.shape[-2:] (timm's pad_same reads H, W): the logical axes' physical places
+                    return self.shape_slice(original, updated, idx, perm)
             if vt.roles is not None and len(updated.slice) == 1 and isinstance(updated.slice[0].slice, cst.Index):
                 try:
                     i = ast.literal_eval(code(updated.slice[0].slice.value))
@@ -871,6 +874,23 @@ class BodyRewriter(PlacesMixin, FastTransformer):
                 return self.set(updated, Tag(L.MODULE, module=inner))
             return self.set(updated, Tag(L.MODULE, module=UNKNOWN_MODULE))
         return self.set(updated, L.UNKNOWN_TAG)
+
+    def shape_slice(self, original, updated, idx: cst.Slice, perm):
+        bounds = []
+        for part in (idx.lower, idx.upper, idx.step):
+            try:
+                bounds.append(None if part is None else ast.literal_eval(code(part)))
+            except (ValueError, SyntaxError):
+                return self._shape_fallback(original, updated, perm)
+        if not all(b is None or isinstance(b, int) for b in bounds):
+            return self._shape_fallback(original, updated, perm)
+        axes = [perm.index(i) for i in range(len(perm))[slice(*bounds)]]
+        base = code(updated.value)
+        if axes and axes == list(range(axes[0], axes[-1] + 1)):
+            new = expr(f"{base}[{axes[0]}:{axes[-1] + 1}]")
+        else:
+            new = expr(f"tuple({base}[a] for a in {tuple(axes)})")
+        return self.set(new, L.OTHER_TAG)
 
     def _shape_fallback(self, original, updated, perm):
         axes = tuple(perm.index(i) for i in range(len(perm)))

@@ -13,7 +13,7 @@ from .fastvisit import FastTransformer, FastVisitor
 from .imports import dotted
 from .module_api import stateless_record
 from . import row_base
-from ..rules.base import Unsupported, parse_params
+from ..rules.base import _REQUIRED, Unsupported, parse_params
 
 
 def param_names(func: cst.FunctionDef) -> list[str]:
@@ -438,10 +438,49 @@ def _row_super_init(f: FileContext, info: ClassInfo, stmt, rw) -> list:
     call = expr("super().__init__()").with_changes(args=built.args)
     out = [stmt.with_changes(body=[cst.Expr(call)])]
     read = _self_reads(info)
-    for n, _, k in parse_params(rule.params):
+    spec = parse_params(rule.params)
+    sources = {n: args.src(n) for n, d, k in spec if k in ("pos", "kwonly") and (args.given(n) or d is not _REQUIRED)}
+    own = _nnx_attrs(info.row_base)
+    for n, _, k in spec:
         if k in ("pos", "kwonly") and n in read and n not in weights and n not in dict(rule.attrs):
-            out.append(cst.parse_statement(f"self.{n} = {args.src(n)}\n"))
+            if n in own:
+                # the NNX layer holds its own (different) value under that name
+                rw.todo(stmt, "T2N004", f"reads self.{n}, which {info.row_base} holds in its own form")
+                continue
+            value = _substitute(dict(rule.init_attrs).get(n, n), sources)
+            out.append(cst.parse_statement(f"self.{n} = {value}\n"))
     return out
+
+
+def _substitute(src: str, sources: dict[str, str]) -> str:
+    """A row's init_attrs expression over torch's parameters, with the arguments given."""
+    class Sub(FastTransformer):
+        def leave_Name(self, original, updated):
+            if updated.value in sources:
+                return expr(sources[updated.value]).with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()]) \
+                    if not isinstance(expr(sources[updated.value]), (cst.Name, cst.Integer, cst.Float)) else \
+                    expr(sources[updated.value])
+            return updated
+
+    return code(Sub().walk(expr(src)))
+
+
+def _nnx_attrs(nnx_class: str) -> set[str]:
+    """The constructor parameters an NNX layer (or emitted helper class) keeps as attributes."""
+    import inspect
+
+    try:
+        if nnx_class.startswith("nnx."):
+            from flax import nnx
+
+            target = getattr(nnx, nnx_class[4:])
+        else:
+            from ..runtime import helpers
+
+            target = getattr(helpers, nnx_class)
+        return set(inspect.signature(target.__init__).parameters) - {"self", "rngs"}
+    except (ImportError, AttributeError, TypeError, ValueError):
+        return set()
 
 
 INIT_RNGS = cst.parse_statement("def __init__(self, *, rngs: nnx.Rngs):\n    pass\n")
