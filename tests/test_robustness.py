@@ -448,3 +448,39 @@ def test_census_subset():
     bad = [f"{r['path']}: {r['status']}: {r['error']}" for r in rows if r["status"] != "ok"]
     bad += [f"{r['path']}: T2N901 {m}" for r in rows for m in r.get("t2n901_messages", [])]
     assert not bad, "\n".join(bad)
+
+
+# ---------------------------------------------------------------- layer subclasses
+
+
+def test_subclass_of_a_function_layer_needs_no_rngs_and_refuses_what_it_cannot_do(tmp_path):
+    """A subclass of a layer NNX keeps as a function subclasses a class generated
+    from the row: built without rngs, torch's attributes, and a constructor
+    argument the row cannot honour at run time (return_indices) raises."""
+    from harness import translate_files
+
+    result, tmod, jmod, wmod = translate_files(HEADER + textwrap.dedent("""
+        class Pool(nn.MaxPool2d):
+            pass
+
+        class Act(nn.LeakyReLU):
+            def __init__(self, slope):
+                super().__init__(slope)
+
+            def forward(self, x):
+                return super().forward(x) * self.negative_slope
+    """), tmp_path)
+    assert "class Pool(TorchMaxPool2d)" in result.code and "class Act(TorchLeakyReLU)" in result.code
+    assert not result.diagnostics, result.diagnostics
+    pool = jmod.Pool(3, padding=1)
+    assert (pool.kernel_size, pool.stride, pool.padding) == (3, 3, 1)  # torch's stride default
+    with pytest.raises(NotImplementedError, match="return_indices"):
+        jmod.Pool(2, return_indices=True)
+    x = rand(2, 3, 7, 7)
+    import jax.numpy as jnp
+    import torch
+
+    want = tmod.Pool(3, padding=1)(torch.from_numpy(x)).numpy().transpose(0, 2, 3, 1)
+    np.testing.assert_allclose(np.asarray(pool(jnp.asarray(x.transpose(0, 2, 3, 1)))), want, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(jmod.Act(0.2)(jnp.asarray(x))),
+                               tmod.Act(0.2)(torch.from_numpy(x)).numpy(), atol=1e-5)

@@ -38,6 +38,9 @@ def applied(build_module):
 
 
 def _gelu(a, ctx):
+    if a.given("approximate") and not a.is_lit("approximate"):
+        # known at run time only (self.approximate in a subclass): torch takes 'none' or 'tanh'
+        return f"functools.partial(jax.nn.gelu, approximate={a.src('approximate')} == 'tanh')"
     approx = a.lit("approximate", "none") if a.given("approximate") else "none"
     if approx == "tanh":
         return "jax.nn.gelu"

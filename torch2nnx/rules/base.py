@@ -195,6 +195,9 @@ class Rule:
     # hyperparameters that code reads off the layer (init loops' fan-out):
     # (torch attribute, NNX attribute), where the names differ
     attrs: tuple[tuple[str, str], ...] = ()
+    # attributes torch's constructor stores normalised, (attribute, expression over
+    # the parameters): what a subclass reads as self.<attribute> (a pool's stride)
+    init_attrs: tuple[tuple[str, str], ...] = ()
 
     @property
     def short(self) -> str:

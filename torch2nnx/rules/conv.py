@@ -90,7 +90,15 @@ def conv_transpose(nd):
     return build
 
 
-CONV_ATTRS = (("in_channels", "in_features"), ("out_channels", "out_features"), ("groups", "feature_group_count"))
+# kernel_size: nnx.Conv holds torch's tuple under the same name (the builds pass ntuple(kernel_size, n))
+CONV_ATTRS = (("in_channels", "in_features"), ("out_channels", "out_features"), ("groups", "feature_group_count"),
+              ("kernel_size", "kernel_size"))
+
+
+def conv_init_attrs(nd: int) -> tuple:
+    """torch's Conv stores kernel_size, stride, dilation (and padding unless a string) as n-tuples."""
+    return (("stride", f"ntuple(stride, {nd})"), ("dilation", f"ntuple(dilation, {nd})"),
+            ("padding", f"padding if isinstance(padding, str) else ntuple(padding, {nd})"))
 CONVT_ATTRS = (("in_channels", "in_features"), ("out_channels", "out_features"))
 
 _CONV_SIG = ("in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True, "
@@ -100,6 +108,7 @@ _CONVT_SIG = ("in_channels, out_channels, kernel_size, stride=1, padding=0, outp
 
 RULES = [
     Rule("torch.nn.Conv1d", _CONV_SIG, conv(1), layout=spatial(3), layer=True, stateful=True, weights=CONV_WEIGHTS, attrs=CONV_ATTRS,
+         init_attrs=conv_init_attrs(1),
          kwargs_adapter=("nnx.Conv", "conv_kwargs", 1, ("in_channels", "out_channels")),
          examples=(
              Example("nn.Conv1d(3, 5, 3)", ("float32[2,3,12]",), expect="kernel_size=(3,)"),
@@ -107,6 +116,7 @@ RULES = [
              Example("nn.Conv1d(3, 4, 4, padding='same', dilation=3)", ("float32[2,3,20]",)),
          )),
     Rule("torch.nn.Conv2d", _CONV_SIG, conv(2), layout=spatial(4), layer=True, stateful=True, weights=CONV_WEIGHTS, attrs=CONV_ATTRS,
+         init_attrs=conv_init_attrs(2),
          kwargs_adapter=("nnx.Conv", "conv_kwargs", 2, ("in_channels", "out_channels")),
          examples=(
              Example("nn.Conv2d(3, 4, kernel_size=2, padding='valid')", ("float32[1,3,6,6]",),
@@ -123,6 +133,7 @@ RULES = [
                      ("float32[2,3,9,9]",), expect="conv_kwargs("),
          )),
     Rule("torch.nn.Conv3d", _CONV_SIG, conv(3), layout=spatial(5), layer=True, stateful=True, weights=CONV_WEIGHTS, attrs=CONV_ATTRS,
+         init_attrs=conv_init_attrs(3),
          kwargs_adapter=("nnx.Conv", "conv_kwargs", 3, ("in_channels", "out_channels")),
          examples=(Example("nn.Conv3d(2, 4, 3, padding=1, stride=(1, 2, 2))", ("float32[2,2,5,6,6]",)),)),
     Rule("torch.nn.ConvTranspose1d", _CONVT_SIG, conv_transpose(1), layout=spatial(3), layer=True, stateful=True,

@@ -11,24 +11,43 @@ def _linear(a, ctx):
     return f"({out})"
 
 
+_JNP_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+def _tuple_items(src: str):
+    """The element sources of a tuple or list display (``(pw // 2, pw - pw // 2)``), or None."""
+    import ast
+
+    try:
+        node = ast.parse(src, mode="eval").body
+    except SyntaxError:
+        return None
+    if not isinstance(node, (ast.Tuple, ast.List)) or any(isinstance(e, ast.Starred) for e in node.elts):
+        return None
+    return [ast.get_source_segment(src, e) for e in node.elts]
+
+
 def _pad(a, ctx):
     mode = a.lit("mode", "constant") if a.given("mode") else "constant"
     value = a.src("value") if a.given("value") and a.src("value") != "None" else None
     pads = a.lit("pad")
     if ctx.perm is not None:
         # a channels-last input: place torch's (last dim first) pairs on the physical axes
-        if not (isinstance(pads, (tuple, list)) and all(isinstance(p, int) for p in pads)):
+        literal = isinstance(pads, (tuple, list)) and all(isinstance(p, int) for p in pads)
+        items = [repr(p) for p in pads] if literal else _tuple_items(a.src("pad"))
+        if items is None or len(items) % 2 or mode not in _JNP_MODES:
             raise Canonical()
         rank = len(ctx.perm)
-        logical = [(0, 0)] * rank
-        for i in range(0, len(pads), 2):
-            logical[rank - 1 - i // 2] = (pads[i], pads[i + 1])
-        widths = tuple(logical[ctx.perm[i]] for i in range(rank))
-        if any(lo < 0 or hi < 0 for lo, hi in widths):
-            raise Canonical()
-        jmode = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}[mode]
+        logical = [("0", "0")] * rank
+        for i in range(0, len(items), 2):
+            logical[rank - 1 - i // 2] = (items[i], items[i + 1])
+        widths = [logical[ctx.perm[i]] for i in range(rank)]
+        if literal and any(int(lo) < 0 or int(hi) < 0 for lo, hi in widths):
+            raise Canonical()  # torch crops; computed widths (timm's pad_same) are never negative
+        jmode = _JNP_MODES[mode]
         extra = f", constant_values={value}" if value and jmode == "constant" else ""
-        return f"jnp.pad({a.src('input')}, {widths}, mode={jmode!r}{extra})"
+        text = "(" + ", ".join(f"({lo}, {hi})" for lo, hi in widths) + ")"
+        return f"jnp.pad({a.src('input')}, {text}, mode={jmode!r}{extra})"
     parts = [a.src("input"), a.src("pad")]
     if a.given("mode"):
         parts.append(f"mode={a.src('mode')}")
@@ -149,6 +168,9 @@ RULES = [
        Example("F.linear(x, y, y[:, 0])", ("float32[2,4]", "float32[3,4]")))),
     f("pad", "input, pad, mode='constant', value=None", _pad, Layout("aware"),
       (Example("F.pad(x, (1, 2, 3, 4))", ("float32[2,3,4,5]",)),
+       # widths computed at run time, on a channels-last input (timm's pad_same)
+       Example("F.pad(x, (x.shape[-1] // 4, 1, 0, x.shape[-2] // 3), value=-1.0)", ("float32[2,3,6,8]",),
+               channels_last=True, expect="jnp.pad("),
        Example("F.pad(x, (1, 2, 3, 4), value=1.5)", ("float32[2,3,4,5]",), channels_last=True),
        Example("F.pad(x, (1, 1, 2, 0), mode='reflect')", ("float32[2,3,4,5]",), channels_last=True),
        Example("F.pad(x, (0, 1), mode='replicate')", ("float32[2,3,4]",)),

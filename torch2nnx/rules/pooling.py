@@ -40,8 +40,9 @@ def max_pool(nd, functional=False):
         s = _stride(a, nd, ctx)
         if a.given("return_indices") and a.lit("return_indices") is not False:
             raise Unsupported("T2N002", "return_indices=True")
-        ceil = a.lit("ceil_mode", False) if a.given("ceil_mode") else False
-        dil = a.lit("dilation", 1) if a.given("dilation") else 1
+        # a value known only at run time (self.ceil_mode in a subclass) takes the helper
+        ceil = a.lit("ceil_mode", None) if a.given("ceil_mode") else False
+        dil = a.lit("dilation", None) if a.given("dilation") else 1
         pads = _pads(a, nd, ctx)
         if ceil is not False or dil not in (1, (1,) * nd) or _odd_padding(a, pads, nd):
             f = _helper_pool(a, ctx, "max_pool", k, s, ("padding", "dilation", "ceil_mode"))
@@ -55,10 +56,11 @@ def avg_pool(nd, functional=False):
     def build(a, ctx):
         k = ntuple(a, "kernel_size", nd, ctx)
         s = _stride(a, nd, ctx)
-        ceil = a.lit("ceil_mode", False) if a.given("ceil_mode") else False
-        div = a.lit("divisor_override", None) if a.given("divisor_override") else None
+        # a value known only at run time (self.ceil_mode in a subclass) takes the helper
+        ceil = a.lit("ceil_mode", None) if a.given("ceil_mode") else False
+        div = a.lit("divisor_override", Ellipsis) if a.given("divisor_override") else None
         pads = _pads(a, nd, ctx)
-        cip = a.lit("count_include_pad", True) if a.given("count_include_pad") else True
+        cip = a.lit("count_include_pad", None) if a.given("count_include_pad") else True
         if ceil is not False or div is not None or _odd_padding(a, pads, nd):
             f = _helper_pool(a, ctx, "avg_pool", k, s, ("padding", "ceil_mode", "count_include_pad",
                                                          "divisor_override"))
@@ -127,6 +129,8 @@ def _upsample(a, ctx, functional=False):
 _MP = "kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False"
 _AP = "kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None"
 _AP1 = "kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True"
+# F.max_poolNd's order differs from nn.MaxPoolNd's: ceil_mode comes before return_indices
+_FMP = "input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False"
 
 
 def _upsample_layout(a):
@@ -138,6 +142,14 @@ def _upsample_layout(a):
         if isinstance(v, (tuple, list)):
             rank = len(v) + 2
     return spatial(rank) if rank else None
+
+
+# torch's pools store stride=kernel_size when stride is None (AvgPool1d also
+# makes kernel_size, stride and padding 1-tuples)
+_POOL_ATTRS = (("stride", "stride if stride is not None else kernel_size"),)
+_AP1_ATTRS = (("kernel_size", "ntuple(kernel_size, 1)"),
+              ("stride", "ntuple(stride if stride is not None else kernel_size, 1)"),
+              ("padding", "ntuple(padding, 1)"))
 
 
 def layer(name, params, build, examples, layout, **kw):
@@ -153,22 +165,22 @@ I3 = ("float32[2,3,13]",)
 
 RULES = [
     layer("MaxPool1d", _MP, max_pool(1), (Example("nn.MaxPool1d(3, 2)", I3),
-                                          Example("nn.MaxPool1d(2, ceil_mode=True)", I3)), spatial(3)),
+                                          Example("nn.MaxPool1d(2, ceil_mode=True)", I3)), spatial(3), init_attrs=_POOL_ATTRS),
     layer("MaxPool2d", _MP, max_pool(2), (
         Example("nn.MaxPool2d(2)", ("float32[2,3,10,10]",), expect="strides=(2, 2)"),
         Example("nn.MaxPool2d(3, 2, padding=1)", ("float32[2,3,12,12]",)),
         Example("nn.MaxPool2d(3, 2, ceil_mode=True)", I4),
         Example("nn.MaxPool2d(2, 2, ceil_mode=True)", I4),
-        Example("nn.MaxPool2d(3, stride=1, dilation=2)", I4)), spatial(4)),
-    layer("MaxPool3d", _MP, max_pool(3), (Example("nn.MaxPool3d(2)", ("float32[1,2,4,6,6]",)),), spatial(5)),
-    layer("AvgPool1d", _AP1, avg_pool(1), (Example("nn.AvgPool1d(2)", I3),), spatial(3)),
+        Example("nn.MaxPool2d(3, stride=1, dilation=2)", I4)), spatial(4), init_attrs=_POOL_ATTRS),
+    layer("MaxPool3d", _MP, max_pool(3), (Example("nn.MaxPool3d(2)", ("float32[1,2,4,6,6]",)),), spatial(5), init_attrs=_POOL_ATTRS),
+    layer("AvgPool1d", _AP1, avg_pool(1), (Example("nn.AvgPool1d(2)", I3),), spatial(3), init_attrs=_AP1_ATTRS),
     layer("AvgPool2d", _AP, avg_pool(2), (
         Example("nn.AvgPool2d(kernel_size=2, stride=1, padding=1, count_include_pad=False)", ("float32[1,3,6,6]",)),
         Example("nn.AvgPool2d(3, 2, 1)", I4),
         Example("nn.AvgPool2d(3, 2, 1, ceil_mode=True)", I4),
         Example("nn.AvgPool2d(3, 2, 1, ceil_mode=True, count_include_pad=False)", ("float32[1,2,10,10]",)),
-        Example("nn.AvgPool2d(2, divisor_override=3)", ("float32[1,2,6,6]",))), spatial(4)),
-    layer("AvgPool3d", _AP, avg_pool(3), (Example("nn.AvgPool3d(2)", ("float32[1,2,4,4,4]",)),), spatial(5)),
+        Example("nn.AvgPool2d(2, divisor_override=3)", ("float32[1,2,6,6]",))), spatial(4), init_attrs=_POOL_ATTRS),
+    layer("AvgPool3d", _AP, avg_pool(3), (Example("nn.AvgPool3d(2)", ("float32[1,2,4,4,4]",)),), spatial(5), init_attrs=_POOL_ATTRS),
     layer("AdaptiveAvgPool1d", "output_size", adaptive("avg", 1),
           (Example("nn.AdaptiveAvgPool1d(1)", I3), Example("nn.AdaptiveAvgPool1d(5)", I3)), spatial(3), layout_of=_adaptive_layout(1)),
     layer("AdaptiveAvgPool2d", "output_size", adaptive("avg", 2),
@@ -216,11 +228,16 @@ RULES = [
          lambda a, ctx: f"{ctx.helper('pixel_shuffle')}({a.src('input')}, {a.src('upscale_factor')})",
          (Example("F.pixel_shuffle(x, 3)", ("float32[1,18,2,3]",)),), spatial(4)),
     # functional forms
-    func("max_pool1d", "input, " + _MP, max_pool(1, True), (Example("F.max_pool1d(x, 2)", I3),), spatial(3)),
-    func("max_pool2d", "input, " + _MP, max_pool(2, True),
-         (Example("F.max_pool2d(x, 2)", I4), Example("F.max_pool2d(x, 3, 2, 1)", I4)), spatial(4)),
+    func("max_pool1d", _FMP, max_pool(1, True),
+         (Example("F.max_pool1d(x, 2)", I3), Example("F.max_pool1d(x, 3, 2, 0, 1, True)", I3)), spatial(3)),
+    func("max_pool2d", _FMP, max_pool(2, True),
+         (Example("F.max_pool2d(x, 2)", I4), Example("F.max_pool2d(x, 3, 2, 1)", I4),
+          Example("F.max_pool2d(x, 3, 2, (0, 0), (1, 1), True)", I4, expect="ceil_mode=True"),
+          Example("F.max_pool2d(x, 3, 2, 1, 2, False)", I4, expect="dilation=2")), spatial(4)),
     func("avg_pool1d", "input, " + _AP1, avg_pool(1, True), (Example("F.avg_pool1d(x, 3)", I3),), spatial(3)),
-    func("avg_pool2d", "input, " + _AP, avg_pool(2, True), (Example("F.avg_pool2d(x, 2)", I4),), spatial(4)),
+    func("avg_pool2d", "input, " + _AP, avg_pool(2, True),
+         (Example("F.avg_pool2d(x, 2)", I4),
+          Example("F.avg_pool2d(x, 3, 2, (1, 1), True, False)", I4, expect="ceil_mode=True")), spatial(4)),
     func("adaptive_avg_pool1d", "input, output_size", adaptive("avg", 1, True),
          (Example("F.adaptive_avg_pool1d(x, 1)", I3),), spatial(3), layout_of=_adaptive_layout(1)),
     func("adaptive_avg_pool2d", "input, output_size", adaptive("avg", 2, True),

@@ -33,8 +33,10 @@ def find_module_classes(module: cst.Module, f: FileContext) -> None:
                 if q in MODULE_BASES:
                     is_module = True
                     bases.append(q)
-                elif r is not None and r.layer and r.stateful:
-                    is_module = True  # LayerNorm2d(nn.LayerNorm): the NNX layer, torch's constructor
+                elif r is not None and r.layer and q not in SEQUENTIAL_BASES:
+                    # LayerNorm2d(nn.LayerNorm): the NNX layer, torch's constructor;
+                    # AvgPool2dSame(nn.AvgPool2d): a class generated from the row (row_base.py)
+                    is_module = True
                     bases.append(q)
                     row = r
                 elif q in SEQUENTIAL_BASES:

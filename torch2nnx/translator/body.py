@@ -16,7 +16,7 @@ from typing import Optional, Sequence
 import libcst as cst
 
 from ..rules import registry
-from ..rules.base import Canonical, Rule, Unsupported, bind, parse_params
+from ..rules.base import PLAIN, Canonical, Rule, Unsupported, bind, parse_params
 from ..rules.module_methods import BY_NAME as MODULE_METHOD_NAMES, REQUIRES_GRAD_ATTR
 from ..rules.seq_ops import TIED_LINEAR_WEIGHTS, TIED_WEIGHT_NAMES
 from . import layout as L
@@ -864,6 +864,9 @@ class BodyRewriter(PlacesMixin, FastTransformer):
                         return self.set(new, Tag(L.OTHER, roles=role))
                     # a non-literal index into a channels-last shape: read the torch-order shape
                     return self._shape_fallback(original, updated, perm)
+                if isinstance(idx, cst.Slice):
+                    # x.shape[-2:] (timm's pad_same reads H, W): the logical axes' physical places
+                    return self.shape_slice(original, updated, idx, perm)
             if vt.roles is not None and len(updated.slice) == 1 and isinstance(updated.slice[0].slice, cst.Index):
                 try:
                     i = ast.literal_eval(code(updated.slice[0].slice.value))
@@ -904,6 +907,23 @@ class BodyRewriter(PlacesMixin, FastTransformer):
                 return self.set(updated, Tag(L.MODULE, module=inner))
             return self.set(updated, Tag(L.MODULE, module=UNKNOWN_MODULE))
         return self.set(updated, L.UNKNOWN_TAG)
+
+    def shape_slice(self, original, updated, idx: cst.Slice, perm):
+        bounds = []
+        for part in (idx.lower, idx.upper, idx.step):
+            try:
+                bounds.append(None if part is None else ast.literal_eval(code(part)))
+            except (ValueError, SyntaxError):
+                return self._shape_fallback(original, updated, perm)
+        if not all(b is None or isinstance(b, int) for b in bounds):
+            return self._shape_fallback(original, updated, perm)
+        axes = [perm.index(i) for i in range(len(perm))[slice(*bounds)]]
+        base = code(updated.value)
+        if axes and axes == list(range(axes[0], axes[-1] + 1)):
+            new = expr(f"{base}[{axes[0]}:{axes[-1] + 1}]")
+        else:
+            new = expr(f"tuple({base}[a] for a in {tuple(axes)})")
+        return self.set(new, L.OTHER_TAG)
 
     def _shape_fallback(self, original, updated, perm):
         axes = tuple(perm.index(i) for i in range(len(perm)))
@@ -970,6 +990,10 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             if kind == "stateless-class" and not self.build_ctx.rngs_available:
                 return self.set(updated, Tag(L.MODULE, module=ref))  # built where there are no rngs
             return self.set(self.add_rngs(updated), Tag(L.MODULE, module=ref))
+        if self.cls is not None and self.cls.row is not None and isinstance(func, cst.Attribute) \
+                and func.attr.value in ("forward", "__call__") and isinstance(func.value, cst.Call) \
+                and code(func.value) == "super()" and updated.args:
+            return self.super_forward(updated)
         if q is not None and self.f.imports.is_torch(q):
             rule = registry.lookup(q)
             if rule is None:
@@ -1131,6 +1155,18 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         if changed:
             updated = updated.with_changes(args=args)
         return self.set(updated, L.UNKNOWN_TAG)
+
+    def super_forward(self, updated: cst.Call):
+        """``super().forward(x)`` in a subclass of a torch layer: the row's layout
+        applies to ``x`` (a layout the row decides per call takes torch order)."""
+        lay = self.cls.row.layout
+        if lay.kind not in ("elementwise", "spatial", "spatial_any", "channel", "plain", "reshape"):
+            lay = PLAIN
+        first = updated.args[0]
+        node, out = self.apply_layout_unary(first.value, self.tag(first.value), lay)
+        func = updated.func.with_changes(attr=cst.Name("__call__"))
+        return self.set(updated.with_changes(func=func, args=[first.with_changes(value=node)] + list(updated.args[1:])),
+                        out)
 
     def is_imported(self, node) -> bool:
         """A name bound by an import (a module or function, never a tensor)."""

@@ -12,6 +12,8 @@ from .context import ClassInfo, FileContext, Summary
 from .fastvisit import FastTransformer, FastVisitor
 from .imports import dotted
 from .module_api import stateless_record
+from . import row_base
+from ..rules.base import _REQUIRED, Unsupported, parse_params
 
 
 def param_names(func: cst.FunctionDef) -> list[str]:
@@ -154,8 +156,13 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
                 # a translated base class: its __init__ runs, and takes rngs
                 call = st.body[0].value
                 stmts.append(st.with_changes(body=[st.body[0].with_changes(value=rw.add_rngs(call))]))
+            elif cls is not None and cls.row_base is not None:
+                # a subclass of a layer NNX has as a class: torch's arguments bound through the row
+                stmts += _row_super_init(f, cls, st, rw)
             elif cls is not None and (cls.row is not None or cls.container in ("sequential", "named", "dict", "list")):
-                stmts.append(st)  # nnx.Sequential(*layers) / nnx.Dict() / nnx.List() set themselves up
+                # nnx.Sequential(*layers) / nnx.Dict() / nnx.List() set themselves up; the
+                # class generated for a function row takes torch's arguments
+                stmts.append(st)
         if not stmts:
             stmts = [cst.SimpleStatementLine([cst.Pass()])]
         body = body.with_changes(body=stmts)
@@ -200,6 +207,8 @@ def rewrite_class(f: FileContext, info: ClassInfo, builder_methods: set[str]) ->
     if info.container in ("dict", "named"):
         f.helpers.add(container_base[info.container])
     row_init = None
+    function_base = False
+    info.row_base = None
     for b in node.bases:
         q = f.imports.qualify(b.value)
         if q == "torch.nn.Module":
@@ -208,8 +217,23 @@ def rewrite_class(f: FileContext, info: ClassInfo, builder_methods: set[str]) ->
             bases.append(b.with_changes(value=expr(container_base[info.container])))
         elif dotted(b.value) in f.classes or dotted(b.value) in f.external:
             bases.append(b)  # translated here or by another file of the run
+        elif info.row is not None and q == info.row.name and row_base.is_function_row(info.row):
+            name = row_base.base_name(info.row)
+            try:
+                row_base.source(name)
+            except Unsupported as e:
+                bases.append(b.with_changes(value=expr("nnx.Module")))
+                f.diag(b, "T2N004", f"subclassing {q}: {e.message}")
+                f.todo_count += 1
+                continue
+            f.helpers.add(name)
+            function_base = True
+            bases.append(b.with_changes(value=expr(name)))
         elif info.row is not None and q == info.row.name and (made := _row_init(f, info)) is not None:
             base, row_init = made
+            bases.append(b.with_changes(value=expr(base)))
+        elif info.row is not None and q == info.row.name and (base := _row_super_base(f, info)) is not None:
+            info.row_base = base
             bases.append(b.with_changes(value=expr(base)))
         elif q is not None and f.imports.is_torch(q):
             bases.append(b.with_changes(value=expr("nnx.Module")))
@@ -224,7 +248,7 @@ def rewrite_class(f: FileContext, info: ClassInfo, builder_methods: set[str]) ->
     elif info.container == "sequential" and not any(isinstance(s, cst.FunctionDef) and s.name.value == "__init__"
                                                     for s in body):
         body = _after_docstring(body, SEQUENTIAL_INIT)  # torch's own: the layers handed to it
-    elif not info.container and not any(b in f.classes or b in f.external for b in info.bases) \
+    elif not info.container and not function_base and not any(b in f.classes or b in f.external for b in info.bases) \
             and not any(isinstance(s, cst.FunctionDef) and s.name.value == "__init__" for s in body):
         # torch's inherited nn.Module.__init__(): the contract's constructor takes rngs
         body = _after_docstring(body, INIT_RNGS)
@@ -242,12 +266,18 @@ def rewrite_class(f: FileContext, info: ClassInfo, builder_methods: set[str]) ->
         new_fn, summary = rewrite_function(f, fn, info, needs_rngs=needs, kind=kind)
         if name in builder_methods:
             f.builder_returns[(info.name, name)] = summary.returns
+        if name == "__init__" and function_base and not _uses_name(new_fn.body, "rngs"):
+            new_fn = _optional_rngs(new_fn)  # creates no parameters: rngs is optional, like the base's
         if name == "forward":
             new_fn = new_fn.with_changes(name=cst.Name("__call__"))
             info.methods["__call__"] = summary
         elif name not in builder_methods and name != "__init__":
             info.methods[name] = summary
         new_body[i] = new_fn
+    if info.row is not None and not any(isinstance(st, cst.FunctionDef) and st.name.value in ("forward", "__call__")
+                                        for st in body):
+        # the inherited forward: its layouts are the row's (the method itself is not written out)
+        _, info.methods["__call__"] = rewrite_function(f, INHERITED_FORWARD, info, needs_rngs=False, kind="method")
     if info.container == "attrs" and not any(isinstance(st, cst.FunctionDef) and st.name.value == "forward"
                                              for st in body):
         from .context import ModuleRef
@@ -326,30 +356,153 @@ def _row_init(f: FileContext, info: ClassInfo):
     return code(call.func), init
 
 
-def _uses_rngs(node) -> bool:
+INHERITED_FORWARD = cst.parse_statement("def forward(self, input):\n    return super().forward(input)\n")
+
+
+def _uses_name(node, name: str) -> bool:
     found = []
 
     class V(FastVisitor):
         def visit_Name(self, n):
-            if n.value == "rngs":
+            if n.value == name:
                 found.append(n)
 
     V().walk(node)
     return bool(found)
 
 
-def _optional_rngs(init: cst.FunctionDef) -> cst.FunctionDef:
-    """A class creating no parameters needs no rngs: ``rngs: nnx.Rngs | None = None``
-    (callers that have them may still pass them)."""
-    p = init.params
-    kw = [x.with_changes(annotation=cst.Annotation(expr("nnx.Rngs | None")), default=expr("None"),
-                         equal=cst.AssignEqual())
-          if x.name.value == "rngs" and x.default is None else x for x in p.kwonly_params]
-    return init.with_changes(params=p.with_changes(kwonly_params=kw))
+def _uses_rngs(node) -> bool:
+    return _uses_name(node, "rngs")
 
 
 SEQUENTIAL_INIT = cst.parse_statement(
     "def __init__(self, *layers, rngs: nnx.Rngs | None = None):\n    super().__init__(*layers)\n")
+
+
+def _optional_rngs(func: cst.FunctionDef) -> cst.FunctionDef:
+    p = func.params
+    kw = [x.with_changes(annotation=cst.Annotation(expr("nnx.Rngs | None")), default=expr("None"),
+                         equal=cst.AssignEqual()) if x.name.value == "rngs" else x for x in p.kwonly_params]
+    return func.with_changes(params=p.with_changes(kwonly_params=kw))
+
+
+def _self_reads(info: ClassInfo) -> set[str]:
+    """Attributes of self the class's own code reads."""
+    read = set()
+
+    class Reads(FastVisitor):
+        def visit_Attribute(self, node):
+            if isinstance(node.value, cst.Name) and node.value.value == "self":
+                read.add(node.attr.value)
+
+    Reads().walk(info.node.body)
+    return read
+
+
+def _super_init_call(stmt) -> cst.Call | None:
+    if not is_super_init(stmt):
+        return None
+    call = stmt.body[0].value
+    return call if isinstance(call.func.value, cst.Call) else None
+
+
+def _bind_row_call(f: FileContext, rule, call: cst.Call):
+    """``super().__init__(torch args)`` bound through the row and built: (Args, the NNX call)."""
+    from ..rules.base import bind
+    from .context import BuildCtx
+
+    if any(a.star for a in call.args):
+        raise Unsupported("T2N002", "starred arguments to super().__init__")
+    pos = [code(a.value) for a in call.args if a.keyword is None]
+    kw = {a.keyword.value: code(a.value) for a in call.args if a.keyword is not None}
+    args = bind(rule.params, pos, kw)
+    ctx = BuildCtx(f)
+    ctx.rngs_available = True
+    built = cst.parse_expression(rule.build(args, ctx))
+    if not isinstance(built, cst.Call):
+        raise Unsupported("T2N004", f"subclassing {rule.name}: its NNX counterpart is no class")
+    return args, built
+
+
+def _row_super_base(f: FileContext, info: ClassInfo) -> str | None:
+    """The NNX class a subclass with its own __init__ subclasses: the one the
+    row builds for the arguments it hands super().__init__ (nnx.Dropout for
+    ``super().__init__(p)``). None (and a diagnostic) when that is not one class."""
+    init = next((s for s in info.node.body.body if isinstance(s, cst.FunctionDef) and s.name.value == "__init__"), None)
+    calls = [c for st in (init.body.body if init is not None else []) if (c := _super_init_call(st)) is not None]
+    try:
+        if len(calls) != 1:
+            raise Unsupported("T2N004", f"subclassing {info.row.name} without one super().__init__(...) call")
+        _, built = _bind_row_call(f, info.row, calls[0])
+    except Unsupported as e:
+        f.diag(info.node, "T2N004", f"subclassing {info.row.name}: {e.message}")
+        f.todo_count += 1
+        return None
+    return code(built.func)
+
+
+def _row_super_init(f: FileContext, info: ClassInfo, stmt, rw) -> list:
+    """``super().__init__(torch args)`` -> ``super().__init__(NNX args)``, and
+    torch's attributes the class reads (``self.p``) set from the same arguments."""
+    rule = info.row
+    try:
+        args, built = _bind_row_call(f, rule, stmt.body[0].value)
+        if code(built.func) != info.row_base:
+            raise Unsupported("T2N004", f"super().__init__ builds {code(built.func)}, not {info.row_base}")
+    except Unsupported as e:
+        rw.todo(stmt, e.code, f"{rule.name}: {e.message}")
+        return [stmt]
+    maps = rule.weights if isinstance(rule.weights, tuple) else ((rule.weights,) if rule.weights else ())
+    for w in maps:
+        if w.nnx_class == info.row_base:
+            f.weight_maps[w.nnx_class] = w
+    weights = {e.torch_name for w in maps for e in w.entries}
+    call = expr("super().__init__()").with_changes(args=built.args)
+    out = [stmt.with_changes(body=[cst.Expr(call)])]
+    read = _self_reads(info)
+    spec = parse_params(rule.params)
+    sources = {n: args.src(n) for n, d, k in spec if k in ("pos", "kwonly") and (args.given(n) or d is not _REQUIRED)}
+    own = _nnx_attrs(info.row_base)
+    for n, _, k in spec:
+        if k in ("pos", "kwonly") and n in read and n not in weights and n not in dict(rule.attrs):
+            if n in own:
+                # the NNX layer holds its own (different) value under that name
+                rw.todo(stmt, "T2N004", f"reads self.{n}, which {info.row_base} holds in its own form")
+                continue
+            value = _substitute(dict(rule.init_attrs).get(n, n), sources)
+            out.append(cst.parse_statement(f"self.{n} = {value}\n"))
+    return out
+
+
+def _substitute(src: str, sources: dict[str, str]) -> str:
+    """A row's init_attrs expression over torch's parameters, with the arguments given."""
+    class Sub(FastTransformer):
+        def leave_Name(self, original, updated):
+            if updated.value in sources:
+                return expr(sources[updated.value]).with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()]) \
+                    if not isinstance(expr(sources[updated.value]), (cst.Name, cst.Integer, cst.Float)) else \
+                    expr(sources[updated.value])
+            return updated
+
+    return code(Sub().walk(expr(src)))
+
+
+def _nnx_attrs(nnx_class: str) -> set[str]:
+    """The constructor parameters an NNX layer (or emitted helper class) keeps as attributes."""
+    import inspect
+
+    try:
+        if nnx_class.startswith("nnx."):
+            from flax import nnx
+
+            target = getattr(nnx, nnx_class[4:])
+        else:
+            from ..runtime import helpers
+
+            target = getattr(helpers, nnx_class)
+        return set(inspect.signature(target.__init__).parameters) - {"self", "rngs"}
+    except (ImportError, AttributeError, TypeError, ValueError):
+        return set()
 
 
 INIT_RNGS = cst.parse_statement("def __init__(self, *, rngs: nnx.Rngs):\n    pass\n")

@@ -57,6 +57,7 @@ class ClassInfo:
     needs_rngs: bool = True  # builds layers (analyze._stateless_classes); False: rngs optional
     elements: tuple = ()  # a Sequential subclass: its layers, in order (for layouts)
     row: object = None  # a subclass of a torch layer with a row (LayerNorm2d(nn.LayerNorm)): that Rule
+    row_base: Optional[str] = None  # ... with its own __init__: the NNX class it subclasses (nnx.Dropout)
     # attributes that may hold a stateless torch layer NNX keeps as a function
     # (self.relu = nn.ReLU()): listed in the class's _stateless_layers, per rewrite
     stateless: list = field(default_factory=list)

@@ -59,13 +59,20 @@ def closure(names, filename: str) -> list[str]:
 
 def helper_source(names, filename: str = "helpers.py") -> str:
     defs = definitions(filename)
+    # classes generated from rows (row_base.py), after the helpers they call
+    from . import row_base
+
+    generated = [n for n in names if n not in defs and row_base.row_for(n) is not None] \
+        if filename == "helpers.py" else []
+    names = set(names).union(*(row_base.uses(n) for n in generated))
     chosen = closure(names, filename)
     # tables generated from the rule rows that the chosen helpers read (TORCH_LAYER_NAMES)
     from .module_api import GENERATED
 
     used = set().union(*(defs[n][1] for n in chosen)) if chosen else set()
     tables = [GENERATED[g]() for g in sorted(GENERATED) if g in used and filename == "helpers.py"]
-    return "\n\n".join(tables + [defs[n][0].rstrip() + "\n" for n in chosen])
+    return "\n\n".join(tables + [defs[n][0].rstrip() + "\n" for n in chosen]
+                       + [row_base.source(n) for n in sorted(generated)])
 
 
 BUFFER_CLASSES = {

@@ -192,6 +192,8 @@ def dynamic_layer_calls(func: cst.FunctionDef, f) -> set[int]:
             return callee.value in local
         if isinstance(callee, cst.Subscript):
             return _root(callee) in local
+        if isinstance(callee, cst.Call):
+            return True  # get_layer(name)(dim): a factory handed out by a call
         if isinstance(callee, cst.Attribute):
             # cfg.block(...) on a plain local; never a method of a list, dict or string
             return _root(callee) in local and callee.attr.value not in _PLAIN_METHODS
