@@ -356,6 +356,21 @@ def dropout(x, rate, deterministic, rngs):
     return jnp.where(keep, x / (1.0 - rate), 0.0)
 
 
+def inplace_set(t, value):
+    """torch's in-place tensor methods (x.uniform_(), x.mul_(2)) write into the tensor:
+    a Variable (a parameter handed to an init function) takes the new value and stays
+    the same object, so every holder sees it; an array is immutable, the caller rebinds
+    its name to the result. The receiver keeps its shape and dtype, as in torch."""
+    old = t.get_value() if isinstance(t, nnx.Variable) else t
+    value = jnp.asarray(value)
+    if hasattr(old, "shape") and hasattr(old, "dtype"):
+        value = jnp.broadcast_to(value.astype(old.dtype), old.shape)
+    if isinstance(t, nnx.Variable):
+        t.set_value(value)
+        return t
+    return value
+
+
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     """F.layer_norm: over the trailing len(normalized_shape) dims, biased variance."""
     n = 1 if isinstance(normalized_shape, int) else len(normalized_shape)

@@ -38,6 +38,11 @@ def code(node: cst.CSTNode) -> str:
     return _code(node)
 
 
+def _is_inplace_set(node) -> bool:
+    return isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "inplace_set" \
+        and len(node.args) == 2
+
+
 def expr(src: str) -> cst.BaseExpression:
     return cst.parse_expression(src)
 
@@ -249,22 +254,46 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         return updated
 
     def inplace_statement(self, original, updated):
-        """``x.add_(y)`` as a statement: JAX arrays are immutable, so ``x = x + y``."""
+        """``x.add_(y)`` as a statement: the row gave ``inplace_set(x, x + y)``, which
+        sets a Variable's value and returns it, or returns the new array; JAX arrays are
+        immutable, so the receiver is rebound: ``x = inplace_set(x, x + y)``. A slice
+        (``x[:, 0].zero_()``) updates the whole: ``x = inplace_set(x, x.at[:, 0].set(...))``."""
         if len(original.body) != 1 or not isinstance(original.body[0], cst.Expr):
             return updated
         call = original.body[0].value
         if not (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute)):
             return updated
         name = call.func.attr.value
-        if not name.endswith("_") or name.startswith("_") or registry.method(name) is None:
+        if not name.endswith("_") or name.startswith("_") or registry.method(name) is None \
+                or self.f.imports.qualify(call.func) is not None:  # nn.init.normal_(w): a function
             return updated
         new_value = updated.body[0].value
-        if new_value.deep_equals(call) or not dotted(call.func.value):
-            return updated  # not rewritten (a TODO) or not a simple target
-        target = call.func.value
+        if new_value.deep_equals(call):
+            return updated  # not rewritten (a TODO)
+        root = new_value
+        # a chain (x.uniform_(a, b).mul_(c)): the innermost receiver is the one written
+        while _is_inplace_set(root) and _is_inplace_set(root.args[0].value):
+            root = root.args[0].value
+        if not _is_inplace_set(root):
+            if not dotted(call.func.value):
+                return updated
+            target = call.func.value  # a row that gives the new value only
+        else:
+            target = root.args[0].value
+            if isinstance(target, cst.Subscript) and dotted(target.value) and new_value is root:
+                base = target.value
+                inner = root.args[1].value
+                whole = cst.parse_expression(
+                    f"jnp.asarray({code(base)}).at[{', '.join(code(e.slice) for e in target.slice)}].set(0)")
+                whole = whole.with_changes(args=[whole.args[0].with_changes(value=inner)])
+                new_value = root.with_changes(args=[root.args[0].with_changes(value=base),
+                                                    root.args[1].with_changes(value=whole)])
+                target = base
+            elif not dotted(target):
+                return updated
         assign = cst.Assign(targets=[cst.AssignTarget(target=target)], value=new_value)
         if isinstance(target, cst.Name):
-            self.env[target.value] = self.tag(new_value)
+            self.env[target.value] = self.tag(updated.body[0].value)
         return updated.with_changes(body=[assign])
 
     def _attach(self, updated):
@@ -933,6 +962,8 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         if isinstance(func, cst.Name) and func.value in self.f.external:
             # a class or layer builder of another file of this run
             kind = self.f.external[func.value]
+            if kind == "random":  # draws random numbers (an init function): hand it our stream
+                return self.set(self.add_rngs(updated, self.build_ctx.fill_rngs()), L.UNKNOWN_TAG)
             ref = ModuleRef("class", cls=func.value) if kind != "builder" else UNKNOWN_MODULE
             return self.set(self.add_rngs(updated), Tag(L.MODULE, module=ref))
         if q is not None and self.f.imports.is_torch(q):
@@ -1034,7 +1065,7 @@ class BodyRewriter(PlacesMixin, FastTransformer):
                                 Tag(L.MODULE, module=UNKNOWN_MODULE))
             if name in self.f.random_functions:
                 # it draws random numbers: hand it our stream (self.rngs in a module)
-                updated = self.add_rngs(updated, self.build_ctx.module_rngs())
+                updated = self.add_rngs(updated, self.build_ctx.fill_rngs())
             if name in self.f.functions:
                 return self.call_summary(updated, self.f.functions[name], fname=name)
             if name in self.f.local_functions:

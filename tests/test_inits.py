@@ -1,0 +1,131 @@
+"""Initialisation code as real models write it: torch's in-place tensor methods
+(``tensor.uniform_()``, ``.erfinv_()``, ``.mul_()``, ``.clamp_()``, ...) in
+helper functions handed parameters (timm's ``trunc_normal_``), torch dtypes
+as values, and modules assigned on some paths only."""
+
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+
+from harness import load_module, make_input, run_parity, translate_files
+from torch2nnx.api import translate_many
+
+WEIGHT_INIT = '''import math
+import torch
+
+
+def _trunc_normal_(tensor, mean, std, a, b):
+    def norm_cdf(x):
+        return (1. + math.erf(x / math.sqrt(2.))) / 2.
+
+    l = norm_cdf((a - mean) / std)
+    u = norm_cdf((b - mean) / std)
+    tensor.uniform_(2 * l - 1, 2 * u - 1)
+    tensor.erfinv_()
+    tensor.mul_(std * math.sqrt(2.))
+    tensor.add_(mean)
+    tensor.clamp_(min=a, max=b)
+    return tensor
+
+
+def trunc_normal_(tensor, mean=0., std=1., a=-2., b=2.):
+    with torch.no_grad():
+        return _trunc_normal_(tensor, mean, std, a, b)
+'''
+
+MODEL = '''import torch
+import torch.nn as nn
+
+from ipkg.layers import trunc_normal_
+
+
+class Net(nn.Module):
+    def __init__(self, dim=64):
+        super().__init__()
+        self.pos_embed = nn.Parameter(torch.zeros(1, 50, dim))
+        self.fc = nn.Linear(dim, 300)
+        self.fc2 = nn.Linear(300, 300)
+        trunc_normal_(self.pos_embed, std=.02)
+        self.apply(self._init_weights)
+        with torch.no_grad():
+            self.fc2.bias.zero_()
+            self.fc2.bias[:5].fill_(0.5)
+
+    def _init_weights(self, m):
+        if isinstance(m, nn.Linear):
+            trunc_normal_(m.weight, std=.5, a=-.6, b=.6)
+            if m.bias is not None:
+                nn.init.constant_(m.bias, 0.1)
+
+    def forward(self, x):
+        return self.fc2(self.fc(x + self.pos_embed))
+'''
+
+
+def _close(a, b, tol):
+    assert abs(a - b) < tol, (a, b)
+
+
+def test_inplace_init_functions_write_into_parameters(tmp_path, monkeypatch):
+    """timm's weight_init: a function of another file filling the parameter it is
+    handed in place. It gains ``rngs`` (passed by __init__ and by the method
+    ``apply`` calls), and each in-place op sets the Variable's value, so the
+    model's parameters follow torch's distributions; then parity on ported weights."""
+    pkg = tmp_path / "ipkg"
+    (pkg / "layers").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "layers" / "__init__.py").write_text("from .weight_init import trunc_normal_\n")
+    (pkg / "layers" / "weight_init.py").write_text(WEIGHT_INIT)
+    (pkg / "model.py").write_text(MODEL)
+    names = {"ipkg.layers.weight_init": "weight_init_nnx", "ipkg.model": "model_nnx"}
+    files = {"ipkg.layers.weight_init": (str(pkg / "layers" / "weight_init.py"), WEIGHT_INIT),
+             "ipkg.model": (str(pkg / "model.py"), MODEL)}
+    results = translate_many(files, names)
+    assert not any(d.needs_todo for r in results.values() for d in r.diagnostics), \
+        "\n".join(d.format() for r in results.values() for d in r.diagnostics)
+    for mod, r in results.items():
+        (tmp_path / f"{names[mod]}.py").write_text(r.code)
+        (tmp_path / f"{names[mod]}_weights.py").write_text(r.weights_code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    tmod = importlib.import_module("ipkg.model")
+    jmod = load_module(tmp_path / "model_nnx.py")
+    wmod = load_module(tmp_path / "model_nnx_weights.py")
+    from flax import nnx
+
+    j = jmod.Net(rngs=nnx.Rngs(0))
+    t = tmod.Net()
+    pe = np.asarray(j.pos_embed.get_value())
+    _close(pe.std(), t.pos_embed.detach().numpy().std(), 0.002)
+    assert np.abs(pe).max() > 0.05  # truncated at +-2, far beyond the std
+    k = np.asarray(j.fc.kernel.get_value())
+    tw = t.fc.weight.detach().numpy()
+    _close(k.std(), tw.std(), 0.01)
+    assert np.abs(k).max() <= 0.6 + 1e-6 and np.abs(k).max() > 0.59
+    b2 = np.asarray(j.fc2.bias.get_value())
+    np.testing.assert_allclose(b2, t.fc2.bias.detach().numpy())  # zeros, then 0.5 on a slice
+    np.testing.assert_allclose(np.asarray(j.fc.bias.get_value()), 0.1)
+    run_parity(results["ipkg.model"], tmod, jmod, wmod, "Net",
+               [make_input("float32[2,50,64]", np.random.default_rng(0))])
+
+
+def test_inplace_ops_on_locals_rebind_them(tmp_path):
+    """On a local array the in-place op rebinds the name (arrays are immutable),
+    chains included; the value of the expression is the new tensor."""
+    src = '''import torch
+import torch.nn as nn
+
+
+class M(nn.Module):
+    def forward(self, x):
+        y = x.clone()
+        y.mul_(2.0).add_(1.0)
+        y[:, 0].zero_()
+        y.clamp_(max=2.0)
+        z = x.abs().sqrt_()
+        return y + z
+'''
+    result, tmod, jmod, wmod = translate_files(src, tmp_path)
+    assert "TODO" not in result.code, result.code
+    run_parity(result, tmod, jmod, wmod, "M", [make_input("float32[3,4]", np.random.default_rng(0))])
