@@ -129,3 +129,43 @@ class M(nn.Module):
     result, tmod, jmod, wmod = translate_files(src, tmp_path)
     assert "TODO" not in result.code, result.code
     run_parity(result, tmod, jmod, wmod, "M", [make_input("float32[3,4]", np.random.default_rng(0))])
+
+
+def test_torch_dtypes_as_values(tmp_path):
+    """timm's pos_embed_sincos: dtypes as defaults, arguments, computed from
+    torch.get_default_dtype() / torch.finfo, read (dtype.is_floating_point),
+    compared by identity (torch's dtypes are singletons) and handed to .to()."""
+    src = '''from typing import Optional
+import torch
+import torch.nn as nn
+
+
+def _freq_dtype(dtype: Optional[torch.dtype]) -> torch.dtype:
+    if dtype is None:
+        dtype = torch.get_default_dtype()
+    if dtype.is_floating_point and torch.finfo(dtype).bits < 32:
+        return torch.float32
+    return dtype
+
+
+def grid(n: int, dtype: torch.dtype = torch.float32, device=None):
+    return torch.arange(n, dtype=dtype, device=device)
+
+
+class M(nn.Module):
+    def __init__(self, dim=4, dtype=None):
+        super().__init__()
+        self.register_buffer("bands", torch.ones(dim, dtype=_freq_dtype(dtype)), persistent=False)
+        self.register_buffer("lowp", torch.ones(dim, dtype=_freq_dtype(torch.float16)), persistent=False)
+        self.register_buffer("g", grid(dim), persistent=False)
+        self.dt = torch.float16 if dtype == torch.bfloat16 else torch.float32
+
+    def forward(self, x):
+        if x.dtype is torch.float32 and self.dt is torch.float32 and self.lowp.dtype is torch.float32:
+            x = x * 2
+        return x + self.bands + self.g.to(x.dtype) + torch.finfo(x.dtype).eps * 1e4
+'''
+    result, tmod, jmod, wmod = translate_files(src, tmp_path)
+    # only the torch.dtype annotations stay marked
+    assert not [d for d in result.diagnostics if d.code != "T2N003"], result.code
+    run_parity(result, tmod, jmod, wmod, "M", [make_input("float32[3,4]", np.random.default_rng(0))])

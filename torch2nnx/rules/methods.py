@@ -133,8 +133,11 @@ def _astype(dtype):
 
 def _to(a, ctx):
     # .to(device) is dropped; .to(dtype) / .to(other) casts
-    for s in list(a.star) + [a.src(k) for k in ("dtype",) if a.given(k)]:
-        if s.startswith("jnp.") or s.startswith("jax.numpy"):
+    if a.given("dtype") and a.src("dtype") != "None":
+        return f"{a.src('input')}.astype({a.src('dtype')})"
+    for s in a.star:
+        # a dtype by value or by name (x.to(y.dtype), x.to(dtype)); anything else is a device
+        if s.startswith("jnp.") or s.startswith("jax.numpy") or s == "dtype" or s.endswith(".dtype"):
             return f"{a.src('input')}.astype({s})"
     if a.given("other"):
         return f"{a.src('input')}.astype({a.src('other')}.dtype)"
@@ -318,7 +321,8 @@ RULES = [
     m("cuda", "device=None, non_blocking=False", lambda a, ctx: a.src("input"), ELEMENTWISE, (Example("x.cuda()", X2, compare="identity"),),
       note="device placement is JAX's job; torch on a CPU-only machine cannot run it"),
     m("to", "*args, other=None, dtype=None, device=None, non_blocking=False, copy=False", _to, ELEMENTWISE,
-      (Example("x.to(torch.float16)", X2), Example("x.to('cpu')", X2))),
+      (Example("x.to(torch.float16)", X2), Example("x.to('cpu')", X2),
+       Example("x.to(y.dtype)", ("float32[3,4]", "int32[2]:0:5")), Example("x.to('cpu', dtype=torch.int32)", X2))),
     m("float", "", _astype("jnp.float32"), ELEMENTWISE, (Example("x.float()", ("int32[3,4]:0:9",)),)),
     m("double", "", _astype("jnp.float64"), ELEMENTWISE, (Example("x.double()", X2, atol=1e-4),)),
     m("half", "", _astype("jnp.float16"), ELEMENTWISE, (Example("x.half()", X2, atol=1e-2),)),

@@ -42,12 +42,16 @@ def _tables():
         props[r.name.split(".", 1)[1]] = r
     for r in constants.RULES:
         consts[r.name] = r
-    return calls, meths, props, consts
+    for r in constants.FUNCTIONS:
+        calls[r.name] = r
+    dprops = {r.name.split(".", 1)[1]: r for r in constants.DTYPE_PROPERTIES}
+    return calls, meths, props, consts, dprops
 
 
 def all_rules() -> list[Rule]:
-    calls, meths, props, consts = _tables()
-    return list(calls.values()) + list(meths.values()) + list(props.values()) + list(consts.values())
+    calls, meths, props, consts, dprops = _tables()
+    return list(calls.values()) + list(meths.values()) + list(props.values()) + list(consts.values()) \
+        + list(dprops.values())
 
 
 def lookup(qualified: str) -> Optional[Rule]:
@@ -65,6 +69,10 @@ def unambiguous_method(name: str) -> bool:
 
 def tensor_property(name: str) -> Optional[Rule]:
     return _tables()[2].get(name)
+
+
+def dtype_property(name: str) -> Optional[Rule]:
+    return _tables()[4].get(name)
 
 
 def constant(qualified: str) -> Optional[Rule]:

@@ -17,6 +17,7 @@ import libcst as cst
 
 from ..rules import registry
 from ..rules.base import Canonical, Rule, Unsupported, bind, parse_params
+from ..rules.constants import DTYPE_VALUES
 from ..rules.module_methods import BY_NAME as MODULE_METHOD_NAMES, REQUIRES_GRAD_ATTR
 from ..rules.seq_ops import TIED_LINEAR_WEIGHTS, TIED_WEIGHT_NAMES
 from . import layout as L
@@ -36,6 +37,20 @@ _code = cst.Module([]).code_for_node
 
 def code(node: cst.CSTNode) -> str:
     return _code(node)
+
+
+def _dtype_identity(cmp: cst.Comparison) -> cst.Comparison:
+    """``d is torch.float32``: torch's dtypes are singletons, JAX's are not (an array's
+    dtype is an np.dtype, equal to jnp.float32 but not it): compared with ==."""
+    items = [cmp.left] + [c.comparator for c in cmp.comparisons]
+    comps = list(cmp.comparisons)
+    for i, c in enumerate(comps):
+        if isinstance(c.operator, (cst.Is, cst.IsNot)) and (code(items[i]) in DTYPE_VALUES
+                                                           or code(items[i + 1]) in DTYPE_VALUES):
+            op = cst.Equal() if isinstance(c.operator, cst.Is) else cst.NotEqual()
+            comps[i] = c.with_changes(operator=op.with_changes(whitespace_before=cst.SimpleWhitespace(" "),
+                                                               whitespace_after=cst.SimpleWhitespace(" ")))
+    return cmp.with_changes(comparisons=comps)
 
 
 def _is_inplace_set(node) -> bool:
@@ -716,6 +731,7 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         return left, right, L.plain()
 
     def leave_Comparison(self, original, updated):
+        updated = _dtype_identity(updated)
         t = self.tag(updated.left)
         for c in updated.comparisons:
             t = t if t.is_tensor else self.tag(c.comparator)
@@ -778,6 +794,11 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             # `block_cnf.block(...)`: a config object's layer factory
             elements = tuple(ModuleRef("class", cls=c) for c in self.f.factory_fields[name])
             return self.set(updated, Tag(L.MODULE, module=ModuleRef("factory", elements=elements)))
+        dprop = registry.dtype_property(name)
+        if dprop is not None and not store and id(original) not in self._call_funcs and bt.kind != L.MODULE \
+                and (not self.is_imported(base) or code(base) in DTYPE_VALUES):
+            # a torch.dtype's attribute (dtype.is_floating_point): no tensor or module has it
+            return self.set(expr(dprop.build(bind(dprop.params, [code(base)], {}), self.build_ctx)), L.OTHER_TAG)
         if (bt.is_tensor or bt.kind == L.FREE) and not store and not self.is_imported(base):
             # a Tensor property (x.device) on what may be a tensor; never on a
             # place written to, nor on a module (tf.device, an imported name)
