@@ -169,3 +169,57 @@ class M(nn.Module):
     # only the torch.dtype annotations stay marked
     assert not [d for d in result.diagnostics if d.code != "T2N003"], result.code
     run_parity(result, tmod, jmod, wmod, "M", [make_input("float32[3,4]", np.random.default_rng(0))])
+
+
+def test_module_attributes_first_given_a_plain_value(tmp_path):
+    """timm's hgnet: ``self.downsample = downsample`` (a flag), then a block on one
+    path. The flag stays static where it stays (a data flag would be traced under
+    nnx.jit); the block assigned later is data. Parity eager and under nnx.jit."""
+    source = '''import torch
+import torch.nn as nn
+
+
+class ConvBN(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.conv = nn.Conv2d(c, c, 3, padding=1)
+        self.bn = nn.BatchNorm2d(c)
+
+    def forward(self, x):
+        return self.bn(self.conv(x))
+
+
+class Stage(nn.Module):
+    def __init__(self, c, downsample: bool = True, use_lab=False):
+        super().__init__()
+        self.downsample = downsample
+        if downsample:
+            self.downsample = ConvBN(c)
+        else:
+            self.downsample = nn.Identity()
+        self.lab = use_lab
+        if use_lab:
+            self.lab = ConvBN(c)
+        self.block = ConvBN(c)
+
+    def forward(self, x):
+        x = self.downsample(x)
+        if self.lab:
+            x = self.lab(x)
+        return self.block(x)
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.s1 = Stage(4, True, True)
+        self.s2 = Stage(4, False, False)
+
+    def forward(self, x):
+        return self.s2(self.s1(x))
+'''
+    result, tmod, jmod, wmod = translate_files(source, tmp_path)
+    assert "TODO" not in result.code, result.code
+    x = [make_input("float32[2,4,6,6]", np.random.default_rng(0))]
+    run_parity(result, tmod, jmod, wmod, "Net", x)
+    run_parity(result, tmod, jmod, wmod, "Net", x, jit=True)
