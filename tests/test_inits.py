@@ -223,3 +223,44 @@ class Net(nn.Module):
     x = [make_input("float32[2,4,6,6]", np.random.default_rng(0))]
     run_parity(result, tmod, jmod, wmod, "Net", x)
     run_parity(result, tmod, jmod, wmod, "Net", x, jit=True)
+
+
+def test_named_layers_of_a_sequential_subclass_read_as_attributes(tmp_path):
+    """timm's ConvNorm (repvit, iformer, shvit, starnet): an nn.Sequential subclass
+    filled by add_module('c', ...) / ('bn', ...) reads self.bn.weight (the
+    BatchNorm's scale) and self.c's hyperparameters; others read conv_norm.bn."""
+    source = '''import torch
+import torch.nn as nn
+
+
+class ConvNorm(nn.Sequential):
+    def __init__(self, in_dim, out_dim, ks=1, stride=1, pad=0, bn_weight_init=1.0):
+        super().__init__()
+        self.add_module('c', nn.Conv2d(in_dim, out_dim, ks, stride, pad, bias=False))
+        self.add_module('bn', nn.BatchNorm2d(out_dim))
+        nn.init.constant_(self.bn.weight, bn_weight_init)
+        nn.init.constant_(self.bn.bias, 0)
+
+    def out_channels(self):
+        return self.c.out_channels
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = ConvNorm(3, 8, 3, 1, 1, bn_weight_init=0.5)
+        self.b = ConvNorm(8, 4)
+        self.scale = self.b.out_channels()
+
+    def forward(self, x):
+        return self.b(self.a(x)) * self.scale + self.a.bn(self.a.c(x)).mean()
+'''
+    result, tmod, jmod, wmod = translate_files(source, tmp_path)
+    assert "TODO" not in result.code, result.code
+    from flax import nnx
+
+    j = jmod.Net(rngs=nnx.Rngs(0))
+    np.testing.assert_allclose(np.asarray(j.a.bn.scale.get_value()), 0.5)
+    x = [make_input("float32[2,3,6,6]", np.random.default_rng(0))]
+    run_parity(result, tmod, jmod, wmod, "Net", x)
+    run_parity(result, tmod, jmod, wmod, "Net", x, jit=True)

@@ -278,6 +278,13 @@ class NamedSequential(nnx.Module):
             x = self.layers[name](x)
         return x
 
+    def __getattr__(self, name):
+        # torch reads a named layer as an attribute (self.add_module("bn", ...); self.bn)
+        layers = vars(self).get("layers")
+        if layers is not None and not name.startswith("_") and name in vars(self).get("order", ()):
+            return layers[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
 
 def sequential(*layers):
     """nn.Sequential(x) where x is only known at run time: an OrderedDict keeps its names."""
@@ -323,6 +330,13 @@ class OrderedModuleDict(nnx.Module):
 
     def items(self):
         return [(name, self.layers[name]) for name in self.order]
+
+    def __getattr__(self, name):
+        # torch reads an entry as an attribute (self.add_module("proj", ...); self.proj)
+        layers = vars(self).get("layers")
+        if layers is not None and not name.startswith("_") and name in vars(self).get("order", ()):
+            return layers[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
 
 def conv_transpose_padding(kernel_size, padding, output_padding, dilation, n):

@@ -1171,6 +1171,9 @@ class BodyRewriter(PlacesMixin, FastTransformer):
                 return self.set(expr(f"setattr(self, {code(name)}, {code(value)})"), L.OTHER_TAG)
             if vt.kind == L.MODULE and vt.module is not None:
                 self.cls.attrs.setdefault("*", vt.module)
+                if self.cls.container in ("dict", "named") and isinstance(literal, str) and literal.isidentifier():
+                    # read back as self.<name> (timm's ConvNorm: self.bn.weight is the BatchNorm's scale)
+                    self.cls.attrs[literal] = vt.module
             if self.cls.container == "dict":
                 return self.set(expr(f"self.__setitem__({code(name)}, {code(value)})"), L.OTHER_TAG)
             if self.cls.container == "named":
