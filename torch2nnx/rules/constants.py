@@ -12,6 +12,7 @@ _DTYPES = {
     "bfloat16": "jnp.bfloat16", "float64": "jnp.float64", "double": "jnp.float64",
     "int64": "jnp.int32", "long": "jnp.int32", "int32": "jnp.int32", "int": "jnp.int32",
     "int16": "jnp.int16", "int8": "jnp.int8", "uint8": "jnp.uint8", "bool": "jnp.bool_",
+    "complex64": "jnp.complex64", "cfloat": "jnp.complex64",
 }
 
 # int64 indices (token ids, argmax) are int32 in JAX unless x64 is enabled: said
