@@ -264,3 +264,40 @@ class Net(nn.Module):
     x = [make_input("float32[2,3,6,6]", np.random.default_rng(0))]
     run_parity(result, tmod, jmod, wmod, "Net", x)
     run_parity(result, tmod, jmod, wmod, "Net", x, jit=True)
+
+
+def test_init_method_without_rngs_hands_apply_a_partial(tmp_path):
+    """timm's init_weights(needs_reset) (public, called from __init__ and after
+    to_empty()) applies ``partial(self._init_weights, ...)``: the re-initialising
+    method takes rngs, which a method without any hands from the module's own."""
+    source = '''from functools import partial
+import torch
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(200, 300)
+        self.init_weights(scale=0.5)
+
+    def init_weights(self, scale=1.0):
+        self.apply(partial(self._init_weights, scale=scale))
+
+    def _init_weights(self, m, scale=1.0):
+        if isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, std=scale)
+            nn.init.zeros_(m.bias)
+
+    def forward(self, x):
+        return self.fc(x)
+'''
+    result, tmod, jmod, wmod = translate_files(source, tmp_path)
+    assert "TODO" not in result.code, result.code
+    from flax import nnx
+
+    j = jmod.Net(rngs=nnx.Rngs(0))
+    _close(float(np.asarray(j.fc.kernel.get_value()).std()), 0.5, 0.01)
+    j.init_weights(scale=2.0)  # again, later, as timm's users do
+    _close(float(np.asarray(j.fc.kernel.get_value()).std()), 2.0, 0.04)
+    run_parity(result, tmod, jmod, wmod, "Net", [make_input("float32[2,200]", np.random.default_rng(0))])
