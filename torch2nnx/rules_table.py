@@ -28,7 +28,7 @@ HEADER = ("torch API", "NNX translation", "weights", "notes")
 
 def group_of(rule: Rule) -> str:
     """Which section of the table a row belongs to."""
-    if registry.constant(rule.name) is rule:
+    if registry.constant(rule.name) is rule or rule.name.startswith("dtype."):
         return CONSTANTS
     if rule.name.startswith("Tensor."):
         return TENSOR

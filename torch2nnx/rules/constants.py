@@ -12,6 +12,7 @@ _DTYPES = {
     "bfloat16": "jnp.bfloat16", "float64": "jnp.float64", "double": "jnp.float64",
     "int64": "jnp.int32", "long": "jnp.int32", "int32": "jnp.int32", "int": "jnp.int32",
     "int16": "jnp.int16", "int8": "jnp.int8", "uint8": "jnp.uint8", "bool": "jnp.bool_",
+    "complex64": "jnp.complex64", "cfloat": "jnp.complex64",
 }
 
 # int64 indices (token ids, argmax) are int32 in JAX unless x64 is enabled: said
@@ -25,4 +26,49 @@ RULES = [const(f"torch.{k}", v, (Example(f"torch.{k}", ()),), _INT64_NOTE if k i
     const("torch.pi", "math.pi", (Example("torch.pi", ()),)),
     const("torch.inf", "math.inf", (Example("torch.inf", ()),)),
     const("torch.nan", "math.nan", (Example("torch.nan", ()),)),
+]
+
+
+def _finfo(kind):
+    def build(a, ctx):
+        t = a.src("type") if a.given("type") and a.src("type") != "None" else "jnp.float32"
+        return f"jnp.{kind}({t})"
+    return build
+
+
+# torch functions about dtypes (values, not tensors)
+FUNCTIONS = [
+    Rule("torch.get_default_dtype", "", lambda a, ctx: "jnp.float32", layout=OTHER,
+         examples=(Example("torch.get_default_dtype()", ()),),
+         note="JAX's default float is float32 unless x64 is enabled"),
+    Rule("torch.finfo", "type=None", _finfo("finfo"), layout=OTHER,
+         examples=(Example("torch.finfo(torch.float16).max", ()), Example("torch.finfo(torch.float32).eps", ()),
+                   Example("torch.finfo().bits", ()))),
+    Rule("torch.iinfo", "type", _finfo("iinfo"), layout=OTHER,
+         examples=(Example("torch.iinfo(torch.int8).min", ()),)),
+]
+
+# the values every torch dtype becomes: `d is torch.float32` compares them with ==
+# (torch's dtypes are singletons; jnp's scalar types and an array's np.dtype are not)
+DTYPE_VALUES = frozenset(_DTYPES.values())
+
+
+def _dtype_prop(template):
+    def build(a, ctx):
+        return template.format(a.src("input"))
+    return build
+
+
+# torch.dtype's attributes, read (never called: Tensor.is_floating_point() is a
+# method) on any value: only a dtype has them
+DTYPE_PROPERTIES = [
+    Rule("dtype.is_floating_point", "input", _dtype_prop("jnp.issubdtype({}, jnp.floating)"), layout=OTHER,
+         examples=(Example("torch.float16.is_floating_point", ()), Example("torch.int32.is_floating_point", ()))),
+    Rule("dtype.is_complex", "input", _dtype_prop("jnp.issubdtype({}, jnp.complexfloating)"), layout=OTHER,
+         examples=(Example("torch.float32.is_complex", ()),)),
+    Rule("dtype.is_signed", "input",
+         _dtype_prop("(not jnp.issubdtype({0}, jnp.unsignedinteger) and not jnp.issubdtype({0}, jnp.bool_))"),
+         layout=OTHER, examples=(Example("torch.uint8.is_signed", ()), Example("torch.float16.is_signed", ()))),
+    Rule("dtype.itemsize", "input", _dtype_prop("jnp.dtype({}).itemsize"), layout=OTHER,
+         examples=(Example("torch.bfloat16.itemsize", ()),)),
 ]

@@ -89,7 +89,10 @@ def _example_source(rule: Rule, ex: Example) -> str:
         return _module(init, fwd, NAMES[: len(ex.inputs)] if ex.call else ["x"])
     if ex.compare == "stats" and ex.where not in ("forward", "init"):
         # re-initialisation: a layer, the init call in __init__, forward returns the tensor
-        target = ex.torch.split("(", 1)[1].split(",")[0].split(")")[0].strip()
+        if ex.torch.startswith("self."):  # an in-place method: self.layer.weight.normal_(...)
+            target = ex.torch.split("(", 1)[0].rsplit(".", 1)[0]
+        else:
+            target = ex.torch.split("(", 1)[1].split(",")[0].split(")")[0].strip()
         return _module([f"self.layer = {ex.where}", ex.torch], [f"return {target} * 1.0"], [])
     names = NAMES[: len(ex.inputs)]
     init, fwd = _pre(ex.inputs, ex.channels_last)

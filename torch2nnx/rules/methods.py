@@ -133,8 +133,11 @@ def _astype(dtype):
 
 def _to(a, ctx):
     # .to(device) is dropped; .to(dtype) / .to(other) casts
-    for s in list(a.star) + [a.src(k) for k in ("dtype",) if a.given(k)]:
-        if s.startswith("jnp.") or s.startswith("jax.numpy"):
+    if a.given("dtype") and a.src("dtype") != "None":
+        return f"{a.src('input')}.astype({a.src('dtype')})"
+    for s in a.star:
+        # a dtype by value or by name (x.to(y.dtype), x.to(dtype)); anything else is a device
+        if s.startswith("jnp.") or s.startswith("jax.numpy") or s == "dtype" or s.endswith(".dtype"):
             return f"{a.src('input')}.astype({s})"
     if a.given("other"):
         return f"{a.src('input')}.astype({a.src('other')}.dtype)"
@@ -252,8 +255,33 @@ def _diff(a, ctx):
 
 
 def inplace(build):
-    """x.add_(y): the same op; the engine turns a statement into x = ..."""
-    return build
+    """x.add_(y): the same op, its value written into the receiver (inplace_set keeps a
+    Variable's identity); as a statement the engine rebinds the receiver, x = ..."""
+    def run(a, ctx):
+        return f"{ctx.helper('inplace_set')}({a.src('input')}, {build(a, ctx)})"
+    return run
+
+
+def _no_generator(a):
+    if a.given("generator") and a.src("generator") != "None":
+        raise Unsupported("T2N005", "a torch.Generator has no NNX equivalent; randomness comes from nnx.Rngs")
+
+
+def _uniform_(a, ctx):
+    _no_generator(a)
+    x = a.src("input")
+    return (f"jax.random.uniform({ctx.fill_rngs()}.params(), {x}.shape, {x}.dtype, "
+            f"minval={a.src('from')}, maxval={a.src('to')})")
+
+
+def _normal_(a, ctx):
+    _no_generator(a)
+    x = a.src("input")
+    return f"{a.src('mean')} + {a.src('std')} * jax.random.normal({ctx.fill_rngs()}.params(), {x}.shape, {x}.dtype)"
+
+
+def _copy_(a, ctx):
+    return a.src("src")
 
 
 def _gather(a, ctx):
@@ -293,7 +321,8 @@ RULES = [
     m("cuda", "device=None, non_blocking=False", lambda a, ctx: a.src("input"), ELEMENTWISE, (Example("x.cuda()", X2, compare="identity"),),
       note="device placement is JAX's job; torch on a CPU-only machine cannot run it"),
     m("to", "*args, other=None, dtype=None, device=None, non_blocking=False, copy=False", _to, ELEMENTWISE,
-      (Example("x.to(torch.float16)", X2), Example("x.to('cpu')", X2))),
+      (Example("x.to(torch.float16)", X2), Example("x.to('cpu')", X2),
+       Example("x.to(y.dtype)", ("float32[3,4]", "int32[2]:0:5")), Example("x.to('cpu', dtype=torch.int32)", X2))),
     m("float", "", _astype("jnp.float32"), ELEMENTWISE, (Example("x.float()", ("int32[3,4]:0:9",)),)),
     m("double", "", _astype("jnp.float64"), ELEMENTWISE, (Example("x.double()", X2, atol=1e-4),)),
     m("half", "", _astype("jnp.float16"), ELEMENTWISE, (Example("x.half()", X2, atol=1e-2),)),
@@ -430,23 +459,49 @@ RULES = [
       (Example("(x > 0).all()", X2),)),
     m("any", "dim=None, keepdim=False", reduction("jnp.any"), dims("dim", keepdim="keepdim", reduces=True),
       (Example("(x > 0).any(1)", X2),)),
-    # in-place forms: the engine turns `x.add_(y)` statements into `x = ...`
-    m("add_", "other, alpha=1", binop("+"), Layout("elementwise", tensors=("input", "other")),
+    m("erfinv", "", fn1("jax.scipy.special.erfinv"), ELEMENTWISE, (Example("x.erfinv()", ("float32[3,4]:-0.9:0.9",)),)),
+    # in-place forms: the value is written into the receiver (inplace_set), and a
+    # statement `x.add_(y)` rebinds it, `x = inplace_set(x, x + y)`
+    m("add_", "other, alpha=1", inplace(binop("+")), Layout("elementwise", tensors=("input", "other")),
       (Example("x.add_(y)", ("float32[3,4]", "float32[3,4]")),)),
-    m("mul_", "other", binop("*"), Layout("elementwise", tensors=("input", "other")),
+    m("mul_", "other", inplace(binop("*")), Layout("elementwise", tensors=("input", "other")),
       (Example("x.mul_(y)", ("float32[3,4]", "float32[3,4]")),)),
-    m("sub_", "other, alpha=1", binop("-"), Layout("elementwise", tensors=("input", "other")),
+    m("sub_", "other, alpha=1", inplace(binop("-")), Layout("elementwise", tensors=("input", "other")),
       (Example("x.sub_(y)", ("float32[3,4]", "float32[3,4]")),)),
-    m("div_", "other, rounding_mode=None", binop("/"), Layout("elementwise", tensors=("input", "other")),
+    m("div_", "other, rounding_mode=None", inplace(binop("/")), Layout("elementwise", tensors=("input", "other")),
       (Example("x.div_(2.0)", X2),)),
-    m("bernoulli_", "p=0.5, *, generator=None", _bernoulli_, ELEMENTWISE,
+    m("pow_", "exponent", inplace(lambda a, ctx: f"({a.src('input')} ** {a.src('exponent')})"), ELEMENTWISE,
+      (Example("x.pow_(2)", X2),)),
+    m("bernoulli_", "p=0.5, *, generator=None", inplace(_bernoulli_), ELEMENTWISE,
       (Example("x.bernoulli_(0.7)", ("float32[200,300]",), compare="stats"),)),
-    m("clamp_", "min=None, max=None", _clamp, ELEMENTWISE, (Example("x.clamp_(min=0.0)", X2),)),
-    m("relu_", "", fn1("jax.nn.relu"), ELEMENTWISE, (Example("x.relu_()", X2),)),
-    m("zero_", "", fn1("jnp.zeros_like"), ELEMENTWISE, (Example("x.zero_()", X2),)),
-    m("fill_", "value", lambda a, ctx: f"jnp.full_like({a.src('input')}, {a.src('value')})", ELEMENTWISE,
+    m("uniform_", "from=0.0, to=1.0, *, generator=None", inplace(_uniform_), ELEMENTWISE,
+      (Example("x.uniform_(-1.0, 2.0)", ("float32[200,300]",), compare="stats"),
+       Example("torch.empty(200, 300).uniform_(-0.5, 0.5)", (), compare="stats", where="init"),
+       Example("self.layer.weight.data.uniform_(-0.1, 0.3)", (), compare="stats", where="nn.Linear(300, 200)"))),
+    m("normal_", "mean=0.0, std=1.0, *, generator=None", inplace(_normal_), ELEMENTWISE,
+      (Example("x.normal_(1.0, 3.0)", ("float32[200,300]",), compare="stats"),
+       Example("self.layer.weight.data.normal_(0, 0.01)", (), compare="stats", where="nn.Conv2d(64, 128, 3)"))),
+    m("erfinv_", "", inplace(fn1("jax.scipy.special.erfinv")), ELEMENTWISE,
+      (Example("x.erfinv_()", ("float32[3,4]:-0.9:0.9",)),)),
+    m("copy_", "src, non_blocking=False", inplace(_copy_), Layout("elementwise", tensors=("input", "src")),
+      (Example("x.copy_(y)", ("float32[3,4]", "float32[4]")),
+       Example("self.layer.bias.data.copy_(torch.arange(20.0))", (), compare="stats", where="nn.Linear(30, 20)"))),
+    m("clamp_", "min=None, max=None", inplace(_clamp), ELEMENTWISE, (Example("x.clamp_(min=0.0)", X2),)),
+    m("clip_", "min=None, max=None", inplace(_clamp), ELEMENTWISE, (Example("x.clip_(-0.5, 0.5)", X2),)),
+    m("relu_", "", inplace(fn1("jax.nn.relu")), ELEMENTWISE, (Example("x.relu_()", X2),)),
+    m("sigmoid_", "", inplace(fn1("jax.nn.sigmoid")), ELEMENTWISE, (Example("x.sigmoid_()", X2),)),
+    m("tanh_", "", inplace(fn1("jnp.tanh")), ELEMENTWISE, (Example("x.tanh_()", X2),)),
+    m("exp_", "", inplace(fn1("jnp.exp")), ELEMENTWISE, (Example("x.exp_()", X2),)),
+    m("log_", "", inplace(fn1("jnp.log")), ELEMENTWISE, (Example("x.log_()", ("float32[3,4]:0.1:5",)),)),
+    m("sqrt_", "", inplace(fn1("jnp.sqrt")), ELEMENTWISE, (Example("x.sqrt_()", ("float32[3,4]:0.1:5",)),)),
+    m("abs_", "", inplace(fn1("jnp.abs")), ELEMENTWISE, (Example("x.abs_()", X2),)),
+    m("neg_", "", inplace(lambda a, ctx: f"(-{a.src('input')})"), ELEMENTWISE, (Example("x.neg_()", X2),)),
+    m("floor_", "", inplace(fn1("jnp.floor")), ELEMENTWISE, (Example("x.floor_()", X2),)),
+    m("zero_", "", inplace(fn1("jnp.zeros_like")), ELEMENTWISE,
+      (Example("x.zero_()", X2), Example("self.layer.bias.data.zero_()", (), compare="stats", where="nn.Linear(30, 20)"))),
+    m("fill_", "value", inplace(lambda a, ctx: f"jnp.full_like({a.src('input')}, {a.src('value')})"), ELEMENTWISE,
       (Example("x.fill_(2.0)", X2),)),
-    m("masked_fill_", "mask, value", _masked_fill, Layout("elementwise", tensors=("input", "mask")),
+    m("masked_fill_", "mask, value", inplace(_masked_fill), Layout("elementwise", tensors=("input", "mask")),
       (Example("x.masked_fill_(y, 0.0)", ("float32[3,4]", "bool[3,4]")),)),
 ]
 
@@ -455,6 +510,10 @@ PROPERTIES = [
          examples=(Example("x.shape[1]", X4, channels_last=True),)),
     Rule("Tensor.data", "input", lambda a, ctx: a.src("input"), layout=ELEMENTWISE,
          examples=(Example("x.data", X2),)),
+    Rule("Tensor.real", "input", lambda a, ctx: f"jnp.real({a.src('input')})", layout=ELEMENTWISE,
+         examples=(Example("torch.fft.fft(x).real", X2), Example("x.real", X2))),
+    Rule("Tensor.imag", "input", lambda a, ctx: f"jnp.imag({a.src('input')})", layout=ELEMENTWISE,
+         examples=(Example("torch.fft.fft(x).imag", X2),)),
     Rule("Tensor.mT", "input", lambda a, ctx: f"jnp.swapaxes({a.src('input')}, -2, -1)", layout=PLAIN,
          examples=(Example("x.mT", ("float32[2,3,4]",)),)),
     Rule("Tensor.is_cuda", "input", lambda a, ctx: "False", layout=OTHER, examples=(Example("x.is_cuda", X2),)),

@@ -13,7 +13,7 @@ from .base import Rule
 
 # the table modules: RULES (calls), and METHODS (Tensor methods) where a module has them
 _CALL_TABLES = ("linear", "conv", "norm", "activations", "pooling", "containers", "functional", "tensor_ops", "init",
-                "torch_only", "torchvision_ops", "recurrent", "attention", "seq_ops", "einops_rules")
+                "torch_only", "torchvision_ops", "recurrent", "attention", "seq_ops", "einops_rules", "fft")
 _ALL_TABLES = ("base", "methods", "constants", "module_methods") + _CALL_TABLES
 
 
@@ -42,12 +42,16 @@ def _tables():
         props[r.name.split(".", 1)[1]] = r
     for r in constants.RULES:
         consts[r.name] = r
-    return calls, meths, props, consts
+    for r in constants.FUNCTIONS:
+        calls[r.name] = r
+    dprops = {r.name.split(".", 1)[1]: r for r in constants.DTYPE_PROPERTIES}
+    return calls, meths, props, consts, dprops
 
 
 def all_rules() -> list[Rule]:
-    calls, meths, props, consts = _tables()
-    return list(calls.values()) + list(meths.values()) + list(props.values()) + list(consts.values())
+    calls, meths, props, consts, dprops = _tables()
+    return list(calls.values()) + list(meths.values()) + list(props.values()) + list(consts.values()) \
+        + list(dprops.values())
 
 
 def lookup(qualified: str) -> Optional[Rule]:
@@ -65,6 +69,10 @@ def unambiguous_method(name: str) -> bool:
 
 def tensor_property(name: str) -> Optional[Rule]:
     return _tables()[2].get(name)
+
+
+def dtype_property(name: str) -> Optional[Rule]:
+    return _tables()[4].get(name)
 
 
 def constant(qualified: str) -> Optional[Rule]:

@@ -14,7 +14,7 @@ FROM_METHODS = [
     "flatten", "reshape", "permute", "transpose", "swapaxes", "t", "detach", "mean", "sum", "prod", "amax", "amin",
     "max", "min", "argmax", "argmin", "std", "var", "norm", "softmax", "log_softmax", "squeeze", "unsqueeze",
     "repeat_interleave", "masked_fill", "clamp", "clip", "exp", "log", "sqrt", "rsqrt", "abs", "neg", "sigmoid",
-    "tanh", "relu", "sin", "cos", "floor", "round", "pow", "add", "sub", "mul", "div", "divide", "diff", "matmul", "bmm", "chunk",
+    "tanh", "relu", "sin", "cos", "floor", "round", "erfinv", "pow", "add", "sub", "mul", "div", "divide", "diff", "matmul", "bmm", "chunk",
     "topk", "sort", "gather", "index_select", "flip", "cumsum", "tril", "triu", "numel",
 ]
 
@@ -156,6 +156,13 @@ RULES = [_from_method(n) for n in FROM_METHODS] + [
                    Example("torch.cat((x, y), 0)", ("float32[2,3]", "float32[4,3]")))),
     Rule("torch.concat", "tensors, dim=0, out=None", _cat, layout=dims("dim", tensors=("tensors",)),
          examples=(Example("torch.concat([x, y], dim=-1)", ("float32[2,3]", "float32[2,4]")),)),
+    # torch's default indexing is 'ij', jnp's is 'xy'
+    Rule("torch.meshgrid", "*tensors, indexing=None",
+         lambda a, ctx: f"jnp.meshgrid({', '.join(a.star)}, indexing={a.src('indexing') if a.given('indexing') and a.src('indexing') != 'None' else repr('ij')})",
+         layout=Layout("plain", tensors=()), returns_tuple=True,
+         examples=(Example("torch.meshgrid(x, y)[0]", ("float32[3]", "float32[4]")),
+                   Example("torch.meshgrid(x, y, indexing='xy')[1]", ("float32[3]", "float32[4]")),
+                   Example("torch.stack(torch.meshgrid(*[x, y], indexing='ij'))", ("float32[3]", "float32[4]")))),
     Rule("torch.stack", "tensors, dim=0, out=None", _stack, layout=Layout("stack", dims=("dim",), tensors=("tensors",)),
          examples=(Example("torch.stack([x, y], dim=1)", ("float32[2,3]", "float32[2,3]")),
                    Example("torch.stack([x, y], dim=2)", ("float32[2,3,4,4]", "float32[2,3,4,4]"), channels_last=True))),

@@ -278,6 +278,13 @@ class NamedSequential(nnx.Module):
             x = self.layers[name](x)
         return x
 
+    def __getattr__(self, name):
+        # torch reads a named layer as an attribute (self.add_module("bn", ...); self.bn)
+        layers = vars(self).get("layers")
+        if layers is not None and not name.startswith("_") and name in vars(self).get("order", ()):
+            return layers[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
 
 def sequential(*layers):
     """nn.Sequential(x) where x is only known at run time: an OrderedDict keeps its names."""
@@ -324,6 +331,13 @@ class OrderedModuleDict(nnx.Module):
     def items(self):
         return [(name, self.layers[name]) for name in self.order]
 
+    def __getattr__(self, name):
+        # torch reads an entry as an attribute (self.add_module("proj", ...); self.proj)
+        layers = vars(self).get("layers")
+        if layers is not None and not name.startswith("_") and name in vars(self).get("order", ()):
+            return layers[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
 
 def conv_transpose_padding(kernel_size, padding, output_padding, dilation, n):
     """torch ConvTranspose geometry as explicit nnx.ConvTranspose padding."""
@@ -354,6 +368,21 @@ def dropout(x, rate, deterministic, rngs):
         return x
     keep = jax.random.bernoulli(rngs.dropout(), 1.0 - rate, x.shape)
     return jnp.where(keep, x / (1.0 - rate), 0.0)
+
+
+def inplace_set(t, value):
+    """torch's in-place tensor methods (x.uniform_(), x.mul_(2)) write into the tensor:
+    a Variable (a parameter handed to an init function) takes the new value and stays
+    the same object, so every holder sees it; an array is immutable, the caller rebinds
+    its name to the result. The receiver keeps its shape and dtype, as in torch."""
+    old = t.get_value() if isinstance(t, nnx.Variable) else t
+    value = jnp.asarray(value)
+    if hasattr(old, "shape") and hasattr(old, "dtype"):
+        value = jnp.broadcast_to(value.astype(old.dtype), old.shape)
+    if isinstance(t, nnx.Variable):
+        t.set_value(value)
+        return t
+    return value
 
 
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):

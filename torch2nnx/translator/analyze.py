@@ -46,7 +46,7 @@ def find_module_classes(module: cst.Module, f: FileContext) -> None:
                     is_module = True
                     bases.append(d)
                     seq = seq or f.classes[d].sequential_base
-                elif d in f.external and f.external[d] != "builder":
+                elif d in f.external and f.external[d] not in ("builder", "random"):
                     is_module = True  # a module class of another file of this run
                     bases.append(d)
             if is_module:
@@ -287,7 +287,8 @@ def find_builders(module: cst.Module, f: FileContext) -> dict[str, set[str]]:
     def builds(c: _Calls, cls: str | None, fname=None) -> bool:
         if ((cls, fname) if cls else fname) in by_use:
             return True
-        if c.layers or (c.names & set(f.classes)) or (c.names & builders) or (c.names & set(f.external)):
+        if c.layers or (c.names & set(f.classes)) or (c.names & builders) \
+                or (c.names & {n for n, k in f.external.items() if k != "random"}):
             return True
         if c.refs & builders:
             return True  # hands a layer-building function on (it gets our rngs bound)

@@ -17,6 +17,7 @@ import libcst as cst
 
 from ..rules import registry
 from ..rules.base import PLAIN, Canonical, Rule, Unsupported, bind, parse_params
+from ..rules.constants import DTYPE_VALUES
 from ..rules.module_methods import BY_NAME as MODULE_METHOD_NAMES, REQUIRES_GRAD_ATTR
 from ..rules.seq_ops import TIED_LINEAR_WEIGHTS, TIED_WEIGHT_NAMES
 from . import layout as L
@@ -36,6 +37,25 @@ _code = cst.Module([]).code_for_node
 
 def code(node: cst.CSTNode) -> str:
     return _code(node)
+
+
+def _dtype_identity(cmp: cst.Comparison) -> cst.Comparison:
+    """``d is torch.float32``: torch's dtypes are singletons, JAX's are not (an array's
+    dtype is an np.dtype, equal to jnp.float32 but not it): compared with ==."""
+    items = [cmp.left] + [c.comparator for c in cmp.comparisons]
+    comps = list(cmp.comparisons)
+    for i, c in enumerate(comps):
+        if isinstance(c.operator, (cst.Is, cst.IsNot)) and (code(items[i]) in DTYPE_VALUES
+                                                           or code(items[i + 1]) in DTYPE_VALUES):
+            op = cst.Equal() if isinstance(c.operator, cst.Is) else cst.NotEqual()
+            comps[i] = c.with_changes(operator=op.with_changes(whitespace_before=cst.SimpleWhitespace(" "),
+                                                               whitespace_after=cst.SimpleWhitespace(" ")))
+    return cmp.with_changes(comparisons=comps)
+
+
+def _is_inplace_set(node) -> bool:
+    return isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "inplace_set" \
+        and len(node.args) == 2
 
 
 def expr(src: str) -> cst.BaseExpression:
@@ -250,22 +270,46 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         return updated
 
     def inplace_statement(self, original, updated):
-        """``x.add_(y)`` as a statement: JAX arrays are immutable, so ``x = x + y``."""
+        """``x.add_(y)`` as a statement: the row gave ``inplace_set(x, x + y)``, which
+        sets a Variable's value and returns it, or returns the new array; JAX arrays are
+        immutable, so the receiver is rebound: ``x = inplace_set(x, x + y)``. A slice
+        (``x[:, 0].zero_()``) updates the whole: ``x = inplace_set(x, x.at[:, 0].set(...))``."""
         if len(original.body) != 1 or not isinstance(original.body[0], cst.Expr):
             return updated
         call = original.body[0].value
         if not (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute)):
             return updated
         name = call.func.attr.value
-        if not name.endswith("_") or name.startswith("_") or registry.method(name) is None:
+        if not name.endswith("_") or name.startswith("_") or registry.method(name) is None \
+                or self.f.imports.qualify(call.func) is not None:  # nn.init.normal_(w): a function
             return updated
         new_value = updated.body[0].value
-        if new_value.deep_equals(call) or not dotted(call.func.value):
-            return updated  # not rewritten (a TODO) or not a simple target
-        target = call.func.value
+        if new_value.deep_equals(call):
+            return updated  # not rewritten (a TODO)
+        root = new_value
+        # a chain (x.uniform_(a, b).mul_(c)): the innermost receiver is the one written
+        while _is_inplace_set(root) and _is_inplace_set(root.args[0].value):
+            root = root.args[0].value
+        if not _is_inplace_set(root):
+            if not dotted(call.func.value):
+                return updated
+            target = call.func.value  # a row that gives the new value only
+        else:
+            target = root.args[0].value
+            if isinstance(target, cst.Subscript) and dotted(target.value) and new_value is root:
+                base = target.value
+                inner = root.args[1].value
+                whole = cst.parse_expression(
+                    f"jnp.asarray({code(base)}).at[{', '.join(code(e.slice) for e in target.slice)}].set(0)")
+                whole = whole.with_changes(args=[whole.args[0].with_changes(value=inner)])
+                new_value = root.with_changes(args=[root.args[0].with_changes(value=base),
+                                                    root.args[1].with_changes(value=whole)])
+                target = base
+            elif not dotted(target):
+                return updated
         assign = cst.Assign(targets=[cst.AssignTarget(target=target)], value=new_value)
         if isinstance(target, cst.Name):
-            self.env[target.value] = self.tag(new_value)
+            self.env[target.value] = self.tag(updated.body[0].value)
         return updated.with_changes(body=[assign])
 
     def _attach(self, updated):
@@ -720,6 +764,7 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         return left, right, L.plain()
 
     def leave_Comparison(self, original, updated):
+        updated = _dtype_identity(updated)
         t = self.tag(updated.left)
         for c in updated.comparisons:
             t = t if t.is_tensor else self.tag(c.comparator)
@@ -782,6 +827,11 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             # `block_cnf.block(...)`: a config object's layer factory
             elements = tuple(ModuleRef("class", cls=c) for c in self.f.factory_fields[name])
             return self.set(updated, Tag(L.MODULE, module=ModuleRef("factory", elements=elements)))
+        dprop = registry.dtype_property(name)
+        if dprop is not None and not store and id(original) not in self._call_funcs and bt.kind != L.MODULE \
+                and (not self.is_imported(base) or code(base) in DTYPE_VALUES):
+            # a torch.dtype's attribute (dtype.is_floating_point): no tensor or module has it
+            return self.set(expr(dprop.build(bind(dprop.params, [code(base)], {}), self.build_ctx)), L.OTHER_TAG)
         if (bt.is_tensor or bt.kind == L.FREE) and not store and not self.is_imported(base):
             # a Tensor property (x.device) on what may be a tensor; never on a
             # place written to, nor on a module (tf.device, an imported name)
@@ -986,6 +1036,8 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         if isinstance(func, cst.Name) and func.value in self.f.external:
             # a class or layer builder of another file of this run
             kind = self.f.external[func.value]
+            if kind == "random":  # draws random numbers (an init function): hand it our stream
+                return self.set(self.add_rngs(updated, self.build_ctx.fill_rngs()), L.UNKNOWN_TAG)
             ref = ModuleRef("class", cls=func.value) if kind != "builder" else UNKNOWN_MODULE
             if kind == "stateless-class" and not self.build_ctx.rngs_available:
                 return self.set(updated, Tag(L.MODULE, module=ref))  # built where there are no rngs
@@ -1096,7 +1148,7 @@ class BodyRewriter(PlacesMixin, FastTransformer):
                                 Tag(L.MODULE, module=UNKNOWN_MODULE))
             if name in self.f.random_functions:
                 # it draws random numbers: hand it our stream (self.rngs in a module)
-                updated = self.add_rngs(updated, self.build_ctx.module_rngs())
+                updated = self.add_rngs(updated, self.build_ctx.fill_rngs())
             if name in self.f.functions:
                 return self.call_summary(updated, self.f.functions[name], fname=name)
             if name in self.f.local_functions:
@@ -1193,6 +1245,9 @@ class BodyRewriter(PlacesMixin, FastTransformer):
                 return self.set(expr(f"setattr(self, {code(name)}, {code(value)})"), L.OTHER_TAG)
             if vt.kind == L.MODULE and vt.module is not None:
                 self.cls.attrs.setdefault("*", vt.module)
+                if self.cls.container in ("dict", "named") and isinstance(literal, str) and literal.isidentifier():
+                    # read back as self.<name> (timm's ConvNorm: self.bn.weight is the BatchNorm's scale)
+                    self.cls.attrs[literal] = vt.module
             if self.cls.container == "dict":
                 return self.set(expr(f"self.__setitem__({code(name)}, {code(value)})"), L.OTHER_TAG)
             if self.cls.container == "named":

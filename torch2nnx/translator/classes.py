@@ -175,8 +175,19 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
     summary.takes.update(hinted)
     summary.transposes = rw.transposes
     if kind == "init" and cls is not None:
-        func = func.with_changes(body=_DataNone(cls).walk(func.body))
+        func = func.with_changes(body=_DataNone(cls, func.body).walk(func.body))
     return func, summary
+
+
+def _builds(value) -> bool:
+    """A value that constructs something (a layer): a call, or a choice among calls."""
+    if isinstance(value, cst.Call):
+        return True
+    if isinstance(value, cst.IfExp):
+        return _builds(value.body) or _builds(value.orelse)
+    if isinstance(value, cst.BooleanOperation):
+        return _builds(value.left) or _builds(value.right)
+    return False
 
 
 class _DataNone(FastTransformer):
@@ -184,19 +195,45 @@ class _DataNone(FastTransformer):
 
     Flax makes an attribute first assigned None static; a module assigned to
     it later (torchvision's ``self.downsample = None`` then a Sequential) then
-    raises. nnx.data marks it as data from the start.
+    raises. nnx.data marks it as data from the start. An attribute first given
+    another plain value (timm's ``self.downsample = downsample``, a flag, then
+    a block) keeps it static (a flag that stays must not become a traced leaf);
+    the module assigned later is wrapped instead, which makes it data then.
     """
 
-    def __init__(self, cls: ClassInfo):
+    def __init__(self, cls: ClassInfo, body):
         self.names = {n for n, v in cls.attrs.items() if not isinstance(v, L.Tag)}
+        # module attributes also assigned a plain value (neither None nor a construction)
+        seen = _SelfAssigns()
+        seen.walk(body)
+        self.plain = {n for n in self.names if any(not _is_none_node(v) and not _builds(v) for v in seen.values.get(n, ()))}
 
     def leave_Assign(self, original, updated):
-        if isinstance(updated.value, cst.Name) and updated.value.value == "None" and len(updated.targets) == 1:
-            t = updated.targets[0].target
-            if isinstance(t, cst.Attribute) and isinstance(t.value, cst.Name) and t.value.value == "self" \
-                    and t.attr.value in self.names:
-                return updated.with_changes(value=expr("nnx.data(None)"))
+        if len(updated.targets) != 1:
+            return updated
+        t = updated.targets[0].target
+        if not (isinstance(t, cst.Attribute) and isinstance(t.value, cst.Name) and t.value.value == "self"):
+            return updated
+        if _is_none_node(updated.value) and t.attr.value in self.names:
+            return updated.with_changes(value=expr("nnx.data(None)"))
+        if t.attr.value in self.plain and _builds(updated.value):
+            return updated.with_changes(value=cst.Call(func=expr("nnx.data"), args=[cst.Arg(updated.value)]))
         return updated
+
+
+def _is_none_node(value) -> bool:
+    return isinstance(value, cst.Name) and value.value == "None"
+
+
+class _SelfAssigns(FastVisitor):
+    def __init__(self):
+        self.values: dict[str, list] = {}
+
+    def visit_Assign(self, node):
+        for t in node.targets:
+            t = t.target
+            if isinstance(t, cst.Attribute) and isinstance(t.value, cst.Name) and t.value.value == "self":
+                self.values.setdefault(t.attr.value, []).append(node.value)
 
 
 def rewrite_class(f: FileContext, info: ClassInfo, builder_methods: set[str]) -> cst.ClassDef:

@@ -200,6 +200,14 @@ class BuildCtx:
         self.cls.uses_rngs = True
         return "self.rngs"
 
+    def fill_rngs(self) -> str:
+        """The Rngs that values filled in place (x.uniform_(), an init function's
+        draws) come from: the constructor's ``rngs`` where there is one, else the
+        module's own (an init method it calls) or a ``rngs`` the function gains."""
+        if self.rngs_available:
+            return self.rngs
+        return self.module_rngs()
+
     def helper(self, name: str) -> str:
         """Ask for a runtime helper to be emitted into the output file."""
         self.fctx.helpers.add(name)

@@ -156,7 +156,7 @@ def _translate_source(source: str, path: str, options: Options, module_name: str
         compile(weights, stem + ".py", "exec", dont_inherit=True)  # a bug here fails the file: nothing written
     diags = sorted(set(f.diagnostics))
     result = TranslateResult(final, weights, diags, f.todo_count, summaries, transposes)
-    result.exports = exports(f.classes, f.builders)
+    result.exports = exports(f.classes, f.builders, f.random_functions)
     result.weight_maps = dict(f.weight_maps)
     for (owner, func, param), tag in f.callsites.items():
         if owner in f.external and owner in imports.names:
@@ -288,10 +288,12 @@ def _map_import(stmt, siblings: dict, reexports: dict, package: str | None = Non
     return stmt.with_changes(body=body)
 
 
-def exports(result_classes: dict, builders: set) -> dict:
+def exports(result_classes: dict, builders: set, random_functions: set = frozenset()) -> dict:
     """What a translated file offers the other files of its run."""
-    out = {name: ("container-class" if info.container else "class" if info.needs_rngs or info.uses_rngs
-                  else "stateless-class") for name, info in result_classes.items()}
+    # functions drawing random numbers (timm's trunc_normal_) take `*, rngs` from their callers
+    out = {name: "random" for name in random_functions}
+    out.update({name: ("container-class" if info.container else "class" if info.needs_rngs or info.uses_rngs
+                       else "stateless-class") for name, info in result_classes.items()})
     out.update({name: "builder" for name in builders})
     return out
 

@@ -24,6 +24,7 @@ from functools import lru_cache
 import libcst as cst
 
 from ..rules import registry
+from ..rules.base import Unsupported
 from ..rules.module_methods import BY_NAME, REQUIRES_GRAD_ATTR
 from . import layout as L
 from .context import UNKNOWN_MODULE, ModuleRef
@@ -64,10 +65,26 @@ def method_call(rw, original: cst.Call, updated: cst.Call, self_receiver: bool =
     args = [_arg(a) for a in updated.args]
     if row.name == "apply" and len(updated.args) == 1:
         fn = updated.args[0].value
-        if isinstance(fn, cst.Attribute) and _code(fn.value) == "self" and rw.cls is not None \
-                and rw.cls.methods.get(fn.attr.value, False) is None and rw.build_ctx.rngs_available:
-            # a layer-building method handed to apply draws from our rngs
-            args = [f"functools.partial({_code(fn)}, rngs=rngs)"]
+        partial = isinstance(fn, cst.Call) and _code(fn.func) in ("partial", "functools.partial") and fn.args \
+            and not any(a.keyword is not None and a.keyword.value == "rngs" for a in fn.args)
+        method = fn.args[0].value if partial else fn
+        if isinstance(method, cst.Attribute) and _code(method.value) == "self" and rw.cls is not None \
+                and rw.cls.methods.get(method.attr.value, False) is None:
+            # a layer-building (re-initialising) method handed to apply draws from our
+            # rngs: the constructor's, or the module's own in a method that has none
+            # (timm's init_weights(): self.apply(partial(self._init_weights, ...)))
+            try:
+                rngs = rw.build_ctx.fill_rngs()
+            except Unsupported:
+                rngs = None
+            if rngs is not None and partial:
+                args = [_code(fn.with_changes(args=[*fn.args[:-1], fn.args[-1].with_changes(
+                    comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))),
+                    cst.Arg(keyword=cst.Name("rngs"), value=cst.parse_expression(rngs),
+                            equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""),
+                                                  whitespace_after=cst.SimpleWhitespace("")))]))]
+            elif rngs is not None:
+                args = [f"functools.partial({_code(fn)}, rngs={rngs})"]
     helper = rw.build_ctx.helper(row.helper)
     new = cst.parse_expression(f"{helper}({', '.join([_code(recv), *row.leading, *args])})")
     if row.returns_receiver:
