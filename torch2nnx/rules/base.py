@@ -149,10 +149,12 @@ class Canonical(Exception):
 class Unsupported(Exception):
     """Raised by a build function for an argument combination it cannot honour."""
 
-    def __init__(self, code: str, message: str):
+    def __init__(self, code: str, message: str, param: Optional[str] = None):
         super().__init__(message)
         self.code = code
         self.message = message
+        # the parameter the build needs as a constant (Args.const), if that is the reason
+        self.param = param
 
 
 @dataclass(frozen=True)
@@ -304,7 +306,7 @@ class Args:
         marked with a TODO instead of being translated for the default."""
         v = self.value(name, absent)
         if v is NOT_CONSTANT:
-            raise Unsupported("T2N002", f"{name}={self.src(name)}: only a constant is supported")
+            raise Unsupported("T2N002", f"{name}={self.src(name)}: only a constant is supported", param=name)
         return v
 
     def lit(self, name: str, default=None):

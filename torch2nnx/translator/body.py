@@ -533,17 +533,24 @@ class BodyRewriter(PlacesMixin, FastTransformer):
                     and n not in given and n not in ("device", "dtype") and not n.startswith("_")]
         body = None
         for opts in (optional, [(n, d) for n, d in optional if n == "inplace"]):
-            params = list(required) + [f"{n}={d}" for n, d in opts]
-            params.append("*")
-            # factory arguments callers hand on (`conv_layer(i, o, 3, **dd)`): accepted, dropped as in calls
-            params += [f"{n}=None" for n, _, _ in spec if n in ("device", "dtype") and n not in given]
-            params.append("rngs" if rule.stateful else "rngs=None")
-            args = Args(rule.params, {**{n: n for n in required}, **{n: n for n, _ in opts}, **given}, [], {})
-            try:
-                body = rule.build(args, self.build_ctx)
+            while body is None:
+                params = list(required) + [f"{n}={d}" for n, d in opts]
+                params.append("*")
+                # factory arguments callers hand on (`conv_layer(i, o, 3, **dd)`): accepted, dropped as in calls
+                params += [f"{n}=None" for n, _, _ in spec if n in ("device", "dtype") and n not in given]
+                params.append("rngs" if rule.stateful else "rngs=None")
+                args = Args(rule.params, {**{n: n for n in required}, **{n: n for n, _ in opts}, **given}, [], {})
+                try:
+                    body = rule.build(args, self.build_ctx)
+                except Unsupported as e:
+                    error = e
+                    if e.param is None or e.param not in {n for n, _ in opts}:
+                        break
+                    # a parameter the build takes only as a constant: left out of the factory's
+                    # signature (its default is built; a caller passing it gets a TypeError)
+                    opts = [(n, d) for n, d in opts if n != e.param]
+            if body is not None:
                 break
-            except Unsupported as e:
-                error = e
         if body is None:
             self.todo(original, error.code, f"{rule.name} as a value: {error.message}")
             return self.set(original, L.UNKNOWN_TAG)
