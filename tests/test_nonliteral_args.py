@@ -105,6 +105,9 @@ PARITY = [
      {"keep": True}, ("float32[3,4]",), "keepdims=self.keep", {}),
     ("mean-keepdim", module("keep=False", "self.keep = keep", "return x.mean(1, keepdim=self.keep)"),
      {"keep": True}, ("float32[3,4]",), "keepdims=self.keep", {}),
+    ("stack-computed-dim", module("d=0", "self.conv = nn.Conv2d(3, 3, 1)\nself.d = d",
+                                  "y = self.conv(x)\nreturn torch.stack([y, y * 2.0], dim=self.d)"),
+     {"d": 2}, ("float32[2,3,4,5]",), "axis=self.d", {}),
     ("kaiming-mode-nonlinearity", module("mode='fan_in', nl='leaky_relu'",
                                          "self.layer = nn.Linear(300, 200)\n"
                                          "nn.init.kaiming_normal_(self.layer.weight, mode=mode, nonlinearity=nl)",

@@ -1906,6 +1906,9 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             return L.plain()
         d = args.lit(lay.dims[0]) if args.given(lay.dims[0]) else 0
         if not isinstance(d, int):
+            # a computed dim counts in torch's order: stack the tensors channels-first
+            new = self.canonical(node, f"{rule.name} with a computed dim on a channels-last tensor")
+            args.given_src[lay.tensors[0]] = code(new)
             return L.plain()
         rank = len(t.perm) + 1
         d %= rank
