@@ -4,7 +4,7 @@ Module rows become plain functions (or functools.partial), kept in place in
 containers so indices do not move.
 """
 
-from .base import ELEMENTWISE, Example, Layout, Rule, Unsupported, dims, wmap
+from .base import ELEMENTWISE, NOT_CONSTANT, Example, Layout, Rule, Unsupported, dims, wmap
 from .util import call, partial
 
 X = ("float32[2,5,7]",)
@@ -20,7 +20,8 @@ def fn(target, **binds):
     def build(a, ctx):
         kws = []
         for jname, (tname, default) in binds.items():
-            if a.given(tname) and a.lit(tname, default=Ellipsis) != default:
+            v = a.value(tname)  # not a literal: passed on, jax takes it at run time
+            if a.given(tname) and (v is NOT_CONSTANT or v != default):
                 kws.append(f"{jname}={a.src(tname)}")
         return partial(target, kws)
 
@@ -38,10 +39,10 @@ def applied(build_module):
 
 
 def _gelu(a, ctx):
-    if a.given("approximate") and not a.is_lit("approximate"):
-        # known at run time only (self.approximate in a subclass): torch takes 'none' or 'tanh'
-        return f"functools.partial(jax.nn.gelu, approximate={a.src('approximate')} == 'tanh')"
-    approx = a.lit("approximate", "none") if a.given("approximate") else "none"
+    approx = a.value("approximate")
+    if approx is NOT_CONSTANT:
+        # decided at run time (torch accepts only 'none' and 'tanh')
+        return f"functools.partial(jax.nn.gelu, approximate=({a.src('approximate')} == 'tanh'))"
     if approx == "tanh":
         return "jax.nn.gelu"
     if approx != "none":
@@ -56,9 +57,8 @@ def _hardtanh(a, ctx):
 
 
 def _softplus(a, ctx):
-    beta = a.lit("beta", None) if a.given("beta") else 1.0
-    thr = a.lit("threshold", None) if a.given("threshold") else 20.0
-    if beta == 1.0 and thr == 20.0:
+    beta, thr = a.value("beta"), a.value("threshold")
+    if beta is not NOT_CONSTANT and thr is not NOT_CONSTANT and beta == 1.0 and thr == 20.0:
         return "jax.nn.softplus"
     kws = []
     if a.given("beta"):
@@ -70,16 +70,16 @@ def _softplus(a, ctx):
 
 def _softmax(target):
     def build(a, ctx):
-        if not a.given("dim") or a.lit("dim", 0) is None:
+        if a.value("dim") is None:  # absent or None; a variable is passed on
             raise Unsupported("T2N002", "softmax without dim (torch's legacy implicit dim)")
         return f"functools.partial({target}, axis={a.src('dim')})"
     return build
 
 
 def _prelu(a, ctx):
-    n = a.lit("num_parameters", None) if a.given("num_parameters") else 1
+    n = a.value("num_parameters")  # not a literal: the per-channel helper (1 channel works too)
     init = a.src("init") if a.given("init") else "0.25"
-    if n == 1:
+    if n is not NOT_CONSTANT and n == 1:
         return f"nnx.PReLU(negative_slope_init={init})"
     return call(ctx.helper("ChannelPReLU"), [a.src("num_parameters"), f"init={init}"])
 

@@ -7,7 +7,7 @@ broadcasting, so the rows build torch-semantics helpers (runtime/helpers.py)
 that keep torch's arguments, call signature, tuple return and parameter names.
 """
 
-from .base import PLAIN, Example, Layout, Rule, Unsupported, wmap
+from .base import NOT_CONSTANT, PLAIN, Example, Layout, Rule, Unsupported, wmap
 from .linear import RULES as _LINEAR_RULES
 from .norm import _NORM_W
 from .util import call
@@ -38,7 +38,8 @@ def _passthrough(helper, params, reject=()):
 
     def build(a, ctx):
         for name, why in reject:
-            if a.given(name) and a.lit(name, default=True) is not False:
+            v = a.value(name)
+            if a.given(name) and (v is NOT_CONSTANT or v is not False):
                 raise Unsupported("T2N005", f"{name}={a.src(name)}: {why}")
         parts = []
         for n, optional in names:  # required arguments by position, the others by name
@@ -70,7 +71,8 @@ def _sdpa(a, ctx):
     for n in ("attn_mask", "dropout_p", "is_causal", "scale", "enable_gqa"):
         if a.given(n):
             parts.append(f"{n}={a.src(n)}")
-    if a.given("dropout_p") and a.lit("dropout_p", default=1) != 0:
+    p = a.value("dropout_p")
+    if a.given("dropout_p") and (p is NOT_CONSTANT or p != 0):
         # dropout on the attention weights draws from the module's own rngs in training mode
         rngs = ctx.module_rngs()
         parts.append(f"rngs={rngs}")

@@ -149,10 +149,12 @@ class Canonical(Exception):
 class Unsupported(Exception):
     """Raised by a build function for an argument combination it cannot honour."""
 
-    def __init__(self, code: str, message: str):
+    def __init__(self, code: str, message: str, param: Optional[str] = None):
         super().__init__(message)
         self.code = code
         self.message = message
+        # the parameter the build needs as a constant (Args.const), if that is the reason
+        self.param = param
 
 
 @dataclass(frozen=True)
@@ -210,6 +212,28 @@ class Rule:
 _REQUIRED = object()
 
 
+class _NotConstant:
+    """What :meth:`Args.value` returns for an argument given as an expression
+    that is not a literal (``mode=mode``, ``affine=self.affine``). It refuses
+    comparisons and truth tests, so a row that forgets to test
+    ``v is NOT_CONSTANT`` fails loudly instead of taking the default."""
+
+    def __repr__(self):
+        return "NOT_CONSTANT"
+
+    def __bool__(self):
+        raise TypeError("NOT_CONSTANT has no truth value: test `is NOT_CONSTANT`")
+
+    def __eq__(self, other):
+        raise TypeError("NOT_CONSTANT compares with nothing: test `is NOT_CONSTANT`")
+
+    __ne__ = __eq__
+    __hash__ = object.__hash__
+
+
+NOT_CONSTANT = _NotConstant()
+
+
 def parse_params(params: str) -> list[tuple[str, object, str]]:
     """``"a, b=1, *rest"`` -> [(name, default_source | _REQUIRED, kind)]."""
     out = []
@@ -252,8 +276,48 @@ class Args:
             raise Unsupported("T2N002", f"missing required argument '{name}'")
         return d
 
+    def value(self, name: str, absent=_REQUIRED):
+        """The argument's value, for rows that branch on it: the literal when
+        it is given as one, the signature's default when it is absent, and
+        ``NOT_CONSTANT`` when it is given as any other expression. A row then
+        decides at run time (passes the source on) or raises Unsupported; it
+        never assumes the default for an argument it cannot read.
+
+        ``absent``: the value when the argument is not given, for builds shared
+        by rows whose signatures lack the parameter (AvgPool1d has no
+        divisor_override)."""
+        if name not in self.given_src:
+            if absent is not _REQUIRED:
+                return absent
+            if name not in self.defaults:
+                raise KeyError(f"the row's signature has no parameter '{name}' (pass absent=)")
+            d = self.defaults[name]
+            if d is _REQUIRED:
+                raise Unsupported("T2N002", f"missing required argument '{name}'")
+            try:
+                return ast.literal_eval(d)
+            except (ValueError, SyntaxError):
+                return NOT_CONSTANT
+        try:
+            return ast.literal_eval(self.given_src[name])
+        except (ValueError, SyntaxError):
+            return NOT_CONSTANT
+
+    def const(self, name: str, absent=_REQUIRED):
+        """Like :meth:`value`, for arguments a row can only honour as constants:
+        one given as another expression raises Unsupported, so the call is
+        marked with a TODO instead of being translated for the default."""
+        v = self.value(name, absent)
+        if v is NOT_CONSTANT:
+            raise Unsupported("T2N002", f"{name}={self.src(name)}: only a constant is supported", param=name)
+        return v
+
     def lit(self, name: str, default=None):
-        """The argument's value if it is a Python literal, else ``default``."""
+        """The argument's value if it is a Python literal, else ``default``.
+
+        For the layout passes only (a missing literal there means "work in
+        torch's order"); rows use :meth:`value` / :meth:`const`, which tell an
+        absent argument from one that is not a literal."""
         try:
             return ast.literal_eval(self.src(name))
         except (ValueError, SyntaxError, Unsupported):

@@ -28,7 +28,7 @@ def _module_dict(a, ctx):
 
 
 def _parameter(a, ctx):
-    if a.given("requires_grad") and a.lit("requires_grad") is not True:
+    if a.const("requires_grad") is not True:
         raise Unsupported("T2N005", "requires_grad=False: use a buffer (nnx.Variable) instead")
     return f"nnx.Param({a.src('data')})"
 

@@ -6,7 +6,7 @@ only where nnx's symmetric rule matches torch's, ConvTranspose with
 transpose_kernel=True and explicit (d(k-1)-p, d(k-1)-p+output_padding) pads.
 """
 
-from .base import Example, Rule, Unsupported, spatial, wmap
+from .base import NOT_CONSTANT, Example, Rule, Unsupported, spatial, wmap
 from .util import call, maybe_ntuple, ntuple, use_flag
 
 CONV_WEIGHTS = wmap("nnx.Conv", ("weight", "kernel", "conv_kernel"), ("bias", "bias", None, True))
@@ -16,10 +16,19 @@ _MODES = {"reflect": "REFLECT", "circular": "CIRCULAR"}
 
 
 def _padding(a, nd, k, d, ctx):
-    mode = a.lit("padding_mode", "zeros") if a.given("padding_mode") else "zeros"
+    p = a.value("padding")
+    if p is NOT_CONSTANT:
+        p = None  # conv_padding at run time (zeros mode)
+    mode = a.value("padding_mode")
+    if mode is NOT_CONSTANT:
+        if p == 0 or p == "valid" or p == (0,) * nd:
+            mode = "zeros"  # no padding: the mode does not matter
+        else:
+            # nnx's padding rule picked when the layer is built (the helper raises where none matches)
+            return (f"{ctx.helper('conv_padding_mode')}({a.src('padding')}, {a.src('padding_mode')}, "
+                    f"{a.src('kernel_size')}, {a.src('dilation')}, {nd})")
     if not isinstance(mode, str):
         raise Unsupported("T2N002", f"padding_mode={a.src('padding_mode')} must be a literal")
-    p = a.lit("padding") if a.given("padding") else 0
     if mode != "zeros":
         if mode not in _MODES:
             raise Unsupported("T2N002", f"padding_mode='{mode}' is not supported")
@@ -48,13 +57,15 @@ def conv(nd):
         k_src, k = maybe_ntuple(a, "kernel_size", nd, ctx)
         d_src, d = maybe_ntuple(a, "dilation", nd, ctx)
         parts = [a.src("in_channels"), a.src("out_channels"), f"kernel_size={k_src}"]
-        if a.given("stride") and a.lit("stride") not in (1, (1,) * nd):
+        stride = a.value("stride")
+        if stride is NOT_CONSTANT or stride not in (1, (1,) * nd):
             # nnx takes an int or a tuple, like torch (only kernel_size must be a tuple)
             parts.append(f"strides={ntuple(a, 'stride', nd, ctx) if a.is_lit('stride') else a.src('stride')}")
         parts.append(f"padding={_padding(a, nd, k, d, ctx)}")
         if a.given("dilation") and d != (1,) * nd:
             parts.append(f"kernel_dilation={d_src}")
-        if a.given("groups") and a.lit("groups") != 1:
+        groups = a.value("groups")
+        if groups is NOT_CONSTANT or groups != 1:
             parts.append(f"feature_group_count={a.src('groups')}")
         use_flag(parts, "use_bias", a, "bias")
         parts.append(f"rngs={ctx.rngs}")
@@ -64,9 +75,9 @@ def conv(nd):
 
 def conv_transpose(nd):
     def build(a, ctx):
-        if a.given("groups") and a.lit("groups") != 1:
+        if a.const("groups") != 1:
             raise Unsupported("T2N002", "groups != 1: nnx.ConvTranspose has no feature_group_count")
-        if a.given("padding_mode") and a.lit("padding_mode") != "zeros":
+        if a.const("padding_mode") != "zeros":
             raise Unsupported("T2N002", "padding_mode other than 'zeros'")
         k_src, k = maybe_ntuple(a, "kernel_size", nd, ctx)
         s_src, s = maybe_ntuple(a, "stride", nd, ctx)

@@ -25,7 +25,7 @@ def _pattern(a, ctx):
     src = a.src("pattern")
     if ctx.perm is None:
         return src
-    pattern = a.lit("pattern")
+    pattern = a.value("pattern")  # not a literal: not a str, torch's order
     if not isinstance(pattern, str) or "->" not in pattern:
         raise Canonical()
     left, right = pattern.split("->", 1)
@@ -77,7 +77,7 @@ _REDUCTIONS = ("min", "max", "sum", "mean", "prod", "any", "all")
 
 def _check_reduction(build):
     def wrapped(a, ctx):
-        r = a.lit("reduction")
+        r = a.value("reduction")
         if not isinstance(r, str) or r not in _REDUCTIONS:
             raise Unsupported("T2N002", f"reduction={a.src('reduction')}: only a named reduction")
         return build(a, ctx)

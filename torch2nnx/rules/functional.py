@@ -1,6 +1,6 @@
 """torch.nn.functional ops other than activations and pooling."""
 
-from .base import ELEMENTWISE, PLAIN, Canonical, Example, Layout, Rule, Unsupported, dims, spatial
+from .base import ELEMENTWISE, NOT_CONSTANT, PLAIN, Canonical, Example, Layout, Rule, Unsupported, dims, spatial
 from .util import ntuple
 
 
@@ -28,14 +28,15 @@ def _tuple_items(src: str):
 
 
 def _pad(a, ctx):
-    mode = a.lit("mode", "constant") if a.given("mode") else "constant"
+    mode = a.value("mode")
     value = a.src("value") if a.given("value") and a.src("value") != "None" else None
-    pads = a.lit("pad")
+    pads = a.value("pad")
     if ctx.perm is not None:
-        # a channels-last input: place torch's (last dim first) pairs on the physical axes
+        # a channels-last input: place torch's (last dim first) pairs on the physical axes;
+        # a mode that is not a literal goes to the helper (in torch's order), which reads it at run time
         literal = isinstance(pads, (tuple, list)) and all(isinstance(p, int) for p in pads)
         items = [repr(p) for p in pads] if literal else _tuple_items(a.src("pad"))
-        if items is None or len(items) % 2 or mode not in _JNP_MODES:
+        if mode is NOT_CONSTANT or items is None or len(items) % 2 or mode not in _JNP_MODES:
             raise Canonical()
         rank = len(ctx.perm)
         logical = [("0", "0")] * rank
@@ -66,8 +67,8 @@ def _normalize(a, ctx):
 
 
 def _dropout(a, ctx):
-    t = a.lit("training", None) if a.given("training") else True
-    if t is False or a.lit("p", None) == 0:
+    t, p = a.value("training"), a.value("p")  # not literals: decided at run time
+    if t is False or (p is not NOT_CONSTANT and p == 0):
         return a.src("input")
     # the module keeps the rngs it was built with (self.rngs) for this
     rngs = ctx.module_rngs()
@@ -80,14 +81,16 @@ def _embedding(a, ctx):
 
 
 def _one_hot(a, ctx):
-    n = a.lit("num_classes", -1) if a.given("num_classes") else -1
-    if n == -1:
+    n = a.value("num_classes")  # not a literal: passed on (jax needs it static, as an int)
+    if n is not NOT_CONSTANT and n == -1:
         raise Unsupported("T2N005", "one_hot without num_classes has a data-dependent shape")
     return f"jax.nn.one_hot({a.src('input')}, {a.src('num_classes')}, dtype=jnp.int32)"
 
 
-def _reduce(expr_src, a):
-    r = a.lit("reduction", "mean") if a.given("reduction") else "mean"
+def _reduce(expr_src, a, ctx):
+    r = a.value("reduction")
+    if r is NOT_CONSTANT:
+        return f"{ctx.helper('loss_reduction')}({expr_src}, {a.src('reduction')})"
     if r == "mean":
         return f"jnp.mean({expr_src})"
     if r == "sum":
@@ -98,16 +101,17 @@ def _reduce(expr_src, a):
 
 
 def _mse(a, ctx):
-    return _reduce(f"({a.src('input')} - {a.src('target')}) ** 2", a)
+    return _reduce(f"({a.src('input')} - {a.src('target')}) ** 2", a, ctx)
 
 
 def _l1(a, ctx):
-    return _reduce(f"jnp.abs({a.src('input')} - {a.src('target')})", a)
+    return _reduce(f"jnp.abs({a.src('input')} - {a.src('target')})", a, ctx)
 
 
 def _cross_entropy(a, ctx):
     for name in ("weight", "label_smoothing"):
-        if a.given(name) and a.lit(name, 1) not in (None, 0, 0.0):
+        v = a.value(name)
+        if v is NOT_CONSTANT or (v is not None and v != 0):
             raise Unsupported("T2N002", f"cross_entropy with {name}")
     if a.given("ignore_index"):
         # issue 6 (GPT training loss): ignored targets are left out of the mean
@@ -115,14 +119,14 @@ def _cross_entropy(a, ctx):
         return f"{ctx.helper('cross_entropy')}({a.src('input')}, {a.src('target')}, {a.src('ignore_index')}, {r})"
     logp = f"jax.nn.log_softmax({a.src('input')}, axis=-1)"
     nll = f"-jnp.take_along_axis({logp}, {a.src('target')}[..., None], axis=-1)[..., 0]"
-    return _reduce(nll, a)
+    return _reduce(nll, a, ctx)
 
 
 def _conv(nd):
     def build(a, ctx):
         s = ntuple(a, "stride", nd, ctx)
         d = ntuple(a, "dilation", nd, ctx)
-        p = a.lit("padding")
+        p = a.value("padding")  # not a literal: conv_padding at run time
         if isinstance(p, str):
             pad = repr(p.upper())
         elif isinstance(p, int):

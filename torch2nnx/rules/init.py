@@ -8,7 +8,7 @@ distribution. Needs ``rngs``: only inside layer-building code.
 """
 
 
-from .base import OTHER, Example, Rule, Unsupported
+from .base import NOT_CONSTANT, OTHER, Example, Rule, Unsupported
 
 _GAINS = {"linear": 1.0, "conv1d": 1.0, "conv2d": 1.0, "conv3d": 1.0, "sigmoid": 1.0, "tanh": 25.0 / 9.0,
           "relu": 2.0, "selu": 9.0 / 16.0}  # squared gains (torch.nn.init.calculate_gain ** 2)
@@ -25,34 +25,46 @@ def _set(a, value: str) -> str:
     return f"{t}.set_value({value})"
 
 
-def _gain2(a, name="nonlinearity", default="leaky_relu"):
-    nl = a.lit(name, None) if a.given(name) else default
+def _gain2(a, ctx, name="nonlinearity"):
+    """The squared gain's source: a number for literals, else torch's
+    calculate_gain (squared) at run time."""
+    nl, slope = a.value(name), a.value("a")
+    if nl is NOT_CONSTANT or (nl == "leaky_relu" and slope is NOT_CONSTANT):
+        return f"{ctx.helper('calculate_gain2')}({a.src(name)}, {a.src('a')})"
     if nl == "leaky_relu":
-        slope = a.lit("a", None) if a.given("a") else 0
         if not isinstance(slope, (int, float)):
             raise Unsupported("T2N002", "a non-literal negative slope")
-        return 2.0 / (1 + slope ** 2)
+        return repr(2.0 / (1 + slope ** 2))
     if nl not in _GAINS:
         raise Unsupported("T2N002", f"nonlinearity={a.src(name)}")
-    return _GAINS[nl]
+    return repr(_GAINS[nl])
 
 
 def kaiming(distribution):
     def build(a, ctx):
-        mode = a.lit("mode", None) if a.given("mode") else "fan_in"
-        if mode not in ("fan_in", "fan_out"):
+        mode = a.value("mode")
+        if mode is NOT_CONSTANT:
+            # jax's variance_scaling takes torch's two modes by the same names, at run time
+            mode_src = a.src("mode")
+        elif mode in ("fan_in", "fan_out"):
+            mode_src = f'"{mode}"'
+        else:
             raise Unsupported("T2N002", f"mode={a.src('mode')}")
-        init = f'jax.nn.initializers.variance_scaling({_gain2(a)!r}, "{mode}", "{distribution}")'
+        init = f'jax.nn.initializers.variance_scaling({_gain2(a, ctx)}, {mode_src}, "{distribution}")'
         return _set(a, f"{init}({_key(ctx)}, {a.src('tensor')}.shape)")
     return build
 
 
 def xavier(distribution):
     def build(a, ctx):
-        gain = a.lit("gain", None) if a.given("gain") else 1.0
-        if not isinstance(gain, (int, float)):
-            raise Unsupported("T2N002", "a non-literal gain")
-        init = f'jax.nn.initializers.variance_scaling({float(gain) ** 2!r}, "fan_avg", "{distribution}")'
+        gain = a.value("gain")
+        if gain is NOT_CONSTANT:
+            scale = f"float({a.src('gain')}) ** 2"  # squared at run time
+        elif isinstance(gain, (int, float)):
+            scale = repr(float(gain) ** 2)
+        else:
+            raise Unsupported("T2N002", f"gain={a.src('gain')}")
+        init = f'jax.nn.initializers.variance_scaling({scale}, "fan_avg", "{distribution}")'
         return _set(a, f"{init}({_key(ctx)}, {a.src('tensor')}.shape)")
     return build
 

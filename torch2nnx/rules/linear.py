@@ -12,7 +12,7 @@ def _linear(a, ctx):
 
 
 def _embedding(a, ctx):
-    if a.given("max_norm") and a.lit("max_norm", 0) is not None:
+    if a.const("max_norm") is not None:
         raise Unsupported("T2N005", "max_norm renormalises rows in the forward pass; nnx.Embed has no equivalent")
     # padding_idx only changes torch's init and gradients; the ported table carries its zero row
     return call("nnx.Embed", [a.src("num_embeddings"), a.src("embedding_dim"), f"rngs={ctx.rngs}"])

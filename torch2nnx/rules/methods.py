@@ -4,7 +4,7 @@ Each row is also reachable as ``torch.<name>(x, ...)`` where torch has the
 function (see tensor_ops.py, which reuses these builds).
 """
 
-from .base import (ELEMENTWISE, OTHER, PLAIN, Canonical, Example, Layout, Rule, Unsupported, dims)
+from .base import (NOT_CONSTANT, ELEMENTWISE, OTHER, PLAIN, Canonical, Example, Layout, Rule, Unsupported, dims)
 
 S = "input"
 VIEW = Layout("view")
@@ -22,8 +22,10 @@ def _axis_kw(a, name="dim", jname="axis"):
 
 
 def _keep(a, name="keepdim"):
-    return ["keepdims=True"] if a.given(name) and a.lit(name) is True else (
-        [f"keepdims={a.src(name)}"] if a.given(name) and a.lit(name) is not False and not a.is_lit(name) else [])
+    v = a.value(name)
+    if v is NOT_CONSTANT:
+        return [f"keepdims={a.src(name)}"]  # decided at run time
+    return ["keepdims=True"] if v is True else []
 
 
 def reduction(fn):
@@ -39,7 +41,7 @@ def _ddof(a):
     if a.given("correction"):
         return a.src("correction")
     if a.given("unbiased"):
-        v = a.lit("unbiased")
+        v = a.value("unbiased")
         if isinstance(v, bool):
             return "1" if v else "0"
         return f"int({a.src('unbiased')})"
@@ -57,12 +59,12 @@ def maxmin(kind):
     def build(a, ctx):
         if not a.given("dim"):
             return f"jnp.{kind}({a.src('input')})"
-        d = a.lit("dim", default=Ellipsis)
-        if d is Ellipsis or not isinstance(d, int):
+        d = a.value("dim")
+        if not isinstance(d, int):
             # torch.max(a, b): elementwise
             if not a.given("keepdim") and not a.is_lit("dim"):
                 return f"jnp.{'maximum' if kind == 'max' else 'minimum'}({a.src('input')}, {a.src('dim')})"
-        parts = [a.src("input"), a.src("dim")] + (["keepdims=True"] if a.lit("keepdim") is True else [])
+        parts = [a.src("input"), a.src("dim")] + _keep(a)
         return f"{ctx.helper(kind + '_with_indices')}({', '.join(parts)})"
     return build
 
@@ -82,8 +84,7 @@ def _view(a, ctx):
 
 
 def _flatten_m(a, ctx):
-    start = a.lit("start_dim", 0) if a.given("start_dim") else 0
-    end = a.lit("end_dim", -1) if a.given("end_dim") else -1
+    start, end = a.value("start_dim"), a.value("end_dim")  # not literals: the helper, at run time
     x = a.src("input")
     if ctx.perm is not None:
         # a channels-last input (an "aware" row). Merging exactly the spatial dims (ViT's
@@ -96,11 +97,13 @@ def _flatten_m(a, ctx):
         if not ctx.one:  # spatial dims of size 1 (after global pooling) need no transpose
             raise Canonical()
         ctx.result_plain = True
-    if start == 0 and end == -1:
+    lits = isinstance(start, int) and isinstance(end, int)
+    if lits and start == 0 and end == -1:
         return f"{x}.reshape(-1)"
-    if start == 1 and end == -1 and x.isidentifier():
+    if lits and start == 1 and end == -1 and x.isidentifier():
         return f"{x}.reshape({x}.shape[0], -1)"
-    kws = [f"start_dim={a.src('start_dim')}"] if a.given("start_dim") else []
+    # the helper's own start_dim default is nn.Flatten's 1, Tensor.flatten's is 0
+    kws = [f"start_dim={a.src('start_dim')}"]
     if a.given("end_dim"):
         kws.append(f"end_dim={a.src('end_dim')}")
     return f"{ctx.helper('flatten')}({', '.join([x] + kws)})"
@@ -187,7 +190,9 @@ def binop(op):
         if a.given("alpha") and a.src("alpha") != "1":
             other = f"{a.src('alpha')} * {other}"
         if a.given("rounding_mode"):
-            mode = a.lit("rounding_mode")
+            mode = a.value("rounding_mode")
+            if mode is NOT_CONSTANT:
+                return f"{ctx.helper('div_rounding')}({a.src('input')}, {other}, {a.src('rounding_mode')})"
             if mode == "floor":
                 return f"jnp.floor_divide({a.src('input')}, {other})"
             if mode == "trunc":
@@ -213,13 +218,20 @@ def _topk(a, ctx):
 
 def _sort(a, ctx):
     x, d = a.src("input"), a.src("dim")
-    if a.lit("descending") is True:
+    desc = a.value("descending")
+    if desc is NOT_CONSTANT:
+        return f"{ctx.helper('sort_values')}({x}, {d}, {a.src('descending')})"
+    if desc is True:
         return f"(-jnp.sort(-{x}, axis={d}), jnp.argsort(-{x}, axis={d}, stable=True))"
     return f"(jnp.sort({x}, axis={d}), jnp.argsort({x}, axis={d}, stable=True))"
 
 
 def _norm(a, ctx):
-    p = a.lit("p", 2) if a.given("p") else 2
+    p = a.value("p")
+    if p is NOT_CONSTANT:
+        # torch's norm with a number p is a vector norm over dim (all dims by default)
+        parts = [a.src("input"), a.src("p")] + _axis_kw(a) + _keep(a)
+        return f"{ctx.helper('tensor_norm')}({', '.join(parts)})"
     if p in ("fro", 2, 2.0) and not a.given("dim"):
         return f"jnp.linalg.norm({a.src('input')}.reshape(-1))"
     parts = [a.src("input")]

@@ -1,6 +1,6 @@
 """Normalisation layers (nnx_facts §5): torch eps and momentum, exact variance."""
 
-from .base import CHANNEL, PLAIN_SAME_RANK, Example, Rule, Unsupported, spatial, wmap
+from .base import NOT_CONSTANT, CHANNEL, PLAIN_SAME_RANK, Example, Rule, Unsupported, spatial, wmap
 from .util import call
 
 BN_WEIGHTS = wmap("nnx.BatchNorm", ("weight", "scale", None, True), ("bias", "bias", None, True),
@@ -14,7 +14,7 @@ def _eps(parts, a, name="eps", default=1e-5):
 
 def _affine(parts, a, name):
     if a.given(name):
-        v = a.lit(name)
+        v = a.value(name)
         if v is True:
             return
         flag = "False" if v is False else a.src(name)
@@ -23,7 +23,7 @@ def _affine(parts, a, name):
 
 def _batchnorm(a, ctx):
     parts = [a.src("num_features")]
-    m = a.lit("momentum", default=Ellipsis) if a.given("momentum") else 0.1
+    m = a.value("momentum")  # not a literal: 1 - momentum at run time
     if m is None:
         raise Unsupported("T2N005", "momentum=None (cumulative moving average) has no nnx equivalent")
     parts.append(f"momentum={round(1 - m, 10)!r}" if isinstance(m, (int, float)) else f"momentum=1 - {a.src('momentum')}")
@@ -31,7 +31,8 @@ def _batchnorm(a, ctx):
     _affine(parts, a, "affine")
     parts.append("use_fast_variance=False")
     parts.append(f"rngs={ctx.rngs}")
-    track = a.lit("track_running_stats", True) if a.given("track_running_stats") else True
+    # picks the NNX class (and so the weights' layout): a constant only
+    track = a.const("track_running_stats")
     if track is False:
         return call(ctx.helper("BatchStatsNorm"), parts)
     if track is not True:
@@ -44,7 +45,7 @@ def _bn_weights(a):
 
 
 def _layernorm(a, ctx):
-    shape = a.lit("normalized_shape")
+    shape = a.value("normalized_shape")  # not a literal: passed on
     parts = []
     if isinstance(shape, (tuple, list)) and len(shape) > 1:
         n = 1
@@ -57,10 +58,10 @@ def _layernorm(a, ctx):
     else:
         parts.append(a.src("normalized_shape"))
     _eps(parts, a)
-    if a.given("elementwise_affine") and a.lit("elementwise_affine") is not True:
+    if a.value("elementwise_affine") is not True:  # False, or passed on to be read at run time
         v = a.src("elementwise_affine")
         parts += [f"use_scale={v}", f"use_bias={v}"]
-    elif a.given("bias") and a.lit("bias") is not True:
+    elif a.value("bias") is not True:
         parts.append(f"use_bias={a.src('bias')}")
     parts.append("use_fast_variance=False")
     parts.append(f"rngs={ctx.rngs}")
@@ -77,12 +78,14 @@ def _groupnorm(a, ctx):
 
 
 def _instancenorm(a, ctx):
-    if a.given("track_running_stats") and a.lit("track_running_stats") is not False:
+    if a.const("track_running_stats") is not False:
         raise Unsupported("T2N005", "InstanceNorm with track_running_stats=True")
     parts = [a.src("num_features")]
     _eps(parts, a)
-    affine = a.lit("affine", False) if a.given("affine") else False
-    if affine is not True:
+    affine = a.value("affine")
+    if affine is NOT_CONSTANT:
+        parts += [f"use_scale={a.src('affine')}", f"use_bias={a.src('affine')}"]  # read at run time
+    elif affine is not True:
         parts += ["use_scale=False", "use_bias=False"]
     parts.append("use_fast_variance=False")
     parts.append(f"rngs={ctx.rngs}")
@@ -90,14 +93,14 @@ def _instancenorm(a, ctx):
 
 
 def _rmsnorm(a, ctx):
-    shape = a.lit("normalized_shape")
+    shape = a.value("normalized_shape")  # not a literal: passed on
     if isinstance(shape, (tuple, list)) and len(shape) > 1:
         raise Unsupported("T2N002", "multi-dim normalized_shape for RMSNorm")
     parts = [str(shape[0]) if isinstance(shape, (tuple, list)) else a.src("normalized_shape")]
-    eps = a.lit("eps") if a.given("eps") else None
-    # torch eps=None means finfo(float32).eps
-    parts.append(f"epsilon={a.src('eps') if eps is not None or (a.given('eps') and not a.is_lit('eps')) else 1.1920928955078125e-07}")
-    if a.given("elementwise_affine") and a.lit("elementwise_affine") is not True:
+    eps = a.value("eps")
+    # torch eps=None means finfo(float32).eps (a variable is passed on: a None at run time breaks loudly)
+    parts.append(f"epsilon={a.src('eps') if eps is not None else 1.1920928955078125e-07}")
+    if a.value("elementwise_affine") is not True:
         parts.append(f"use_scale={a.src('elementwise_affine')}")
     parts.append(f"rngs={ctx.rngs}")
     return call("nnx.RMSNorm", parts)

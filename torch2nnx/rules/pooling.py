@@ -1,14 +1,18 @@
 """Pooling, flatten, upsampling (nnx_facts §8). Channels-last, stateless:
 module rows become functools.partial of jax functions or emitted helpers."""
 
-from .base import RESHAPE, Example, Layout, Rule, Unsupported, spatial
+from .base import NOT_CONSTANT, RESHAPE, Example, Layout, Rule, Unsupported, spatial
 from .util import maybe_ntuple, ntuple, partial
 
 
 def _stride(a, nd, ctx):
     # torch's stride defaults to the kernel size (nnx's to 1)
-    if not a.given("stride") or a.lit("stride", 0) is None:
+    stride = a.value("stride")
+    if stride is None:
         return ntuple(a, "kernel_size", nd, ctx)
+    if stride is NOT_CONSTANT:
+        # torch code passes stride=None on (timm's create_pool2d): decided at run time
+        return f"{ctx.helper('pool_stride')}({a.src('stride')}, {a.src('kernel_size')}, {nd})"
     return ntuple(a, "stride", nd, ctx)
 
 
@@ -21,7 +25,8 @@ def _pads(a, nd, ctx):
 
 def _odd_padding(a, pads, nd) -> bool:
     """Padding that nnx's pools cannot take as given (not literal ints)."""
-    return a.given("padding") and pads is None and a.lit("padding") not in (0, (0,) * nd)
+    p = a.value("padding")
+    return pads is None and (p is NOT_CONSTANT or p not in (0, (0,) * nd))
 
 
 def _helper_pool(a, ctx, helper: str, k: str, s: str, names) -> str:
@@ -38,13 +43,12 @@ def max_pool(nd, functional=False):
     def build(a, ctx):
         k = ntuple(a, "kernel_size", nd, ctx)
         s = _stride(a, nd, ctx)
-        if a.given("return_indices") and a.lit("return_indices") is not False:
+        if a.const("return_indices", absent=False) is not False:
             raise Unsupported("T2N002", "return_indices=True")
-        # a value known only at run time (self.ceil_mode in a subclass) takes the helper
-        ceil = a.lit("ceil_mode", None) if a.given("ceil_mode") else False
-        dil = a.lit("dilation", None) if a.given("dilation") else 1
+        ceil, dil = a.value("ceil_mode"), a.value("dilation")
         pads = _pads(a, nd, ctx)
-        if ceil is not False or dil not in (1, (1,) * nd) or _odd_padding(a, pads, nd):
+        # the helper takes torch's arguments as they are: the path for those that are not literals
+        if ceil is not False or dil is NOT_CONSTANT or dil not in (1, (1,) * nd) or _odd_padding(a, pads, nd):
             f = _helper_pool(a, ctx, "max_pool", k, s, ("padding", "dilation", "ceil_mode"))
         else:
             f = partial("nnx.max_pool", _nnx_pool_kws(k, s, pads))
@@ -56,11 +60,10 @@ def avg_pool(nd, functional=False):
     def build(a, ctx):
         k = ntuple(a, "kernel_size", nd, ctx)
         s = _stride(a, nd, ctx)
-        # a value known only at run time (self.ceil_mode in a subclass) takes the helper
-        ceil = a.lit("ceil_mode", None) if a.given("ceil_mode") else False
-        div = a.lit("divisor_override", Ellipsis) if a.given("divisor_override") else None
+        ceil, div = a.value("ceil_mode"), a.value("divisor_override", absent=None)
         pads = _pads(a, nd, ctx)
-        cip = a.lit("count_include_pad", None) if a.given("count_include_pad") else True
+        cip = a.value("count_include_pad")  # not a literal: nnx.avg_pool reads it at run time
+        # the helper takes torch's arguments as they are: the path for those that are not literals
         if ceil is not False or div is not None or _odd_padding(a, pads, nd):
             f = _helper_pool(a, ctx, "avg_pool", k, s, ("padding", "ceil_mode", "count_include_pad",
                                                          "divisor_override"))
@@ -75,11 +78,12 @@ def avg_pool(nd, functional=False):
 
 def adaptive(kind, nd, functional=False):
     def build(a, ctx):
-        if a.given("return_indices") and a.lit("return_indices") is not False:
+        if a.const("return_indices", absent=False) is not False:
             raise Unsupported("T2N002", "return_indices=True")
-        out = a.lit("output_size", Ellipsis)
+        out = a.value("output_size")  # not a literal: the helper
         x = a.src("input") if functional else "x"
-        if out == 1 or (isinstance(out, (tuple, list)) and all(o == 1 for o in out) and len(out) == nd):
+        if out is not NOT_CONSTANT and (
+                out == 1 or (isinstance(out, (tuple, list)) and all(o == 1 for o in out) and len(out) == nd)):
             axes = tuple(range(1, nd + 1))
             body = f"jnp.{'mean' if kind == 'avg' else 'max'}({x}, axis={axes}, keepdims=True)"
         else:
@@ -90,17 +94,19 @@ def adaptive(kind, nd, functional=False):
 
 def _adaptive_layout(nd):
     def layout_of(a):
-        out = a.lit("output_size", Ellipsis)
-        one = out == 1 or (isinstance(out, (tuple, list)) and len(out) == nd and all(o == 1 for o in out))
+        out = a.value("output_size")
+        one = out is not NOT_CONSTANT and (
+            out == 1 or (isinstance(out, (tuple, list)) and len(out) == nd and all(o == 1 for o in out)))
         return Layout("spatial", rank=nd + 2, out_one=one)
     return layout_of
 
 
 def _flatten(a, ctx):
     kws = []
-    if a.given("start_dim") and a.lit("start_dim") != 1:
+    start, end = a.value("start_dim"), a.value("end_dim")  # not literals: passed on
+    if start is NOT_CONSTANT or start != 1:
         kws.append(f"start_dim={a.src('start_dim')}")
-    if a.given("end_dim") and a.lit("end_dim") != -1:
+    if end is NOT_CONSTANT or end != -1:
         kws.append(f"end_dim={a.src('end_dim')}")
     return partial(ctx.helper("flatten"), kws)
 
@@ -110,12 +116,12 @@ def _unflatten(a, ctx):
 
 
 def _upsample(a, ctx, functional=False):
-    mode = a.lit("mode", "nearest") if a.given("mode") else "nearest"
-    if mode not in ("nearest", "nearest-exact", "linear", "bilinear", "trilinear"):
+    mode = a.value("mode")  # not a literal: passed on, the helper picks the method at run time
+    if mode is not NOT_CONSTANT and mode not in ("nearest", "nearest-exact", "linear", "bilinear", "trilinear"):
         raise Unsupported("T2N005", f"mode={a.src('mode')}: no exact JAX equivalent")
-    if a.given("recompute_scale_factor") and a.lit("recompute_scale_factor") not in (None, False):
+    if a.const("recompute_scale_factor") not in (None, False):
         raise Unsupported("T2N002", "recompute_scale_factor=True")
-    if a.given("antialias") and a.lit("antialias") is not False:
+    if a.given("antialias") and a.const("antialias") is not False:
         raise Unsupported("T2N002", "antialias=True")
     kws = []
     for name in ("size", "scale_factor", "mode", "align_corners"):
@@ -135,10 +141,10 @@ _FMP = "input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
 
 def _upsample_layout(a):
     """Upsample works on 1-, 2- and 3-d inputs: the mode or size tells which."""
-    mode = a.lit("mode", "nearest") if a.given("mode") else "nearest"
-    rank = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}.get(mode)
+    mode = a.value("mode")  # not a literal: the rank comes from the input
+    rank = None if mode is NOT_CONSTANT else {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}.get(mode)
     for name in ("size", "scale_factor"):
-        v = a.lit(name) if a.given(name) else None
+        v = a.value(name)
         if isinstance(v, (tuple, list)):
             rank = len(v) + 2
     return spatial(rank) if rank else None

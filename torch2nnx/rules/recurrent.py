@@ -11,7 +11,7 @@ Outputs are plain (torch order) tensors: ``(output, (h_n, c_n))`` for LSTM,
 other cells. PackedSequence inputs are kept padded (see below).
 """
 
-from .base import OTHER, PLAIN, Example, Rule, Unsupported, dims
+from .base import NOT_CONSTANT, OTHER, PLAIN, Example, Rule, Unsupported, dims
 from .util import call
 
 _LSTM_SIG = ("input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0, "
@@ -28,10 +28,10 @@ _OPTIONS = ("num_layers", "nonlinearity", "bias", "batch_first", "dropout", "bid
 
 def _recurrent(helper):
     def build(a, ctx):
-        if a.given("dtype") and a.lit("dtype", Ellipsis) is not None and a.src("dtype") not in (
-                "torch.float32", "torch.float"):
+        if a.given("dtype") and a.src("dtype") not in ("None", "torch.float32", "torch.float"):
             raise Unsupported("T2N002", f"dtype={a.src('dtype')}: the recurrent helpers are float32")
-        if a.given("nonlinearity") and a.is_lit("nonlinearity") and a.lit("nonlinearity") not in ("tanh", "relu"):
+        nl = a.value("nonlinearity", absent="tanh")  # not a literal: the helper checks it at run time
+        if a.given("nonlinearity") and nl is not NOT_CONSTANT and nl not in ("tanh", "relu"):
             raise Unsupported("T2N002", f"nonlinearity={a.src('nonlinearity')} (torch allows 'tanh' or 'relu')")
         parts = [a.src("input_size"), a.src("hidden_size")]
         parts += [f"{n}={a.src(n)}" for n in _OPTIONS if a.given(n)]
@@ -110,7 +110,7 @@ RULES = [
 
 
 def _multinomial(a, ctx):
-    if a.given("generator") and a.lit("generator", Ellipsis) is not None:
+    if a.given("generator") and a.src("generator") != "None":
         raise Unsupported("T2N005", "a torch.Generator: draws come from the module's nnx.Rngs instead")
     parts = [ctx.module_rngs(), a.src("input"), a.src("num_samples")]
     if a.given("replacement"):

@@ -227,7 +227,7 @@ RULES = [_from_method(n) for n in FROM_METHODS] + [
          examples=(Example("torch.erf(x)", X2),)),
     Rule("torch.logsumexp", "input, dim, keepdim=False",
          lambda a, ctx: f"jax.scipy.special.logsumexp({a.src('input')}, axis={a.src('dim')}"
-                        f"{', keepdims=True' if a.lit('keepdim') is True else ''})",
+                        f"{''.join(', ' + k for k in methods._keep(a))})",
          layout=dims("dim", keepdim="keepdim", reduces=True), examples=(Example("torch.logsumexp(x, 1)", X2),)),
     Rule("torch.outer", "input, vec2", lambda a, ctx: f"jnp.outer({a.src('input')}, {a.src('vec2')})",
          layout=Layout("plain", tensors=("input", "vec2")), examples=(Example("torch.outer(x, y)", ("float32[3]", "float32[4]")),)),

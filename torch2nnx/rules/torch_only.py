@@ -29,7 +29,7 @@ def unwrap(param: str, flag: str | None = None):
     parameter also takes a bool (``torch.jit.ignore(drop=True)``)."""
 
     def build(a, ctx):
-        if not a.given(param) or a.src(param) == "None" or (flag and isinstance(a.lit(param), bool)):
+        if not a.given(param) or a.src(param) == "None" or (flag and isinstance(a.value(param), bool)):
             return IDENTITY
         return a.src(param)
 

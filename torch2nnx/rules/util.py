@@ -3,12 +3,12 @@ into NNX argument sources."""
 
 from __future__ import annotations
 
-from .base import Args, Unsupported
+from .base import NOT_CONSTANT, Args, Unsupported
 
 
 def ntuple(a: Args, name: str, n: int, ctx) -> str:
     """An int-or-tuple torch argument as an n-tuple source (``3`` -> ``(3, 3)``)."""
-    v = a.lit(name)
+    v = a.value(name)
     if isinstance(v, int):
         return repr((v,) * n)
     if isinstance(v, (tuple, list)) and len(v) == n and all(isinstance(i, int) for i in v):
@@ -20,7 +20,7 @@ def ntuple(a: Args, name: str, n: int, ctx) -> str:
 
 def maybe_ntuple(a: Args, name: str, n: int, ctx) -> tuple[str, object]:
     """Like ntuple, plus the literal value (or None)."""
-    v = a.lit(name)
+    v = a.value(name)
     if isinstance(v, int):
         v = (v,) * n
     return ntuple(a, name, n, ctx), (tuple(v) if isinstance(v, (tuple, list)) else None)
@@ -36,7 +36,7 @@ def call(fn: str, parts: list[str]) -> str:
 
 def bool_arg(a: Args, name: str) -> object:
     """True/False for literals, the source otherwise."""
-    v = a.lit(name)
+    v = a.value(name)
     if isinstance(v, bool):
         return v
     return a.src(name)
@@ -67,6 +67,6 @@ def no_inplace(a: Args) -> None:
 def reject(a: Args, name: str, allowed, why: str = "") -> None:
     if not a.given(name):
         return
-    v = a.lit(name, default=Ellipsis)
-    if v is Ellipsis or v not in allowed:
+    v = a.value(name)
+    if v is NOT_CONSTANT or v not in allowed:
         raise Unsupported("T2N002", f"{name}={a.src(name)} is not supported{': ' + why if why else ''}")

@@ -1436,3 +1436,78 @@ def generate_square_subsequent_mask(sz, device=None, dtype=None):
 
 
 # end of issue 6 (attention / transformers) helpers
+
+
+# Arguments that are not literals in the torch source (``reduction=self.reduction``,
+# ``descending=desc``): the row's choice made at run time, as torch makes it.
+
+
+def pool_stride(stride, kernel_size, n):
+    """A pooling layer's stride as an n-tuple: torch's ``stride=None`` is the kernel size."""
+    return ntuple(kernel_size if stride is None else stride, n)
+
+
+def loss_reduction(x, reduction):
+    """A loss's ``reduction`` argument."""
+    if reduction == "mean":
+        return jnp.mean(x)
+    if reduction == "sum":
+        return jnp.sum(x)
+    if reduction == "none":
+        return x
+    raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def div_rounding(x, y, rounding_mode=None):
+    """torch.div with its ``rounding_mode``."""
+    if rounding_mode is None:
+        return x / y
+    if rounding_mode == "floor":
+        return jnp.floor_divide(x, y)
+    if rounding_mode == "trunc":
+        return jnp.trunc(x / y)
+    raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
+
+
+def sort_values(x, axis=-1, descending=False):
+    """Tensor.sort: (values, indices), stable as torch's."""
+    if descending:
+        return -jnp.sort(-x, axis=axis), jnp.argsort(-x, axis=axis, stable=True)
+    return jnp.sort(x, axis=axis), jnp.argsort(x, axis=axis, stable=True)
+
+
+def tensor_norm(x, p="fro", axis=None, keepdims=False):
+    """Tensor.norm / torch.norm with a number (or 'fro'): a vector norm over ``axis``, all dims when None."""
+    if p == "fro":
+        p = 2
+    return jnp.linalg.vector_norm(x, axis=axis, keepdims=keepdims, ord=p)
+
+
+def calculate_gain2(nonlinearity, param=None):
+    """torch.nn.init.calculate_gain(nonlinearity, param) ** 2 (the scale jax's variance_scaling takes)."""
+    if nonlinearity in ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+                        "conv_transpose3d", "sigmoid"):
+        return 1.0
+    if nonlinearity == "tanh":
+        return 25.0 / 9.0
+    if nonlinearity == "relu":
+        return 2.0
+    if nonlinearity == "leaky_relu":
+        slope = 0.01 if param is None else param
+        return 2.0 / (1 + slope**2)
+    if nonlinearity == "selu":
+        return 9.0 / 16.0
+    raise ValueError(f"Unsupported nonlinearity {nonlinearity}")
+
+
+def conv_padding_mode(padding, padding_mode, kernel_size, dilation, n):
+    """nn.ConvNd's padding and padding_mode as nnx.Conv padding. nnx pads
+    reflect/circular by ((k-1)//2, k//2) only: other paddings raise."""
+    if padding_mode == "zeros" or padding == "valid" or all(p == 0 for p in ntuple(padding, n)):
+        return conv_padding(padding, n)  # nothing padded: the mode does not matter
+    if padding_mode not in ("reflect", "circular"):
+        raise NotImplementedError(f"padding_mode={padding_mode!r} has no nnx.Conv counterpart")
+    eff = [d * (k - 1) + 1 for k, d in zip(ntuple(kernel_size, n), ntuple(dilation, n))]
+    if padding == "same" or (all(e % 2 == 1 for e in eff) and ntuple(padding, n) == tuple((e - 1) // 2 for e in eff)):
+        return padding_mode.upper()
+    raise NotImplementedError(f"padding_mode={padding_mode!r} with padding={padding!r}: nnx pads ((k-1)//2, k//2) only")

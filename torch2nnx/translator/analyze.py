@@ -11,6 +11,7 @@ from .fastvisit import FastVisitor
 from .imports import dotted
 
 MODULE_BASES = {"torch.nn.Module"}
+_FILLS = {"zeros_", "ones_", "constant_", "eye_", "dirac_"}
 SEQUENTIAL_BASES = {"torch.nn.Sequential", "torch.nn.ModuleList", "torch.nn.ModuleDict"}
 
 
@@ -144,8 +145,9 @@ class _Calls(FastVisitor):
                 self.layers = True
             if r is not None and r.name == "torch.nn.Parameter":
                 self.params = True  # a class creating parameters keeps rngs required (the contract)
-            if r is not None and r.name.startswith("torch.nn.init."):
-                # re-initialisation draws from rngs (nanoGPT's _init_weights handed to self.apply)
+            if r is not None and r.name.startswith("torch.nn.init.") and r.name.rsplit(".", 1)[-1] not in _FILLS:
+                # re-initialisation draws from rngs (nanoGPT's _init_weights handed to self.apply);
+                # constant fills draw nothing (timm's zero_init_last is called with no rngs to hand)
                 self.layers = True
         func = node.func
         if isinstance(func, cst.Name):

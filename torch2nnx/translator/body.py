@@ -583,34 +583,29 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         # torch's optional parameters too, callers pass them (conv_layer(in, out, k, stride, padding))
         optional = [(n, d) for n, d, k in spec if k in ("pos", "kwonly") and d is not _REQUIRED
                     and n not in given and n not in ("device", "dtype") and not n.startswith("_")]
-        def attempt(opts):
-            args = Args(rule.params, {**{n: n for n in required}, **{n: n for n, _ in opts}, **given}, [], {})
-            return args, rule.build(args, self.build_ctx)
-
-        try:
-            opts = optional
-            args, body = attempt(opts)
-        except Unsupported:
-            # some optional parameter the row cannot take as a variable (return_indices):
-            # the lambda takes the others, one by one as far as the row allows
-            opts = []
-            try:
-                args, body = attempt(opts)
-            except Unsupported as e:
-                self.todo(original, e.code, f"{rule.name} as a value: {e.message}")
-                return self.set(original, L.UNKNOWN_TAG)
-            for o in optional:
+        body = None
+        for opts in (optional, [(n, d) for n, d in optional if n == "inplace"]):
+            while body is None:
+                params = list(required) + [f"{n}={d}" for n, d in opts]
+                params.append("*")
+                # factory arguments callers hand on (`conv_layer(i, o, 3, **dd)`): accepted, dropped as in calls
+                params += [f"{n}=None" for n, _, _ in spec if n in ("device", "dtype") and n not in given]
+                params.append("rngs" if rule.stateful else "rngs=None")
+                args = Args(rule.params, {**{n: n for n in required}, **{n: n for n, _ in opts}, **given}, [], {})
                 try:
-                    args, body = attempt(opts + [o])
-                    opts = opts + [o]
-                except Unsupported:
-                    pass
-            args, body = attempt(opts)
-        params = list(required) + [f"{n}={d}" for n, d in opts]
-        params.append("*")
-        # factory arguments callers hand on (`conv_layer(i, o, 3, **dd)`): accepted, dropped as in calls
-        params += [f"{n}=None" for n, _, _ in spec if n in ("device", "dtype") and n not in given]
-        params.append("rngs" if rule.stateful else "rngs=None")
+                    body = rule.build(args, self.build_ctx)
+                except Unsupported as e:
+                    error = e
+                    if e.param is None or e.param not in {n for n, _ in opts}:
+                        break
+                    # a parameter the build takes only as a constant: left out of the factory's
+                    # signature (its default is built; a caller passing it gets a TypeError)
+                    opts = [(n, d) for n, d in opts if n != e.param]
+            if body is not None:
+                break
+        if body is None:
+            self.todo(original, error.code, f"{rule.name} as a value: {error.message}")
+            return self.set(original, L.UNKNOWN_TAG)
         for h in rule.helpers:
             self.f.helpers.add(h)
         self.record_weights(rule, body)
@@ -2032,6 +2027,9 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             return L.plain()
         d = args.lit(lay.dims[0]) if args.given(lay.dims[0]) else 0
         if not isinstance(d, int):
+            # a computed dim counts in torch's order: stack the tensors channels-first
+            new = self.canonical(node, f"{rule.name} with a computed dim on a channels-last tensor")
+            args.given_src[lay.tensors[0]] = code(new)
             return L.plain()
         rank = len(t.perm) + 1
         d %= rank
