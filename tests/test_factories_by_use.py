@@ -235,3 +235,97 @@ def test_a_registry_of_layer_classes_is_followed(tmp_path):
     """)
     r = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True)
     assert "PARITY OK" in r.stdout, r.stderr[-3000:]
+
+
+LAYER_KWARGS = HEADER + textwrap.dedent("""
+    class LayerNorm(nn.LayerNorm):
+        def __init__(self, num_channels, eps=1e-6, affine=True, **kwargs):
+            super().__init__(num_channels, eps=eps, elementwise_affine=affine, **kwargs)
+
+        def forward(self, x):
+            return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+
+    class Net(nn.Module):
+        def __init__(self, dim=8, device=None, dtype=None):
+            super().__init__()
+            dd = {"device": device, "dtype": dtype}
+            self.fc = nn.Linear(dim, dim, **dd)
+            self.norm = LayerNorm(dim, **dd)
+
+        def forward(self, x):
+            return self.norm(self.fc(x))
+""")
+
+
+def test_layer_subclass_handing_kwargs_to_its_base(tmp_path):
+    """timm's ``LayerNorm(nn.LayerNorm)`` hands ``**kwargs`` (device, dtype) to
+    super().__init__: bound through the row; the splat may carry only torch's
+    factory arguments, anything else is refused when the layer is built."""
+    result, tmod, jmod, wmod = translate_files(LAYER_KWARGS, tmp_path)
+    assert "class LayerNorm(nnx.LayerNorm)" in result.code, result.code
+    assert "factory_kwargs_only(kwargs" in result.code
+    run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 8)], jit=True)
+    import pytest
+    from flax import nnx
+
+    with pytest.raises(TypeError, match="bias"):
+        jmod.LayerNorm(8, bias=False, rngs=nnx.Rngs(0))
+
+
+def test_star_imports_of_the_package_bind_what_the_module_exports(tmp_path):
+    """``from .activations import *`` hands ``nn`` and the module's classes on
+    (timm's create_act.py): the rules see ``nn.SiLU`` as torch's, and the run
+    follows the module imported by star."""
+    pkg = tmp_path / "starpkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "activations.py").write_text(HEADER + textwrap.dedent("""
+        class Swish(nn.Module):
+            def forward(self, x):
+                return x * torch.sigmoid(x)
+    """))
+    (pkg / "create_act.py").write_text(textwrap.dedent("""
+        from .activations import *
+
+        _ACT = dict(silu=nn.SiLU, swish=Swish)
+
+
+        def get_act_layer(name):
+            return _ACT[name]
+    """))
+    (pkg / "model.py").write_text(HEADER + textwrap.dedent("""
+        from .create_act import get_act_layer
+
+
+        class Net(nn.Module):
+            def __init__(self, dim=8, act="silu"):
+                super().__init__()
+                self.fc = nn.Linear(dim, dim)
+                self.act = get_act_layer(act)()
+                self.act2 = get_act_layer("swish")()
+
+            def forward(self, x):
+                return self.act2(self.act(self.fc(x)))
+    """))
+    p = subprocess.run([sys.executable, "-m", "torch2nnx", "translate", "starpkg/model.py", "--no-cache"],
+                       cwd=tmp_path, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    made = (pkg / "create_act_nnx.py").read_text()
+    assert "nn.SiLU" not in made and "from .activations_nnx import *" in made, made
+    script = textwrap.dedent("""
+        import numpy as np, torch, jax.numpy as jnp
+        from flax import nnx
+        from torch2nnx.verify import perturb
+        from starpkg import model, model_nnx, model_nnx_weights as w
+        t = model.Net(); perturb(t, 0)
+        j = model_nnx.Net(rngs=nnx.Rngs(0))
+        w.load_torch_state_dict(j, t.state_dict())
+        x = np.random.default_rng(0).standard_normal((2, 8)).astype(np.float32)
+        with torch.no_grad():
+            ref = t(torch.from_numpy(x)).numpy()
+        np.testing.assert_allclose(np.asarray(j(jnp.asarray(x))), ref, rtol=1e-4, atol=1e-4)
+        print("PARITY OK")
+    """)
+    r = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True)
+    assert "PARITY OK" in r.stdout, r.stderr[-3000:]

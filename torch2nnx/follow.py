@@ -134,11 +134,46 @@ def _import_statements(module: cst.Module):
                         yield small
 
 
+def star_exports(root: Path, module: str, _seen: frozenset = frozenset()) -> dict[str, str]:
+    """What ``from <module> import *`` binds: the module's public names -- what it
+    defines and what it imports (timm's activations.py hands ``nn`` and ``F``
+    to create_act.py this way) -- or those ``__all__`` lists."""
+    f = module_file(root, module)
+    top = top_level(f) if f is not None and module not in _seen else None
+    if top is None:
+        return {}
+    package = module if f.name == "__init__.py" else module.rpartition(".")[0]
+    seen = _seen | {module}
+    table = ImportTable.from_module(top, package, star=lambda m: star_exports(root, m, seen))
+    names = dict(table.names)
+    names.update({n: f"{module}.{n}" for n in _defined_names(top)})
+    listed = _all_names(top)
+    return {k: v for k, v in names.items() if (k in listed if listed is not None else not k.startswith("_"))}
+
+
+def _all_names(module: cst.Module) -> set[str] | None:
+    for stmt in module.body:
+        if isinstance(stmt, cst.SimpleStatementLine) and isinstance(stmt.body[0], cst.Assign):
+            a = stmt.body[0]
+            if any(isinstance(t.target, cst.Name) and t.target.value == "__all__" for t in a.targets) \
+                    and isinstance(a.value, (cst.List, cst.Tuple)):
+                return {e.value.evaluated_value for e in a.value.elements if isinstance(e.value, cst.SimpleString)}
+    return None
+
+
+def star_resolver(path: Path | str, package: str | None):
+    """``ImportTable``'s ``star`` for a source file (None where it has no package on disk)."""
+    if not package or not Path(path).is_file():
+        return None
+    root = package_root(Path(path), package)
+    return lambda m: star_exports(root, m)
+
+
 def imported_names(path: Path, package: str | None) -> set[str]:
     module = top_level(path)
     if module is None:
         return set()
-    return set(ImportTable.from_module(module, package).names.values())
+    return set(ImportTable.from_module(module, package, star=star_resolver(path, package)).names.values())
 
 
 def uses_torch(names: set[str]) -> bool:

@@ -387,13 +387,16 @@ def _reexports(imports: dict, by_mod: dict, modules: set[str]) -> dict[str, dict
     return out
 
 
-def _scan(source: str, package: str | None):
-    """(imported qualified names, uses torch) from the module-level imports."""
+def _scan(source: str, package: str | None, path=None):
+    """(imported qualified names, uses torch) from the module-level imports (star
+    imports of the package's own modules included)."""
     import libcst as cst
 
+    from .follow import star_resolver
     from .translator.imports import TORCH_ROOTS, ImportTable
 
-    table = ImportTable.from_module(cst.parse_module(source), package)
+    star = star_resolver(path, package) if path is not None else None
+    table = ImportTable.from_module(cst.parse_module(source), package, star=star)
     names = set(table.names.values())
     return names, any(q.split(".")[0] in TORCH_ROOTS for q in names)
 
@@ -452,7 +455,8 @@ def run(units: list[Unit], *, line_length: int = 88, workers: int = 1, cache=Non
     imports, uses_torch = {}, {}
     for mod, src in sources.items():
         try:
-            imports[mod], uses_torch[mod] = _scan(src, by_mod[mod].package or package_of(by_mod[mod].src))
+            imports[mod], uses_torch[mod] = _scan(src, by_mod[mod].package or package_of(by_mod[mod].src),
+                                                  by_mod[mod].src)
         except Exception:  # a parse error: the translation reports it
             imports[mod], uses_torch[mod] = set(), True
     modules = set(sources)

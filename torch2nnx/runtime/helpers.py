@@ -1021,6 +1021,15 @@ class FrozenParam(nnx.Variable):
     Module API helpers and the weights loader still see it as a parameter."""
 
 
+def factory_kwargs_only(kwargs, layer):
+    """``super().__init__(..., **kwargs)`` of a translated torch layer: torch's
+    factory arguments (device, dtype) have no NNX meaning and are dropped;
+    anything else the translation would lose, so it is refused."""
+    extra = sorted(k for k in kwargs if k not in ("device", "dtype"))
+    if extra:
+        raise TypeError(f"{layer}: arguments passed through **kwargs are not translated: {', '.join(extra)}")
+
+
 def module_own_method(obj, name):
     """``obj``'s own ``name`` method where it has one (a translated class that
     defines ``parameters``, a recurrent layer, an object that is not an NNX

@@ -448,10 +448,12 @@ def _bind_row_call(f: FileContext, rule, call: cst.Call):
     from ..rules.base import bind
     from .context import BuildCtx
 
-    if any(a.star for a in call.args):
+    # `**kwargs` (timm hands device/dtype through it): checked at run time, see _row_super_init
+    given = [a for a in call.args if a.star != "**" or not isinstance(a.value, cst.Name)]
+    if any(a.star for a in given):
         raise Unsupported("T2N002", "starred arguments to super().__init__")
-    pos = [code(a.value) for a in call.args if a.keyword is None]
-    kw = {a.keyword.value: code(a.value) for a in call.args if a.keyword is not None}
+    pos = [code(a.value) for a in given if a.keyword is None]
+    kw = {a.keyword.value: code(a.value) for a in given if a.keyword is not None}
     args = bind(rule.params, pos, kw)
     ctx = BuildCtx(f)
     ctx.rngs_available = True
@@ -496,6 +498,12 @@ def _row_super_init(f: FileContext, info: ClassInfo, stmt, rw) -> list:
     weights = {e.torch_name for w in maps for e in w.entries}
     call = expr("super().__init__()").with_changes(args=built.args)
     out = [stmt.with_changes(body=[cst.Expr(call)])]
+    for a in stmt.body[0].value.args:
+        if a.star == "**":
+            # only torch's factory arguments (dropped, as in calls) may come this way: anything
+            # else would be silently lost, so it raises when the layer is built
+            out.insert(0, cst.parse_statement(f"{_helper(f, 'factory_kwargs_only')}({code(a.value)}, "
+                                              f"{rule.name!r})\n"))
     read = _self_reads(info)
     spec = parse_params(rule.params)
     sources = {n: args.src(n) for n, d, k in spec if k in ("pos", "kwonly") and (args.given(n) or d is not _REQUIRED)}
@@ -580,3 +588,8 @@ def _add_first(f: FileContext, info: ClassInfo, body: list, stmt, flag: str) -> 
     f.diag(info.node, "T2N004", "self.training or random numbers in a class without __init__")
     f.todo_count += 1
     return body
+
+
+def _helper(f: FileContext, name: str) -> str:
+    f.helpers.add(name)
+    return name

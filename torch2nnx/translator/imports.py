@@ -51,14 +51,17 @@ ALIASES = {
 
 
 class ImportTable:
-    def __init__(self, package: Optional[str] = None) -> None:
+    def __init__(self, package: Optional[str] = None, star=None) -> None:
         self.names: dict[str, str] = {}  # local name -> qualified name
         self.relative: set[str] = set()
         self.package = package  # the source file's package, to resolve relative imports
+        # module -> {name: qualified name} it exports, for `from .activations import *`
+        # (follow.star_exports); None: star imports bind nothing known
+        self.star = star
 
     @classmethod
-    def from_module(cls, module: cst.Module, package: Optional[str] = None) -> "ImportTable":
-        table = cls(package)
+    def from_module(cls, module: cst.Module, package: Optional[str] = None, star=None) -> "ImportTable":
+        table = cls(package, star)
         for stmt in module.body:
             # imports inside `try:`/`if TYPE_CHECKING:` count too, one level deep
             bodies = [stmt]
@@ -82,6 +85,10 @@ class ImportTable:
         elif isinstance(small, cst.ImportFrom):
             if small.relative:
                 base = absolute_module(self.package, len(small.relative), module_name(small.module) if small.module else "")
+                if isinstance(small.names, cst.ImportStar) and base:
+                    for local, q in self._star(base).items():
+                        self.relative.add(local)
+                        self.names[local] = q
                 if not isinstance(small.names, cst.ImportStar):
                     for alias in small.names:
                         local = (alias.asname.name.value if alias.asname else alias.name.value)
@@ -91,11 +98,16 @@ class ImportTable:
                 return
             mod = module_name(small.module)
             if isinstance(small.names, cst.ImportStar):
+                if self.package and mod.split(".")[0] == self.package.split(".")[0]:
+                    self.names.update(self._star(mod))  # the package's own module: its names are known
                 return
             for alias in small.names:
                 name = module_name(alias.name)
                 local = alias.asname.name.value if alias.asname else name
                 self.names[local] = f"{mod}.{name}"
+
+    def _star(self, module: str) -> dict[str, str]:
+        return self.star(module) if self.star is not None else {}
 
     def qualify(self, node: cst.BaseExpression) -> Optional[str]:
         """The qualified name of an expression like ``nn.Conv2d``, if imported."""

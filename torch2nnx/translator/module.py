@@ -92,7 +92,9 @@ def translate_source(source: str, path: str = "<stdin>", options: Options | None
 def _translate_source(source: str, path: str, options: Options, module_name: str | None) -> TranslateResult:
     module = expand_splats(parse(source, path), source)
     positions = LazyPositions(module)
-    imports = ImportTable.from_module(module, options.package)
+    from ..follow import star_resolver
+
+    imports = ImportTable.from_module(module, options.package, star=star_resolver(path, options.package))
     for local, q in list(imports.names.items()):
         if options.reexports and q in options.reexports:
             imports.names[local] = f"{options.reexports[q]}.{q.rpartition('.')[2]}"
