@@ -99,9 +99,7 @@ def prepare(cases: list[dict], root: Path, workers: int) -> dict:
     for case in cases:
         d = drivers / f"{driver_name(case['id'])}.py"
         d.write_text(driver_source(case))
-        mod_file = site.joinpath(*case["module"].split("."))
-        mod_file = mod_file.with_suffix(".py") if mod_file.with_suffix(".py").is_file() else mod_file / "__init__.py"
-        files, _ = followed([mod_file])
+        files, _ = followed(_module_files(site, [case["module"]] + _imported_modules(case["imports"])))
         case_files[case["id"]] = [d] + files
     srcs = sorted({p for ps in case_files.values() for p in ps})
     units = [file_unit(p, p.with_name(p.stem + "_nnx.py"), weights=p.with_name(p.stem + "_nnx_weights.py"),
@@ -123,6 +121,31 @@ def prepare(cases: list[dict], root: Path, workers: int) -> dict:
                      "todos": sum(by_src[p].todo_count for p in ps),
                      "files": [str(p) for p in ps]}
     return info
+
+
+def _imported_modules(imports: str) -> list[str]:
+    """The modules a case's driver imports from (``from timm.models.sknet import
+    SelectiveKernelBasic``): translated with the case, as a user would name them."""
+    import ast
+
+    out = []
+    for node in ast.walk(ast.parse(imports)):
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            out.append(node.module)
+        elif isinstance(node, ast.Import):
+            out += [a.name for a in node.names]
+    return out
+
+
+def _module_files(site: Path, modules: list[str]) -> list[Path]:
+    files = []
+    for m in dict.fromkeys(modules):
+        base = site.joinpath(*m.split("."))
+        for f in (base.with_suffix(".py"), base / "__init__.py"):
+            if f.is_file() and f.name != "__init__.py" or (f.is_file() and m == modules[0]):
+                files.append(f)
+                break
+    return files
 
 
 # --- one case, in a worker process ---------------------------------------------------

@@ -329,3 +329,18 @@ def test_star_imports_of_the_package_bind_what_the_module_exports(tmp_path):
     """)
     r = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True)
     assert "PARITY OK" in r.stdout, r.stderr[-3000:]
+
+
+def test_a_name_shadowing_its_submodule_is_the_name(tmp_path):
+    """``from .create_attn import create_attn`` in a package's __init__ binds the
+    function, not the submodule: ``from pkg import create_attn`` names it."""
+    from torch2nnx.follow import Reexports
+
+    pkg = tmp_path / "shadow"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("from .create_attn import create_attn\nfrom . import helpers\n")
+    (pkg / "create_attn.py").write_text("def create_attn(x):\n    return x\n")
+    (pkg / "helpers.py").write_text("X = 1\n")
+    r = Reexports(tmp_path)
+    assert r.resolve("shadow.create_attn") == "shadow.create_attn.create_attn"
+    assert r.resolve("shadow.helpers") == "shadow.helpers"  # a submodule stays one

@@ -116,8 +116,10 @@ class Reexports:
             src = self.table(mod).get(name)
             if src is None:
                 return qualified
-            if module_file(self.root, f"{mod}.{name}") is not None and src == f"{mod}.{name}":
+            sub = module_file(self.root, f"{mod}.{name}") if src == f"{mod}.{name}" else None
+            if sub is not None and (top_level(sub) is None or name not in _defined_names(top_level(sub))):
                 return qualified  # a submodule, imported by its package
+            # (`from .create_attn import create_attn` binds the function, shadowing the submodule)
             qualified = f"{src}.{name}"
         return qualified
 
