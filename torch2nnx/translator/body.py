@@ -307,10 +307,21 @@ class BodyRewriter(PlacesMixin, FastTransformer):
                 target = base
             elif not dotted(target):
                 return updated
+        if isinstance(target, cst.Name) and new_value is root and _is_inplace_set(root) \
+                and self._plain_array(target.value):
+            # a local array (or forward's input) is never a Variable: the new value is enough
+            new_value = root.args[1].value.with_changes(lpar=[], rpar=[])
         assign = cst.Assign(targets=[cst.AssignTarget(target=target)], value=new_value)
         if isinstance(target, cst.Name):
             self.env[target.value] = self.tag(updated.body[0].value)
         return updated.with_changes(body=[assign])
+
+    def _plain_array(self, name: str) -> bool:
+        t = self.env.get(name)
+        if t is None:
+            return False
+        t = self.resolve(t)
+        return t.kind == L.TENSOR or (t.kind == L.FREE and self.cls is not None and self.func_name == "forward")
 
     def _attach(self, updated):
         if self._stmts and isinstance(updated, cst.SimpleStatementLine):
