@@ -385,6 +385,33 @@ def inplace_set(t, value):
     return value
 
 
+class TorchLayerType(type):
+    """The type of torch layer classes handed around as values (``norm_layer=nn.BatchNorm2d``).
+
+    Such a value is a class named like torch's, so code that inspects it (its
+    ``__name__``, ``isinstance(x, type)``, a dict key, ``in`` a set of types) sees
+    a class, as in torch; calling it builds the NNX layer, and ``isinstance``
+    checks the NNX class."""
+
+    # one class per torch name (torch_class): identity checks agree across uses
+    made = {}
+
+    def __call__(cls, *args, **kwargs):
+        return cls.build(*args, **kwargs)
+
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, cls.nnx_class)
+
+
+def torch_class(name, nnx_class, build):
+    """torch's ``nn.<name>`` as a value: a class whose construction is ``build``."""
+    cls = TorchLayerType.made.get(name)
+    if cls is None:
+        cls = TorchLayerType.made[name] = TorchLayerType(
+            name, (), {"build": staticmethod(build), "nnx_class": nnx_class, "__module__": "torch.nn"})
+    return cls
+
+
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5,
                axis=1):
     """F.batch_norm over the channel ``axis`` (1 in torch's order, -1 channels-last).

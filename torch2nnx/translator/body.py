@@ -610,7 +610,13 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             self.f.helpers.add(h)
         self.record_weights(rule, body)
         ref = ModuleRef("factory", rule=rule, layout=rule.layout_of(args) if rule.layout_of else None)
-        return self.set(expr(f"(lambda {', '.join(params)}: {body})"), Tag(L.MODULE, module=ref))
+        value = f"(lambda {', '.join(params)}: {body})"
+        nnx_cls = self.nnx_class(rule)
+        if not given and rule.stateful and nnx_cls is not None:
+            # the class itself (not a partial): code may inspect it like torch's (timm's
+            # get_norm_act_layer maps a norm layer by __name__, by `in` a set of types)
+            value = f"{self.build_ctx.helper('torch_class')}({rule.short!r}, {nnx_cls}, {value[1:-1]})"
+        return self.set(expr(value), Tag(L.MODULE, module=ref))
 
     def partial_factory(self, original, updated):
         """``partial(nn.BatchNorm2d, eps=1e-3)``: a factory with those arguments bound."""
