@@ -151,8 +151,14 @@ def test_batchnorm_subclass_with_super_init_in_try_except(tmp_path):
         run_parity(result, tmod, jmod, wmod, "BatchNormAct2d", [rand(2, 8, 5, 5)], train=train, jit=True,
                    kwargs={"num_features": 8, "eps": 1e-3, "momentum": 0.2})
     # the state_dict keys: weight, bias, running_mean, running_var (num_batches_tracked not required)
-    keys = {k for k, *_ in wmod.torch_key_map(jmod.BatchNormAct2d(4, rngs=__import__("flax").nnx.Rngs(0)))}
+    from flax import nnx
+
+    keys = {k for k, *_ in wmod.torch_key_map(jmod.BatchNormAct2d(4, rngs=nnx.Rngs(0)))}
     assert {"weight", "bias", "running_mean", "running_var"} <= keys
+    # torch's names read off an instance whose class the translator cannot see (timm's
+    # `self.conv3.bn.weight` zero-init) reach the NNX state
+    layer = jmod.BatchNormAct2d(4, rngs=nnx.Rngs(0))
+    assert layer.weight is layer.scale and layer.running_var is layer.var and layer.eps == 1e-5
 
 
 def test_batchnorm_subclass_updates_running_stats_in_training(tmp_path):

@@ -385,6 +385,18 @@ def inplace_set(t, value):
     return value
 
 
+class TorchName:
+    """torch's name for what a translated subclass of an NNX layer holds under
+    NNX's (``weight = TorchName("scale")``), for code that reads it off an
+    instance whose class it cannot see (timm's ``self.conv3.bn.weight``)."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __get__(self, obj, owner=None):
+        return self if obj is None else getattr(obj, self.name)
+
+
 class TorchLayerType(type):
     """The type of torch layer classes handed around as values (``norm_layer=nn.BatchNorm2d``).
 

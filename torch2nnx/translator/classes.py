@@ -354,6 +354,8 @@ def rewrite_class(f: FileContext, info: ClassInfo, builder_methods: set[str]) ->
         from .context import ModuleRef
         info.elements = tuple(v for n, v in info.attrs.items() if isinstance(v, ModuleRef) and n != "*")
         new_body.append(_sequential_call(info))
+    if row_init is not None or info.row_base is not None:
+        new_body = _torch_names(f, info, node, new_body)
     record = stateless_record(info.stateless)
     if record is not None:
         new_body = _after_docstring(new_body, record)
@@ -371,6 +373,30 @@ def rewrite_class(f: FileContext, info: ClassInfo, builder_methods: set[str]) ->
 
     return data_slots(node.with_changes(bases=bases, body=node.body.with_changes(body=new_body),
                                         decorators=class_decorators(f, node)))
+
+
+def _torch_names(f: FileContext, info: ClassInfo, node, body: list) -> list:
+    """torch's names for the NNX layer's state (``weight`` -> ``scale``) as class
+    attributes, for code reading them off an instance of a class it cannot see."""
+    rule = info.row
+    maps = rule.weights if isinstance(rule.weights, tuple) else ((rule.weights,) if rule.weights else ())
+    pairs = {e.torch_name: e.nnx_name for w in maps for e in w.entries if e.torch_name != e.nnx_name
+             and e.nnx_name.isidentifier()}
+    pairs.update({t: n for t, n in rule.attrs if n.isidentifier() and t != n})
+    defined = {t.target.value for st in node.body.body if isinstance(st, cst.SimpleStatementLine)
+               for a in st.body if isinstance(a, cst.Assign) for t in a.targets if isinstance(t.target, cst.Name)}
+    defined |= {st.name.value for st in node.body.body if isinstance(st, cst.FunctionDef)}
+    lines = [f"{t} = TorchName({n!r})"
+             for t, n in sorted(pairs.items()) if t not in defined and t not in info.attrs]
+    if not lines:
+        return body
+    f.helpers.add("TorchName")
+    stmts = [cst.parse_statement(l + "\n") for l in lines]
+    stmts[0] = stmts[0].with_changes(leading_lines=[cst.EmptyLine(comment=cst.Comment(
+        "# torch's names, for code reading them off an instance"))])
+    doc = bool(body) and isinstance(body[0], cst.SimpleStatementLine) and isinstance(body[0].body[0], cst.Expr) \
+        and isinstance(body[0].body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+    return body[:1] + stmts + body[1:] if doc else stmts + body
 
 
 def _sequential_call(info: ClassInfo) -> cst.FunctionDef:
