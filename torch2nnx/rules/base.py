@@ -195,7 +195,8 @@ class Rule:
     returns_tuple: bool = False
     helpers: tuple[str, ...] = field(default=())
     # hyperparameters that code reads off the layer (init loops' fan-out):
-    # (torch attribute, NNX attribute), where the names differ
+    # (torch attribute, NNX attribute), where the names differ; or an expression
+    # over the layer, written ``{layer}``, where NNX keeps another form
     attrs: tuple[tuple[str, str], ...] = ()
     # attributes torch's constructor stores normalised, (attribute, expression over
     # the parameters): what a subclass reads as self.<attribute> (a pool's stride)

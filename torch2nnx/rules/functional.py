@@ -158,7 +158,25 @@ def _layer_norm(a, ctx):
     return f"{ctx.helper('layer_norm')}({', '.join(parts)})"
 
 
+def _batch_norm(a, ctx):
+    # the channel axis: last for a channels-last input, torch's 1 otherwise
+    parts = [a.src(n) for n in ("input", "running_mean", "running_var")]
+    parts += [f"{n}={a.src(n)}" for n in ("weight", "bias", "training", "momentum", "eps") if a.given(n)]
+    if ctx.perm is not None:
+        parts.append("axis=-1")
+    return f"{ctx.helper('batch_norm')}({', '.join(parts)})"
+
+
 RULES = [
+    # running statistics in eval; batch statistics in training, updating running ones held in Variables
+    f("batch_norm", "input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, "
+                    "eps=1e-05", _batch_norm, Layout("aware", tensors=("input", "running_mean", "running_var",
+                                                                      "weight", "bias")),
+      (Example("F.batch_norm(x, y, z.abs() + 0.5, w, y * 0.3, False, 0.1, 1e-3)",
+               ("float32[2,3,4,4]", "float32[3]", "float32[3]", "float32[3]"), channels_last=True,
+               expect="axis=-1"),
+       Example("F.batch_norm(x, y, z.abs() + 0.5)", ("float32[4,3]", "float32[3]", "float32[3]")),
+       Example("F.batch_norm(x, None, None, training=True)", ("float32[2,3,5]",)))),
     # over the trailing dims of torch's order (biased variance, as torch)
     f("layer_norm", "input, normalized_shape, weight=None, bias=None, eps=1e-05", _layer_norm,
       Layout("plain", tensors=("input", "weight", "bias")),

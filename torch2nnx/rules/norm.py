@@ -106,20 +106,24 @@ def _rmsnorm(a, ctx):
     return call("nnx.RMSNorm", parts)
 
 
+# torch's hyperparameters as NNX keeps them (NNX's momentum weighs the old statistics)
+_BN_ATTRS = (("eps", "epsilon"), ("momentum", "1 - {layer}.momentum"))
+# torch's step counter, for a subclass's forward that reads it (not required when loading)
+_BN_INIT = (("num_batches_tracked", "NonPersistentBuffer(jnp.zeros((), jnp.int32))"),)
 _BN_SIG = "num_features, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True, device=None, dtype=None"
 _IN_SIG = "num_features, eps=1e-05, momentum=0.1, affine=False, track_running_stats=False, device=None, dtype=None"
 _NORM_W = wmap("nnx.LayerNorm", ("weight", "scale", "flat", True), ("bias", "bias", "flat", True))
 
 RULES = [
-    Rule("torch.nn.BatchNorm1d", _BN_SIG, _batchnorm, layout=CHANNEL, layer=True, stateful=True, weights=(BN_WEIGHTS, BN_NOSTATS_WEIGHTS),
+    Rule("torch.nn.BatchNorm1d", _BN_SIG, _batchnorm, attrs=_BN_ATTRS, init_attrs=_BN_INIT, layout=CHANNEL, layer=True, stateful=True, weights=(BN_WEIGHTS, BN_NOSTATS_WEIGHTS),
          examples=(Example("nn.BatchNorm1d(6)", ("float32[8,6]",), train=True),
                    Example("nn.BatchNorm1d(3, momentum=0.3, affine=False)", ("float32[4,3]",), train=True))),
-    Rule("torch.nn.BatchNorm2d", _BN_SIG, _batchnorm, layout=spatial(4), layer=True, stateful=True, weights=(BN_WEIGHTS, BN_NOSTATS_WEIGHTS),
+    Rule("torch.nn.BatchNorm2d", _BN_SIG, _batchnorm, attrs=_BN_ATTRS, init_attrs=_BN_INIT, layout=spatial(4), layer=True, stateful=True, weights=(BN_WEIGHTS, BN_NOSTATS_WEIGHTS),
          examples=(Example("nn.BatchNorm2d(num_features=3, momentum=0.1)", ("float32[2,3,6,6]",), train=True,
                            expect="momentum=0.9"),
                    Example("nn.BatchNorm2d(4, eps=1e-3, momentum=0.01)", ("float32[2,4,5,5]",), train=True),
                    Example("nn.BatchNorm2d(3, track_running_stats=False)", ("float32[2,3,4,4]",), train=True))),
-    Rule("torch.nn.BatchNorm3d", _BN_SIG, _batchnorm, layout=spatial(5), layer=True, stateful=True, weights=(BN_WEIGHTS, BN_NOSTATS_WEIGHTS),
+    Rule("torch.nn.BatchNorm3d", _BN_SIG, _batchnorm, attrs=_BN_ATTRS, init_attrs=_BN_INIT, layout=spatial(5), layer=True, stateful=True, weights=(BN_WEIGHTS, BN_NOSTATS_WEIGHTS),
          examples=(Example("nn.BatchNorm3d(2)", ("float32[2,2,3,4,4]",), train=True),)),
     Rule("torch.nn.LayerNorm", "normalized_shape, eps=1e-05, elementwise_affine=True, bias=True, device=None, dtype=None",
          _layernorm, layout=PLAIN_SAME_RANK, layer=True, stateful=True, weights=_NORM_W,

@@ -385,6 +385,81 @@ def inplace_set(t, value):
     return value
 
 
+class TorchName:
+    """torch's name for what a translated subclass of an NNX layer holds under
+    NNX's (``weight = TorchName("scale")``), for code that reads it off an
+    instance whose class it cannot see (timm's ``self.conv3.bn.weight``)."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __get__(self, obj, owner=None):
+        return self if obj is None else getattr(obj, self.name)
+
+
+class TorchLayerType(type):
+    """The type of torch layer classes handed around as values (``norm_layer=nn.BatchNorm2d``).
+
+    Such a value is a class named like torch's, so code that inspects it (its
+    ``__name__``, ``isinstance(x, type)``, a dict key, ``in`` a set of types) sees
+    a class, as in torch; calling it builds the NNX layer, and ``isinstance``
+    checks the NNX class."""
+
+    # one class per torch name (torch_class): identity checks agree across uses
+    made = {}
+
+    def __call__(cls, *args, **kwargs):
+        return cls.build(*args, **kwargs)
+
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, cls.nnx_class)
+
+
+def torch_class(name, nnx_class, build):
+    """torch's ``nn.<name>`` as a value: a class whose construction is ``build``."""
+    cls = TorchLayerType.made.get(name)
+    if cls is None:
+        cls = TorchLayerType.made[name] = TorchLayerType(
+            name, (), {"build": staticmethod(build), "nnx_class": nnx_class, "__module__": "torch.nn"})
+    return cls
+
+
+def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5,
+               axis=1):
+    """F.batch_norm over the channel ``axis`` (1 in torch's order, -1 channels-last).
+
+    Training: batch statistics (biased variance), and running statistics held in
+    Variables (a translated BatchNorm's mean and var) updated in place as torch
+    does (``momentum`` is torch's; the variance is unbiased). Otherwise the
+    running statistics."""
+    axis = axis % x.ndim
+    reduce = tuple(i for i in range(x.ndim) if i != axis)
+    shape = tuple(x.shape[axis] if i == axis else 1 for i in range(x.ndim))
+    if training:
+        mean = jnp.mean(x, axis=reduce)
+        var = jnp.mean(jnp.square(x - mean.reshape(shape)), axis=reduce)
+        for stat, new in ((running_mean, mean), (running_var, var)):
+            if stat is None:
+                continue
+            if not isinstance(stat, nnx.Variable) or momentum is None:
+                # an array cannot be written in place (torch's cumulative average: momentum None)
+                raise NotImplementedError("torch2nnx: F.batch_norm updates running statistics in place only "
+                                          "in an nnx.Variable, with a momentum")
+            if new is var:
+                n = x.size // x.shape[axis]
+                new = new * (n / max(n - 1, 1))
+            stat.set_value((1 - momentum) * stat.get_value() + momentum * jax.lax.stop_gradient(new))
+    else:
+        mean = running_mean.get_value() if isinstance(running_mean, nnx.Variable) else running_mean
+        var = running_var.get_value() if isinstance(running_var, nnx.Variable) else running_var
+    y = (x - jnp.reshape(mean, shape)) * jax.lax.rsqrt(jnp.reshape(var, shape) + eps)
+    if weight is not None:
+        y = y * jnp.reshape(jnp.asarray(weight), shape)
+    if bias is not None:
+        y = y + jnp.reshape(jnp.asarray(bias), shape)
+    return y
+
+
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     """F.layer_norm: over the trailing len(normalized_shape) dims, biased variance."""
     n = 1 if isinstance(normalized_shape, int) else len(normalized_shape)

@@ -621,7 +621,13 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             self.f.helpers.add(h)
         self.record_weights(rule, body)
         ref = ModuleRef("factory", rule=rule, layout=rule.layout_of(args) if rule.layout_of else None)
-        return self.set(expr(f"(lambda {', '.join(params)}: {body})"), Tag(L.MODULE, module=ref))
+        value = f"(lambda {', '.join(params)}: {body})"
+        nnx_cls = self.nnx_class(rule)
+        if not given and rule.stateful and nnx_cls is not None:
+            # the class itself (not a partial): code may inspect it like torch's (timm's
+            # get_norm_act_layer maps a norm layer by __name__, by `in` a set of types)
+            value = f"{self.build_ctx.helper('torch_class')}({rule.short!r}, {nnx_cls}, {value[1:-1]})"
+        return self.set(expr(value), Tag(L.MODULE, module=ref))
 
     def partial_factory(self, original, updated):
         """``partial(nn.BatchNorm2d, eps=1e-3)``: a factory with those arguments bound."""
@@ -803,7 +809,7 @@ class BodyRewriter(PlacesMixin, FastTransformer):
                 and self.layer_attr(self.cls.row, name) is not None:
             # a subclass of a torch layer reads its weights under the NNX layer's names
             hyper = name in dict(self.cls.row.attrs)
-            return self.set(updated.with_changes(attr=cst.Name(self.layer_attr(self.cls.row, name))),
+            return self.set(self.layer_read(original, updated, self.layer_attr(self.cls.row, name), store),
                             L.OTHER_TAG if hyper else L.plain())
         if isinstance(base, cst.Name) and base.value == "self" and self.cls is not None:
             info = self.lookup_attr(name)
@@ -823,7 +829,8 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             names = {self.layer_attr(r, name) for r in rules if r is not None}
             if rules and len(names) == 1 and None not in names:
                 hyper = all(name in dict(r.attrs) for r in rules if r is not None)  # a number, not a weight
-                return self.set(updated.with_changes(attr=cst.Name(names.pop())), L.OTHER_TAG if hyper else L.plain())
+                return self.set(self.layer_read(original, updated, names.pop(), store),
+                                L.OTHER_TAG if hyper else L.plain())
             if bt.module.kind == "class":
                 info = self.f.classes.get(bt.module.cls)
                 attr = info.attrs.get(name) if info else None
@@ -854,6 +861,17 @@ class BodyRewriter(PlacesMixin, FastTransformer):
                 if e.torch_name == name:
                     return e.nnx_name
         return dict(rule.attrs).get(name)
+
+    def layer_read(self, original, updated: cst.Attribute, mapped: str, store: bool):
+        """``layer.<torch attribute>`` on the NNX layer: its own name (``weight`` ->
+        ``scale``), or an expression over it where NNX keeps another form
+        (``{layer}``: torch's BatchNorm momentum is ``1 - `` NNX's)."""
+        if mapped.isidentifier():
+            return updated.with_changes(attr=cst.Name(mapped))
+        if store:
+            self.todo(original, "T2N004", f"assigns .{updated.attr.value}, which NNX holds as {mapped.format(layer='layer')}")
+            return updated
+        return expr(f"({mapped.format(layer=code(updated.value))})")
 
     def lookup_attr(self, name):
         seen = set()
@@ -1881,7 +1899,11 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         node = name_nodes.get(tname)
         t = self.tag(node) if node is not None else L.plain()
         if t.kind == L.FREE:
-            t = self.decide(t, L.plain())
+            row = self.cls.row if self.cls is not None else None
+            # in a subclass of a spatial layer (timm's BatchNormAct2d calling F.batch_norm),
+            # an undecided input takes the layer's layout; elsewhere torch's order
+            t = self.decide(t, L.channels_last(row.layout.rank) if row is not None and row.layout.kind == "spatial"
+                            and row.layout.rank else L.plain())
         self.build_ctx.perm = t.perm if t.channels_last else None
         self.build_ctx.result_plain = False
         self.build_ctx.result_cl_rank = None

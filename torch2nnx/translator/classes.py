@@ -148,24 +148,24 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
                              returns=rw.walk(func.returns) if func.returns is not None else None,
                              decorators=[d for d in decorators if isinstance(d, cst.Decorator)])
     if kind == "init":
-        stmts = []
-        for st in body.body:
-            if not is_super_init(st):
-                stmts.append(st)
-            elif cls is not None and any(b in f.classes or b in f.external for b in cls.bases):
+
+        def super_init(st) -> list:
+            if cls is not None and any(b in f.classes or b in f.external for b in cls.bases):
                 # a translated base class: its __init__ runs, and takes rngs
                 call = st.body[0].value
-                stmts.append(st.with_changes(body=[st.body[0].with_changes(value=rw.add_rngs(call))]))
+                return [st.with_changes(body=[st.body[0].with_changes(value=rw.add_rngs(call))])]
             elif cls is not None and cls.row_base is not None:
                 # a subclass of a layer NNX has as a class: torch's arguments bound through the row
-                stmts += _row_super_init(f, cls, st, rw)
+                return _row_super_init(f, cls, st, rw)
             elif cls is not None and (cls.row is not None or cls.container in ("sequential", "named", "dict", "list")):
                 # nnx.Sequential(*layers) / nnx.Dict() / nnx.List() set themselves up; the
                 # class generated for a function row takes torch's arguments
-                stmts.append(st)
-        if not stmts:
-            stmts = [cst.SimpleStatementLine([cst.Pass()])]
-        body = body.with_changes(body=stmts)
+                return [st]
+            return []
+
+        # every super().__init__ call, also under try/except or if/else (timm's
+        # BatchNormAct2d retries without device/dtype on a TypeError)
+        body = _map_super_inits(body, super_init)
     func = func.with_changes(body=body)
     if needs_rngs:
         func = add_rngs_param(func)
@@ -177,6 +177,40 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
     if kind == "init" and cls is not None:
         func = func.with_changes(body=_DataNone(cls, func.body).walk(func.body))
     return func, summary
+
+
+def _map_super_inits(block, fn):
+    """``block`` (an IndentedBlock) with each ``super().__init__(...)`` statement
+    replaced by ``fn(stmt)`` (a list, maybe empty), in nested if/try/with/for
+    blocks too (not in nested functions or classes); emptied blocks get ``pass``."""
+    stmts = []
+    for st in block.body:
+        if is_super_init(st):
+            stmts += fn(st)
+            continue
+        if isinstance(st, (cst.If, cst.Try, cst.TryStar, cst.With, cst.For, cst.While)):
+            changes = {"body": _map_super_inits(st.body, fn)}
+            for field in ("orelse", "finalbody"):
+                sub = getattr(st, field, None)
+                if isinstance(sub, cst.If):
+                    wrapped = _map_super_inits(cst.IndentedBlock(body=[sub]), fn).body
+                    changes[field] = wrapped[0] if len(wrapped) == 1 and isinstance(wrapped[0], cst.If) else sub
+                elif sub is not None:
+                    changes[field] = sub.with_changes(body=_map_super_inits(sub.body, fn))
+            if getattr(st, "handlers", None):
+                changes["handlers"] = [h.with_changes(body=_map_super_inits(h.body, fn)) for h in st.handlers]
+            st = st.with_changes(**changes)
+        stmts.append(st)
+    if not stmts:
+        stmts = [cst.SimpleStatementLine([cst.Pass()])]
+    return block.with_changes(body=stmts)
+
+
+def _super_init_stmts(block) -> list:
+    """Every ``super().__init__(...)`` statement of a function body, nested blocks included."""
+    found = []
+    _map_super_inits(block, lambda st: found.append(st) or [st])
+    return found
 
 
 def _builds(value) -> bool:
@@ -320,6 +354,8 @@ def rewrite_class(f: FileContext, info: ClassInfo, builder_methods: set[str]) ->
         from .context import ModuleRef
         info.elements = tuple(v for n, v in info.attrs.items() if isinstance(v, ModuleRef) and n != "*")
         new_body.append(_sequential_call(info))
+    if row_init is not None or info.row_base is not None:
+        new_body = _torch_names(f, info, node, new_body)
     record = stateless_record(info.stateless)
     if record is not None:
         new_body = _after_docstring(new_body, record)
@@ -337,6 +373,30 @@ def rewrite_class(f: FileContext, info: ClassInfo, builder_methods: set[str]) ->
 
     return data_slots(node.with_changes(bases=bases, body=node.body.with_changes(body=new_body),
                                         decorators=class_decorators(f, node)))
+
+
+def _torch_names(f: FileContext, info: ClassInfo, node, body: list) -> list:
+    """torch's names for the NNX layer's state (``weight`` -> ``scale``) as class
+    attributes, for code reading them off an instance of a class it cannot see."""
+    rule = info.row
+    maps = rule.weights if isinstance(rule.weights, tuple) else ((rule.weights,) if rule.weights else ())
+    pairs = {e.torch_name: e.nnx_name for w in maps for e in w.entries if e.torch_name != e.nnx_name
+             and e.nnx_name.isidentifier()}
+    pairs.update({t: n for t, n in rule.attrs if n.isidentifier() and t != n})
+    defined = {t.target.value for st in node.body.body if isinstance(st, cst.SimpleStatementLine)
+               for a in st.body if isinstance(a, cst.Assign) for t in a.targets if isinstance(t.target, cst.Name)}
+    defined |= {st.name.value for st in node.body.body if isinstance(st, cst.FunctionDef)}
+    lines = [f"{t} = TorchName({n!r})"
+             for t, n in sorted(pairs.items()) if t not in defined and t not in info.attrs]
+    if not lines:
+        return body
+    f.helpers.add("TorchName")
+    stmts = [cst.parse_statement(l + "\n") for l in lines]
+    stmts[0] = stmts[0].with_changes(leading_lines=[cst.EmptyLine(comment=cst.Comment(
+        "# torch's names, for code reading them off an instance"))])
+    doc = bool(body) and isinstance(body[0], cst.SimpleStatementLine) and isinstance(body[0].body[0], cst.Expr) \
+        and isinstance(body[0].body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+    return body[:1] + stmts + body[1:] if doc else stmts + body
 
 
 def _sequential_call(info: ClassInfo) -> cst.FunctionDef:
@@ -457,9 +517,24 @@ def _bind_row_call(f: FileContext, rule, call: cst.Call):
     args = bind(rule.params, pos, kw)
     ctx = BuildCtx(f)
     ctx.rngs_available = True
-    built = cst.parse_expression(rule.build(args, ctx))
+    checks = []
+    while True:
+        try:
+            src = rule.build(args, ctx)
+            break
+        except Unsupported as e:
+            # an argument the row takes only as a constant (BatchNorm's track_running_stats
+            # picks the NNX class) handed on from the subclass's own parameter: the class is
+            # built for the default, and refuses another value when constructed
+            default = args.defaults.get(e.param)
+            if e.param is None or not args.given(e.param) or default in (None, _REQUIRED) \
+                    or any(c[0] == e.param for c in checks):
+                raise
+            checks.append((e.param, args.given_src.pop(e.param), default))
+    built = cst.parse_expression(src)
     if not isinstance(built, cst.Call):
         raise Unsupported("T2N004", f"subclassing {rule.name}: its NNX counterpart is no class")
+    args.checks = checks
     return args, built
 
 
@@ -468,16 +543,20 @@ def _row_super_base(f: FileContext, info: ClassInfo) -> str | None:
     row builds for the arguments it hands super().__init__ (nnx.Dropout for
     ``super().__init__(p)``). None (and a diagnostic) when that is not one class."""
     init = next((s for s in info.node.body.body if isinstance(s, cst.FunctionDef) and s.name.value == "__init__"), None)
-    calls = [c for st in (init.body.body if init is not None else []) if (c := _super_init_call(st)) is not None]
+    calls = [c for st in (_super_init_stmts(init.body) if init is not None else [])
+             if (c := _super_init_call(st)) is not None]
     try:
-        if len(calls) != 1:
-            raise Unsupported("T2N004", f"subclassing {info.row.name} without one super().__init__(...) call")
-        _, built = _bind_row_call(f, info.row, calls[0])
+        if not calls:
+            raise Unsupported("T2N004", f"subclassing {info.row.name} without a super().__init__(...) call")
+        # several calls (try/except, if/else): each is bound through the row, and must build one class
+        bases = {code(_bind_row_call(f, info.row, c)[1].func) for c in calls}
+        if len(bases) != 1:
+            raise Unsupported("T2N004", f"super().__init__ calls building different classes: {sorted(bases)}")
     except Unsupported as e:
         f.diag(info.node, "T2N004", f"subclassing {info.row.name}: {e.message}")
         f.todo_count += 1
         return None
-    return code(built.func)
+    return bases.pop()
 
 
 def _row_super_init(f: FileContext, info: ClassInfo, stmt, rw) -> list:
@@ -497,16 +576,21 @@ def _row_super_init(f: FileContext, info: ClassInfo, stmt, rw) -> list:
             f.weight_maps[w.nnx_class] = w
     weights = {e.torch_name for w in maps for e in w.entries}
     call = expr("super().__init__()").with_changes(args=built.args)
-    out = [stmt.with_changes(body=[cst.Expr(call)])]
+    out = []
     for a in stmt.body[0].value.args:
         if a.star == "**":
             # only torch's factory arguments (dropped, as in calls) may come this way: anything
             # else would be silently lost, so it raises when the layer is built
-            out.insert(0, cst.parse_statement(f"{_helper(f, 'factory_kwargs_only')}({code(a.value)}, "
-                                              f"{rule.name!r})\n"))
+            out.append(cst.parse_statement(f"{_helper(f, 'factory_kwargs_only')}({code(a.value)}, "
+                                           f"{rule.name!r})\n"))
+    for n, src, default in args.checks:
+        text = f"torch2nnx: {rule.name} subclass with {n} other than {default}: only the default is translated"
+        out.append(cst.parse_statement(f"if {src} != {default}:\n    raise NotImplementedError({text!r})\n"))
+    out.append(stmt.with_changes(body=[cst.Expr(call)]))
     read = _self_reads(info)
     spec = parse_params(rule.params)
     sources = {n: args.src(n) for n, d, k in spec if k in ("pos", "kwonly") and (args.given(n) or d is not _REQUIRED)}
+    sources.update({n: src for n, src, _ in args.checks})  # checked to be the default: the caller's name reads best
     own = _nnx_attrs(info.row_base)
     for n, _, k in spec:
         if k in ("pos", "kwonly") and n in read and n not in weights and n not in dict(rule.attrs):
@@ -516,6 +600,12 @@ def _row_super_init(f: FileContext, info: ClassInfo, stmt, rw) -> list:
                 continue
             value = _substitute(dict(rule.init_attrs).get(n, n), sources)
             out.append(cst.parse_statement(f"self.{n} = {value}\n"))
+    for n, value in rule.init_attrs:
+        # state torch's constructor creates beside its parameters (BatchNorm's num_batches_tracked)
+        if n in read and n not in sources and n not in own:
+            if "NonPersistentBuffer(" in value:
+                f.buffers.add("NonPersistentBuffer")
+            out.append(cst.parse_statement(f"self.{n} = {_substitute(value, sources)}\n"))
     return out
 
 

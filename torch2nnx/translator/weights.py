@@ -65,6 +65,7 @@ def torch_key_map(model):
         table = NAMED_LAYERS.get(type(node).__name__) if type(node) not in LAYERS else LAYERS[type(node)]
         if table is None:
             table = next((LAYERS[c] for c in type(node).__mro__ if c in LAYERS), None)
+        covered = set()
         if table is not None:
             for tname, attr, transform in table:
                 var = node
@@ -72,8 +73,13 @@ def torch_key_map(model):
                     var = getattr(var, part, None)
                 if isinstance(var, nnx.Variable):
                     out.append((prefix + tname, var, transform, True))
-            return
+            if type(node) in LAYERS or type(node).__name__ in NAMED_LAYERS:
+                return
+            # a subclass (timm's BatchNormAct2d): what it adds (act, drop, buffers) as usual
+            covered = {attr.split(".")[0] for _, attr, _ in table}
         for key, child in _children(node):
+            if key in covered:
+                continue
             if isinstance(child, nnx.Variable):
                 kind = type(child).__name__
                 if isinstance(child, nnx.Param) or kind in ("Buffer", "FrozenParam"):
