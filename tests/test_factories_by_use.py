@@ -344,3 +344,38 @@ def test_a_name_shadowing_its_submodule_is_the_name(tmp_path):
     r = Reexports(tmp_path)
     assert r.resolve("shadow.create_attn") == "shadow.create_attn.create_attn"
     assert r.resolve("shadow.helpers") == "shadow.helpers"  # a submodule stays one
+
+
+INDEX_TABLE = HEADER + textwrap.dedent("""
+    def relative_index(n: int):
+        coords = torch.stack(torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij"))
+        rel = coords.flatten(1)[:, :, None] - coords.flatten(1)[:, None, :]
+        rel = rel.permute(1, 2, 0).contiguous()
+        rel[:, :, 0] += n - 1
+        rel[:, :, 1] += n - 1
+        rel[:, :, 0] *= 2 * n - 1
+        index = torch.zeros((n * n + 1,) * 2, dtype=rel.dtype)
+        index[1:, 1:] = rel.sum(-1)
+        index[0, 0:] = 7
+        return index
+
+
+    class Net(nn.Module):
+        def __init__(self, n=3):
+            super().__init__()
+            self.register_buffer("index", relative_index(n), persistent=False)
+            self.table = nn.Parameter(torch.zeros((2 * n - 1) ** 2 + 8, 2))
+
+        def forward(self, x):
+            return x + self.table[self.index.view(-1)].sum()
+""")
+
+
+def test_item_updates_on_index_tables(tmp_path):
+    """beit's relative position index: ``rel[:, :, 0] += n - 1`` and
+    ``index[1:, 1:] = rel.sum(-1)`` on tensors built in a module-level function:
+    functional updates, and a tensor method on a local is no layer factory."""
+    result, tmod, jmod, wmod = translate_files(INDEX_TABLE, tmp_path)
+    assert "rngs" not in result.code.split("def relative_index")[1].split("\n")[0]
+    assert ".add(n - 1)" in result.code and ".multiply(2 * n - 1)" in result.code, result.code
+    run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 4)], jit=True)

@@ -2241,6 +2241,19 @@ class BodyRewriter(PlacesMixin, FastTransformer):
     def leave_AugAssign(self, original, updated):
         if augassign_mode_flag(self, original, updated):
             return updated
+        if isinstance(updated.target, cst.Subscript):
+            # x[idx] += v  ->  x = x.at[idx].add(v), as x[idx] = v is (JAX arrays are immutable)
+            sub = updated.target
+            st = self.tag(sub.value)
+            if st.is_tensor and st.kind != L.UNKNOWN and dotted(sub.value):
+                op = code(updated.operator).strip()[:-1]
+                idx = ", ".join(code(e.slice) for e in sub.slice)
+                method = {"+": "add", "*": "multiply", "/": "divide"}.get(op)
+                val = code(updated.value)
+                new = f"{code(sub.value)}.at[{idx}].{method}({val})" if method else \
+                    f"{code(sub.value)}.at[{idx}].set({code(sub.value)}[{idx}] {op} ({val}))"
+                return cst.Assign(targets=[cst.AssignTarget(target=sub.value)], value=expr(new))
+            return updated
         t = self.tag(updated.target)
         vt = self.tag(updated.value)
         if t.is_tensor:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from ..rules import registry
 from .fastvisit import FastVisitor
 
 # methods that put a value into a container of layers
@@ -112,7 +113,8 @@ class _Slots(FastVisitor):
         return False
 
     def visit_Assign(self, node):
-        if any(_is_self_attr(t.target) or isinstance(t.target, cst.Subscript) for t in node.targets):
+        # self.norm = ..., self.blocks[k] = ... (an item of a local is data: x[1:] = y.sum(-1))
+        if any(_is_self_attr(t.target) for t in node.targets):
             self.slotted.append(node.value)
         for t in node.targets:
             if isinstance(t.target, cst.Name):
@@ -195,8 +197,9 @@ def dynamic_layer_calls(func: cst.FunctionDef, f) -> set[int]:
         if isinstance(callee, cst.Call):
             return True  # get_layer(name)(dim): a factory handed out by a call
         if isinstance(callee, cst.Attribute):
-            # cfg.block(...) on a plain local; never a method of a list, dict or string
-            return _root(callee) in local and callee.attr.value not in _PLAIN_METHODS
+            # cfg.block(...) on a plain local; never a method of a list, dict, string or tensor
+            return _root(callee) in local and callee.attr.value not in _PLAIN_METHODS \
+                and registry.method(callee.attr.value) is None
         return False
 
     def containers(call) -> bool:
