@@ -1,0 +1,56 @@
+"""The timm corpus cases that built and then failed to load their weights
+(``unexpected keys``): parts of the model the weights loader never reached.
+Each test ports perturbed torch weights with ``strict=True`` through the
+generated weights module and checks parity in eval mode and under nnx.jit.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+
+from harness import run_parity, translate_files
+
+HEADER = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n\n\n"
+
+
+def rand(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+KWARGS_CONV = HEADER + textwrap.dedent("""
+    def create_conv2d_pad(in_chs, out_chs, kernel_size, padding=0, **kwargs):
+        kwargs.setdefault("bias", False)
+        return nn.Conv2d(in_chs, out_chs, kernel_size, padding=padding, **kwargs)
+
+
+    class ConvBN(nn.Sequential):
+        def __init__(self, in_channels, out_channels, kernel_size=1, stride=1, padding=0, **kwargs):
+            super().__init__()
+            self.add_module("conv", nn.Conv2d(
+                in_channels, out_channels, kernel_size, stride=stride, padding=padding, **kwargs))
+            self.add_module("bn", nn.BatchNorm2d(out_channels))
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = ConvBN(3, 8, 3, stride=2, padding=1, groups=1)
+            self.conv_dw = create_conv2d_pad(8, 8, 3, padding=1, groups=8, bias=True)
+            self.downsample = nn.Sequential(nn.ReLU(), create_conv2d_pad(8, 16, 2, stride=2))
+
+        def forward(self, x):
+            return self.downsample(self.conv_dw(self.stem(x)))
+""")
+
+
+def test_conv_with_positional_arguments_and_kwargs(tmp_path):
+    """timm's create_conv2d_pad and starnet's ConvBN: ``nn.Conv2d(i, o, k,
+    stride=s, **kwargs)`` was left as torch (the **kwargs adapter took only the
+    channels positionally), so the NNX model held a torch layer the loader never
+    reached. The kernel size goes to the adapter by the row's parameter name."""
+    result, tmod, jmod, wmod = translate_files(KWARGS_CONV, tmp_path)
+    assert result.todo_count == 0, result.code
+    assert '"kernel_size": kernel_size' in result.code
+    run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 3, 12, 12)], jit=True)
