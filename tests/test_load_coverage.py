@@ -54,3 +54,30 @@ def test_conv_with_positional_arguments_and_kwargs(tmp_path):
     assert result.todo_count == 0, result.code
     assert '"kernel_size": kernel_size' in result.code
     run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 3, 12, 12)], jit=True)
+
+
+UNTRANSLATED = HEADER + textwrap.dedent("""
+    class Net(nn.Module):
+        def __init__(self, args=(4, 4, 3)):
+            super().__init__()
+            self.fc = nn.Linear(4, 4)
+            self.conv = nn.Conv1d(*args)
+
+        def forward(self, x):
+            return self.conv(self.fc(x))
+""")
+
+
+def test_loader_names_torch_layers_left_in_place(tmp_path):
+    """A torch layer the translation leaves under a TODO marker builds inside
+    the NNX model; its state_dict entries are unexpected, and the loader's
+    error names the layer that holds them, not only the keys."""
+    import pytest
+    from flax import nnx
+
+    result, tmod, jmod, wmod = translate_files(UNTRANSLATED, tmp_path)
+    assert result.todo_count == 1
+    j_model = jmod.Net(rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match=r"torch layers left untranslated \(see the TODO markers\): conv \(Conv1d\)"
+                       r" \| unexpected keys: conv.weight, conv.bias$"):
+        wmod.load_torch_state_dict(j_model, tmod.Net().state_dict())
