@@ -81,3 +81,68 @@ def test_loader_names_torch_layers_left_in_place(tmp_path):
     with pytest.raises(ValueError, match=r"torch layers left untranslated \(see the TODO markers\): conv \(Conv1d\)"
                        r" \| unexpected keys: conv.weight, conv.bias$"):
         wmod.load_torch_state_dict(j_model, tmod.Net().state_dict())
+
+
+ATTN_REGISTRY = HEADER + textwrap.dedent("""
+    from functools import partial
+
+
+    class EcaModule(nn.Module):
+        def __init__(self, channels=None, use_mlp=False):
+            super().__init__()
+            self.fc = nn.Linear(channels, channels, bias=use_mlp)
+
+        def forward(self, x):
+            return x * self.fc(x).sigmoid()
+
+
+    class SEModule(nn.Module):
+        def __init__(self, channels):
+            super().__init__()
+            self.fc = nn.Linear(channels, channels // 2)
+            self.fc2 = nn.Linear(channels // 2, channels)
+
+        def forward(self, x):
+            return x * self.fc2(self.fc(x).relu()).sigmoid()
+
+
+    def get_attn(attn_type):
+        module_cls = None
+        if attn_type == "se":
+            module_cls = SEModule
+        elif attn_type == "eca":
+            module_cls = EcaModule
+        elif attn_type == "ecam":
+            module_cls = partial(EcaModule, use_mlp=True)
+        return module_cls
+
+
+    def create_attn(attn_type, channels, **kwargs):
+        module_cls = get_attn(attn_type)
+        if module_cls is not None:
+            return module_cls(channels, **kwargs)
+        return None
+
+
+    class Net(nn.Module):
+        def __init__(self, attn="eca"):
+            super().__init__()
+            self.fc = nn.Linear(6, 16)
+            self.se = create_attn(attn, 16)
+            self.se2 = create_attn("se", 16)
+
+        def forward(self, x):
+            return self.se2(self.se(self.fc(x)))
+""")
+
+
+def test_a_local_holding_a_class_from_a_registry_function_builds_a_layer(tmp_path):
+    """timm's create_attn: ``module_cls = get_attn(name); return
+    module_cls(channels, **kwargs)``. get_attn returns layer classes, so the
+    call builds a layer and create_attn takes rngs (ecaresnet: EcaModule built
+    without them; before that, the torch create_attn left a torch layer)."""
+    result, tmod, jmod, wmod = translate_files(ATTN_REGISTRY, tmp_path)
+    assert "def create_attn(attn_type, channels, *, rngs: nnx.Rngs, **kwargs)" in result.code, result.code
+    assert "module_cls(channels, **kwargs, rngs=rngs)" in result.code
+    for attn in ("eca", "ecam"):
+        run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 6)], kwargs={"attn": attn}, jit=True)
