@@ -1322,15 +1322,22 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         """``nn.Conv2d(i, o, bias=False, **kwargs)``: the keyword arguments are
         only known at run time, so a helper translates them there."""
         ctor, adapter, n, positional = rule.kwargs_adapter
-        pos, named, star = [], [], []
+        # positional arguments past the constructor's own go to the helper by
+        # the row's parameter names (nn.Conv2d(i, o, k, stride=s, **kwargs))
+        names = [name for name, _, kind in parse_params(rule.params) if kind == "pos"]
+        pos, named, star, index = [], [], [], 0
         for a in updated.args:
             if a.star == "**":
                 star.append(f"**{code(a.value)}")
-            elif a.star or (a.keyword is None and len(pos) >= len(positional)):
+            elif a.star or (a.keyword is None and index >= len(names)):
                 self.todo(original, "T2N002", f"{rule.name}: these arguments with **kwargs")
                 return self.set(updated, L.UNKNOWN_TAG)
+            elif a.keyword is None and index >= len(positional):
+                named.append(f"{names[index]!r}: {code(a.value)}")
+                index += 1
             elif a.keyword is None:
                 pos.append(code(a.value))
+                index += 1
             elif a.keyword.value in positional:
                 pos.insert(positional.index(a.keyword.value), code(a.value))
             else:

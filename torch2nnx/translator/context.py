@@ -95,6 +95,7 @@ class FileContext:
         self.helpers: set[str] = set()  # runtime helper functions/classes to emit
         self.classes: dict[str, ClassInfo] = {}
         self.builders: set[str] = set()  # module-level functions that build layers
+        self.class_factories: set[str] = set()  # module-level functions returning layer classes
         # config-object fields holding layer factories: field -> translated classes
         self.factory_fields: dict[str, tuple[str, ...]] = {}
         # module-level functions that draw random numbers when called: they take

@@ -215,6 +215,12 @@ def dynamic_layer_calls(func: cst.FunctionDef, f) -> set[int]:
     slots.walk(func.body)
     from .analyze import factory_params
 
+    # `module_cls = get_attn(attn_type); return module_cls(channels, **kw)`: a
+    # local holding what a function of the file returning layer classes gives
+    picked = {n for n, vs in slots.local_calls.items()
+              if any(isinstance(v, cst.Call) and isinstance(v.func, cst.Name)
+                     and v.func.value in f.class_factories for v in vs)}
+    slots.found |= {id(c) for c in _calls(func.body) if isinstance(c.func, cst.Name) and c.func.value in picked}
     factories = set(factory_params(func, f))
     if factories:  # `attn_layer: LayerType = Attention`, rebound in the body: still a factory when called
         slots.found |= {id(c) for c in _calls(func.body) if isinstance(c.func, cst.Name) and c.func.value in factories}
@@ -246,4 +252,30 @@ def _calls(node) -> list:
             return False
 
     C().walk(node)
+    return out
+
+
+def class_factories(module: cst.Module, f) -> set[str]:
+    """Module-level functions returning layer classes (timm's get_attn: a
+    string to SEModule, partial(EcaModule, ...), ...): calling what they
+    return builds a layer."""
+    classes = set(f.classes) | {n for n, k in f.external.items() if k.endswith("class")}
+
+    def is_class(node, bound) -> bool:
+        if isinstance(node, cst.Name):
+            return node.value in classes or node.value in bound
+        if isinstance(node, cst.Call) and node.args:  # partial(EcaModule, use_mlp=True)
+            q = f.imports.qualify(node.func)
+            return q == "functools.partial" and is_class(node.args[0].value, bound)
+        return False
+
+    out = set()
+    for s in module.body:
+        if not isinstance(s, cst.FunctionDef):
+            continue
+        slots = _Slots(lambda c: False, lambda c: False)
+        slots.walk(s.body)
+        bound = {n for n, vs in slots.local_calls.items() if any(is_class(v, ()) for v in vs)}
+        if any(is_class(r, bound) for r in slots.returned):
+            out.add(s.name.value)
     return out

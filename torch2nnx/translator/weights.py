@@ -58,7 +58,11 @@ LOADER = '''def _children(node):
 
 def torch_key_map(model):
     """Every entry the loader fills: [(torch key, nnx Variable, transform, required)]."""
-    out = []
+    return _walk(model)[0]
+
+
+def _walk(model):
+    out, foreign = [], []
 
     def walk(node, prefix):
         # subclasses of NNX layers (a translated LayerNorm2d) port as their layer
@@ -88,9 +92,12 @@ def torch_key_map(model):
                     out.append((prefix + key, child, None, False))
             elif isinstance(child, (nnx.Module, nnx.List, nnx.Dict, list, tuple, dict)):
                 walk(child, prefix + key + ".")
+            elif callable(getattr(child, "state_dict", None)):
+                # a torch layer the translation left in place (under a TODO marker)
+                foreign.append(f"{prefix}{key} ({type(child).__name__})")
 
     walk(model, "")
-    return out
+    return out, foreign
 
 
 def _numpy(value):
@@ -110,7 +117,7 @@ def load_torch_state_dict(model, state_dict, *, strict=True):
     With ``strict=True`` a ValueError lists every missing key, unexpected key
     and shape mismatch, and nothing is written.
     """
-    entries = torch_key_map(model)
+    entries, foreign = _walk(model)
     missing, mismatched, updates, used = [], [], [], set()
     for key, var, transform, required in entries:
         if key not in state_dict:
@@ -128,6 +135,8 @@ def load_torch_state_dict(model, state_dict, *, strict=True):
     unexpected = [k for k in state_dict if k not in used and k.rsplit(".", 1)[-1] not in IGNORED]
     if strict and (missing or unexpected or mismatched):
         parts = []
+        if foreign:  # the likely cause of the unexpected keys, so first
+            parts.append("torch layers left untranslated (see the TODO markers): " + ", ".join(foreign))
         if missing:
             parts.append("missing keys: " + ", ".join(missing))
         if unexpected:
