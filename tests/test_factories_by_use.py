@@ -379,3 +379,24 @@ def test_item_updates_on_index_tables(tmp_path):
     assert "rngs" not in result.code.split("def relative_index")[1].split("\n")[0]
     assert ".add(n - 1)" in result.code and ".multiply(2 * n - 1)" in result.code, result.code
     run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 4)], jit=True)
+
+
+SHADOW = HEADER + textwrap.dedent("""
+    class Pool(nn.Module):
+        def __init__(self, flatten: bool = False):
+            super().__init__()
+            self.pool = nn.AdaptiveAvgPool2d(1)
+            self.flatten = nn.Flatten(1) if flatten else nn.Identity()
+
+        def forward(self, x):
+            return self.flatten(self.pool(x))
+""")
+
+
+def test_a_helper_named_like_a_source_name(tmp_path):
+    """timm's SelectAdaptivePool2d: a ``flatten`` parameter beside ``nn.Flatten(1)``,
+    whose translation is the ``flatten`` helper: the code reaches the helper under
+    a name of its own instead of the parameter."""
+    result, tmod, jmod, wmod = translate_files(SHADOW, tmp_path)
+    assert "t2n_flatten = flatten" in result.code, result.code
+    run_parity(result, tmod, jmod, wmod, "Pool", [rand(2, 3, 4, 4)], kwargs={"flatten": True}, jit=True)

@@ -115,6 +115,8 @@ class FileContext:
         self.leftover_names: set[str] = set()  # torch imports still used by marked code
         self.origins: dict[int, cst.CSTNode] = {}  # id(translated top-level statement) -> its source statement
         self.calls: dict[int, object] = {}  # id(original node) -> what it calls (analyze.calls_of)
+        self.bound_names: set[str] = set()  # every name the source binds, in any scope (helper aliases)
+        self.helper_aliases: dict[str, str] = {}  # alias -> helper, for helpers whose name the source binds
         self.layer_calls: dict[int, tuple] = {}  # id(function) -> (function, calls building layers by use)
         self.external: dict[str, str] = {}  # names imported from sibling translations -> kind
         self.external_summaries: dict[str, Summary] = {}  # their classes' __call__ layouts
@@ -210,6 +212,12 @@ class BuildCtx:
         return self.module_rngs()
 
     def helper(self, name: str) -> str:
-        """Ask for a runtime helper to be emitted into the output file."""
+        """Ask for a runtime helper to be emitted into the output file. Where the
+        source binds that name itself (timm's ``flatten: bool`` parameter next to
+        ``nn.Flatten(1)``), code reaches the helper under a name of its own."""
         self.fctx.helpers.add(name)
+        if name in self.fctx.bound_names:
+            alias = f"t2n_{name}"
+            self.fctx.helper_aliases[alias] = name
+            return alias
         return name

@@ -101,6 +101,7 @@ def _translate_source(source: str, path: str, options: Options, module_name: str
     if options.package and options.absolutize:
         module = absolutize(module, options.package)
     f = FileContext(path, imports, positions, options)
+    f.bound_names = bound_anywhere(module)
     for local, q in imports.names.items():
         mod, _, name = q.rpartition(".")
         if options.siblings and mod in options.siblings:
@@ -193,6 +194,9 @@ def _emit(module: cst.Module, body: list, f: FileContext, options: Options, impo
         head.append(BUFFER_CLASSES[b])
     if f.helpers:
         head.append(helper_source(sorted(f.helpers)))
+    if f.helper_aliases:
+        head.append("\n".join(f"{a} = {h}  # the source binds the name {h} itself"
+                               for a, h in sorted(f.helper_aliases.items())))
     extra = "\n\n".join(head)
     # the code of each statement once: the module's code is their concatenation
     codes = {id(st): out.code_for_node(st) for st in out.body}
@@ -406,3 +410,48 @@ def _rewrite_module_function(f: FileContext, stmt: cst.FunctionDef):
         f.builder_returns[(None, name)] = summary.returns
     f.function_transposes[name] = summary.transposes
     return fn
+
+
+def bound_anywhere(module: cst.Module) -> set[str]:
+    """Names the source binds in any scope: parameters, assignment and loop
+    targets, imports, definitions."""
+    from .fastvisit import FastVisitor
+
+    names: set[str] = set()
+
+    def bind(t):
+        if isinstance(t, cst.Name):
+            names.add(t.value)
+        elif isinstance(t, (cst.Tuple, cst.List)):
+            for e in t.elements:
+                bind(e.value)
+        elif isinstance(t, cst.StarredElement):
+            bind(t.value)
+
+    class V(FastVisitor):
+        def visit_Param(self, n):
+            names.add(n.name.value)
+
+        def visit_AssignTarget(self, n):
+            bind(n.target)
+
+        def visit_AnnAssign(self, n):
+            bind(n.target)
+
+        def visit_For(self, n):
+            bind(n.target)
+
+        def visit_CompFor(self, n):
+            bind(n.target)
+
+        def visit_AsName(self, n):
+            bind(n.name)
+
+        def visit_FunctionDef(self, n):
+            names.add(n.name.value)
+
+        def visit_ClassDef(self, n):
+            names.add(n.name.value)
+
+    V().walk(module)
+    return names
