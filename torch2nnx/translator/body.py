@@ -711,8 +711,24 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         if isinstance(updated.operator, cst.MatrixMultiply):
             left, right = self.canonical(left), self.canonical(right)
             return self.set(updated.with_changes(left=left, right=right), L.plain())
+        if isinstance(updated.operator, cst.Add) and lt.kind == L.SEQ and rt.kind == L.SEQ:
+            return self.set(updated, self.seq_concat(lt, rt))
         left, right, tag = self.elementwise(left, right, lt, rt)
         return self.set(updated.with_changes(left=left, right=right), tag)
+
+    def seq_concat(self, lt: Tag, rt: Tag) -> Tag:
+        """``[a, b] + children``: a list of the items of both (DLA's roots are handed
+        their children so), so a callee taking it learns its tensors' layout."""
+        lt, rt = self.resolve(lt), self.resolve(rt)
+        empty = [t for t in (lt, rt) if t.perm is None and t.module is None and t.param is None]
+        if len(empty) == 1:  # an empty list (`children = []`) adds nothing
+            return (rt if empty[0] is lt else lt).with_(module=None)
+        items = lt.module + rt.module if isinstance(lt.module, tuple) and isinstance(rt.module, tuple) else None
+        if lt.perm == rt.perm and lt.param == rt.param:
+            return lt.with_(module=items, one=lt.one and rt.one)
+        if items is not None:
+            return Tag(L.SEQ, module=items)  # items keep their own layouts
+        return L.UNKNOWN_TAG
 
     def elementwise(self, left, right, lt: Tag, rt: Tag):
         """Two operands of a broadcasting op: agree on a layout."""

@@ -45,6 +45,8 @@ class Tag:
 
 def element(tag: Tag) -> Tag:
     """The tag of one item of a SEQ."""
+    if tag.kind == SEQ and tag.perm is None and tag.param is not None:
+        return Tag(FREE, param=tag.param)  # an item of a list of an undecided parameter
     return Tag(TENSOR, perm=tag.perm, one=tag.one, rank=tag.rank, roles=tag.roles) if tag.kind == SEQ else tag
 
 
@@ -110,6 +112,13 @@ def join(a: Tag, b: Tag) -> Tag:
     if a.kind == b.kind and a.kind in (TENSOR, SEQ) and a.perm == b.perm:
         return a.with_(one=a.one and b.one, rank=a.rank if a.rank == b.rank else None,
                        roles=a.roles if a.roles == b.roles else None)
+    if {a.kind, b.kind} == {FREE, SEQ}:
+        free, seq = (a, b) if a.kind == FREE else (b, a)
+        if free.param is not None and (seq.param == free.param or seq == Tag(SEQ)):
+            # `if not isinstance(x, list): x = [x]` / `if x is None: x = []`: the
+            # parameter, a list of it or an empty list; either way its tensors have
+            # the parameter's layout
+            return Tag(SEQ, param=free.param)
     if a.kind == MODULE and b.kind == MODULE:
         return a
     if a.kind == OTHER and b.kind == OTHER:
