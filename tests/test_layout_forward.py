@@ -100,3 +100,33 @@ def test_lists_of_tensors_between_modules(tmp_path):
     handed to a root that concatenates them): the list's items keep their layout."""
     result = parity(LISTS, tmp_path, "Net", [rand(2, 3, 8, 8)])
     assert "jnp.transpose" not in result.code.split("class Net")[0]
+
+
+SHADOWED_HELPER = """
+    class Pool(nn.Module):
+        def __init__(self, flatten: bool = False):
+            super().__init__()
+            self.pool = nn.AdaptiveAvgPool2d(1)
+            self.flatten = nn.Flatten(1) if flatten else nn.Identity()
+
+        def forward(self, x):
+            return self.flatten(self.pool(x))
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 8, 3)
+            self.pool = Pool(flatten=True)
+            self.fc = nn.Linear(8, 4)
+
+        def forward(self, x):
+            return self.fc(self.pool(self.conv(x)))
+"""
+
+
+def test_helper_shadowed_by_a_parameter(tmp_path):
+    """timm's SelectAdaptivePool2d(flatten=True): `nn.Flatten(1) if flatten else ...`
+    must not call the bool; the flatten helper is reached through a second name."""
+    result = parity(SHADOWED_HELPER, tmp_path, "Net", [rand(2, 3, 8, 8)])
+    assert "_t2n_flatten = flatten" in result.code

@@ -136,6 +136,11 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
     rw_cls = BufferRewriter if kind == "init" else BodyRewriter
     rw = rw_cls(f, cls, func.name.value, params, tags)
     rw.build_ctx.rngs_available = needs_rngs
+    from .factory_uses import _Locals
+    loc = _Locals()
+    loc.walk(func.params)
+    loc.walk(func.body)
+    rw.build_ctx.local_names = loc.names
     if needs_rngs:
         from .factory_uses import dynamic_layer_calls
         rw.layer_calls = dynamic_layer_calls(func, f)

@@ -170,6 +170,10 @@ class FileContext:
         return d
 
 
+# prefix of a helper's second name, for code where a local shadows the helper's own
+HELPER_ALIAS = "_t2n_"
+
+
 class BuildCtx:
     """Handed to a row's build function."""
 
@@ -185,6 +189,9 @@ class BuildCtx:
         self.cls = None
         self.in_init = False
         self.function = None  # the module-level function being rewritten
+        # names the function being rewritten binds: a helper of the same name
+        # (a `flatten` flag next to the flatten helper) is used through an alias
+        self.local_names: set[str] = set()
 
     def module_rngs(self) -> str:
         """The module's own Rngs (kept from its constructor), for ops that draw
@@ -211,4 +218,8 @@ class BuildCtx:
     def helper(self, name: str) -> str:
         """Ask for a runtime helper to be emitted into the output file."""
         self.fctx.helpers.add(name)
+        if name in self.local_names:
+            alias = HELPER_ALIAS + name
+            self.fctx.helpers.add(alias)  # emitted as `_t2n_flatten = flatten`
+            return alias
         return name

@@ -14,7 +14,7 @@ from ..rules import registry
 from .analyze import find_builders, find_factory_fields, find_module_classes, find_plain_globals, unit_order
 from .body import BodyRewriter
 from .classes import rewrite_class, rewrite_function
-from .context import FileContext, Options, Summary
+from .context import HELPER_ALIAS, FileContext, Options, Summary
 from .emit import BUFFER_CLASSES, IMPORTS, existing_imports, format_code, helper_source, insert_point, used_modules
 from .fastvisit import FastTransformer
 from .imports import ImportTable, absolute_module, dotted, dropped_module
@@ -192,7 +192,10 @@ def _emit(module: cst.Module, body: list, f: FileContext, options: Options, impo
     for b in sorted(f.buffers):
         head.append(BUFFER_CLASSES[b])
     if f.helpers:
-        head.append(helper_source(sorted(f.helpers)))
+        aliases = sorted(n for n in f.helpers if n.startswith(HELPER_ALIAS))
+        head.append(helper_source(sorted(n for n in f.helpers if not n.startswith(HELPER_ALIAS))))
+        if aliases:
+            head.append("\n".join(f"{a} = {a[len(HELPER_ALIAS):]}" for a in aliases) + "\n")
     extra = "\n\n".join(head)
     # the code of each statement once: the module's code is their concatenation
     codes = {id(st): out.code_for_node(st) for st in out.body}
