@@ -5,6 +5,8 @@ Each case: torch vs NNX, perturbed weights, eval and nnx.jit."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 
 import numpy as np
@@ -130,3 +132,83 @@ def test_helper_shadowed_by_a_parameter(tmp_path):
     must not call the bool; the flatten helper is reached through a second name."""
     result = parity(SHADOWED_HELPER, tmp_path, "Net", [rand(2, 3, 8, 8)])
     assert "_t2n_flatten = flatten" in result.code
+
+
+PATCH_LAYERS = """
+    class PatchEmbed(nn.Module):
+        def __init__(self, in_chans=3, embed_dim=8, dynamic_img_pad=False):
+            super().__init__()
+            self.proj = nn.Conv2d(in_chans, embed_dim, 4, 4)
+            self.patch_size = (4, 4)
+            self.dynamic_img_pad = dynamic_img_pad
+
+        def forward(self, x):
+            B, C, H, W = x.shape
+            if self.dynamic_img_pad:
+                pad_h = (self.patch_size[0] - H % self.patch_size[0]) % self.patch_size[0]
+                pad_w = (self.patch_size[1] - W % self.patch_size[1]) % self.patch_size[1]
+                x = F.pad(x, (0, pad_w, 0, pad_h))
+            x = self.proj(x)
+            return x.flatten(2).transpose(1, 2)  # NCHW -> NLC
+"""
+
+PATCH_MODEL = """
+    from .layers import PatchEmbed
+
+
+    class Net(nn.Module):
+        def __init__(self, embed_dim=8, dynamic_img_pad=True, patch_layer=PatchEmbed):
+            super().__init__()
+            self.patch_embed = patch_layer(in_chans=3, embed_dim=embed_dim, dynamic_img_pad=dynamic_img_pad)
+            self.fc = nn.Linear(embed_dim, 4)
+
+        def forward(self, x):
+            x = self.patch_embed(x)
+            return self.fc(x.mean(1))
+"""
+
+
+def _package(tmp_path, files: dict):
+    pkg = tmp_path / "src" / "fwdpkg"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    for name, src in files.items():
+        (pkg / f"{name}.py").write_text(HEADER + textwrap.dedent(src))
+    return pkg.parent
+
+
+def _package_parity(root, code: str, shape):
+    script = f"""
+import numpy as np, torch, jax.numpy as jnp
+from flax import nnx
+from torch2nnx.verify import perturb
+torch.set_num_threads(1)
+{code}
+perturb(t_model, 0)
+w.load_torch_state_dict(j_model, t_model.state_dict())
+t_model.eval(); j_model.eval()
+x = np.random.default_rng(0).standard_normal({tuple(shape)}).astype(np.float32)
+with torch.no_grad():
+    t = t_model(torch.from_numpy(x)).numpy()
+xl = jnp.asarray(x.transpose(0, 2, 3, 1))
+np.testing.assert_allclose(np.asarray(j_model(xl)), t, rtol=1e-4, atol=1e-4)
+np.testing.assert_allclose(np.asarray(nnx.jit(lambda m, v: m(v))(j_model, xl)), t, rtol=1e-4, atol=1e-4)
+print("PARITY OK")
+"""
+    p = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True)
+    assert "PARITY OK" in p.stdout, p.stderr[-3000:]
+
+
+def test_parameter_padded_before_a_conv_is_taken_channels_last(tmp_path):
+    """cait/vit's PatchEmbed pads its input (F.pad) before the patch conv: the pad
+    does not fix the input's layout, the conv does. Callers in other files that
+    do not know the class (a factory argument) hand it channels-last, as the
+    output contract says every translated module takes."""
+    root = _package(tmp_path, {"layers": PATCH_LAYERS, "model": PATCH_MODEL})
+    p = subprocess.run([sys.executable, "-m", "torch2nnx", "translate", "fwdpkg/model.py", "--no-cache"],
+                       cwd=root, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    layers = (root / "fwdpkg" / "layers_nnx.py").read_text()
+    assert "B, H, W, C = x.shape" in layers and "jnp.transpose" not in layers
+    _package_parity(root, "from fwdpkg import model, model_nnx, model_nnx_weights as w\n"
+                          "t_model = model.Net(); j_model = model_nnx.Net(rngs=nnx.Rngs(0))", (2, 3, 14, 14))

@@ -413,7 +413,8 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             branches.append(before)  # the branch may not run
         merged = {}
         for name in set().union(*branches):
-            tags = [b[name] for b in branches if name in b]
+            # a parameter decided in a branch is that layout in every branch
+            tags = [self.resolve(b[name]) for b in branches if name in b]
             t = tags[0]
             for o in tags[1:]:
                 t = L.join(t, o)
@@ -1537,6 +1538,11 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             if t.channels_last and len(t.perm) == lay.rank and t.perm == want.perm:
                 return node, out
             if t.kind in (L.TENSOR, L.UNKNOWN):
+                if t.origin is not None and self.func_name != "__init__":
+                    # padded (or the like) in torch order only because undecided when
+                    # met: the parameter is taken channels-last from the next round on
+                    # (kept with the return layouts: decided once, used by later rounds)
+                    self.f.return_layouts.setdefault(self.return_key + ("param", t.origin), want)
                 node = self.to_layout(node, t if t.kind == L.TENSOR else L.plain(lay.rank), want)
             return node, out
         if kind == "spatial_any":
@@ -1885,7 +1891,9 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         tname = rule.layout.tensors[0]
         node = name_nodes.get(tname)
         t = self.tag(node) if node is not None else L.plain()
+        origin = None
         if t.kind == L.FREE:
+            origin = t.param if t.param not in self.decided else None
             t = self.decide(t, L.plain())
         self.build_ctx.perm = t.perm if t.channels_last else None
         self.build_ctx.result_plain = False
@@ -1895,6 +1903,8 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             try:
                 src = rule.build(args, self.build_ctx)
                 result = t if t.channels_last and not self.build_ctx.result_plain else L.plain()
+                if origin is not None and not t.channels_last and not self.build_ctx.result_plain:
+                    result = result.with_(origin=origin)
                 if self.build_ctx.result_cl_rank:
                     result = L.channels_last(self.build_ctx.result_cl_rank)
             except Canonical:

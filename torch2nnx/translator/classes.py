@@ -117,7 +117,8 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
         owner = cls.name if cls is not None else None
         name = "__call__" if func.name.value == "forward" else func.name.value
         for i, p in enumerate(params):
-            hint = f.hints.get((owner, name, p)) or f.hints.get((owner, name, f"#{i}"))
+            hint = f.hints.get((owner, name, p)) or f.hints.get((owner, name, f"#{i}")) \
+                or f.return_layouts.get((owner, func.name.value, "param", p))
             if hint is not None and hint.kind in (L.TENSOR, L.SEQ):
                 tags[p] = hinted[p] = hint
     if params and params[0] == "self" and cls is not None:

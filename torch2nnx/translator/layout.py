@@ -30,6 +30,10 @@ class Tag:
     # "C", "S0", "S1", ... ("Cx" for pieces of a split channel axis). For sizes
     # (OTHER tags from x.shape / x.size(i)) the one role measured.
     roles: Optional[tuple[str, ...]] = None
+    # a plain tensor made from an undecided parameter by an op that could as well
+    # have taken it channels-last (F.pad): that parameter's name. A spatial layer
+    # reached by it asks for the parameter channels-last next round.
+    origin: Optional[str] = None
 
     @property
     def is_tensor(self) -> bool:
@@ -111,7 +115,7 @@ def join(a: Tag, b: Tag) -> Tag:
         return a
     if a.kind == b.kind and a.kind in (TENSOR, SEQ) and a.perm == b.perm:
         return a.with_(one=a.one and b.one, rank=a.rank if a.rank == b.rank else None,
-                       roles=a.roles if a.roles == b.roles else None)
+                       roles=a.roles if a.roles == b.roles else None, origin=a.origin or b.origin)
     if {a.kind, b.kind} == {FREE, SEQ}:
         free, seq = (a, b) if a.kind == FREE else (b, a)
         if free.param is not None and (seq.param == free.param or seq == Tag(SEQ)):
