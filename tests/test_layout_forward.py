@@ -212,3 +212,48 @@ def test_parameter_padded_before_a_conv_is_taken_channels_last(tmp_path):
     assert "B, H, W, C = x.shape" in layers and "jnp.transpose" not in layers
     _package_parity(root, "from fwdpkg import model, model_nnx, model_nnx_weights as w\n"
                           "t_model = model.Net(); j_model = model_nnx.Net(rngs=nnx.Rngs(0))", (2, 3, 14, 14))
+
+
+SHAPE_READ = """
+    class ConvMlp(nn.Module):
+        def __init__(self, in_features=8, out_features=16, kernel_size=3):
+            super().__init__()
+            self.input_kernel_size = kernel_size
+            self.fc1 = nn.Conv2d(in_features, out_features, kernel_size, bias=True)
+            self.act1 = nn.ReLU(True)
+            self.fc2 = nn.Conv2d(out_features, out_features, 1, bias=True)
+
+        def forward(self, x):
+            if x.shape[-2] < self.input_kernel_size or x.shape[-1] < self.input_kernel_size:
+                size = (max(self.input_kernel_size, x.shape[-2]), max(self.input_kernel_size, x.shape[-1]))
+                x = F.adaptive_avg_pool2d(x, size)
+            return self.fc2(self.act1(self.fc1(x)))
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 8, 3, padding=1)
+            self.pre_logits = ConvMlp(8, 16, 3)
+            self.head = nn.Linear(16, 4)
+
+        def reset(self):
+            self.pre_logits = nn.Identity()
+            self.head = nn.Linear(8, 4)
+
+        def forward_head(self, x, pre_logits: bool = False):
+            x = self.pre_logits(x)
+            x = x.mean((2, 3))
+            return x if pre_logits else self.head(x)
+
+        def forward(self, x):
+            return self.forward_head(self.conv(x))
+"""
+
+
+def test_shape_read_before_a_conv_does_not_fix_the_layout(tmp_path):
+    """vgg's ConvMlp reads x.shape[-2] before its first conv, behind an attribute
+    no call site resolves (pre_logits is also nn.Identity()): the read does not
+    make the input torch order; the conv makes it channels-last."""
+    result = parity(SHAPE_READ, tmp_path, "Net", [rand(2, 3, 2, 2)])
+    assert "jnp.transpose" not in result.code.split("class Net")[0].split("class ConvMlp")[1]

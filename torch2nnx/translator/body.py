@@ -906,8 +906,9 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             if vt.param:
                 vt = self.resolve(Tag(L.FREE, param=vt.param))
                 if vt.kind == L.FREE:
-                    self.decide(vt, L.plain())
-                    vt = L.plain()
+                    # read in torch order for want of a layout (the origin lets a
+                    # spatial layer it reaches later ask for channels-last next round)
+                    vt = self.decide(vt, L.plain().with_(origin=vt.param))
             perm = vt.perm
             if perm is not None and not L.is_identity(perm) and len(updated.slice) == 1:
                 idx = updated.slice[0].slice
@@ -1894,7 +1895,7 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         origin = None
         if t.kind == L.FREE:
             origin = t.param if t.param not in self.decided else None
-            t = self.decide(t, L.plain())
+            t = self.decide(t, L.plain().with_(origin=origin))
         self.build_ctx.perm = t.perm if t.channels_last else None
         self.build_ctx.result_plain = False
         self.build_ctx.result_cl_rank = None
