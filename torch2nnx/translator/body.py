@@ -2349,7 +2349,7 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             t = self.env.get(p)
             decided = self.decided.get(p)
             if decided is not None:
-                s.takes[p] = decided
+                s.takes[p] = decided.with_(origin=None)  # a parameter name means nothing to callers
         ret = None
         tensors = set()
         for t in self.returns:
@@ -2362,7 +2362,7 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             # bring them to one layout next round, channels-last where one is
             cl = [p for p in tensors if p is not None and p == L.cl_perm(len(p))]
             self.f.return_layouts[self.return_key] = L.channels_last(len(cl[0])) if cl else L.plain()
-        s.returns = ret
+        s.returns = ret.with_(origin=None) if ret is not None else None
         return s
 
 

@@ -129,6 +129,8 @@ class FileContext:
 
     def record_call(self, owner, func: str, param: str, tag) -> None:
         from .layout import join
+        if getattr(tag, "origin", None) is not None:
+            tag = tag.with_(origin=None)  # the caller's parameter name means nothing to the callee
         if self.call_log is not None:
             self.call_log.append((owner, func, param, tag))
         key = (owner, func, param)
