@@ -424,7 +424,8 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             branches.append(before)  # the branch may not run
         merged = {}
         for name in set().union(*branches):
-            tags = [b[name] for b in branches if name in b]
+            # a parameter decided in a branch is that layout in every branch
+            tags = [self.resolve(b[name]) for b in branches if name in b]
             t = tags[0]
             for o in tags[1:]:
                 t = L.join(t, o)
@@ -728,8 +729,24 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         if isinstance(updated.operator, cst.MatrixMultiply):
             left, right = self.canonical(left), self.canonical(right)
             return self.set(updated.with_changes(left=left, right=right), L.plain())
+        if isinstance(updated.operator, cst.Add) and lt.kind == L.SEQ and rt.kind == L.SEQ:
+            return self.set(updated, self.seq_concat(lt, rt))
         left, right, tag = self.elementwise(left, right, lt, rt)
         return self.set(updated.with_changes(left=left, right=right), tag)
+
+    def seq_concat(self, lt: Tag, rt: Tag) -> Tag:
+        """``[a, b] + children``: a list of the items of both (DLA's roots are handed
+        their children so), so a callee taking it learns its tensors' layout."""
+        lt, rt = self.resolve(lt), self.resolve(rt)
+        empty = [t for t in (lt, rt) if t.perm is None and t.module is None and t.param is None]
+        if len(empty) == 1:  # an empty list (`children = []`) adds nothing
+            return (rt if empty[0] is lt else lt).with_(module=None)
+        items = lt.module + rt.module if isinstance(lt.module, tuple) and isinstance(rt.module, tuple) else None
+        if lt.perm == rt.perm and lt.param == rt.param:
+            return lt.with_(module=items, one=lt.one and rt.one)
+        if items is not None:
+            return Tag(L.SEQ, module=items)  # items keep their own layouts
+        return L.UNKNOWN_TAG
 
     def elementwise(self, left, right, lt: Tag, rt: Tag):
         """Two operands of a broadcasting op: agree on a layout."""
@@ -918,8 +935,9 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             if vt.param:
                 vt = self.resolve(Tag(L.FREE, param=vt.param))
                 if vt.kind == L.FREE:
-                    self.decide(vt, L.plain())
-                    vt = L.plain()
+                    # read in torch order for want of a layout (the origin lets a
+                    # spatial layer it reaches later ask for channels-last next round)
+                    vt = self.decide(vt, L.plain().with_(origin=vt.param))
             perm = vt.perm
             if perm is not None and not L.is_identity(perm) and len(updated.slice) == 1:
                 idx = updated.slice[0].slice
@@ -1557,6 +1575,11 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             if t.channels_last and len(t.perm) == lay.rank and t.perm == want.perm:
                 return node, out
             if t.kind in (L.TENSOR, L.UNKNOWN):
+                if t.origin is not None and self.func_name != "__init__":
+                    # padded (or the like) in torch order only because undecided when
+                    # met: the parameter is taken channels-last from the next round on
+                    # (kept with the return layouts: decided once, used by later rounds)
+                    self.f.return_layouts.setdefault(self.return_key + ("param", t.origin), want)
                 node = self.to_layout(node, t if t.kind == L.TENSOR else L.plain(lay.rank), want)
             return node, out
         if kind == "spatial_any":
@@ -1905,12 +1928,17 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         tname = rule.layout.tensors[0]
         node = name_nodes.get(tname)
         t = self.tag(node) if node is not None else L.plain()
+        origin = None
         if t.kind == L.FREE:
             row = self.cls.row if self.cls is not None else None
-            # in a subclass of a spatial layer (timm's BatchNormAct2d calling F.batch_norm),
-            # an undecided input takes the layer's layout; elsewhere torch's order
-            t = self.decide(t, L.channels_last(row.layout.rank) if row is not None and row.layout.kind == "spatial"
-                            and row.layout.rank else L.plain())
+            origin = t.param if t.param not in self.decided else None
+            if row is not None and row.layout.kind == "spatial" and row.layout.rank:
+                # in a subclass of a spatial layer (timm's BatchNormAct2d calling F.batch_norm),
+                # an undecided input takes the layer's layout
+                t = self.decide(t, L.channels_last(row.layout.rank))
+            else:
+                # torch's order, provisionally: a spatial layer later makes it channels-last
+                t = self.decide(t, L.plain().with_(origin=origin))
         self.build_ctx.perm = t.perm if t.channels_last else None
         self.build_ctx.result_plain = False
         self.build_ctx.result_cl_rank = None
@@ -1919,6 +1947,8 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             try:
                 src = rule.build(args, self.build_ctx)
                 result = t if t.channels_last and not self.build_ctx.result_plain else L.plain()
+                if origin is not None and not t.channels_last and not self.build_ctx.result_plain:
+                    result = result.with_(origin=origin)
                 if self.build_ctx.result_cl_rank:
                     result = L.channels_last(self.build_ctx.result_cl_rank)
             except Canonical:
@@ -2375,7 +2405,7 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             t = self.env.get(p)
             decided = self.decided.get(p)
             if decided is not None:
-                s.takes[p] = decided
+                s.takes[p] = decided.with_(origin=None)  # a parameter name means nothing to callers
         ret = None
         tensors = set()
         for t in self.returns:
@@ -2388,7 +2418,7 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             # bring them to one layout next round, channels-last where one is
             cl = [p for p in tensors if p is not None and p == L.cl_perm(len(p))]
             self.f.return_layouts[self.return_key] = L.channels_last(len(cl[0])) if cl else L.plain()
-        s.returns = ret
+        s.returns = ret.with_(origin=None) if ret is not None else None
         return s
 
 

@@ -117,7 +117,8 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
         owner = cls.name if cls is not None else None
         name = "__call__" if func.name.value == "forward" else func.name.value
         for i, p in enumerate(params):
-            hint = f.hints.get((owner, name, p)) or f.hints.get((owner, name, f"#{i}"))
+            hint = f.hints.get((owner, name, p)) or f.hints.get((owner, name, f"#{i}")) \
+                or f.return_layouts.get((owner, func.name.value, "param", p))
             if hint is not None and hint.kind in (L.TENSOR, L.SEQ):
                 tags[p] = hinted[p] = hint
     if params and params[0] == "self" and cls is not None:
@@ -136,6 +137,11 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
     rw_cls = BufferRewriter if kind == "init" else BodyRewriter
     rw = rw_cls(f, cls, func.name.value, params, tags)
     rw.build_ctx.rngs_available = needs_rngs
+    from .factory_uses import _Locals
+    loc = _Locals()
+    loc.walk(func.params)
+    loc.walk(func.body)
+    rw.build_ctx.local_names = loc.names
     if needs_rngs:
         from .factory_uses import dynamic_layer_calls
         rw.layer_calls = dynamic_layer_calls(func, f)

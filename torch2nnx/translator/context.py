@@ -115,8 +115,6 @@ class FileContext:
         self.leftover_names: set[str] = set()  # torch imports still used by marked code
         self.origins: dict[int, cst.CSTNode] = {}  # id(translated top-level statement) -> its source statement
         self.calls: dict[int, object] = {}  # id(original node) -> what it calls (analyze.calls_of)
-        self.bound_names: set[str] = set()  # every name the source binds, in any scope (helper aliases)
-        self.helper_aliases: dict[str, str] = {}  # alias -> helper, for helpers whose name the source binds
         self.layer_calls: dict[int, tuple] = {}  # id(function) -> (function, calls building layers by use)
         self.external: dict[str, str] = {}  # names imported from sibling translations -> kind
         self.external_summaries: dict[str, Summary] = {}  # their classes' __call__ layouts
@@ -132,6 +130,8 @@ class FileContext:
 
     def record_call(self, owner, func: str, param: str, tag) -> None:
         from .layout import join
+        if getattr(tag, "origin", None) is not None:
+            tag = tag.with_(origin=None)  # the caller's parameter name means nothing to the callee
         if self.call_log is not None:
             self.call_log.append((owner, func, param, tag))
         key = (owner, func, param)
@@ -173,6 +173,10 @@ class FileContext:
         return d
 
 
+# prefix of a helper's second name, for code where a local shadows the helper's own
+HELPER_ALIAS = "_t2n_"
+
+
 class BuildCtx:
     """Handed to a row's build function."""
 
@@ -188,6 +192,9 @@ class BuildCtx:
         self.cls = None
         self.in_init = False
         self.function = None  # the module-level function being rewritten
+        # names the function being rewritten binds: a helper of the same name
+        # (a `flatten` flag next to the flatten helper) is used through an alias
+        self.local_names: set[str] = set()
 
     def module_rngs(self) -> str:
         """The module's own Rngs (kept from its constructor), for ops that draw
@@ -216,8 +223,8 @@ class BuildCtx:
         source binds that name itself (timm's ``flatten: bool`` parameter next to
         ``nn.Flatten(1)``), code reaches the helper under a name of its own."""
         self.fctx.helpers.add(name)
-        if name in self.fctx.bound_names:
-            alias = f"t2n_{name}"
-            self.fctx.helper_aliases[alias] = name
+        if name in self.local_names:
+            alias = HELPER_ALIAS + name
+            self.fctx.helpers.add(alias)  # emitted as `_t2n_flatten = flatten`
             return alias
         return name

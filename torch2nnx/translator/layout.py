@@ -30,6 +30,10 @@ class Tag:
     # "C", "S0", "S1", ... ("Cx" for pieces of a split channel axis). For sizes
     # (OTHER tags from x.shape / x.size(i)) the one role measured.
     roles: Optional[tuple[str, ...]] = None
+    # a plain tensor made from an undecided parameter by an op that could as well
+    # have taken it channels-last (F.pad): that parameter's name. A spatial layer
+    # reached by it asks for the parameter channels-last next round.
+    origin: Optional[str] = None
 
     @property
     def is_tensor(self) -> bool:
@@ -45,6 +49,8 @@ class Tag:
 
 def element(tag: Tag) -> Tag:
     """The tag of one item of a SEQ."""
+    if tag.kind == SEQ and tag.perm is None and tag.param is not None:
+        return Tag(FREE, param=tag.param)  # an item of a list of an undecided parameter
     return Tag(TENSOR, perm=tag.perm, one=tag.one, rank=tag.rank, roles=tag.roles) if tag.kind == SEQ else tag
 
 
@@ -109,7 +115,14 @@ def join(a: Tag, b: Tag) -> Tag:
         return a
     if a.kind == b.kind and a.kind in (TENSOR, SEQ) and a.perm == b.perm:
         return a.with_(one=a.one and b.one, rank=a.rank if a.rank == b.rank else None,
-                       roles=a.roles if a.roles == b.roles else None)
+                       roles=a.roles if a.roles == b.roles else None, origin=a.origin or b.origin)
+    if {a.kind, b.kind} == {FREE, SEQ}:
+        free, seq = (a, b) if a.kind == FREE else (b, a)
+        if free.param is not None and (seq.param == free.param or seq == Tag(SEQ)):
+            # `if not isinstance(x, list): x = [x]` / `if x is None: x = []`: the
+            # parameter, a list of it or an empty list; either way its tensors have
+            # the parameter's layout
+            return Tag(SEQ, param=free.param)
     if a.kind == MODULE and b.kind == MODULE:
         return a
     if a.kind == OTHER and b.kind == OTHER:

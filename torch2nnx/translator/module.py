@@ -14,7 +14,7 @@ from ..rules import registry
 from .analyze import find_builders, find_factory_fields, find_module_classes, find_plain_globals, unit_order
 from .body import BodyRewriter
 from .classes import rewrite_class, rewrite_function
-from .context import FileContext, Options, Summary
+from .context import HELPER_ALIAS, FileContext, Options, Summary
 from .emit import BUFFER_CLASSES, IMPORTS, existing_imports, format_code, helper_source, insert_point, used_modules
 from .fastvisit import FastTransformer
 from .imports import ImportTable, absolute_module, dotted, dropped_module
@@ -101,7 +101,6 @@ def _translate_source(source: str, path: str, options: Options, module_name: str
     if options.package and options.absolutize:
         module = absolutize(module, options.package)
     f = FileContext(path, imports, positions, options)
-    f.bound_names = bound_anywhere(module)
     for local, q in imports.names.items():
         mod, _, name = q.rpartition(".")
         if options.siblings and mod in options.siblings:
@@ -193,10 +192,10 @@ def _emit(module: cst.Module, body: list, f: FileContext, options: Options, impo
     for b in sorted(f.buffers):
         head.append(BUFFER_CLASSES[b])
     if f.helpers:
-        head.append(helper_source(sorted(f.helpers)))
-    if f.helper_aliases:
-        head.append("\n".join(f"{a} = {h}  # the source binds the name {h} itself"
-                               for a, h in sorted(f.helper_aliases.items())))
+        aliases = sorted(n for n in f.helpers if n.startswith(HELPER_ALIAS))
+        head.append(helper_source(sorted(n for n in f.helpers if not n.startswith(HELPER_ALIAS))))
+        if aliases:
+            head.append("\n".join(f"{a} = {a[len(HELPER_ALIAS):]}" for a in aliases) + "\n")
     extra = "\n\n".join(head)
     # the code of each statement once: the module's code is their concatenation
     codes = {id(st): out.code_for_node(st) for st in out.body}
@@ -411,47 +410,3 @@ def _rewrite_module_function(f: FileContext, stmt: cst.FunctionDef):
     f.function_transposes[name] = summary.transposes
     return fn
 
-
-def bound_anywhere(module: cst.Module) -> set[str]:
-    """Names the source binds in any scope: parameters, assignment and loop
-    targets, imports, definitions."""
-    from .fastvisit import FastVisitor
-
-    names: set[str] = set()
-
-    def bind(t):
-        if isinstance(t, cst.Name):
-            names.add(t.value)
-        elif isinstance(t, (cst.Tuple, cst.List)):
-            for e in t.elements:
-                bind(e.value)
-        elif isinstance(t, cst.StarredElement):
-            bind(t.value)
-
-    class V(FastVisitor):
-        def visit_Param(self, n):
-            names.add(n.name.value)
-
-        def visit_AssignTarget(self, n):
-            bind(n.target)
-
-        def visit_AnnAssign(self, n):
-            bind(n.target)
-
-        def visit_For(self, n):
-            bind(n.target)
-
-        def visit_CompFor(self, n):
-            bind(n.target)
-
-        def visit_AsName(self, n):
-            bind(n.name)
-
-        def visit_FunctionDef(self, n):
-            names.add(n.name.value)
-
-        def visit_ClassDef(self, n):
-            names.add(n.name.value)
-
-    V().walk(module)
-    return names

@@ -1,0 +1,259 @@
+"""Forward-pass layout failures of the timm corpus (models that build and load
+weights, then fail on a channels-last value read in torch order): lists of
+tensors handed between modules, parameters wrapped in lists, and the like.
+Each case: torch vs NNX, perturbed weights, eval and nnx.jit."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+
+from harness import run_parity, translate_files
+
+HEADER = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\nfrom typing import List, Optional\n\n\n"
+
+
+def rand(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+def parity(source, tmp_path, cls, inputs):
+    result, tmod, jmod, wmod = translate_files(HEADER + textwrap.dedent(source), tmp_path)
+    run_parity(result, tmod, jmod, wmod, cls, inputs)
+    run_parity(result, tmod, jmod, wmod, cls, inputs, jit=True)
+    return result
+
+
+LISTS = """
+    class SequentialList(nn.Sequential):
+        def __init__(self, *args):
+            super().__init__(*args)
+
+        def forward(self, x) -> List[torch.Tensor]:
+            for module in self:
+                x = module(x)
+            return x
+
+
+    class Block(nn.Module):
+        def __init__(self, cin, skip, cout, is_first):
+            super().__init__()
+            self.is_first = is_first
+            self.conv1 = nn.Conv2d(cin, cout, 3, padding=1)
+            self.conv6 = nn.Conv2d(cout + (0 if is_first else skip), cout, 1)
+
+        def forward(self, x: List[torch.Tensor]) -> List[torch.Tensor]:
+            if not isinstance(x, list):
+                x = [x]
+            d1 = self.conv1(x[0])
+            if self.is_first:
+                out = self.conv6(d1)
+                return [out, out]
+            else:
+                return [self.conv6(torch.cat([d1, x[1]], 1)), x[1]]
+
+
+    class Root(nn.Module):
+        def __init__(self, cin, cout):
+            super().__init__()
+            self.conv = nn.Conv2d(cin, cout, 1)
+
+        def forward(self, x_children: List[torch.Tensor]):
+            x = self.conv(torch.cat(x_children, 1))
+            return x + x_children[0]
+
+
+    class Tree(nn.Module):
+        def __init__(self, c):
+            super().__init__()
+            self.conv = nn.Conv2d(c, c, 3, padding=1)
+            self.root = Root(3 * c, c)
+
+        def forward(self, x, children: Optional[List[torch.Tensor]] = None):
+            if children is None:
+                children = []
+            children.append(x)
+            x1 = self.conv(x)
+            x2 = self.conv(x1)
+            return self.root([x2, x1] + children)
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Conv2d(3, 8, 3, padding=1)
+            self.features = SequentialList(Block(8, 8, 8, True), Block(8, 8, 8, False))
+            self.tree = Tree(8)
+
+        def forward(self, x):
+            x = self.stem(x)
+            x = self.features([x])
+            x = self.tree(x[0])
+            return x.mean((2, 3))
+"""
+
+
+def test_lists_of_tensors_between_modules(tmp_path):
+    """selecsls (`if not isinstance(x, list): x = [x]`, blocks reached through a
+    Sequential subclass) and dla (`children = []` default, `[x2, x1] + children`
+    handed to a root that concatenates them): the list's items keep their layout."""
+    result = parity(LISTS, tmp_path, "Net", [rand(2, 3, 8, 8)])
+    assert "jnp.transpose" not in result.code.split("class Net")[0]
+
+
+SHADOWED_HELPER = """
+    class Pool(nn.Module):
+        def __init__(self, flatten: bool = False):
+            super().__init__()
+            self.pool = nn.AdaptiveAvgPool2d(1)
+            self.flatten = nn.Flatten(1) if flatten else nn.Identity()
+
+        def forward(self, x):
+            return self.flatten(self.pool(x))
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 8, 3)
+            self.pool = Pool(flatten=True)
+            self.fc = nn.Linear(8, 4)
+
+        def forward(self, x):
+            return self.fc(self.pool(self.conv(x)))
+"""
+
+
+def test_helper_shadowed_by_a_parameter(tmp_path):
+    """timm's SelectAdaptivePool2d(flatten=True): `nn.Flatten(1) if flatten else ...`
+    must not call the bool; the flatten helper is reached through a second name."""
+    result = parity(SHADOWED_HELPER, tmp_path, "Net", [rand(2, 3, 8, 8)])
+    assert "_t2n_flatten = flatten" in result.code
+
+
+PATCH_LAYERS = """
+    class PatchEmbed(nn.Module):
+        def __init__(self, in_chans=3, embed_dim=8, dynamic_img_pad=False):
+            super().__init__()
+            self.proj = nn.Conv2d(in_chans, embed_dim, 4, 4)
+            self.patch_size = (4, 4)
+            self.dynamic_img_pad = dynamic_img_pad
+
+        def forward(self, x):
+            B, C, H, W = x.shape
+            if self.dynamic_img_pad:
+                pad_h = (self.patch_size[0] - H % self.patch_size[0]) % self.patch_size[0]
+                pad_w = (self.patch_size[1] - W % self.patch_size[1]) % self.patch_size[1]
+                x = F.pad(x, (0, pad_w, 0, pad_h))
+            x = self.proj(x)
+            return x.flatten(2).transpose(1, 2)  # NCHW -> NLC
+"""
+
+PATCH_MODEL = """
+    from .layers import PatchEmbed
+
+
+    class Net(nn.Module):
+        def __init__(self, embed_dim=8, dynamic_img_pad=True, patch_layer=PatchEmbed):
+            super().__init__()
+            self.patch_embed = patch_layer(in_chans=3, embed_dim=embed_dim, dynamic_img_pad=dynamic_img_pad)
+            self.fc = nn.Linear(embed_dim, 4)
+
+        def forward(self, x):
+            x = self.patch_embed(x)
+            return self.fc(x.mean(1))
+"""
+
+
+def _package(tmp_path, files: dict):
+    pkg = tmp_path / "src" / "fwdpkg"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    for name, src in files.items():
+        (pkg / f"{name}.py").write_text(HEADER + textwrap.dedent(src))
+    return pkg.parent
+
+
+def _package_parity(root, code: str, shape):
+    script = f"""
+import numpy as np, torch, jax.numpy as jnp
+from flax import nnx
+from torch2nnx.verify import perturb
+torch.set_num_threads(1)
+{code}
+perturb(t_model, 0)
+w.load_torch_state_dict(j_model, t_model.state_dict())
+t_model.eval(); j_model.eval()
+x = np.random.default_rng(0).standard_normal({tuple(shape)}).astype(np.float32)
+with torch.no_grad():
+    t = t_model(torch.from_numpy(x)).numpy()
+xl = jnp.asarray(x.transpose(0, 2, 3, 1))
+np.testing.assert_allclose(np.asarray(j_model(xl)), t, rtol=1e-4, atol=1e-4)
+np.testing.assert_allclose(np.asarray(nnx.jit(lambda m, v: m(v))(j_model, xl)), t, rtol=1e-4, atol=1e-4)
+print("PARITY OK")
+"""
+    p = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True)
+    assert "PARITY OK" in p.stdout, p.stderr[-3000:]
+
+
+def test_parameter_padded_before_a_conv_is_taken_channels_last(tmp_path):
+    """cait/vit's PatchEmbed pads its input (F.pad) before the patch conv: the pad
+    does not fix the input's layout, the conv does. Callers in other files that
+    do not know the class (a factory argument) hand it channels-last, as the
+    output contract says every translated module takes."""
+    root = _package(tmp_path, {"layers": PATCH_LAYERS, "model": PATCH_MODEL})
+    p = subprocess.run([sys.executable, "-m", "torch2nnx", "translate", "fwdpkg/model.py", "--no-cache"],
+                       cwd=root, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    layers = (root / "fwdpkg" / "layers_nnx.py").read_text()
+    assert "B, H, W, C = x.shape" in layers and "jnp.transpose" not in layers
+    _package_parity(root, "from fwdpkg import model, model_nnx, model_nnx_weights as w\n"
+                          "t_model = model.Net(); j_model = model_nnx.Net(rngs=nnx.Rngs(0))", (2, 3, 14, 14))
+
+
+SHAPE_READ = """
+    class ConvMlp(nn.Module):
+        def __init__(self, in_features=8, out_features=16, kernel_size=3):
+            super().__init__()
+            self.input_kernel_size = kernel_size
+            self.fc1 = nn.Conv2d(in_features, out_features, kernel_size, bias=True)
+            self.act1 = nn.ReLU(True)
+            self.fc2 = nn.Conv2d(out_features, out_features, 1, bias=True)
+
+        def forward(self, x):
+            if x.shape[-2] < self.input_kernel_size or x.shape[-1] < self.input_kernel_size:
+                size = (max(self.input_kernel_size, x.shape[-2]), max(self.input_kernel_size, x.shape[-1]))
+                x = F.adaptive_avg_pool2d(x, size)
+            return self.fc2(self.act1(self.fc1(x)))
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 8, 3, padding=1)
+            self.pre_logits = ConvMlp(8, 16, 3)
+            self.head = nn.Linear(16, 4)
+
+        def reset(self):
+            self.pre_logits = nn.Identity()
+            self.head = nn.Linear(8, 4)
+
+        def forward_head(self, x, pre_logits: bool = False):
+            x = self.pre_logits(x)
+            x = x.mean((2, 3))
+            return x if pre_logits else self.head(x)
+
+        def forward(self, x):
+            return self.forward_head(self.conv(x))
+"""
+
+
+def test_shape_read_before_a_conv_does_not_fix_the_layout(tmp_path):
+    """vgg's ConvMlp reads x.shape[-2] before its first conv, behind an attribute
+    no call site resolves (pre_logits is also nn.Identity()): the read does not
+    make the input torch order; the conv makes it channels-last."""
+    result = parity(SHAPE_READ, tmp_path, "Net", [rand(2, 3, 2, 2)])
+    assert "jnp.transpose" not in result.code.split("class Net")[0].split("class ConvMlp")[1]
