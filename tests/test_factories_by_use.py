@@ -13,10 +13,29 @@ import textwrap
 
 import numpy as np
 
-import torch2nnx
 from harness import run_parity, translate_files
 
 HEADER = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\nfrom typing import Type\n\n\n"
+
+
+def package_parity(root, package: str) -> None:
+    """``package.model.Net`` against its translation next to it, in a fresh interpreter."""
+    script = textwrap.dedent(f"""
+        import numpy as np, torch, jax.numpy as jnp
+        from flax import nnx
+        from torch2nnx.verify import perturb
+        from {package} import model, model_nnx, model_nnx_weights as w
+        t = model.Net(); perturb(t, 0)
+        j = model_nnx.Net(rngs=nnx.Rngs(0))
+        w.load_torch_state_dict(j, t.state_dict())
+        x = np.random.default_rng(0).standard_normal((2, 8)).astype(np.float32)
+        with torch.no_grad():
+            ref = t(torch.from_numpy(x)).numpy()
+        np.testing.assert_allclose(np.asarray(j(jnp.asarray(x))), ref, rtol=1e-4, atol=1e-4)
+        print("PARITY OK")
+    """)
+    r = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True)
+    assert "PARITY OK" in r.stdout, r.stderr[-3000:]
 
 
 def rand(*shape, seed=0):
@@ -219,22 +238,7 @@ def test_a_registry_of_layer_classes_is_followed(tmp_path):
     assert p.returncode == 0, p.stderr
     assert (pkg / "registry_nnx.py").is_file(), p.stderr
     assert "from .layers_nnx import Affine" in (pkg / "registry_nnx.py").read_text()
-    script = textwrap.dedent("""
-        import numpy as np, torch, jax.numpy as jnp
-        from flax import nnx
-        from torch2nnx.verify import perturb
-        from regpkg import model, model_nnx, model_nnx_weights as w
-        t = model.Net(); perturb(t, 0)
-        j = model_nnx.Net(rngs=nnx.Rngs(0))
-        w.load_torch_state_dict(j, t.state_dict())
-        x = np.random.default_rng(0).standard_normal((2, 8)).astype(np.float32)
-        with torch.no_grad():
-            ref = t(torch.from_numpy(x)).numpy()
-        np.testing.assert_allclose(np.asarray(j(jnp.asarray(x))), ref, rtol=1e-4, atol=1e-4)
-        print("PARITY OK")
-    """)
-    r = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True)
-    assert "PARITY OK" in r.stdout, r.stderr[-3000:]
+    package_parity(tmp_path, "regpkg")
 
 
 LAYER_KWARGS = HEADER + textwrap.dedent("""
@@ -313,22 +317,7 @@ def test_star_imports_of_the_package_bind_what_the_module_exports(tmp_path):
     assert p.returncode == 0, p.stderr
     made = (pkg / "create_act_nnx.py").read_text()
     assert "nn.SiLU" not in made and "from .activations_nnx import *" in made, made
-    script = textwrap.dedent("""
-        import numpy as np, torch, jax.numpy as jnp
-        from flax import nnx
-        from torch2nnx.verify import perturb
-        from starpkg import model, model_nnx, model_nnx_weights as w
-        t = model.Net(); perturb(t, 0)
-        j = model_nnx.Net(rngs=nnx.Rngs(0))
-        w.load_torch_state_dict(j, t.state_dict())
-        x = np.random.default_rng(0).standard_normal((2, 8)).astype(np.float32)
-        with torch.no_grad():
-            ref = t(torch.from_numpy(x)).numpy()
-        np.testing.assert_allclose(np.asarray(j(jnp.asarray(x))), ref, rtol=1e-4, atol=1e-4)
-        print("PARITY OK")
-    """)
-    r = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True)
-    assert "PARITY OK" in r.stdout, r.stderr[-3000:]
+    package_parity(tmp_path, "starpkg")
 
 
 def test_a_name_shadowing_its_submodule_is_the_name(tmp_path):

@@ -442,14 +442,7 @@ def _row_init(f: FileContext, info: ClassInfo):
         if w.nnx_class == code(call.func):
             f.weight_maps[w.nnx_class] = w
     weights = {e.torch_name for w in maps for e in w.entries}
-    read = set()
-
-    class Reads(FastVisitor):
-        def visit_Attribute(self, node):
-            if isinstance(node.value, cst.Name) and node.value.value == "self":
-                read.add(node.attr.value)
-
-    Reads().walk(info.node.body)
+    read = _self_reads(info)
     sig = [n if d is _REQUIRED else f"{n}={d}" for n, d, k in spec if k == "pos"]
     sig += ["*"] + [n if d is _REQUIRED else f"{n}={d}" for n, d, k in spec if k == "kwonly"] + ["rngs: nnx.Rngs"]
     lines = ["super().__init__" + code(call)[len(code(call.func)):]]
