@@ -257,3 +257,31 @@ def test_shape_read_before_a_conv_does_not_fix_the_layout(tmp_path):
     make the input torch order; the conv makes it channels-last."""
     result = parity(SHAPE_READ, tmp_path, "Net", [rand(2, 3, 2, 2)])
     assert "jnp.transpose" not in result.code.split("class Net")[0].split("class ConvMlp")[1]
+
+
+def test_a_sequential_filled_by_add_module_in_a_builder(tmp_path):
+    """timm's create_csp_stem: ``stem = nn.Sequential()`` filled by add_module in
+    a builder returning ``(stem, info)``: the layers it was filled with decide
+    its layout, so the model takes channels-last and the mean's axes follow."""
+    result = parity("""
+        def create_stem(in_chans=3, out_chs=8):
+            stem = nn.Sequential()
+            stem.add_module("conv", nn.Conv2d(in_chans, out_chs, 3, padding=1))
+            stem.add_module("bn", nn.BatchNorm2d(out_chs))
+            return stem, dict(num_chs=out_chs)
+
+
+        class Net(nn.Module):
+            def __init__(self, in_chans=3):
+                super().__init__()
+                self.stem, info = create_stem(in_chans)
+                self.head = nn.Linear(info["num_chs"], 4)
+
+            def forward_features(self, x):
+                return self.stem(x)
+
+            def forward(self, x):
+                x = self.forward_features(x)
+                return self.head(x.mean((2, 3)))
+    """, tmp_path, "Net", [rand(2, 3, 6, 6)])
+    assert "axis=(1, 2)" in result.code and "transpose" not in result.code.split("class Net")[1]

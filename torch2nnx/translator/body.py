@@ -1531,6 +1531,9 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             return node, ret
         if m.kind == "sequential":
             want, ret = m.takes, m.returns
+            if want is None and ret is None and m.elements:
+                # filled after it was made (stem.add_module("conv", ...)): its layers tell
+                want, ret = self._fold_refs(list(m.elements))
             if t.kind == L.FREE and want is not None and want.channels_last:
                 t = self.decide(t, want)
             self._record_through(t, m.elements)
