@@ -389,3 +389,31 @@ def test_a_helper_named_like_a_source_name(tmp_path):
     result, tmod, jmod, wmod = translate_files(SHADOW, tmp_path)
     assert "t2n_flatten = flatten" in result.code, result.code
     run_parity(result, tmod, jmod, wmod, "Pool", [rand(2, 3, 4, 4)], kwargs={"flatten": True}, jit=True)
+
+
+DICT_PARAM = HEADER + textwrap.dedent("""
+    from typing import Any, Dict
+
+
+    def update_kwargs(block_kwargs: Dict[str, Any], width: int):
+        block_kwargs["width"] = width
+        return block_kwargs
+
+
+    class Net(nn.Module):
+        def __init__(self, dim=8):
+            super().__init__()
+            kw = update_kwargs({}, dim)
+            self.fc = nn.Linear(kw["width"], dim)
+
+        def forward(self, x):
+            return self.fc(x)
+""")
+
+
+def test_a_parameter_annotated_as_a_dict_is_no_tensor(tmp_path):
+    """timm's update_block_kwargs(block_kwargs: Dict[str, Any], ...): an item
+    assignment stays a dict's, never ``.at[...].set``."""
+    result, tmod, jmod, wmod = translate_files(DICT_PARAM, tmp_path)
+    assert 'block_kwargs["width"] = width' in result.code, result.code
+    run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 8)])

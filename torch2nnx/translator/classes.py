@@ -125,6 +125,9 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
         tags["self"] = L.OTHER_TAG
     if func.params.star_kwarg is not None:
         tags[func.params.star_kwarg.name.value] = L.OTHER_TAG  # **kwargs: a dict, never a tensor
+    for param in list(func.params.params) + list(func.params.kwonly_params):
+        if param.annotation is not None and _plain_annotation(param.annotation.annotation, f):
+            tags[param.name.value] = L.OTHER_TAG  # block_kwargs: Dict[str, Any]: item updates stay dict ones
     from .analyze import factory_params
     from .context import UNKNOWN_MODULE, ModuleRef
     for pname, classes in factory_params(func, f).items():
@@ -682,3 +685,20 @@ def _add_first(f: FileContext, info: ClassInfo, body: list, stmt, flag: str) -> 
 def _helper(f: FileContext, name: str) -> str:
     f.helpers.add(name)
     return name
+
+
+_PLAIN_TYPES = {"dict", "Dict", "Mapping", "MutableMapping", "OrderedDict", "str", "int", "float", "bool",
+                "Callable", "type", "Type", "set", "Set", "FrozenSet", "frozenset"}
+
+
+def _plain_annotation(node, f: FileContext) -> bool:
+    """An annotation naming a type that is never a tensor (``Dict[str, Any]``,
+    ``Optional[int]``, a plain class of the file such as a config dataclass)."""
+    while isinstance(node, cst.Subscript) and dotted(node.value) in ("Optional", "typing.Optional") \
+            and len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
+        node = node.slice[0].slice.value
+    head = node.value if isinstance(node, cst.Subscript) else node
+    name = dotted(head)
+    if name is None:
+        return False
+    return name.rpartition(".")[2] in _PLAIN_TYPES or name in f.plain_classes
