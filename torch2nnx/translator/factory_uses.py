@@ -152,9 +152,15 @@ class _Slots(FastVisitor):
         if isinstance(node, cst.Call):
             if self.dynamic(node.func):
                 self.found.add(id(node))
-            elif self.containers(node):
+            elif self.containers(node) == "torch":
                 for a in node.args:
                     self.mark(a.value, seen)
+            elif self.containers(node):
+                # a class of the run (SequentialList(*[cfg['block'](...) ...])): only layers
+                # handed as a sequence; its other arguments are sizes and flags
+                for a in node.args:
+                    if a.star == "*" or isinstance(a.value, (cst.List, cst.Tuple, cst.ListComp)):
+                        self.mark(a.value, seen)
         elif isinstance(node, cst.IfExp):
             self.mark(node.body, seen)
             self.mark(node.orelse, seen)
@@ -205,11 +211,11 @@ def dynamic_layer_calls(func: cst.FunctionDef, f) -> set[int]:
     def containers(call) -> bool:
         callee = call.func
         q = f.imports.qualify(callee)
-        if q in _CONTAINERS:
-            return True
+        if q in _CONTAINERS or isinstance(callee, cst.Name) and callee.value in ("list", "tuple"):
+            return "torch"
         if isinstance(callee, cst.Name):
-            return callee.value in f.classes or callee.value in f.external or callee.value in ("list", "tuple")
-        return False
+            return "class" if callee.value in f.classes or callee.value in f.external else None
+        return None
 
     slots = _Slots(dynamic, containers)
     slots.walk(func.body)
