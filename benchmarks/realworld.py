@@ -141,10 +141,10 @@ def _module_files(site: Path, modules: list[str]) -> list[Path]:
     files = []
     for m in dict.fromkeys(modules):
         base = site.joinpath(*m.split("."))
-        for f in (base.with_suffix(".py"), base / "__init__.py"):
-            if f.is_file() and f.name != "__init__.py" or (f.is_file() and m == modules[0]):
-                files.append(f)
-                break
+        # a package's __init__.py only for the case's own module: the drivers' `import timm`
+        # is not model code to translate
+        candidates = [base.with_suffix(".py")] + ([base / "__init__.py"] if m == modules[0] else [])
+        files += [f for f in candidates if f.is_file()][:1]
     return files
 
 

@@ -195,7 +195,7 @@ def followed(paths: list[Path]) -> tuple[list[Path], dict[str, str]]:
     reexported: dict[Path, dict[str, str]] = {}
     resolvers: dict[Path, Reexports] = {}
     explicit = [p.resolve() for p in paths]
-    todo = list(reversed(explicit))
+    todo = list(explicit)  # the order files are reached in is _reach_order's, below
     while todo:
         p = todo.pop()
         if p in seen:

@@ -287,11 +287,13 @@ def find_builders(module: cst.Module, f: FileContext) -> dict[str, set[str]]:
             if isinstance(s, cst.FunctionDef):
                 fparams[(name, s.name.value)] = set(factory_params(s, f))
 
+    classes = set(f.classes)
+    external = {n for n, k in f.external.items() if k != "random"}  # random functions build nothing
+
     def builds(c: _Calls, cls: str | None, fname=None) -> bool:
         if ((cls, fname) if cls else fname) in by_use:
             return True
-        if c.layers or (c.names & set(f.classes)) or (c.names & builders) \
-                or (c.names & {n for n, k in f.external.items() if k != "random"}):
+        if c.layers or (c.names & classes) or (c.names & builders) or (c.names & external):
             return True
         if c.refs & builders:
             return True  # hands a layer-building function on (it gets our rngs bound)
@@ -329,6 +331,9 @@ def _stateless_classes(f: FileContext, fparams, mbuilders) -> None:
     ``rngs``: ``needs_rngs`` False. A class needs them when its ``__init__``
     builds layers, it has builder methods, or a base needs them; torch layer
     subclasses, containers and other files' bases are taken to need them."""
+    from .factory_uses import dynamic_layer_calls
+
+    ext = {n for n, k in f.external.items() if k != "stateless-class"}
     needs = set()
     changed = True
     while changed:
@@ -340,9 +345,7 @@ def _stateless_classes(f: FileContext, fparams, mbuilders) -> None:
                          and s.name.value == "__init__"), None)
             own = False
             if init is not None:
-                from .factory_uses import dynamic_layer_calls
                 c = calls_of(init, f)
-                ext = {n for n, k in f.external.items() if k != "stateless-class"}
                 own = bool(c.layers or c.params or c.names & (needs | f.builders | ext | fparams.get((name, "__init__"), set()))
                            or c.self_methods & mbuilders.get(name, set()) or dynamic_layer_calls(init, f))
             if own or mbuilders.get(name) or info.row is not None or info.container \

@@ -13,6 +13,7 @@ from .fastvisit import FastTransformer, FastVisitor
 from .imports import dotted
 from .module_api import stateless_record
 from . import row_base
+from .factory_uses import dynamic_layer_calls, function_locals
 from ..rules.base import _REQUIRED, Unsupported, parse_params
 
 
@@ -140,14 +141,10 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
     rw_cls = BufferRewriter if kind == "init" else BodyRewriter
     rw = rw_cls(f, cls, func.name.value, params, tags)
     rw.build_ctx.rngs_available = needs_rngs
-    from .factory_uses import _Locals
-    loc = _Locals()
-    loc.walk(func.params)
-    loc.walk(func.body)
+    loc = function_locals(func)  # one walk for the helper aliases and the factories
     rw.build_ctx.local_names = loc.names
     if needs_rngs:
-        from .factory_uses import dynamic_layer_calls
-        rw.layer_calls = dynamic_layer_calls(func, f)
+        rw.layer_calls = dynamic_layer_calls(func, f, loc)
     if kind == "function":
         rw.build_ctx.function = func.name.value
     body = rw.walk(func.body)
@@ -374,7 +371,7 @@ def rewrite_class(f: FileContext, info: ClassInfo, builder_methods: set[str]) ->
         new_body = _add_first(f, info, new_body, RNGS_ATTR, "uses_rngs")
     elif not info.needs_rngs:
         init = next((s for s in new_body if isinstance(s, cst.FunctionDef) and s.name.value == "__init__"), None)
-        if init is not None and _uses_rngs(init.body):
+        if init is not None and _uses_name(init.body, "rngs"):
             info.needs_rngs = True  # it hands them on after all (a random initial value)
         else:
             new_body = [_optional_rngs(s) if s is init else s for s in new_body]
@@ -468,10 +465,6 @@ def _uses_name(node, name: str) -> bool:
 
     V().walk(node)
     return bool(found)
-
-
-def _uses_rngs(node) -> bool:
-    return _uses_name(node, "rngs")
 
 
 SEQUENTIAL_INIT = cst.parse_statement(

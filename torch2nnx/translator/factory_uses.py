@@ -100,8 +100,9 @@ def _is_self_attr(node) -> bool:
 class _Slots(FastVisitor):
     def __init__(self, dynamic, containers):
         self.dynamic = dynamic  # callee -> bool
-        self.containers = containers  # call -> bool: a container constructor of layers
+        self.containers = containers  # call -> "torch" | "class" | None: a constructor taking layers
         self.found: set[int] = set()
+        self.calls: list = []  # every call of the function (not of nested ones)
         self.local_calls: dict[str, list] = {}  # `conv = conv_layer(...)`: what a local may hold
         self.slotted: list = []
         self.returned: list = []
@@ -136,6 +137,7 @@ class _Slots(FastVisitor):
             self.slotted.append(node.value)  # layers += [conv, norm_layer(c)]
 
     def visit_Call(self, node):
+        self.calls.append(node)
         func = node.func
         if isinstance(func, cst.Attribute) and func.attr.value in _ADDERS:
             i = _ADDERS[func.attr.value]
@@ -183,16 +185,23 @@ class _Slots(FastVisitor):
                 self.mark(v, seen)
 
 
-def dynamic_layer_calls(func: cst.FunctionDef, f) -> set[int]:
-    """Calls in ``func`` (not in nested functions) of a callee bound at run time
-    -- a parameter, a local, an item or attribute of one -- whose result lands
-    in a module slot. Kept per function node (the analysis and the rewrite ask)."""
-    cached = f.layer_calls.get(id(func))
-    if cached is not None:
-        return cached[1]
+def function_locals(func: cst.FunctionDef) -> _Locals:
+    """The names ``func`` binds (not in nested functions)."""
     loc = _Locals()
     loc.walk(func.params)
     loc.walk(func.body)
+    return loc
+
+
+def dynamic_layer_calls(func: cst.FunctionDef, f, loc: _Locals | None = None) -> set[int]:
+    """Calls in ``func`` (not in nested functions) of a callee bound at run time
+    -- a parameter, a local, an item or attribute of one -- whose result lands
+    in a module slot. Kept per function node (the analysis and the rewrite ask);
+    ``loc``: :func:`function_locals` of ``func`` where the caller has them."""
+    cached = f.layer_calls.get(id(func))
+    if cached is not None:
+        return cached[1]
+    loc = loc or function_locals(func)
     local = loc.names - {"self", "cls"} - loc.imported
 
     def dynamic(callee) -> bool:
@@ -208,7 +217,7 @@ def dynamic_layer_calls(func: cst.FunctionDef, f) -> set[int]:
                 and registry.method(callee.attr.value) is None
         return False
 
-    def containers(call) -> bool:
+    def containers(call) -> str | None:
         callee = call.func
         q = f.imports.qualify(callee)
         if q in _CONTAINERS or isinstance(callee, cst.Name) and callee.value in ("list", "tuple"):
@@ -226,10 +235,9 @@ def dynamic_layer_calls(func: cst.FunctionDef, f) -> set[int]:
     picked = {n for n, vs in slots.local_calls.items()
               if any(isinstance(v, cst.Call) and isinstance(v.func, cst.Name)
                      and v.func.value in f.class_factories for v in vs)}
-    slots.found |= {id(c) for c in _calls(func.body) if isinstance(c.func, cst.Name) and c.func.value in picked}
-    factories = set(factory_params(func, f))
-    if factories:  # `attn_layer: LayerType = Attention`, rebound in the body: still a factory when called
-        slots.found |= {id(c) for c in _calls(func.body) if isinstance(c.func, cst.Name) and c.func.value in factories}
+    # `attn_layer: LayerType = Attention`, rebound in the body: still a factory when called
+    called = picked | set(factory_params(func, f))
+    slots.found |= {id(c) for c in slots.calls if isinstance(c.func, cst.Name) and c.func.value in called}
     if func.returns is not None and "Module" in cst.Module([]).code_for_node(func.returns.annotation):
         slots.slotted += slots.returned  # `def _create_attn(...) -> nn.Module: return attn_layer(...)`
     seen: set = set()
@@ -243,22 +251,6 @@ _CONTAINERS = {"torch.nn.Sequential", "torch.nn.ModuleList", "torch.nn.ModuleDic
 _PLAIN_METHODS = {"get", "pop", "copy", "format", "join", "split", "replace", "lower", "upper", "strip", "index",
                   "count", "items", "keys", "values", "setdefault", "update", "startswith", "endswith"}
 
-
-def _calls(node) -> list:
-    out = []
-
-    class C(FastVisitor):
-        def visit_Call(self, n):
-            out.append(n)
-
-        def visit_FunctionDef(self, n):
-            return False
-
-        def visit_Lambda(self, n):
-            return False
-
-    C().walk(node)
-    return out
 
 
 def class_factories(module: cst.Module, f) -> set[str]:
