@@ -2109,6 +2109,14 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         args.given_src[lay.dims[0]] = "0"
         return Tag(L.TENSOR, perm=(d,) + tuple(a if a < d else a + 1 for a in t.perm))
 
+    def _reduced_image_batch(self, rule: Rule, args):
+        if not rule.layout.reduces or len(rule.layout.dims) != 1 or not args.given(rule.layout.dims[0]):
+            return None
+        try:
+            return L.image_batch_by_reduced_dims(ast.literal_eval(args.src(rule.layout.dims[0])))
+        except (ValueError, SyntaxError):
+            return None
+
     def remap_dims(self, original, rule: Rule, args, name_nodes) -> Tag:
         lay = rule.layout
         tnames = [n for n in lay.tensors if n in name_nodes]
@@ -2117,7 +2125,7 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         node = name_nodes[tnames[0]]
         t = self.tag(node)
         if t.kind == L.FREE:
-            t = self.decide(t, L.plain())
+            t = self.decide(t, self._reduced_image_batch(rule, args) or L.plain())
         elif t.kind == L.SEQ and t.param:
             t = self.decide(Tag(L.FREE, param=t.param), L.plain()).with_(kind=L.SEQ)
         other_result = lay.result == "other"

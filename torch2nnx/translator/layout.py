@@ -132,3 +132,12 @@ def join(a: Tag, b: Tag) -> Tag:
     if b.kind == UNKNOWN:
         return a
     return Tag(UNKNOWN)
+
+
+def image_batch_by_reduced_dims(dims) -> Optional[Tag]:
+    """An undecided tensor reduced over exactly its spatial dims, (2, 3) or
+    (2, 3, 4), is an image batch (N, C, H, W[, D]): taken channels-last, as a
+    caller that cannot see the class hands it (timm's ECA: ``x.mean((2, 3))``)."""
+    if isinstance(dims, (tuple, list)) and sorted(dims) in ([2, 3], [2, 3, 4]):
+        return channels_last(len(dims) + 2)
+    return None

@@ -1,0 +1,58 @@
+"""Modules handed around as values: the caller cannot see which class it
+calls, so under the contract it hands over channels-last maps as they are,
+and the class must take them channels-last. A class whose input reaches no
+spatial layer still says it is an image batch when it reduces dims (2, 3) of
+it (timm's ECA attention: `x.mean((2, 3))`, a 1-d conv over channels).
+Torch vs NNX, perturbed weights, eval and nnx.jit."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import textwrap
+
+from harness import run_parity, translate_files
+from test_layout_forward import HEADER
+
+ECA = """
+    class Eca(nn.Module):
+        def __init__(self, k=3):
+            super().__init__()
+            self.conv = nn.Conv1d(1, 1, k, padding=k // 2, bias=False)
+
+        def forward(self, x):
+            y = x.mean((2, 3)).view(x.shape[0], 1, -1)
+            y = self.conv(y)
+            y = y.sigmoid().view(x.shape[0], -1, 1, 1)
+            return x * y.expand_as(x)
+
+
+    class Block(nn.Module):
+        def __init__(self, c, attn_layer=None):
+            super().__init__()
+            self.conv = nn.Conv2d(c, c, 3, padding=1)
+            self.bn = nn.BatchNorm2d(c)
+            self.attn = attn_layer() if attn_layer is not None else None
+
+        def forward(self, x):
+            x = self.bn(self.conv(x))
+            if self.attn is not None:
+                x = self.attn(x)
+            return torch.relu(x)
+
+
+    def block_with_eca(c=8):
+        return Block(c, attn_layer=Eca)
+"""
+
+
+def rand(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+def test_module_reducing_dims_2_3_takes_an_image_batch_channels_last(tmp_path):
+    result, tmod, jmod, wmod = translate_files(HEADER + textwrap.dedent(ECA), tmp_path)
+    for jit in (False, True):
+        run_parity(result, tmod, jmod, wmod, "block_with_eca", [rand(2, 8, 6, 6)], jit=jit, layout_class="Block")
+    eca = result.layout_of("Eca")
+    assert eca is not None and eca.takes["x"].channels_last, "Eca must take x channels-last"
