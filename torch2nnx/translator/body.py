@@ -2116,13 +2116,17 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             return L.plain()
         node = name_nodes[tnames[0]]
         t = self.tag(node)
+        origin = None
         if t.kind == L.FREE:
-            t = self.decide(t, L.plain())
+            # torch's order, provisionally: a spatial layer the result reaches (SE's
+            # x.mean((2, 3), keepdim=True) into a 1x1 conv) takes it channels-last next round
+            origin = t.param if t.param not in self.decided and self.func_name != "__init__" else None
+            t = self.decide(t, L.plain().with_(origin=origin))
         elif t.kind == L.SEQ and t.param:
             t = self.decide(Tag(L.FREE, param=t.param), L.plain()).with_(kind=L.SEQ)
         other_result = lay.result == "other"
         if not t.channels_last:
-            return L.OTHER_TAG if other_result else L.plain()
+            return L.OTHER_TAG if other_result else L.plain().with_(origin=t.origin if t.kind == L.TENSOR else None)
         perm = t.perm
         rank = len(perm)
         reduced: set[int] = set()
