@@ -1193,6 +1193,9 @@ class BodyRewriter(PlacesMixin, FastTransformer):
                 updated = self.add_rngs(updated, self.build_ctx.fill_rngs())
             if name in self.f.functions:
                 return self.call_summary(updated, self.f.functions[name], fname=name)
+            if name in self.f.external_functions and name not in self.f.local_functions:
+                # a function of another file of the run (timm's rms_norm2d): its layouts
+                return self.call_summary(updated, self.f.external_functions[name])
             if name in self.f.local_functions:
                 # defined further down: its layouts are known next round; record ours
                 for i, a in enumerate(updated.args):
