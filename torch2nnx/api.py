@@ -75,7 +75,7 @@ def translate_many(files: dict, targets: dict, *, line_length: int = 88) -> dict
                                package=mod.rpartition(".")[0] or None, siblings=dict(siblings),
                                extra_weight_maps=extra, reexports=reexports, external_hints=hints.get(mod))
             maps[mod] = {**extra, **result.weight_maps}
-            siblings[mod] = (targets[mod], result.exports, result.summaries)
+            siblings[mod] = (targets[mod], result.exports, result.summaries, result.function_summaries)
             results[mod] = result
         return results
 

@@ -1193,6 +1193,9 @@ class BodyRewriter(PlacesMixin, FastTransformer):
                 updated = self.add_rngs(updated, self.build_ctx.fill_rngs())
             if name in self.f.functions:
                 return self.call_summary(updated, self.f.functions[name], fname=name)
+            if name in self.f.external_functions and name not in self.f.local_functions:
+                # a function of another file of the run (timm's rms_norm2d): its layouts
+                return self.call_summary(updated, self.f.external_functions[name])
             if name in self.f.local_functions:
                 # defined further down: its layouts are known next round; record ours
                 for i, a in enumerate(updated.args):
@@ -2124,13 +2127,21 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             return L.plain()
         node = name_nodes[tnames[0]]
         t = self.tag(node)
+        origin = None
         if t.kind == L.FREE:
-            t = self.decide(t, self._reduced_image_batch(rule, args) or L.plain())
+            image = self._reduced_image_batch(rule, args)
+            if image is not None:
+                t = self.decide(t, image)
+            else:
+                # torch's order, provisionally: a spatial layer the result reaches (SE's
+                # x.mean(1, keepdim=True) into a 1x1 conv) takes it channels-last next round
+                origin = t.param if t.param not in self.decided and self.func_name != "__init__" else None
+                t = self.decide(t, L.plain().with_(origin=origin))
         elif t.kind == L.SEQ and t.param:
             t = self.decide(Tag(L.FREE, param=t.param), L.plain()).with_(kind=L.SEQ)
         other_result = lay.result == "other"
         if not t.channels_last:
-            return L.OTHER_TAG if other_result else L.plain()
+            return L.OTHER_TAG if other_result else L.plain().with_(origin=t.origin if t.kind == L.TENSOR else None)
         perm = t.perm
         rank = len(perm)
         reduced: set[int] = set()

@@ -118,6 +118,7 @@ class FileContext:
         self.layer_calls: dict[int, tuple] = {}  # id(function) -> (function, calls building layers by use)
         self.external: dict[str, str] = {}  # names imported from sibling translations -> kind
         self.external_summaries: dict[str, Summary] = {}  # their classes' __call__ layouts
+        self.external_functions: dict[str, Summary] = {}  # their plain module-level functions' layouts
         # what layer-building functions returned, by (class or None, name): read by callers next round
         self.builder_returns: dict[tuple, object] = {}
         self.builder_returns_seen: dict[tuple, object] = {}  # module-level defs (summaries may come later)

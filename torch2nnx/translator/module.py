@@ -47,6 +47,8 @@ class TranslateResult:
     weight_maps: dict = field(default_factory=dict)  # NNX layer types this file builds
     # layouts this file hands classes of other files: (their module, class, function, param) -> Tag
     external_hints: dict = field(default_factory=dict)
+    # layout summaries of the file's module-level functions (rms_norm2d(x, ...)), for importers
+    function_summaries: dict[str, Summary] = field(default_factory=dict)
 
     def layout_of(self, cls: str) -> Summary | None:
         return self.summaries.get(cls)
@@ -110,6 +112,10 @@ def _translate_source(source: str, path: str, options: Options, module_name: str
                 sums = options.siblings[mod][2] if len(options.siblings[mod]) > 2 else {}
                 if sums.get(name) is not None:
                     f.external_summaries[local] = sums[name]
+            elif not kind and len(options.siblings[mod]) > 3 and name in options.siblings[mod][3] \
+                    and registry.lookup(q) is None:
+                # a plain function of another file of the run: the layouts it takes and returns
+                f.external_functions[local] = options.siblings[mod][3][name]
 
     find_module_classes(module, f)
     find_factory_fields(module, f)
@@ -160,6 +166,8 @@ def _translate_source(source: str, path: str, options: Options, module_name: str
     result = TranslateResult(final, weights, diags, f.todo_count, summaries, transposes)
     result.exports = exports(f.classes, f.builders, f.random_functions)
     result.weight_maps = dict(f.weight_maps)
+    result.function_summaries = {n: s for n, s in f.functions.items()
+                                 if n not in f.builders and n not in f.random_functions}
     for (owner, func, param), tag in f.callsites.items():
         if owner in f.external and owner in imports.names:
             mod, _, name = imports.names[owner].rpartition(".")

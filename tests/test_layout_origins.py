@@ -1,0 +1,79 @@
+"""A parameter whose first use is an op with dims (a mean, a pad) is read in
+torch's order for want of a layout; when the result reaches a spatial layer
+the parameter is taken channels-last from the next round on (its origin).
+Each case: torch vs NNX, perturbed weights, eval and nnx.jit."""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+
+from harness import run_parity, translate_files
+
+HEADER = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n\n\n"
+
+
+def rand(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+def parity(source, tmp_path, cls, inputs):
+    result, tmod, jmod, wmod = translate_files(HEADER + textwrap.dedent(source), tmp_path)
+    run_parity(result, tmod, jmod, wmod, cls, inputs)
+    run_parity(result, tmod, jmod, wmod, cls, inputs, jit=True)
+    return result
+
+
+SQUEEZE = """
+    class SE(nn.Module):
+        def __init__(self, c, add_maxpool=True):
+            super().__init__()
+            self.add_maxpool = add_maxpool
+            self.fc1 = nn.Conv2d(c, c // 2, 1)
+            self.fc2 = nn.Conv2d(c // 2, c, 1)
+
+        def forward(self, x):
+            x_se = x.mean((2, 3), keepdim=True)
+            if self.add_maxpool:
+                x_se = 0.5 * x_se + 0.5 * x.amax((2, 3), keepdim=True)
+            x_se = self.fc2(F.relu(self.fc1(x_se)))
+            return x * x_se.sigmoid()
+
+
+    def get_attn(name):
+        if name == "se":
+            return SE
+        return None
+
+
+    class Block(nn.Module):
+        def __init__(self, c, attn="se"):
+            super().__init__()
+            self.conv = nn.Conv2d(c, c, 3, padding=1)
+            cls = get_attn(attn)
+            self.se = cls(c) if cls is not None else nn.Identity()
+
+        def forward(self, x):
+            return self.se(self.conv(x))
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Conv2d(3, 8, 3, padding=1)
+            self.block = Block(8)
+
+        def forward(self, x):
+            return self.block(self.stem(x)).mean((2, 3))
+"""
+
+
+def test_mean_of_a_parameter_into_a_conv(tmp_path):
+    """timm's SEModule, built through a registry (`get_attn('se')`) so its caller
+    cannot know the class and hands it channels-last, as the contract says: the
+    input's first use is `x.mean((2, 3), keepdim=True)`, whose result reaches a 1x1
+    conv, so the module takes x channels-last."""
+    result = parity(SQUEEZE, tmp_path, "Net", [rand(2, 3, 8, 8)])
+    se = result.code.split("class SE")[1].split("def get_attn")[0]
+    assert "jnp.transpose" not in se
