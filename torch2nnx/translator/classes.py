@@ -178,6 +178,11 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
     if cls is not None:
         cls.transposes += rw.transposes
     summary = rw.finish()
+    if kind != "init":
+        for p in params:
+            t = summary.takes.get(p)
+            if p != "self" and p not in hinted and (t is None or t.kind not in (L.TENSOR, L.SEQ)):
+                f.generic_params.add((owner, name, p))
     summary.takes.update(hinted)
     summary.transposes = rw.transposes
     if kind == "init" and cls is not None:

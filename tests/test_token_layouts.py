@@ -1,0 +1,95 @@
+"""Token (B, N, C) tensors beside images in one file (the ViT family of the
+timm corpus): layers shared by token and image models must not turn a token
+tensor into an image. Each case: torch vs NNX, perturbed weights, eval and
+nnx.jit."""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+
+from harness import run_parity, translate_files
+
+HEADER = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\nfrom functools import partial\n\n\n"
+
+
+def rand(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+def parity(source, tmp_path, cls, inputs):
+    result, tmod, jmod, wmod = translate_files(HEADER + textwrap.dedent(source), tmp_path)
+    run_parity(result, tmod, jmod, wmod, cls, inputs)
+    run_parity(result, tmod, jmod, wmod, cls, inputs, jit=True)
+    return result
+
+
+CONV_OR_LINEAR = """
+    class Mlp(nn.Module):
+        def __init__(self, cin, hidden, use_conv=False):
+            super().__init__()
+            linear_layer = partial(nn.Conv2d, kernel_size=1) if use_conv else nn.Linear
+            self.fc1 = linear_layer(cin, hidden)
+            self.act = nn.GELU()
+            self.fc2 = linear_layer(hidden, cin)
+
+        def forward(self, x):
+            return self.fc2(self.act(self.fc1(x)))
+
+
+    class DropPath(nn.Module):
+        def __init__(self, p=0.0):
+            super().__init__()
+            self.p = p
+
+        def forward(self, x):
+            if self.p == 0.0 or not self.training:
+                return x
+            shape = (x.shape[0],) + (1,) * (x.ndim - 1)
+            return x * torch.rand(shape) / (1 - self.p)
+
+
+    class TokenNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.norm = nn.LayerNorm(8)
+            self.mlp = Mlp(8, 16)
+            self.drop_path = DropPath(0.1)
+
+        def forward(self, x):
+            x = x + self.drop_path(self.mlp(self.norm(x)))
+            return x[:, 0] + x.mean(1)
+
+
+    class ConvNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Conv2d(3, 8, 3, padding=1)
+            self.mlp = Mlp(8, 16, use_conv=True)
+            self.drop_path = DropPath(0.1)
+
+        def forward(self, x):
+            x = self.stem(x)
+            x = x + self.drop_path(self.mlp(x))
+            return x.mean((2, 3))
+
+
+    class Both(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.tokens = TokenNet()
+            self.images = ConvNet()
+
+        def forward(self, x, t):
+            return self.images(x) + self.tokens(t)
+"""
+
+
+def test_conv_or_linear_layer_shared_by_tokens_and_images(tmp_path):
+    """timm's Mlp (`partial(nn.Conv2d, kernel_size=1) if use_conv else nn.Linear`)
+    and DropPath, used by a token model (B, N, C) and a conv model in one file:
+    the layer chosen at run time takes what its caller hands it, as it is."""
+    parity(CONV_OR_LINEAR, tmp_path, "TokenNet", [rand(2, 5, 8)])
+    parity(CONV_OR_LINEAR, tmp_path, "ConvNet", [rand(2, 3, 6, 6)])
+    parity(CONV_OR_LINEAR, tmp_path, "Both", [rand(2, 3, 6, 6), rand(2, 5, 8, seed=1)])
