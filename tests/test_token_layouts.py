@@ -93,3 +93,46 @@ def test_conv_or_linear_layer_shared_by_tokens_and_images(tmp_path):
     parity(CONV_OR_LINEAR, tmp_path, "TokenNet", [rand(2, 5, 8)])
     parity(CONV_OR_LINEAR, tmp_path, "ConvNet", [rand(2, 3, 6, 6)])
     parity(CONV_OR_LINEAR, tmp_path, "Both", [rand(2, 3, 6, 6), rand(2, 5, 8, seed=1)])
+
+
+VARIABLES_AS_ARRAYS = """
+    class Blur(nn.Module):
+        def __init__(self, channels):
+            super().__init__()
+            self.channels = channels
+            self.register_buffer('filt', torch.empty(channels, 1, 3, 3), persistent=False)
+            self.filt.copy_(torch.tensor([1.0, 2.0, 1.0])[:, None] * torch.tensor([1.0, 2.0, 1.0])[None, :] / 16)
+
+        def forward(self, x):
+            weight = self.filt
+            return F.conv2d(x, weight, padding=1, groups=self.channels)
+
+
+    class Bias(nn.Module):
+        def __init__(self, heads, n):
+            super().__init__()
+            self.biases = nn.Parameter(torch.zeros(heads, n))
+            self.register_buffer('idxs', torch.arange(n * n).view(n, n) % n, persistent=False)
+
+        def forward(self, attn):
+            return attn + self.biases[:, self.idxs]
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.blur = Blur(3)
+            self.bias = Bias(2, 4)
+
+        def forward(self, x, attn):
+            return self.blur(x).mean((2, 3)).sum() + self.bias(attn)
+"""
+
+
+def test_parameters_and_buffers_read_as_arrays(tmp_path):
+    """timm's BlurPool2d (`weight = self.filt` handed to F.conv2d) and TinyViT's
+    attention biases (`self.attention_biases[:, self.attention_bias_idxs]`): a
+    Variable handed to a JAX primitive or used as an index raises under nnx.jit;
+    its value is read instead."""
+    result = parity(VARIABLES_AS_ARRAYS, tmp_path, "Net", [rand(2, 3, 6, 6), rand(2, 2, 4, 4, seed=1)])
+    assert "self.idxs[...]" in result.code and "weight = self.filt[...]" in result.code
