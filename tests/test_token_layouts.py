@@ -136,3 +136,62 @@ def test_parameters_and_buffers_read_as_arrays(tmp_path):
     its value is read instead."""
     result = parity(VARIABLES_AS_ARRAYS, tmp_path, "Net", [rand(2, 3, 6, 6), rand(2, 2, 4, 4, seed=1)])
     assert "self.idxs[...]" in result.code and "weight = self.filt[...]" in result.code
+
+
+POSITIONS_PERMUTED = """
+    class PatchEmbed(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.proj = nn.Conv2d(3, 8, 2, 2)
+
+        def forward(self, x):
+            x = self.proj(x)
+            Hp, Wp = x.shape[2], x.shape[3]
+            x = x.flatten(2).transpose(1, 2)
+            return x, (Hp, Wp)
+
+
+    class PosEnc(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.proj = nn.Conv2d(4, 8, 1)
+
+        def forward(self, B: int, H: int, W: int):
+            return self.proj(torch.linspace(0, 1, B * 4 * H * W).reshape(B, 4, H, W))
+
+
+    class Block(nn.Module):
+        def __init__(self, norm_layer=nn.LayerNorm):
+            super().__init__()
+            self.norm = norm_layer(8)
+            self.fc = nn.Linear(8, 8)
+
+        def forward(self, x, H: int, W: int):
+            return x + self.fc(self.norm(x))
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.patch_embed = PatchEmbed()
+            self.pos_embed = PosEnc()
+            self.blocks = nn.ModuleList([Block() for _ in range(2)])
+            self.norm = nn.LayerNorm(8)
+
+        def forward(self, x):
+            B = x.shape[0]
+            x, (Hp, Wp) = self.patch_embed(x)
+            pos_encoding = self.pos_embed(B, Hp, Wp).reshape(B, -1, x.shape[1]).permute(0, 2, 1)
+            x = x + pos_encoding
+            for blk in self.blocks:
+                x = blk(x, Hp, Wp)
+            return self.norm(x)[:, 0]
+"""
+
+
+def test_tokens_plus_permuted_positions_stay_tokens(tmp_path):
+    """XCiT: `x + pos.reshape(B, -1, N).permute(0, 2, 1)` with x (B, N, C) tokens:
+    the sum stays in torch order (the permuted operand is transposed), so the
+    blocks it reaches (a LayerNorm from a factory) normalise the channels."""
+    result = parity(POSITIONS_PERMUTED, tmp_path, "Net", [rand(2, 3, 8, 8)])
+    assert "x = x + jnp.transpose(pos_encoding, (0, 2, 1))" in result.code

@@ -769,6 +769,15 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         # one channels-last, one not
         cl, other = (lt, rt) if lt.channels_last else (rt, lt)
         rank = len(cl.perm)
+        if cl.roles is None and other.kind == L.TENSOR and other.rank == rank:
+            # a torch-order tensor next to one only permuted lazily (`pos.permute(0, 2, 1)`,
+            # no image axes known): torch order, so a token tensor never turns into the
+            # channels-last form of an image the layers it reaches next would assume
+            if cl is lt:
+                left = self.to_layout(left, cl, other)
+            else:
+                right = self.to_layout(right, cl, other)
+            return left, right, other.with_(one=False)
         if other.rank == rank or (other.perm is not None and len(other.perm) == rank):
             if cl is lt:
                 right = self.to_layout(right, other, cl)

@@ -8,7 +8,7 @@ __jax_array__() during abstractification"). In methods other than
 ``__init__``, such a read becomes ``self.filt[...]`` (the Variable's value)
 where it is
 
-- an argument of a ``jax.*`` / ``jnp.*`` call,
+- an argument of a ``jax.*`` call (``jnp`` functions convert Variables themselves),
 - an index of a subscript,
 - the value bound to a local name (``weight = self.filt``), which then goes
   anywhere.
@@ -83,7 +83,7 @@ class VariableReads(FastTransformer):
 
     def leave_Call(self, original, updated):
         callee = dotted(updated.func)
-        if callee is None or not (callee.startswith("jax.") or callee.startswith("jnp.")):
+        if callee is None or not callee.startswith("jax."):
             return updated
         args = [a.with_changes(value=self._wrap(a.value)) for a in updated.args]
         return updated.with_changes(args=args)
