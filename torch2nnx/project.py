@@ -23,6 +23,8 @@ from typing import Callable, Iterable
 
 from .api import package_of, translate
 from .diagnostics import Diagnostic
+from .translator import layout as L
+from .translator.layout import MIXED, merge_callers
 from .translator.module import ParseError
 
 TRANSLATED = "translated"  # an output is new or differs from the file on disk
@@ -498,17 +500,21 @@ def run(units: list[Unit], *, line_length: int = 88, workers: int = 1, cache=Non
         # dependencies were translated before their importers: what the importers hand their
         # classes (channels-last images) makes a second pass translate those files for it,
         # and the files importing them again (their layout summaries changed)
-        hints: dict = {}
+        # what all importers hand one parameter, merged (tokens here, images there: MIXED)
+        handed: dict = {}
         for result in results.values():
             for (mod, *key), tag in result.external_hints.items():
-                if mod in results and not _already_takes(results[mod], key, tag):
-                    hints.setdefault(mod, {})[tuple(key)] = tag
+                if mod in results:
+                    handed[(mod, tuple(key))] = merge_callers(handed.get((mod, tuple(key))), tag,
+                                                              _generic(results[mod], key))
+        hints: dict = {}
+        for (mod, key), tag in handed.items():
+            if not _already_takes(results[mod], key, tag):
+                hints.setdefault(mod, {})[key] = tag
         if hints:
-            for mod in hints:  # the whole picture: hints the first pass already honoured too
-                for r in results.values():
-                    for (m2, *key), tag in r.external_hints.items():
-                        if m2 == mod:
-                            hints[mod].setdefault(tuple(key), tag)
+            for (mod, key), tag in handed.items():  # the whole picture: hints the first pass already honoured too
+                if mod in hints:
+                    hints[mod].setdefault(key, tag)
             again = set(hints)
             grew = True
             while grew:
@@ -581,9 +587,20 @@ def _translate_levels(which: set, need: set, deps: dict, by_mod: dict, sources: 
             results[m] = result
 
 
+def _generic(result, key) -> bool:
+    """The class's ``__call__``, translated without hints, left the parameter
+    undecided: it takes it in any layout."""
+    cls, func, param = key
+    summary = result.summaries.get(cls) if func == "__call__" else None
+    t = summary.takes.get(param) if summary is not None and param in summary.params else L.UNKNOWN_TAG
+    return summary is not None and (t is None or t.kind not in (L.TENSOR, L.SEQ))
+
+
 def _already_takes(result, key, tag) -> bool:
     """The class's translation already takes what its importer hands it."""
     cls, func, param = key
+    if tag.kind == MIXED:
+        return True  # callers disagree: the first pass, without hints, is what they get
     summary = result.summaries.get(cls) if func == "__call__" else None
     return summary is not None and summary.takes.get(param) == tag
 

@@ -26,6 +26,7 @@ from .context import UNKNOWN_MODULE, BuildCtx, ClassInfo, FileContext, ModuleRef
 from .decorators import applied_identity, removable_decorator, unused_wrapper_call
 from .fastvisit import FastTransformer
 from .imports import dotted
+from .layer_choice import either_layout, factory_choice, stance
 from .layout import Tag
 from .modeflag import READ as MODE_FLAG_READ
 from .modeflag import annassign_mode_flag, assign_mode_flag, augassign_mode_flag, is_mode_flag
@@ -768,6 +769,15 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         # one channels-last, one not
         cl, other = (lt, rt) if lt.channels_last else (rt, lt)
         rank = len(cl.perm)
+        if cl.roles is None and other.kind == L.TENSOR and other.rank == rank:
+            # a torch-order tensor next to one only permuted lazily (`pos.permute(0, 2, 1)`,
+            # no image axes known): torch order, so a token tensor never turns into the
+            # channels-last form of an image the layers it reaches next would assume
+            if cl is lt:
+                left = self.to_layout(left, cl, other)
+            else:
+                right = self.to_layout(right, cl, other)
+            return left, right, other.with_(one=False)
         if other.rank == rank or (other.perm is not None and len(other.perm) == rank):
             if cl is lt:
                 right = self.to_layout(right, other, cl)
@@ -800,7 +810,12 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         return self.set(updated, t if t.is_tensor else L.OTHER_TAG)
 
     def leave_IfExp(self, original, updated):
-        return self.set(updated, L.join(self.tag(updated.body), self.tag(updated.orelse)))
+        a, b = self.tag(updated.body), self.tag(updated.orelse)
+        either = factory_choice(a.module, b.module) if a.kind == b.kind == L.MODULE else None
+        if either is not None:
+            # `partial(nn.Conv2d, kernel_size=1) if use_conv else nn.Linear`: either layer
+            return self.set(updated, Tag(L.MODULE, module=either))
+        return self.set(updated, L.join(a, b))
 
     def leave_Attribute(self, original, updated):
         q = self.f.imports.qualify(updated)
@@ -1551,6 +1566,8 @@ class BodyRewriter(PlacesMixin, FastTransformer):
                     node = self.canonical(node)
                     t = L.plain()
             return node, (ret if ret is not None else t)
+        if m.kind == "union" and either_layout(m):
+            return self._through_either(node, t, m)
         if m.kind in ("union", "list") and m.elements:
             # a loop over a ModuleList: fold twice to let the layout settle
             outs = []
@@ -1567,6 +1584,19 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         # unknown module: under the contract every translated module takes and
         # returns channels-last where torch uses channels-first, so pass through
         return node, t
+
+    def _through_either(self, node, t: Tag, m: ModuleRef):
+        """A layer chosen at run time between a channels-last one and a plain one
+        (``partial(nn.Conv2d, kernel_size=1) if use_conv else nn.Linear``): each
+        caller hands the tensor the chosen layer takes (an image to the conv, a
+        token tensor to the Linear), so the value passes as it is; an undecided
+        parameter stays undecided (the function returns what it was handed)."""
+        if t.kind == L.FREE:
+            return node, t
+        spatial = next(e for e in m.elements if stance(e) == "spatial")
+        if t.channels_last:
+            return self.through_module(node, t, spatial)
+        return node, L.plain(t.rank if t.kind == L.TENSOR else None)
 
     def apply_layout_unary(self, node, t: Tag, lay):
         kind = lay.kind

@@ -6,6 +6,7 @@ from __future__ import annotations
 import libcst as cst
 
 from .pytree_attrs import data_slots
+from .variable_reads import read_values, variable_attrs
 from . import layout as L
 from .body import BodyRewriter, code, expr
 from .context import ClassInfo, FileContext, Summary
@@ -178,6 +179,11 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
     if cls is not None:
         cls.transposes += rw.transposes
     summary = rw.finish()
+    if kind != "init":
+        for p in params:
+            t = summary.takes.get(p)
+            if p != "self" and p not in hinted and (t is None or t.kind not in (L.TENSOR, L.SEQ)):
+                f.generic_params.add((owner, name, p))
     summary.takes.update(hinted)
     summary.transposes = rw.transposes
     if kind == "init" and cls is not None:
@@ -336,11 +342,14 @@ def rewrite_class(f: FileContext, info: ClassInfo, builder_methods: set[str]) ->
     # pre-register builder methods so calls to them gain rngs
     for m in builder_methods:
         info.methods[m] = None
+    variables = variable_attrs(node)
     for i, fn in funcs:
         name = fn.name.value
         kind = "init" if name == "__init__" else "method"
         needs = name == "__init__" or name in builder_methods
         new_fn, summary = rewrite_function(f, fn, info, needs_rngs=needs, kind=kind)
+        if kind == "method":
+            new_fn = read_values(new_fn, variables)
         if name in builder_methods:
             f.builder_returns[(info.name, name)] = summary.returns
         if name == "__init__" and function_base and not _uses_name(new_fn.body, "rngs"):

@@ -128,22 +128,18 @@ class FileContext:
         self.callsites: dict[tuple, object] = dict(options.external_hints or {})
         self.hints: dict[tuple, object] = dict(options.external_hints or {})
         self.call_log: list | None = None  # record_call's arguments, while a RoundMemo watches
+        # parameters a function, translated without hints for them, left undecided (it takes them in
+        # any layout): (owner class or None, function, param); callers disagreeing on one give no hint
+        self.generic_params: set[tuple] = set()
 
     def record_call(self, owner, func: str, param: str, tag) -> None:
-        from .layout import join
+        from .layout import merge_callers
         if getattr(tag, "origin", None) is not None:
             tag = tag.with_(origin=None)  # the caller's parameter name means nothing to the callee
         if self.call_log is not None:
             self.call_log.append((owner, func, param, tag))
         key = (owner, func, param)
-        old = self.callsites.get(key)
-        if old is None:
-            self.callsites[key] = tag
-        elif old != tag and old.kind == tag.kind and (old.channels_last or tag.channels_last):
-            # callers disagree: channels-last wins (a plain caller pays one transpose)
-            self.callsites[key] = old if old.channels_last else tag
-        else:
-            self.callsites[key] = join(old, tag)
+        self.callsites[key] = merge_callers(self.callsites.get(key), tag, key in self.generic_params)
 
     def reset_round(self) -> None:
         """Forget what one translation round produced (a new round redoes it)."""

@@ -14,6 +14,10 @@ from dataclasses import dataclass, replace
 from typing import Optional
 
 TENSOR, OTHER, FREE, MODULE, SHAPE, UNKNOWN = "tensor", "other", "free", "module", "shape", "unknown"
+# what callers of one function hand a parameter when they cannot agree on one
+# layout (a token tensor here, an image there): no hint, the parameter stays
+# undecided (layout-generic code takes each caller's tensor as it is)
+MIXED = "mixed"
 # a tuple or list of tensors that share one layout (torch.split, max with dim)
 SEQ = "seq"
 
@@ -141,3 +145,34 @@ def image_batch_by_reduced_dims(dims) -> Optional[Tag]:
     if isinstance(dims, (tuple, list)) and sorted(dims) in ([2, 3], [2, 3, 4]):
         return channels_last(len(dims) + 2)
     return None
+
+
+def rank_of(tag: Tag) -> Optional[int]:
+    """The logical rank a tensor tag knows, if any."""
+    return len(tag.perm) if tag.perm is not None else tag.rank
+
+
+def merge_callers(old: Optional[Tag], new: Tag, generic: bool = False) -> Tag:
+    """What the callers of one function hand one parameter, merged over calls
+    (and over the files of a run). Callers that agree in rank but not in layout:
+    channels-last wins (a plain caller pays one transpose). Callers handing
+    tensors of different ranks (tokens (B, N, C) and images (N, C, H, W) to a
+    layer both kinds of model share) cannot share one layout: MIXED, for good;
+    so do callers disagreeing on a ``generic`` parameter (one its function, left
+    undecided, takes in any layout: DropPath's, an Mlp's): each caller's tensor
+    goes in as it is, no caller pays a transpose (nor gets a token tensor
+    transposed as an image)."""
+    if old is None:
+        return new
+    if old.kind == MIXED or new.kind == MIXED:
+        return Tag(MIXED)
+    if old == new:
+        return old
+    if old.kind == new.kind and old.kind in (TENSOR, SEQ):
+        ra, rb = rank_of(old), rank_of(new)
+        if (ra is not None and rb is not None and ra != rb) or \
+                (generic and (old.perm != new.perm or old.channels_last != new.channels_last)):
+            return Tag(MIXED)
+        if old.channels_last or new.channels_last:
+            return old if old.channels_last else new
+    return join(old, new)

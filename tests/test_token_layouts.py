@@ -1,0 +1,197 @@
+"""Token (B, N, C) tensors beside images in one file (the ViT family of the
+timm corpus): layers shared by token and image models must not turn a token
+tensor into an image. Each case: torch vs NNX, perturbed weights, eval and
+nnx.jit."""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+
+from harness import run_parity, translate_files
+
+HEADER = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\nfrom functools import partial\n\n\n"
+
+
+def rand(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+def parity(source, tmp_path, cls, inputs):
+    result, tmod, jmod, wmod = translate_files(HEADER + textwrap.dedent(source), tmp_path)
+    run_parity(result, tmod, jmod, wmod, cls, inputs)
+    run_parity(result, tmod, jmod, wmod, cls, inputs, jit=True)
+    return result
+
+
+CONV_OR_LINEAR = """
+    class Mlp(nn.Module):
+        def __init__(self, cin, hidden, use_conv=False):
+            super().__init__()
+            linear_layer = partial(nn.Conv2d, kernel_size=1) if use_conv else nn.Linear
+            self.fc1 = linear_layer(cin, hidden)
+            self.act = nn.GELU()
+            self.fc2 = linear_layer(hidden, cin)
+
+        def forward(self, x):
+            return self.fc2(self.act(self.fc1(x)))
+
+
+    class DropPath(nn.Module):
+        def __init__(self, p=0.0):
+            super().__init__()
+            self.p = p
+
+        def forward(self, x):
+            if self.p == 0.0 or not self.training:
+                return x
+            shape = (x.shape[0],) + (1,) * (x.ndim - 1)
+            return x * torch.rand(shape) / (1 - self.p)
+
+
+    class TokenNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.norm = nn.LayerNorm(8)
+            self.mlp = Mlp(8, 16)
+            self.drop_path = DropPath(0.1)
+
+        def forward(self, x):
+            x = x + self.drop_path(self.mlp(self.norm(x)))
+            return x[:, 0] + x.mean(1)
+
+
+    class ConvNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Conv2d(3, 8, 3, padding=1)
+            self.mlp = Mlp(8, 16, use_conv=True)
+            self.drop_path = DropPath(0.1)
+
+        def forward(self, x):
+            x = self.stem(x)
+            x = x + self.drop_path(self.mlp(x))
+            return x.mean((2, 3))
+
+
+    class Both(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.tokens = TokenNet()
+            self.images = ConvNet()
+
+        def forward(self, x, t):
+            return self.images(x) + self.tokens(t)
+"""
+
+
+def test_conv_or_linear_layer_shared_by_tokens_and_images(tmp_path):
+    """timm's Mlp (`partial(nn.Conv2d, kernel_size=1) if use_conv else nn.Linear`)
+    and DropPath, used by a token model (B, N, C) and a conv model in one file:
+    the layer chosen at run time takes what its caller hands it, as it is."""
+    parity(CONV_OR_LINEAR, tmp_path, "TokenNet", [rand(2, 5, 8)])
+    parity(CONV_OR_LINEAR, tmp_path, "ConvNet", [rand(2, 3, 6, 6)])
+    parity(CONV_OR_LINEAR, tmp_path, "Both", [rand(2, 3, 6, 6), rand(2, 5, 8, seed=1)])
+
+
+VARIABLES_AS_ARRAYS = """
+    class Blur(nn.Module):
+        def __init__(self, channels):
+            super().__init__()
+            self.channels = channels
+            self.register_buffer('filt', torch.empty(channels, 1, 3, 3), persistent=False)
+            self.filt.copy_(torch.tensor([1.0, 2.0, 1.0])[:, None] * torch.tensor([1.0, 2.0, 1.0])[None, :] / 16)
+
+        def forward(self, x):
+            weight = self.filt
+            return F.conv2d(x, weight, padding=1, groups=self.channels)
+
+
+    class Bias(nn.Module):
+        def __init__(self, heads, n):
+            super().__init__()
+            self.biases = nn.Parameter(torch.zeros(heads, n))
+            self.register_buffer('idxs', torch.arange(n * n).view(n, n) % n, persistent=False)
+
+        def forward(self, attn):
+            return attn + self.biases[:, self.idxs]
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.blur = Blur(3)
+            self.bias = Bias(2, 4)
+
+        def forward(self, x, attn):
+            return self.blur(x).mean((2, 3)).sum() + self.bias(attn)
+"""
+
+
+def test_parameters_and_buffers_read_as_arrays(tmp_path):
+    """timm's BlurPool2d (`weight = self.filt` handed to F.conv2d) and TinyViT's
+    attention biases (`self.attention_biases[:, self.attention_bias_idxs]`): a
+    Variable handed to a JAX primitive or used as an index raises under nnx.jit;
+    its value is read instead."""
+    result = parity(VARIABLES_AS_ARRAYS, tmp_path, "Net", [rand(2, 3, 6, 6), rand(2, 2, 4, 4, seed=1)])
+    assert "self.idxs[...]" in result.code and "weight = self.filt[...]" in result.code
+
+
+POSITIONS_PERMUTED = """
+    class PatchEmbed(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.proj = nn.Conv2d(3, 8, 2, 2)
+
+        def forward(self, x):
+            x = self.proj(x)
+            Hp, Wp = x.shape[2], x.shape[3]
+            x = x.flatten(2).transpose(1, 2)
+            return x, (Hp, Wp)
+
+
+    class PosEnc(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.proj = nn.Conv2d(4, 8, 1)
+
+        def forward(self, B: int, H: int, W: int):
+            return self.proj(torch.linspace(0, 1, B * 4 * H * W).reshape(B, 4, H, W))
+
+
+    class Block(nn.Module):
+        def __init__(self, norm_layer=nn.LayerNorm):
+            super().__init__()
+            self.norm = norm_layer(8)
+            self.fc = nn.Linear(8, 8)
+
+        def forward(self, x, H: int, W: int):
+            return x + self.fc(self.norm(x))
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.patch_embed = PatchEmbed()
+            self.pos_embed = PosEnc()
+            self.blocks = nn.ModuleList([Block() for _ in range(2)])
+            self.norm = nn.LayerNorm(8)
+
+        def forward(self, x):
+            B = x.shape[0]
+            x, (Hp, Wp) = self.patch_embed(x)
+            pos_encoding = self.pos_embed(B, Hp, Wp).reshape(B, -1, x.shape[1]).permute(0, 2, 1)
+            x = x + pos_encoding
+            for blk in self.blocks:
+                x = blk(x, Hp, Wp)
+            return self.norm(x)[:, 0]
+"""
+
+
+def test_tokens_plus_permuted_positions_stay_tokens(tmp_path):
+    """XCiT: `x + pos.reshape(B, -1, N).permute(0, 2, 1)` with x (B, N, C) tokens:
+    the sum stays in torch order (the permuted operand is transposed), so the
+    blocks it reaches (a LayerNorm from a factory) normalise the channels."""
+    result = parity(POSITIONS_PERMUTED, tmp_path, "Net", [rand(2, 3, 8, 8)])
+    assert "x = x + jnp.transpose(pos_encoding, (0, 2, 1))" in result.code
