@@ -14,7 +14,6 @@ import textwrap
 import numpy as np
 
 from harness import run_parity, translate_files
-from test_factories_by_use import package_parity
 
 HEADER = "import torch\nimport torch.nn as nn\nfrom collections import OrderedDict\nfrom functools import partial\n\n\n"
 
@@ -121,13 +120,14 @@ def test_an_alias_of_a_layer_class_is_exported(tmp_path):
     (pkg / "__init__.py").write_text("from .layers import SEModule, SqueezeExcite\n")
     (pkg / "layers.py").write_text(HEADER + textwrap.dedent("""
         class SEModule(nn.Module):
-            def __init__(self, dim, gate=1.0):
+            def __init__(self, channels, gate=1.0):
                 super().__init__()
-                self.fc = nn.Linear(dim, dim)
+                self.fc = nn.Conv2d(channels, channels, 1)
                 self.gate = gate
 
             def forward(self, x):
-                return x * torch.sigmoid(self.fc(x) * self.gate)
+                x_se = x.mean((2, 3), keepdim=True)
+                return x * torch.sigmoid(self.fc(x_se) * self.gate)
 
 
         SqueezeExcite = SEModule  # alias
@@ -139,21 +139,42 @@ def test_an_alias_of_a_layer_class_is_exported(tmp_path):
 
 
         class Net(nn.Module):
-            def __init__(self, dim=8, use_se=True):
+            def __init__(self, dim=4, use_se=True):
                 super().__init__()
-                self.fc = nn.Linear(dim, dim)
-                self.se = SqueezeExcite(dim) if use_se else nn.Identity()
-                self.se2 = _SE_LAYER(dim) if use_se else None
+                self.conv = nn.Conv2d(dim, dim, 3, padding=1)
+                if use_se:
+                    self.se = SqueezeExcite(dim)
+                else:
+                    self.se = None
+                self.se2 = _SE_LAYER(dim) if use_se else nn.Identity()
 
             def forward(self, x):
-                return self.se2(self.se(self.fc(x)))
+                x = self.conv(x)
+                x = self.se(x)
+                return self.se2(x).flatten(1)
     """))
     p = subprocess.run([sys.executable, "-m", "torch2nnx", "translate", "aliaspkg/model.py", "--no-cache"],
                        cwd=tmp_path, capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     code = (pkg / "model_nnx.py").read_text()
     assert "SqueezeExcite(dim, rngs=rngs)" in code and "_SE_LAYER(dim, rngs=rngs)" in code, code
-    package_parity(tmp_path, "aliaspkg")
+    script = textwrap.dedent("""
+        import numpy as np, torch, jax.numpy as jnp
+        from flax import nnx
+        from torch2nnx.verify import perturb
+        from aliaspkg import model, model_nnx, model_nnx_weights as w
+        t = model.Net(); perturb(t, 0)
+        j = model_nnx.Net(rngs=nnx.Rngs(0))
+        w.load_torch_state_dict(j, t.state_dict())
+        x = np.random.default_rng(0).standard_normal((2, 4, 6, 6)).astype(np.float32)
+        with torch.no_grad():
+            ref = t(torch.from_numpy(x)).numpy()
+        out = j(jnp.asarray(x.transpose(0, 2, 3, 1)))  # channels-last in, (N, C*H*W) out as torch
+        np.testing.assert_allclose(np.asarray(out), ref, rtol=1e-4, atol=1e-4)
+        print("PARITY OK")
+    """)
+    r = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True)
+    assert "PARITY OK" in r.stdout, r.stderr[-3000:]
 
 
 CHOSEN = HEADER + textwrap.dedent("""
