@@ -252,7 +252,7 @@ def dynamic_layer_calls(func: cst.FunctionDef, f, loc: _Locals | None = None) ->
     if func.returns is not None and "Module" in cst.Module([]).code_for_node(func.returns.annotation):
         slots.slotted += slots.returned  # `def _create_attn(...) -> nn.Module: return attn_layer(...)`
     else:
-        slots.slotted += _returned_layers(slots.returned, dynamic, containers, f)
+        slots.slotted += _returned_layers(slots.returned, dynamic, f)
     seen: set = set()
     for v in slots.slotted:
         slots.mark(v, seen)
@@ -260,7 +260,7 @@ def dynamic_layer_calls(func: cst.FunctionDef, f, loc: _Locals | None = None) ->
     return slots.found
 
 
-def _returned_layers(returned: list, dynamic, containers, f) -> list:
+def _returned_layers(returned: list, dynamic, f) -> list:
     """Returned values that hold layers: a torch container (``return
     nn.Sequential(*layers)``, ``return nn.Sequential(stem), stride``), and, when
     one return builds a layer of a class or a registry, every return (``if
@@ -277,7 +277,7 @@ def _returned_layers(returned: list, dynamic, containers, f) -> list:
         fn = node.func
         if isinstance(fn, cst.Name):
             return fn.value in f.classes or f.external.get(fn.value, "builder") not in ("builder", "random") \
-                or fn.value in f.layer_globals
+                or f.layer_globals.get(fn.value, ("",))[0] == "class"
         return isinstance(fn, cst.Subscript) and isinstance(fn.value, cst.Name) \
             and f.layer_globals.get(fn.value.value, ("",))[0] == "registry" and dynamic(fn)
 
