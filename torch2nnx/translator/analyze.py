@@ -273,11 +273,14 @@ def find_builders(module: cst.Module, f: FileContext) -> dict[str, set[str]]:
     methods: dict[str, dict[str, _Calls]] = {}
     for name, info in f.classes.items():
         methods[name] = {}
-        for s in info.node.body.body:
-            if isinstance(s, cst.FunctionDef) and s.name.value != "__init__":
-                methods[name][s.name.value] = calls_of(s, f)
-                if s.name.value != "forward" and dynamic_layer_calls(s, f):
-                    by_use.add((name, s.name.value))
+        defs = [s for s in info.node.body.body if isinstance(s, cst.FunctionDef) and s.name.value != "__init__"]
+        for s in defs:
+            methods[name][s.name.value] = calls_of(s, f)
+        # what forward runs (forward_features collecting `outs.append(norm(x))`) builds nothing
+        run = _reached(methods[name], "forward")
+        for s in defs:
+            if s.name.value not in run and dynamic_layer_calls(s, f):
+                by_use.add((name, s.name.value))
     builders: set[str] = set()
     mbuilders: dict[str, set[str]] = {c: set() for c in f.classes}
 
@@ -324,6 +327,18 @@ def find_builders(module: cst.Module, f: FileContext) -> dict[str, set[str]]:
     f.builders = builders
     _stateless_classes(f, fparams, mbuilders)
     return mbuilders
+
+
+def _reached(methods: dict, start: str) -> set[str]:
+    """The methods ``start`` calls on self, transitively (itself included)."""
+    seen, todo = set(), [start]
+    while todo:
+        m = todo.pop()
+        if m in seen or m not in methods:
+            continue
+        seen.add(m)
+        todo += methods[m].self_methods
+    return seen | {start}
 
 
 def _stateless_classes(f: FileContext, fparams, mbuilders) -> None:

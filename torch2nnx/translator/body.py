@@ -27,6 +27,7 @@ from .decorators import applied_identity, removable_decorator, unused_wrapper_ca
 from .fastvisit import FastTransformer
 from .imports import dotted
 from .layer_choice import either_layout, factory_choice, stance
+from .layer_globals import constructed
 from .layout import Tag
 from .modeflag import READ as MODE_FLAG_READ
 from .modeflag import annassign_mode_flag, assign_mode_flag, augassign_mode_flag, is_mode_flag
@@ -137,6 +138,29 @@ def _source_rank(args):
             return len(v) if isinstance(v, (tuple, list)) else 1
         return len(star)
     return None
+
+
+def _built(m: ModuleRef) -> ModuleRef:
+    """What calling the factory ``m`` builds."""
+    if m.rule is not None:
+        return ModuleRef("layer", rule=m.rule, layout=m.layout)
+    if len(m.elements) == 1:
+        return m.elements[0]
+    return ModuleRef("union", elements=m.elements) if m.elements else ModuleRef("unknown", function=True)
+
+
+def _is_none(node) -> bool:
+    return isinstance(node, cst.Name) and node.value == "None"
+
+
+def _mixed_ranks(m) -> bool:
+    """A union of spatial layers of different ranks (and maybe elementwise ones)."""
+    if m is None or m.kind != "union":
+        return False
+    layers = [e for e in m.elements if e.kind == "layer" and e.rule is not None]
+    kinds = {(e.layout or e.rule.layout).kind for e in layers}
+    return len({(e.layout or e.rule.layout).rank for e in layers} - {None}) > 1 \
+        and kinds <= {"spatial", "elementwise"}
 
 
 class BodyRewriter(PlacesMixin, FastTransformer):
@@ -651,6 +675,29 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             given[name] = code(a.value)
         return self.factory(original, m.rule, given)
 
+    def filtered_layers(self, call) -> Optional[Tag]:
+        """``filter(None, [conv, norm_layer(c), aa if aa else None])``: the layers of the
+        list, in order (``nn.Sequential(*filter(None, [...]))`` is a Sequential of them)."""
+        if not (isinstance(call.func, cst.Name) and call.func.value == "filter" and "filter" not in self.env
+                and len(call.args) == 2 and not any(a.star or a.keyword for a in call.args)
+                and isinstance(call.args[0].value, cst.Name) and call.args[0].value.value == "None"
+                and isinstance(call.args[1].value, (cst.List, cst.Tuple))):
+            return None
+        refs = []
+        for e in call.args[1].value.elements:
+            v = e.value
+            if _is_none(v) or isinstance(e, cst.StarredElement):
+                if isinstance(e, cst.StarredElement):
+                    return None
+                continue
+            if isinstance(v, cst.IfExp) and _is_none(v.orelse):
+                v = v.body  # `create_aa(...) if aa_layer is not None else None`: that layer, when present
+            t = self.tag(v)
+            if t.kind != L.MODULE or t.module is None:
+                return None
+            refs.append(t.module)
+        return Tag(L.MODULE, module=ModuleRef("list", elements=tuple(refs))) if refs else None
+
     def call_factory(self, original, updated, m: ModuleRef):
         """``norm_layer(planes)``: builds a layer; gets ``rngs`` like a constructor."""
         if not self.build_ctx.rngs_available:
@@ -1083,6 +1130,9 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         value = applied_identity(updated)
         if value is not None:  # torch.compile(mode=...)(fn): fn
             return self.set(value, self.tag(value))
+        kept = self.filtered_layers(updated)
+        if kept is not None:
+            return self.set(updated, kept)
         q = self.f.imports.qualify(func)
         if q is None and isinstance(original.func, cst.Attribute):
             # a static method of a torch class (nn.Transformer.generate_square_subsequent_mask):
@@ -1153,13 +1203,19 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         ft = self.tag(func)
         if ft.kind == L.MODULE and ft.module is not None and ft.module.kind == "factory":
             return self.call_factory(original, updated, ft.module)
+        if ft.kind == L.MODULE and ft.module is not None and ft.module.kind == "union" and ft.module.elements \
+                and all(e.kind == "factory" for e in ft.module.elements):
+            # `conv_nd(n)(...)`: one of several layer classes a function hands out
+            return self.call_factory(original, updated, ModuleRef("factory", elements=(ModuleRef(
+                "union", elements=tuple(_built(e) for e in ft.module.elements)),)))
         if ft.kind == L.MODULE:
             return self.call_module(original, updated, ft.module)
         if q == "functools.partial" and updated.args and self.tag(updated.args[0].value).kind == L.MODULE:
             return self.partial_factory(original, updated)
         if id(original) in self.layer_calls and ft.kind != L.TENSOR:
-            # `self.norm = norm_layer(dim)`, `stages += [stage_fn(...)]`: a factory known by its use
-            return self.call_factory(original, updated, ModuleRef("factory"))
+            # `self.norm = norm_layer(dim)`, `stages += [stage_fn(...)]`: a factory known by its use;
+            # `_registry[name](...)`, an alias or partial of a class: those classes (layer_globals)
+            return self.call_factory(original, updated, constructed(original.func, self.f) or ModuleRef("factory"))
         if isinstance(func, cst.Attribute) and func.attr.value in ("append", "extend", "insert") and updated.args:
             appended = self.container_add(func, updated)
             if appended is not None:
@@ -1510,6 +1566,15 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             return self.set(updated, L.UNKNOWN_TAG)
         first = updated.args[0]
         t = self.tag(first.value)
+        if _mixed_ranks(m) and not (t.kind == L.TENSOR and t.perm is not None) and not first.keyword \
+                and not first.star:
+            # one of conv1d/2d/3d chosen at run time (conv_nd(n)), the input's rank unknown: every
+            # one takes channels last, whatever the rank; torch's order around it
+            x = code(self.canonical(first.value))
+            self.transposes += 2
+            inner = updated.with_changes(args=[first.with_changes(value=expr(f"jnp.moveaxis({x}, 1, -1)"))]
+                                         + list(updated.args[1:]))
+            return self.set(expr(f"jnp.moveaxis({code(inner)}, -1, 1)"), L.UNKNOWN_TAG)
         new_first, out = self.through_module(first.value, t, m)
         args = [first.with_changes(value=new_first)] + list(updated.args[1:])
         return self.set(updated.with_changes(args=args), out)
@@ -1569,9 +1634,19 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         if m.kind == "union" and either_layout(m):
             return self._through_either(node, t, m)
         if m.kind in ("union", "list") and m.elements:
+            elements = m.elements
+            rank = len(t.perm) if t.kind in (L.TENSOR, L.FREE) and t.perm is not None else None
+            if m.kind == "union" and rank is not None:
+                # one of several layer classes (`conv_nd(n)(...)`): those taking a tensor of this rank
+                fit = tuple(e for e in elements if not (e.kind == "layer" and e.rule is not None
+                                                        and (e.layout or e.rule.layout).rank not in (None, rank)))
+                elements = fit or elements
+            if m.kind == "union" and len({(e.layout or e.rule.layout).rank for e in elements
+                                          if e.kind == "layer" and e.rule is not None} - {None}) > 1:
+                return node, t  # layers of different ranks, the input's unknown: as an unknown module
             # a loop over a ModuleList: fold twice to let the layout settle
             outs = []
-            for e in m.elements:
+            for e in elements:
                 n2, o = self.through_module(node, t, e)
                 node = n2
                 outs.append(o)

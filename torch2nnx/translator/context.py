@@ -96,6 +96,9 @@ class FileContext:
         self.classes: dict[str, ClassInfo] = {}
         self.builders: set[str] = set()  # module-level functions that build layers
         self.class_factories: set[str] = set()  # module-level functions returning layer classes
+        # module-level aliases, partials and registries of layer classes (layer_globals.py):
+        # name -> ("class" | "registry", the classes it stands for)
+        self.layer_globals: dict[str, tuple[str, tuple[str, ...]]] = {}
         # config-object fields holding layer factories: field -> translated classes
         self.factory_fields: dict[str, tuple[str, ...]] = {}
         # module-level functions that draw random numbers when called: they take

@@ -104,6 +104,7 @@ class _Slots(FastVisitor):
         self.found: set[int] = set()
         self.calls: list = []  # every call of the function (not of nested ones)
         self.local_calls: dict[str, list] = {}  # `conv = conv_layer(...)`: what a local may hold
+        self.items: dict[str, list] = {}  # `stem[k] = ...`: what items of a local may hold
         self.slotted: list = []
         self.returned: list = []
 
@@ -120,6 +121,9 @@ class _Slots(FastVisitor):
         for t in node.targets:
             if isinstance(t.target, cst.Name):
                 self.local_calls.setdefault(t.target.value, []).append(node.value)
+            elif isinstance(t.target, cst.Subscript) and isinstance(t.target.value, cst.Name):
+                # stem['conv'] = conv_layer(...): layers when `stem` turns out to hold layers
+                self.items.setdefault(t.target.value.value, []).append(node.value)
 
     def visit_AnnAssign(self, node):
         if node.value is not None:
@@ -181,7 +185,7 @@ class _Slots(FastVisitor):
                 if isinstance(e, cst.DictElement):
                     self.mark(e.value, seen)
         elif isinstance(node, cst.Name):
-            for v in self.local_calls.get(node.value, ()):
+            for v in self.local_calls.get(node.value, []) + self.items.get(node.value, []):
                 self.mark(v, seen)
 
 
@@ -204,11 +208,18 @@ def dynamic_layer_calls(func: cst.FunctionDef, f, loc: _Locals | None = None) ->
     loc = loc or function_locals(func)
     local = loc.names - {"self", "cls"} - loc.imported
 
+    glob = f.layer_globals
+
     def dynamic(callee) -> bool:
         if isinstance(callee, cst.Name):
-            return callee.value in local
+            # a local, or a module-level alias / partial of a layer class (layer_globals)
+            return callee.value in local or glob.get(callee.value, ("",))[0] == "class"
         if isinstance(callee, cst.Subscript):
-            return _root(callee) in local
+            root = _root(callee)
+            if root not in local and glob.get(root, ("",))[0] == "registry" \
+                    and isinstance(callee.value, cst.Name):
+                return True  # _block_registry[name](**kwargs): an item of a registry of layer classes
+            return root in local
         if isinstance(callee, cst.Call):
             return True  # get_layer(name)(dim): a factory handed out by a call
         if isinstance(callee, cst.Attribute):
@@ -220,7 +231,7 @@ def dynamic_layer_calls(func: cst.FunctionDef, f, loc: _Locals | None = None) ->
     def containers(call) -> str | None:
         callee = call.func
         q = f.imports.qualify(callee)
-        if q in _CONTAINERS or isinstance(callee, cst.Name) and callee.value in ("list", "tuple"):
+        if q in _CONTAINERS or isinstance(callee, cst.Name) and callee.value in ("list", "tuple", "filter"):
             return "torch"
         if isinstance(callee, cst.Name):
             return "class" if callee.value in f.classes or callee.value in f.external else None
@@ -240,6 +251,8 @@ def dynamic_layer_calls(func: cst.FunctionDef, f, loc: _Locals | None = None) ->
     slots.found |= {id(c) for c in slots.calls if isinstance(c.func, cst.Name) and c.func.value in called}
     if func.returns is not None and "Module" in cst.Module([]).code_for_node(func.returns.annotation):
         slots.slotted += slots.returned  # `def _create_attn(...) -> nn.Module: return attn_layer(...)`
+    else:
+        slots.slotted += _returned_layers(slots.returned, dynamic, f)
     seen: set = set()
     for v in slots.slotted:
         slots.mark(v, seen)
@@ -247,6 +260,33 @@ def dynamic_layer_calls(func: cst.FunctionDef, f, loc: _Locals | None = None) ->
     return slots.found
 
 
+def _returned_layers(returned: list, dynamic, f) -> list:
+    """Returned values that hold layers: a torch container (``return
+    nn.Sequential(*layers)``, ``return nn.Sequential(stem), stride``), and, when
+    one return builds a layer of a class or a registry, every return (``if
+    isinstance(block, nn.Module): return block(**kw)`` / ``return
+    _block_registry[block](**kw)``): a function returning layers returns layers."""
+    flat = []
+    for r in returned:
+        flat += [e.value for e in r.elements] if isinstance(r, cst.Tuple) else [r]
+    out = [r for r in flat if isinstance(r, cst.Call) and f.imports.qualify(r.func) in _NN_CONTAINERS]
+
+    def builds(node) -> bool:
+        if not isinstance(node, cst.Call):
+            return False
+        fn = node.func
+        if isinstance(fn, cst.Name):
+            return fn.value in f.classes or f.external.get(fn.value, "builder") not in ("builder", "random") \
+                or f.layer_globals.get(fn.value, ("",))[0] == "class"
+        return isinstance(fn, cst.Subscript) and isinstance(fn.value, cst.Name) \
+            and f.layer_globals.get(fn.value.value, ("",))[0] == "registry" and dynamic(fn)
+
+    if any(builds(r) for r in flat):
+        out += flat
+    return out
+
+
+_NN_CONTAINERS = {"torch.nn.Sequential", "torch.nn.ModuleList", "torch.nn.ModuleDict"}
 _CONTAINERS = {"torch.nn.Sequential", "torch.nn.ModuleList", "torch.nn.ModuleDict", "collections.OrderedDict"}
 _PLAIN_METHODS = {"get", "pop", "copy", "format", "join", "split", "replace", "lower", "upper", "strip", "index",
                   "count", "items", "keys", "values", "setdefault", "update", "startswith", "endswith"}
@@ -261,7 +301,9 @@ def class_factories(module: cst.Module, f) -> set[str]:
 
     def is_class(node, bound) -> bool:
         if isinstance(node, cst.Name):
-            return node.value in classes or node.value in bound
+            return node.value in classes or node.value in bound or node.value in f.layer_globals
+        if isinstance(node, cst.Subscript) and isinstance(node.value, cst.Name):
+            return f.layer_globals.get(node.value.value, ("",))[0] == "registry"  # _NORM_MAP[name]
         if isinstance(node, cst.Call) and node.args:  # partial(EcaModule, use_mlp=True)
             q = f.imports.qualify(node.func)
             return q == "functools.partial" and is_class(node.args[0].value, bound)

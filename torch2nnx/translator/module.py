@@ -18,6 +18,7 @@ from .context import HELPER_ALIAS, FileContext, Options, Summary
 from .emit import BUFFER_CLASSES, IMPORTS, existing_imports, format_code, helper_source, insert_point, used_modules
 from .fastvisit import FastTransformer
 from .imports import ImportTable, absolute_module, dotted, dropped_module
+from .layer_globals import export_kinds, find_layer_globals
 from .leftovers import mark_leftovers
 from .positions import LazyPositions
 from .rounds import RoundMemo
@@ -118,6 +119,7 @@ def _translate_source(source: str, path: str, options: Options, module_name: str
                 f.external_functions[local] = options.siblings[mod][3][name]
 
     find_module_classes(module, f)
+    find_layer_globals(module, f)
     find_factory_fields(module, f)
     find_plain_globals(module, f)
     builder_methods = find_builders(module, f)
@@ -152,6 +154,12 @@ def _translate_source(source: str, path: str, options: Options, module_name: str
         body = [_compiles_or_source(f, module, st) for st in body]
         final = _emit(module, body, f, options, imports)
     summaries = {n: i.methods.get("__call__") for n, i in f.classes.items() if i.methods.get("__call__")}
+    for n, (kind, targets) in f.layer_globals.items():
+        # an alias or partial of one class (SqueezeExcite = SEModule): importers see its layouts
+        if kind == "class" and len(targets) == 1 and n not in summaries:
+            s = summaries.get(targets[0]) or f.external_summaries.get(targets[0])
+            if s is not None:
+                summaries[n] = s
     transposes = {n: i.transposes for n, i in f.classes.items()}
     transposes.update({n: t for n, t in f.function_transposes.items() if t})
     weights = None
@@ -165,6 +173,7 @@ def _translate_source(source: str, path: str, options: Options, module_name: str
     diags = sorted(set(f.diagnostics))
     result = TranslateResult(final, weights, diags, f.todo_count, summaries, transposes)
     result.exports = exports(f.classes, f.builders, f.random_functions)
+    result.exports.update({n: k for n, k in export_kinds(f, _class_kind).items() if n not in result.exports})
     result.weight_maps = dict(f.weight_maps)
     result.function_summaries = {n: s for n, s in f.functions.items()
                                  if n not in f.builders and n not in f.random_functions}
@@ -301,12 +310,15 @@ def _map_import(stmt, siblings: dict, reexports: dict, package: str | None = Non
     return stmt.with_changes(body=body)
 
 
+def _class_kind(info) -> str:
+    return "container-class" if info.container else "class" if info.needs_rngs or info.uses_rngs else "stateless-class"
+
+
 def exports(result_classes: dict, builders: set, random_functions: set = frozenset()) -> dict:
     """What a translated file offers the other files of its run."""
     # functions drawing random numbers (timm's trunc_normal_) take `*, rngs` from their callers
     out = {name: "random" for name in random_functions}
-    out.update({name: ("container-class" if info.container else "class" if info.needs_rngs or info.uses_rngs
-                       else "stateless-class") for name, info in result_classes.items()})
+    out.update({name: _class_kind(info) for name, info in result_classes.items()})
     out.update({name: "builder" for name in builders})
     return out
 

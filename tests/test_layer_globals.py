@@ -1,0 +1,238 @@
+"""Layer classes reached through module-level names (layer_globals.py) and
+layers gathered in locals that a function returns in a container: timm's
+byobnet ``_block_registry[block](**kwargs)`` behind ``create_block``, the
+``SqueezeExcite = SEModule`` alias other files import, ``_SE_LAYER =
+partial(SqueezeExcite, ...)``, nfnet's ``stem['conv'] = conv_layer(...)``
+returned as ``nn.Sequential(stem)``, senet's ``layers = [block(...)]``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+
+from harness import run_parity, translate_files
+
+HEADER = "import torch\nimport torch.nn as nn\nfrom collections import OrderedDict\nfrom functools import partial\n\n\n"
+
+
+def rand(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+REGISTRY = HEADER + textwrap.dedent("""
+    class Basic(nn.Module):
+        def __init__(self, dim, scale=1.0):
+            super().__init__()
+            self.fc = nn.Linear(dim, dim)
+            self.scale = scale
+
+        def forward(self, x):
+            return self.fc(x) * self.scale
+
+
+    class Gated(nn.Module):
+        def __init__(self, dim):
+            super().__init__()
+            self.fc = nn.Linear(dim, dim)
+            self.gate = nn.Linear(dim, dim)
+
+        def forward(self, x):
+            return self.fc(x) * torch.sigmoid(self.gate(x))
+
+
+    Plain = Basic
+    _HALF = partial(Basic, scale=0.5)
+    _registry = dict(basic=Basic, gated=Gated)
+
+
+    def register(name, fn):
+        _registry[name] = fn
+
+
+    def create_block(block, **kwargs):
+        if isinstance(block, (nn.Module, partial)):
+            return block(**kwargs)
+        return _registry[block](**kwargs)
+
+
+    def make_stem(dim, conv_layer, n=2):
+        stem = OrderedDict()
+        for i in range(n):
+            stem[f"fc{i}"] = conv_layer(dim, dim)
+        stem["act"] = nn.ReLU()
+        return nn.Sequential(stem), n
+
+
+    def make_layer(block, dim, n):
+        layers = [block(dim)]
+        for _ in range(1, n):
+            layers.append(block(dim))
+        return nn.Sequential(*layers)
+
+
+    class Net(nn.Module):
+        def __init__(self, dim=8, kinds=("basic", "gated", "half")):
+            super().__init__()
+            blocks = []
+            for k in kinds:
+                blocks += [create_block(k, dim=dim)]
+            self.blocks = nn.Sequential(*blocks)
+            self.alias = Plain(dim)
+            self.halved = _HALF(dim)
+            self.stem, _ = make_stem(dim, nn.Linear)
+            self.layer = make_layer(Gated, dim, 2)
+
+        def forward(self, x):
+            return self.layer(self.stem(self.halved(self.alias(self.blocks(x)))))
+
+
+    register("half", _HALF)
+""")
+
+
+def test_registries_aliases_and_returned_containers(tmp_path):
+    """A call of a registry item, an alias or a partial of a layer class builds
+    that class; a function returning such a construction builds layers (its
+    callers pass rngs); layers put into a local list or OrderedDict that the
+    function returns in a container get rngs."""
+    result, tmod, jmod, wmod = translate_files(REGISTRY, tmp_path)
+    assert result.todo_count == 0, result.code
+    code = result.code
+    assert "def create_block(block, *, rngs: nnx.Rngs, **kwargs)" in code
+    assert "return _registry[block](**kwargs, rngs=rngs)" in code
+    assert "blocks += [create_block(k, dim=dim, rngs=rngs)]" in code
+    assert "self.alias = Plain(dim, rngs=rngs)" in code and "self.halved = _HALF(dim, rngs=rngs)" in code
+    assert 'stem[f"fc{i}"] = conv_layer(dim, dim, rngs=rngs)' in code
+    assert "layers = [block(dim, rngs=rngs)]" in code
+    assert "_stateless_layers" not in code  # what an alias builds is known: Basic, a stateful class
+    assert result.exports.get("Plain") == "class" and result.exports.get("_HALF") == "class"
+    run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 8)], jit=True)
+
+
+def test_an_alias_of_a_layer_class_is_exported(tmp_path):
+    """``SqueezeExcite = SEModule`` in one file, imported by another (through the
+    package's ``__init__``) and handed to ``partial`` there: built with rngs."""
+    pkg = tmp_path / "aliaspkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("from .layers import SEModule, SqueezeExcite\n")
+    (pkg / "layers.py").write_text(HEADER + textwrap.dedent("""
+        class SEModule(nn.Module):
+            def __init__(self, channels, gate=1.0):
+                super().__init__()
+                self.fc = nn.Conv2d(channels, channels, 1)
+                self.gate = gate
+
+            def forward(self, x):
+                x_se = x.mean((2, 3), keepdim=True)
+                return x * torch.sigmoid(self.fc(x_se) * self.gate)
+
+
+        SqueezeExcite = SEModule  # alias
+    """))
+    (pkg / "model.py").write_text(HEADER + textwrap.dedent("""
+        from aliaspkg import SqueezeExcite
+
+        _SE_LAYER = partial(SqueezeExcite, gate=0.5)
+
+
+        class Net(nn.Module):
+            def __init__(self, dim=4, use_se=True):
+                super().__init__()
+                self.conv = nn.Conv2d(dim, dim, 3, padding=1)
+                if use_se:
+                    self.se = SqueezeExcite(dim)
+                else:
+                    self.se = None
+                self.se2 = _SE_LAYER(dim) if use_se else nn.Identity()
+
+            def forward(self, x):
+                x = self.conv(x)
+                x = self.se(x)
+                return self.se2(x).flatten(1)
+    """))
+    p = subprocess.run([sys.executable, "-m", "torch2nnx", "translate", "aliaspkg/model.py", "--no-cache"],
+                       cwd=tmp_path, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    code = (pkg / "model_nnx.py").read_text()
+    assert "SqueezeExcite(dim, rngs=rngs)" in code and "_SE_LAYER(dim, rngs=rngs)" in code, code
+    script = textwrap.dedent("""
+        import numpy as np, torch, jax.numpy as jnp
+        from flax import nnx
+        from torch2nnx.verify import perturb
+        from aliaspkg import model, model_nnx, model_nnx_weights as w
+        t = model.Net(); perturb(t, 0)
+        j = model_nnx.Net(rngs=nnx.Rngs(0))
+        w.load_torch_state_dict(j, t.state_dict())
+        x = np.random.default_rng(0).standard_normal((2, 4, 6, 6)).astype(np.float32)
+        with torch.no_grad():
+            ref = t(torch.from_numpy(x)).numpy()
+        out = j(jnp.asarray(x.transpose(0, 2, 3, 1)))  # channels-last in, (N, C*H*W) out as torch
+        np.testing.assert_allclose(np.asarray(out), ref, rtol=1e-4, atol=1e-4)
+        print("PARITY OK")
+    """)
+    r = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True)
+    assert "PARITY OK" in r.stdout, r.stderr[-3000:]
+
+
+CHOSEN = HEADER + textwrap.dedent("""
+    from typing import Type
+
+
+    def conv_nd(n: int) -> Type[nn.Module]:
+        return [nn.Identity, nn.Conv1d, nn.Conv2d, nn.Conv3d][n]
+
+
+    class Net(nn.Module):
+        def __init__(self, n=2, norm_layer=nn.BatchNorm2d, aa=None):
+            super().__init__()
+            self.proj = conv_nd(n)(3, 4, kernel_size=3, padding=1)
+            self.pool = nn.Sequential(*filter(None, [
+                nn.Conv2d(4, 4, 1), norm_layer(4), nn.AvgPool2d(2) if aa else None]))
+
+        def forward(self, x):
+            return self.pool(self.proj(x)).flatten(1)
+""")
+
+
+def test_a_class_chosen_by_a_function_and_layers_filtered(tmp_path):
+    """``conv_nd(n)(...)``: a call of one of the classes a function hands out
+    builds a layer; the input's rank unknown, every such conv takes channels
+    last, so torch's order stays around it; ``nn.Sequential(*filter(None,
+    [...]))`` holds layers (their rngs, their layouts)."""
+    result, tmod, jmod, wmod = translate_files(CHOSEN, tmp_path)
+    assert result.todo_count == 0, result.code
+    code = result.code
+    assert "self.proj = conv_nd(n)(3, 4, kernel_size=3, padding=1, rngs=rngs)" in code
+    assert "norm_layer(4, rngs=rngs)," in code
+    run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 3, 6, 6)], jit=True)
+
+
+FORWARD_RUNS = HEADER + textwrap.dedent("""
+    class Net(nn.Module):
+        def __init__(self, dim=8, norm_layer=nn.LayerNorm):
+            super().__init__()
+            self.fc = nn.Linear(dim, dim)
+            self.norms = nn.ModuleList([norm_layer(dim) for _ in range(2)])
+
+        def forward_features(self, x):
+            outs = []
+            for norm in self.norms:
+                x = self.fc(x)
+                outs.append(norm(x))
+            return torch.stack(outs).sum(0)
+
+        def forward(self, x):
+            return self.forward_features(x)
+""")
+
+
+def test_what_forward_runs_builds_nothing(tmp_path):
+    """``outs.append(norm(x))`` in a method forward calls: a call of a layer,
+    not a construction; the method takes no rngs."""
+    result, tmod, jmod, wmod = translate_files(FORWARD_RUNS, tmp_path)
+    assert result.todo_count == 0, result.code
+    assert "def forward_features(self, x):" in result.code and "outs.append(norm(x))" in result.code
+    run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 8)], jit=True)
