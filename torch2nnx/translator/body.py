@@ -21,6 +21,7 @@ from ..rules.constants import DTYPE_VALUES
 from ..rules.module_methods import BY_NAME as MODULE_METHOD_NAMES, REQUIRES_GRAD_ATTR
 from ..rules.seq_ops import TIED_LINEAR_WEIGHTS, TIED_WEIGHT_NAMES
 from . import layout as L
+from .kernel_layout import renamed_torch_params, weight_tag
 from . import module_api
 from .context import UNKNOWN_MODULE, BuildCtx, ClassInfo, FileContext, ModuleRef, Summary
 from .decorators import applied_identity, removable_decorator, unused_wrapper_call
@@ -84,8 +85,16 @@ NON_TENSOR_MODULES = {
 
 
 def _narrowed_name(test):
-    if isinstance(test, cst.Call) and test.args and isinstance(test.args[0].value, cst.Name):
+    """The name an isinstance test narrows (in either operand of an ``and``, or
+    both operands of an ``or``)."""
+    if isinstance(test, cst.Call) and isinstance(test.func, cst.Name) and test.func.value == "isinstance" \
+            and test.args and isinstance(test.args[0].value, cst.Name):
         return test.args[0].value.value
+    if isinstance(test, cst.BooleanOperation):
+        left, right = _narrowed_name(test.left), _narrowed_name(test.right)
+        if isinstance(test.operator, cst.And):
+            return left if right is None or left == right else (right if left is None else None)
+        return left if left == right else None
     return None
 
 
@@ -153,6 +162,10 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         self.decided: dict[str, Tag] = {}
         for p in params:
             self.env[p] = (param_tags or {}).get(p, Tag(L.FREE, param=p))
+        # parameters that may hold an nnx.Variable (an init helper's `tensor`) until
+        # rebound: torch's in-place methods on them must write into it (inplace_set)
+        self.maybe_variables = set(params) - {"self"} if not (cls is not None and func_name == "forward") \
+            else set()
         self.todos: list[list[str]] = []
         self._stmts: list = []  # enclosing simple statements (original nodes), for positions
         self._call_funcs: set[int] = set()  # original nodes that are the callee of a call
@@ -183,6 +196,8 @@ class BodyRewriter(PlacesMixin, FastTransformer):
 
     def visit_AssignTarget(self, node):
         self.assign_targets.add(id(node.target))
+        if isinstance(node.target, cst.Name):
+            self.maybe_variables.discard(node.target.value)
 
     # ------------------------------------------------------------------ tags
     def tag(self, node) -> Tag:
@@ -318,7 +333,7 @@ class BodyRewriter(PlacesMixin, FastTransformer):
 
     def _plain_array(self, name: str) -> bool:
         t = self.env.get(name)
-        if t is None:
+        if t is None or name in self.maybe_variables:
             return False
         t = self.resolve(t)
         return t.kind == L.TENSOR or (t.kind == L.FREE and self.cls is not None and self.func_name == "forward")
@@ -343,14 +358,19 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         """``if isinstance(m, nn.Conv2d):`` - inside, ``m`` is that layer
         (``m.weight`` is ``m.kernel``). ``isinstance(m, A) or isinstance(m, B)``
         narrows to either."""
+        if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
+            # `"head" in name and isinstance(m, nn.Conv2d)`: both hold
+            self.narrow(test.left)
+            self.narrow(test.right)
+            return
         if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.Or):
             before = dict(self.env)
             self.narrow(test.left)
-            left = self.env.get(_narrowed_name(test.left))
+            name = _narrowed_name(test.left)
+            left = self.env.get(name) if name is not None else None
             self.env = dict(before)
             self.narrow(test.right)
-            right = self.env.get(_narrowed_name(test.right))
-            name = _narrowed_name(test.left)
+            right = self.env.get(name) if name is not None else None
             if left is not None and right is not None and name == _narrowed_name(test.right) \
                     and left.kind == right.kind == L.MODULE:
                 elems = []
@@ -827,7 +847,7 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             # a subclass of a torch layer reads its weights under the NNX layer's names
             hyper = name in dict(self.cls.row.attrs)
             return self.set(self.layer_read(original, updated, self.layer_attr(self.cls.row, name), store),
-                            L.OTHER_TAG if hyper else L.plain())
+                            L.OTHER_TAG if hyper else weight_tag([self.cls.row], name))
         if isinstance(base, cst.Name) and base.value == "self" and self.cls is not None:
             info = self.lookup_attr(name)
             if isinstance(info, ModuleRef):
@@ -847,7 +867,7 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             if rules and len(names) == 1 and None not in names:
                 hyper = all(name in dict(r.attrs) for r in rules if r is not None)  # a number, not a weight
                 return self.set(self.layer_read(original, updated, names.pop(), store),
-                                L.OTHER_TAG if hyper else L.plain())
+                                L.OTHER_TAG if hyper else weight_tag(rules, name))
             if bt.module.kind == "class":
                 info = self.f.classes.get(bt.module.cls)
                 attr = info.attrs.get(name) if info else None
@@ -868,7 +888,24 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             prop = registry.tensor_property(name)
             if prop is not None:
                 return self.apply_property(original, updated, prop, bt)
+        if self.untyped_layer_param(original, base, bt, name, store):
+            # `layer.attn.proj.weight` on a layer the analysis could not type (built by a
+            # factory, an item of a list of blocks): the NNX layer's attribute at run time
+            helper = self.build_ctx.helper("torch_layer_attr")
+            return self.set(expr(f"{helper}({code(base)}, {name!r})"), L.UNKNOWN_TAG)
         return self.set(updated, L.UNKNOWN_TAG)
+
+    def untyped_layer_param(self, original, base, bt: Tag, name: str, store: bool) -> bool:
+        if store or id(original) in self._call_funcs or name not in renamed_torch_params() \
+                or self.is_imported(base) or not dotted(base):
+            return False
+        if bt.kind == L.MODULE:
+            m = bt.module
+            if m is not None and m.kind == "class":
+                info = self.f.classes.get(m.cls)
+                return info is None or name not in info.attrs  # a translated class's own parameter
+            return m is None or m.kind in ("unknown", "factory", "union")
+        return bt.kind == L.UNKNOWN and isinstance(base, cst.Attribute)
 
     def layer_attr(self, rule: Rule, name: str):
         """A torch layer's parameter name (``weight``) on the NNX layer (``kernel``)."""
@@ -1184,6 +1221,8 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             name = func.value
             if name in self.f.classes:
                 return self.construct_class(updated, name)
+            if name in self.f.builders or name in self.f.local_functions:
+                updated = self.weights_handed_on(updated)
             if name in self.f.builders:
                 ret = self.f.builder_returns.get((None, name))
                 return self.set(self.add_rngs(updated), ret if ret is not None else
@@ -1240,7 +1279,11 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         changed = False
         for a in updated.args:
             t = self.tag(a.value)
-            if t.channels_last:
+            if self.is_moved_weight(t) and id(original) in self.statement_calls:
+                # a call made for its effect (an init helper filling the weight): the Variable
+                args.append(self.hand_on_weight(a, t))
+                changed = True
+            elif t.channels_last:
                 args.append(a.with_changes(value=self.canonical(
                     a.value, "value passed to code the translator cannot see")))
                 changed = True
@@ -1249,6 +1292,23 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         if changed:
             updated = updated.with_changes(args=args)
         return self.set(updated, L.UNKNOWN_TAG)
+
+    @staticmethod
+    def is_moved_weight(t: Tag) -> bool:
+        return t.kind == L.TENSOR and t.weight and not L.is_identity(t.perm)
+
+    def weights_handed_on(self, call: cst.Call) -> cst.Call:
+        if not any(self.is_moved_weight(self.tag(a.value)) for a in call.args):
+            return call
+        return self.set(call.with_changes(args=[self.hand_on_weight(a, self.tag(a.value))
+                                                if self.is_moved_weight(self.tag(a.value)) else a
+                                                for a in call.args]), self.tag(call))
+
+    def hand_on_weight(self, arg: cst.Arg, t: Tag) -> cst.Arg:
+        """A layer's weight handed to a function: the NNX Variable itself (what the
+        function writes lands in the layer), marked with torch's axis order."""
+        return arg.with_changes(value=expr(
+            f"{self.build_ctx.helper('torch_weight')}({code(arg.value)}, {tuple(t.perm)!r})"))
 
     def super_forward(self, updated: cst.Call):
         """``super().forward(x)`` in a subclass of a torch layer: the row's layout
@@ -1467,6 +1527,10 @@ class BodyRewriter(PlacesMixin, FastTransformer):
                 continue
             want = s.takes.get(pname)
             t = self.tag(a.value)
+            if self.is_moved_weight(t):
+                args[i] = self.hand_on_weight(a, t)
+                bound[pname] = t
+                continue
             if fname is not None and t.kind in (L.TENSOR, L.SEQ):
                 self.f.record_call(owner, fname, pname, t)
             if want is not None and want.kind == L.TENSOR and t.is_tensor:
@@ -2191,6 +2255,11 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             return frozen
         updated = module_api.note_assign(self, original, updated)
         vt = self.tag(updated.value)
+        base = self.data_target(updated.targets[0].target) if len(updated.targets) == 1 else None
+        if base is not None:
+            # w.data = t: the tensor's values, written into the Variable it may be
+            value = expr(f"{self.build_ctx.helper('inplace_set')}({code(base)}, {code(updated.value)})")
+            return updated.with_changes(targets=[cst.AssignTarget(target=base)], value=value)
         new_targets = []
         for target in updated.targets:
             new_targets.append(target.with_changes(target=self.bind_target(target.target, vt)))
@@ -2209,9 +2278,30 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             sub = updated.targets[0].target
             st = self.tag(sub.value)
             if st.is_tensor and st.kind != L.UNKNOWN and dotted(sub.value):
-                at = expr(f"{code(sub.value)}.at[{', '.join(code(e.slice) for e in sub.slice)}].set({code(updated.value)})")
-                return cst.Assign(targets=[cst.AssignTarget(target=sub.value)], value=at)
+                idx = ', '.join(code(e.slice) for e in sub.slice)
+                return cst.Assign(targets=[cst.AssignTarget(target=sub.value)],
+                                  value=self.item_update(sub.value, f"at[{idx}].set({code(updated.value)})"))
         return updated
+
+    def may_be_variable(self, node) -> bool:
+        """A place that may hold an nnx.Variable: a module's attribute (a parameter,
+        a layer's kernel) or a helper's parameter not rebound yet."""
+        return isinstance(node, cst.Attribute) or isinstance(node, cst.Name) and node.value in self.maybe_variables
+
+    def item_update(self, base, at: str):
+        """``base.<at>`` (``at[idx].set(v)``) as the new value of ``base``: written into
+        the Variable where ``base`` may hold one (every holder sees it, as in torch)."""
+        if self.may_be_variable(base):
+            return expr(f"{self.build_ctx.helper('inplace_set')}({code(base)}, jnp.asarray({code(base)}).{at})")
+        return expr(f"{code(base)}.{at}")
+
+    def data_target(self, target):
+        """``w.data`` written to (``w.data = t``, ``w.data *= s``) on a tensor: ``w`` itself."""
+        if isinstance(target, cst.Attribute) and target.attr.value == "data" and dotted(target.value):
+            t = self.tag(target.value)
+            if t.is_tensor and t.kind != L.UNKNOWN:
+                return target.value
+        return None
 
     def tie_weights(self, original):
         """issue 6: weight tying, ``a.wte.weight = b.lm_head.weight`` between two
@@ -2290,10 +2380,16 @@ class BodyRewriter(PlacesMixin, FastTransformer):
                 idx = ", ".join(code(e.slice) for e in sub.slice)
                 method = {"+": "add", "*": "multiply", "/": "divide"}.get(op)
                 val = code(updated.value)
-                new = f"{code(sub.value)}.at[{idx}].{method}({val})" if method else \
-                    f"{code(sub.value)}.at[{idx}].set({code(sub.value)}[{idx}] {op} ({val}))"
-                return cst.Assign(targets=[cst.AssignTarget(target=sub.value)], value=expr(new))
+                new = f"at[{idx}].{method}({val})" if method else \
+                    f"at[{idx}].set({code(sub.value)}[{idx}] {op} ({val}))"
+                return cst.Assign(targets=[cst.AssignTarget(target=sub.value)], value=self.item_update(sub.value, new))
             return updated
+        base = self.data_target(updated.target)
+        if base is not None:
+            # w.data *= s: the tensor's values, written into the Variable it may be
+            op = code(updated.operator).strip()[:-1]
+            value = expr(f"{self.build_ctx.helper('inplace_set')}({code(base)}, {code(base)} {op} ({code(updated.value)}))")
+            return cst.Assign(targets=[cst.AssignTarget(target=base)], value=value)
         t = self.tag(updated.target)
         vt = self.tag(updated.value)
         if t.is_tensor:

@@ -130,6 +130,10 @@ class FileContext:
 
     def record_call(self, owner, func: str, param: str, tag) -> None:
         from .layout import join
+        if getattr(tag, "weight", False):
+            # an NNX kernel handed on is the Variable itself (init helpers write into it),
+            # in NNX's order: no layout the callee should ask of its other callers
+            return
         if getattr(tag, "origin", None) is not None:
             tag = tag.with_(origin=None)  # the caller's parameter name means nothing to the callee
         if self.call_log is not None:
