@@ -305,3 +305,68 @@ def test_torch_parameters_of_layers_the_analysis_cannot_type(tmp_path):
     assert result.todo_count == 0, result.code
     assert 'torch_layer_attr(layer.attn.proj, "weight")' in result.code
     run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 6)], jit=True)
+
+
+KERNEL_WRITES = HEADER + textwrap.dedent("""
+    class Net(nn.Module):
+        def __init__(self, dim=4, k=2):
+            super().__init__()
+            self.dim = dim
+            self.v = nn.Linear(dim, dim, bias=False)
+            self.pos_proj = nn.Linear(3, 4)
+            self.v.weight.data.copy_(torch.arange(16.0).reshape(4, 4))
+            for h1 in range(k):
+                for h2 in range(k):
+                    position = h1 + k * h2
+                    self.pos_proj.weight.data[position, 2] = -1
+                    self.pos_proj.weight.data[position, 1] = 2 * h1
+            self.pos_proj.weight.data *= 0.5
+
+        def forward(self, x):
+            return self.v(x) + self.pos_proj(x[..., :3])
+""")
+
+
+def test_writes_into_a_kernel_in_torch_order(tmp_path):
+    """``w.data.copy_(t)`` and ``w.data[i, j] = v`` (a computed index) on a Linear's
+    weight land in NNX's kernel at torch's places: the kernel equals torch's weight
+    transposed right after construction, before any weights are ported."""
+    from flax import nnx
+
+    result, tmod, jmod, wmod = translate_files(KERNEL_WRITES, tmp_path)
+    assert result.todo_count == 0, result.code
+    assert "inplace_set_view(" in result.code
+    t, j = tmod.Net(), jmod.Net(rngs=nnx.Rngs(0))
+    np.testing.assert_array_equal(np.asarray(j.v.kernel[...]), t.v.weight.detach().numpy().T)
+    np.testing.assert_array_equal(np.asarray(j.pos_proj.kernel[...])[1:, :], t.pos_proj.weight.detach().numpy().T[1:, :])
+    run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 4)], jit=True)
+
+
+GROUP_NORM_SUBCLASS = HEADER + textwrap.dedent("""
+    class GroupNorm(nn.GroupNorm):
+        def __init__(self, num_channels, num_groups=2, eps=1e-5):
+            super().__init__(num_groups, num_channels, eps=eps)
+            self.groups = num_groups
+
+        def forward(self, x):
+            return F.group_norm(x, self.groups, self.weight, self.bias, self.eps)
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 6, 3)
+            self.norm = GroupNorm(6)
+
+        def forward(self, x):
+            return self.norm(self.conv(x))
+""")
+
+
+def test_group_norm_in_a_subclass_of_group_norm(tmp_path):
+    """F.group_norm inside a GroupNorm subclass's forward normalises the channel axis
+    its callers hand it (channels-last), not torch's axis 1."""
+    result, tmod, jmod, wmod = translate_files(GROUP_NORM_SUBCLASS, tmp_path)
+    assert result.todo_count == 0, result.code
+    assert "axis=-1" in result.code
+    run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 3, 7, 7)], jit=True)

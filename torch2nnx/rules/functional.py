@@ -172,6 +172,8 @@ def _group_norm(a, ctx):
         if tuple(ctx.perm) != (0,) + tuple(range(2, len(ctx.perm))) + (1,):
             raise Canonical()
         parts.append("axis=-1")
+    elif getattr(ctx, "channels_last_any", False):
+        parts.append("axis=-1")
     return f"{ctx.helper('group_norm')}({', '.join(parts)})"
 
 

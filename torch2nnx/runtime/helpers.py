@@ -431,6 +431,16 @@ def inplace_set(t, value):
     return value
 
 
+def inplace_set_view(t, value, axes):
+    """An in-place write through ``jnp.transpose(t, axes)`` (a layer's kernel read in
+    torch's order, ``fc.weight.copy_(w)``): ``value``, in the view's order and
+    broadcast to its shape, written back into ``t`` in ``t``'s own order."""
+    old = t.get_value() if isinstance(t, nnx.Variable) else t
+    view_shape = tuple(old.shape[a] for a in axes)
+    value = jnp.broadcast_to(jnp.asarray(value).astype(old.dtype), view_shape)
+    return inplace_set(t, jnp.transpose(value, tuple(int(i) for i in np.argsort(axes))))
+
+
 class TorchName:
     """torch's name for what a translated subclass of an NNX layer holds under
     NNX's (``weight = TorchName("scale")``), for code that reads it off an

@@ -84,6 +84,20 @@ NON_TENSOR_MODULES = {
 }
 
 
+def _transposed_view(node):
+    """``jnp.transpose(place, (1, 0))`` (a place read in another order, such as a
+    layer's kernel in torch's): (place, axes), else None."""
+    if isinstance(node, cst.Call) and code(node.func) == "jnp.transpose" and len(node.args) == 2 \
+            and dotted(node.args[0].value):
+        try:
+            axes = ast.literal_eval(code(node.args[1].value))
+        except (ValueError, SyntaxError):
+            return None
+        if isinstance(axes, tuple) and all(isinstance(a, int) for a in axes):
+            return node.args[0].value, axes
+    return None
+
+
 def _narrowed_name(test):
     """The name an isinstance test narrows (in either operand of an ``and``, or
     both operands of an ``or``)."""
@@ -311,6 +325,13 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             target = call.func.value  # a row that gives the new value only
         else:
             target = root.args[0].value
+            view = _transposed_view(target)
+            if view is not None and new_value is root:
+                # the receiver read in torch's order (a layer's kernel): the value written back in its own
+                base, axes = view
+                helper = self.build_ctx.helper("inplace_set_view")
+                value = expr(f"{helper}({code(base)}, {code(root.args[1].value)}, {axes})")
+                return updated.with_changes(body=[cst.Assign(targets=[cst.AssignTarget(target=base)], value=value)])
             if isinstance(target, cst.Subscript) and dotted(target.value) and new_value is root:
                 base = target.value
                 inner = root.args[1].value
@@ -882,6 +903,10 @@ class BodyRewriter(PlacesMixin, FastTransformer):
                 and (not self.is_imported(base) or code(base) in DTYPE_VALUES):
             # a torch.dtype's attribute (dtype.is_floating_point): no tensor or module has it
             return self.set(expr(dprop.build(bind(dprop.params, [code(base)], {}), self.build_ctx)), L.OTHER_TAG)
+        if name == "data" and bt.kind == L.TENSOR and not store and id(original) not in self._call_funcs \
+                and dotted(base) and not self.is_imported(base):
+            # w.data: the same tensor (the same Variable, in the same order)
+            return self.set(base, bt)
         if (bt.is_tensor or bt.kind == L.FREE) and not store and not self.is_imported(base):
             # a Tensor property (x.device) on what may be a tensor; never on a
             # place written to, nor on a module (tf.device, an imported name)
@@ -2003,6 +2028,10 @@ class BodyRewriter(PlacesMixin, FastTransformer):
                 # in a subclass of a spatial layer (timm's BatchNormAct2d calling F.batch_norm),
                 # an undecided input takes the layer's layout
                 t = self.decide(t, L.channels_last(row.layout.rank))
+            elif row is not None and row.layout.kind == "channel" and self.func_name == "forward":
+                # a subclass of a channel layer (GroupNorm): its callers hand it channels-last
+                # (the row's summary), of a rank the row does not fix
+                self.build_ctx.channels_last_any = True
             else:
                 # torch's order, provisionally: a spatial layer later makes it channels-last
                 t = self.decide(t, L.plain().with_(origin=origin))
@@ -2029,6 +2058,7 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             return self.set(original, L.UNKNOWN_TAG)
         finally:
             self.build_ctx.perm = None
+            self.build_ctx.channels_last_any = False
         for h in rule.helpers:
             self.f.helpers.add(h)
         return self.set(self.built(src), result)
@@ -2281,6 +2311,14 @@ class BodyRewriter(PlacesMixin, FastTransformer):
                 idx = ', '.join(code(e.slice) for e in sub.slice)
                 return cst.Assign(targets=[cst.AssignTarget(target=sub.value)],
                                   value=self.item_update(sub.value, f"at[{idx}].set({code(updated.value)})"))
+            view = _transposed_view(sub.value)
+            if view is not None:
+                # w.data[i, j] = v on a kernel read in torch's order: set in the view, written back
+                base, axes = view
+                idx = ', '.join(code(e.slice) for e in sub.slice)
+                helper = self.build_ctx.helper("inplace_set_view")
+                value = expr(f"{helper}({code(base)}, {code(sub.value)}.at[{idx}].set({code(updated.value)}), {axes})")
+                return cst.Assign(targets=[cst.AssignTarget(target=base)], value=value)
         return updated
 
     def may_be_variable(self, node) -> bool:

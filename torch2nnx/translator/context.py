@@ -190,6 +190,9 @@ class BuildCtx:
         self.perm = None  # layout of the input, for "aware" rows
         self.result_plain = False  # set by an "aware" build whose result is in torch order (einops)
         self.result_cl_rank = None  # set by an "aware" build whose result is channels-last of this rank
+        # an "aware" build's input is channels-last of a rank not known here: the input of a
+        # subclass of a channel layer (timm's GroupNorm(nn.GroupNorm) calling F.group_norm)
+        self.channels_last_any = False
         self.one = False  # "aware" rows: the input's spatial dims are known to be 1
         self.in_forward = False
         self.rngs_available = False
