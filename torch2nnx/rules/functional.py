@@ -7,8 +7,15 @@ from .util import ntuple
 def _linear(a, ctx):
     out = f"{a.src('input')} @ {a.src('weight')}.T"
     if a.given("bias") and a.src("bias") != "None":
-        out += f" + {a.src('bias')}"
+        b = a.src("bias")
+        # a bias read off an attribute may be None (register_parameter("bias", None))
+        out += f" + {b}" if a.is_lit("bias") or not _may_be_none(b) else f" + ({b} if {b} is not None else 0)"
     return f"({out})"
+
+
+def _may_be_none(src: str) -> bool:
+    """A bias given as a name or an attribute (``self.bias``): it may hold None."""
+    return src.replace(".", "").replace("_", "").isalnum()
 
 
 _JNP_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
@@ -158,6 +165,18 @@ def _layer_norm(a, ctx):
     return f"{ctx.helper('layer_norm')}({', '.join(parts)})"
 
 
+def _group_norm(a, ctx):
+    # the channel axis: last for a channels-last input, torch's 1 otherwise
+    parts = [a.src(n) for n in ("input", "num_groups", "weight", "bias", "eps")]
+    if ctx.perm is not None:
+        if tuple(ctx.perm) != (0,) + tuple(range(2, len(ctx.perm))) + (1,):
+            raise Canonical()
+        parts.append("axis=-1")
+    elif getattr(ctx, "channels_last_any", False):
+        parts.append("axis=-1")
+    return f"{ctx.helper('group_norm')}({', '.join(parts)})"
+
+
 def _batch_norm(a, ctx):
     # the channel axis: last for a channels-last input, torch's 1 otherwise
     parts = [a.src(n) for n in ("input", "running_mean", "running_var")]
@@ -178,6 +197,11 @@ RULES = [
        Example("F.batch_norm(x, y, z.abs() + 0.5)", ("float32[4,3]", "float32[3]", "float32[3]")),
        Example("F.batch_norm(x, None, None, training=True)", ("float32[2,3,5]",)))),
     # over the trailing dims of torch's order (biased variance, as torch)
+    f("group_norm", "input, num_groups, weight=None, bias=None, eps=1e-05",
+      _group_norm, Layout("aware", tensors=("input", "weight", "bias")),
+      (Example("F.group_norm(x, 2, y, y * 0.5 + 1.0, 1e-5)", ("float32[2,6,4,4]", "float32[6]"), channels_last=True),
+       Example("F.group_norm(x, 3)", ("float32[2,6,5]",)),
+       Example("F.group_norm(x, 2)", ("float32[3,4]",)))),
     f("layer_norm", "input, normalized_shape, weight=None, bias=None, eps=1e-05", _layer_norm,
       Layout("plain", tensors=("input", "weight", "bias")),
       (Example("F.layer_norm(x, (8,))", ("float32[2,3,8]",)),

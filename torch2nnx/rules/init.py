@@ -8,7 +8,7 @@ distribution. Needs ``rngs``: only inside layer-building code.
 """
 
 
-from .base import NOT_CONSTANT, OTHER, Example, Rule, Unsupported
+from .base import NOT_CONSTANT, OTHER, Example, Layout, Rule, Unsupported
 
 _GAINS = {"linear": 1.0, "conv1d": 1.0, "conv2d": 1.0, "conv3d": 1.0, "sigmoid": 1.0, "tanh": 25.0 / 9.0,
           "relu": 2.0, "selu": 9.0 / 16.0}  # squared gains (torch.nn.init.calculate_gain ** 2)
@@ -100,6 +100,10 @@ def _constant(value):
     return build
 
 
+def _fans(a, ctx):
+    return f"{ctx.helper('torch_fan_in_and_fan_out')}({a.src('tensor')})"
+
+
 def row(name, params, build, examples):
     return Rule(f"torch.nn.init.{name}", "tensor, " + params if params else "tensor", build, layout=OTHER,
                 examples=examples)
@@ -133,4 +137,11 @@ RULES = [
         (ex("nn.init.constant_(self.layer.weight, 0.5)", "nn.BatchNorm2d(64)"),)),
     row("zeros_", "", _constant("0.0"), (ex("nn.init.zeros_(self.layer.bias)", "nn.Linear(30, 20)"),)),
     row("ones_", "", _constant("1.0"), (ex("nn.init.ones_(self.layer.weight)", "nn.LayerNorm(20)"),)),
+    # torch's fans of a weight read in torch's order (a kernel's layout is its tag's, or
+    # the Variable's torch_perm where it was handed on)
+    Rule("torch.nn.init._calculate_fan_in_and_fan_out", "tensor", _fans,
+         layout=Layout("plain", tensors=("tensor",), result="other"),
+         examples=(Example("x * torch.nn.init._calculate_fan_in_and_fan_out(x)[0] / 100.0", ("float32[5,3,4,2]",),
+                           expect="torch_fan_in_and_fan_out(x)"),),
+         note="torch's (fan_in, fan_out) from torch's axes of the weight"),
 ]

@@ -370,6 +370,52 @@ def dropout(x, rate, deterministic, rngs):
     return jnp.where(keep, x / (1.0 - rate), 0.0)
 
 
+def torch_weight(v, perm):
+    """A torch layer's weight handed on as the NNX Variable holding it (NNX's kernel,
+    in another order): the Variable itself, so what the callee writes lands in the
+    layer, marked with ``perm`` (physical axis -> torch axis) so torch's fan-in and
+    fan-out (torch_fan_in_and_fan_out) read torch's axes."""
+    if isinstance(v, nnx.Variable):
+        v.set_metadata(torch_perm=tuple(perm))
+    return v
+
+
+def torch_fan_in_and_fan_out(tensor):
+    """torch.nn.init._calculate_fan_in_and_fan_out on torch's axes: an NNX kernel
+    handed on as a torch weight (torch_weight) is read in torch's order."""
+    shape = tuple(tensor.shape)
+    if isinstance(tensor, nnx.Variable):
+        perm = tensor.get_metadata().get("torch_perm")
+        if perm is not None and len(perm) == len(shape):
+            torch_shape = [0] * len(shape)
+            for physical, logical in enumerate(perm):
+                torch_shape[logical] = shape[physical]
+            shape = tuple(torch_shape)
+    if len(shape) < 2:
+        raise ValueError("Fan in and fan out can not be computed for tensor with fewer than 2 dimensions")
+    receptive = math.prod(shape[2:])
+    return shape[1] * receptive, shape[0] * receptive
+
+
+def group_norm(x, num_groups, weight=None, bias=None, eps=1e-05, axis=1):
+    """torch's F.group_norm, the channels on ``axis`` (torch's 1, or -1 for a
+    channels-last x): the channels split into groups, each normalised over its
+    channels and the spatial dims with the biased variance, then the per-channel affine."""
+    if axis % x.ndim != x.ndim - 1:
+        return jnp.moveaxis(group_norm(jnp.moveaxis(x, axis, -1), num_groups, weight, bias, eps, -1), -1, axis)
+    c = x.shape[-1]
+    g = x.reshape(x.shape[:-1] + (num_groups, c // num_groups))
+    axes = tuple(range(1, g.ndim - 2)) + (g.ndim - 1,)
+    mean = g.mean(axes, keepdims=True)
+    var = jnp.mean(jnp.square(g - mean), axes, keepdims=True)
+    y = ((g - mean) * jax.lax.rsqrt(var + eps)).reshape(x.shape)
+    if weight is not None:
+        y = y * weight
+    if bias is not None:
+        y = y + bias
+    return y
+
+
 def inplace_set(t, value):
     """torch's in-place tensor methods (x.uniform_(), x.mul_(2)) write into the tensor:
     a Variable (a parameter handed to an init function) takes the new value and stays
@@ -383,6 +429,16 @@ def inplace_set(t, value):
         t.set_value(value)
         return t
     return value
+
+
+def inplace_set_view(t, value, axes):
+    """An in-place write through ``jnp.transpose(t, axes)`` (a layer's kernel read in
+    torch's order, ``fc.weight.copy_(w)``): ``value``, in the view's order and
+    broadcast to its shape, written back into ``t`` in ``t``'s own order."""
+    old = t.get_value() if isinstance(t, nnx.Variable) else t
+    view_shape = tuple(old.shape[a] for a in axes)
+    value = jnp.broadcast_to(jnp.asarray(value).astype(old.dtype), view_shape)
+    return inplace_set(t, jnp.transpose(value, tuple(int(i) for i in np.argsort(axes))))
 
 
 class TorchName:
@@ -1243,6 +1299,21 @@ def module_torch_names(node):
         if key in TORCH_LAYER_NAMES:
             return TORCH_LAYER_NAMES[key]
     return None
+
+
+def torch_layer_attr(module, name):
+    """``layer.weight`` on a module the translator could not tell: the NNX layer's
+    attribute holding torch's ``name`` (an nnx.Linear's ``weight`` is its ``kernel``,
+    a norm's its ``scale``), else the attribute itself. A kernel held in another
+    order than torch's is marked with it (torch_weight), so torch's fans read it."""
+    table = module_torch_names(module) if isinstance(module, nnx.Module) else None
+    for torch_name, attr in table or ():
+        if torch_name == name and "." not in attr:
+            value = getattr(module, attr)
+            if attr == "kernel" and isinstance(value, nnx.Variable) and value.ndim >= 2:
+                value = torch_weight(value, tuple(range(2, value.ndim)) + (1, 0))
+            return value
+    return getattr(module, name)
 
 
 def module_is_param(var):

@@ -21,6 +21,7 @@ from ..rules.constants import DTYPE_VALUES
 from ..rules.module_methods import BY_NAME as MODULE_METHOD_NAMES, REQUIRES_GRAD_ATTR
 from ..rules.seq_ops import TIED_LINEAR_WEIGHTS, TIED_WEIGHT_NAMES
 from . import layout as L
+from .kernel_layout import renamed_torch_params, weight_tag
 from . import module_api
 from .context import UNKNOWN_MODULE, BuildCtx, ClassInfo, FileContext, ModuleRef, Summary
 from .decorators import applied_identity, removable_decorator, unused_wrapper_call
@@ -85,9 +86,31 @@ NON_TENSOR_MODULES = {
 }
 
 
+def _transposed_view(node):
+    """``jnp.transpose(place, (1, 0))`` (a place read in another order, such as a
+    layer's kernel in torch's): (place, axes), else None."""
+    if isinstance(node, cst.Call) and code(node.func) == "jnp.transpose" and len(node.args) == 2 \
+            and dotted(node.args[0].value):
+        try:
+            axes = ast.literal_eval(code(node.args[1].value))
+        except (ValueError, SyntaxError):
+            return None
+        if isinstance(axes, tuple) and all(isinstance(a, int) for a in axes):
+            return node.args[0].value, axes
+    return None
+
+
 def _narrowed_name(test):
-    if isinstance(test, cst.Call) and test.args and isinstance(test.args[0].value, cst.Name):
+    """The name an isinstance test narrows (in either operand of an ``and``, or
+    both operands of an ``or``)."""
+    if isinstance(test, cst.Call) and isinstance(test.func, cst.Name) and test.func.value == "isinstance" \
+            and test.args and isinstance(test.args[0].value, cst.Name):
         return test.args[0].value.value
+    if isinstance(test, cst.BooleanOperation):
+        left, right = _narrowed_name(test.left), _narrowed_name(test.right)
+        if isinstance(test.operator, cst.And):
+            return left if right is None or left == right else (right if left is None else None)
+        return left if left == right else None
     return None
 
 
@@ -178,6 +201,10 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         self.decided: dict[str, Tag] = {}
         for p in params:
             self.env[p] = (param_tags or {}).get(p, Tag(L.FREE, param=p))
+        # parameters that may hold an nnx.Variable (an init helper's `tensor`) until
+        # rebound: torch's in-place methods on them must write into it (inplace_set)
+        self.maybe_variables = set(params) - {"self"} if not (cls is not None and func_name == "forward") \
+            else set()
         self.todos: list[list[str]] = []
         self._stmts: list = []  # enclosing simple statements (original nodes), for positions
         self._call_funcs: set[int] = set()  # original nodes that are the callee of a call
@@ -208,6 +235,8 @@ class BodyRewriter(PlacesMixin, FastTransformer):
 
     def visit_AssignTarget(self, node):
         self.assign_targets.add(id(node.target))
+        if isinstance(node.target, cst.Name):
+            self.maybe_variables.discard(node.target.value)
 
     # ------------------------------------------------------------------ tags
     def tag(self, node) -> Tag:
@@ -321,6 +350,13 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             target = call.func.value  # a row that gives the new value only
         else:
             target = root.args[0].value
+            view = _transposed_view(target)
+            if view is not None and new_value is root:
+                # the receiver read in torch's order (a layer's kernel): the value written back in its own
+                base, axes = view
+                helper = self.build_ctx.helper("inplace_set_view")
+                value = expr(f"{helper}({code(base)}, {code(root.args[1].value)}, {axes})")
+                return updated.with_changes(body=[cst.Assign(targets=[cst.AssignTarget(target=base)], value=value)])
             if isinstance(target, cst.Subscript) and dotted(target.value) and new_value is root:
                 base = target.value
                 inner = root.args[1].value
@@ -343,7 +379,7 @@ class BodyRewriter(PlacesMixin, FastTransformer):
 
     def _plain_array(self, name: str) -> bool:
         t = self.env.get(name)
-        if t is None:
+        if t is None or name in self.maybe_variables:
             return False
         t = self.resolve(t)
         return t.kind == L.TENSOR or (t.kind == L.FREE and self.cls is not None and self.func_name == "forward")
@@ -368,14 +404,19 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         """``if isinstance(m, nn.Conv2d):`` - inside, ``m`` is that layer
         (``m.weight`` is ``m.kernel``). ``isinstance(m, A) or isinstance(m, B)``
         narrows to either."""
+        if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
+            # `"head" in name and isinstance(m, nn.Conv2d)`: both hold
+            self.narrow(test.left)
+            self.narrow(test.right)
+            return
         if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.Or):
             before = dict(self.env)
             self.narrow(test.left)
-            left = self.env.get(_narrowed_name(test.left))
+            name = _narrowed_name(test.left)
+            left = self.env.get(name) if name is not None else None
             self.env = dict(before)
             self.narrow(test.right)
-            right = self.env.get(_narrowed_name(test.right))
-            name = _narrowed_name(test.left)
+            right = self.env.get(name) if name is not None else None
             if left is not None and right is not None and name == _narrowed_name(test.right) \
                     and left.kind == right.kind == L.MODULE:
                 elems = []
@@ -889,7 +930,7 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             # a subclass of a torch layer reads its weights under the NNX layer's names
             hyper = name in dict(self.cls.row.attrs)
             return self.set(self.layer_read(original, updated, self.layer_attr(self.cls.row, name), store),
-                            L.OTHER_TAG if hyper else L.plain())
+                            L.OTHER_TAG if hyper else weight_tag([self.cls.row], name))
         if isinstance(base, cst.Name) and base.value == "self" and self.cls is not None:
             info = self.lookup_attr(name)
             if isinstance(info, ModuleRef):
@@ -909,7 +950,7 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             if rules and len(names) == 1 and None not in names:
                 hyper = all(name in dict(r.attrs) for r in rules if r is not None)  # a number, not a weight
                 return self.set(self.layer_read(original, updated, names.pop(), store),
-                                L.OTHER_TAG if hyper else L.plain())
+                                L.OTHER_TAG if hyper else weight_tag(rules, name))
             if bt.module.kind == "class":
                 info = self.f.classes.get(bt.module.cls)
                 attr = info.attrs.get(name) if info else None
@@ -924,13 +965,34 @@ class BodyRewriter(PlacesMixin, FastTransformer):
                 and (not self.is_imported(base) or code(base) in DTYPE_VALUES):
             # a torch.dtype's attribute (dtype.is_floating_point): no tensor or module has it
             return self.set(expr(dprop.build(bind(dprop.params, [code(base)], {}), self.build_ctx)), L.OTHER_TAG)
+        if name == "data" and bt.kind == L.TENSOR and not store and id(original) not in self._call_funcs \
+                and dotted(base) and not self.is_imported(base):
+            # w.data: the same tensor (the same Variable, in the same order)
+            return self.set(base, bt)
         if (bt.is_tensor or bt.kind == L.FREE) and not store and not self.is_imported(base):
             # a Tensor property (x.device) on what may be a tensor; never on a
             # place written to, nor on a module (tf.device, an imported name)
             prop = registry.tensor_property(name)
             if prop is not None:
                 return self.apply_property(original, updated, prop, bt)
+        if self.untyped_layer_param(original, base, bt, name, store):
+            # `layer.attn.proj.weight` on a layer the analysis could not type (built by a
+            # factory, an item of a list of blocks): the NNX layer's attribute at run time
+            helper = self.build_ctx.helper("torch_layer_attr")
+            return self.set(expr(f"{helper}({code(base)}, {name!r})"), L.UNKNOWN_TAG)
         return self.set(updated, L.UNKNOWN_TAG)
+
+    def untyped_layer_param(self, original, base, bt: Tag, name: str, store: bool) -> bool:
+        if store or id(original) in self._call_funcs or name not in renamed_torch_params() \
+                or self.is_imported(base) or not dotted(base):
+            return False
+        if bt.kind == L.MODULE:
+            m = bt.module
+            if m is not None and m.kind == "class":
+                info = self.f.classes.get(m.cls)
+                return info is None or name not in info.attrs  # a translated class's own parameter
+            return m is None or m.kind in ("unknown", "factory", "union")
+        return bt.kind == L.UNKNOWN and isinstance(base, cst.Attribute)
 
     def layer_attr(self, rule: Rule, name: str):
         """A torch layer's parameter name (``weight``) on the NNX layer (``kernel``)."""
@@ -1255,6 +1317,8 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             name = func.value
             if name in self.f.classes:
                 return self.construct_class(updated, name)
+            if name in self.f.builders or name in self.f.local_functions:
+                updated = self.weights_handed_on(updated)
             if name in self.f.builders:
                 ret = self.f.builder_returns.get((None, name))
                 return self.set(self.add_rngs(updated), ret if ret is not None else
@@ -1314,7 +1378,11 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         changed = False
         for a in updated.args:
             t = self.tag(a.value)
-            if t.channels_last:
+            if self.is_moved_weight(t) and id(original) in self.statement_calls:
+                # a call made for its effect (an init helper filling the weight): the Variable
+                args.append(self.hand_on_weight(a, t))
+                changed = True
+            elif t.channels_last:
                 args.append(a.with_changes(value=self.canonical(
                     a.value, "value passed to code the translator cannot see")))
                 changed = True
@@ -1323,6 +1391,23 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         if changed:
             updated = updated.with_changes(args=args)
         return self.set(updated, L.UNKNOWN_TAG)
+
+    @staticmethod
+    def is_moved_weight(t: Tag) -> bool:
+        return t.kind == L.TENSOR and t.weight and not L.is_identity(t.perm)
+
+    def weights_handed_on(self, call: cst.Call) -> cst.Call:
+        if not any(self.is_moved_weight(self.tag(a.value)) for a in call.args):
+            return call
+        return self.set(call.with_changes(args=[self.hand_on_weight(a, self.tag(a.value))
+                                                if self.is_moved_weight(self.tag(a.value)) else a
+                                                for a in call.args]), self.tag(call))
+
+    def hand_on_weight(self, arg: cst.Arg, t: Tag) -> cst.Arg:
+        """A layer's weight handed to a function: the NNX Variable itself (what the
+        function writes lands in the layer), marked with torch's axis order."""
+        return arg.with_changes(value=expr(
+            f"{self.build_ctx.helper('torch_weight')}({code(arg.value)}, {tuple(t.perm)!r})"))
 
     def super_forward(self, updated: cst.Call):
         """``super().forward(x)`` in a subclass of a torch layer: the row's layout
@@ -1541,6 +1626,10 @@ class BodyRewriter(PlacesMixin, FastTransformer):
                 continue
             want = s.takes.get(pname)
             t = self.tag(a.value)
+            if self.is_moved_weight(t):
+                args[i] = self.hand_on_weight(a, t)
+                bound[pname] = t
+                continue
             if fname is not None and t.kind in (L.TENSOR, L.SEQ):
                 self.f.record_call(owner, fname, pname, t)
             if want is not None and want.kind == L.TENSOR and t.is_tensor:
@@ -2047,6 +2136,10 @@ class BodyRewriter(PlacesMixin, FastTransformer):
                 # in a subclass of a spatial layer (timm's BatchNormAct2d calling F.batch_norm),
                 # an undecided input takes the layer's layout
                 t = self.decide(t, L.channels_last(row.layout.rank))
+            elif row is not None and row.layout.kind == "channel" and self.func_name == "forward":
+                # a subclass of a channel layer (GroupNorm): its callers hand it channels-last
+                # (the row's summary), of a rank the row does not fix
+                self.build_ctx.channels_last_any = True
             else:
                 # torch's order, provisionally: a spatial layer later makes it channels-last
                 t = self.decide(t, L.plain().with_(origin=origin))
@@ -2073,6 +2166,7 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             return self.set(original, L.UNKNOWN_TAG)
         finally:
             self.build_ctx.perm = None
+            self.build_ctx.channels_last_any = False
         for h in rule.helpers:
             self.f.helpers.add(h)
         return self.set(self.built(src), result)
@@ -2315,6 +2409,11 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             return frozen
         updated = module_api.note_assign(self, original, updated)
         vt = self.tag(updated.value)
+        base = self.data_target(updated.targets[0].target) if len(updated.targets) == 1 else None
+        if base is not None:
+            # w.data = t: the tensor's values, written into the Variable it may be
+            value = expr(f"{self.build_ctx.helper('inplace_set')}({code(base)}, {code(updated.value)})")
+            return updated.with_changes(targets=[cst.AssignTarget(target=base)], value=value)
         new_targets = []
         for target in updated.targets:
             new_targets.append(target.with_changes(target=self.bind_target(target.target, vt)))
@@ -2333,9 +2432,38 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             sub = updated.targets[0].target
             st = self.tag(sub.value)
             if st.is_tensor and st.kind != L.UNKNOWN and dotted(sub.value):
-                at = expr(f"{code(sub.value)}.at[{', '.join(code(e.slice) for e in sub.slice)}].set({code(updated.value)})")
-                return cst.Assign(targets=[cst.AssignTarget(target=sub.value)], value=at)
+                idx = ', '.join(code(e.slice) for e in sub.slice)
+                return cst.Assign(targets=[cst.AssignTarget(target=sub.value)],
+                                  value=self.item_update(sub.value, f"at[{idx}].set({code(updated.value)})"))
+            view = _transposed_view(sub.value)
+            if view is not None:
+                # w.data[i, j] = v on a kernel read in torch's order: set in the view, written back
+                base, axes = view
+                idx = ', '.join(code(e.slice) for e in sub.slice)
+                helper = self.build_ctx.helper("inplace_set_view")
+                value = expr(f"{helper}({code(base)}, {code(sub.value)}.at[{idx}].set({code(updated.value)}), {axes})")
+                return cst.Assign(targets=[cst.AssignTarget(target=base)], value=value)
         return updated
+
+    def may_be_variable(self, node) -> bool:
+        """A place that may hold an nnx.Variable: a module's attribute (a parameter,
+        a layer's kernel) or a helper's parameter not rebound yet."""
+        return isinstance(node, cst.Attribute) or isinstance(node, cst.Name) and node.value in self.maybe_variables
+
+    def item_update(self, base, at: str):
+        """``base.<at>`` (``at[idx].set(v)``) as the new value of ``base``: written into
+        the Variable where ``base`` may hold one (every holder sees it, as in torch)."""
+        if self.may_be_variable(base):
+            return expr(f"{self.build_ctx.helper('inplace_set')}({code(base)}, jnp.asarray({code(base)}).{at})")
+        return expr(f"{code(base)}.{at}")
+
+    def data_target(self, target):
+        """``w.data`` written to (``w.data = t``, ``w.data *= s``) on a tensor: ``w`` itself."""
+        if isinstance(target, cst.Attribute) and target.attr.value == "data" and dotted(target.value):
+            t = self.tag(target.value)
+            if t.is_tensor and t.kind != L.UNKNOWN:
+                return target.value
+        return None
 
     def tie_weights(self, original):
         """issue 6: weight tying, ``a.wte.weight = b.lm_head.weight`` between two
@@ -2414,10 +2542,16 @@ class BodyRewriter(PlacesMixin, FastTransformer):
                 idx = ", ".join(code(e.slice) for e in sub.slice)
                 method = {"+": "add", "*": "multiply", "/": "divide"}.get(op)
                 val = code(updated.value)
-                new = f"{code(sub.value)}.at[{idx}].{method}({val})" if method else \
-                    f"{code(sub.value)}.at[{idx}].set({code(sub.value)}[{idx}] {op} ({val}))"
-                return cst.Assign(targets=[cst.AssignTarget(target=sub.value)], value=expr(new))
+                new = f"at[{idx}].{method}({val})" if method else \
+                    f"at[{idx}].set({code(sub.value)}[{idx}] {op} ({val}))"
+                return cst.Assign(targets=[cst.AssignTarget(target=sub.value)], value=self.item_update(sub.value, new))
             return updated
+        base = self.data_target(updated.target)
+        if base is not None:
+            # w.data *= s: the tensor's values, written into the Variable it may be
+            op = code(updated.operator).strip()[:-1]
+            value = expr(f"{self.build_ctx.helper('inplace_set')}({code(base)}, {code(base)} {op} ({code(updated.value)}))")
+            return cst.Assign(targets=[cst.AssignTarget(target=base)], value=value)
         t = self.tag(updated.target)
         vt = self.tag(updated.value)
         if t.is_tensor:

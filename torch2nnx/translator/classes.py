@@ -58,7 +58,10 @@ def is_super_init(stmt) -> bool:
 
 
 class BufferRewriter(BodyRewriter):
-    """__init__ bodies: register_buffer becomes an attribute holding a Variable."""
+    """Methods of a translated class (``__init__`` and the helpers it calls, such as
+    timm's ``_init_buffers`` or ``_create_cache``): ``register_buffer`` becomes an
+    attribute holding a Variable, ``register_parameter`` an attribute holding the
+    parameter (``nnx.data(None)`` for None)."""
 
     def leave_SimpleStatementLine(self, original, updated):
         if len(updated.body) == 1 and isinstance(updated.body[0], cst.Expr):
@@ -66,7 +69,30 @@ class BufferRewriter(BodyRewriter):
             if isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) \
                     and code(call.func) == "self.register_buffer":
                 updated = self.buffer(original, updated, call)
+            elif isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) \
+                    and code(call.func) == "self.register_parameter":
+                updated = self.parameter(original, updated, call)
         return super().leave_SimpleStatementLine(original, updated)
+
+    def parameter(self, original, updated, call: cst.Call):
+        """``self.register_parameter(name, param)``: torch's ``setattr`` of a Parameter
+        (None registers a parameter slot left empty)."""
+        pos = [a.value for a in call.args if a.keyword is None]
+        kws = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
+        name = kws.get("name", pos[0] if pos else None)
+        value = kws.get("param", pos[1] if len(pos) > 1 else None)
+        if name is None or value is None:
+            return updated
+        new_value = expr("nnx.data(None)") if code(value) == "None" else value
+        if isinstance(name, cst.SimpleString) and str(name.evaluated_value).isidentifier():
+            attr = name.evaluated_value
+            if self.cls is not None and attr not in self.cls.attrs:
+                self.cls.attrs[attr] = L.OTHER_TAG if code(value) == "None" else L.plain()
+            assign = cst.Assign(targets=[cst.AssignTarget(expr(f"self.{attr}"))], value=new_value)
+            return updated.with_changes(body=[assign])
+        setattr_call = cst.Call(func=cst.Name("setattr"), args=[
+            cst.Arg(cst.Name("self")), cst.Arg(name), cst.Arg(new_value)])
+        return updated.with_changes(body=[cst.Expr(setattr_call)])
 
     def buffer(self, original, updated, call: cst.Call):
         args = [a for a in call.args]
@@ -139,7 +165,7 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
         # `model: nn.Module` (torchvision's _load_state_dict): a translated model
         if param.annotation is not None and f.imports.qualify(param.annotation.annotation) == "torch.nn.Module":
             tags[param.name.value] = L.Tag(L.MODULE, module=UNKNOWN_MODULE)
-    rw_cls = BufferRewriter if kind == "init" else BodyRewriter
+    rw_cls = BufferRewriter if kind == "init" or cls is not None else BodyRewriter
     rw = rw_cls(f, cls, func.name.value, params, tags)
     rw.build_ctx.rngs_available = needs_rngs
     loc = function_locals(func)  # one walk for the helper aliases and the factories
@@ -258,13 +284,23 @@ class _DataNone(FastTransformer):
         if len(updated.targets) != 1:
             return updated
         t = updated.targets[0].target
+        if isinstance(t, (cst.Tuple, cst.List)) and isinstance(updated.value, (cst.Tuple, cst.List)) \
+                and len(t.elements) == len(updated.value.elements) \
+                and not any(isinstance(e, cst.StarredElement) for e in list(t.elements) + list(updated.value.elements)):
+            # self.pool_q, self.pool_k = None, None: each pair as its own assignment
+            elems = [v.with_changes(value=self._value(e.value, v.value))
+                     for e, v in zip(t.elements, updated.value.elements)]
+            return updated.with_changes(value=updated.value.with_changes(elements=elems))
+        return updated.with_changes(value=self._value(t, updated.value))
+
+    def _value(self, t, value):
         if not (isinstance(t, cst.Attribute) and isinstance(t.value, cst.Name) and t.value.value == "self"):
-            return updated
-        if _is_none_node(updated.value) and t.attr.value in self.names:
-            return updated.with_changes(value=expr("nnx.data(None)"))
-        if t.attr.value in self.plain and _builds(updated.value):
-            return updated.with_changes(value=cst.Call(func=expr("nnx.data"), args=[cst.Arg(updated.value)]))
-        return updated
+            return value
+        if _is_none_node(value) and t.attr.value in self.names:
+            return expr("nnx.data(None)")
+        if t.attr.value in self.plain and _builds(value):
+            return cst.Call(func=expr("nnx.data"), args=[cst.Arg(value)])
+        return value
 
 
 def _is_none_node(value) -> bool:
@@ -278,8 +314,13 @@ class _SelfAssigns(FastVisitor):
     def visit_Assign(self, node):
         for t in node.targets:
             t = t.target
-            if isinstance(t, cst.Attribute) and isinstance(t.value, cst.Name) and t.value.value == "self":
-                self.values.setdefault(t.attr.value, []).append(node.value)
+            pairs = [(t, node.value)]
+            if isinstance(t, (cst.Tuple, cst.List)) and isinstance(node.value, (cst.Tuple, cst.List)) \
+                    and len(t.elements) == len(node.value.elements):
+                pairs = [(e.value, v.value) for e, v in zip(t.elements, node.value.elements)]
+            for t, v in pairs:
+                if isinstance(t, cst.Attribute) and isinstance(t.value, cst.Name) and t.value.value == "self":
+                    self.values.setdefault(t.attr.value, []).append(v)
 
 
 def rewrite_class(f: FileContext, info: ClassInfo, builder_methods: set[str]) -> cst.ClassDef:

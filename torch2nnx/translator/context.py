@@ -137,6 +137,10 @@ class FileContext:
 
     def record_call(self, owner, func: str, param: str, tag) -> None:
         from .layout import merge_callers
+        if getattr(tag, "weight", False):
+            # an NNX kernel handed on is the Variable itself (init helpers write into it),
+            # in NNX's order: no layout the callee should ask of its other callers
+            return
         if getattr(tag, "origin", None) is not None:
             tag = tag.with_(origin=None)  # the caller's parameter name means nothing to the callee
         if self.call_log is not None:
@@ -186,6 +190,9 @@ class BuildCtx:
         self.perm = None  # layout of the input, for "aware" rows
         self.result_plain = False  # set by an "aware" build whose result is in torch order (einops)
         self.result_cl_rank = None  # set by an "aware" build whose result is channels-last of this rank
+        # an "aware" build's input is channels-last of a rank not known here: the input of a
+        # subclass of a channel layer (timm's GroupNorm(nn.GroupNorm) calling F.group_norm)
+        self.channels_last_any = False
         self.one = False  # "aware" rows: the input's spatial dims are known to be 1
         self.in_forward = False
         self.rngs_available = False

@@ -38,6 +38,9 @@ class Tag:
     # have taken it channels-last (F.pad): that parameter's name. A spatial layer
     # reached by it asks for the parameter channels-last next round.
     origin: Optional[str] = None
+    # a torch layer's weight read off the NNX layer (kernel_layout.py): the perm is
+    # the kernel's order, never a layout to ask of a function's parameter
+    weight: bool = False
 
     @property
     def is_tensor(self) -> bool:
