@@ -403,7 +403,8 @@ class TorchLayerType(type):
     Such a value is a class named like torch's, so code that inspects it (its
     ``__name__``, ``isinstance(x, type)``, a dict key, ``in`` a set of types) sees
     a class, as in torch; calling it builds the NNX layer, and ``isinstance``
-    checks the NNX class."""
+    checks the NNX class (``nnx_class`` None: a layer NNX holds as a function).
+    Translated subclasses of the torch layer are its subclasses."""
 
     # one class per torch name (torch_class): identity checks agree across uses
     made = {}
@@ -412,7 +413,17 @@ class TorchLayerType(type):
         return cls.build(*args, **kwargs)
 
     def __instancecheck__(cls, obj):
-        return isinstance(obj, cls.nnx_class)
+        if cls.nnx_class is not None and isinstance(obj, cls.nnx_class):
+            return True
+        return cls.__subclasscheck__(type(obj))
+
+    def __subclasscheck__(cls, sub):
+        # a translated subclass of the torch layer subclasses a class generated from its row
+        if type.__subclasscheck__(cls, sub) or any(
+                getattr(b, "_torch_layer", None) == cls.__name__ for b in getattr(sub, "__mro__", ())):
+            return True
+        return cls.nnx_class is not None and isinstance(sub, type) and not isinstance(sub, TorchLayerType) \
+            and issubclass(sub, cls.nnx_class)
 
 
 def torch_class(name, nnx_class, build):

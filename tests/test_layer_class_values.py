@@ -1,0 +1,79 @@
+"""torch layer classes handed around as values take torch's keywords and stay
+classes: ``partial(nn.LayerNorm, eps=1e-6)`` called again with ``eps=`` (timm's
+edgenext), ``nn.Identity`` called with ``inplace=True`` (ghostnet), a partial
+unbound by ``.func`` / ``.keywords`` (timm's get_norm_act_layer), and
+``issubclass(act_layer, X)`` on stateless layer classes (metaformer, resnet's
+``issubclass(aa_layer, nn.AvgPool2d)`` and a tuple of classes)."""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+
+from harness import run_parity, translate_files
+
+HEADER = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\nfrom functools import partial\n\n\n"
+
+
+def rand(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+KWARGS = HEADER + textwrap.dedent("""
+    class StarAct(nn.Module):
+        def __init__(self, scale=2.0):
+            super().__init__()
+            self.scale = scale
+
+        def forward(self, x):
+            return self.scale * F.relu(x) ** 2
+
+
+    def unbind(norm_layer):
+        # a partial unbound, its keywords rebound later (timm's get_norm_act_layer)
+        kwargs = {}
+        if isinstance(norm_layer, partial):
+            kwargs.update(norm_layer.keywords)
+            norm_layer = norm_layer.func
+        assert isinstance(norm_layer, type), norm_layer
+        return partial(norm_layer, **kwargs) if kwargs else norm_layer
+
+
+    class Block(nn.Module):
+        def __init__(self, dim, norm_layer=partial(nn.LayerNorm, eps=1e-1), act_layer=nn.GELU,
+                     act2_layer=nn.Identity, pool_layer=nn.Tanh, id_layer=nn.Identity):
+            super().__init__()
+            self.fc = nn.Linear(dim, dim)
+            self.norm = norm_layer(dim, eps=0.5)  # a keyword the partial binds, passed again
+            self.norm2 = unbind(norm_layer)(dim)
+            self.norm3 = unbind(partial(nn.BatchNorm1d, momentum=0.3, eps=0.2))(dim)
+            self.act = act_layer() if issubclass(act_layer, StarAct) else act_layer(approximate="tanh")
+            self.act2 = id_layer(inplace=True)  # nn.Identity takes anything
+            self.act3 = act2_layer(2.0) if issubclass(act2_layer, StarAct) else act2_layer()
+            self.pool = pool_layer() if issubclass(pool_layer, (nn.Tanh, nn.Sigmoid)) else nn.Identity()
+
+        def forward(self, x):
+            x = self.act(self.norm(self.fc(x)))
+            x = self.act3(self.act2(self.norm2(x)))
+            x = self.norm3(x)
+            return self.pool(x)
+
+
+    class Net(nn.Module):
+        def __init__(self, dim=8):
+            super().__init__()
+            self.a = Block(dim)
+            self.b = Block(dim, act_layer=StarAct, act2_layer=StarAct, pool_layer=nn.ReLU)
+
+        def forward(self, x):
+            return self.a(x) + self.b(x)
+""")
+
+
+def test_layer_class_values_take_torch_keywords_and_stay_classes(tmp_path):
+    result, tmod, jmod, wmod = translate_files(KWARGS, tmp_path)
+    assert result.todo_count == 0, result.code
+    code = result.code
+    assert "functools.partial(" in code and "eps=1e-1" in code
+    run_parity(result, tmod, jmod, wmod, "Net", [rand(4, 8)], jit=True)
