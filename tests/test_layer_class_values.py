@@ -77,3 +77,46 @@ def test_layer_class_values_take_torch_keywords_and_stay_classes(tmp_path):
     code = result.code
     assert "functools.partial(" in code and "eps=1e-1" in code
     run_parity(result, tmod, jmod, wmod, "Net", [rand(4, 8)], jit=True)
+
+
+METHOD_OF_ITEM = HEADER + textwrap.dedent("""
+    class Block(nn.Module):
+        def __init__(self, cin, cout):
+            super().__init__()
+            self.fc = nn.Linear(cin, cout)
+            self.out_features = cout
+
+        def feat_channels(self, exp=False):
+            return self.out_features * (2 if exp else 1)
+
+        def forward(self, x):
+            return F.relu(self.fc(x))
+
+
+    def make_blocks(widths, cin):
+        blocks, feat_chs = [], []
+        for w in widths:
+            blocks.append(Block(cin, w))
+            feat_chs += [blocks[-1].feat_channels()]  # a method of a layer, not a layer factory
+            cin = feat_chs[-1]
+        return nn.Sequential(*blocks), feat_chs
+
+
+    class Net(nn.Module):
+        def __init__(self, dim=8):
+            super().__init__()
+            self.blocks, chs = make_blocks([6, 4], dim)
+            self.head = nn.Linear(chs[-1], 3)
+
+        def forward(self, x):
+            return self.head(self.blocks(x))
+""")
+
+
+def test_method_of_a_layer_item_is_no_factory(tmp_path):
+    """``feat_chs += [blocks[-1].feat_channels()]`` in a layer-building function:
+    the callee is a method the file's classes define, so it gets no ``rngs``."""
+    result, tmod, jmod, wmod = translate_files(METHOD_OF_ITEM, tmp_path)
+    assert result.todo_count == 0, result.code
+    assert "blocks[-1].feat_channels()\n" in result.code
+    run_parity(result, tmod, jmod, wmod, "Net", [rand(4, 8)], jit=True)

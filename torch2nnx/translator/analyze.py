@@ -267,6 +267,8 @@ def find_builders(module: cst.Module, f: FileContext) -> dict[str, set[str]]:
     from .factory_uses import class_factories, dynamic_layer_calls
 
     f.class_factories = class_factories(module, f)
+    f.method_names = {s.name.value for info in f.classes.values() for s in info.node.body.body
+                      if isinstance(s, cst.FunctionDef)}
     funcs = {s.name.value: calls_of(s, f) for s in module.body if isinstance(s, cst.FunctionDef)}
     # functions building layers through factories known only by their use (`stages += [stage_fn(...)]`)
     by_use = {s.name.value for s in module.body if isinstance(s, cst.FunctionDef) and dynamic_layer_calls(s, f)}

@@ -96,6 +96,7 @@ class FileContext:
         self.classes: dict[str, ClassInfo] = {}
         self.builders: set[str] = set()  # module-level functions that build layers
         self.class_factories: set[str] = set()  # module-level functions returning layer classes
+        self.method_names: set[str] = set()  # methods the file's classes define (obj.feat_channels())
         # config-object fields holding layer factories: field -> translated classes
         self.factory_fields: dict[str, tuple[str, ...]] = {}
         # module-level functions that draw random numbers when called: they take

@@ -212,9 +212,10 @@ def dynamic_layer_calls(func: cst.FunctionDef, f, loc: _Locals | None = None) ->
         if isinstance(callee, cst.Call):
             return True  # get_layer(name)(dim): a factory handed out by a call
         if isinstance(callee, cst.Attribute):
-            # cfg.block(...) on a plain local; never a method of a list, dict, string or tensor
+            # cfg.block(...) on a plain local; never a method of a list, dict, string or tensor,
+            # nor one the file's classes define (features[-1].feat_channels() on a layer)
             return _root(callee) in local and callee.attr.value not in _PLAIN_METHODS \
-                and registry.method(callee.attr.value) is None
+                and registry.method(callee.attr.value) is None and callee.attr.value not in f.method_names
         return False
 
     def containers(call) -> str | None:
