@@ -120,3 +120,44 @@ def test_method_of_a_layer_item_is_no_factory(tmp_path):
     assert result.todo_count == 0, result.code
     assert "blocks[-1].feat_channels()\n" in result.code
     run_parity(result, tmod, jmod, wmod, "Net", [rand(4, 8)], jit=True)
+
+
+GLOBAL_PARTIAL = HEADER + textwrap.dedent("""
+    class Gate(nn.Module):
+        def __init__(self, dim, scale=1.0, bias=True):
+            super().__init__()
+            self.fc = nn.Linear(dim, dim, bias=bias)
+            self.scale = scale
+
+        def forward(self, x):
+            return x * torch.sigmoid(self.fc(x)) * self.scale
+
+
+    _GATE = partial(Gate, scale=0.5)
+    _NORM = partial(nn.LayerNorm, eps=1e-2)
+    POOL = nn.Tanh
+
+
+    class Net(nn.Module):
+        def __init__(self, dim=8, use_gate=True):
+            super().__init__()
+            self.gate = _GATE(dim, bias=False) if use_gate else None
+            self.norm = _NORM(dim)
+
+        def forward(self, x):
+            return self.norm(self.gate(x))
+""")
+
+
+def test_module_level_partials_of_layer_classes_build_layers(tmp_path):
+    """``_SE_LAYER = partial(SqueezeExcite, ...)`` at module level, called in a
+    constructor: it builds a layer (gets ``rngs``); torch layer classes as
+    values are one class per torch name, across copies of the helpers (every
+    translated file carries its own)."""
+    from harness import load_module
+
+    result, tmod, jmod, wmod = translate_files(GLOBAL_PARTIAL, tmp_path)
+    assert result.todo_count == 0, result.code
+    assert "_GATE(dim, bias=False, rngs=rngs)" in result.code
+    assert load_module(tmp_path / "model_nnx.py").POOL is jmod.POOL
+    run_parity(result, tmod, jmod, wmod, "Net", [rand(4, 8)], jit=True)

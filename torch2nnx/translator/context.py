@@ -97,6 +97,8 @@ class FileContext:
         self.builders: set[str] = set()  # module-level functions that build layers
         self.class_factories: set[str] = set()  # module-level functions returning layer classes
         self.method_names: set[str] = set()  # methods the file's classes define (obj.feat_channels())
+        # module-level names bound to a layer class or a partial of one (_SE_LAYER = partial(SqueezeExcite, ...))
+        self.factory_globals: set[str] = set()
         # config-object fields holding layer factories: field -> translated classes
         self.factory_fields: dict[str, tuple[str, ...]] = {}
         # module-level functions that draw random numbers when called: they take
