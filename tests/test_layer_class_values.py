@@ -161,3 +161,33 @@ def test_module_level_partials_of_layer_classes_build_layers(tmp_path):
     assert "_GATE(dim, bias=False, rngs=rngs)" in result.code
     assert load_module(tmp_path / "model_nnx.py").POOL is jmod.POOL
     run_parity(result, tmod, jmod, wmod, "Net", [rand(4, 8)], jit=True)
+
+
+def test_rngs_kept_by_a_layer_are_no_torch_layer_left(tmp_path):
+    """A translated layer keeping ``self.rngs`` (it draws random numbers): the
+    weights loader's report of torch layers left in place does not name the
+    ``nnx.Rngs`` (every attribute of which is a callable, ``state_dict`` too)."""
+    import pytest
+    import torch
+
+    src = HEADER + textwrap.dedent("""
+        class Net(nn.Module):
+            def __init__(self, dim=8):
+                super().__init__()
+                self.fc = nn.Linear(dim, dim)
+
+            def forward(self, x):
+                q = self.fc(x)[:, None]
+                return F.scaled_dot_product_attention(q, q, q, dropout_p=0.1 if self.training else 0.0)
+    """)
+    result, tmod, jmod, wmod = translate_files(src, tmp_path)
+    from flax import nnx
+
+    model = jmod.Net(rngs=nnx.Rngs(0))
+    assert isinstance(getattr(model, "rngs", None), nnx.Rngs), result.code
+    assert result.todo_count == 0, result.code
+    sd = tmod.Net().state_dict()
+    sd["extra"] = torch.zeros(1)
+    with pytest.raises(ValueError) as e:
+        wmod.load_torch_state_dict(model, sd)
+    assert "unexpected keys: extra" in str(e.value) and "left untranslated" not in str(e.value)
