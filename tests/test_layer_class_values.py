@@ -191,3 +191,38 @@ def test_rngs_kept_by_a_layer_are_no_torch_layer_left(tmp_path):
     with pytest.raises(ValueError) as e:
         wmod.load_torch_state_dict(model, sd)
     assert "unexpected keys: extra" in str(e.value) and "left untranslated" not in str(e.value)
+
+
+LEARNABLE_FLAG = HEADER + textwrap.dedent("""
+    class StarAct(nn.Module):
+        def __init__(self, scale_value=1.0, scale_learnable=True, bias_learnable=True):
+            super().__init__()
+            self.scale = nn.Parameter(scale_value * torch.ones(1), requires_grad=scale_learnable)
+            self.bias = nn.Parameter(torch.zeros(1), requires_grad=bias_learnable)
+
+        def forward(self, x):
+            return self.scale * F.relu(x) ** 2 + self.bias
+
+
+    class Net(nn.Module):
+        def __init__(self, dim=8):
+            super().__init__()
+            self.fc = nn.Linear(dim, dim)
+            self.a = StarAct(0.5)
+            self.b = StarAct(2.0, scale_learnable=False)
+
+        def forward(self, x):
+            return self.b(self.a(self.fc(x)))
+""")
+
+
+def test_parameter_with_requires_grad_known_at_run_time(tmp_path):
+    """``nn.Parameter(t, requires_grad=flag)``: an nnx.Param or a FrozenParam
+    decided at run time; both are ported (perturbed) by the weights loader."""
+    from flax import nnx
+
+    result, tmod, jmod, wmod = translate_files(LEARNABLE_FLAG, tmp_path)
+    assert result.todo_count == 0, result.code
+    run_parity(result, tmod, jmod, wmod, "Net", [rand(4, 8)], jit=True)
+    m = jmod.Net(rngs=nnx.Rngs(0))
+    assert isinstance(m.a.scale, nnx.Param) and not isinstance(m.b.scale, nnx.Param)
