@@ -369,9 +369,12 @@ def bind(rule_params: str, positional: list[str], keywords: dict[str, str]) -> A
         else:
             raise Unsupported("T2N002", f"too many positional arguments ({len(positional)})")
     names = {n for n, _, k in spec if k in ("pos", "kwonly")}
+    varargs = next((n for n, _, k in spec if k == "varargs"), None)
     extra: dict[str, str] = {}
     for name, value in keywords.items():
-        if name in names:
+        if name == varargs and not star:
+            star.append(value)  # torch.zeros(size=(2, 3)): the sizes as one keyword
+        elif name in names:
             if name in given:
                 raise Unsupported("T2N002", f"argument '{name}' given twice")
             given[name] = value

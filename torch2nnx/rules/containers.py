@@ -1,6 +1,6 @@
 """Containers, parameters and buffers (nnx_facts §11)."""
 
-from .base import ELEMENTWISE, Example, Layout, Rule, Unsupported
+from .base import ELEMENTWISE, NOT_CONSTANT, Example, Layout, Rule, Unsupported
 from .util import call
 
 
@@ -28,9 +28,16 @@ def _module_dict(a, ctx):
 
 
 def _parameter(a, ctx):
-    if a.const("requires_grad") is not True:
-        raise Unsupported("T2N005", "requires_grad=False: use a buffer (nnx.Variable) instead")
-    return f"nnx.Param({a.src('data')})"
+    """A frozen parameter (requires_grad=False, or a flag known at run time: timm's
+    StarReLU(scale_learnable=...)) is a FrozenParam: the weights loader ports it,
+    nnx.Param filters (optimizers, grads) leave it alone."""
+    rg = a.value("requires_grad")
+    if rg is True:
+        return f"nnx.Param({a.src('data')})"
+    frozen = ctx.helper("FrozenParam")
+    if rg is NOT_CONSTANT:
+        return f"(nnx.Param if {a.src('requires_grad')} else {frozen})({a.src('data')})"
+    return f"{frozen}({a.src('data')})"
 
 
 def _identity(a, ctx):
@@ -53,7 +60,9 @@ RULES = [
          examples=(Example("nn.Identity()", ("float32[2,4]",)),)),
     Rule("torch.nn.Parameter", "data=None, requires_grad=True", _parameter, layout=Layout("source", tensors=("data",)),
          examples=(Example("nn.Parameter(torch.randn(4) * 0.5)", (), expect="nnx.Param(", where="init", compare="shape"),
-                   Example("nn.Parameter(torch.ones(2, 3))", (), expect="nnx.Param(", where="init"))),
+                   Example("nn.Parameter(torch.ones(2, 3))", (), expect="nnx.Param(", where="init"),
+                   Example("nn.Parameter(torch.ones(3) * 2, requires_grad=False)", (), expect="FrozenParam(",
+                           where="init"))),
     Rule("torch.nn.parameter.Parameter", "data=None, requires_grad=True", _parameter, layout=Layout("source", tensors=("data",)),
          examples=(Example("nn.parameter.Parameter(torch.ones(3))", (), expect="nnx.Param(", where="init"),)),
 ]

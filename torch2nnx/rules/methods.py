@@ -77,6 +77,24 @@ def fn1(fn):
     return lambda a, ctx: f"{fn}({a.src('input')})"
 
 
+def _addcmul(a, ctx):
+    """input + value * tensor1 * tensor2."""
+    t = f"{a.src('tensor1')} * {a.src('tensor2')}"
+    if not a.given("value") or a.src("value") in ("1", "1.0"):
+        return f"({a.src('input')} + {t})"
+    return f"({a.src('input')} + {a.src('value')} * {t})"
+
+
+def _unique(a, ctx):
+    """torch.unique: sorted unique values (jnp.unique sorts too); the result's size
+    depends on the values, so it runs on concrete arrays (constructor code), not under jit."""
+    if a.given("sorted") and a.value("sorted") is not True:
+        raise Unsupported("T2N002", "unique(sorted=False): torch's order of unsorted unique values")
+    kw = [f"{k}={a.src(k)}" for k in ("return_inverse", "return_counts") if a.given(k)]
+    kw += _axis_kw(a)
+    return f"jnp.unique({', '.join([a.src('input')] + kw)})"
+
+
 def _view(a, ctx):
     if a.star and len(a.star) == 1 and a.star[0].startswith(("jnp.", "torch.")):
         raise Unsupported("T2N002", "view(dtype) reinterprets bits; use lax.bitcast_convert_type")
@@ -411,6 +429,17 @@ RULES = [
     m("sqrt", "", fn1("jnp.sqrt"), ELEMENTWISE, (Example("x.sqrt()", ("float32[3,4]:0.1:5",)),)),
     m("rsqrt", "", fn1("jax.lax.rsqrt"), ELEMENTWISE, (Example("x.rsqrt()", ("float32[3,4]:0.1:5",)),)),
     m("abs", "", fn1("jnp.abs"), ELEMENTWISE, (Example("x.abs()", X2),)),
+    m("sign", "", fn1("jnp.sign"), ELEMENTWISE, (Example("x.sign()", ("float32[3,4]:-5:5",)),)),
+    m("log2", "", fn1("jnp.log2"), ELEMENTWISE, (Example("x.log2()", ("float32[3,4]:0.1:5",)),)),
+    m("log1p", "", fn1("jnp.log1p"), ELEMENTWISE, (Example("x.log1p()", ("float32[3,4]:0.1:5",)),)),
+    m("addcmul", "tensor1, tensor2, *, value=1", _addcmul,
+      Layout("elementwise", tensors=("input", "tensor1", "tensor2")),
+      (Example("x.addcmul(y, x, value=0.5)", ("float32[3,4]", "float32[3,4]")),
+       Example("x.addcmul(y, y)", ("float32[2,3,4,4]", "float32[2,3,4,4]"), channels_last=True))),
+    m("unique", "sorted=True, return_inverse=False, return_counts=False, dim=None", _unique, Layout("plain"),
+      (Example("x.unique()", ("int32[12]:0:5",)),
+       Example("x.unique(return_counts=True)[1]", ("int32[3,4]:0:5",)),
+       Example("x.unique(dim=0, return_inverse=True)[1]", ("int32[6,2]:0:2",))), returns_tuple=True),
     m("neg", "", lambda a, ctx: f"(-{a.src('input')})", ELEMENTWISE, (Example("x.neg()", X2),)),
     m("sigmoid", "", fn1("jax.nn.sigmoid"), ELEMENTWISE, (Example("x.sigmoid()", X2),)),
     m("tanh", "", fn1("jnp.tanh"), ELEMENTWISE, (Example("x.tanh()", X2),)),

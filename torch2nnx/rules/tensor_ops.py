@@ -15,7 +15,8 @@ FROM_METHODS = [
     "max", "min", "argmax", "argmin", "std", "var", "norm", "softmax", "log_softmax", "squeeze", "unsqueeze",
     "repeat_interleave", "masked_fill", "clamp", "clip", "exp", "log", "sqrt", "rsqrt", "abs", "neg", "sigmoid",
     "tanh", "relu", "sin", "cos", "floor", "round", "erfinv", "pow", "add", "sub", "mul", "div", "divide", "diff", "matmul", "bmm", "chunk",
-    "topk", "sort", "gather", "index_select", "flip", "cumsum", "tril", "triu", "numel",
+    "topk", "sort", "gather", "index_select", "flip", "cumsum", "tril", "triu", "numel", "sign", "log2", "log1p",
+    "addcmul", "unique",
 ]
 
 _CALL = re.compile(r"^x\.(\w+)\((.*)$", re.S)
@@ -167,7 +168,8 @@ RULES = [_from_method(n) for n in FROM_METHODS] + [
          examples=(Example("torch.stack([x, y], dim=1)", ("float32[2,3]", "float32[2,3]")),
                    Example("torch.stack([x, y], dim=2)", ("float32[2,3,4,4]", "float32[2,3,4,4]"), channels_last=True))),
     Rule("torch.zeros", _SZ, creation("zeros"), layout=SOURCE,
-         examples=(Example("torch.zeros(2, 3) + x", X2[:1] and ("float32[2,3]",)), Example("torch.zeros((4,))", ()))),
+         examples=(Example("torch.zeros(2, 3) + x", X2[:1] and ("float32[2,3]",)), Example("torch.zeros((4,))", ()),
+                   Example("torch.zeros(size=(2, 3), device=None, dtype=torch.int32)", ()))),
     Rule("torch.ones", _SZ, creation("ones"), layout=SOURCE,
          examples=(Example("torch.ones(3, 4, dtype=torch.float32) * x", X2),)),
     Rule("torch.empty", _SZ, creation("zeros"), layout=SOURCE, note="empty is zeros: JAX has no uninitialised memory",

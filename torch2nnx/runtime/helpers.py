@@ -459,16 +459,30 @@ class TorchLayerType(type):
     Such a value is a class named like torch's, so code that inspects it (its
     ``__name__``, ``isinstance(x, type)``, a dict key, ``in`` a set of types) sees
     a class, as in torch; calling it builds the NNX layer, and ``isinstance``
-    checks the NNX class."""
+    checks the NNX class (``nnx_class`` None: a layer NNX holds as a function).
+    Translated subclasses of the torch layer are its subclasses."""
 
-    # one class per torch name (torch_class): identity checks agree across uses
-    made = {}
+    # one class per torch name (torch_class), shared by every translated file of the process
+    # (each may carry its own copy of these helpers): identity checks agree across uses and
+    # files (a model file's issubclass(aa_layer, nn.AvgPool2d) on its caller's nn.AvgPool2d)
+    made = __import__("sys").modules.setdefault(
+        "_torch2nnx_torch_classes", __import__("types").ModuleType("_torch2nnx_torch_classes")
+    ).__dict__.setdefault("made", {})
 
     def __call__(cls, *args, **kwargs):
         return cls.build(*args, **kwargs)
 
     def __instancecheck__(cls, obj):
-        return isinstance(obj, cls.nnx_class)
+        if cls.nnx_class is not None and isinstance(obj, cls.nnx_class):
+            return True
+        return cls.__subclasscheck__(type(obj))
+
+    def __subclasscheck__(cls, sub):
+        # a translated subclass of the torch layer subclasses a class generated from its row
+        if type.__subclasscheck__(cls, sub) or any(
+                getattr(b, "_torch_layer", None) == cls.__name__ for b in getattr(sub, "__mro__", ())):
+            return True
+        return cls.nnx_class is not None and isinstance(sub, type) and issubclass(sub, cls.nnx_class)
 
 
 def torch_class(name, nnx_class, build):

@@ -264,9 +264,12 @@ def find_builders(module: cst.Module, f: FileContext) -> dict[str, set[str]]:
     Returns {class name: builder method names}; module-level builders go into
     ``f.builders``.
     """
-    from .factory_uses import class_factories, dynamic_layer_calls
+    from .factory_uses import class_factories, dynamic_layer_calls, factory_globals
 
     f.class_factories = class_factories(module, f)
+    f.factory_globals = factory_globals(module, f)
+    f.method_names = {s.name.value for info in f.classes.values() for s in info.node.body.body
+                      if isinstance(s, cst.FunctionDef)}
     funcs = {s.name.value: calls_of(s, f) for s in module.body if isinstance(s, cst.FunctionDef)}
     # functions building layers through factories known only by their use (`stages += [stage_fn(...)]`)
     by_use = {s.name.value for s in module.body if isinstance(s, cst.FunctionDef) and dynamic_layer_calls(s, f)}

@@ -210,6 +210,7 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         self._call_funcs: set[int] = set()  # original nodes that are the callee of a call
         self._not_values: set[int] = set()  # names that are attribute names or keywords
         self._type_nodes: set[int] = set()  # original nodes in a type position (isinstance)
+        self._subclass_nodes: set[int] = set()  # the classes issubclass checks against
         self.init_places()
         self._operand_parens: set[str] = set()  # parentheses operand() added to this call's sources
         self._annotation = 0
@@ -581,9 +582,11 @@ class BodyRewriter(PlacesMixin, FastTransformer):
     def visit_Call(self, node):
         self._call_funcs.add(id(node.func))
         if isinstance(node.func, cst.Name) and node.func.value in ("isinstance", "issubclass") and len(node.args) > 1:
-            self._type_nodes.add(id(node.args[1].value))
+            types = [node.args[1].value]
             if isinstance(node.args[1].value, cst.Tuple):
-                self._type_nodes.update(id(e.value) for e in node.args[1].value.elements)
+                types += [e.value for e in node.args[1].value.elements]
+            # issubclass's classes are layer classes as values (torch_class); isinstance's check NNX layers
+            (self._subclass_nodes if node.func.value == "issubclass" else self._type_nodes).update(map(id, types))
 
     def visit_Import(self, node):
         self.bind_local_import(node)
@@ -650,12 +653,18 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             return "nnx.Dropout"
         return None
 
-    def factory(self, original, rule: Rule, given: dict[str, str]):
-        """``nn.BatchNorm2d`` as a value: a function with the torch class's
-        required parameters that builds the NNX layer (stateful layers take
-        ``rngs``, like every translated constructor)."""
+    def factory(self, original, rule: Rule, given: dict[str, str], keywords: dict[str, str] | None = None):
+        """``nn.BatchNorm2d`` as a value: a class named like torch's whose
+        construction builds the NNX layer (stateful layers take ``rngs``, like
+        every translated constructor), accepting torch's parameters.
+
+        ``given`` are arguments built into the value (a partial's positional
+        ones); ``keywords`` a partial's keywords, bound with
+        ``functools.partial`` over the class so callers may pass them again
+        and code may unbind them (``p.func``, ``p.keywords``) as in torch."""
         from ..rules.base import Args, parse_params, _REQUIRED
 
+        keywords = keywords or {}
         spec = parse_params(rule.params)
         required = [n for n, d, k in spec if k == "pos" and d is _REQUIRED and n not in given]
         # torch's optional parameters too, callers pass them (conv_layer(in, out, k, stride, padding))
@@ -665,10 +674,13 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         for opts in (optional, [(n, d) for n, d in optional if n == "inplace"]):
             while body is None:
                 params = list(required) + [f"{n}={d}" for n, d in opts]
-                params.append("*")
+                # torch's `*args` / `**kwargs` (nn.Identity(*args, **kwargs) takes anything): accepted, unused
+                params.append("*args" if any(k == "varargs" for _, _, k in spec) else "*")
                 # factory arguments callers hand on (`conv_layer(i, o, 3, **dd)`): accepted, dropped as in calls
                 params += [f"{n}=None" for n, _, _ in spec if n in ("device", "dtype") and n not in given]
                 params.append("rngs" if rule.stateful else "rngs=None")
+                if any(k == "varkw" for _, _, k in spec):
+                    params.append("**kwargs")
                 args = Args(rule.params, {**{n: n for n in required}, **{n: n for n, _ in opts}, **given}, [], {})
                 try:
                     body = rule.build(args, self.build_ctx)
@@ -681,19 +693,26 @@ class BodyRewriter(PlacesMixin, FastTransformer):
                     opts = [(n, d) for n, d in opts if n != e.param]
             if body is not None:
                 break
+        accepted = set(required) | {n for n, _ in opts} | {n for n, _, _ in spec if n in ("device", "dtype")}
+        if body is not None and keywords and not set(keywords) <= accepted \
+                and not any(k == "varkw" for _, _, k in spec):
+            # a keyword the class value cannot take at run time: built in as a constant
+            return self.factory(original, rule, {**given, **keywords})
         if body is None:
             self.todo(original, error.code, f"{rule.name} as a value: {error.message}")
             return self.set(original, L.UNKNOWN_TAG)
         for h in rule.helpers:
             self.f.helpers.add(h)
         self.record_weights(rule, body)
-        ref = ModuleRef("factory", rule=rule, layout=rule.layout_of(args) if rule.layout_of else None)
+        bound = Args(rule.params, {**args.given_src, **keywords}, [], {})
+        ref = ModuleRef("factory", rule=rule, layout=rule.layout_of(bound) if rule.layout_of else None)
         value = f"(lambda {', '.join(params)}: {body})"
-        nnx_cls = self.nnx_class(rule)
-        if not given and rule.stateful and nnx_cls is not None:
-            # the class itself (not a partial): code may inspect it like torch's (timm's
-            # get_norm_act_layer maps a norm layer by __name__, by `in` a set of types)
-            value = f"{self.build_ctx.helper('torch_class')}({rule.short!r}, {nnx_cls}, {value[1:-1]})"
+        if not given:
+            # the class itself: code may inspect it like torch's (timm's get_norm_act_layer maps
+            # a norm layer by __name__, by `in` a set of types; issubclass(act_layer, StarReLU))
+            value = f"{self.build_ctx.helper('torch_class')}({rule.short!r}, {self.nnx_class(rule)}, {value[1:-1]})"
+        if keywords:
+            value = f"functools.partial({value}, {', '.join(f'{k}={v}' for k, v in keywords.items())})"
         return self.set(expr(value), Tag(L.MODULE, module=ref))
 
     def partial_factory(self, original, updated):
@@ -704,7 +723,7 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         if m is None or m.kind != "factory" or m.rule is None:
             return self.set(updated, self.tag(updated.args[0].value))
         spec = [n for n, _, k in parse_params(m.rule.params) if k == "pos"]
-        given = {}
+        given, keywords = {}, {}
         for i, a in enumerate(updated.args[1:]):
             if a.star:
                 self.todo(original, "T2N002", "partial of a layer class with starred arguments")
@@ -713,8 +732,8 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             if name is None:
                 self.todo(original, "T2N002", "partial of a layer class with too many arguments")
                 return self.set(updated, L.UNKNOWN_TAG)
-            given[name] = code(a.value)
-        return self.factory(original, m.rule, given)
+            (keywords if a.keyword is not None else given)[name] = code(a.value)
+        return self.factory(original, m.rule, given, keywords)
 
     def filtered_layers(self, call) -> Optional[Tag]:
         """``filter(None, [conv, norm_layer(c), aa if aa else None])``: the layers of the

@@ -99,6 +99,9 @@ class FileContext:
         # module-level aliases, partials and registries of layer classes (layer_globals.py):
         # name -> ("class" | "registry", the classes it stands for)
         self.layer_globals: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self.method_names: set[str] = set()  # methods the file's classes define (obj.feat_channels())
+        # module-level names bound to a layer class or a partial of one (_SE_LAYER = partial(SqueezeExcite, ...))
+        self.factory_globals: set[str] = set()
         # config-object fields holding layer factories: field -> translated classes
         self.factory_fields: dict[str, tuple[str, ...]] = {}
         # module-level functions that draw random numbers when called: they take

@@ -155,6 +155,7 @@ def source(name: str) -> str:
     body = "".join(f"        {l}\n" for l in lines) or "        pass\n"
     return (f"class {name}(nnx.Module):\n"
             f'    """{rule.name} as a class to subclass: torch\'s constructor and attributes."""\n\n'
+            f"    _torch_layer = {rule.short!r}  # issubclass(C, nn.{rule.short}) holds, as in torch\n\n"
             f"    def __init__(self, {', '.join(sig)}):\n{body}\n"
             f"    def __call__(self, *args, **kwargs):\n"
             f"        return {callee}(*args, **kwargs)\n")

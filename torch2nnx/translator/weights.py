@@ -92,8 +92,9 @@ def _walk(model):
                     out.append((prefix + key, child, None, False))
             elif isinstance(child, (nnx.Module, nnx.List, nnx.Dict, list, tuple, dict)):
                 walk(child, prefix + key + ".")
-            elif callable(getattr(child, "state_dict", None)):
-                # a torch layer the translation left in place (under a TODO marker)
+            elif type(child).__module__.split(".")[0] != "flax" and callable(getattr(child, "state_dict", None)):
+                # a torch layer the translation left in place (under a TODO marker); not an
+                # nnx.Rngs, whose every attribute is a callable stream
                 foreign.append(f"{prefix}{key} ({type(child).__name__})")
 
     walk(model, "")
