@@ -252,3 +252,23 @@ def test_named_sequential_from_a_variable_and_a_module_slot_declared_none(tmp_pa
     assert "nnx.data(None)" in result.code and "sequential(layers)" in result.code
     x = np.random.default_rng(0).standard_normal((2, 3, 8, 8)).astype(np.float32)
     assert run_parity(result, tmod, jmod, wmod, "Net", [x], kwargs={"aux": aux}, jit=True) < 1e-4
+
+
+def test_a_module_imported_from_its_package_imports_its_translation(tmp_path):
+    """`from . import layers` then `layers.ConvBN(...)` (torchvision's
+    detection backbones: `from .. import mobilenet`, `mobilenet.__dict__[name]`):
+    the module object is the translation's, so what it builds is NNX."""
+    root = tmp_path / "r"
+    (root / "zoo").mkdir(parents=True)
+    (root / "zoo" / "__init__.py").write_text("")
+    (root / "zoo" / "layers.py").write_text((PKG / "relpkg" / "layers.py").read_text())
+    (root / "zoo" / "net.py").write_text(
+        "import torch.nn as nn\nfrom . import layers\n\n\nclass Net(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n        self.a = layers.ConvBN(3, 4)\n"
+        "        self.fc = nn.Linear(4, 2)\n\n    def forward(self, x):\n"
+        "        return self.fc(self.a(x).mean((2, 3)))\n")
+    p = _cli("translate", "zoo/net.py", cwd=root)
+    assert p.returncode == 0, p.stderr
+    assert "from . import layers_nnx as layers" in (root / "zoo" / "net_nnx.py").read_text()
+    _parity(root, "from zoo import net, net_nnx, net_nnx_weights as w\n"
+                  "t_model = net.Net(); j_model = net_nnx.Net(rngs=nnx.Rngs(0))")

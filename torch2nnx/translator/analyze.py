@@ -6,7 +6,7 @@ from __future__ import annotations
 import libcst as cst
 
 from ..rules import registry
-from .context import ClassInfo, FileContext
+from .context import ClassInfo, FileContext, module_dict_item
 from .fastvisit import FastVisitor
 from .imports import dotted
 
@@ -152,6 +152,10 @@ class _Calls(FastVisitor):
         func = node.func
         if isinstance(func, cst.Name):
             self.names.add(func.value)
+        elif isinstance(func, cst.Attribute) and dotted(func) in self.f.external:
+            self.names.add(dotted(func))  # `layers.ConvBN(...)`: a class of a module of the run
+        elif module_dict_item(func, self.f):
+            self.layers = True  # `resnet.__dict__[name](...)`: builds a model
         elif isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self":
             self.self_methods.add(func.attr.value)
 

@@ -23,7 +23,7 @@ from ..rules.seq_ops import TIED_LINEAR_WEIGHTS, TIED_WEIGHT_NAMES
 from . import layout as L
 from .kernel_layout import renamed_torch_params, weight_tag
 from . import module_api
-from .context import UNKNOWN_MODULE, BuildCtx, ClassInfo, FileContext, ModuleRef, Summary
+from .context import UNKNOWN_MODULE, BuildCtx, ClassInfo, FileContext, ModuleRef, Summary, module_dict_item
 from .decorators import applied_identity, removable_decorator, unused_wrapper_call
 from .fastvisit import FastTransformer
 from .imports import dotted
@@ -1221,12 +1221,15 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             q0 = self.f.imports.qualify(original.func)
             if q0 is not None and registry.lookup(q0) is not None:
                 q = q0
-        if isinstance(func, cst.Name) and func.value in self.f.external:
-            # a class or layer builder of another file of this run
-            kind = self.f.external[func.value]
+        if module_dict_item(func, self.f):  # `resnet.__dict__[name](...)`: a builder of the run
+            return self.set(self.add_rngs(updated), Tag(L.MODULE, module=UNKNOWN_MODULE))
+        ext = dotted(func) if isinstance(func, (cst.Name, cst.Attribute)) else None
+        if ext in self.f.external:
+            # a class or layer builder of another file of this run (`layers.ConvBN`: of its module)
+            kind = self.f.external[ext]
             if kind == "random":  # draws random numbers (an init function): hand it our stream
                 return self.set(self.add_rngs(updated, self.build_ctx.fill_rngs()), L.UNKNOWN_TAG)
-            ref = ModuleRef("class", cls=func.value) if kind != "builder" else UNKNOWN_MODULE
+            ref = ModuleRef("class", cls=ext) if kind != "builder" else UNKNOWN_MODULE
             if kind == "stateless-class" and not self.build_ctx.rngs_available:
                 return self.set(updated, Tag(L.MODULE, module=ref))  # built where there are no rngs
             return self.set(self.add_rngs(updated), Tag(L.MODULE, module=ref))

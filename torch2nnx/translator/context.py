@@ -125,6 +125,7 @@ class FileContext:
         self.external: dict[str, str] = {}  # names imported from sibling translations -> kind
         self.external_summaries: dict[str, Summary] = {}  # their classes' __call__ layouts
         self.external_functions: dict[str, Summary] = {}  # their plain module-level functions' layouts
+        self.run_modules: set[str] = set()  # local names of modules translated in the run (`from . import resnet`)
         # what layer-building functions returned, by (class or None, name): read by callers next round
         self.builder_returns: dict[tuple, object] = {}
         self.builder_returns_seen: dict[tuple, object] = {}  # module-level defs (summaries may come later)
@@ -238,3 +239,11 @@ class BuildCtx:
             self.fctx.helpers.add(alias)  # emitted as `_t2n_flatten = flatten`
             return alias
         return name
+
+
+def module_dict_item(func, f) -> bool:
+    """``resnet.__dict__[name]`` with ``resnet`` a module of the run: one of its
+    builders or classes, chosen at run time (torchvision's detection backbones)."""
+    return (isinstance(func, cst.Subscript) and isinstance(func.value, cst.Attribute)
+            and func.value.attr.value == "__dict__" and isinstance(func.value.value, cst.Name)
+            and func.value.value.value in f.run_modules)

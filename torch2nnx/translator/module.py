@@ -106,6 +106,14 @@ def _translate_source(source: str, path: str, options: Options, module_name: str
     f = FileContext(path, imports, positions, options)
     for local, q in imports.names.items():
         mod, _, name = q.rpartition(".")
+        if options.siblings and q in options.siblings:
+            # a module of the run (`from . import layers`): `layers.ConvBN` is its class
+            sums = options.siblings[q][2] if len(options.siblings[q]) > 2 else {}
+            f.run_modules.add(local)
+            for attr, kind in options.siblings[q][1].items():
+                f.external[f"{local}.{attr}"] = kind
+                if sums.get(attr) is not None:
+                    f.external_summaries[f"{local}.{attr}"] = sums[attr]
         if options.siblings and mod in options.siblings:
             kind = options.siblings[mod][1].get(name)
             if kind and registry.lookup(q) is None:  # a row (torchvision's Permute) tells the layout engine more
@@ -278,6 +286,11 @@ def _map_import(stmt, siblings: dict, reexports: dict, package: str | None = Non
         return stmt
     body = []
     for small in stmt.body:
+        if isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
+            small, extra = _map_module_aliases(small, siblings, package)
+            body.extend(extra)
+            if small is None:
+                continue
         if isinstance(small, cst.ImportFrom) and small.relative and small.module is not None:
             # kept relative (written next to its source): `from .layers import X`
             # -> `from .layers_nnx import X` when layers.py is in the run
@@ -312,6 +325,36 @@ def _map_import(stmt, siblings: dict, reexports: dict, package: str | None = Non
 
 def _class_kind(info) -> str:
     return "container-class" if info.container else "class" if info.needs_rngs or info.uses_rngs else "stateless-class"
+
+
+def _map_module_aliases(small: cst.ImportFrom, siblings: dict, package: str | None):
+    """``from .. import mobilenet`` where ``mobilenet.py`` is in the run: the
+    module object is its translation's (``from .. import mobilenet_nnx as
+    mobilenet``), so ``mobilenet.MobileNetV2`` / ``mobilenet.__dict__[name]``
+    build NNX layers. Returns (the statement or None, statements it became)."""
+    base = (absolute_module(package, len(small.relative), (dotted(small.module) if small.module else "") or "") if small.relative
+            else dotted(small.module))
+    if not base:
+        return small, []
+    kept, extra = [], []
+    for alias in small.names:
+        name = dotted(alias.name)
+        target = siblings.get(f"{base}.{name}", (None,))[0]
+        if not target:
+            kept.append(alias)
+            continue
+        parent, _, leaf = target.rpartition(".")
+        local = cst.Name(alias.asname.name.value if alias.asname else name)
+        if parent == base:  # next to its source: the same statement, the translation's name
+            kept.append(alias.with_changes(name=cst.Name(leaf), asname=cst.AsName(name=local)))
+        else:
+            extra.append(cst.ImportFrom(module=cst.parse_expression(parent), names=[
+                cst.ImportAlias(name=cst.Name(leaf), asname=cst.AsName(name=local))]) if parent
+                else cst.Import(names=[cst.ImportAlias(name=cst.Name(leaf), asname=cst.AsName(name=local))]))
+    if not kept:
+        return None, extra
+    kept = [a.with_changes(comma=cst.MaybeSentinel.DEFAULT) for a in kept]
+    return small.with_changes(names=kept), extra
 
 
 def exports(result_classes: dict, builders: set, random_functions: set = frozenset()) -> dict:
