@@ -328,12 +328,32 @@ def find_builders(module: cst.Module, f: FileContext) -> dict[str, set[str]]:
                 changed = True
         for cls, ms in methods.items():
             for name, c in ms.items():
-                if name not in mbuilders[cls] and name not in ("forward",) and builds(c, cls, name):
+                if name not in mbuilders[cls] and name not in ("forward",) and (
+                        builds(c, cls, name) or _overrides_a_builder(f, mbuilders, cls, name)):
                     mbuilders[cls].add(name)
                     changed = True
     f.builders = builders
     _stateless_classes(f, fparams, mbuilders)
     return mbuilders
+
+
+def _ancestors(f: FileContext, cls: str) -> list[str]:
+    out, k = [], cls
+    while True:
+        k = next((b for b in f.classes[k].bases if b in f.classes), None)
+        if k is None or k in out:
+            return out
+        out.append(k)
+
+
+def _overrides_a_builder(f: FileContext, mbuilders: dict, cls: str, name: str) -> bool:
+    """A method overriding, or overridden by, one that builds layers takes ``rngs``
+    too: the base's ``__init__`` calls ``self.define_table(rngs=rngs)`` whichever
+    class's method runs (torchvision's Swin V2 overrides a builder with one
+    building nothing)."""
+    if any(name in mbuilders.get(a, ()) for a in _ancestors(f, cls)):
+        return True
+    return any(name in mbuilders.get(d, ()) and cls in _ancestors(f, d) for d in f.classes)
 
 
 def _reached(methods: dict, start: str) -> set[str]:
