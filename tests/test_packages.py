@@ -272,3 +272,24 @@ def test_a_module_imported_from_its_package_imports_its_translation(tmp_path):
     assert "from . import layers_nnx as layers" in (root / "zoo" / "net_nnx.py").read_text()
     _parity(root, "from zoo import net, net_nnx, net_nnx_weights as w\n"
                   "t_model = net.Net(); j_model = net_nnx.Net(rngs=nnx.Rngs(0))")
+
+
+def test_a_name_the_package_binds_is_not_its_submodule(tmp_path):
+    """`from . import conv` where the package's __init__ does `from .conv import
+    conv` (timm.layers' create_conv2d): the name is the function, not the
+    submodule of the same name, and the translation imports it as such."""
+    root = tmp_path / "r"
+    (root / "zoo").mkdir(parents=True)
+    (root / "zoo" / "__init__.py").write_text("from .conv import conv\n")
+    (root / "zoo" / "conv.py").write_text(
+        "import torch.nn as nn\n\n\ndef conv(i, o, k=3):\n    return nn.Conv2d(i, o, k, padding=k // 2)\n")
+    (root / "zoo" / "net.py").write_text(
+        "import torch.nn as nn\nfrom . import conv\n\n\nclass Net(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n        self.a = conv(3, 4)\n"
+        "        self.fc = nn.Linear(4, 2)\n\n    def forward(self, x):\n"
+        "        return self.fc(self.a(x).mean((2, 3)))\n")
+    p = _cli("translate", "zoo/net.py", cwd=root)
+    assert p.returncode == 0, p.stderr
+    assert "conv_nnx as conv" not in (root / "zoo" / "net_nnx.py").read_text()
+    _parity(root, "from zoo import net, net_nnx, net_nnx_weights as w\n"
+                  "t_model = net.Net(); j_model = net_nnx.Net(rngs=nnx.Rngs(0))")

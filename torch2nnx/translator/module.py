@@ -287,7 +287,7 @@ def _map_import(stmt, siblings: dict, reexports: dict, package: str | None = Non
     body = []
     for small in stmt.body:
         if isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
-            small, extra = _map_module_aliases(small, siblings, package)
+            small, extra = _map_module_aliases(small, siblings, package, reexports)
             body.extend(extra)
             if small is None:
                 continue
@@ -327,7 +327,7 @@ def _class_kind(info) -> str:
     return "container-class" if info.container else "class" if info.needs_rngs or info.uses_rngs else "stateless-class"
 
 
-def _map_module_aliases(small: cst.ImportFrom, siblings: dict, package: str | None):
+def _map_module_aliases(small: cst.ImportFrom, siblings: dict, package: str | None, reexports: dict):
     """``from .. import mobilenet`` where ``mobilenet.py`` is in the run: the
     module object is its translation's (``from .. import mobilenet_nnx as
     mobilenet``), so ``mobilenet.MobileNetV2`` / ``mobilenet.__dict__[name]``
@@ -340,6 +340,16 @@ def _map_module_aliases(small: cst.ImportFrom, siblings: dict, package: str | No
     for alias in small.names:
         name = dotted(alias.name)
         target = siblings.get(f"{base}.{name}", (None,))[0]
+        origin = reexports.get(f"{base}.{name}")
+        if origin is not None:
+            # the package binds the name itself (timm.layers' `from .create_conv2d import
+            # create_conv2d`): the function, not the submodule of the same name
+            if origin in siblings:
+                extra.append(cst.ImportFrom(module=cst.parse_expression(siblings[origin][0]),
+                                            names=[alias.with_changes(comma=cst.MaybeSentinel.DEFAULT)]))
+            else:
+                kept.append(alias)
+            continue
         if not target:
             kept.append(alias)
             continue
