@@ -287,7 +287,7 @@ def _map_import(stmt, siblings: dict, reexports: dict, package: str | None = Non
     body = []
     for small in stmt.body:
         if isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
-            small, extra = _map_module_aliases(small, siblings, package)
+            small, extra = _map_module_aliases(small, siblings, package, reexports)
             body.extend(extra)
             if small is None:
                 continue
@@ -327,7 +327,7 @@ def _class_kind(info) -> str:
     return "container-class" if info.container else "class" if info.needs_rngs or info.uses_rngs else "stateless-class"
 
 
-def _map_module_aliases(small: cst.ImportFrom, siblings: dict, package: str | None):
+def _map_module_aliases(small: cst.ImportFrom, siblings: dict, package: str | None, reexports: dict | None = None):
     """``from .. import mobilenet`` where ``mobilenet.py`` is in the run: the
     module object is its translation's (``from .. import mobilenet_nnx as
     mobilenet``), so ``mobilenet.MobileNetV2`` / ``mobilenet.__dict__[name]``
@@ -340,7 +340,9 @@ def _map_module_aliases(small: cst.ImportFrom, siblings: dict, package: str | No
     for alias in small.names:
         name = dotted(alias.name)
         target = siblings.get(f"{base}.{name}", (None,))[0]
-        if not target:
+        if not target or f"{base}.{name}" in (reexports or {}):
+            # (`from timm.layers import create_conv2d`: the package binds the function,
+            # shadowing its submodule; the re-export mapping imports the function)
             kept.append(alias)
             continue
         parent, _, leaf = target.rpartition(".")
