@@ -56,3 +56,81 @@ def test_module_reducing_dims_2_3_takes_an_image_batch_channels_last(tmp_path):
         run_parity(result, tmod, jmod, wmod, "block_with_eca", [rand(2, 8, 6, 6)], jit=jit, layout_class="Block")
     eca = result.layout_of("Eca")
     assert eca is not None and eca.takes["x"].channels_last, "Eca must take x channels-last"
+
+
+NORM_FILE = """
+    class LayerNorm2d(nn.LayerNorm):
+        def __init__(self, num_channels, eps=1e-6, affine=True):
+            super().__init__(num_channels, eps=eps, elementwise_affine=affine)
+            self.fast = False
+
+        def forward(self, x):
+            x = x.permute(0, 2, 3, 1)
+            if self.fast:
+                x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+            else:
+                x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+            x = x.permute(0, 3, 1, 2)
+            return x
+"""
+
+MODEL_FILE = """
+    from typing import Type
+    from .norm import LayerNorm2d
+
+
+    class Down(nn.Module):
+        def __init__(self, dim, norm_layer: Type[nn.Module] = LayerNorm2d):
+            super().__init__()
+            self.norm1 = norm_layer(dim) if norm_layer is not None else nn.Identity()
+            self.conv = nn.Conv2d(dim, dim, 3, padding=1)
+
+        def forward(self, x):
+            return self.conv(self.norm1(x))
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Conv2d(3, 8, 3, padding=1)
+            self.down = Down(8)
+
+        def forward(self, x):
+            return self.down(self.stem(x)).mean((2, 3))
+"""
+
+
+def test_factory_defaulting_to_another_files_class_uses_its_layouts(tmp_path):
+    """timm's gcvit: `norm_layer: Type[nn.Module] = LayerNorm2d`, the class of
+    another file of the run (timm.layers.norm). The slot is that class: the maps
+    handed to it are recorded, so it is translated taking them channels-last
+    (before, no call reached it, it took torch order and was handed
+    channels-last maps: a reshape error, or wrong numbers when C == W)."""
+    import subprocess
+    import sys
+    pkg = tmp_path / "normpkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "norm.py").write_text(HEADER + textwrap.dedent(NORM_FILE))
+    (pkg / "model.py").write_text(HEADER + textwrap.dedent(MODEL_FILE))
+    p = subprocess.run([sys.executable, "-m", "torch2nnx", "translate", "normpkg/model.py", "--no-cache"],
+                       cwd=tmp_path, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    script = textwrap.dedent("""
+        import numpy as np, torch, jax, jax.numpy as jnp
+        from flax import nnx
+        from torch2nnx.verify import perturb
+        from normpkg import model, model_nnx, model_nnx_weights as w
+        t = model.Net(); perturb(t, 0); t.eval()
+        j = model_nnx.Net(rngs=nnx.Rngs(0))
+        w.load_torch_state_dict(j, t.state_dict()); j.eval()
+        x = np.random.default_rng(0).standard_normal((2, 3, 8, 8)).astype(np.float32)
+        with torch.no_grad():
+            ref = t(torch.from_numpy(x)).numpy()
+        xj = jnp.asarray(np.moveaxis(x, 1, -1))
+        np.testing.assert_allclose(np.asarray(j(xj)), ref, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(np.asarray(nnx.jit(lambda m, v: m(v))(j, xj)), ref, rtol=1e-4, atol=1e-4)
+        print("PARITY OK")
+    """)
+    r = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True)
+    assert "PARITY OK" in r.stdout, r.stderr[-3000:]

@@ -293,3 +293,26 @@ def test_a_name_the_package_binds_is_not_its_submodule(tmp_path):
     assert "conv_nnx as conv" not in (root / "zoo" / "net_nnx.py").read_text()
     _parity(root, "from zoo import net, net_nnx, net_nnx_weights as w\n"
                   "t_model = net.Net(); j_model = net_nnx.Net(rngs=nnx.Rngs(0))")
+
+
+
+def test_a_name_the_package_reexports_over_its_submodule_is_the_name(tmp_path):
+    """`from zoo import make_conv` where `zoo/__init__.py` has `from .make_conv import
+    make_conv` (timm's `from timm.layers import create_conv2d`): the name is the
+    function, not the submodule; importing the module's translation under that
+    name made the call a call of a module."""
+    root = tmp_path / "r"
+    (root / "zoo").mkdir(parents=True)
+    (root / "zoo" / "__init__.py").write_text("from .make_conv import make_conv\n")
+    (root / "zoo" / "make_conv.py").write_text(
+        "import torch.nn as nn\n\n\ndef make_conv(cin, cout):\n    return nn.Conv2d(cin, cout, 3, padding=1)\n")
+    (root / "zoo" / "net.py").write_text(
+        "import torch.nn as nn\nfrom zoo import make_conv\n\n\nclass Net(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n        self.a = make_conv(3, 4)\n"
+        "        self.fc = nn.Linear(4, 2)\n\n    def forward(self, x):\n"
+        "        return self.fc(self.a(x).mean((2, 3)))\n")
+    p = _cli("translate", "zoo/net.py", cwd=root)
+    assert p.returncode == 0, p.stderr
+    assert "from zoo.make_conv_nnx import make_conv" in (root / "zoo" / "net_nnx.py").read_text()
+    _parity(root, "from zoo import net, net_nnx, net_nnx_weights as w\n"
+                  "t_model = net.Net(); j_model = net_nnx.Net(rngs=nnx.Rngs(0))")

@@ -195,3 +195,45 @@ def test_tokens_plus_permuted_positions_stay_tokens(tmp_path):
     blocks it reaches (a LayerNorm from a factory) normalise the channels."""
     result = parity(POSITIONS_PERMUTED, tmp_path, "Net", [rand(2, 3, 8, 8)])
     assert "x = x + jnp.transpose(pos_encoding, (0, 2, 1))" in result.code
+
+
+STAGES_GROWN_WITH_PLUS = """
+    class Stage(nn.Module):
+        def __init__(self, cin, cout):
+            super().__init__()
+            self.down = nn.Conv2d(cin, cout, 3, stride=2, padding=1)
+            self.norm = nn.LayerNorm(cout)
+            self.fc = nn.Linear(cout, cout)
+
+        def forward(self, x):
+            x = self.down(x).permute(0, 2, 3, 1)
+            B, H, W, C = x.shape
+            x = x.reshape(B, -1, C)
+            x = x + self.fc(self.norm(x))
+            return x.reshape(B, H, W, -1).permute(0, 3, 1, 2).contiguous()
+
+
+    class Net(nn.Module):
+        def __init__(self, dims=(8, 12, 16)):
+            super().__init__()
+            stages = []
+            prev = 3
+            for d in dims:
+                stages += [Stage(prev, d)]
+                prev = d
+            self.stages = nn.Sequential(*stages)
+            self.head = nn.Linear(prev, 5)
+
+        def forward(self, x):
+            x = self.stages(x)
+            x = x.mean(dim=(-1, -2))
+            return self.head(x)
+"""
+
+
+def test_layers_collected_with_plus_equals_keep_their_layouts(tmp_path):
+    """timm's PVT-v2: `stages += [Stage(...)]` then `nn.Sequential(*stages)`; each
+    stage makes an image from tokens (`reshape(B, H, W, -1).permute(0, 3, 1, 2)`),
+    so the head's `x.mean(dim=(-1, -2))` reduces the spatial axes of a
+    channels-last array."""
+    parity(STAGES_GROWN_WITH_PLUS, tmp_path, "Net", [rand(2, 3, 16, 16)])

@@ -164,6 +164,9 @@ class _Calls(FastVisitor):
         return True
 
 
+_CLASS_KINDS = ("class", "container-class", "stateless-class")
+
+
 def factory_params(func: cst.FunctionDef, f: FileContext) -> dict[str, tuple[str, ...]]:
     """Parameters annotated as layer factories: ``block: type[Union[A, B]]``
     (the translated classes named) or ``Callable[..., nn.Module]`` (none)."""
@@ -175,7 +178,9 @@ def factory_params(func: cst.FunctionDef, f: FileContext) -> dict[str, tuple[str
             out[param.name.value] = (default.value,)  # inverted_residual=InvertedResidual
             continue
         if isinstance(default, cst.Name) and f.external.get(default.value, "builder") != "builder":
-            out[param.name.value] = ()  # embed_layer=PatchEmbed, a class of another file of the run
+            # embed_layer=PatchEmbed, norm_layer=LayerNorm2d: a class of another file of the run,
+            # known by the layouts it was translated with (as the file's own defaults are)
+            out[param.name.value] = (default.value,) if f.external[default.value] in _CLASS_KINDS else ()
             continue
         if param.annotation is not None:
             names = factory_annotation(param.annotation.annotation, f)

@@ -30,6 +30,7 @@ from .imports import dotted
 from .layer_choice import either_layout, factory_choice, stance
 from .layer_globals import constructed
 from .layout import Tag
+from .list_growth import list_extended
 from .modeflag import READ as MODE_FLAG_READ
 from .modeflag import annassign_mode_flag, assign_mode_flag, augassign_mode_flag, is_mode_flag
 from .operands import guarded_result, operand, tidy
@@ -1494,6 +1495,16 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         container holds (for layouts of loops and Sequential(*layers))."""
         rt = self.tag(func.value)
         vt = self.tag(call.args[-1].value)
+        if func.attr.value == "extend" and vt.kind == L.MODULE and vt.module is not None \
+                and vt.module.kind == "list" and len(vt.module.elements) > 1:
+            # layers.extend([a, b]): each layer in turn
+            for e in vt.module.elements:
+                one = cst.Call(func=func, args=[cst.Arg(value=cst.Name("_"))])
+                self.set(one.args[-1].value, Tag(L.MODULE, module=e))
+                self.container_add(func, one)
+                if isinstance(func.value, cst.Name) and func.value.value in self.env:
+                    self.set(func.value, self.env[func.value.value])  # what the list holds now
+            return self.set(call, L.OTHER_TAG)
         if func.attr.value == "extend":
             vt = L.element(vt) if vt.kind == L.SEQ else (
                 Tag(L.MODULE, module=vt.module.elements[0]) if vt.kind == L.MODULE and vt.module
@@ -2574,6 +2585,8 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             op = code(updated.operator).strip()[:-1]
             value = expr(f"{self.build_ctx.helper('inplace_set')}({code(base)}, {code(base)} {op} ({code(updated.value)}))")
             return cst.Assign(targets=[cst.AssignTarget(target=base)], value=value)
+        if list_extended(self, updated) is not None:
+            return updated
         t = self.tag(updated.target)
         vt = self.tag(updated.value)
         if t.is_tensor:

@@ -130,6 +130,12 @@ def join(a: Tag, b: Tag) -> Tag:
             # parameter, a list of it or an empty list; either way its tensors have
             # the parameter's layout
             return Tag(SEQ, param=free.param)
+    if {a.kind, b.kind} == {SEQ, MODULE}:
+        seq, mod = (a, b) if a.kind == SEQ else (b, a)
+        if seq == Tag(SEQ) and mod.module is not None and getattr(mod.module, "kind", None) == "list":
+            # `layers = []`, then layers appended in a loop that may not run: the
+            # layers, if any
+            return mod
     if a.kind == MODULE and b.kind == MODULE:
         return a
     if a.kind == OTHER and b.kind == OTHER:
