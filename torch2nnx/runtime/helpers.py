@@ -21,6 +21,12 @@ def ntuple(value, n):
     return (value,) * n
 
 
+def tensor_sequence(value):
+    """torch's ``*tensors`` given as one argument (torch.meshgrid(t)): a list or tuple
+    of tensors is the sequence itself, a tensor is a sequence of one."""
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,)
+
+
 def conv_padding(padding, n):
     """torch Conv padding (int, tuple or 'same'/'valid') as nnx.Conv padding."""
     if isinstance(padding, str):
