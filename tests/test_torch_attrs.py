@@ -370,3 +370,77 @@ def test_group_norm_in_a_subclass_of_group_norm(tmp_path):
     assert result.todo_count == 0, result.code
     assert "axis=-1" in result.code
     run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 3, 7, 7)], jit=True)
+
+
+HYPER_READS = HEADER + textwrap.dedent("""
+    class ScaledConv2d(nn.Conv2d):
+        def forward(self, x):
+            return super().forward(x) * 0.5
+
+
+    class SplitConv(nn.Module):
+        def __init__(self, cin, cout, k, stride=1, dilation=1, groups=1):
+            super().__init__()
+            self.in_channels = cin
+            self.out_channels = cout
+            self.stride = (stride, stride)
+            self.dilation = (dilation, dilation)
+            self.groups = groups
+            self.kernel_size = (k, k)
+            self.a = nn.Conv2d(cin, cout // 2, k, stride, dilation * (k // 2), dilation, groups)
+            self.b = nn.Conv2d(cin, cout - cout // 2, k, stride, dilation * (k // 2), dilation, groups)
+
+        def forward(self, x):
+            return torch.cat([self.a(x), self.b(x)], 1)
+
+
+    def make_conv(cin, cout, k, stride=1, dilation=1, groups=1, kind="conv"):
+        if kind == "split":
+            return SplitConv(cin, cout, k, stride, dilation, groups)
+        if kind == "conv":
+            return nn.Conv2d(cin, cout, k, stride=stride, padding=dilation * (k // 2), dilation=dilation, groups=groups)
+        return ScaledConv2d(cin, cout, k, stride=stride, padding=dilation * (k // 2), dilation=dilation, groups=groups)
+
+
+    class ConvBn(nn.Module):
+        def __init__(self, cin, cout, k, stride=1, dilation=1, groups=1, kind="conv"):
+            super().__init__()
+            self.conv = make_conv(cin, cout, k, stride, dilation, groups, kind)
+            self.bn = nn.BatchNorm2d(self.conv.out_channels, eps=1e-3)
+
+        @property
+        def out_channels(self):
+            return self.conv.out_channels
+
+        def forward(self, x):
+            return self.bn(self.conv(x))
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = ConvBn(3, 8, 3, stride=2, dilation=2)
+            self.s = ConvBn(8, 8, 1, kind="split")
+            conv = self.a.conv
+            # torch's hyperparameters read off a layer whose type the translator cannot tell
+            self.b = ConvBn(self.a.out_channels, conv.out_channels * 2, conv.kernel_size[1],
+                            stride=conv.stride[0] // 2, dilation=conv.dilation[1] - 1, groups=conv.groups * 2,
+                            kind="scaled")
+            self.head = nn.Linear(self.b.conv.in_channels * 2 + self.b.conv.groups, 5)
+            self.scale = self.a.conv.stride[1] + self.a.bn.eps * 1000
+
+        def forward(self, x):
+            y = self.b(self.s(self.a(x)))
+            return self.head(torch.cat([y.mean((2, 3)), y[:, :2, 0, 0]], 1)) * self.scale
+""")
+
+
+def test_torch_hyperparameters_read_off_an_untyped_layer(tmp_path):
+    """``self.conv.out_channels`` (``stride``, ``dilation``, ``groups``, ``eps``) on a
+    layer built by a factory: the NNX layer's ``out_features``, an n-tuple of its
+    ``strides``, at run time (torch_layer_attr reads the rows' attrs); a translated
+    class's own property keeps its name."""
+    result, tmod, jmod, wmod = translate_files(HYPER_READS, tmp_path)
+    assert result.todo_count == 0, result.code
+    assert "torch_layer_attr(self.conv, \"out_channels\")" in result.code.replace("'", '"'), result.code
+    run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 3, 12, 12)], jit=True)

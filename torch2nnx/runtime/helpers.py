@@ -1321,11 +1321,29 @@ def module_torch_names(node):
     return None
 
 
+def module_torch_attr_form(node, name):
+    """How an NNX layer holds torch's hyperparameter ``name`` (an nnx.Conv's
+    ``out_channels`` is its ``out_features``): an attribute name or an expression
+    over ``{layer}``; None where the layer's own class (a translated subclass)
+    holds ``name`` itself, or no row maps it."""
+    if name in getattr(node, "__dict__", {}):
+        return None
+    for c in type(node).__mro__:
+        flax = c.__module__.startswith("flax.")
+        if not flax and name in c.__dict__:
+            return None
+        key = "nnx." + c.__name__ if flax else c.__name__
+        if key in TORCH_LAYER_ATTRS:
+            return dict(TORCH_LAYER_ATTRS[key]).get(name)
+    return None
+
+
 def torch_layer_attr(module, name):
     """``layer.weight`` on a module the translator could not tell: the NNX layer's
     attribute holding torch's ``name`` (an nnx.Linear's ``weight`` is its ``kernel``,
-    a norm's its ``scale``), else the attribute itself. A kernel held in another
-    order than torch's is marked with it (torch_weight), so torch's fans read it."""
+    a norm's its ``scale``, a Conv's ``out_channels`` its ``out_features``), else the
+    attribute itself. A kernel held in another order than torch's is marked with it
+    (torch_weight), so torch's fans read it."""
     table = module_torch_names(module) if isinstance(module, nnx.Module) else None
     for torch_name, attr in table or ():
         if torch_name == name and "." not in attr:
@@ -1333,6 +1351,11 @@ def torch_layer_attr(module, name):
             if attr == "kernel" and isinstance(value, nnx.Variable) and value.ndim >= 2:
                 value = torch_weight(value, tuple(range(2, value.ndim)) + (1, 0))
             return value
+    form = module_torch_attr_form(module, name) if isinstance(module, nnx.Module) else None
+    if form is not None:
+        if form.isidentifier():
+            return getattr(module, form)
+        return eval(form.format(layer="layer"), {"ntuple": ntuple}, {"layer": module})
     return getattr(module, name)
 
 
