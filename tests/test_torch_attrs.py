@@ -444,3 +444,49 @@ def test_torch_hyperparameters_read_off_an_untyped_layer(tmp_path):
     assert result.todo_count == 0, result.code
     assert "torch_layer_attr(self.conv, \"out_channels\")" in result.code.replace("'", '"'), result.code
     run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 3, 12, 12)], jit=True)
+
+
+SUPER_RESET = HEADER + textwrap.dedent("""
+    class GainConv2d(nn.Conv2d):
+        def __init__(self, cin, cout, k, gain_init=1.0):
+            super().__init__(cin, cout, k, padding=k // 2)
+            self.gain_init = gain_init
+            self.gain = nn.Parameter(torch.ones(cout, 1, 1, 1))
+            self.reset_parameters()
+
+        def reset_parameters(self):
+            if hasattr(self, "gain"):
+                nn.init.constant_(self.gain, self.gain_init)
+                super().reset_parameters()
+
+        def forward(self, x):
+            return F.conv2d(x, self.weight * self.gain, self.bias, self.stride, 1)
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = GainConv2d(4, 32, 3, gain_init=0.5)
+
+        def forward(self, x):
+            return self.conv(x)
+""")
+
+
+def test_super_reset_parameters_of_a_torch_layer(tmp_path):
+    """``super().reset_parameters()`` in a subclass of nn.Conv2d: the layer's torch
+    initialisation drawn again (kaiming_uniform, a=sqrt(5): within 1/sqrt(fan_in),
+    where NNX's own lecun_normal init is not), with the class's rngs."""
+    import math
+
+    from flax import nnx
+
+    result, tmod, jmod, wmod = translate_files(SUPER_RESET, tmp_path)
+    assert result.todo_count == 0, result.code
+    assert "torch_reset_parameters(self, rngs)" in result.code, result.code
+    model = jmod.Net(rngs=nnx.Rngs(0))
+    kernel = np.asarray(model.conv.kernel.get_value())
+    bound = 1 / math.sqrt(4 * 9)
+    assert np.abs(kernel).max() <= bound and np.abs(kernel).max() > 0.9 * bound
+    assert np.allclose(np.asarray(model.conv.gain.get_value()), 0.5)
+    run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 4, 8, 8)], jit=True)

@@ -1359,6 +1359,39 @@ def torch_layer_attr(module, name):
     return getattr(module, name)
 
 
+def torch_reset_parameters(module, rngs):
+    """torch's ``reset_parameters`` of the layer a translated subclass extends
+    (``super().reset_parameters()``): the layer's own parameters drawn again from
+    torch's default initialisation (Linear and Conv: kaiming_uniform with a=sqrt(5),
+    a bias uniform in +-1/sqrt(fan_in); norms: ones and zeros, BatchNorm's
+    statistics reset)."""
+    flax = next((c for c in type(module).__mro__ if c.__module__.startswith("flax.")), None)
+    kind = flax.__name__ if flax is not None else type(module).__name__
+    if kind in ("Linear", "Conv"):
+        kernel = module.kernel
+        fan_in = math.prod(kernel.shape[:-1])  # NNX's (in, out) / (*k, in // groups, out)
+        bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+        kernel.set_value(jax.random.uniform(rngs.params(), kernel.shape, kernel.dtype, -bound, bound))
+        if getattr(module, "bias", None) is not None:
+            b = module.bias
+            b.set_value(jax.random.uniform(rngs.params(), b.shape, b.dtype, -bound, bound))
+        return None
+    if kind in ("BatchNorm", "LayerNorm", "GroupNorm", "RMSNorm"):
+        for attr, fill in (("scale", 1.0), ("bias", 0.0), ("mean", 0.0), ("var", 1.0)):
+            v = getattr(module, attr, None)
+            if isinstance(v, nnx.Variable):
+                v.set_value(jnp.full_like(v.get_value(), fill))
+        n = getattr(module, "num_batches_tracked", None)
+        if isinstance(n, nnx.Variable):
+            n.set_value(jnp.zeros_like(n.get_value()))
+        return None
+    if kind == "Embed":
+        e = module.embedding
+        e.set_value(jax.random.normal(rngs.params(), e.shape, e.dtype))
+        return None
+    raise NotImplementedError(f"torch2nnx: reset_parameters of a subclass of {kind}")
+
+
 def module_is_param(var):
     return isinstance(var, nnx.Param) or type(var).__name__ == "FrozenParam"
 

@@ -24,6 +24,7 @@ from ..rules.seq_ops import TIED_LINEAR_WEIGHTS, TIED_WEIGHT_NAMES
 from . import layout as L
 from .kernel_layout import renamed_torch_attrs, renamed_torch_params, weight_tag
 from . import module_api
+from .analyze import is_super_reset
 from .context import UNKNOWN_MODULE, BuildCtx, ClassInfo, FileContext, ModuleRef, Summary, module_dict_item
 from .emit import definitions
 from .decorators import applied_identity, removable_decorator, unused_wrapper_call
@@ -1251,6 +1252,15 @@ class BodyRewriter(PlacesMixin, FastTransformer):
                 and func.attr.value in ("forward", "__call__") and isinstance(func.value, cst.Call) \
                 and code(func.value) == "super()" and updated.args:
             return self.super_forward(updated)
+        if self.cls is not None and self.cls.row is not None and is_super_reset(updated) \
+                and not any(b in self.f.classes for b in self.cls.bases):
+            # the torch layer's own reset_parameters: its default initialisation, drawn again
+            helper = self.build_ctx.helper("torch_reset_parameters")
+            try:
+                return self.set(expr(f"{helper}(self, {self.build_ctx.fill_rngs()})"), L.OTHER_TAG)
+            except Unsupported as e:
+                self.todo(original, e.code, e.message)
+                return self.set(updated, L.OTHER_TAG)
         if q is not None and self.f.imports.is_torch(q):
             rule = registry.lookup(q)
             if rule is None:
