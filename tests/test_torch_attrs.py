@@ -460,7 +460,8 @@ SUPER_RESET = HEADER + textwrap.dedent("""
                 super().reset_parameters()
 
         def forward(self, x):
-            return F.conv2d(x, self.weight * self.gain, self.bias, self.stride, 1)
+            w = (self.weight * self.gain).reshape(self.out_channels, -1).reshape_as(self.weight)
+            return F.conv2d(x, w, self.bias, self.stride, 1)
 
 
     class Net(nn.Module):
