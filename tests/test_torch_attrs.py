@@ -370,3 +370,124 @@ def test_group_norm_in_a_subclass_of_group_norm(tmp_path):
     assert result.todo_count == 0, result.code
     assert "axis=-1" in result.code
     run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 3, 7, 7)], jit=True)
+
+
+HYPER_READS = HEADER + textwrap.dedent("""
+    class ScaledConv2d(nn.Conv2d):
+        def forward(self, x):
+            return super().forward(x) * 0.5
+
+
+    class SplitConv(nn.Module):
+        def __init__(self, cin, cout, k, stride=1, dilation=1, groups=1):
+            super().__init__()
+            self.in_channels = cin
+            self.out_channels = cout
+            self.stride = (stride, stride)
+            self.dilation = (dilation, dilation)
+            self.groups = groups
+            self.kernel_size = (k, k)
+            self.a = nn.Conv2d(cin, cout // 2, k, stride, dilation * (k // 2), dilation, groups)
+            self.b = nn.Conv2d(cin, cout - cout // 2, k, stride, dilation * (k // 2), dilation, groups)
+
+        def forward(self, x):
+            return torch.cat([self.a(x), self.b(x)], 1)
+
+
+    def make_conv(cin, cout, k, stride=1, dilation=1, groups=1, kind="conv"):
+        if kind == "split":
+            return SplitConv(cin, cout, k, stride, dilation, groups)
+        if kind == "conv":
+            return nn.Conv2d(cin, cout, k, stride=stride, padding=dilation * (k // 2), dilation=dilation, groups=groups)
+        return ScaledConv2d(cin, cout, k, stride=stride, padding=dilation * (k // 2), dilation=dilation, groups=groups)
+
+
+    class ConvBn(nn.Module):
+        def __init__(self, cin, cout, k, stride=1, dilation=1, groups=1, kind="conv"):
+            super().__init__()
+            self.conv = make_conv(cin, cout, k, stride, dilation, groups, kind)
+            self.bn = nn.BatchNorm2d(self.conv.out_channels, eps=1e-3)
+
+        @property
+        def out_channels(self):
+            return self.conv.out_channels
+
+        def forward(self, x):
+            return self.bn(self.conv(x))
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = ConvBn(3, 8, 3, stride=2, dilation=2)
+            self.s = ConvBn(8, 8, 1, kind="split")
+            conv = self.a.conv
+            # torch's hyperparameters read off a layer whose type the translator cannot tell
+            self.b = ConvBn(self.a.out_channels, conv.out_channels * 2, conv.kernel_size[1],
+                            stride=conv.stride[0] // 2, dilation=conv.dilation[1] - 1, groups=conv.groups * 2,
+                            kind="scaled")
+            self.head = nn.Linear(self.b.conv.in_channels * 2 + self.b.conv.groups, 5)
+            self.scale = self.a.conv.stride[1] + self.a.bn.eps * 1000
+
+        def forward(self, x):
+            y = self.b(self.s(self.a(x)))
+            return self.head(torch.cat([y.mean((2, 3)), y[:, :2, 0, 0]], 1)) * self.scale
+""")
+
+
+def test_torch_hyperparameters_read_off_an_untyped_layer(tmp_path):
+    """``self.conv.out_channels`` (``stride``, ``dilation``, ``groups``, ``eps``) on a
+    layer built by a factory: the NNX layer's ``out_features``, an n-tuple of its
+    ``strides``, at run time (torch_layer_attr reads the rows' attrs); a translated
+    class's own property keeps its name."""
+    result, tmod, jmod, wmod = translate_files(HYPER_READS, tmp_path)
+    assert result.todo_count == 0, result.code
+    assert "torch_layer_attr(self.conv, \"out_channels\")" in result.code.replace("'", '"'), result.code
+    run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 3, 12, 12)], jit=True)
+
+
+SUPER_RESET = HEADER + textwrap.dedent("""
+    class GainConv2d(nn.Conv2d):
+        def __init__(self, cin, cout, k, gain_init=1.0):
+            super().__init__(cin, cout, k, padding=k // 2)
+            self.gain_init = gain_init
+            self.gain = nn.Parameter(torch.ones(cout, 1, 1, 1))
+            self.reset_parameters()
+
+        def reset_parameters(self):
+            if hasattr(self, "gain"):
+                nn.init.constant_(self.gain, self.gain_init)
+                super().reset_parameters()
+
+        def forward(self, x):
+            w = (self.weight * self.gain).reshape(self.out_channels, -1).reshape_as(self.weight)
+            return F.conv2d(x, w, self.bias, self.stride, 1)
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = GainConv2d(4, 32, 3, gain_init=0.5)
+
+        def forward(self, x):
+            return self.conv(x)
+""")
+
+
+def test_super_reset_parameters_of_a_torch_layer(tmp_path):
+    """``super().reset_parameters()`` in a subclass of nn.Conv2d: the layer's torch
+    initialisation drawn again (kaiming_uniform, a=sqrt(5): within 1/sqrt(fan_in),
+    where NNX's own lecun_normal init is not), with the class's rngs."""
+    import math
+
+    from flax import nnx
+
+    result, tmod, jmod, wmod = translate_files(SUPER_RESET, tmp_path)
+    assert result.todo_count == 0, result.code
+    assert "torch_reset_parameters(self, rngs)" in result.code, result.code
+    model = jmod.Net(rngs=nnx.Rngs(0))
+    kernel = np.asarray(model.conv.kernel.get_value())
+    bound = 1 / math.sqrt(4 * 9)
+    assert np.abs(kernel).max() <= bound and np.abs(kernel).max() > 0.9 * bound
+    assert np.allclose(np.asarray(model.conv.gain.get_value()), 0.5)
+    run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 4, 8, 8)], jit=True)

@@ -103,14 +103,19 @@ def conv_transpose(nd):
 
 # kernel_size: nnx.Conv holds torch's tuple under the same name (the builds pass ntuple(kernel_size, n))
 CONV_ATTRS = (("in_channels", "in_features"), ("out_channels", "out_features"), ("groups", "feature_group_count"),
-              ("kernel_size", "kernel_size"))
+              ("kernel_size", "kernel_size"),
+              # torch holds n-tuples; nnx.Conv what it was given (an int, a tuple, None)
+              ("stride", "ntuple({layer}.strides or 1, len({layer}.kernel_size))"),
+              ("dilation", "ntuple({layer}.kernel_dilation or 1, len({layer}.kernel_size))"))
 
 
 def conv_init_attrs(nd: int) -> tuple:
     """torch's Conv stores kernel_size, stride, dilation (and padding unless a string) as n-tuples."""
     return (("stride", f"ntuple(stride, {nd})"), ("dilation", f"ntuple(dilation, {nd})"),
             ("padding", f"padding if isinstance(padding, str) else ntuple(padding, {nd})"))
-CONVT_ATTRS = (("in_channels", "in_features"), ("out_channels", "out_features"))
+CONVT_ATTRS = (("in_channels", "in_features"), ("out_channels", "out_features"), ("kernel_size", "kernel_size"),
+               ("stride", "ntuple({layer}.strides or 1, len({layer}.kernel_size))"),
+               ("dilation", "ntuple({layer}.kernel_dilation or 1, len({layer}.kernel_size))"))
 
 _CONV_SIG = ("in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True, "
              "padding_mode='zeros', device=None, dtype=None")

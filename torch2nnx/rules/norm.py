@@ -107,7 +107,7 @@ def _rmsnorm(a, ctx):
 
 
 # torch's hyperparameters as NNX keeps them (NNX's momentum weighs the old statistics)
-_BN_ATTRS = (("eps", "epsilon"), ("momentum", "1 - {layer}.momentum"))
+_BN_ATTRS = (("eps", "epsilon"), ("momentum", "1 - {layer}.momentum"), ("affine", "{layer}.use_scale"))
 # torch's step counter, for a subclass's forward that reads it (not required when loading)
 _BN_INIT = (("num_batches_tracked", "NonPersistentBuffer(jnp.zeros((), jnp.int32))"),)
 _BN_SIG = "num_features, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True, device=None, dtype=None"

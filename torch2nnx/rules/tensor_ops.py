@@ -4,6 +4,7 @@ Functions that are also tensor methods reuse the method row's build and
 layout (``torch.mean(x, 1)`` is ``x.mean(1)``); the others are rows here.
 """
 
+import ast
 import re
 
 from . import methods
@@ -147,6 +148,24 @@ def _split(a, ctx):
 
 
 _SZ = "*size, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False, out=None, generator=None"
+def _meshgrid(a, ctx):
+    """torch.meshgrid takes the tensors, or one list or tuple of them; torch's default
+    indexing is 'ij', jnp's is 'xy'."""
+    ix = a.src("indexing") if a.given("indexing") and a.src("indexing") != "None" else repr("ij")
+    star = list(a.star)
+    if len(star) == 1 and not star[0].startswith("*"):
+        one = star[0]
+        try:
+            node = ast.parse(one, mode="eval").body
+        except SyntaxError:
+            node = None
+        if isinstance(node, (ast.List, ast.Tuple, ast.ListComp, ast.GeneratorExp)):
+            star = [f"*{one}"]  # the sequence of tensors itself
+        else:
+            star = [f"*{ctx.helper('tensor_sequence')}({one})"]  # a tensor, or a sequence of them
+    return f"jnp.meshgrid({', '.join(star)}, indexing={ix})"
+
+
 _LIKE = "input, dtype=None, device=None, requires_grad=False, layout=None, memory_format=None"
 X2 = ("float32[3,4]",)
 
@@ -158,12 +177,17 @@ RULES = [_from_method(n) for n in FROM_METHODS] + [
     Rule("torch.concat", "tensors, dim=0, out=None", _cat, layout=dims("dim", tensors=("tensors",)),
          examples=(Example("torch.concat([x, y], dim=-1)", ("float32[2,3]", "float32[2,4]")),)),
     # torch's default indexing is 'ij', jnp's is 'xy'
-    Rule("torch.meshgrid", "*tensors, indexing=None",
-         lambda a, ctx: f"jnp.meshgrid({', '.join(a.star)}, indexing={a.src('indexing') if a.given('indexing') and a.src('indexing') != 'None' else repr('ij')})",
+    Rule("torch.meshgrid", "*tensors, indexing=None", _meshgrid,
          layout=Layout("plain", tensors=()), returns_tuple=True,
          examples=(Example("torch.meshgrid(x, y)[0]", ("float32[3]", "float32[4]")),
                    Example("torch.meshgrid(x, y, indexing='xy')[1]", ("float32[3]", "float32[4]")),
-                   Example("torch.stack(torch.meshgrid(*[x, y], indexing='ij'))", ("float32[3]", "float32[4]")))),
+                   Example("torch.stack(torch.meshgrid(*[x, y], indexing='ij'))", ("float32[3]", "float32[4]")),
+                   Example("torch.stack(torch.meshgrid([x, y], indexing='xy'))", ("float32[3]", "float32[4]")),
+                   Example("torch.meshgrid((x, y))[1]", ("float32[3]", "float32[4]")),
+                   Example("torch.stack(torch.meshgrid([t * 2 for t in (x, y)]))", ("float32[3]", "float32[4]")),
+                   Example("torch.stack(torch.meshgrid(list((x, y)), indexing='ij'))", ("float32[3]", "float32[4]"),
+                           expect="tensor_sequence"),
+                   Example("torch.meshgrid(x)[0]", ("float32[3]",)))),
     Rule("torch.stack", "tensors, dim=0, out=None", _stack, layout=Layout("stack", dims=("dim",), tensors=("tensors",)),
          examples=(Example("torch.stack([x, y], dim=1)", ("float32[2,3]", "float32[2,3]")),
                    Example("torch.stack([x, y], dim=2)", ("float32[2,3,4,4]", "float32[2,3,4,4]"), channels_last=True))),

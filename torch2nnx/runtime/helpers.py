@@ -21,6 +21,12 @@ def ntuple(value, n):
     return (value,) * n
 
 
+def tensor_sequence(value):
+    """torch's ``*tensors`` given as one argument (torch.meshgrid(t)): a list or tuple
+    of tensors is the sequence itself, a tensor is a sequence of one."""
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,)
+
+
 def conv_padding(padding, n):
     """torch Conv padding (int, tuple or 'same'/'valid') as nnx.Conv padding."""
     if isinstance(padding, str):
@@ -1315,11 +1321,29 @@ def module_torch_names(node):
     return None
 
 
+def module_torch_attr_form(node, name):
+    """How an NNX layer holds torch's hyperparameter ``name`` (an nnx.Conv's
+    ``out_channels`` is its ``out_features``): an attribute name or an expression
+    over ``{layer}``; None where the layer's own class (a translated subclass)
+    holds ``name`` itself, or no row maps it."""
+    if name in getattr(node, "__dict__", {}):
+        return None
+    for c in type(node).__mro__:
+        flax = c.__module__.startswith("flax.")
+        if not flax and name in c.__dict__:
+            return None
+        key = "nnx." + c.__name__ if flax else c.__name__
+        if key in TORCH_LAYER_ATTRS:
+            return dict(TORCH_LAYER_ATTRS[key]).get(name)
+    return None
+
+
 def torch_layer_attr(module, name):
     """``layer.weight`` on a module the translator could not tell: the NNX layer's
     attribute holding torch's ``name`` (an nnx.Linear's ``weight`` is its ``kernel``,
-    a norm's its ``scale``), else the attribute itself. A kernel held in another
-    order than torch's is marked with it (torch_weight), so torch's fans read it."""
+    a norm's its ``scale``, a Conv's ``out_channels`` its ``out_features``), else the
+    attribute itself. A kernel held in another order than torch's is marked with it
+    (torch_weight), so torch's fans read it."""
     table = module_torch_names(module) if isinstance(module, nnx.Module) else None
     for torch_name, attr in table or ():
         if torch_name == name and "." not in attr:
@@ -1327,7 +1351,45 @@ def torch_layer_attr(module, name):
             if attr == "kernel" and isinstance(value, nnx.Variable) and value.ndim >= 2:
                 value = torch_weight(value, tuple(range(2, value.ndim)) + (1, 0))
             return value
+    form = module_torch_attr_form(module, name) if isinstance(module, nnx.Module) else None
+    if form is not None:
+        if form.isidentifier():
+            return getattr(module, form)
+        return eval(form.format(layer="layer"), {"ntuple": ntuple}, {"layer": module})
     return getattr(module, name)
+
+
+def torch_reset_parameters(module, rngs):
+    """torch's ``reset_parameters`` of the layer a translated subclass extends
+    (``super().reset_parameters()``): the layer's own parameters drawn again from
+    torch's default initialisation (Linear and Conv: kaiming_uniform with a=sqrt(5),
+    a bias uniform in +-1/sqrt(fan_in); norms: ones and zeros, BatchNorm's
+    statistics reset)."""
+    flax = next((c for c in type(module).__mro__ if c.__module__.startswith("flax.")), None)
+    kind = flax.__name__ if flax is not None else type(module).__name__
+    if kind in ("Linear", "Conv"):
+        kernel = module.kernel
+        fan_in = math.prod(kernel.shape[:-1])  # NNX's (in, out) / (*k, in // groups, out)
+        bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+        kernel.set_value(jax.random.uniform(rngs.params(), kernel.shape, kernel.dtype, -bound, bound))
+        if getattr(module, "bias", None) is not None:
+            b = module.bias
+            b.set_value(jax.random.uniform(rngs.params(), b.shape, b.dtype, -bound, bound))
+        return None
+    if kind in ("BatchNorm", "LayerNorm", "GroupNorm", "RMSNorm"):
+        for attr, fill in (("scale", 1.0), ("bias", 0.0), ("mean", 0.0), ("var", 1.0)):
+            v = getattr(module, attr, None)
+            if isinstance(v, nnx.Variable):
+                v.set_value(jnp.full_like(v.get_value(), fill))
+        n = getattr(module, "num_batches_tracked", None)
+        if isinstance(n, nnx.Variable):
+            n.set_value(jnp.zeros_like(n.get_value()))
+        return None
+    if kind == "Embed":
+        e = module.embedding
+        e.set_value(jax.random.normal(rngs.params(), e.shape, e.dtype))
+        return None
+    raise NotImplementedError(f"torch2nnx: reset_parameters of a subclass of {kind}")
 
 
 def module_is_param(var):

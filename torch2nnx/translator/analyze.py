@@ -150,6 +150,8 @@ class _Calls(FastVisitor):
                 # constant fills draw nothing (timm's zero_init_last is called with no rngs to hand)
                 self.layers = True
         func = node.func
+        if is_super_reset(node):
+            self.layers = True  # torch's layer draws its parameters again
         if isinstance(func, cst.Name):
             self.names.add(func.value)
         elif isinstance(func, cst.Attribute) and dotted(func) in self.f.external:
@@ -165,6 +167,15 @@ class _Calls(FastVisitor):
 
 
 _CLASS_KINDS = ("class", "container-class", "stateless-class")
+
+
+def is_super_reset(call: cst.Call) -> bool:
+    """``super().reset_parameters()``: in a subclass of a torch layer, the layer's
+    own re-initialisation (draws random numbers)."""
+    func = call.func
+    return isinstance(func, cst.Attribute) and func.attr.value == "reset_parameters" and not call.args \
+        and isinstance(func.value, cst.Call) and isinstance(func.value.func, cst.Name) \
+        and func.value.func.value == "super" and not func.value.args
 
 
 def factory_params(func: cst.FunctionDef, f: FileContext) -> dict[str, tuple[str, ...]]:

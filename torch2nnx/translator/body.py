@@ -11,6 +11,7 @@ channel-first order.
 from __future__ import annotations
 
 import ast
+import re
 from typing import Optional, Sequence
 
 import libcst as cst
@@ -21,9 +22,11 @@ from ..rules.constants import DTYPE_VALUES
 from ..rules.module_methods import BY_NAME as MODULE_METHOD_NAMES, REQUIRES_GRAD_ATTR
 from ..rules.seq_ops import TIED_LINEAR_WEIGHTS, TIED_WEIGHT_NAMES
 from . import layout as L
-from .kernel_layout import renamed_torch_params, weight_tag
+from .kernel_layout import renamed_torch_attrs, renamed_torch_params, weight_tag
 from . import module_api
+from .analyze import is_super_reset
 from .context import UNKNOWN_MODULE, BuildCtx, ClassInfo, FileContext, ModuleRef, Summary, module_dict_item
+from .emit import definitions
 from .decorators import applied_identity, removable_decorator, unused_wrapper_call
 from .fastvisit import FastTransformer
 from .imports import dotted
@@ -946,7 +949,7 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             self.cls.uses_training = True
             return self.set(expr(MODE_FLAG_READ), L.OTHER_TAG)
         if isinstance(base, cst.Name) and base.value == "self" and self.cls is not None and self.cls.row is not None \
-                and self.layer_attr(self.cls.row, name) is not None:
+                and self.layer_attr(self.cls.row, name) is not None and name not in dict(self.cls.row.init_attrs):
             # a subclass of a torch layer reads its weights under the NNX layer's names
             hyper = name in dict(self.cls.row.attrs)
             return self.set(self.layer_read(original, updated, self.layer_attr(self.cls.row, name), store),
@@ -967,6 +970,8 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             rules = [bt.module.rule] if bt.module.kind == "layer" else [
                 e.rule for e in bt.module.elements if e.kind == "layer"] if bt.module.kind == "union" else []
             names = {self.layer_attr(r, name) for r in rules if r is not None}
+            if bt.module.kind == "union" and len(rules) < len(bt.module.elements):
+                names = set()  # a translated class among them holds torch's names: at run time
             if rules and len(names) == 1 and None not in names:
                 hyper = all(name in dict(r.attrs) for r in rules if r is not None)  # a number, not a weight
                 return self.set(self.layer_read(original, updated, names.pop(), store),
@@ -1003,14 +1008,15 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         return self.set(updated, L.UNKNOWN_TAG)
 
     def untyped_layer_param(self, original, base, bt: Tag, name: str, store: bool) -> bool:
-        if store or id(original) in self._call_funcs or name not in renamed_torch_params() \
+        if store or id(original) in self._call_funcs or name not in renamed_torch_params() | renamed_torch_attrs() \
                 or self.is_imported(base) or not dotted(base):
             return False
         if bt.kind == L.MODULE:
             m = bt.module
             if m is not None and m.kind == "class":
                 info = self.f.classes.get(m.cls)
-                return info is None or name not in info.attrs  # a translated class's own parameter
+                # a translated class's own parameter, attribute or property
+                return info is None or (name not in info.attrs and name not in info.methods)
             return m is None or m.kind in ("unknown", "factory", "union")
         return bt.kind == L.UNKNOWN and isinstance(base, cst.Attribute)
 
@@ -1032,7 +1038,16 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         if store:
             self.todo(original, "T2N004", f"assigns .{updated.attr.value}, which NNX holds as {mapped.format(layer='layer')}")
             return updated
-        return expr(f"({mapped.format(layer=code(updated.value))})")
+        return expr(f"({self.form_helpers(mapped).format(layer=code(updated.value))})")
+
+    def form_helpers(self, form: str) -> str:
+        """A row's expression over a layer, with the runtime helpers it calls (ntuple) emitted."""
+        for name in set(re.findall(r"\b([A-Za-z_]\w*)\(", form)):
+            if name in definitions("helpers.py"):
+                alias = self.build_ctx.helper(name)
+                if alias != name:
+                    form = re.sub(rf"\b{name}\(", alias + "(", form)
+        return form
 
     def lookup_attr(self, name):
         seen = set()
@@ -1238,6 +1253,15 @@ class BodyRewriter(PlacesMixin, FastTransformer):
                 and func.attr.value in ("forward", "__call__") and isinstance(func.value, cst.Call) \
                 and code(func.value) == "super()" and updated.args:
             return self.super_forward(updated)
+        if self.cls is not None and self.cls.row is not None and is_super_reset(updated) \
+                and not any(b in self.f.classes for b in self.cls.bases):
+            # the torch layer's own reset_parameters: its default initialisation, drawn again
+            helper = self.build_ctx.helper("torch_reset_parameters")
+            try:
+                return self.set(expr(f"{helper}(self, {self.build_ctx.fill_rngs()})"), L.OTHER_TAG)
+            except Unsupported as e:
+                self.todo(original, e.code, e.message)
+                return self.set(updated, L.OTHER_TAG)
         if q is not None and self.f.imports.is_torch(q):
             rule = registry.lookup(q)
             if rule is None:

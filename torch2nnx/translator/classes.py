@@ -638,7 +638,8 @@ def _row_super_init(f: FileContext, info: ClassInfo, stmt, rw) -> list:
     sources.update({n: src for n, src, _ in args.checks})  # checked to be the default: the caller's name reads best
     own = _nnx_attrs(info.row_base)
     for n, _, k in spec:
-        if k in ("pos", "kwonly") and n in read and n not in weights and n not in dict(rule.attrs):
+        if k in ("pos", "kwonly") and n in read and n not in weights \
+                and (n not in dict(rule.attrs) or n in dict(rule.init_attrs)):  # torch's form is stored
             if n in own:
                 # the NNX layer holds its own (different) value under that name
                 rw.todo(stmt, "T2N004", f"reads self.{n}, which {info.row_base} holds in its own form")

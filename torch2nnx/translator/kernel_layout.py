@@ -67,3 +67,12 @@ def renamed_torch_params() -> frozenset[str]:
         for m in (w if isinstance(w, (tuple, list)) else (w,) if w is not None else ()):
             names.update(e.torch_name for e in m.entries if e.torch_name != e.nnx_name and "." not in e.nnx_name)
     return frozenset(names)
+
+
+@lru_cache(maxsize=1)
+def renamed_torch_attrs() -> frozenset[str]:
+    """torch hyperparameter attributes (``out_channels``, ``stride``, ``eps``) that some
+    NNX layer holds under another name or in another form (the rows' ``attrs``)."""
+    from ..rules import registry
+
+    return frozenset(t for rule in registry.all_rules() for t, n in rule.attrs if t != n)

@@ -137,7 +137,7 @@ def join(a: Tag, b: Tag) -> Tag:
             # layers, if any
             return mod
     if a.kind == MODULE and b.kind == MODULE:
-        return a
+        return _join_modules(a, b)
     if a.kind == OTHER and b.kind == OTHER:
         return a
     if a.kind == UNKNOWN:
@@ -145,6 +145,25 @@ def join(a: Tag, b: Tag) -> Tag:
     if b.kind == UNKNOWN:
         return a
     return Tag(UNKNOWN)
+
+
+def _join_modules(a: Tag, b: Tag) -> Tag:
+    """A layer or a translated class on one path, another on the other (a factory's
+    ``return MixedConv2d(...)`` / ``return nn.Conv2d(...)``): a union of both, so
+    attribute reads see every candidate, not the first."""
+    ma, mb = a.module, b.module
+    if ma is None or mb is None or ma == mb:
+        return a
+    elems = []
+    for m in (ma, mb):
+        for e in (m.elements if m.kind == "union" else (m,)):
+            if e not in elems:
+                elems.append(e)
+    if any(e.kind not in ("layer", "class") for e in elems):
+        return a
+    from .context import ModuleRef
+
+    return Tag(MODULE, module=ModuleRef("union", elements=tuple(elems)))
 
 
 def image_batch_by_reduced_dims(dims) -> Optional[Tag]:

@@ -221,7 +221,29 @@ def torch_layer_names_source() -> str:
             "TORCH_LAYER_NAMES = {\n" + "\n".join(lines) + "\n}\n")
 
 
-GENERATED = {"TORCH_LAYER_NAMES": torch_layer_names_source}
+@lru_cache(maxsize=1)
+def torch_layer_attrs_source() -> str:
+    """``TORCH_LAYER_ATTRS``: for each NNX layer class the rows build, the torch
+    hyperparameters it holds under another name or form, as (torch name, NNX form);
+    a form is an attribute name or an expression over ``{layer}`` (the rows' ``attrs``)."""
+    table: dict[str, dict] = {}
+    for rule in registry.all_rules():
+        w = rule.weights
+        maps = w if isinstance(w, (tuple, list)) else (w,) if w is not None else ()
+        classes = {m.nnx_class for m in maps}
+        if len(classes) != 1 or not rule.attrs:
+            continue
+        rows = table.setdefault(classes.pop(), {})
+        for t, n in rule.attrs:
+            if t != n and rows.setdefault(t, n) != n:
+                raise RuntimeError(f"two rows disagree on {t} of an NNX layer: {rows[t]} and {n}")
+    lines = [f"    {k!r}: {tuple(sorted(v.items()))!r}," for k, v in sorted(table.items()) if v]
+    return ("# NNX layer -> torch hyperparameters it holds under another name or form, as\n"
+            "# (torch name, NNX attribute or expression over {layer}), from the rule rows\n"
+            "TORCH_LAYER_ATTRS = {\n" + "\n".join(lines) + "\n}\n")
+
+
+GENERATED = {"TORCH_LAYER_NAMES": torch_layer_names_source, "TORCH_LAYER_ATTRS": torch_layer_attrs_source}
 
 
 # ------------------------------------------------------- Sequential as a sequence
