@@ -155,10 +155,8 @@ TODO = [
      "recompute_scale_factor=r"),
     ("embedding-max-norm", module("m=None", "self.emb = nn.Embedding(10, 4, max_norm=m)", "return self.emb(x)"),
      "max_norm=m"),
-    ("parameter-requires-grad", module("rg=True", "self.w = nn.Parameter(torch.ones(3), requires_grad=rg)",
-                                       "return x * self.w"),
-     "requires_grad=rg"),
 ]
+# (nn.Parameter(t, requires_grad=flag) is decided at run time now: tests/test_layer_class_values.py)
 
 
 @pytest.mark.parametrize("case", TODO, ids=[c[0] for c in TODO])
