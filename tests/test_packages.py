@@ -272,3 +272,27 @@ def test_a_module_imported_from_its_package_imports_its_translation(tmp_path):
     assert "from . import layers_nnx as layers" in (root / "zoo" / "net_nnx.py").read_text()
     _parity(root, "from zoo import net, net_nnx, net_nnx_weights as w\n"
                   "t_model = net.Net(); j_model = net_nnx.Net(rngs=nnx.Rngs(0))")
+
+
+def test_a_name_reexported_under_its_submodules_name_is_the_object(tmp_path):
+    """`from zoo.layers import conv_bn` where layers/__init__.py does
+    `from .conv_bn import conv_bn` (timm's `create_conv2d`, `create_attn`):
+    Python binds the function over the submodule, so the import names the
+    translation's function, not the translated module."""
+    root = tmp_path / "r"
+    (root / "zoo" / "layers").mkdir(parents=True)
+    (root / "zoo" / "__init__.py").write_text("")
+    (root / "zoo" / "layers" / "__init__.py").write_text("from .conv_bn import conv_bn\n")
+    (root / "zoo" / "layers" / "conv_bn.py").write_text(
+        (PKG / "relpkg" / "layers.py").read_text() + "\n\ndef conv_bn(cin, cout):\n    return ConvBN(cin, cout)\n")
+    (root / "zoo" / "net.py").write_text(
+        "import torch.nn as nn\nfrom zoo.layers import conv_bn\n\n\nclass Net(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n        self.a = conv_bn(3, 4)\n"
+        "        self.fc = nn.Linear(4, 2)\n\n    def forward(self, x):\n"
+        "        return self.fc(self.a(x).mean((2, 3)))\n")
+    p = _cli("translate", "zoo/net.py", cwd=root)
+    assert p.returncode == 0, p.stderr
+    out = (root / "zoo" / "net_nnx.py").read_text()
+    assert "from zoo.layers.conv_bn_nnx import conv_bn" in out, out
+    _parity(root, "from zoo import net, net_nnx, net_nnx_weights as w\n"
+                  "t_model = net.Net(); j_model = net_nnx.Net(rngs=nnx.Rngs(0))")

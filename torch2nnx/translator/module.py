@@ -287,7 +287,7 @@ def _map_import(stmt, siblings: dict, reexports: dict, package: str | None = Non
     body = []
     for small in stmt.body:
         if isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
-            small, extra = _map_module_aliases(small, siblings, package)
+            small, extra = _map_module_aliases(small, siblings, package, reexports)
             body.extend(extra)
             if small is None:
                 continue
@@ -327,11 +327,13 @@ def _class_kind(info) -> str:
     return "container-class" if info.container else "class" if info.needs_rngs or info.uses_rngs else "stateless-class"
 
 
-def _map_module_aliases(small: cst.ImportFrom, siblings: dict, package: str | None):
+def _map_module_aliases(small: cst.ImportFrom, siblings: dict, package: str | None, reexports: dict | None = None):
     """``from .. import mobilenet`` where ``mobilenet.py`` is in the run: the
     module object is its translation's (``from .. import mobilenet_nnx as
     mobilenet``), so ``mobilenet.MobileNetV2`` / ``mobilenet.__dict__[name]``
-    build NNX layers. Returns (the statement or None, statements it became)."""
+    build NNX layers. A name the package's ``__init__`` re-exports is that
+    object, not the submodule of the same name (timm's ``from timm.layers import
+    create_conv2d`` is the function). Returns (the statement or None, statements it became)."""
     base = (absolute_module(package, len(small.relative), (dotted(small.module) if small.module else "") or "") if small.relative
             else dotted(small.module))
     if not base:
@@ -340,7 +342,7 @@ def _map_module_aliases(small: cst.ImportFrom, siblings: dict, package: str | No
     for alias in small.names:
         name = dotted(alias.name)
         target = siblings.get(f"{base}.{name}", (None,))[0]
-        if not target:
+        if not target or f"{base}.{name}" in (reexports or {}):
             kept.append(alias)
             continue
         parent, _, leaf = target.rpartition(".")
