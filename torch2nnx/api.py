@@ -75,7 +75,8 @@ def translate_many(files: dict, targets: dict, *, line_length: int = 88) -> dict
                                package=mod.rpartition(".")[0] or None, siblings=dict(siblings),
                                extra_weight_maps=extra, reexports=reexports, external_hints=hints.get(mod))
             maps[mod] = {**extra, **result.weight_maps}
-            siblings[mod] = (targets[mod], result.exports, result.summaries, result.function_summaries)
+            siblings[mod] = (targets[mod], result.exports, result.summaries, result.function_summaries,
+                             result.rngs_methods)
             results[mod] = result
         return results
 

@@ -9,6 +9,7 @@ from ..rules import registry
 from .context import ClassInfo, FileContext, module_dict_item
 from .fastvisit import FastVisitor
 from .imports import dotted
+from .rngs_methods import eligible, method_calls
 
 MODULE_BASES = {"torch.nn.Module"}
 _FILLS = {"zeros_", "ones_", "constant_", "eye_", "dirac_"}
@@ -130,14 +131,25 @@ class _Calls(FastVisitor):
         self.f = f
         self.names: set[str] = set()
         self.refs: set[str] = set()  # names used as values (a function handed on: named_apply(_init_weights))
+        self.values: set[str] = set()  # ... and not called there
+        self._callees: set[int] = set()
         self.self_methods: set[str] = set()
+        self.self_attrs: set[str] = set()  # self.X read anywhere (a method handed on: partial(self._init_weights))
+        self.methods_by_name: set[str] = set()  # m.init_weights(...) on another receiver (rngs_methods.py)
         self.layers = False
         self.params = False
 
     def visit_Name(self, node):
         self.refs.add(node.value)
+        if id(node) not in self._callees:
+            self.values.add(node.value)
+
+    def visit_Attribute(self, node):
+        if isinstance(node.value, cst.Name) and node.value.value == "self":
+            self.self_attrs.add(node.attr.value)
 
     def visit_Call(self, node: cst.Call):
+        self._callees.add(id(node.func))
         q = self.f.imports.qualify(node.func)
         if q is not None:
             r = registry.lookup(q)
@@ -152,6 +164,9 @@ class _Calls(FastVisitor):
         func = node.func
         if is_super_reset(node):
             self.layers = True  # torch's layer draws its parameters again
+        by_name = method_calls(node, self.f)
+        if by_name is not None:
+            self.methods_by_name.add(by_name)
         if isinstance(func, cst.Name):
             self.names.add(func.value)
         elif isinstance(func, cst.Attribute) and dotted(func) in self.f.external:
@@ -316,12 +331,21 @@ def find_builders(module: cst.Module, f: FileContext) -> dict[str, set[str]]:
     classes = set(f.classes)
     external = {n for n, k in f.external.items() if k != "random"}  # random functions build nothing
 
+    # functions of other files taking rngs: handed on as values, ours are bound
+    handed_on = {n for n, k in f.external.items() if k in ("builder", "random") and "." not in n}
+    # methods taking rngs known by name: the run's files' and this file's (rngs_methods.py)
+    by_name = set(f.rngs_methods)
+
     def builds(c: _Calls, cls: str | None, fname=None) -> bool:
         if ((cls, fname) if cls else fname) in by_use:
             return True
+        if c.methods_by_name & by_name:
+            return True  # m.init_weights() on a module of unknown class: it takes rngs
+        if cls is not None and fname in by_name:
+            return True  # every method of that name takes rngs, whatever its receiver's class
         if c.layers or (c.names & classes) or (c.names & builders) or (c.names & external):
             return True
-        if c.refs & builders:
+        if c.refs & builders or c.values & handed_on:
             return True  # hands a layer-building function on (it gets our rngs bound)
         if c.names & fparams.get((cls, fname) if cls else fname, set()):
             return True
@@ -331,8 +355,8 @@ def find_builders(module: cst.Module, f: FileContext) -> dict[str, set[str]]:
             while k in f.classes:
                 own |= mbuilders.get(k, set())
                 k = next((b for b in f.classes[k].bases if b in f.classes), None)
-            if c.self_methods & own:
-                return True
+            if (c.self_methods | c.self_attrs) & own:
+                return True  # calls one, or hands one on (it gets our rngs bound)
         return False
 
     changed = True
@@ -347,8 +371,11 @@ def find_builders(module: cst.Module, f: FileContext) -> dict[str, set[str]]:
                 if name not in mbuilders[cls] and name not in ("forward",) and (
                         builds(c, cls, name) or _overrides_a_builder(f, mbuilders, cls, name)):
                     mbuilders[cls].add(name)
+                    if eligible(name):
+                        by_name.add(name)
                     changed = True
     f.builders = builders
+    f.rngs_methods = by_name
     _stateless_classes(f, fparams, mbuilders)
     return mbuilders
 

@@ -38,6 +38,7 @@ from .modeflag import READ as MODE_FLAG_READ
 from .modeflag import annassign_mode_flag, assign_mode_flag, augassign_mode_flag, is_mode_flag
 from .operands import guarded_result, operand, tidy
 from .places import PlacesMixin
+from .rngs_methods import bind_rngs, flatten_partial, rngs_method_call, rngs_method_value
 
 _code = cst.Module([]).code_for_node
 
@@ -212,6 +213,7 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         self.todos: list[list[str]] = []
         self._stmts: list = []  # enclosing simple statements (original nodes), for positions
         self._call_funcs: set[int] = set()  # original nodes that are the callee of a call
+        self.bound_rngs: dict[int, tuple] = {}  # functools.partial(f, rngs=...) made here -> (f, rngs)
         self._not_values: set[int] = set()  # names that are attribute names or keywords
         self._type_nodes: set[int] = set()  # original nodes in a type position (isinstance)
         self._subclass_nodes: set[int] = set()  # the classes issubclass checks against
@@ -569,13 +571,20 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         q = self.f.imports.qualify(updated)
         if q is not None and self.f.imports.is_torch(q) and id(original) not in self._call_funcs:
             return self.torch_value(original, updated, q)
-        if (updated.value in self.f.builders or updated.value in self.f.random_functions) \
+        if (updated.value in self.f.builders or updated.value in self.f.random_functions
+                or self.f.external.get(updated.value) in ("builder", "random")) \
                 and updated.value not in self.f.classes and id(original) not in self._call_funcs \
                 and not self._annotation and self.build_ctx.rngs_available:
             # a function taking rngs handed on as a value (named_apply(_init_weights, self)):
             # whoever calls it does not know, so ours are bound
-            return self.set(expr(f"functools.partial({updated.value}, rngs={self.build_ctx.rngs})"),
-                            L.OTHER_TAG)
+            return self.set(bind_rngs(self, updated, self.build_ctx.rngs), L.OTHER_TAG)
+        if (updated.value in self.f.random_functions or self.f.external.get(updated.value) == "random") \
+                and id(original) not in self._call_funcs and not self._annotation \
+                and (self.cls is not None or self.build_ctx.function is not None) and not self.build_ctx.in_init:
+            # an init function handed on where there are no rngs: the module's own
+            # (timm's init_weights(): named_apply(partial(_init_nest_weights, ...), self)), or
+            # the function takes rngs itself
+            return self.set(bind_rngs(self, updated, self.build_ctx.fill_rngs()), L.OTHER_TAG)
         if updated.value in self.f.classes and id(original) not in self._call_funcs and not self._annotation:
             # a translated class handed around (blocks = [BasicConv2d, ...]): calling it builds a layer
             return self.set(updated, Tag(L.MODULE, module=ModuleRef(
@@ -955,6 +964,9 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             return self.set(self.layer_read(original, updated, self.layer_attr(self.cls.row, name), store),
                             L.OTHER_TAG if hyper else weight_tag([self.cls.row], name))
         if isinstance(base, cst.Name) and base.value == "self" and self.cls is not None:
+            bound = rngs_method_value(self, original, updated)
+            if bound is not None:
+                return bound
             info = self.lookup_attr(name)
             if isinstance(info, ModuleRef):
                 return self.set(updated, Tag(L.MODULE, module=info))
@@ -1237,6 +1249,8 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             q0 = self.f.imports.qualify(original.func)
             if q0 is not None and registry.lookup(q0) is not None:
                 q = q0
+        if q == "functools.partial":  # partial(<f with our rngs bound>, x=1): one partial
+            updated = flatten_partial(self, updated)
         if module_dict_item(func, self.f):  # `resnet.__dict__[name](...)`: a builder of the run
             return self.set(self.add_rngs(updated), Tag(L.MODULE, module=UNKNOWN_MODULE))
         ext = dotted(func) if isinstance(func, (cst.Name, cst.Attribute)) else None
@@ -1309,6 +1323,9 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             self.todo(original, "T2N005", f"{func.attr.value} on a translated model: port torch weights with "
                                           "load_torch_state_dict from the generated weights module")
             return self.set(updated, L.UNKNOWN_TAG)
+        by_name = rngs_method_call(self, original, updated)
+        if by_name is not None:
+            return by_name
         ft = self.tag(func)
         if ft.kind == L.MODULE and ft.module is not None and ft.module.kind == "factory":
             return self.call_factory(original, updated, ft.module)
@@ -1642,7 +1659,8 @@ class BodyRewriter(PlacesMixin, FastTransformer):
                 s = cls.methods[mname]
                 if s is None:  # a layer-building method: what it returned last round
                     ret = self.f.builder_returns.get((cls.name, mname))
-                    return self.set(self.add_rngs(updated), ret if ret is not None else
+                    # ours, or the module's own where there are none (called from forward)
+                    return self.set(self.add_rngs(updated, self.build_ctx.fill_rngs()), ret if ret is not None else
                                     Tag(L.MODULE, module=UNKNOWN_MODULE))
                 return self.call_summary(updated, s, skip_self=True, owner=cls.name, fname=mname)
             cls = next((self.f.classes[b] for b in cls.bases if b in self.f.classes), None)

@@ -100,6 +100,9 @@ class FileContext:
         # name -> ("class" | "registry", the classes it stands for)
         self.layer_globals: dict[str, tuple[str, tuple[str, ...]]] = {}
         self.method_names: set[str] = set()  # methods the file's classes define (obj.feat_channels())
+        # names of methods taking `*, rngs` in this file's classes or the run's files it
+        # imports: `m.init_weights()` on a receiver of unknown class hands ours (rngs_methods.py)
+        self.rngs_methods: set[str] = set()
         # module-level names bound to a layer class or a partial of one (_SE_LAYER = partial(SqueezeExcite, ...))
         self.factory_globals: set[str] = set()
         # config-object fields holding layer factories: field -> translated classes

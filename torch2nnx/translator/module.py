@@ -11,6 +11,7 @@ import libcst as cst
 
 from ..diagnostics import Diagnostic
 from ..rules import registry
+from .rngs_methods import inherited as inherited_rngs_methods
 from .analyze import find_builders, find_factory_fields, find_module_classes, find_plain_globals, unit_order
 from .body import BodyRewriter
 from .classes import rewrite_class, rewrite_function
@@ -50,6 +51,8 @@ class TranslateResult:
     external_hints: dict = field(default_factory=dict)
     # layout summaries of the file's module-level functions (rms_norm2d(x, ...)), for importers
     function_summaries: dict[str, Summary] = field(default_factory=dict)
+    # names of methods taking `*, rngs` here or in the run's files this one imports (rngs_methods.py)
+    rngs_methods: frozenset = frozenset()
 
     def layout_of(self, cls: str) -> Summary | None:
         return self.summaries.get(cls)
@@ -126,6 +129,7 @@ def _translate_source(source: str, path: str, options: Options, module_name: str
                 # a plain function of another file of the run: the layouts it takes and returns
                 f.external_functions[local] = options.siblings[mod][3][name]
 
+    f.rngs_methods = inherited_rngs_methods(options, imports)
     find_module_classes(module, f)
     find_layer_globals(module, f)
     find_factory_fields(module, f)
@@ -183,6 +187,7 @@ def _translate_source(source: str, path: str, options: Options, module_name: str
     result.exports = exports(f.classes, f.builders, f.random_functions)
     result.exports.update({n: k for n, k in export_kinds(f, _class_kind).items() if n not in result.exports})
     result.weight_maps = dict(f.weight_maps)
+    result.rngs_methods = frozenset(f.rngs_methods)
     result.function_summaries = {n: s for n, s in f.functions.items()
                                  if n not in f.builders and n not in f.random_functions}
     for (owner, func, param), tag in f.callsites.items():
@@ -331,7 +336,9 @@ def _map_module_aliases(small: cst.ImportFrom, siblings: dict, package: str | No
     """``from .. import mobilenet`` where ``mobilenet.py`` is in the run: the
     module object is its translation's (``from .. import mobilenet_nnx as
     mobilenet``), so ``mobilenet.MobileNetV2`` / ``mobilenet.__dict__[name]``
-    build NNX layers. Returns (the statement or None, statements it became)."""
+    build NNX layers. A name the package's ``__init__`` re-exports is that
+    object, not the submodule of the same name (timm's ``from timm.layers import
+    create_conv2d`` is the function). Returns (the statement or None, statements it became)."""
     base = (absolute_module(package, len(small.relative), (dotted(small.module) if small.module else "") or "") if small.relative
             else dotted(small.module))
     if not base:

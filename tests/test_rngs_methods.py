@@ -1,0 +1,214 @@
+"""Methods drawing random numbers called where no ``rngs`` is in scope
+(rngs_methods.py): timm re-initialises weights through ``m.init_weights()``
+on modules of unknown class (visited by ``named_apply`` / ``self.apply``), and
+hands init functions of other files to ``named_apply``. Init randomness is
+overwritten by the ported weights; what these tests check is that the models
+build at all (they raised ``missing 'rngs'`` before) and stay at parity.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+
+from harness import run_parity, translate_files
+
+HEADER = "import torch\nimport torch.nn as nn\nfrom functools import partial\n\n\n"
+
+NAMED_APPLY = textwrap.dedent("""
+    def named_apply(fn, module, name=""):
+        for child_name, child in module.named_children():
+            named_apply(fn, child, name=child_name)
+        fn(module=module, name=name)
+        return module
+""")
+
+
+def rand(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+BY_NAME = HEADER + NAMED_APPLY + textwrap.dedent("""
+
+    class Glu(nn.Module):
+        def __init__(self, dim):
+            super().__init__()
+            self.fc = nn.Linear(dim, 2 * dim)
+
+        def init_weights(self):
+            nn.init.normal_(self.fc.weight, std=1e-6)  # draws: takes rngs
+
+        def forward(self, x):
+            a, b = self.fc(x).chunk(2, dim=-1)
+            return a * torch.sigmoid(b)
+
+
+    class Scale(nn.Module):
+        def __init__(self, dim):
+            super().__init__()
+            self.gamma = nn.Parameter(torch.ones(dim))
+
+        def init_weights(self):
+            nn.init.ones_(self.gamma)  # draws nothing, but shares the name
+
+        def forward(self, x):
+            return x * self.gamma
+
+
+    def _init_weights(module, name="", head_bias=0.0):
+        if isinstance(module, nn.Linear) and name.startswith("head"):
+            nn.init.constant_(module.bias, head_bias)
+        elif hasattr(module, "init_weights"):
+            module.init_weights()
+
+
+    class Net(nn.Module):
+        def __init__(self, dim=8, scheme="normal"):
+            super().__init__()
+            self.glu = Glu(dim)
+            self.scale = Scale(dim)
+            self.head = nn.Linear(dim, 3)
+            named_apply(partial(_init_weights, head_bias=0.5), self)
+            named_apply(partial(self._init_weights, scheme=scheme), self)
+            self.apply(self._reset)
+
+        def _init_weights(self, module, name, scheme=""):
+            if hasattr(module, "init_weights"):
+                try:
+                    module.init_weights(scheme=scheme)
+                except TypeError:
+                    module.init_weights()
+
+        def _reset(self, m):
+            if isinstance(m, Glu):
+                m.init_weights()
+
+        def forward(self, x):
+            return self.head(self.scale(self.glu(x)))
+""")
+
+
+def test_methods_taking_rngs_known_by_name(tmp_path):
+    """``module.init_weights()`` on a module of unknown class: a method of
+    that name takes rngs (Glu draws), so the call hands ours on, the functions
+    making it take rngs (handed on as values, ours are bound), and every method
+    of that name takes rngs (Scale's draws nothing, but is called the same way)."""
+    result, tmod, jmod, wmod = translate_files(BY_NAME, tmp_path)
+    assert result.todo_count == 0, result.code
+    code = result.code
+    assert "module.init_weights(rngs=rngs)" in code, code
+    assert "partial(_init_weights, head_bias=0.5, rngs=rngs)" in code, code
+    assert "partial(self._init_weights, scheme=scheme, rngs=rngs)" in code, code
+    assert "init_weights" in result.rngs_methods
+    run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 8)], jit=True)
+
+
+def _run(root, script: str) -> None:
+    r = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], cwd=root, capture_output=True, text=True)
+    assert "PARITY OK" in r.stdout, r.stderr[-3000:]
+
+
+def test_init_functions_and_methods_of_other_files(tmp_path):
+    """An init function of another file handed to ``named_apply`` (it draws:
+    ours are bound), a local init function handed on from a method that has no
+    ``rngs`` (the module's own), and ``m.init_weights()`` of a class of another
+    file (the name is known from the file it imports)."""
+    pkg = tmp_path / "ipkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "layers.py").write_text(HEADER + NAMED_APPLY + textwrap.dedent("""
+
+        def trunc_normal_(tensor, std=1.0):
+            with torch.no_grad():
+                return tensor.normal_(0.0, std)
+
+
+        def init_weight_vit(module, name=""):
+            if isinstance(module, nn.Linear):
+                trunc_normal_(module.weight, std=0.02)
+            elif hasattr(module, "init_weights"):
+                module.init_weights()
+
+
+        class Mlp(nn.Module):
+            def __init__(self, dim):
+                super().__init__()
+                self.fc1 = nn.Linear(dim, dim)
+                self.fc2 = nn.Linear(dim, dim)
+
+            def init_weights(self):
+                nn.init.normal_(self.fc1.weight, std=1e-6)
+
+            def forward(self, x):
+                return self.fc2(torch.relu(self.fc1(x)))
+    """))
+    (pkg / "model.py").write_text(HEADER + textwrap.dedent("""
+        from .layers import Mlp, init_weight_vit, named_apply, trunc_normal_
+
+
+        def _init_local(module, name="", head_bias=0.0):
+            if isinstance(module, nn.Linear):
+                trunc_normal_(module.weight, std=0.02)
+
+
+        def _by_name(module, name=""):
+            if isinstance(module, Mlp):
+                return
+            if hasattr(module, "init_weights"):
+                module.init_weights()
+
+
+        class Wrap(nn.Module):
+            def __init__(self, dim):
+                super().__init__()
+                self.mlp = Mlp(dim)
+
+            def forward(self, x):
+                return self.mlp(x)
+
+
+        class Net(nn.Module):
+            def __init__(self, dim=8, weight_init="vit"):
+                super().__init__()
+                self.pos = nn.Parameter(torch.zeros(1, dim))
+                self.mlp = Wrap(dim)
+                self.head = nn.Linear(dim, 3)
+                init_fn = init_weight_vit if weight_init == "vit" else None
+                named_apply(init_fn, self)
+                self.reset_weights()
+                self.mlp.mlp.init_weights()
+                named_apply(_by_name, self.mlp)
+
+            def reset_weights(self, mode=""):
+                trunc_normal_(self.pos, std=0.02)
+                named_apply(partial(_init_local, head_bias=0.0), self)
+
+            def forward(self, x):
+                return self.head(self.mlp(x + self.pos))
+    """))
+    p = subprocess.run([sys.executable, "-m", "torch2nnx", "translate", "ipkg/model.py", "--no-cache"],
+                       cwd=tmp_path, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    out = (pkg / "model_nnx.py").read_text()
+    assert "functools.partial(init_weight_vit, rngs=rngs)" in out, out
+    assert "partial(_init_local, head_bias=0.0, rngs=self.rngs)" in out, out  # no rngs in reset_weights
+    assert "module.init_weights(rngs=rngs)" in out, out  # Mlp's, in layers.py
+    _run(tmp_path, """
+        import numpy as np, torch, jax.numpy as jnp
+        from flax import nnx
+        from torch2nnx.verify import perturb
+        from ipkg import model, model_nnx, model_nnx_weights as w
+        t = model.Net(); perturb(t, 0)
+        j = model_nnx.Net(rngs=nnx.Rngs(0))
+        w.load_torch_state_dict(j, t.state_dict())
+        x = np.random.default_rng(0).standard_normal((2, 8)).astype(np.float32)
+        with torch.no_grad():
+            ref = t(torch.from_numpy(x)).numpy()
+        np.testing.assert_allclose(np.asarray(j(jnp.asarray(x))), ref, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(np.asarray(nnx.jit(lambda m, v: m(v))(j, jnp.asarray(x))), ref,
+                                   rtol=1e-4, atol=1e-4)
+        print("PARITY OK")
+    """)
