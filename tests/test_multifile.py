@@ -137,3 +137,20 @@ def test_sibling_function_with_its_layouts(tmp_path, monkeypatch):
     wmod = load_module(tmp_path / "model_nnx_weights.py")
     run_parity(res, tmod, jmod, wmod, "Net", [make_input("float32[2,3,6,6]", np.random.default_rng(0))])
     run_parity(res, tmod, jmod, wmod, "Net", [make_input("float32[2,3,6,6]", np.random.default_rng(0))], jit=True)
+
+
+def test_results_cross_process_boundaries():
+    """Parallel runs (`-j 2`, the corpus runner) send each file's result back
+    through pickle: a function returning a layer must not put a row's closures
+    into what the file offers the others."""
+    import pickle
+
+    import torch2nnx
+
+    source = ("import torch.nn as nn\n\n\ndef conv_class(kind):\n"
+              "    return nn.Conv2d if kind == 'conv' else nn.Identity\n\n\n"
+              "class Net(nn.Module):\n    def __init__(self):\n"
+              "        super().__init__()\n        self.c = conv_class('conv')(3, 4, 3)\n\n"
+              "    def forward(self, x):\n        return self.c(x)\n")
+    result = torch2nnx.translate(source, "model.py", module_name="model_nnx")
+    assert pickle.loads(pickle.dumps(result)).code == result.code

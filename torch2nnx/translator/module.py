@@ -188,13 +188,25 @@ def _translate_source(source: str, path: str, options: Options, module_name: str
     result.exports.update({n: k for n, k in export_kinds(f, _class_kind).items() if n not in result.exports})
     result.weight_maps = dict(f.weight_maps)
     result.rngs_methods = frozenset(f.rngs_methods)
+    # results cross process boundaries (parallel runs): a summary holding a row's
+    # closures (a function returning a layer) is not offered to other files
     result.function_summaries = {n: s for n, s in f.functions.items()
-                                 if n not in f.builders and n not in f.random_functions}
+                                 if n not in f.builders and n not in f.random_functions and _picklable(s)}
     for (owner, func, param), tag in f.callsites.items():
         if owner in f.external and owner in imports.names:
             mod, _, name = imports.names[owner].rpartition(".")
             result.external_hints[(mod, name, func, param)] = tag
     return result
+
+
+def _picklable(value) -> bool:
+    import pickle
+
+    try:
+        pickle.dumps(value)
+        return True
+    except Exception:  # noqa: BLE001 - closures, locks: whatever pickle refuses
+        return False
 
 
 def _compiles_or_source(f: FileContext, module: cst.Module, stmt):
