@@ -20,8 +20,8 @@ def rand(*shape, seed=0):
     return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
 
 
-def parity(source, tmp_path, cls, inputs):
-    result, tmod, jmod, wmod = translate_files(HEADER + textwrap.dedent(source), tmp_path)
+def parity(source, tmp_path, cls, inputs, header=HEADER):
+    result, tmod, jmod, wmod = translate_files(header + textwrap.dedent(source), tmp_path)
     run_parity(result, tmod, jmod, wmod, cls, inputs)
     run_parity(result, tmod, jmod, wmod, cls, inputs, jit=True)
     return result

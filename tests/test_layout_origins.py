@@ -5,24 +5,10 @@ Each case: torch vs NNX, perturbed weights, eval and nnx.jit."""
 
 from __future__ import annotations
 
-import textwrap
-
 import numpy as np
 
-from harness import run_parity, translate_files
+from test_layout_forward import parity, rand  # noqa: F401  (rand: the cases' inputs)
 
-HEADER = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n\n\n"
-
-
-def rand(*shape, seed=0):
-    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
-
-
-def parity(source, tmp_path, cls, inputs):
-    result, tmod, jmod, wmod = translate_files(HEADER + textwrap.dedent(source), tmp_path)
-    run_parity(result, tmod, jmod, wmod, cls, inputs)
-    run_parity(result, tmod, jmod, wmod, cls, inputs, jit=True)
-    return result
 
 
 SQUEEZE = """

@@ -5,24 +5,16 @@ nnx.jit."""
 
 from __future__ import annotations
 
-import textwrap
-
 import numpy as np
 
-from harness import run_parity, translate_files
+from test_layout_forward import HEADER as LAYOUT_HEADER, rand  # noqa: F401
+from test_layout_forward import parity as layout_parity
 
-HEADER = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\nfrom functools import partial\n\n\n"
-
-
-def rand(*shape, seed=0):
-    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+HEADER = LAYOUT_HEADER + "from functools import partial\n\n\n"
 
 
 def parity(source, tmp_path, cls, inputs):
-    result, tmod, jmod, wmod = translate_files(HEADER + textwrap.dedent(source), tmp_path)
-    run_parity(result, tmod, jmod, wmod, cls, inputs)
-    run_parity(result, tmod, jmod, wmod, cls, inputs, jit=True)
-    return result
+    return layout_parity(source, tmp_path, cls, inputs, header=HEADER)
 
 
 CONV_OR_LINEAR = """
