@@ -10,7 +10,6 @@ import numpy as np
 from test_layout_forward import parity, rand  # noqa: F401  (rand: the cases' inputs)
 
 
-
 SQUEEZE = """
     class SE(nn.Module):
         def __init__(self, c, add_maxpool=True):
