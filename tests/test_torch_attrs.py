@@ -491,3 +491,35 @@ def test_super_reset_parameters_of_a_torch_layer(tmp_path):
     assert np.abs(kernel).max() <= bound and np.abs(kernel).max() > 0.9 * bound
     assert np.allclose(np.asarray(model.conv.gain.get_value()), 0.5)
     run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 4, 8, 8)], jit=True)
+
+
+SCALED_HEAD = HEADER + textwrap.dedent("""
+    def _init_weights(module, name=None, head_init_scale=1.0):
+        if isinstance(module, nn.Linear):
+            nn.init.zeros_(module.bias)
+            if name and "head" in name:
+                module.weight.data.mul_(head_init_scale)
+                module.bias.data.mul_(head_init_scale)
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Linear(8, 6)
+            self.head = nn.Linear(6, 3)
+            for name, m in self.named_modules():
+                _init_weights(m, name, head_init_scale=0.5)
+
+        def forward(self, x):
+            return self.head(self.body(x))
+""")
+
+
+def test_a_weight_scaled_by_a_parameter_leaves_the_parameter_undecided(tmp_path):
+    """``module.weight.data.mul_(s)`` reads the kernel in torch's order; the
+    scale ``s`` multiplying it is not asked for the kernel's order (the bias it
+    scales next is plain: no transpose of a float)."""
+    result, tmod, jmod, wmod = translate_files(SCALED_HEAD, tmp_path)
+    assert result.todo_count == 0, result.code
+    assert "transpose(head_init_scale" not in result.code, result.code
+    run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 8)], jit=True)

@@ -877,10 +877,11 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             return left, right, lt
         if lt.kind == L.FREE and rt.kind == L.FREE:
             return left, right, lt
-        if lt.kind == L.FREE:
-            return left, right, self.decide(lt, rt)
-        if rt.kind == L.FREE:
-            return left, right, self.decide(rt, lt)
+        if lt.kind == L.FREE or rt.kind == L.FREE:
+            free, other = (lt, rt) if lt.kind == L.FREE else (rt, lt)
+            # a layer's weight read in its kernel order (`w.mul_(scale)`) says nothing
+            # of the parameter's layout: the product keeps the kernel's order
+            return left, right, other if other.weight else self.decide(free, other)
         if lt.perm == rt.perm or (not lt.channels_last and not rt.channels_last):
             # broadcasting: the result has the larger rank (and that operand's roles)
             big, small = (rt, lt) if (rt.rank or 0) > (lt.rank or 0) else (lt, rt)
