@@ -226,3 +226,46 @@ def test_parameter_with_requires_grad_known_at_run_time(tmp_path):
     run_parity(result, tmod, jmod, wmod, "Net", [rand(4, 8)], jit=True)
     m = jmod.Net(rngs=nnx.Rngs(0))
     assert isinstance(m.a.scale, nnx.Param) and not isinstance(m.b.scale, nnx.Param)
+
+
+RANKED = HEADER + textwrap.dedent("""
+    import math
+
+
+    def _init_weights(module):
+        if isinstance(module, nn.Conv2d):
+            fan_out = module.kernel_size[0] * module.kernel_size[1] * module.out_channels
+            nn.init.normal_(module.weight, 0, math.sqrt(2.0 / fan_out))
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3, padding=1)
+            self.gate = nn.Conv1d(1, 1, 3, padding=1, bias=False)  # ECA's
+            self.up = nn.ConvTranspose2d(4, 4, 2, stride=2)
+            self.apply(_init_weights)
+            n2d = sum(isinstance(m, nn.Conv2d) for m in self.modules())
+            n1d = sum(isinstance(m, (nn.Conv1d, nn.Linear)) for m in self.modules())
+            nt = sum(isinstance(m, nn.ConvTranspose2d) for m in self.modules())
+            self.register_buffer("counts", torch.tensor([n2d, n1d, nt], dtype=torch.float32), persistent=False)
+
+        def forward(self, x):
+            x = self.conv(x)
+            y = x.mean((2, 3))
+            y = self.gate(y.unsqueeze(1)).squeeze(1)
+            x = self.up(x * y.sigmoid()[:, :, None, None])
+            return x.mean((1, 2, 3))[:, None] + self.counts
+""")
+
+
+def test_isinstance_of_a_rank_specific_layer_class_checks_the_rank(tmp_path):
+    """``isinstance(m, nn.Conv2d)``: NNX has one Conv for every rank; the check
+    also reads the kernel's rank, so a Conv1d (timm's ECA) is no Conv2d and an
+    init function reading ``kernel_size[1]`` never meets it; counts as torch's.
+    ``y[:, :, None, None]`` of a plain (N, C) tensor is rank 4: next to the
+    channels-last map it is moved to channels-last, not expanded again."""
+    result, tmod, jmod, wmod = translate_files(RANKED, tmp_path)
+    assert result.todo_count == 0, result.code
+    assert "ranked_layer(nnx.Conv, 2)" in result.code
+    run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 3, 6, 6)], jit=True)

@@ -491,6 +491,23 @@ class TorchLayerType(type):
         return cls.nnx_class is not None and isinstance(sub, type) and issubclass(sub, cls.nnx_class)
 
 
+class RankedLayerType(type):
+    """``isinstance(m, nn.Conv2d)``: NNX has one Conv class for every rank, so the
+    kernel's rank tells a Conv2d from a Conv1d, as torch's classes do (an init
+    function reading ``m.kernel_size[1]`` of each Conv2d never meets a Conv1d)."""
+
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, cls.nnx_class) and len(obj.kernel_size) == cls.rank
+
+    def __subclasscheck__(cls, sub):
+        return isinstance(sub, type) and issubclass(sub, cls.nnx_class)
+
+
+def ranked_layer(nnx_class, rank):
+    """The type ``isinstance`` checks for torch's rank-specific layer class."""
+    return RankedLayerType(f"{nnx_class.__name__}{rank}d", (), {"nnx_class": nnx_class, "rank": rank})
+
+
 def torch_class(name, nnx_class, build):
     """torch's ``nn.<name>`` as a value: a class whose construction is ``build``."""
     cls = TorchLayerType.made.get(name)

@@ -30,13 +30,13 @@ from .emit import definitions
 from .decorators import applied_identity, removable_decorator, unused_wrapper_call
 from .fastvisit import FastTransformer
 from .imports import dotted
-from .layer_choice import either_layout, factory_choice, stance
+from .layer_choice import ranked_type, either_layout, factory_choice, stance
 from .layer_globals import constructed
 from .layout import Tag
 from .list_growth import list_extended
 from .modeflag import READ as MODE_FLAG_READ
 from .modeflag import annassign_mode_flag, assign_mode_flag, augassign_mode_flag, is_mode_flag
-from .operands import guarded_result, operand, tidy
+from .operands import guarded_result, indexed_rank, operand, tidy
 from .places import PlacesMixin
 from .rngs_methods import bind_rngs, flatten_partial, rngs_method_call, rngs_method_value
 
@@ -633,6 +633,8 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             cls = self.nnx_class(rule)
             if cls is None:
                 return updated  # no NNX class (a stateless layer): the leftover pass marks it
+            if not self._annotation:
+                cls = ranked_type(rule, cls, self.build_ctx)
             return self.set(expr(cls), L.OTHER_TAG)
         return self.factory(original, rule, {})
 
@@ -1202,7 +1204,14 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         if not vt.channels_last:
             if vt.kind == L.FREE:
                 self.decide(vt, L.plain())
-            return self.set(updated, L.plain() if vt.kind != L.TENSOR else vt.with_(one=False))
+            if vt.kind != L.TENSOR:
+                return self.set(updated, L.plain())
+            rank = indexed_rank(self, vt.rank, updated.slice)
+            if rank == vt.rank:
+                return self.set(updated, vt.with_(one=False))
+            # `y[:, :, None, None]`: another rank, so a broadcast next to an image
+            # batch sees what it is (roles of the axes no longer known)
+            return self.set(updated, L.plain(rank))
         perm = vt.perm
         elems = list(updated.slice)
 

@@ -50,3 +50,17 @@ def factory_choice(a: ModuleRef, b: ModuleRef):
     if not either_layout(ModuleRef("union", elements=tuple(made))):
         return None
     return ModuleRef("factory", elements=tuple(made))
+
+
+# NNX layer classes serving every rank of torch's rank-specific classes
+_ONE_CLASS_PER_RANK = ("nnx.Conv", "nnx.ConvTranspose")
+
+
+def ranked_type(rule, cls: str, build_ctx) -> str:
+    """The class ``isinstance`` checks for a torch layer: NNX's, or for a rank-specific
+    torch class (``nn.Conv2d``) whose NNX class serves every rank, one that also
+    checks the kernel's rank (a Conv1d is no ``nn.Conv2d``)."""
+    lay = getattr(rule, "layout", None)
+    if cls not in _ONE_CLASS_PER_RANK or getattr(lay, "kind", None) != "spatial" or not lay.rank:
+        return cls
+    return f"{build_ctx.helper('ranked_layer')}({cls}, {lay.rank - 2})"

@@ -85,3 +85,30 @@ def guarded_result(node: cst.BaseExpression) -> cst.BaseExpression:
     if needs_parens(node):
         return node.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
     return node
+
+
+def indexed_rank(rw, rank, elems) -> "int | None":
+    """The rank of ``x[elems]`` for a tensor of rank ``rank``: integers drop an
+    axis, ``None`` adds one, slices and ``...`` keep theirs; None when unknown
+    (a tensor index)."""
+    if rank is None:
+        return None
+    for e in elems:
+        s = e.slice
+        if isinstance(s, cst.Slice):
+            continue
+        if s.star is not None:
+            return None
+        v = s.value
+        if isinstance(v, cst.Name) and v.value == "None":
+            rank += 1
+        elif isinstance(v, cst.Ellipsis):
+            continue
+        elif isinstance(v, (cst.List, cst.Tuple, cst.ListComp)):
+            return None  # fancy indexing
+        elif isinstance(v, cst.Integer) or (isinstance(v, cst.UnaryOperation) and isinstance(v.expression, cst.Integer)) \
+                or rw.tag(v).kind == "other":
+            rank -= 1
+        else:
+            return None
+    return rank
