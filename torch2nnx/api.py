@@ -76,7 +76,7 @@ def translate_many(files: dict, targets: dict, *, line_length: int = 88) -> dict
                                extra_weight_maps=extra, reexports=reexports, external_hints=hints.get(mod))
             maps[mod] = {**extra, **result.weight_maps}
             siblings[mod] = (targets[mod], result.exports, result.summaries, result.function_summaries,
-                             result.rngs_methods)
+                             result.rngs_methods, result.builder_returns)
             results[mod] = result
         return results
 

@@ -560,7 +560,8 @@ def _translate_levels(which: set, need: set, deps: dict, by_mod: dict, sources: 
 
     def sibling(m):
         r = results[m]
-        return (by_mod[m].target, r.exports, r.summaries, r.function_summaries, r.rngs_methods)
+        return (by_mod[m].target, r.exports, r.summaries, r.function_summaries, r.rngs_methods,
+                r.builder_returns)
 
     while remaining:
         # every file whose dependencies are done; in a cycle, the first file of the first group

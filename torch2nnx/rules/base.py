@@ -206,6 +206,17 @@ class Rule:
     def short(self) -> str:
         return self.name.rsplit(".", 1)[-1]
 
+    def __reduce__(self):
+        # a row crosses process boundaries (a builder's layout summary handed to
+        # the other files of a parallel run) by its name: its build functions are
+        # closures pickle refuses. A row made on the fly (no table holds it) stays
+        # unpicklable, as before.
+        from .registry import row
+
+        if row(self.name) is self:
+            return row, (self.name,)
+        raise TypeError(f"row {self.name} is not in the rule tables")
+
 
 # ---------------------------------------------------------------------------
 # Argument binding, used by every build function.

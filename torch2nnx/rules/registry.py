@@ -58,6 +58,14 @@ def lookup(qualified: str) -> Optional[Rule]:
     return _tables()[0].get(qualified)
 
 
+def row(name: str) -> Optional[Rule]:
+    """A call's or a Tensor method's row by its own name (``torch.nn.Conv2d``,
+    ``Tensor.split``): how a pickled row is found again."""
+    if name.startswith("Tensor."):
+        return method(name.split(".", 1)[1])
+    return lookup(name)
+
+
 def method(name: str) -> Optional[Rule]:
     return _tables()[1].get(name)
 

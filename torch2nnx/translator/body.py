@@ -30,7 +30,7 @@ from .emit import definitions
 from .decorators import applied_identity, removable_decorator, unused_wrapper_call
 from .fastvisit import FastTransformer
 from .imports import dotted
-from .layer_choice import ranked_type, either_layout, factory_choice, stance
+from .layer_choice import either_layout, factory_choice, ranked_type, spatial_union, stance
 from .layer_globals import constructed
 from .layout import Tag
 from .list_growth import list_extended
@@ -1270,6 +1270,9 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             if kind == "random":  # draws random numbers (an init function): hand it our stream
                 return self.set(self.add_rngs(updated, self.build_ctx.fill_rngs()), L.UNKNOWN_TAG)
             ref = ModuleRef("class", cls=ext) if kind != "builder" else UNKNOWN_MODULE
+            if kind == "builder" and ext in self.f.external_builder_returns:
+                # what it returns, as its file exported it (builder_layouts.py)
+                return self.set(self.add_rngs(updated), self.f.external_builder_returns[ext])
             if kind == "stateless-class" and not self.build_ctx.rngs_available:
                 return self.set(updated, Tag(L.MODULE, module=ref))  # built where there are no rngs
             return self.set(self.add_rngs(updated), Tag(L.MODULE, module=ref))
@@ -1807,6 +1810,8 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             return node, (ret if ret is not None else t)
         if m.kind == "union" and either_layout(m):
             return self._through_either(node, t, m)
+        if m.kind == "union" and spatial_union(m) is not None:
+            return self._through_spatial_union(node, t, m, spatial_union(m))
         if m.kind in ("union", "list") and m.elements:
             elements = m.elements
             rank = len(t.perm) if t.kind in (L.TENSOR, L.FREE) and t.perm is not None else None
@@ -1833,6 +1838,22 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         # unknown module: under the contract every translated module takes and
         # returns channels-last where torch uses channels-first, so pass through
         return node, t
+
+    def _through_spatial_union(self, node, t: Tag, m: ModuleRef, lay):
+        """A conv layer or one of several translated conv classes (layer_choice.spatial_union):
+        the input goes in channels-last, as the layer takes it; each class is told
+        its callers hand it channels-last (a hint: translated to take that)."""
+        node, out = self.apply_layout_unary(node, t, lay)
+        want = L.channels_last(lay.rank)
+        for e in m.elements:
+            if e.kind != "class":
+                continue
+            info = self.f.classes.get(e.cls)
+            s = info.methods.get("__call__") if info else self.f.external_summaries.get(e.cls)
+            params = [p for p in (s.params if s is not None else []) if p != "self"]
+            if params:
+                self.f.record_call(e.cls, "__call__", params[0], want)
+        return node, out
 
     def _through_either(self, node, t: Tag, m: ModuleRef):
         """A layer chosen at run time between a channels-last one and a plain one

@@ -128,6 +128,8 @@ class FileContext:
         self.external: dict[str, str] = {}  # names imported from sibling translations -> kind
         self.external_summaries: dict[str, Summary] = {}  # their classes' __call__ layouts
         self.external_functions: dict[str, Summary] = {}  # their plain module-level functions' layouts
+        # what their layer builders return (builder_layouts.py): local name -> Tag of a module
+        self.external_builder_returns: dict[str, Tag] = {}
         self.run_modules: set[str] = set()  # local names of modules translated in the run (`from . import resnet`)
         # what layer-building functions returned, by (class or None, name): read by callers next round
         self.builder_returns: dict[tuple, object] = {}

@@ -64,3 +64,25 @@ def ranked_type(rule, cls: str, build_ctx) -> str:
     if cls not in _ONE_CLASS_PER_RANK or getattr(lay, "kind", None) != "spatial" or not lay.rank:
         return cls
     return f"{build_ctx.helper('ranked_layer')}({cls}, {lay.rank - 2})"
+
+
+def spatial_union(ref: ModuleRef):
+    """A union of one spatial layer (or several of one rank) and translated
+    classes, no plain layer: what a conv builder returns (timm's
+    ``create_conv2d``: ``nn.Conv2d``, ``Conv2dSame``, ``MixedConv2d`` or
+    ``CondConv2d``). Under the output contract each takes channels-last, so the
+    slot is that layer's layout (its classes are handed channels-last, and told
+    so, see ``BodyRewriter._through_spatial_union``); None otherwise."""
+    if ref.kind != "union":
+        return None
+    layouts = []
+    for e in ref.elements:
+        if e.kind == "class":
+            continue
+        if stance(e) != "spatial":
+            return None
+        layouts.append(e.layout or e.rule.layout)
+    ranks = {getattr(lay, "rank", None) for lay in layouts}
+    if not layouts or len(ranks) != 1 or None in ranks or len(layouts) == len(ref.elements):
+        return None
+    return layouts[0]

@@ -14,6 +14,7 @@ from ..rules import registry
 from .rngs_methods import inherited as inherited_rngs_methods
 from .analyze import find_builders, find_factory_fields, find_module_classes, find_plain_globals, unit_order
 from .body import BodyRewriter
+from .builder_layouts import exported_builder_returns, import_builder_return, qualified_owner
 from .classes import rewrite_class, rewrite_function
 from .context import HELPER_ALIAS, FileContext, Options, Summary
 from .emit import BUFFER_CLASSES, IMPORTS, existing_imports, format_code, helper_source, insert_point, used_modules
@@ -53,6 +54,9 @@ class TranslateResult:
     function_summaries: dict[str, Summary] = field(default_factory=dict)
     # names of methods taking `*, rngs` here or in the run's files this one imports (rngs_methods.py)
     rngs_methods: frozenset = frozenset()
+    # what the file's layer builders return (create_conv2d: a conv or one of the file's
+    # conv classes), for importers: name -> Tag of a module (builder_layouts.py)
+    builder_returns: dict = field(default_factory=dict)
 
     def layout_of(self, cls: str) -> Summary | None:
         return self.summaries.get(cls)
@@ -124,6 +128,9 @@ def _translate_source(source: str, path: str, options: Options, module_name: str
                 sums = options.siblings[mod][2] if len(options.siblings[mod]) > 2 else {}
                 if sums.get(name) is not None:
                     f.external_summaries[local] = sums[name]
+            if kind == "builder":
+                # what it returns (a conv, or a class of its file), when that file could say
+                import_builder_return(f, local, mod, name, options.siblings)
             elif not kind and len(options.siblings[mod]) > 3 and name in options.siblings[mod][3] \
                     and registry.lookup(q) is None:
                 # a plain function of another file of the run: the layouts it takes and returns
@@ -192,9 +199,14 @@ def _translate_source(source: str, path: str, options: Options, module_name: str
     # closures (a function returning a layer) is not offered to other files
     result.function_summaries = {n: s for n, s in f.functions.items()
                                  if n not in f.builders and n not in f.random_functions and _picklable(s)}
+    result.builder_returns = exported_builder_returns(f, _picklable)
     for (owner, func, param), tag in f.callsites.items():
         if owner in f.external and owner in imports.names:
             mod, _, name = imports.names[owner].rpartition(".")
+            result.external_hints[(mod, name, func, param)] = tag
+        elif qualified_owner(owner, options.siblings):
+            # a class of another file reached through a builder it exports: by its module
+            mod, _, name = owner.rpartition(".")
             result.external_hints[(mod, name, func, param)] = tag
     return result
 
