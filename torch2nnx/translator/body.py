@@ -23,7 +23,7 @@ from ..rules.module_methods import BY_NAME as MODULE_METHOD_NAMES, REQUIRES_GRAD
 from ..rules.seq_ops import TIED_LINEAR_WEIGHTS, TIED_WEIGHT_NAMES
 from . import layout as L
 from .kernel_layout import renamed_torch_attrs, renamed_torch_params, weight_tag
-from . import module_api
+from . import image_batches, module_api
 from .analyze import is_super_reset
 from .context import UNKNOWN_MODULE, BuildCtx, ClassInfo, FileContext, ModuleRef, Summary, module_dict_item
 from .emit import definitions
@@ -515,6 +515,15 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         return self._attach(updated)
 
     # ------------------------------------------------------------- transposes
+    def ask_image(self, t: Tag, want: Tag) -> None:
+        """A value in torch order only provisionally (a parameter undecided when first
+        met, or as some callers handed it: its ``origin``) is an image batch
+        (image_batches.py): the function takes that parameter channels-last from the
+        next round on, whatever those callers hand (they transpose; callers that
+        cannot see the function hand it channels-last as they are)."""
+        if t.kind == L.TENSOR and t.origin is not None and not t.channels_last and self.func_name != "__init__":
+            self.f.return_layouts.setdefault(self.return_key + ("image", t.origin), want)
+
     def to_layout(self, node: cst.BaseExpression, tag: Tag, want: Tag, why: str = "") -> cst.BaseExpression:
         """Wrap ``node`` in a transpose taking ``tag`` to ``want`` (if needed)."""
         rank = len(tag.perm) if tag.perm is not None else (len(want.perm) if want.perm is not None else None)
@@ -892,6 +901,9 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         # one channels-last, one not
         cl, other = (lt, rt) if lt.channels_last else (rt, lt)
         rank = len(cl.perm)
+        want = image_batches.by_channel_operand(cl)
+        if want is not None:
+            self.ask_image(other, want)
         if cl.roles is None and other.kind == L.TENSOR and other.rank == rank:
             # a torch-order tensor next to one only permuted lazily (`pos.permute(0, 2, 1)`,
             # no image axes known): torch order, so a token tensor never turns into the
@@ -1725,6 +1737,7 @@ class BodyRewriter(PlacesMixin, FastTransformer):
                     if t.kind == L.FREE:
                         t = self.decide(t, want)
                     elif not t.channels_last:
+                        self.ask_image(t, want)
                         args[i] = a.with_changes(value=self.to_layout(a.value, t, want))
                         t = want
                 else:
@@ -1780,6 +1793,7 @@ class BodyRewriter(PlacesMixin, FastTransformer):
                     if t.kind == L.FREE:
                         t = self.decide(t, want)
                     elif not t.channels_last:
+                        self.ask_image(t, want)
                         node = self.to_layout(node, t, want)
                         t = want
                 else:
@@ -2283,8 +2297,11 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         tname = lay.tensors[0]
         node = name_nodes[tname]
         t = self.tag(node)
+        image = image_batches.by_permute(image_batches.permute_dims(rule, args))
         if t.kind == L.FREE:
-            t = self.decide(t, L.plain())
+            t = self.decide(t, image or L.plain())
+        elif image is not None:
+            self.ask_image(t, image)
         if lay.swap:
             d0, d1 = args.lit(lay.dims[0]), args.lit(lay.dims[1])
             if not (isinstance(d0, int) and isinstance(d1, int)):

@@ -145,10 +145,17 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
         owner = cls.name if cls is not None else None
         name = "__call__" if func.name.value == "forward" else func.name.value
         for i, p in enumerate(params):
-            hint = f.hints.get((owner, name, p)) or f.hints.get((owner, name, f"#{i}")) \
+            # a parameter the function's own code shows is an image batch (image_batches.py)
+            # is taken channels-last whatever callers handed it; they transpose
+            hint = f.return_layouts.get((owner, func.name.value, "image", p)) \
+                or f.hints.get((owner, name, p)) or f.hints.get((owner, name, f"#{i}")) \
                 or f.return_layouts.get((owner, func.name.value, "param", p))
             if hint is not None and hint.kind in (L.TENSOR, L.SEQ):
                 tags[p] = hinted[p] = hint
+                if hint.kind == L.TENSOR and not hint.channels_last:
+                    # torch order as callers hand it: code showing it is an image batch
+                    # asks for it channels-last (image_batches.py, BodyRewriter.ask_image)
+                    tags[p] = hint.with_(origin=p)
     if params and params[0] == "self" and cls is not None:
         tags["self"] = L.OTHER_TAG
     if func.params.star_kwarg is not None:
