@@ -523,3 +523,38 @@ def test_a_weight_scaled_by_a_parameter_leaves_the_parameter_undecided(tmp_path)
     assert result.todo_count == 0, result.code
     assert "transpose(head_init_scale" not in result.code, result.code
     run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 8)], jit=True)
+
+
+CONV_SUBCLASS = HEADER + textwrap.dedent("""
+    class StdConv2d(nn.Conv2d):
+        def __init__(self, cin, cout, k, stride=1, padding=None, eps=1e-6):
+            if padding is None:
+                padding = ((stride - 1) + (k - 1)) // 2
+            super().__init__(cin, cout, k, stride=stride, padding=padding, bias=True)
+            self.eps = eps
+
+        def forward(self, x):
+            w = F.batch_norm(self.weight.reshape(1, self.out_channels, -1), None, None,
+                             training=True, momentum=0.0, eps=self.eps).reshape_as(self.weight)
+            return F.conv2d(x, w, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = StdConv2d(3, 4, 3)
+            self.b = StdConv2d(4, 5, 3, stride=2, padding=(0, 1))
+
+        def forward(self, x):
+            return self.b(self.a(x))
+""")
+
+
+def test_a_conv_subclass_hands_its_own_padding_to_the_functional_conv(tmp_path):
+    """A Conv2d subclass calling ``F.conv2d(x, w, self.bias, self.stride,
+    self.padding, ...)`` (timm's StdConv2d / ScaledStdConv2d) hands on the padding
+    the NNX layer holds (already pairs): converted once, the weight standardised
+    in torch's order."""
+    result, tmod, jmod, wmod = translate_files(CONV_SUBCLASS, tmp_path)
+    assert result.todo_count == 0, result.code
+    run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 3, 9, 9)], jit=True)

@@ -28,10 +28,11 @@ def tensor_sequence(value):
 
 
 def conv_padding(padding, n):
-    """torch Conv padding (int, tuple or 'same'/'valid') as nnx.Conv padding."""
+    """torch Conv padding (int, tuple or 'same'/'valid') as nnx.Conv padding. Pairs
+    are already NNX's (a Conv subclass handing its own ``self.padding`` to F.conv2d)."""
     if isinstance(padding, str):
         return padding.upper()
-    return tuple((p, p) for p in ntuple(padding, n))
+    return tuple(tuple(p) if isinstance(p, (tuple, list)) else (p, p) for p in ntuple(padding, n))
 
 
 def flatten(x, start_dim=1, end_dim=-1):

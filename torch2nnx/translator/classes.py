@@ -548,6 +548,36 @@ def _self_reads(info: ClassInfo) -> set[str]:
     return read
 
 
+_FUNCTIONAL_CONVS = {f"torch.nn.functional.conv{n}d" for n in (1, 2, 3)}
+
+
+def _only_padding_of_functional_convs(f: FileContext, info: ClassInfo, name: str) -> bool:
+    """Every read of ``self.padding`` hands it to F.conv*d as its padding (timm's
+    StdConv2d: ``F.conv2d(x, w, self.bias, self.stride, self.padding, ...)``): the
+    NNX layer's pairs do there (conv_padding takes them as they are)."""
+    if name != "padding":
+        return False
+    reads, handed = [0], [0]
+
+    def is_self_attr(node) -> bool:
+        return isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) \
+            and node.value.value == "self" and node.attr.value == name
+
+    class Reads(FastVisitor):
+        def visit_Attribute(self, node):
+            reads[0] += is_self_attr(node)
+
+        def visit_Call(self, node):
+            if f.imports.qualify(node.func) not in _FUNCTIONAL_CONVS:
+                return
+            pos = [a for a in node.args if a.keyword is None and not a.star]
+            kw = [a for a in node.args if a.keyword is not None and a.keyword.value == "padding"]
+            handed[0] += sum(is_self_attr(a.value) for a in (pos[4:5] + kw))
+
+    Reads().walk(info.node.body)
+    return reads[0] == handed[0]
+
+
 def _super_init_call(stmt) -> cst.Call | None:
     if not is_super_init(stmt):
         return None
@@ -648,6 +678,8 @@ def _row_super_init(f: FileContext, info: ClassInfo, stmt, rw) -> list:
         if k in ("pos", "kwonly") and n in read and n not in weights \
                 and (n not in dict(rule.attrs) or n in dict(rule.init_attrs)):  # torch's form is stored
             if n in own:
+                if _only_padding_of_functional_convs(f, info, n):
+                    continue
                 # the NNX layer holds its own (different) value under that name
                 rw.todo(stmt, "T2N004", f"reads self.{n}, which {info.row_base} holds in its own form")
                 continue
