@@ -47,3 +47,37 @@ def test_stateless_layer_with_kwargs_binds_at_run_time(tmp_path):
     with pytest.raises(NotImplementedError):  # what the row takes only as a constant is refused, not ignored
         jmod.create_pool("max", 2, return_indices=True)
     jmod.Net(rngs=nnx.Rngs(0))
+
+
+INIT = "import torch\nimport torch.nn as nn\n\n\n" + textwrap.dedent("""
+    class Net(nn.Module):
+        def __init__(self, dim=64, a_init_range=(1, 16), init_kw=None):
+            super().__init__()
+            self.a_init_range = a_init_range
+            self.A = nn.Parameter(torch.empty(dim))
+            nn.init.uniform_(self.A, *self.a_init_range)
+            self.fc = nn.Linear(dim, dim)
+            nn.init.trunc_normal_(self.fc.weight, **(init_kw or {"std": 0.02}))
+
+        def forward(self, x):
+            return self.fc(x) * self.A
+""")
+
+
+def test_init_function_with_splatted_arguments(tmp_path):
+    """``nn.init.uniform_(self.A, *self.a_init_range)`` (timm's EfficientViM) and
+    ``trunc_normal_(w, **kw)``: a lambda of the row's signature binds them at run time.
+    Before, torch's init stayed and failed on the Variable (no attribute 'uniform_')."""
+    from flax import nnx
+
+    result, tmod, jmod, wmod = translate_files(INIT, tmp_path)
+    assert result.todo_count == 0, result.code
+    m = jmod.Net(rngs=nnx.Rngs(0))
+    a = np.asarray(m.A[...])
+    assert a.min() >= 1.0 and a.max() <= 16.0 and a.std() > 2.0, a  # uniform on [1, 16), as torch draws
+    w = np.asarray(m.fc.kernel[...])
+    assert 0.01 < w.std() < 0.03 and np.abs(w).max() <= 2.0, w.std()  # trunc_normal(std=0.02)
+    m = jmod.Net(a_init_range=(-3, -2), init_kw={"std": 0.5}, rngs=nnx.Rngs(0))
+    assert np.asarray(m.A[...]).max() <= -2.0 and 0.3 < np.asarray(m.fc.kernel[...]).std() < 0.6
+    x = np.random.default_rng(0).standard_normal((2, 64)).astype(np.float32)
+    run_parity(result, tmod, jmod, wmod, "Net", [x], jit=True)
