@@ -369,6 +369,31 @@ def pixel_unshuffle(x, downscale_factor):
     return x.transpose(0, 1, 3, 5, 2, 4).reshape(n, h // r, w // r, c * r * r)
 
 
+def unfold(x, kernel_size, dilation=1, padding=0, stride=1):
+    """F.unfold / nn.Unfold on torch's (N, C, H, W) (or (C, H, W)): sliding blocks as
+    (N, C * kh * kw, L), channel-major then kernel row then column, as torch."""
+    batched = x.ndim == 4
+    x = x if batched else x[None]
+    k, d, p, s = (ntuple(v, 2) for v in (kernel_size, dilation, padding, stride))
+    patches = jax.lax.conv_general_dilated_patches(
+        x, k, s, [(p[0], p[0]), (p[1], p[1])], rhs_dilation=d,
+        dimension_numbers=("NCHW", "OIHW", "NCHW"), precision=jax.lax.Precision.HIGHEST)
+    out = patches.reshape(patches.shape[0], patches.shape[1], -1)
+    return out if batched else out[0]
+
+
+def fold(x, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """F.fold / nn.Fold: (N, C * kh * kw, L) (or unbatched) back to torch's (N, C, H, W),
+    overlapping values summed -- the transpose of unfold, as in torch."""
+    batched = x.ndim == 3
+    x = x if batched else x[None]
+    kh, kw = ntuple(kernel_size, 2)
+    oh, ow = ntuple(output_size, 2)
+    image = jax.ShapeDtypeStruct((x.shape[0], x.shape[1] // (kh * kw), oh, ow), x.dtype)
+    (out,) = jax.linear_transpose(lambda t: unfold(t, kernel_size, dilation, padding, stride), image)(x)
+    return out if batched else out[0]
+
+
 def dropout(x, rate, deterministic, rngs):
     """F.dropout: zero with probability ``rate``, scale the rest by 1/(1-rate)."""
     if deterministic or rate == 0:

@@ -34,6 +34,7 @@ from .layer_choice import either_layout, factory_choice, ranked_type, spatial_un
 from .layer_globals import constructed
 from .layout import Tag
 from .list_growth import list_extended
+from .starred_layers import splat_binds_named, starred_call_source, starred_layer_source
 from .modeflag import READ as MODE_FLAG_READ
 from .modeflag import annassign_mode_flag, assign_mode_flag, augassign_mode_flag, is_mode_flag
 from .operands import guarded_result, indexed_rank, operand, tidy
@@ -1318,6 +1319,15 @@ class BodyRewriter(PlacesMixin, FastTransformer):
                 # nn.Dropout(p, **params) where params can only hold `inplace`
                 pos, kw, nodes = self.call_args(updated.with_changes(
                     args=[a for a in updated.args if a.star != "**"]))
+            starred = pos is None or splat_binds_named(rule, pos)
+            if starred and rule.layer:
+                src = starred_layer_source(rule, updated, self.build_ctx.helper)
+                if src is not None:  # the row's class binds the arguments at run time
+                    return self.set(expr(src), Tag(L.MODULE, module=ModuleRef("layer", rule=rule)))
+            if starred and not rule.layer:
+                src = starred_call_source(rule, updated, self.build_ctx)
+                if src is not None:  # bound at run time by a lambda of the row's signature
+                    return self.set(expr(src), L.OTHER_TAG)
             if pos is None:
                 self.todo(original, "T2N002", f"{q}: starred arguments are not supported here")
                 return self.set(updated, L.UNKNOWN_TAG)

@@ -93,6 +93,8 @@ class FileContext:
         self.options = options
         self.diagnostics: list[Diagnostic] = []
         self.helpers: set[str] = set()  # runtime helper functions/classes to emit
+        # names the source binds at module level: a helper of the same name is reached by its alias
+        self.module_names: set[str] = set()
         self.classes: dict[str, ClassInfo] = {}
         self.builders: set[str] = set()  # module-level functions that build layers
         self.class_factories: set[str] = set()  # module-level functions returning layer classes
@@ -239,7 +241,7 @@ class BuildCtx:
         source binds that name itself (timm's ``flatten: bool`` parameter next to
         ``nn.Flatten(1)``), code reaches the helper under a name of its own."""
         self.fctx.helpers.add(name)
-        if name in self.local_names:
+        if name in self.local_names or name in self.fctx.module_names:
             alias = HELPER_ALIAS + name
             self.fctx.helpers.add(alias)  # emitted as `_t2n_flatten = flatten`
             return alias

@@ -17,6 +17,7 @@ from .body import BodyRewriter
 from .builder_layouts import exported_builder_returns, import_builder_return, qualified_owner
 from .classes import rewrite_class, rewrite_function
 from .context import HELPER_ALIAS, FileContext, Options, Summary
+from .toplevel_names import module_level_names
 from .emit import BUFFER_CLASSES, IMPORTS, existing_imports, format_code, helper_source, insert_point, used_modules
 from .fastvisit import FastTransformer
 from .imports import ImportTable, absolute_module, dotted, dropped_module
@@ -111,6 +112,7 @@ def _translate_source(source: str, path: str, options: Options, module_name: str
     if options.package and options.absolutize:
         module = absolutize(module, options.package)
     f = FileContext(path, imports, positions, options)
+    f.module_names = module_level_names(module)
     for local, q in imports.names.items():
         mod, _, name = q.rpartition(".")
         if options.siblings and q in options.siblings:
@@ -420,6 +422,11 @@ def drop_torch_imports(body, f: FileContext, imports: ImportTable) -> list:
     uses: the file then still imports and runs up to the marked lines."""
     out = []
     for stmt in body:
+        if isinstance(stmt, (cst.Try, cst.If)):
+            # `try: from torch.nn.functional import rms_norm / except ImportError: ...`: the
+            # rows rewrote its uses, so the import goes like a top-level one
+            out.append(_drop_in_block(stmt, f, imports))
+            continue
         if not (isinstance(stmt, cst.SimpleStatementLine) and any(is_torch_import(s, imports) for s in stmt.body)):
             out.append(stmt)
             continue
@@ -432,6 +439,31 @@ def drop_torch_imports(body, f: FileContext, imports: ImportTable) -> list:
             stmt = stmt.with_changes(leading_lines=list(stmt.leading_lines) + [note])
         out.append(stmt.with_changes(body=kept))
     return out
+
+
+def _drop_in_block(stmt, f: FileContext, imports: ImportTable):
+    """drop_torch_imports in the blocks of a top-level try/if; a block left empty is `pass`."""
+    def block(b):
+        if b is None or not isinstance(b, cst.IndentedBlock):
+            return b
+        kept = drop_torch_imports(list(b.body), f, imports)
+        if not kept:
+            kept = [cst.SimpleStatementLine(body=[cst.Pass()])]
+        return b.with_changes(body=kept)
+
+    if isinstance(stmt, cst.Try):
+        return stmt.with_changes(
+            body=block(stmt.body),
+            handlers=[h.with_changes(body=block(h.body)) for h in stmt.handlers],
+            orelse=stmt.orelse.with_changes(body=block(stmt.orelse.body)) if stmt.orelse is not None else None,
+            finalbody=(stmt.finalbody.with_changes(body=block(stmt.finalbody.body))
+                       if stmt.finalbody is not None else None))
+    orelse = stmt.orelse
+    if isinstance(orelse, cst.If):
+        orelse = _drop_in_block(orelse, f, imports)
+    elif orelse is not None:
+        orelse = orelse.with_changes(body=block(orelse.body))
+    return stmt.with_changes(body=block(stmt.body), orelse=orelse)
 
 
 def summaries_signature(f: FileContext):
