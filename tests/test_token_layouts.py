@@ -229,3 +229,66 @@ def test_layers_collected_with_plus_equals_keep_their_layouts(tmp_path):
     so the head's `x.mean(dim=(-1, -2))` reduces the spatial axes of a
     channels-last array."""
     parity(STAGES_GROWN_WITH_PLUS, tmp_path, "Net", [rand(2, 3, 16, 16)])
+
+
+NORM_OF_PERMUTED_HEADS = """
+    class LayerNorm(nn.LayerNorm):
+        def forward(self, x):
+            return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+
+    class Attention(nn.Module):
+        def __init__(self, dim, heads=2, norm_layer=LayerNorm):
+            super().__init__()
+            self.heads = heads
+            self.head_dim = dim // heads
+            self.qkv = nn.Linear(dim, dim * 3)
+            self.q_norm = norm_layer(self.head_dim)
+            self.k_norm = norm_layer(self.head_dim)
+            self.proj = nn.Linear(dim, dim)
+
+        def forward(self, x):
+            B, N, C = x.shape
+            qkv = self.qkv(x).reshape(B, N, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
+            q, k, v = qkv.unbind(0)
+            q, k = self.q_norm(q), self.k_norm(k)
+            attn = (q @ k.transpose(-2, -1)).softmax(dim=-1)
+            x = (attn @ v).transpose(1, 2).reshape(B, N, C)
+            return self.proj(x)
+
+
+    class Block(nn.Module):
+        def __init__(self, dim, norm_layer=LayerNorm):
+            super().__init__()
+            self.norm1 = norm_layer(dim)
+            self.attn = Attention(dim, norm_layer=norm_layer)
+            self.norm2 = norm_layer(dim)
+            self.fc = nn.Linear(dim, dim)
+
+        def forward(self, x):
+            x = x + self.attn(self.norm1(x))
+            return x + self.fc(self.norm2(x))
+
+
+    class Net(nn.Module):
+        def __init__(self, dim=8):
+            super().__init__()
+            self.proj = nn.Conv2d(3, dim, 2, 2)
+            self.blocks = nn.Sequential(Block(dim), Block(dim))
+            self.norm = LayerNorm(dim)
+
+        def forward(self, x):
+            x = self.proj(x).flatten(2).transpose(1, 2)
+            x = self.norm(self.blocks(x))
+            return x.mean(1)
+"""
+
+
+def test_norm_handed_tokens_and_lazily_permuted_heads(tmp_path):
+    """timm's ViT: one LayerNorm class normalises the blocks' tokens (B, N, C) and
+    the attention's queries and keys, `qkv.permute(2, 0, 3, 1, 4).unbind(0)`
+    (B, H, N, D) left physically (B, N, H, D): callers disagreeing on a
+    permutation that is no channels-last layout agree on torch order (the
+    permuted caller pays a transpose); the blocks' tokens were transposed as
+    rank-4 tensors (`axis 3 is out of bounds`)."""
+    parity(NORM_OF_PERMUTED_HEADS, tmp_path, "Net", [rand(2, 3, 8, 8)])
