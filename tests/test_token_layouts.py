@@ -229,3 +229,151 @@ def test_layers_collected_with_plus_equals_keep_their_layouts(tmp_path):
     so the head's `x.mean(dim=(-1, -2))` reduces the spatial axes of a
     channels-last array."""
     parity(STAGES_GROWN_WITH_PLUS, tmp_path, "Net", [rand(2, 3, 16, 16)])
+
+
+NORM_OF_PERMUTED_HEADS = """
+    class LayerNorm(nn.LayerNorm):
+        def forward(self, x):
+            return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+
+    class Attention(nn.Module):
+        def __init__(self, dim, heads=2, norm_layer=LayerNorm):
+            super().__init__()
+            self.heads = heads
+            self.head_dim = dim // heads
+            self.qkv = nn.Linear(dim, dim * 3)
+            self.q_norm = norm_layer(self.head_dim)
+            self.k_norm = norm_layer(self.head_dim)
+            self.proj = nn.Linear(dim, dim)
+
+        def forward(self, x):
+            B, N, C = x.shape
+            qkv = self.qkv(x).reshape(B, N, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
+            q, k, v = qkv.unbind(0)
+            q, k = self.q_norm(q), self.k_norm(k)
+            attn = (q @ k.transpose(-2, -1)).softmax(dim=-1)
+            x = (attn @ v).transpose(1, 2).reshape(B, N, C)
+            return self.proj(x)
+
+
+    class Block(nn.Module):
+        def __init__(self, dim, norm_layer=LayerNorm):
+            super().__init__()
+            self.norm1 = norm_layer(dim)
+            self.attn = Attention(dim, norm_layer=norm_layer)
+            self.norm2 = norm_layer(dim)
+            self.fc = nn.Linear(dim, dim)
+
+        def forward(self, x):
+            x = x + self.attn(self.norm1(x))
+            return x + self.fc(self.norm2(x))
+
+
+    class Net(nn.Module):
+        def __init__(self, dim=8):
+            super().__init__()
+            self.proj = nn.Conv2d(3, dim, 2, 2)
+            self.blocks = nn.Sequential(Block(dim), Block(dim))
+            self.norm = LayerNorm(dim)
+
+        def forward(self, x):
+            x = self.proj(x).flatten(2).transpose(1, 2)
+            x = self.norm(self.blocks(x))
+            return x.mean(1)
+"""
+
+
+def test_norm_handed_tokens_and_lazily_permuted_heads(tmp_path):
+    """timm's ViT: one LayerNorm class normalises the blocks' tokens (B, N, C) and
+    the attention's queries and keys, `qkv.permute(2, 0, 3, 1, 4).unbind(0)`
+    (B, H, N, D) left physically (B, N, H, D): callers disagreeing on a
+    permutation that is no channels-last layout agree on torch order (the
+    permuted caller pays a transpose); the blocks' tokens were transposed as
+    rank-4 tensors (`axis 3 is out of bounds`)."""
+    parity(NORM_OF_PERMUTED_HEADS, tmp_path, "Net", [rand(2, 3, 8, 8)])
+
+
+SHAPE_UNPACKED_BEFORE_THE_CONV = """
+    class PatchEmbed(nn.Module):
+        def __init__(self, cin, dim, p):
+            super().__init__()
+            self.p = p
+            self.proj = nn.Conv2d(cin, dim, p, p)
+            self.norm = nn.LayerNorm(dim)
+
+        def forward(self, x):
+            B, C, H, W = x.shape
+            x = self.proj(x).flatten(2).transpose(1, 2)
+            x = self.norm(x)
+            return x, (H // self.p, W // self.p)
+
+
+    class Net(nn.Module):
+        def __init__(self, dim=8):
+            super().__init__()
+            self.patch_embed = PatchEmbed(3, dim, 2)
+            self.fc = nn.Linear(dim, dim)
+            self.conv = nn.Conv2d(dim, dim, 3, padding=1)
+
+        def forward(self, x):
+            B = x.shape[0]
+            x, size = self.patch_embed(x)
+            x = x + self.fc(x)
+            x = x.reshape(B, *size, -1).permute(0, 3, 1, 2).contiguous()
+            return self.conv(x).mean((2, 3))
+"""
+
+
+def test_shape_unpacked_before_a_conv_decides_the_layout(tmp_path):
+    """Twins' PatchEmbed: `B, C, H, W = x.shape` on a parameter no caller has given
+    a layout yet, then the patch conv takes it channels-last: from the next
+    round on the parameter is channels-last from the start, so the unpacking
+    reads (B, H, W, C) (before, H read the width and W the channels: the sizes
+    it returned made `reshape(B, *size, -1)` fail)."""
+    result = parity(SHAPE_UNPACKED_BEFORE_THE_CONV, tmp_path, "Net", [rand(2, 3, 8, 8)])
+    assert "B, H, W, C = x.shape" in result.code
+
+
+PERMUTED_HEADS_TO_A_MODULE_HANDED_IN = """
+    class RelPos(nn.Module):
+        def __init__(self, ch):
+            super().__init__()
+            self.fc = nn.Linear(ch, ch)
+
+        def forward(self, q, v, size: int):
+            B, h, N, C = q.shape
+            return self.fc(q[:, :, :size] * v[:, :, :size]).reshape(B, h, size, C)
+
+
+    class Attention(nn.Module):
+        def __init__(self, dim, heads, shared):
+            super().__init__()
+            self.heads = heads
+            self.qkv = nn.Linear(dim, dim * 3)
+            self.crpe = shared
+
+        def forward(self, x):
+            B, N, C = x.shape
+            qkv = self.qkv(x).reshape(B, N, 3, self.heads, C // self.heads).permute(2, 0, 3, 1, 4)
+            q, k, v = qkv[0], qkv[1], qkv[2]
+            crpe = self.crpe(q, v, size=2)
+            return (q[:, :, :2] * k[:, :, :2] + crpe).sum(1)
+
+
+    class Net(nn.Module):
+        def __init__(self, dim=8, heads=2):
+            super().__init__()
+            self.attn = Attention(dim, heads, RelPos(dim // heads))
+
+        def forward(self, x):
+            return self.attn(x)
+"""
+
+
+def test_permuted_heads_handed_to_a_module_of_unknown_class(tmp_path):
+    """CoaT: `self.crpe = shared_crpe` (a module the constructor is given) called
+    with q and v, attention heads held lazily permuted (B, N, h, d): a module
+    the analysis cannot see takes channels-last images as they are, nothing
+    else, so both go in torch order (the callee read N where the heads were)."""
+    parity(PERMUTED_HEADS_TO_A_MODULE_HANDED_IN, tmp_path, "Net", [rand(2, 5, 8)])

@@ -23,7 +23,7 @@ from ..rules.module_methods import BY_NAME as MODULE_METHOD_NAMES, REQUIRES_GRAD
 from ..rules.seq_ops import TIED_LINEAR_WEIGHTS, TIED_WEIGHT_NAMES
 from . import layout as L
 from .kernel_layout import renamed_torch_attrs, renamed_torch_params, weight_tag
-from . import image_batches, module_api
+from . import held_permutations, image_batches, module_api, shape_reads
 from .analyze import is_super_reset
 from .context import UNKNOWN_MODULE, BuildCtx, ClassInfo, FileContext, ModuleRef, Summary, module_dict_item
 from .emit import definitions
@@ -205,6 +205,7 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         self.tags: dict[int, tuple[cst.CSTNode, Tag]] = {}
         self.summary = Summary(params=list(params))
         self.decided: dict[str, Tag] = {}
+        self.unpacked_free_shapes: set[str] = set()  # shape_reads.py
         for p in params:
             self.env[p] = (param_tags or {}).get(p, Tag(L.FREE, param=p))
         # parameters that may hold an nnx.Variable (an init helper's `tensor`) until
@@ -1764,6 +1765,8 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         m = m or UNKNOWN_MODULE
         if not updated.args:
             return self.set(updated, L.UNKNOWN_TAG)
+        if m.kind == "unknown":
+            updated = updated.with_changes(args=held_permutations.in_torch_order(self, updated.args))
         first = updated.args[0]
         t = self.tag(first.value)
         if _mixed_ranks(m) and not (t.kind == L.TENSOR and t.perm is not None) and not first.keyword \
@@ -2619,6 +2622,7 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         if isinstance(target, cst.Name):
             self.env[target.value] = vt
         elif isinstance(target, (cst.Tuple, cst.List)):
+            shape_reads.note_unpacked(self, vt)
             if vt.kind == L.SHAPE and vt.perm is not None and not L.is_identity(vt.perm) \
                     and len(target.elements) == len(vt.perm) and not any(isinstance(e, cst.StarredElement) for e in target.elements):
                 # b, c, h, w = x.shape  ->  b, h, w, c = x.shape
@@ -2797,6 +2801,7 @@ class BodyRewriter(PlacesMixin, FastTransformer):
 
     def finish(self) -> Summary:
         s = self.summary
+        shape_reads.ask_decided(self)
         for p in s.params:
             t = self.env.get(p)
             decided = self.decided.get(p)

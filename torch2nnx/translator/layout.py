@@ -183,9 +183,11 @@ def rank_of(tag: Tag) -> Optional[int]:
 def merge_callers(old: Optional[Tag], new: Tag, generic: bool = False) -> Tag:
     """What the callers of one function hand one parameter, merged over calls
     (and over the files of a run). Callers that agree in rank but not in layout:
-    channels-last wins (a plain caller pays one transpose). Callers handing
-    tensors of different ranks (tokens (B, N, C) and images (N, C, H, W) to a
-    layer both kinds of model share) cannot share one layout: MIXED, for good;
+    channels-last wins (a plain caller pays one transpose); a permutation that is
+    no channels-last layout (a lazily permuted tensor) never wins: torch order.
+    Callers handing tensors of different ranks (tokens (B, N, C) and images
+    (N, C, H, W) to a layer both kinds of model share) cannot share one layout:
+    MIXED, for good;
     so do callers disagreeing on a ``generic`` parameter (one its function, left
     undecided, takes in any layout: DropPath's, an Mlp's): each caller's tensor
     goes in as it is, no caller pays a transpose (nor gets a token tensor
@@ -201,6 +203,19 @@ def merge_callers(old: Optional[Tag], new: Tag, generic: bool = False) -> Tag:
         if (ra is not None and rb is not None and ra != rb) or \
                 (generic and (old.perm != new.perm or old.channels_last != new.channels_last)):
             return Tag(MIXED)
-        if old.channels_last or new.channels_last:
-            return old if old.channels_last else new
+        if old.perm != new.perm and (old.channels_last or new.channels_last):
+            images = [t for t in (old, new) if is_image_layout(t)]
+            if images:
+                return images[0]
+            # a permutation no image batch has (attention heads left where they were,
+            # `qkv.permute(2, 0, 3, 1, 4).unbind(0)`: (0, 2, 1, 3)) is how one caller
+            # holds its tensor, no layout to ask of the others: torch order, the
+            # permuted caller pays the transpose
+            return old.with_(perm=None, rank=ra if ra == rb else None, roles=None, one=False, origin=None)
     return join(old, new)
+
+
+def is_image_layout(tag: Tag) -> bool:
+    """Channels-last of an image batch ((0, 2, 3, 1) and the like), not any other
+    permutation a tensor is held in."""
+    return tag.channels_last and tuple(tag.perm) == cl_perm(len(tag.perm))
