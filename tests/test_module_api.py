@@ -157,7 +157,7 @@ def test_translation_uses_the_helpers(translated):
     for helper in ("module_named_children(model)", "module_named_modules(self)", "module_apply(self",
                    "module_named_parameters(self)", "module_get_submodule(self", "module_add_module(",
                    "module_train(Net(rngs=rngs), False)"):
-        assert helper in code, helper
+        assert helper.replace(" ", "") in "".join(code.split()), helper  # black may break the call
     # an empty Sequential filled by add_module keeps torch's names
     assert "self.head = NamedSequential()" in code
     # ResNet's stateless attributes are children for torch
