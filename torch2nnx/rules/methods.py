@@ -111,6 +111,8 @@ def _flatten_m(a, ctx):
         if rank >= 4 and ctx.perm == (0,) + tuple(range(2, rank)) + (1,) and isinstance(start, int) \
                 and isinstance(end, int) and start % rank == 2 and end % rank == rank - 1:
             ctx.result_cl_rank = 3
+            if not x.isidentifier():  # an expression (`self.proj(x).flatten(2)`) is run once
+                return f"jax.lax.collapse({x}, 1, {rank - 1})"
             return f"{x}.reshape({x}.shape[0], -1, {x}.shape[-1])"
         if not ctx.one:  # spatial dims of size 1 (after global pooling) need no transpose
             raise Canonical()
@@ -335,7 +337,8 @@ RULES = [
     m("flatten", "start_dim=0, end_dim=-1", _flatten_m, Layout("aware"),
       (Example("x.flatten(1)", X4, channels_last=True), Example("x.flatten()", X2),
        Example("x.flatten(2)", X4, channels_last=True, expect="x.reshape(x.shape[0], -1, x.shape[-1])"),
-       Example("x.flatten(2).transpose(1, 2)", X4, channels_last=True))),
+       Example("x.flatten(2).transpose(1, 2)", X4, channels_last=True),
+       Example("(x * 2.0).flatten(2)", X4, channels_last=True, expect="jax.lax.collapse("))),
     m("permute", "*dims", _permute, Layout("permute", tensors=("input",)),
       (Example("x.permute(0, 2, 3, 1)", X4), Example("x.permute(0, 2, 3, 1)", X4, channels_last=True),
        Example("x.permute(0, 3, 1, 2)", X4, channels_last=True))),
