@@ -22,6 +22,7 @@ from .emit import BUFFER_CLASSES, IMPORTS, existing_imports, format_code, helper
 from .fastvisit import FastTransformer
 from .imports import ImportTable, absolute_module, dotted, dropped_module
 from .layer_globals import export_kinds, find_layer_globals
+from .layout_docs import add_layout_lines
 from .leftovers import mark_leftovers
 from .positions import LazyPositions
 from .rounds import RoundMemo
@@ -164,6 +165,7 @@ def _translate_source(source: str, path: str, options: Options, module_name: str
         seen = sig
         f.reset_round()
     body = [b for b in body if b is not None]
+    body = add_layout_lines(body, {n: i.methods.get("__call__") for n, i in f.classes.items()})
     saved = (list(f.diagnostics), f.todo_count, set(f.leftover_names), set(f.helpers))
     try:
         final = _emit(module, body, f, options, imports)
