@@ -34,6 +34,7 @@ from .layer_choice import either_layout, factory_choice, ranked_type, spatial_un
 from .layer_globals import constructed
 from .layout import Tag
 from .list_growth import list_extended
+from .view_ranks import target_dims, target_rank
 from .starred_layers import splat_binds_named, starred_call_source, starred_layer_source
 from .modeflag import READ as MODE_FLAG_READ
 from .modeflag import annassign_mode_flag, assign_mode_flag, augassign_mode_flag, is_mode_flag
@@ -531,6 +532,11 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         rank = len(tag.perm) if tag.perm is not None else (len(want.perm) if want.perm is not None else None)
         if rank is None:
             return node
+        if tag.kind == L.TENSOR and tag.perm is None and tag.rank is None and isinstance(node, cst.Name) \
+                and self.env.get(node.value) == tag:
+            # a torch-order name of unknown rank (`x.view(B, C, *size)`) taken as a
+            # rank-`rank` layout's input has that rank from here on
+            self.env[node.value] = tag.with_(rank=rank)
         axes = L.transpose_axes(tag.perm, want.perm, rank)
         if axes == tuple(range(rank)):
             return node
@@ -2363,13 +2369,15 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         if t.kind == L.FREE:
             t = self.decide(t, L.plain())
         # the target shape, one source and node per dim when they are spelled out
-        dims_nodes = list(nodes[1:len(pos)]) if rule.name.startswith("Tensor.") else []
-        if len(dims_nodes) == 1 and isinstance(dims_nodes[0], (cst.Tuple, cst.List)):
-            dims_nodes = [e.value for e in dims_nodes[0].elements]
-        if not dims_nodes and "shape" in name_nodes and isinstance(name_nodes["shape"], (cst.Tuple, cst.List)):
-            dims_nodes = [e.value for e in name_nodes["shape"].elements]
+        dims = target_dims(list(zip(pos[1:], nodes[1:len(pos)])) if rule.name.startswith("Tensor.") else [],
+                           name_nodes.get("shape"))
+        k = target_rank(dims)
+        if k == 1 and not isinstance(dims[0][0], (cst.Integer, cst.UnaryOperation)) and \
+                self.tag(dims[0][0]).kind != L.OTHER:
+            k = None  # `x.view(shape)`: a tuple of sizes as likely as one size
+        # the sizes one by one, when no starred sizes hide how many there are
+        dims_nodes = [n for n, _ in dims] if k is not None else []
         dims_src = [code(n) for n in dims_nodes]
-        k = len(dims_src)
         x = code(node)
 
         def lit(n):
@@ -2380,7 +2388,7 @@ class BodyRewriter(PlacesMixin, FastTransformer):
 
         try:
             if not t.channels_last:
-                if t.kind == L.TENSOR and k >= 3 and all(lit(n) == 1 for n in dims_nodes[2:]):
+                if t.kind == L.TENSOR and k is not None and k >= 3 and all(lit(n) == 1 for n in dims_nodes[2:]):
                     # (N, C) -> (N, C, 1, 1): the same bytes as (N, 1, 1, C)
                     src = f"{x}.reshape({', '.join([dims_src[0]] + ['1'] * (k - 2) + [dims_src[1]])})"
                     return self.set(self.built(src), L.channels_last(k, one=True))
@@ -2697,13 +2705,14 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             target, value, tag = self.elementwise(updated.target, updated.value, t, vt)
             if value is not updated.value:
                 updated = updated.with_changes(value=value)
+            if isinstance(updated.target, cst.Name):
+                self.env[updated.target.value] = tag
             if target is not updated.target:
                 # the target itself had to change layout: spell it out as x = x' op v
+                # (x holds the result's layout from here on)
                 op = code(updated.operator).strip()[:-1]
                 return cst.Assign(targets=[cst.AssignTarget(updated.target)],
                                   value=expr(f"{code(target)} {op} {code(updated.value)}"))
-            if isinstance(updated.target, cst.Name):
-                self.env[updated.target.value] = tag
         return updated
 
     def on_leave(self, original_node, updated_node):
