@@ -37,6 +37,7 @@ from .list_growth import list_extended
 from .modeflag import READ as MODE_FLAG_READ
 from .modeflag import annassign_mode_flag, assign_mode_flag, augassign_mode_flag, is_mode_flag
 from .operands import guarded_result, indexed_rank, operand, tidy
+from .branch_envs import BranchEnvsMixin
 from .places import PlacesMixin
 from .rngs_methods import bind_rngs, flatten_partial, rngs_method_call, rngs_method_value
 
@@ -191,7 +192,7 @@ def _mixed_ranks(m) -> bool:
         and kinds <= {"spatial", "elementwise"}
 
 
-class BodyRewriter(PlacesMixin, FastTransformer):
+class BodyRewriter(BranchEnvsMixin, PlacesMixin, FastTransformer):
     """Rewrites one function (or a class body's statements)."""
 
     def __init__(self, fctx: FileContext, cls: Optional[ClassInfo], func_name: str, params: Sequence[str],
@@ -461,11 +462,13 @@ class BodyRewriter(PlacesMixin, FastTransformer):
     def visit_For(self, node):
         self.todos.append([])
         self._push_env()
+        self.enter_loop()
         self.add_store(node.target)
 
     def visit_While(self, node):
         self.todos.append([])
         self._push_env()
+        self.enter_loop()
 
     def leave_While(self, original, updated):
         self._pop_env(loop=True)
@@ -477,41 +480,32 @@ class BodyRewriter(PlacesMixin, FastTransformer):
     def visit_Try(self, node):
         self.todos.append([])
 
+    def visit_ExceptHandler(self, node):
+        self.resume_block()
+
     def leave_Try(self, original, updated):
+        self.resume_block()
         return self._attach(updated)
 
-    # control-flow joins: a stack of (env before, envs of finished branches)
-    def _push_env(self):
-        self._envs = getattr(self, "_envs", [])
-        self._envs.append((dict(self.env), []))
+    def leave_Raise(self, original, updated):
+        self.end_branch()
+        return updated
 
-    def _branch_env(self):
-        before, done = self._envs[-1]
-        done.append(dict(self.env))
-        self.env = dict(before)
+    def visit_Continue(self, node):
+        self.leave_loop_early()
 
-    def _pop_env(self, loop=False):
-        before, done = self._envs.pop()
-        branches = done + [dict(self.env)]
-        if len(done) == 0 or loop:
-            branches.append(before)  # the branch may not run
-        merged = {}
-        for name in set().union(*branches):
-            # a parameter decided in a branch is that layout in every branch
-            tags = [self.resolve(b[name]) for b in branches if name in b]
-            t = tags[0]
-            for o in tags[1:]:
-                t = L.join(t, o)
-            merged[name] = t
-        self.env = merged
+    def visit_Break(self, node):
+        self.leave_loop_early()
 
     # nested function definitions keep their own names
     def visit_FunctionDef(self, node):
         self.todos.append([])
         self.enter_definition(node)
+        self.enter_nested_def()
 
     def leave_FunctionDef(self, original, updated):
         self.leave_definition()
+        self.leave_nested_def()
         return self._attach(updated)
 
     # ------------------------------------------------------------- transposes
@@ -2783,6 +2777,7 @@ class BodyRewriter(PlacesMixin, FastTransformer):
                 value, t = self.returnable(updated.value)
                 updated = updated.with_changes(value=value)
                 self.returns.append(t)
+        self.end_branch()
         return updated
 
     def finish(self) -> Summary:
