@@ -78,3 +78,88 @@ LOOP_EXITS = """
 
 def test_continue_joins_the_loop(tmp_path):
     parity(LOOP_EXITS, tmp_path, "Net", [rand(2, 3, 6, 5)])
+
+
+INIT_SHAPES = """
+    class GRN(nn.Module):
+        def __init__(self, dim, channels_last=True):
+            super().__init__()
+            if channels_last:
+                self.spatial_dim = (1, 2)
+                self.channel_dim = -1
+                self.wb_shape = (1, 1, 1, -1)
+            else:
+                self.spatial_dim = (2, 3)
+                self.channel_dim = 1
+                self.wb_shape = (1, -1, 1, 1)
+            self.weight = nn.Parameter(torch.zeros(dim))
+            self.bias = nn.Parameter(torch.zeros(dim))
+
+        def forward(self, x):
+            x_g = x.norm(p=2, dim=self.spatial_dim, keepdim=True)
+            x_n = x_g / (x_g.mean(dim=self.channel_dim, keepdim=True) + 1e-6)
+            return x + torch.addcmul(self.bias.view(self.wb_shape), self.weight.view(self.wb_shape), x * x_n)
+
+
+    class Scale(nn.Module):
+        def __init__(self, dim, use_nchw=True):
+            super().__init__()
+            self.shape = (dim, 1, 1) if use_nchw else (dim,)
+            self.scale = nn.Parameter(torch.ones(dim))
+
+        def forward(self, x):
+            return x * self.scale.view(self.shape)
+
+
+    class ImageNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 8, 3, padding=1)
+            self.grn = GRN(8, channels_last=False)
+            self.scale = Scale(8)
+            self.proj = nn.Conv2d(8, 4, 1)
+
+        def forward(self, x):
+            return self.proj(self.scale(self.grn(self.conv(x))))
+
+
+    class TokenNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(5, 8)
+            self.grn = GRN(8)
+            self.scale = Scale(8, use_nchw=False)
+
+        def forward(self, x):
+            return self.scale(self.grn(self.fc(x)))
+"""
+
+
+def test_init_shapes_on_image_batches(tmp_path):
+    """Per-channel views to shapes set in __init__ (metaformer's Scale, ConvNeXt-V2's
+    GRN with channels_last=False) next to a channels-last image batch."""
+    result = parity(INIT_SHAPES, tmp_path, "ImageNet", [rand(2, 3, 6, 5)])
+    assert "torch_broadcast_cl" in result.code
+
+
+def test_init_shapes_on_tokens(tmp_path):
+    """The same layers on NHWC token tensors (use_nchw=False) stay in torch's order."""
+    parity(INIT_SHAPES, tmp_path, "TokenNet", [rand(2, 4, 6, 5)])
+
+
+ADDCMUL = """
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 8, 3, padding=1)
+            self.a = nn.Parameter(torch.zeros(8, 1, 1))
+            self.b = nn.Parameter(torch.ones(8, 1, 1))
+
+        def forward(self, x):
+            x = self.conv(x)
+            return torch.addcmul(self.a, self.b, x)
+"""
+
+
+def test_addcmul_operands_meet_the_joint_layout(tmp_path):
+    parity(ADDCMUL, tmp_path, "Net", [rand(2, 3, 6, 5)])

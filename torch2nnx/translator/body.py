@@ -926,6 +926,17 @@ class BodyRewriter(BranchEnvsMixin, PlacesMixin, FastTransformer):
             else:
                 left = moved
             return left, right, cl.with_(one=False)
+        if other.kind == L.TENSOR and other.rank is None and other.perm is None and not other.weight:
+            # a torch-order tensor of a rank known at run time only (a per-channel view to a
+            # shape computed in __init__): given the leading 1s and the order there
+            small = right if cl is lt else left
+            moved = expr(f"{self.build_ctx.helper('torch_broadcast_cl')}({code(small)}, {tuple(cl.perm)})")
+            self.transposes += 1
+            if cl is lt:
+                right = moved
+            else:
+                left = moved
+            return left, right, cl.with_(one=False)
         # unknown rank: fall back to torch order (correct, one transpose)
         left = self.canonical(left, "operand of unknown rank next to a channels-last tensor")
         right = self.canonical(right, "operand of unknown rank next to a channels-last tensor")
@@ -1949,6 +1960,17 @@ class BodyRewriter(BranchEnvsMixin, PlacesMixin, FastTransformer):
                                 args.given_src[first] = code(a_node)
                             if b_node is not on:
                                 args.given_src[other] = code(b_node)
+                        if result.channels_last and len(tensor_names) > 2:
+                            # `addcmul(a, b, c)` with c alone channels-last: b was only met by
+                            # a, every operand meets the joint layout
+                            for other in tensor_names[1:-1]:
+                                on = name_nodes[other]
+                                ot = self.tag(on)
+                                if ot.kind == L.TENSOR and not ot.channels_last \
+                                        and args.given_src[other] == code(on):
+                                    b_node, _, _ = self.elementwise(on, cst.Name("_"), ot, result)
+                                    if b_node is not on:
+                                        args.given_src[other] = code(b_node)
                     else:
                         new_node, result = self.apply_layout_unary(node, t, lay)
                         if new_node is not node:
@@ -2351,6 +2373,8 @@ class BodyRewriter(BranchEnvsMixin, PlacesMixin, FastTransformer):
             dims_nodes = [e.value for e in name_nodes["shape"].elements]
         dims_src = [code(n) for n in dims_nodes]
         k = len(dims_src)
+        if k == 1 and isinstance(dims_nodes[0], (cst.Name, cst.Attribute, cst.Subscript, cst.Call)):
+            k = 0  # `w.view(self.shape)`: a shape computed elsewhere, of a rank known at run time
         x = code(node)
 
         def lit(n):
