@@ -926,7 +926,8 @@ class BodyRewriter(BranchEnvsMixin, PlacesMixin, FastTransformer):
             else:
                 left = moved
             return left, right, cl.with_(one=False)
-        if other.kind == L.TENSOR and other.rank is None and other.perm is None and not other.weight:
+        if other.kind == L.TENSOR and other.rank is None and other.perm is None and not other.weight \
+                and cl.perm == L.cl_perm(rank) and cl.roles in (None, L.spatial_roles(rank)):
             # a torch-order tensor of a rank known at run time only (a per-channel view to a
             # shape computed in __init__): given the leading 1s and the order there
             small = right if cl is lt else left
