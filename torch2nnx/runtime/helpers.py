@@ -1785,3 +1785,18 @@ def conv_padding_mode(padding, padding_mode, kernel_size, dilation, n):
     if padding == "same" or (all(e % 2 == 1 for e in eff) and ntuple(padding, n) == tuple((e - 1) // 2 for e in eff)):
         return padding_mode.upper()
     raise NotImplementedError(f"padding_mode={padding_mode!r} with padding={padding!r}: nnx pads ((k-1)//2, k//2) only")
+
+
+def torch_broadcast_cl(v, perm):
+    """A tensor in torch's order whose rank is known only at run time (a per-channel
+    ``scale.view(self.shape)``, the shape computed in ``__init__``), next to one held
+    in the order ``perm`` (axis i holds torch's axis perm[i]): given torch's leading
+    1s and that order, so the two broadcast as they do in torch."""
+    if isinstance(v, nnx.Variable):
+        v = v.get_value()
+    v = jnp.asarray(v)
+    rank = len(perm)
+    if v.ndim > rank:
+        raise ValueError(f"torch2nnx: an operand of rank {v.ndim} next to a rank-{rank} channels-last "
+                         f"tensor: its layout is unknown")
+    return jnp.transpose(v.reshape((1,) * (rank - v.ndim) + tuple(v.shape)), perm)

@@ -39,6 +39,7 @@ from .starred_layers import splat_binds_named, starred_call_source, starred_laye
 from .modeflag import READ as MODE_FLAG_READ
 from .modeflag import annassign_mode_flag, assign_mode_flag, augassign_mode_flag, is_mode_flag
 from .operands import guarded_result, indexed_rank, operand, tidy
+from .branch_envs import BranchEnvsMixin
 from .places import PlacesMixin
 from .rngs_methods import bind_rngs, flatten_partial, rngs_method_call, rngs_method_value
 
@@ -193,7 +194,7 @@ def _mixed_ranks(m) -> bool:
         and kinds <= {"spatial", "elementwise"}
 
 
-class BodyRewriter(PlacesMixin, FastTransformer):
+class BodyRewriter(BranchEnvsMixin, PlacesMixin, FastTransformer):
     """Rewrites one function (or a class body's statements)."""
 
     def __init__(self, fctx: FileContext, cls: Optional[ClassInfo], func_name: str, params: Sequence[str],
@@ -464,11 +465,13 @@ class BodyRewriter(PlacesMixin, FastTransformer):
     def visit_For(self, node):
         self.todos.append([])
         self._push_env()
+        self.enter_loop()
         self.add_store(node.target)
 
     def visit_While(self, node):
         self.todos.append([])
         self._push_env()
+        self.enter_loop()
 
     def leave_While(self, original, updated):
         self._pop_env(loop=True)
@@ -480,41 +483,32 @@ class BodyRewriter(PlacesMixin, FastTransformer):
     def visit_Try(self, node):
         self.todos.append([])
 
+    def visit_ExceptHandler(self, node):
+        self.resume_block()
+
     def leave_Try(self, original, updated):
+        self.resume_block()
         return self._attach(updated)
 
-    # control-flow joins: a stack of (env before, envs of finished branches)
-    def _push_env(self):
-        self._envs = getattr(self, "_envs", [])
-        self._envs.append((dict(self.env), []))
+    def leave_Raise(self, original, updated):
+        self.end_branch()
+        return updated
 
-    def _branch_env(self):
-        before, done = self._envs[-1]
-        done.append(dict(self.env))
-        self.env = dict(before)
+    def visit_Continue(self, node):
+        self.leave_loop_early()
 
-    def _pop_env(self, loop=False):
-        before, done = self._envs.pop()
-        branches = done + [dict(self.env)]
-        if len(done) == 0 or loop:
-            branches.append(before)  # the branch may not run
-        merged = {}
-        for name in set().union(*branches):
-            # a parameter decided in a branch is that layout in every branch
-            tags = [self.resolve(b[name]) for b in branches if name in b]
-            t = tags[0]
-            for o in tags[1:]:
-                t = L.join(t, o)
-            merged[name] = t
-        self.env = merged
+    def visit_Break(self, node):
+        self.leave_loop_early()
 
     # nested function definitions keep their own names
     def visit_FunctionDef(self, node):
         self.todos.append([])
         self.enter_definition(node)
+        self.enter_nested_def()
 
     def leave_FunctionDef(self, original, updated):
         self.leave_definition()
+        self.leave_nested_def()
         return self._attach(updated)
 
     # ------------------------------------------------------------- transposes
@@ -934,6 +928,18 @@ class BodyRewriter(PlacesMixin, FastTransformer):
             small = right if cl is lt else left
             moved = expr(f"jnp.transpose(jnp.expand_dims({code(small)}, {lead if len(lead) > 1 else lead[0]}), "
                          f"{tuple(cl.perm)})")
+            self.transposes += 1
+            if cl is lt:
+                right = moved
+            else:
+                left = moved
+            return left, right, cl.with_(one=False)
+        if other.kind == L.TENSOR and other.rank is None and other.perm is None and not other.weight \
+                and cl.perm == L.cl_perm(rank) and cl.roles in (None, L.spatial_roles(rank)):
+            # a torch-order tensor of a rank known at run time only (a per-channel view to a
+            # shape computed in __init__): given the leading 1s and the order there
+            small = right if cl is lt else left
+            moved = expr(f"{self.build_ctx.helper('torch_broadcast_cl')}({code(small)}, {tuple(cl.perm)})")
             self.transposes += 1
             if cl is lt:
                 right = moved
@@ -1974,6 +1980,17 @@ class BodyRewriter(PlacesMixin, FastTransformer):
                                 args.given_src[first] = code(a_node)
                             if b_node is not on:
                                 args.given_src[other] = code(b_node)
+                        if result.channels_last and len(tensor_names) > 2:
+                            # `addcmul(a, b, c)` with c alone channels-last: b was only met by
+                            # a, every operand meets the joint layout
+                            for other in tensor_names[1:-1]:
+                                on = name_nodes[other]
+                                ot = self.tag(on)
+                                if ot.kind == L.TENSOR and not ot.channels_last \
+                                        and args.given_src[other] == code(on):
+                                    b_node, _, _ = self.elementwise(on, cst.Name("_"), ot, result)
+                                    if b_node is not on:
+                                        args.given_src[other] = code(b_node)
                     else:
                         new_node, result = self.apply_layout_unary(node, t, lay)
                         if new_node is not node:
@@ -2372,9 +2389,10 @@ class BodyRewriter(PlacesMixin, FastTransformer):
         dims = target_dims(list(zip(pos[1:], nodes[1:len(pos)])) if rule.name.startswith("Tensor.") else [],
                            name_nodes.get("shape"))
         k = target_rank(dims)
-        if k == 1 and not isinstance(dims[0][0], (cst.Integer, cst.UnaryOperation)) and \
-                self.tag(dims[0][0]).kind != L.OTHER:
-            k = None  # `x.view(shape)`: a tuple of sizes as likely as one size
+        if k == 1 and not isinstance(dims[0][0], (cst.Integer, cst.UnaryOperation)):
+            # `x.view(shape)`, `w.view(self.shape)`: a tuple of sizes as likely as one
+            # size, of a rank known at run time
+            k = None
         # the sizes one by one, when no starred sizes hide how many there are
         dims_nodes = [n for n, _ in dims] if k is not None else []
         dims_src = [code(n) for n in dims_nodes]
@@ -2806,6 +2824,7 @@ class BodyRewriter(PlacesMixin, FastTransformer):
                 value, t = self.returnable(updated.value)
                 updated = updated.with_changes(value=value)
                 self.returns.append(t)
+        self.end_branch()
         return updated
 
     def finish(self) -> Summary:
