@@ -1800,3 +1800,22 @@ def torch_broadcast_cl(v, perm):
         raise ValueError(f"torch2nnx: an operand of rank {v.ndim} next to a rank-{rank} channels-last "
                          f"tensor: its layout is unknown")
     return jnp.transpose(v.reshape((1,) * (rank - v.ndim) + tuple(v.shape)), perm)
+
+
+def reshape_or_pass(layer, x, to_torch):
+    """A layer chosen at run time between a reshape (``nn.Flatten``) and one that
+    keeps its input's layout (``nn.Identity``), handed a channels-last ``x``: a
+    layer keeping the rank keeps the layout (the map stays channels-last); one
+    changing it reshapes torch's order, so it sees ``x`` transposed back to torch's
+    order (``to_torch``), as torch flattens it. Ranks are static: under jit only
+    one branch is traced."""
+    y = layer(x)
+    if y.ndim == x.ndim or x.ndim != len(to_torch):
+        return y
+    return layer(jnp.transpose(x, to_torch))
+
+
+def torch_order(x, axes):
+    """A channels-last map, or torch's flattening of it chosen at run time
+    (``reshape_or_pass``), in torch's order: only the map is transposed."""
+    return jnp.transpose(x, axes) if x.ndim == len(axes) else x

@@ -23,7 +23,7 @@ from ..rules.module_methods import BY_NAME as MODULE_METHOD_NAMES, REQUIRES_GRAD
 from ..rules.seq_ops import TIED_LINEAR_WEIGHTS, TIED_WEIGHT_NAMES
 from . import layout as L
 from .kernel_layout import renamed_torch_attrs, renamed_torch_params, weight_tag
-from . import held_permutations, image_batches, module_api, shape_reads
+from . import held_permutations, image_batches, module_api, reshape_choice, shape_reads
 from .analyze import is_super_reset
 from .context import UNKNOWN_MODULE, BuildCtx, ClassInfo, FileContext, ModuleRef, Summary, module_dict_item
 from .emit import definitions
@@ -537,7 +537,11 @@ class BodyRewriter(BranchEnvsMixin, PlacesMixin, FastTransformer):
         self.transposes += 1
         if why:
             self.info(node, why)
-        new = expr(f"jnp.transpose({code(node)}, {axes})")
+        if tag.or_flat and L.is_identity(want.perm):
+            # maybe flattened already (reshape_choice): transposed only at its rank
+            new = expr(f"{self.build_ctx.helper('torch_order')}({code(node)}, {axes})")
+        else:
+            new = expr(f"jnp.transpose({code(node)}, {axes})")
         self.set(new, want if want.perm is not None else L.plain(rank))
         return new
 
@@ -1790,6 +1794,8 @@ class BodyRewriter(BranchEnvsMixin, PlacesMixin, FastTransformer):
             inner = updated.with_changes(args=[first.with_changes(value=expr(f"jnp.moveaxis({x}, 1, -1)"))]
                                          + list(updated.args[1:]))
             return self.set(expr(f"jnp.moveaxis({code(inner)}, -1, 1)"), L.UNKNOWN_TAG)
+        if reshape_choice.applies(m, t, updated):
+            return reshape_choice.call(self, updated, t)
         new_first, out = self.through_module(first.value, t, m)
         args = [first.with_changes(value=new_first)] + list(updated.args[1:])
         return self.set(updated.with_changes(args=args), out)
@@ -1864,12 +1870,17 @@ class BodyRewriter(BranchEnvsMixin, PlacesMixin, FastTransformer):
                 return node, t  # layers of different ranks, the input's unknown: as an unknown module
             # a loop over a ModuleList: fold twice to let the layout settle
             outs = []
+            t0 = t
             for e in elements:
                 n2, o = self.through_module(node, t, e)
                 node = n2
                 outs.append(o)
                 if o.kind == L.TENSOR:
                     t = o  # what the next element is handed: one transpose, not one per element
+                    if m.kind == "union":
+                        # ... but a union's layers each take the input, not the one before's
+                        # output: a global pool's size-1 dims are not the Identity's beside it
+                        t = o.with_(one=o.one and t0.one)
             res = outs[0]
             for o in outs[1:]:
                 res = L.join(res, o)

@@ -41,6 +41,10 @@ class Tag:
     # a torch layer's weight read off the NNX layer (kernel_layout.py): the perm is
     # the kernel's order, never a layout to ask of a function's parameter
     weight: bool = False
+    # channels-last image batch, or (chosen at run time) torch's flattening of it, of
+    # lower rank (a Flatten-or-Identity layer slot, reshape_choice.py): code wanting
+    # torch's order transposes it only at its tagged rank (runtime helper torch_order)
+    or_flat: bool = False
 
     @property
     def is_tensor(self) -> bool:
@@ -122,7 +126,8 @@ def join(a: Tag, b: Tag) -> Tag:
         return a
     if a.kind == b.kind and a.kind in (TENSOR, SEQ) and a.perm == b.perm:
         return a.with_(one=a.one and b.one, rank=a.rank if a.rank == b.rank else None,
-                       roles=a.roles if a.roles == b.roles else None, origin=a.origin or b.origin)
+                       roles=a.roles if a.roles == b.roles else None, origin=a.origin or b.origin,
+                       or_flat=a.or_flat or b.or_flat)
     if {a.kind, b.kind} == {FREE, SEQ}:
         free, seq = (a, b) if a.kind == FREE else (b, a)
         if free.param is not None and (seq.param == free.param or seq == Tag(SEQ)):
