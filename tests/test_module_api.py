@@ -413,3 +413,50 @@ def test_layer_helpers_report_torch_names(tmp_path):
     assert j_bufs == [n for n in t_bufs if not n.endswith("num_batches_tracked")]
     entries = {k for k, _, _, _ in wm.torch_key_map(j_model)}
     assert set(j_params) | set(j_bufs) <= entries
+
+
+TRAIN_HANDED = '''
+import torch
+import torch.nn as nn
+
+
+class Head(nn.Module):
+    def __init__(self, dim, pool):
+        super().__init__()
+        self.fc = nn.Linear(dim, 3)
+        self.reset(pool)
+
+    def reset(self, pool):
+        # timm's NormMlpClassifierHead.reset: a module handed in, switched to our mode
+        self.pool = pool.train(self.training)
+
+    def forward(self, x):
+        return self.fc(self.pool(x).mean((2, 3)))
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.drop = nn.Dropout(0.5)
+        self.head = Head(4, nn.ReLU())
+        self.head2 = Head(4, nn.Sequential(nn.Conv2d(4, 4, 1), self.drop))
+
+    def forward(self, x):
+        x = self.conv(x)
+        return self.head(x) + self.head2(x)
+'''
+
+
+def test_train_with_a_mode_on_a_module_handed_in(tmp_path):
+    """``pool.train(self.training)`` on a module of unknown class (a parameter):
+    torch's positional mode is the Module API (NNX's own train takes keywords
+    only), a stateless layer kept as a function has nothing to switch, and the
+    value is the module, as in torch; no ``rngs`` handed to it."""
+    from harness import run_parity
+
+    result, tm, jm, wm = translate_files(TRAIN_HANDED, tmp_path)
+    assert result.todo_count == 0, [d.format() for d in result.diagnostics]
+    assert "module_train(pool, (not self.deterministic))" in result.code, result.code
+    rng = np.random.default_rng(0)
+    run_parity(result, tm, jm, wm, "Net", [rng.standard_normal((2, 3, 8, 8)).astype(np.float32)], jit=True)

@@ -1595,7 +1595,10 @@ def module_train(module, mode=True):
         else:
             module.eval()
         return module
-    return module.train(mode)
+    train = getattr(module, "train", None)
+    if train is None:
+        return module  # a stateless layer kept as a function: nothing to switch
+    return train(mode)
 
 
 class TorchTransformerDecoderLayer(nnx.Module):

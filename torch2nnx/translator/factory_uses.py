@@ -226,8 +226,10 @@ def dynamic_layer_calls(func: cst.FunctionDef, f, loc: _Locals | None = None) ->
         if isinstance(callee, cst.Attribute):
             # cfg.block(...) on a plain local; never a method of a list, dict, string or tensor,
             # nor one the file's classes define (features[-1].feat_channels() on a layer)
+            # nor torch's Module API (`global_pool.train(self.training)` hands the module back)
             return _root(callee) in local and callee.attr.value not in _PLAIN_METHODS \
-                and registry.method(callee.attr.value) is None and callee.attr.value not in f.method_names
+                and registry.method(callee.attr.value) is None and callee.attr.value not in f.method_names \
+                and callee.attr.value not in MODULE_API_NAMES
         return False
 
     def containers(call) -> str | None:
@@ -290,6 +292,9 @@ def _returned_layers(returned: list, dynamic, f) -> list:
 
 _NN_CONTAINERS = {"torch.nn.Sequential", "torch.nn.ModuleList", "torch.nn.ModuleDict"}
 _CONTAINERS = {"torch.nn.Sequential", "torch.nn.ModuleList", "torch.nn.ModuleDict", "collections.OrderedDict"}
+from ..rules.module_methods import BY_NAME as _MODULE_API
+
+MODULE_API_NAMES = frozenset(_MODULE_API) | {"to", "cuda", "cpu", "float", "half", "double", "type"}
 _PLAIN_METHODS = {"get", "pop", "copy", "format", "join", "split", "replace", "lower", "upper", "strip", "index",
                   "count", "items", "keys", "values", "setdefault", "update", "startswith", "endswith"}
 

@@ -56,8 +56,12 @@ def method_call(rw, original: cst.Call, updated: cst.Call, self_receiver: bool =
         return None
     recv = func.value
     rt = rw.tag(recv)
+    # `pool.train(mode)` with torch's positional mode: never NNX's own train(**attributes)
+    any_receiver = row.receivers == "any" or (
+        row.name == "train" and len(updated.args) == 1 and updated.args[0].keyword is None
+        and not updated.args[0].star)
     if not (self_receiver or rt.kind == L.MODULE):
-        if row.receivers != "any" or rw.is_imported(recv) or rt.kind in (L.OTHER, L.SHAPE) \
+        if not any_receiver or rw.is_imported(recv) or rt.kind in (L.OTHER, L.SHAPE) \
                 or (rt.kind == L.TENSOR and row.name != "requires_grad_"):
             return None
     if row.native_statement and not updated.args and id(original) in rw.statement_calls:
