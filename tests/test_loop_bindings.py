@@ -119,3 +119,53 @@ def test_layers_through_loop_and_comprehension_variables(tmp_path):
         s = result.layout_of(cls)
         assert s is not None and s.takes["x"].channels_last, f"{cls} must take x channels-last"
     assert "jnp.transpose" not in src, "no transposes inside: every layer takes channels-last maps"
+
+
+APPEND_LIST = """
+    class ConvBn(nn.Module):
+        def __init__(self, cin, cout):
+            super().__init__()
+            self.conv = nn.Conv2d(cin, cout, 3, padding=1, bias=False)
+            self.bn = nn.BatchNorm2d(cout)
+
+        def forward(self, x):
+            return torch.relu(self.bn(self.conv(x)))
+
+
+    class SequentialAppendList(nn.Sequential):
+        def __init__(self, *args):
+            super().__init__(*args)
+
+        def forward(self, x: torch.Tensor, concat_list: List[torch.Tensor]) -> torch.Tensor:
+            for i, module in enumerate(self):
+                if i == 0:
+                    concat_list.append(module(x))
+                else:
+                    concat_list.append(module(concat_list[-1]))
+            x = torch.cat(concat_list, dim=1)
+            return x
+
+
+    class Osa(nn.Module):
+        def __init__(self, cin=4, mid=6, n=3):
+            super().__init__()
+            self.conv_reduction = ConvBn(cin, mid)
+            self.conv_mid = SequentialAppendList(*[ConvBn(mid, mid) for _ in range(n)])
+            self.conv_concat = ConvBn(cin + n * mid, cin)
+
+        def forward(self, x):
+            output = [x]
+            x = self.conv_reduction(x)
+            x = self.conv_mid(x, output)
+            return self.conv_concat(x)
+"""
+
+
+def test_list_handed_to_a_class_as_a_later_argument_keeps_its_layout(tmp_path):
+    # VoVNet: the block appends its outputs to the list its caller hands it and
+    # concatenates the channels; the list's layout comes from the caller
+    result, tmod, jmod, wmod = translate_files(HEADER + textwrap.dedent(APPEND_LIST), tmp_path)
+    for jit in (False, True):
+        run_parity(result, tmod, jmod, wmod, "Osa", [rand(2, 4, 5, 5)], jit=jit)
+    assert "TODO(torch2nnx)" not in result.code
+    assert "jnp.transpose" not in result.code

@@ -25,6 +25,7 @@ from . import layout as L
 from .kernel_layout import renamed_torch_attrs, renamed_torch_params, weight_tag
 from . import image_batches, module_api
 from .analyze import is_super_reset
+from .call_args import later_args
 from .context import UNKNOWN_MODULE, BuildCtx, ClassInfo, FileContext, ModuleRef, Summary, module_dict_item
 from .emit import definitions
 from .decorators import applied_identity, removable_decorator, unused_wrapper_call
@@ -1755,7 +1756,7 @@ class BodyRewriter(ComprehensionScopes, PlacesMixin, FastTransformer):
             return self.set(expr(f"jnp.moveaxis({code(inner)}, -1, 1)"), L.UNKNOWN_TAG)
         new_first, out = self.through_module(first.value, t, m)
         args = [first.with_changes(value=new_first)] + list(updated.args[1:])
-        return self.set(updated.with_changes(args=args), out)
+        return self.set(later_args(self, updated.with_changes(args=args), m), out)
 
     def through_module(self, node, t: Tag, m: ModuleRef):
         """Layout effect of applying module ``m`` to a value tagged ``t``."""
