@@ -25,6 +25,7 @@ from . import layout as L
 from .kernel_layout import renamed_torch_attrs, renamed_torch_params, weight_tag
 from . import held_permutations, image_batches, module_api, reshape_choice, shape_reads
 from .analyze import is_super_reset
+from .call_args import later_args
 from .context import UNKNOWN_MODULE, BuildCtx, ClassInfo, FileContext, ModuleRef, Summary, module_dict_item
 from .emit import definitions
 from .decorators import applied_identity, removable_decorator, unused_wrapper_call
@@ -36,10 +37,12 @@ from .layout import Tag
 from .list_growth import list_extended
 from .view_ranks import target_dims, target_rank
 from .starred_layers import splat_binds_named, starred_call_source, starred_layer_source
+from .list_joins import joined_lists
 from .modeflag import READ as MODE_FLAG_READ
 from .modeflag import annassign_mode_flag, assign_mode_flag, augassign_mode_flag, is_mode_flag
 from .operands import guarded_result, indexed_rank, operand, tidy
 from .branch_envs import BranchEnvsMixin
+from .loop_bindings import ComprehensionScopes, iter_element
 from .places import PlacesMixin
 from .rngs_methods import bind_rngs, flatten_partial, rngs_method_call, rngs_method_value
 
@@ -194,7 +197,7 @@ def _mixed_ranks(m) -> bool:
         and kinds <= {"spatial", "elementwise"}
 
 
-class BodyRewriter(BranchEnvsMixin, PlacesMixin, FastTransformer):
+class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransformer):
     """Rewrites one function (or a class body's statements)."""
 
     def __init__(self, fctx: FileContext, cls: Optional[ClassInfo], func_name: str, params: Sequence[str],
@@ -868,23 +871,9 @@ class BodyRewriter(BranchEnvsMixin, PlacesMixin, FastTransformer):
             left, right = self.canonical(left), self.canonical(right)
             return self.set(updated.with_changes(left=left, right=right), L.plain())
         if isinstance(updated.operator, cst.Add) and lt.kind == L.SEQ and rt.kind == L.SEQ:
-            return self.set(updated, self.seq_concat(lt, rt))
+            return joined_lists(self, updated, lt, rt)
         left, right, tag = self.elementwise(left, right, lt, rt)
         return self.set(updated.with_changes(left=left, right=right), tag)
-
-    def seq_concat(self, lt: Tag, rt: Tag) -> Tag:
-        """``[a, b] + children``: a list of the items of both (DLA's roots are handed
-        their children so), so a callee taking it learns its tensors' layout."""
-        lt, rt = self.resolve(lt), self.resolve(rt)
-        empty = [t for t in (lt, rt) if t.perm is None and t.module is None and t.param is None]
-        if len(empty) == 1:  # an empty list (`children = []`) adds nothing
-            return (rt if empty[0] is lt else lt).with_(module=None)
-        items = lt.module + rt.module if isinstance(lt.module, tuple) and isinstance(rt.module, tuple) else None
-        if lt.perm == rt.perm and lt.param == rt.param:
-            return lt.with_(module=items, one=lt.one and rt.one)
-        if items is not None:
-            return Tag(L.SEQ, module=items)  # items keep their own layouts
-        return L.UNKNOWN_TAG
 
     def elementwise(self, left, right, lt: Tag, rt: Tag):
         """Two operands of a broadcasting op: agree on a layout."""
@@ -1798,7 +1787,7 @@ class BodyRewriter(BranchEnvsMixin, PlacesMixin, FastTransformer):
             return reshape_choice.call(self, updated, t)
         new_first, out = self.through_module(first.value, t, m)
         args = [first.with_changes(value=new_first)] + list(updated.args[1:])
-        return self.set(updated.with_changes(args=args), out)
+        return self.set(later_args(self, updated.with_changes(args=args), m), out)
 
     def through_module(self, node, t: Tag, m: ModuleRef):
         """Layout effect of applying module ``m`` to a value tagged ``t``."""
@@ -2752,34 +2741,27 @@ class BodyRewriter(BranchEnvsMixin, PlacesMixin, FastTransformer):
     def leave_For_iter(self, node):
         # bind the loop variable from what is iterated, before the body is visited
         it = getattr(self, "_last", None)
-        t = self.tag(it) if it is not None else L.UNKNOWN_TAG
-        target = node.target
-        if isinstance(it, cst.Call) and isinstance(it.func, cst.Attribute) and not it.args \
-                and it.func.attr.value in ("items", "values", "children") and code(it.func.value) == "self" \
-                and self.cls is not None:
-            # iterating a container subclass: its entries (added with add_module)
-            m = self.lookup_attr("*")
-            if not isinstance(m, ModuleRef) and self.cls.container:
-                m = UNKNOWN_MODULE  # handed to super().__init__: modules all the same
-            elem = Tag(L.MODULE, module=m) if isinstance(m, ModuleRef) else L.UNKNOWN_TAG
-            if it.func.attr.value == "items" and isinstance(target, cst.Tuple) and len(target.elements) == 2:
-                self.bind_target(target.elements[0].value, L.OTHER_TAG)
-                self.bind_target(target.elements[1].value, elem)
-            else:
-                self.bind_target(target, elem)
+        if it is None:
+            self.bind_target(node.target, L.UNKNOWN_TAG)
             return
-        if module_api.bind_pairs(self, it, target):
+        if module_api.bind_pairs(self, it, node.target):
             return
-        elem = module_api.self_elements(self, it)
-        if elem is not None:  # for mod in self: a Sequential subclass's layers
-            self.bind_target(target, elem)
-            return
-        if isinstance(it, cst.Call) and isinstance(it.func, cst.Name) and it.func.value == "enumerate" \
-                and it.args and isinstance(target, cst.Tuple) and len(target.elements) == 2:
-            self.bind_target(target.elements[0].value, L.OTHER_TAG)
-            self.bind_target(target.elements[1].value, self.element_tag(self.tag(it.args[0].value)))
-            return
-        self.bind_target(target, self.element_tag(t))
+        self.bind_target(node.target, iter_element(self, it))
+
+    def container_items(self, it):
+        """``self.items()`` / ``self.values()`` / ``self.children()`` in a container
+        subclass: its entries (added with add_module), as a tag of one item."""
+        if not (isinstance(it, cst.Call) and isinstance(it.func, cst.Attribute) and not it.args
+                and it.func.attr.value in ("items", "values", "children") and code(it.func.value) == "self"
+                and self.cls is not None):
+            return None
+        m = self.lookup_attr("*")
+        if not isinstance(m, ModuleRef) and self.cls.container:
+            m = UNKNOWN_MODULE  # handed to super().__init__: modules all the same
+        elem = Tag(L.MODULE, module=m) if isinstance(m, ModuleRef) else L.UNKNOWN_TAG
+        if it.func.attr.value == "items":
+            return Tag(L.SEQ, module=(L.OTHER_TAG, elem))
+        return elem
 
     def element_tag(self, t: Tag) -> Tag:
         if t.kind == L.MODULE and t.module is not None:

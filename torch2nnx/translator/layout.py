@@ -135,6 +135,10 @@ def join(a: Tag, b: Tag) -> Tag:
             # parameter, a list of it or an empty list; either way its tensors have
             # the parameter's layout
             return Tag(SEQ, param=free.param)
+    if a.kind == b.kind == SEQ and Tag(SEQ) in (a, b) and (a.channels_last or b.channels_last):
+        # `spo = []`, then maps appended in a loop that may not run: their layout,
+        # if any (an empty list has none to disagree with)
+        return a if a.channels_last else b
     if {a.kind, b.kind} == {SEQ, MODULE}:
         seq, mod = (a, b) if a.kind == SEQ else (b, a)
         if seq == Tag(SEQ) and mod.module is not None and getattr(mod.module, "kind", None) == "list":
