@@ -19,6 +19,9 @@ RUNNER = ROOT / "benchmarks" / "realworld.py"
 MANIFEST = ROOT / "benchmarks" / "realworld" / "manifest.json"
 # small models from torchvision's classification files (mobilenet_v3_small: with ops/misc.py)
 SUBSET = ["torchvision/alexnet", "torchvision/resnet18", "torchvision/mobilenet_v3_small"]
+# a timm family whose blocks come from builders in other files (ConvNormAct, create_conv2d)
+# and split and concatenate channels: cross-file layouts, the imports followed
+TIMM_SUBSET = ["timm/cs"]
 
 
 def test_manifest_cases():
@@ -45,13 +48,22 @@ def test_timm_version_pinned():
     assert json.loads(MANIFEST.read_text())["versions"]["timm"] == timm.__version__
 
 
-def test_subset_at_parity(tmp_path):
+def _at_parity(subset, tmp_path):
     out = tmp_path / "results.json"
-    p = subprocess.run([sys.executable, str(RUNNER), "--only", ",".join(SUBSET), "-j", "1", "--json", str(out),
+    p = subprocess.run([sys.executable, str(RUNNER), "--only", ",".join(subset), "-j", "1", "--json", str(out),
                         "--timeout", "600"], capture_output=True, text=True, timeout=1500)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     results = {r["id"]: r for r in json.loads(out.read_text())}
     failed = {i: (r["stage"], r.get("error")) for i, r in results.items() if r["stage"] is not None}
     assert not failed, failed
     assert all(r["max_diff"] is not None and r["max_diff"] <= 1e-4 for r in results.values())
-    assert f"parity {len(SUBSET)}/{len(SUBSET)}, jit {len(SUBSET)}/{len(SUBSET)}" in p.stdout
+    assert f"parity {len(subset)}/{len(subset)}, jit {len(subset)}/{len(subset)}" in p.stdout
+
+
+def test_subset_at_parity(tmp_path):
+    _at_parity(SUBSET, tmp_path)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("timm") is None, reason="timm is not installed")
+def test_timm_subset_at_parity(tmp_path):
+    _at_parity(TIMM_SUBSET, tmp_path)
