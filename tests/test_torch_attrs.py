@@ -303,7 +303,10 @@ def test_torch_parameters_of_layers_the_analysis_cannot_type(tmp_path):
     at run time (its kernel or scale); a Linear-or-Conv narrowing reads the kernel."""
     result, tmod, jmod, wmod = translate_files(UNTYPED, tmp_path)
     assert result.todo_count == 0, result.code
-    assert 'torch_layer_attr(layer.attn.proj, "weight")' in result.code
+    # the blocks' class is known through the comprehension building them (block_fn=Block);
+    # their norm, built by a factory, is not
+    assert "torch_weight(layer.attn.proj.kernel, (1, 0))" in result.code
+    assert 'torch_layer_attr(layer.norm, "weight")' in result.code
     run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 6)], jit=True)
 
 

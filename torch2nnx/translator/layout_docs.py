@@ -69,7 +69,7 @@ def _docstring(cls: cst.ClassDef) -> Optional[cst.SimpleString]:
     return None
 
 
-def with_layout_line(cls: cst.ClassDef, summary: Optional[Summary]) -> cst.ClassDef:
+def with_layout_line(cls: cst.ClassDef, summary: Optional[Summary], width: int = 88) -> cst.ClassDef:
     """``cls`` with the layout line in its docstring (added at its end, or as the
     docstring when there is none)."""
     text = layout_line(summary)
@@ -77,7 +77,7 @@ def with_layout_line(cls: cst.ClassDef, summary: Optional[Summary]) -> cst.Class
         return cls
     indent = "    "
     doc = _docstring(cls)
-    lines = _wrapped(text, indent)
+    lines = _wrapped(text, indent, width - 3)  # room for the closing quotes
     if doc is None:
         joined = ("\n" + indent).join(lines)
         new = cst.parse_statement(f'"""{joined}"""\n' if len(lines) == 1 else f'"""{joined}\n{indent}"""\n')
@@ -96,7 +96,8 @@ def with_layout_line(cls: cst.ClassDef, summary: Optional[Summary]) -> cst.Class
     return cls.with_changes(body=cls.body.with_changes(body=[new_first, *cls.body.body[1:]]))
 
 
-def add_layout_lines(body: list, summaries: dict) -> list:
-    """Module body statements, each translated class given its layout line."""
-    return [with_layout_line(st, summaries.get(st.name.value)) if isinstance(st, cst.ClassDef) else st
+def add_layout_lines(body: list, summaries: dict, width: int = 88) -> list:
+    """Module body statements, each translated class given its layout line
+    (wrapped to the configured line length)."""
+    return [with_layout_line(st, summaries.get(st.name.value), width) if isinstance(st, cst.ClassDef) else st
             for st in body]

@@ -19,7 +19,7 @@ from .classes import rewrite_class, rewrite_function
 from .context import HELPER_ALIAS, FileContext, Options, Summary
 from .toplevel_names import module_level_names
 from .emit import BUFFER_CLASSES, IMPORTS, existing_imports, format_code, helper_source, insert_point, used_modules
-from .fastvisit import FastTransformer
+from .fastvisit import FastTransformer, FastVisitor
 from .imports import ImportTable, absolute_module, dotted, dropped_module
 from .layer_globals import export_kinds, find_layer_globals
 from .layout_docs import add_layout_lines
@@ -165,7 +165,8 @@ def _translate_source(source: str, path: str, options: Options, module_name: str
         seen = sig
         f.reset_round()
     body = [b for b in body if b is not None]
-    body = add_layout_lines(body, {n: i.methods.get("__call__") for n, i in f.classes.items()})
+    body = add_layout_lines(body, {n: i.methods.get("__call__") for n, i in f.classes.items()},
+                            options.line_length)
     saved = (list(f.diagnostics), f.todo_count, set(f.leftover_names), set(f.helpers))
     try:
         final = _emit(module, body, f, options, imports)
@@ -245,7 +246,7 @@ def _emit(module: cst.Module, body: list, f: FileContext, options: Options, impo
         out = out.with_changes(body=[_map_import(st, options.siblings, options.reexports or {}, options.package)
                                      for st in out.body])
     out = mark_leftovers(out, f)
-    out = out.with_changes(body=drop_torch_imports(out.body, f, imports))
+    out = out.with_changes(body=drop_torch_imports(out.body, f, imports, source_names(module)))
     head = []
     for b in sorted(f.buffers):
         head.append(BUFFER_CLASSES[b])
@@ -419,7 +420,26 @@ def bound_names(small) -> set[str]:
     return set()
 
 
-def drop_torch_imports(body, f: FileContext, imports: ImportTable) -> list:
+def source_names(module: cst.Module) -> set[str]:
+    """Names the source reads outside its imports."""
+    names: set[str] = set()
+
+    class Names(FastVisitor):
+        def visit_Import(self, node):
+            return False
+
+        def visit_ImportFrom(self, node):
+            return False
+
+        def visit_Name(self, node):
+            names.add(node.value)
+
+    Names().walk(module)
+    return names
+
+
+def drop_torch_imports(body, f: FileContext, imports: ImportTable, used: set[str] | None = None,
+                       in_block: bool = False) -> list:
     """Remove torch imports, except those that code left under a TODO still
     uses: the file then still imports and runs up to the marked lines."""
     out = []
@@ -427,7 +447,13 @@ def drop_torch_imports(body, f: FileContext, imports: ImportTable) -> list:
         if isinstance(stmt, (cst.Try, cst.If)):
             # `try: from torch.nn.functional import rms_norm / except ImportError: ...`: the
             # rows rewrote its uses, so the import goes like a top-level one
-            out.append(_drop_in_block(stmt, f, imports))
+            out.append(_drop_in_block(stmt, f, imports, used))
+            continue
+        if in_block and used is not None and isinstance(stmt, cst.SimpleStatementLine) \
+                and any(is_torch_import(s, imports) and not (bound_names(s) & used) for s in stmt.body):
+            # `try: from torch.hub import load_state_dict_from_url`, never used in the file:
+            # a name it offers other files (torchvision's _internally_replaced_utils), kept
+            out.append(stmt)
             continue
         if not (isinstance(stmt, cst.SimpleStatementLine) and any(is_torch_import(s, imports) for s in stmt.body)):
             out.append(stmt)
@@ -443,12 +469,12 @@ def drop_torch_imports(body, f: FileContext, imports: ImportTable) -> list:
     return out
 
 
-def _drop_in_block(stmt, f: FileContext, imports: ImportTable):
+def _drop_in_block(stmt, f: FileContext, imports: ImportTable, used: set[str] | None = None):
     """drop_torch_imports in the blocks of a top-level try/if; a block left empty is `pass`."""
     def block(b):
         if b is None or not isinstance(b, cst.IndentedBlock):
             return b
-        kept = drop_torch_imports(list(b.body), f, imports)
+        kept = drop_torch_imports(list(b.body), f, imports, used, in_block=True)
         if not kept:
             kept = [cst.SimpleStatementLine(body=[cst.Pass()])]
         return b.with_changes(body=kept)
@@ -462,7 +488,7 @@ def _drop_in_block(stmt, f: FileContext, imports: ImportTable):
                        if stmt.finalbody is not None else None))
     orelse = stmt.orelse
     if isinstance(orelse, cst.If):
-        orelse = _drop_in_block(orelse, f, imports)
+        orelse = _drop_in_block(orelse, f, imports, used)
     elif orelse is not None:
         orelse = orelse.with_changes(body=block(orelse.body))
     return stmt.with_changes(body=block(stmt.body), orelse=orelse)
