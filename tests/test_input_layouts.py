@@ -4,24 +4,14 @@ weights, eval and nnx.jit, rtol = atol = 1e-4."""
 
 from __future__ import annotations
 
-import textwrap
-
-import numpy as np
-
-from harness import run_parity, translate_files
+from test_layout_forward import parity as _parity
+from test_layout_forward import rand
 
 HEADER = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\nfrom typing import List, Optional, Tuple\n\n\n"
 
 
-def rand(*shape, seed=0):
-    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
-
-
 def parity(source, tmp_path, cls, inputs):
-    result, tmod, jmod, wmod = translate_files(HEADER + textwrap.dedent(source), tmp_path)
-    run_parity(result, tmod, jmod, wmod, cls, inputs)
-    run_parity(result, tmod, jmod, wmod, cls, inputs, jit=True)
-    return result
+    return _parity(source, tmp_path, cls, inputs, header=HEADER)
 
 
 STARRED_VIEW = """

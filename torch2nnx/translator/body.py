@@ -896,6 +896,13 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
         # one channels-last, one not
         cl, other = (lt, rt) if lt.channels_last else (rt, lt)
         rank = len(cl.perm)
+
+        def moved_small(template):
+            # the other operand rewritten (template of its code) to broadcast channels-last
+            self.transposes += 1
+            if cl is lt:
+                return left, expr(template(code(right))), cl.with_(one=False)
+            return expr(template(code(left))), right, cl.with_(one=False)
         want = image_batches.by_channel_operand(cl)
         if want is not None:
             self.ask_image(other, want)
@@ -918,27 +925,14 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
             # a smaller operand (a (C, 1, 1) layer scale) broadcasts over torch's
             # trailing dims: give it the leading 1s and the channels-last order
             lead = tuple(range(rank - other.rank))
-            small = right if cl is lt else left
-            moved = expr(f"jnp.transpose(jnp.expand_dims({code(small)}, {lead if len(lead) > 1 else lead[0]}), "
-                         f"{tuple(cl.perm)})")
-            self.transposes += 1
-            if cl is lt:
-                right = moved
-            else:
-                left = moved
-            return left, right, cl.with_(one=False)
+            return moved_small(lambda small: f"jnp.transpose(jnp.expand_dims({small}, "
+                                             f"{lead if len(lead) > 1 else lead[0]}), {tuple(cl.perm)})")
         if other.kind == L.TENSOR and other.rank is None and other.perm is None and not other.weight \
                 and cl.perm == L.cl_perm(rank) and cl.roles in (None, L.spatial_roles(rank)):
             # a torch-order tensor of a rank known at run time only (a per-channel view to a
             # shape computed in __init__): given the leading 1s and the order there
-            small = right if cl is lt else left
-            moved = expr(f"{self.build_ctx.helper('torch_broadcast_cl')}({code(small)}, {tuple(cl.perm)})")
-            self.transposes += 1
-            if cl is lt:
-                right = moved
-            else:
-                left = moved
-            return left, right, cl.with_(one=False)
+            return moved_small(lambda small: f"{self.build_ctx.helper('torch_broadcast_cl')}({small}, "
+                                             f"{tuple(cl.perm)})")
         # unknown rank: fall back to torch order (correct, one transpose)
         left = self.canonical(left, "operand of unknown rank next to a channels-last tensor")
         right = self.canonical(right, "operand of unknown rank next to a channels-last tensor")
