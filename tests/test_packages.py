@@ -274,26 +274,33 @@ def test_a_module_imported_from_its_package_imports_its_translation(tmp_path):
                   "t_model = net.Net(); j_model = net_nnx.Net(rngs=nnx.Rngs(0))")
 
 
-def test_a_name_the_package_binds_is_not_its_submodule(tmp_path):
-    """`from . import conv` where the package's __init__ does `from .conv import
-    conv` (timm.layers' create_conv2d): the name is the function, not the
-    submodule of the same name, and the translation imports it as such."""
+def _zoo_reexporting(tmp_path, name: str, builder: str, import_line: str) -> tuple[Path, str]:
+    """A package whose __init__ re-exports the builder ``name`` of its submodule
+    of the same name, and a model file importing it with ``import_line``:
+    translated; the package root and the model's translation."""
     root = tmp_path / "r"
     (root / "zoo").mkdir(parents=True)
-    (root / "zoo" / "__init__.py").write_text("from .conv import conv\n")
-    (root / "zoo" / "conv.py").write_text(
-        "import torch.nn as nn\n\n\ndef conv(i, o, k=3):\n    return nn.Conv2d(i, o, k, padding=k // 2)\n")
+    (root / "zoo" / "__init__.py").write_text(f"from .{name} import {name}\n")
+    (root / "zoo" / f"{name}.py").write_text("import torch.nn as nn\n\n\n" + builder)
     (root / "zoo" / "net.py").write_text(
-        "import torch.nn as nn\nfrom . import conv\n\n\nclass Net(nn.Module):\n"
-        "    def __init__(self):\n        super().__init__()\n        self.a = conv(3, 4)\n"
+        f"import torch.nn as nn\n{import_line}\n\n\nclass Net(nn.Module):\n"
+        f"    def __init__(self):\n        super().__init__()\n        self.a = {name}(3, 4)\n"
         "        self.fc = nn.Linear(4, 2)\n\n    def forward(self, x):\n"
         "        return self.fc(self.a(x).mean((2, 3)))\n")
     p = _cli("translate", "zoo/net.py", cwd=root)
     assert p.returncode == 0, p.stderr
-    assert "conv_nnx as conv" not in (root / "zoo" / "net_nnx.py").read_text()
+    return root, (root / "zoo" / "net_nnx.py").read_text()
+
+
+def test_a_name_the_package_binds_is_not_its_submodule(tmp_path):
+    """`from . import conv` where the package's __init__ does `from .conv import
+    conv` (timm.layers' create_conv2d): the name is the function, not the
+    submodule of the same name, and the translation imports it as such."""
+    root, code = _zoo_reexporting(tmp_path, "conv", "def conv(i, o, k=3):\n    return nn.Conv2d(i, o, k, padding=k // 2)\n",
+                                  "from . import conv")
+    assert "conv_nnx as conv" not in code
     _parity(root, "from zoo import net, net_nnx, net_nnx_weights as w\n"
                   "t_model = net.Net(); j_model = net_nnx.Net(rngs=nnx.Rngs(0))")
-
 
 
 def test_a_name_the_package_reexports_over_its_submodule_is_the_name(tmp_path):
@@ -301,18 +308,9 @@ def test_a_name_the_package_reexports_over_its_submodule_is_the_name(tmp_path):
     make_conv` (timm's `from timm.layers import create_conv2d`): the name is the
     function, not the submodule; importing the module's translation under that
     name made the call a call of a module."""
-    root = tmp_path / "r"
-    (root / "zoo").mkdir(parents=True)
-    (root / "zoo" / "__init__.py").write_text("from .make_conv import make_conv\n")
-    (root / "zoo" / "make_conv.py").write_text(
-        "import torch.nn as nn\n\n\ndef make_conv(cin, cout):\n    return nn.Conv2d(cin, cout, 3, padding=1)\n")
-    (root / "zoo" / "net.py").write_text(
-        "import torch.nn as nn\nfrom zoo import make_conv\n\n\nclass Net(nn.Module):\n"
-        "    def __init__(self):\n        super().__init__()\n        self.a = make_conv(3, 4)\n"
-        "        self.fc = nn.Linear(4, 2)\n\n    def forward(self, x):\n"
-        "        return self.fc(self.a(x).mean((2, 3)))\n")
-    p = _cli("translate", "zoo/net.py", cwd=root)
-    assert p.returncode == 0, p.stderr
-    assert "from zoo.make_conv_nnx import make_conv" in (root / "zoo" / "net_nnx.py").read_text()
+    root, code = _zoo_reexporting(
+        tmp_path, "make_conv", "def make_conv(cin, cout):\n    return nn.Conv2d(cin, cout, 3, padding=1)\n",
+        "from zoo import make_conv")
+    assert "from zoo.make_conv_nnx import make_conv" in code
     _parity(root, "from zoo import net, net_nnx, net_nnx_weights as w\n"
                   "t_model = net.Net(); j_model = net_nnx.Net(rngs=nnx.Rngs(0))")
