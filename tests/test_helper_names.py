@@ -81,3 +81,18 @@ def test_helper_named_like_a_later_def(tmp_path):
     result, tmod, jmod, wmod = translate_files(OWN_DEF, tmp_path)
     assert "_t2n_rms_norm(" in result.code, result.code
     run_parity(result, tmod, jmod, wmod, "Block", [rand(2, 5, 8)], jit=True)
+
+
+def test_a_torch_name_offered_to_other_files_is_kept_and_marked():
+    """``try: from torch.hub import load_state_dict_from_url`` never used in its
+    file (torchvision's _internally_replaced_utils re-exports it): kept, so files
+    importing it still import, with a TODO marker and a positioned T2N003."""
+    from torch2nnx.api import translate_source
+
+    src = ("import os\n\ntry:\n    from torch.hub import load_state_dict_from_url\n"
+           "except ImportError:\n    from torch.utils.model_zoo import load_url as load_state_dict_from_url\n")
+    r = translate_source(src, module_name="m")
+    assert "from torch.hub import load_state_dict_from_url" in r.code
+    assert r.code.count("# TODO(torch2nnx): T2N003") == 2, r.code
+    assert [(d.line, d.code) for d in r.diagnostics] == [(4, "T2N003"), (6, "T2N003")]
+    compile(r.code, "m.py", "exec")

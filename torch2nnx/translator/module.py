@@ -453,7 +453,11 @@ def drop_torch_imports(body, f: FileContext, imports: ImportTable, used: set[str
                 and any(is_torch_import(s, imports) and not (bound_names(s) & used) for s in stmt.body):
             # `try: from torch.hub import load_state_dict_from_url`, never used in the file:
             # a name it offers other files (torchvision's _internally_replaced_utils), kept
-            out.append(stmt)
+            message = "torch import kept: a name this file offers other files"
+            f.diag(stmt, "T2N003", message)
+            f.todo_count += 1
+            note = cst.EmptyLine(comment=cst.Comment(f"# TODO(torch2nnx): T2N003 {message}"))
+            out.append(stmt.with_changes(leading_lines=list(stmt.leading_lines) + [note]))
             continue
         if not (isinstance(stmt, cst.SimpleStatementLine) and any(is_torch_import(s, imports) for s in stmt.body)):
             out.append(stmt)
