@@ -4,7 +4,9 @@ generated weights module, run both, compare (rtol = atol = 1e-4)."""
 from __future__ import annotations
 
 import importlib.util
+import subprocess
 import sys
+import textwrap
 import uuid
 from pathlib import Path
 
@@ -173,3 +175,49 @@ def run_parity(result, torch_mod, nnx_mod, weights_mod, cls: str, inputs, *, kwa
             if k.endswith("running_mean"):
                 assert_close(sd[k].numpy(), np.asarray(entries[k].get_value()), atol, k)
     return max_diff(t_out, j_out)
+
+
+# --- packages translated next to their sources (the README's default mode) ----------
+
+
+def translate_beside(root: Path, target: str) -> subprocess.CompletedProcess:
+    """``torch2nnx translate TARGET`` run in ``root`` as a user runs it: each
+    translation next to its source, the package's imports followed."""
+    p = subprocess.run([sys.executable, "-m", "torch2nnx", "translate", target, "--no-cache"],
+                       cwd=root, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    return p
+
+
+def parity_beside(root: Path, module: str, shape, *, cls: str = "Net", args: str = "",
+                  image_out: bool = False, jit: bool = True) -> None:
+    """``module.cls(args)`` against its translation beside it, in a fresh
+    interpreter (the translation imports its siblings as a user's would):
+    perturbed weights ported through the generated weights module, eval mode,
+    outputs compared eagerly and under ``nnx.jit``. A rank-4 input goes to NNX
+    channels-last; ``image_out`` compares a rank-4 output channels-last too."""
+    j_args = f"{args}, rngs=nnx.Rngs(0)" if args else "rngs=nnx.Rngs(0)"
+    script = textwrap.dedent(f"""
+        import numpy as np, torch, jax.numpy as jnp
+        from flax import nnx
+        from torch2nnx.verify import perturb
+        import {module} as tmod, {module}_nnx as jmod, {module}_nnx_weights as w
+        torch.set_num_threads(1)
+        t_model = tmod.{cls}({args}); j_model = jmod.{cls}({j_args})
+        perturb(t_model, 0)
+        w.load_torch_state_dict(j_model, t_model.state_dict())
+        t_model.eval(); j_model.eval()
+        x = np.random.default_rng(0).standard_normal({tuple(shape)}).astype(np.float32)
+        with torch.no_grad():
+            ref = t_model(torch.from_numpy(x)).numpy()
+        if {image_out!r}:
+            ref = ref.transpose(0, 2, 3, 1)
+        xj = jnp.asarray(x.transpose(0, 2, 3, 1) if x.ndim == 4 else x)
+        np.testing.assert_allclose(np.asarray(j_model(xj)), ref, rtol=1e-4, atol=1e-4)
+        if {jit!r}:
+            out = nnx.jit(lambda m, v: m(v))(j_model, xj)
+            np.testing.assert_allclose(np.asarray(out), ref, rtol=1e-4, atol=1e-4)
+        print("PARITY OK")
+    """)
+    p = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True)
+    assert "PARITY OK" in p.stdout, p.stderr[-3000:]

@@ -7,9 +7,9 @@ undecided and the stage split a channels-last tensor along axis 1."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
+
+from harness import parity_beside, translate_beside
 
 
 HEADER = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n\n\n"
@@ -78,31 +78,6 @@ MODEL = """
 """
 
 
-def _parity(root, same: bool):
-    """torch vs NNX on perturbed, ported weights; the output is an image batch
-    (channels-last from NNX), compared in eval mode and under nnx.jit."""
-    script = f"""
-import numpy as np, torch, jax.numpy as jnp
-from flax import nnx
-from torch2nnx.verify import perturb
-from bldpkg import model, model_nnx, model_nnx_weights as w
-torch.set_num_threads(1)
-t_model = model.Net(same={same}); j_model = model_nnx.Net(same={same}, rngs=nnx.Rngs(0))
-perturb(t_model, 0)
-w.load_torch_state_dict(j_model, t_model.state_dict())
-t_model.eval(); j_model.eval()
-x = np.random.default_rng(0).standard_normal((2, 3, 8, 8)).astype(np.float32)
-with torch.no_grad():
-    t = t_model(torch.from_numpy(x)).numpy().transpose(0, 2, 3, 1)
-xl = jnp.asarray(x.transpose(0, 2, 3, 1))
-np.testing.assert_allclose(np.asarray(j_model(xl)), t, rtol=1e-4, atol=1e-4)
-np.testing.assert_allclose(np.asarray(nnx.jit(lambda m, v: m(v))(j_model, xl)), t, rtol=1e-4, atol=1e-4)
-print("PARITY OK")
-"""
-    p = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True)
-    assert "PARITY OK" in p.stdout, p.stderr[-3000:]
-
-
 def _package(tmp_path):
     pkg = tmp_path / "src" / "bldpkg"
     pkg.mkdir(parents=True)
@@ -114,12 +89,10 @@ def _package(tmp_path):
 
 def test_builder_of_another_file_returns_a_conv(tmp_path):
     root = _package(tmp_path)
-    p = subprocess.run([sys.executable, "-m", "torch2nnx", "translate", "bldpkg/model.py", "--no-cache"],
-                       cwd=root, capture_output=True, text=True)
-    assert p.returncode == 0, p.stderr
+    translate_beside(root, "bldpkg/model.py")
     model = (root / "bldpkg" / "model_nnx.py").read_text()
     # ConvAct knows its conv takes channels-last: the stage splits the last axis, no transposes
     assert "axis=-1" in model and "jnp.transpose" not in model, model
     for same in (False, True):
         # nn.Conv2d, and the conv class the builder returns on its other path
-        _parity(root, same)
+        parity_beside(root, "bldpkg.model", (2, 3, 8, 8), args=f"same={same}", image_out=True)

@@ -7,35 +7,13 @@ values, and registries of layer classes translated with the layers they hold.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 
-from harness import run_parity, translate_files
+from harness import parity_beside, run_parity, translate_beside, translate_files
 
 HEADER = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\nfrom typing import Type\n\n\n"
-
-
-def package_parity(root, package: str) -> None:
-    """``package.model.Net`` against its translation next to it, in a fresh interpreter."""
-    script = textwrap.dedent(f"""
-        import numpy as np, torch, jax.numpy as jnp
-        from flax import nnx
-        from torch2nnx.verify import perturb
-        from {package} import model, model_nnx, model_nnx_weights as w
-        t = model.Net(); perturb(t, 0)
-        j = model_nnx.Net(rngs=nnx.Rngs(0))
-        w.load_torch_state_dict(j, t.state_dict())
-        x = np.random.default_rng(0).standard_normal((2, 8)).astype(np.float32)
-        with torch.no_grad():
-            ref = t(torch.from_numpy(x)).numpy()
-        np.testing.assert_allclose(np.asarray(j(jnp.asarray(x))), ref, rtol=1e-4, atol=1e-4)
-        print("PARITY OK")
-    """)
-    r = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True)
-    assert "PARITY OK" in r.stdout, r.stderr[-3000:]
 
 
 def rand(*shape, seed=0):
@@ -233,12 +211,10 @@ def test_a_registry_of_layer_classes_is_followed(tmp_path):
             def forward(self, x):
                 return self.norm(self.fc(x))
     """))
-    p = subprocess.run([sys.executable, "-m", "torch2nnx", "translate", "regpkg/model.py", "--no-cache"],
-                       cwd=tmp_path, capture_output=True, text=True)
-    assert p.returncode == 0, p.stderr
+    translate_beside(tmp_path, "regpkg/model.py")
     assert (pkg / "registry_nnx.py").is_file(), p.stderr
     assert "from .layers_nnx import Affine" in (pkg / "registry_nnx.py").read_text()
-    package_parity(tmp_path, "regpkg")
+    parity_beside(tmp_path, "regpkg.model", (2, 8))
 
 
 LAYER_KWARGS = HEADER + textwrap.dedent("""
@@ -312,12 +288,10 @@ def test_star_imports_of_the_package_bind_what_the_module_exports(tmp_path):
             def forward(self, x):
                 return self.act2(self.act(self.fc(x)))
     """))
-    p = subprocess.run([sys.executable, "-m", "torch2nnx", "translate", "starpkg/model.py", "--no-cache"],
-                       cwd=tmp_path, capture_output=True, text=True)
-    assert p.returncode == 0, p.stderr
+    translate_beside(tmp_path, "starpkg/model.py")
     made = (pkg / "create_act_nnx.py").read_text()
     assert "nn.SiLU" not in made and "from .activations_nnx import *" in made, made
-    package_parity(tmp_path, "starpkg")
+    parity_beside(tmp_path, "starpkg.model", (2, 8))
 
 
 def test_a_name_shadowing_its_submodule_is_the_name(tmp_path):

@@ -7,13 +7,11 @@ returned as ``nn.Sequential(stem)``, senet's ``layers = [block(...)]``."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 
-from harness import run_parity, translate_files
+from harness import parity_beside, run_parity, translate_beside, translate_files
 
 HEADER = "import torch\nimport torch.nn as nn\nfrom collections import OrderedDict\nfrom functools import partial\n\n\n"
 
@@ -153,28 +151,10 @@ def test_an_alias_of_a_layer_class_is_exported(tmp_path):
                 x = self.se(x)
                 return self.se2(x).flatten(1)
     """))
-    p = subprocess.run([sys.executable, "-m", "torch2nnx", "translate", "aliaspkg/model.py", "--no-cache"],
-                       cwd=tmp_path, capture_output=True, text=True)
-    assert p.returncode == 0, p.stderr
+    translate_beside(tmp_path, "aliaspkg/model.py")
     code = (pkg / "model_nnx.py").read_text()
     assert "SqueezeExcite(dim, rngs=rngs)" in code and "_SE_LAYER(dim, rngs=rngs)" in code, code
-    script = textwrap.dedent("""
-        import numpy as np, torch, jax.numpy as jnp
-        from flax import nnx
-        from torch2nnx.verify import perturb
-        from aliaspkg import model, model_nnx, model_nnx_weights as w
-        t = model.Net(); perturb(t, 0)
-        j = model_nnx.Net(rngs=nnx.Rngs(0))
-        w.load_torch_state_dict(j, t.state_dict())
-        x = np.random.default_rng(0).standard_normal((2, 4, 6, 6)).astype(np.float32)
-        with torch.no_grad():
-            ref = t(torch.from_numpy(x)).numpy()
-        out = j(jnp.asarray(x.transpose(0, 2, 3, 1)))  # channels-last in, (N, C*H*W) out as torch
-        np.testing.assert_allclose(np.asarray(out), ref, rtol=1e-4, atol=1e-4)
-        print("PARITY OK")
-    """)
-    r = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True)
-    assert "PARITY OK" in r.stdout, r.stderr[-3000:]
+    parity_beside(tmp_path, "aliaspkg.model", (2, 4, 6, 6))  # channels-last in, (N, C*H*W) out as torch
 
 
 CHOSEN = HEADER + textwrap.dedent("""

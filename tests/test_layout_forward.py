@@ -5,13 +5,11 @@ Each case: torch vs NNX, perturbed weights, eval and nnx.jit."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 
-from harness import run_parity, translate_files
+from harness import parity_beside, run_parity, translate_beside, translate_files
 
 HEADER = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\nfrom typing import List, Optional\n\n\n"
 
@@ -177,41 +175,16 @@ def _package(tmp_path, files: dict):
     return pkg.parent
 
 
-def _package_parity(root, code: str, shape):
-    script = f"""
-import numpy as np, torch, jax.numpy as jnp
-from flax import nnx
-from torch2nnx.verify import perturb
-torch.set_num_threads(1)
-{code}
-perturb(t_model, 0)
-w.load_torch_state_dict(j_model, t_model.state_dict())
-t_model.eval(); j_model.eval()
-x = np.random.default_rng(0).standard_normal({tuple(shape)}).astype(np.float32)
-with torch.no_grad():
-    t = t_model(torch.from_numpy(x)).numpy()
-xl = jnp.asarray(x.transpose(0, 2, 3, 1))
-np.testing.assert_allclose(np.asarray(j_model(xl)), t, rtol=1e-4, atol=1e-4)
-np.testing.assert_allclose(np.asarray(nnx.jit(lambda m, v: m(v))(j_model, xl)), t, rtol=1e-4, atol=1e-4)
-print("PARITY OK")
-"""
-    p = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True)
-    assert "PARITY OK" in p.stdout, p.stderr[-3000:]
-
-
 def test_parameter_padded_before_a_conv_is_taken_channels_last(tmp_path):
     """cait/vit's PatchEmbed pads its input (F.pad) before the patch conv: the pad
     does not fix the input's layout, the conv does. Callers in other files that
     do not know the class (a factory argument) hand it channels-last, as the
     output contract says every translated module takes."""
     root = _package(tmp_path, {"layers": PATCH_LAYERS, "model": PATCH_MODEL})
-    p = subprocess.run([sys.executable, "-m", "torch2nnx", "translate", "fwdpkg/model.py", "--no-cache"],
-                       cwd=root, capture_output=True, text=True)
-    assert p.returncode == 0, p.stderr
+    translate_beside(root, "fwdpkg/model.py")
     layers = (root / "fwdpkg" / "layers_nnx.py").read_text()
     assert "B, H, W, C = x.shape" in layers and "jnp.transpose" not in layers
-    _package_parity(root, "from fwdpkg import model, model_nnx, model_nnx_weights as w\n"
-                          "t_model = model.Net(); j_model = model_nnx.Net(rngs=nnx.Rngs(0))", (2, 3, 14, 14))
+    parity_beside(root, "fwdpkg.model", (2, 3, 14, 14))
 
 
 SHAPE_READ = """

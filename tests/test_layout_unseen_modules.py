@@ -11,7 +11,7 @@ import numpy as np
 
 import textwrap
 
-from harness import run_parity, translate_files
+from harness import parity_beside, run_parity, translate_beside, translate_files
 from test_layout_forward import HEADER
 
 ECA = """
@@ -106,31 +106,10 @@ def test_factory_defaulting_to_another_files_class_uses_its_layouts(tmp_path):
     handed to it are recorded, so it is translated taking them channels-last
     (before, no call reached it, it took torch order and was handed
     channels-last maps: a reshape error, or wrong numbers when C == W)."""
-    import subprocess
-    import sys
     pkg = tmp_path / "normpkg"
     pkg.mkdir()
     (pkg / "__init__.py").write_text("")
     (pkg / "norm.py").write_text(HEADER + textwrap.dedent(NORM_FILE))
     (pkg / "model.py").write_text(HEADER + textwrap.dedent(MODEL_FILE))
-    p = subprocess.run([sys.executable, "-m", "torch2nnx", "translate", "normpkg/model.py", "--no-cache"],
-                       cwd=tmp_path, capture_output=True, text=True)
-    assert p.returncode == 0, p.stderr
-    script = textwrap.dedent("""
-        import numpy as np, torch, jax, jax.numpy as jnp
-        from flax import nnx
-        from torch2nnx.verify import perturb
-        from normpkg import model, model_nnx, model_nnx_weights as w
-        t = model.Net(); perturb(t, 0); t.eval()
-        j = model_nnx.Net(rngs=nnx.Rngs(0))
-        w.load_torch_state_dict(j, t.state_dict()); j.eval()
-        x = np.random.default_rng(0).standard_normal((2, 3, 8, 8)).astype(np.float32)
-        with torch.no_grad():
-            ref = t(torch.from_numpy(x)).numpy()
-        xj = jnp.asarray(np.moveaxis(x, 1, -1))
-        np.testing.assert_allclose(np.asarray(j(xj)), ref, rtol=1e-4, atol=1e-4)
-        np.testing.assert_allclose(np.asarray(nnx.jit(lambda m, v: m(v))(j, xj)), ref, rtol=1e-4, atol=1e-4)
-        print("PARITY OK")
-    """)
-    r = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True)
-    assert "PARITY OK" in r.stdout, r.stderr[-3000:]
+    translate_beside(tmp_path, "normpkg/model.py")
+    parity_beside(tmp_path, "normpkg.model", (2, 3, 8, 8))

@@ -17,7 +17,7 @@ from torch2nnx import project
 from torch2nnx.follow import Reexports, followed
 from torch2nnx.project import dependency_levels, file_unit, looks_translated
 
-from harness import perturb
+from harness import parity_beside, perturb
 
 ROOT = Path(__file__).resolve().parent.parent
 PKG = ROOT / "fixtures" / "pkg_relative"
@@ -34,28 +34,6 @@ def _cli(*args, cwd):
                           capture_output=True, text=True)
 
 
-def _parity(pkg_dir: Path, code: str):
-    """Run ``code`` (which builds t_model/j_model/w) in a fresh interpreter beside the package."""
-    script = f"""
-import numpy as np, torch, jax.numpy as jnp
-from flax import nnx
-from torch2nnx.verify import perturb
-torch.set_num_threads(1)
-{code}
-perturb(t_model, 0)
-w.load_torch_state_dict(j_model, t_model.state_dict())
-t_model.eval(); j_model.eval()
-x = np.random.default_rng(0).standard_normal((2, 3, 8, 8)).astype(np.float32)
-with torch.no_grad():
-    t = t_model(torch.from_numpy(x)).numpy()
-j = np.asarray(j_model(jnp.asarray(x.transpose(0, 2, 3, 1))))
-np.testing.assert_allclose(j, t, rtol=1e-4, atol=1e-4)
-print("PARITY OK")
-"""
-    p = subprocess.run([sys.executable, "-c", script], cwd=pkg_dir, capture_output=True, text=True)
-    assert "PARITY OK" in p.stdout, p.stderr[-3000:]
-
-
 def test_next_to_source_resolves_relative_imports_and_follows_them(pkg):
     """`torch2nnx translate relpkg/model.py`: the translation sits next to its
     source, keeps relative imports, imports the translation of the layers file
@@ -67,8 +45,7 @@ def test_next_to_source_resolves_relative_imports_and_follows_them(pkg):
     assert "from .registry import register" in code  # plain Python: kept, relative
     assert (pkg / "relpkg" / "layers_nnx.py").is_file()
     assert not (pkg / "relpkg" / "registry_nnx.py").exists()  # no torch: imported as it is
-    _parity(pkg, "from relpkg import model, model_nnx, model_nnx_weights as w\n"
-                 "t_model = model.Net(5); j_model = model_nnx.Net(5, rngs=nnx.Rngs(0))")
+    parity_beside(pkg, "relpkg.model", (2, 3, 8, 8), args="5")
 
 
 def test_no_follow(pkg):
@@ -111,8 +88,7 @@ def test_reexports_name_the_defining_file(tmp_path):
     p = _cli("translate", "zoo/net.py", cwd=root)
     assert p.returncode == 0, p.stderr
     assert "from zoo.layers.conv_nnx import ConvBN" in (root / "zoo" / "net_nnx.py").read_text()
-    _parity(root, "from zoo import net, net_nnx, net_nnx_weights as w\n"
-                  "t_model = net.Net(); j_model = net_nnx.Net(rngs=nnx.Rngs(0))")
+    parity_beside(root, "zoo.net", (2, 3, 8, 8))
 
 
 def test_dependency_levels_put_cycles_after_what_they_import():
@@ -270,8 +246,7 @@ def test_a_module_imported_from_its_package_imports_its_translation(tmp_path):
     p = _cli("translate", "zoo/net.py", cwd=root)
     assert p.returncode == 0, p.stderr
     assert "from . import layers_nnx as layers" in (root / "zoo" / "net_nnx.py").read_text()
-    _parity(root, "from zoo import net, net_nnx, net_nnx_weights as w\n"
-                  "t_model = net.Net(); j_model = net_nnx.Net(rngs=nnx.Rngs(0))")
+    parity_beside(root, "zoo.net", (2, 3, 8, 8))
 
 
 def _zoo_reexporting(tmp_path, name: str, builder: str, import_line: str) -> tuple[Path, str]:
@@ -299,8 +274,7 @@ def test_a_name_the_package_binds_is_not_its_submodule(tmp_path):
     root, code = _zoo_reexporting(tmp_path, "conv", "def conv(i, o, k=3):\n    return nn.Conv2d(i, o, k, padding=k // 2)\n",
                                   "from . import conv")
     assert "conv_nnx as conv" not in code
-    _parity(root, "from zoo import net, net_nnx, net_nnx_weights as w\n"
-                  "t_model = net.Net(); j_model = net_nnx.Net(rngs=nnx.Rngs(0))")
+    parity_beside(root, "zoo.net", (2, 3, 8, 8))
 
 
 def test_a_name_the_package_reexports_over_its_submodule_is_the_name(tmp_path):
@@ -312,5 +286,4 @@ def test_a_name_the_package_reexports_over_its_submodule_is_the_name(tmp_path):
         tmp_path, "make_conv", "def make_conv(cin, cout):\n    return nn.Conv2d(cin, cout, 3, padding=1)\n",
         "from zoo import make_conv")
     assert "from zoo.make_conv_nnx import make_conv" in code
-    _parity(root, "from zoo import net, net_nnx, net_nnx_weights as w\n"
-                  "t_model = net.Net(); j_model = net_nnx.Net(rngs=nnx.Rngs(0))")
+    parity_beside(root, "zoo.net", (2, 3, 8, 8))

@@ -8,13 +8,11 @@ build at all (they raised ``missing 'rngs'`` before) and stay at parity.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 
-from harness import run_parity, translate_files
+from harness import parity_beside, run_parity, translate_beside, translate_files
 
 HEADER = "import torch\nimport torch.nn as nn\nfrom functools import partial\n\n\n"
 
@@ -106,11 +104,6 @@ def test_methods_taking_rngs_known_by_name(tmp_path):
     run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 8)], jit=True)
 
 
-def _run(root, script: str) -> None:
-    r = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], cwd=root, capture_output=True, text=True)
-    assert "PARITY OK" in r.stdout, r.stderr[-3000:]
-
-
 def test_init_functions_and_methods_of_other_files(tmp_path):
     """An init function of another file handed to ``named_apply`` (it draws:
     ours are bound), a local init function handed on from a method that has no
@@ -189,26 +182,9 @@ def test_init_functions_and_methods_of_other_files(tmp_path):
             def forward(self, x):
                 return self.head(self.mlp(x + self.pos))
     """))
-    p = subprocess.run([sys.executable, "-m", "torch2nnx", "translate", "ipkg/model.py", "--no-cache"],
-                       cwd=tmp_path, capture_output=True, text=True)
-    assert p.returncode == 0, p.stderr
+    translate_beside(tmp_path, "ipkg/model.py")
     out = (pkg / "model_nnx.py").read_text()
     assert "functools.partial(init_weight_vit, rngs=rngs)" in out, out
     assert "partial(_init_local, head_bias=0.0, rngs=self.rngs)" in out, out  # no rngs in reset_weights
     assert "module.init_weights(rngs=rngs)" in out, out  # Mlp's, in layers.py
-    _run(tmp_path, """
-        import numpy as np, torch, jax.numpy as jnp
-        from flax import nnx
-        from torch2nnx.verify import perturb
-        from ipkg import model, model_nnx, model_nnx_weights as w
-        t = model.Net(); perturb(t, 0)
-        j = model_nnx.Net(rngs=nnx.Rngs(0))
-        w.load_torch_state_dict(j, t.state_dict())
-        x = np.random.default_rng(0).standard_normal((2, 8)).astype(np.float32)
-        with torch.no_grad():
-            ref = t(torch.from_numpy(x)).numpy()
-        np.testing.assert_allclose(np.asarray(j(jnp.asarray(x))), ref, rtol=1e-4, atol=1e-4)
-        np.testing.assert_allclose(np.asarray(nnx.jit(lambda m, v: m(v))(j, jnp.asarray(x))), ref,
-                                   rtol=1e-4, atol=1e-4)
-        print("PARITY OK")
-    """)
+    parity_beside(tmp_path, "ipkg.model", (2, 8))
