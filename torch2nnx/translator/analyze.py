@@ -299,10 +299,9 @@ def find_builders(module: cst.Module, f: FileContext) -> dict[str, set[str]]:
     Returns {class name: builder method names}; module-level builders go into
     ``f.builders``.
     """
-    from .factory_uses import class_factories, dynamic_layer_calls, factory_globals
+    from .factory_uses import class_factories, dynamic_layer_calls
 
     f.class_factories = class_factories(module, f)
-    f.factory_globals = factory_globals(module, f)
     f.method_names = {s.name.value for info in f.classes.values() for s in info.node.body.body
                       if isinstance(s, cst.FunctionDef)}
     funcs = {s.name.value: calls_of(s, f) for s in module.body if isinstance(s, cst.FunctionDef)}

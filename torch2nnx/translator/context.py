@@ -106,7 +106,6 @@ class FileContext:
         # imports: `m.init_weights()` on a receiver of unknown class hands ours (rngs_methods.py)
         self.rngs_methods: set[str] = set()
         # module-level names bound to a layer class or a partial of one (_SE_LAYER = partial(SqueezeExcite, ...))
-        self.factory_globals: set[str] = set()
         # config-object fields holding layer factories: field -> translated classes
         self.factory_fields: dict[str, tuple[str, ...]] = {}
         # module-level functions that draw random numbers when called: they take

@@ -213,8 +213,8 @@ def dynamic_layer_calls(func: cst.FunctionDef, f, loc: _Locals | None = None) ->
     def dynamic(callee) -> bool:
         if isinstance(callee, cst.Name):
             # a local, or a module-level alias / partial of a layer class (layer_globals)
-            return callee.value in local or glob.get(callee.value, ("",))[0] == "class" \
-                or callee.value in f.factory_globals
+            # (or of a torch layer: ``_NORM = nn.BatchNorm2d``)
+            return callee.value in local or glob.get(callee.value, ("",))[0] in ("class", "torch")
         if isinstance(callee, cst.Subscript):
             root = _root(callee)
             if root not in local and glob.get(root, ("",))[0] == "registry" \
@@ -326,32 +326,3 @@ def class_factories(module: cst.Module, f) -> set[str]:
         if any(is_class(r, bound) for r in slots.returned):
             out.add(s.name.value)
     return out
-
-
-def factory_globals(module: cst.Module, f) -> set[str]:
-    """Module-level names every binding of which is a layer class of the run or
-    a partial of one (``_SE_LAYER = partial(SqueezeExcite, gate_layer=...)``):
-    calling one builds a layer."""
-    classes = set(f.classes) | {n for n, k in f.external.items() if k.endswith("class")}
-
-    def is_class(node) -> bool:
-        if isinstance(node, cst.Name) and node.value in classes:
-            return True
-        if isinstance(node, cst.Call) and node.args and f.imports.qualify(node.func) == "functools.partial":
-            return is_class(node.args[0].value)
-        q = f.imports.qualify(node) if isinstance(node, (cst.Name, cst.Attribute)) else None
-        rule = registry.lookup(q) if q is not None else None
-        return rule is not None and rule.layer
-
-    seen: dict[str, bool] = {}
-    for stmt in module.body:
-        if isinstance(stmt, (cst.ClassDef, cst.FunctionDef)):
-            seen[stmt.name.value] = False
-        if not isinstance(stmt, cst.SimpleStatementLine):
-            continue
-        for small in stmt.body:
-            if isinstance(small, cst.Assign):
-                for t in small.targets:
-                    if isinstance(t.target, cst.Name):
-                        seen[t.target.value] = seen.get(t.target.value, True) and is_class(small.value)
-    return {n for n, ok in seen.items() if ok and n not in classes}

@@ -10,14 +10,18 @@ function returning such a construction builds layers (its callers pass
 ``rngs``). Aliases and partials are exported with the kind of their class, so
 other files of a run see a class.
 
-Read-only; fills ``f.layer_globals``: name -> ("class" | "registry", the
-class names it may stand for).
+A name bound to a torch layer (``_NORM = nn.BatchNorm2d``, a partial of one)
+builds a layer too but names no class of the run: kind "torch".
+
+Read-only; fills ``f.layer_globals``: name -> ("class" | "registry" | "torch",
+the class names it may stand for).
 """
 
 from __future__ import annotations
 
 import libcst as cst
 
+from ..rules import registry
 from .context import FileContext
 
 # external kinds whose construction takes rngs from a builder
@@ -58,6 +62,16 @@ def _registry(node, f: FileContext, known: dict) -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(found)) or None
 
 
+def _torch_layer(node, f: FileContext) -> bool:
+    """A torch layer class (a rule row building a layer), or a partial of one."""
+    if isinstance(node, cst.Call) and node.args and f.imports.qualify(node.func) == "functools.partial":
+        first = node.args[0]
+        return first.keyword is None and not first.star and _torch_layer(first.value, f)
+    q = f.imports.qualify(node) if isinstance(node, (cst.Name, cst.Attribute)) else None
+    rule = registry.lookup(q) if q is not None else None
+    return rule is not None and rule.layer
+
+
 def find_layer_globals(module: cst.Module, f: FileContext) -> None:
     known: dict[str, tuple[str, tuple[str, ...]]] = {}
     bad: set[str] = set()  # bound at module level to something else too
@@ -78,6 +92,8 @@ def find_layer_globals(module: cst.Module, f: FileContext) -> None:
                 continue
             t = _targets(value, f, known)
             entry = ("class", t) if t else (("registry", r) if (r := _registry(value, f, known)) else None)
+            if entry is None and _torch_layer(value, f):
+                entry = ("torch", ())
             if entry is None or name in known and known[name][0] != entry[0]:
                 bad.add(name)
                 continue
