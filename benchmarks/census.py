@@ -1,7 +1,7 @@
 """Whole-package census: translate every ``.py`` of installed packages and
 count what went wrong.
 
-    python benchmarks/census.py [PACKAGE ...] [-j N] [--json OUT] [--limit N] [--only SUBSTR] [--every N] [--timeout S]
+    python benchmarks/census.py [PACKAGE ...] [-j N] [--json OUT] [--limit N] [--only SUBSTR] [--every N] [--shard I/N] [--timeout S]
 
 Default packages: torchvision, timm, transformers (read from site-packages,
 never copied). Each file is translated alone, as ``torch2nnx translate FILE``
@@ -37,8 +37,15 @@ def main(argv=None) -> int:
     ap.add_argument("--limit", type=int, help="only the first N files of each package")
     ap.add_argument("--only", help="only files whose path contains this")
     ap.add_argument("--every", type=int, default=1, help="every N-th file of each package (a sample)")
+    ap.add_argument("--shard", default="0/1",
+                    help="I/N: the I-th of N interleaved parts (a long census run in pieces, each with its --json)")
     ap.add_argument("--timeout", type=int, default=300, help="seconds per file")
     args = ap.parse_args(argv)
+    try:
+        shard, shards = (int(v) for v in args.shard.split("/"))
+        assert 0 <= shard < shards
+    except (ValueError, AssertionError):
+        ap.error(f"--shard: expected I/N with 0 <= I < N, got {args.shard!r}")
     rows = []
     ctx = multiprocessing.get_context("forkserver")
     bad_total = 0
@@ -49,7 +56,7 @@ def main(argv=None) -> int:
             raise SystemExit(f"census: {e}")
         if args.only:
             files = [p for p in files if args.only in str(p)]
-        files = files[:: args.every]
+        files = files[:: args.every][shard::shards]
         if args.limit:
             files = files[: args.limit]
         t0 = time.perf_counter()
