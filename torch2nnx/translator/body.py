@@ -44,6 +44,7 @@ from .operands import guarded_result, indexed_rank, operand, tidy
 from .branch_envs import BranchEnvsMixin
 from .loop_bindings import ComprehensionScopes, iter_element
 from .places import PlacesMixin
+from .closures import takes_own_rngs
 from .rngs_methods import bind_rngs, flatten_partial, rngs_method_call, rngs_method_value
 
 _code = cst.Module([]).code_for_node
@@ -512,6 +513,9 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
     def leave_FunctionDef(self, original, updated):
         self.leave_definition()
         self.leave_nested_def()
+        if self.build_ctx.rngs_available and _passes_rngs(updated.body):
+            # a closure building layers, maybe handed out as a factory (closures.py)
+            updated = updated.with_changes(params=takes_own_rngs(updated.params, self.build_ctx.rngs))
         return self._attach(updated)
 
     # ------------------------------------------------------------- transposes
@@ -810,13 +814,7 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
         ``rngs`` as to any factory, so it takes them (ours by default)."""
         if not self.build_ctx.rngs_available or not _passes_rngs(updated.body):
             return updated
-        p = updated.params
-        if any(x.name.value == "rngs" for x in (*p.params, *p.kwonly_params)) or p.star_kwarg is not None:
-            return updated
-        star = p.star_arg if isinstance(p.star_arg, cst.Param) else cst.ParamStar()
-        rngs = cst.Param(cst.Name("rngs"), default=cst.Name(self.build_ctx.rngs),
-                         equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")))
-        return updated.with_changes(params=p.with_changes(star_arg=star, kwonly_params=[*p.kwonly_params, rngs]))
+        return updated.with_changes(params=takes_own_rngs(updated.params, self.build_ctx.rngs))
 
     def leave_Integer(self, original, updated):
         return self.set(updated, L.OTHER_TAG)

@@ -15,6 +15,7 @@ from .imports import dotted
 from .module_api import stateless_record
 from . import row_base
 from .factory_uses import dynamic_layer_calls, function_locals
+from .optional_values import maybe_none_locals, optional_buffer
 from ..rules.base import _REQUIRED, Unsupported, parse_params
 
 
@@ -62,6 +63,8 @@ class BufferRewriter(BodyRewriter):
     timm's ``_init_buffers`` or ``_create_cache``): ``register_buffer`` becomes an
     attribute holding a Variable, ``register_parameter`` an attribute holding the
     parameter (``nnx.data(None)`` for None)."""
+
+    maybe_none: set = frozenset()  # locals that may hold None (optional_values.py)
 
     def leave_SimpleStatementLine(self, original, updated):
         if len(updated.body) == 1 and isinstance(updated.body[0], cst.Expr):
@@ -125,6 +128,9 @@ class BufferRewriter(BodyRewriter):
         if code(value) == "None":
             new_value = expr("nnx.data(None)")
             tag = L.OTHER_TAG
+        elif isinstance(value, cst.Name) and value.value in self.maybe_none:
+            new_value = optional_buffer(cls_name, value.value)  # torch's attribute is None then
+            tag = L.plain()
         else:
             new_value = expr(f"{cls_name}({code(value)})")
             tag = L.plain()
@@ -177,6 +183,8 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
     rw.build_ctx.rngs_available = needs_rngs
     loc = function_locals(func)  # one walk for the helper aliases and the factories
     rw.build_ctx.local_names = loc.names
+    if isinstance(rw, BufferRewriter):
+        rw.maybe_none = maybe_none_locals(func, f)
     if needs_rngs:
         rw.layer_calls = dynamic_layer_calls(func, f, loc)
     if kind == "function":
