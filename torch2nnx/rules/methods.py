@@ -324,6 +324,12 @@ def _index_select(a, ctx):
     return f"jnp.take({a.src('input')}, {a.src('index')}, axis={a.src('dim')})"
 
 
+def _roll(a, ctx):
+    # torch.roll without dims rolls the flattened tensor and restores the shape, as jnp.roll does
+    axis = f", axis={a.src('dims')}" if a.given("dims") and a.src("dims") != "None" else ""
+    return f"jnp.roll({a.src('input')}, {a.src('shifts')}{axis})"
+
+
 def _flip(a, ctx):
     d = a.star[0] if len(a.star) == 1 else "(" + ", ".join(a.star) + ")"
     if a.given("dims"):
@@ -495,6 +501,9 @@ RULES = [
     m("index_select", "dim, index", _index_select, dims("dim"),
       (Example("x.index_select(1, y)", ("float32[3,4]", "int32[3]:0:4")),)),
     m("flip", "*dims", _flip, PLAIN, (Example("x.flip(1)", X2), Example("x.flip(0, 1)", X2))),
+    m("roll", "shifts, dims=None", _roll, dims("dims", nodim="canonical"),
+      (Example("x.roll((1, -2), dims=(2, 3))", X4, channels_last=True), Example("x.roll(2, 1)", X4, channels_last=True),
+       Example("x.roll(3)", X2))),
     m("cumsum", "dim, dtype=None", lambda a, ctx: f"jnp.cumsum({a.src('input')}, axis={a.src('dim')})", dims("dim"),
       (Example("x.cumsum(1)", X2),)),
     m("new_zeros", "*size, dtype=None, device=None, requires_grad=False", _new("zeros"), Layout("source"),
