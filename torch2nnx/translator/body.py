@@ -23,7 +23,7 @@ from ..rules.module_methods import BY_NAME as MODULE_METHOD_NAMES, REQUIRES_GRAD
 from ..rules.seq_ops import TIED_LINEAR_WEIGHTS, TIED_WEIGHT_NAMES
 from . import layout as L
 from .kernel_layout import renamed_torch_attrs, renamed_torch_params, weight_tag
-from . import held_permutations, image_batches, module_api, reshape_choice, shape_reads
+from . import branch_layouts, held_permutations, image_batches, module_api, reshape_choice, shape_reads
 from .analyze import is_super_reset
 from .call_args import later_args
 from .context import UNKNOWN_MODULE, BuildCtx, ClassInfo, FileContext, ModuleRef, Summary, module_dict_item
@@ -462,6 +462,7 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
         self._branch_env()
 
     def leave_If(self, original, updated):
+        updated = branch_layouts.settle_if(self, updated)
         self._pop_env()
         return self._attach(updated)
 
@@ -951,6 +952,12 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
         if either is not None:
             # `partial(nn.Conv2d, kernel_size=1) if use_conv else nn.Linear`: either layer
             return self.set(updated, Tag(L.MODULE, module=either))
+        if a.kind == L.MODULE and _is_none(updated.orelse):
+            # `nn.Conv2d(c, 1, 1) if use_attn else None`: an optional layer slot, only
+            # ever called holding the layer (timm's GlobalContext `conv_attn`)
+            return self.set(updated, a)
+        if b.kind == L.MODULE and _is_none(updated.body):
+            return self.set(updated, b)
         return self.set(updated, L.join(a, b))
 
     def leave_Attribute(self, original, updated):
