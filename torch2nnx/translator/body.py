@@ -183,6 +183,11 @@ def _built(m: ModuleRef) -> ModuleRef:
     return ModuleRef("union", elements=m.elements) if m.elements else ModuleRef("unknown", function=True)
 
 
+def _writes_receiver(rule) -> bool:
+    """An in-place tensor method (``x.copy_(v)``, ``x.add_(y)``): its receiver is written."""
+    return rule.name.startswith("Tensor.") and rule.name.endswith("_") and not rule.name.endswith("__")
+
+
 def _is_none(node) -> bool:
     return isinstance(node, cst.Name) and node.value == "None"
 
@@ -1977,6 +1982,14 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
                             on = name_nodes[other]
                             ot = self.tag(on)
                             a_node, b_node, result = self.elementwise(node, on, result, ot)
+                            if a_node is not node and _writes_receiver(rule) and first == tensor_names[0] \
+                                    and t.kind == L.TENSOR and ot.kind == L.TENSOR:
+                                # `buf.copy_(v)`, `x.mul_(s)`: the receiver is written, so it
+                                # keeps its layout; the operand is brought to it (before, the
+                                # receiver was rewritten and the write landed in a temporary)
+                                a_node, result = node, t
+                                b_node = self.canonical(on) if not t.channels_last else \
+                                    self.to_layout(on, ot, t)
                             if a_node is not node:
                                 args.given_src[first] = code(a_node)
                             if b_node is not on:
