@@ -141,3 +141,50 @@ def test_optional_layer_slot_takes_channels_last(tmp_path):
 
     for jit in (False, True):
         run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 3, 5, 7)], kwargs=kwargs, jit=jit)
+
+
+S2D_LAYERS = """
+    class SpaceToDepth(nn.Module):
+        def __init__(self, block_size: int = 2):
+            super().__init__()
+            self.bs = block_size
+
+        def forward(self, x):
+            N, C, H, W = x.size()
+            x = x.view(N, C, H // self.bs, self.bs, W // self.bs, self.bs)
+            x = x.permute(0, 3, 5, 1, 2, 4).contiguous()
+            return x.view(N, C * self.bs * self.bs, H // self.bs, W // self.bs)
+"""
+
+S2D_MODEL = """
+    from collections import OrderedDict
+    from .layers import SpaceToDepth
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Sequential(OrderedDict([('s2d', SpaceToDepth()), ('conv', nn.Conv2d(12, 4, 3))]))
+
+        def forward(self, x):
+            return self.body(x)
+"""
+
+
+def test_named_sequential_of_another_files_class_needing_a_layout_change_is_marked(tmp_path):
+    """TResNet's body: ``nn.Sequential(OrderedDict([('s2d', SpaceToDepth()), ('conv1', ...)]))``
+    with SpaceToDepth (torch order in and out) from another file. The fold now reads
+    that file's summary, so the layout change it cannot make between two named
+    layers is marked T2N004 (before: the body was handed channels-last maps and
+    SpaceToDepth read them in torch order, silently)."""
+    import subprocess
+    import sys
+
+    from test_layout_forward import _package
+
+    root = _package(tmp_path, {"layers": S2D_LAYERS, "model": S2D_MODEL})
+    p = subprocess.run([sys.executable, "-m", "torch2nnx", "translate", "fwdpkg/model.py", "--no-cache"],
+                       cwd=root, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    model = (root / "fwdpkg" / "model_nnx.py").read_text()
+    assert "TODO(torch2nnx): T2N004" in model and "T2N004" in p.stdout + p.stderr

@@ -2250,17 +2250,21 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
                 t = self._class_returns(r)
         return takes, (None if t.kind == L.FREE else t)
 
-    def _class_takes(self, r: ModuleRef):
+    def _class_summary(self, r: ModuleRef):
+        """The ``__call__`` summary of a class of this file or, as its file exported
+        it, of another file of the run (a Sequential folding both kinds of layers)."""
         info = self.f.classes.get(r.cls)
-        s = info.methods.get("__call__") if info else None
+        return info.methods.get("__call__") if info else self.f.external_summaries.get(r.cls)
+
+    def _class_takes(self, r: ModuleRef):
+        s = self._class_summary(r)
         if s is None:
             return None
         params = [p for p in s.params if p != "self"]
         return s.takes.get(params[0]) if params else None
 
     def _class_returns(self, r: ModuleRef):
-        info = self.f.classes.get(r.cls)
-        s = info.methods.get("__call__") if info else None
+        s = self._class_summary(r)
         if s is None or s.returns is None or s.returns.kind == L.FREE:
             return None
         return s.returns
