@@ -23,7 +23,7 @@ from ..rules.module_methods import BY_NAME as MODULE_METHOD_NAMES, REQUIRES_GRAD
 from ..rules.seq_ops import TIED_LINEAR_WEIGHTS, TIED_WEIGHT_NAMES
 from . import layout as L
 from .kernel_layout import renamed_torch_attrs, renamed_torch_params, weight_tag
-from . import held_permutations, image_batches, module_api, reshape_choice, shape_reads
+from . import branch_layouts, held_permutations, image_batches, module_api, reshape_choice, shape_reads
 from .analyze import is_super_reset
 from .call_args import later_args
 from .context import UNKNOWN_MODULE, BuildCtx, ClassInfo, FileContext, ModuleRef, Summary, module_dict_item
@@ -182,6 +182,11 @@ def _built(m: ModuleRef) -> ModuleRef:
     if len(m.elements) == 1:
         return m.elements[0]
     return ModuleRef("union", elements=m.elements) if m.elements else ModuleRef("unknown", function=True)
+
+
+def _writes_receiver(rule) -> bool:
+    """An in-place tensor method (``x.copy_(v)``, ``x.add_(y)``): its receiver is written."""
+    return rule.name.startswith("Tensor.") and rule.name.endswith("_") and not rule.name.endswith("__")
 
 
 def _is_none(node) -> bool:
@@ -463,6 +468,7 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
         self._branch_env()
 
     def leave_If(self, original, updated):
+        updated = branch_layouts.settle_if(self, updated)
         self._pop_env()
         return self._attach(updated)
 
@@ -949,6 +955,12 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
         if either is not None:
             # `partial(nn.Conv2d, kernel_size=1) if use_conv else nn.Linear`: either layer
             return self.set(updated, Tag(L.MODULE, module=either))
+        if a.kind == L.MODULE and _is_none(updated.orelse):
+            # `nn.Conv2d(c, 1, 1) if use_attn else None`: an optional layer slot, only
+            # ever called holding the layer (timm's GlobalContext `conv_attn`)
+            return self.set(updated, a)
+        if b.kind == L.MODULE and _is_none(updated.body):
+            return self.set(updated, b)
         return self.set(updated, L.join(a, b))
 
     def leave_Attribute(self, original, updated):
@@ -1968,6 +1980,14 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
                             on = name_nodes[other]
                             ot = self.tag(on)
                             a_node, b_node, result = self.elementwise(node, on, result, ot)
+                            if a_node is not node and _writes_receiver(rule) and first == tensor_names[0] \
+                                    and t.kind == L.TENSOR and ot.kind == L.TENSOR:
+                                # `buf.copy_(v)`, `x.mul_(s)`: the receiver is written, so it
+                                # keeps its layout; the operand is brought to it (before, the
+                                # receiver was rewritten and the write landed in a temporary)
+                                a_node, result = node, t
+                                b_node = self.canonical(on) if not t.channels_last else \
+                                    self.to_layout(on, ot, t)
                             if a_node is not node:
                                 args.given_src[first] = code(a_node)
                             if b_node is not on:
@@ -2228,17 +2248,21 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
                 t = self._class_returns(r)
         return takes, (None if t.kind == L.FREE else t)
 
-    def _class_takes(self, r: ModuleRef):
+    def _class_summary(self, r: ModuleRef):
+        """The ``__call__`` summary of a class of this file or, as its file exported
+        it, of another file of the run (a Sequential folding both kinds of layers)."""
         info = self.f.classes.get(r.cls)
-        s = info.methods.get("__call__") if info else None
+        return info.methods.get("__call__") if info else self.f.external_summaries.get(r.cls)
+
+    def _class_takes(self, r: ModuleRef):
+        s = self._class_summary(r)
         if s is None:
             return None
         params = [p for p in s.params if p != "self"]
         return s.takes.get(params[0]) if params else None
 
     def _class_returns(self, r: ModuleRef):
-        info = self.f.classes.get(r.cls)
-        s = info.methods.get("__call__") if info else None
+        s = self._class_summary(r)
         if s is None or s.returns is None or s.returns.kind == L.FREE:
             return None
         return s.returns
