@@ -41,6 +41,7 @@ from .list_joins import joined_lists
 from .modeflag import READ as MODE_FLAG_READ
 from .modeflag import annassign_mode_flag, assign_mode_flag, augassign_mode_flag, is_mode_flag
 from .operands import guarded_result, indexed_rank, operand, tidy
+from . import branch_layouts
 from .branch_envs import BranchEnvsMixin
 from .loop_bindings import ComprehensionScopes, iter_element
 from .places import PlacesMixin
@@ -462,8 +463,8 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
         self._branch_env()
 
     def leave_If(self, original, updated):
-        self._pop_env()
-        return self._attach(updated)
+        moves = self._pop_env()
+        return self._attach(branch_layouts.apply(self, original, updated, moves))
 
     def visit_For(self, node):
         self.todos.append([])
