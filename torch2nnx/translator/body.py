@@ -795,6 +795,11 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
     def call_factory(self, original, updated, m: ModuleRef):
         """``norm_layer(planes)``: builds a layer; gets ``rngs`` like a constructor."""
         if not self.build_ctx.rngs_available:
+            if self._called_on_a_tensor(updated):
+                # `self.downsample(x)` in forward, the attribute annotated a layer class
+                # (`downsample: Optional[Type[nn.Module]]`) but handed a built module:
+                # a module of unknown class applied to the tensor
+                return self.call_module(original, updated, UNKNOWN_MODULE)
             self.todo(original, "T2N004", "a layer factory called outside a layer-building function")
             return self.set(updated, L.UNKNOWN_TAG)
         new = self.add_rngs(updated)
@@ -805,6 +810,15 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
                                      else ModuleRef("union", elements=m.elements)))
         # a layer of unknown class: maybe a stateless one NNX holds as a function
         return self.set(new, Tag(L.MODULE, module=ModuleRef("unknown", function=True)))
+
+    def _called_on_a_tensor(self, call) -> bool:
+        """A call in a module's forward whose first argument is a tensor (no layer
+        class takes one to be built)."""
+        if not call.args or call.args[0].keyword is not None or call.args[0].star \
+                or self.cls is None or self.func_name != "forward":
+            return False
+        t = self.tag(call.args[0].value)
+        return t.kind == L.TENSOR or (t.kind == L.FREE and t.param in self.summary.params)
 
     def leave_Lambda(self, original, updated):
         """``lambda d: Block(d)`` handed on as a factory: whoever calls it passes
