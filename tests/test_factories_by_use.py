@@ -391,3 +391,60 @@ def test_a_parameter_annotated_as_a_dict_is_no_tensor(tmp_path):
     result, tmod, jmod, wmod = translate_files(DICT_PARAM, tmp_path)
     assert 'block_kwargs["width"] = width' in result.code, result.code
     run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 8)])
+
+
+MODULE_ANNOTATED_AS_CLASS = HEADER + textwrap.dedent("""
+    from typing import Optional
+
+
+    class Embed(nn.Module):
+        def __init__(self, cin, cout):
+            super().__init__()
+            self.proj = nn.Conv2d(cin, cout, 3, stride=2, padding=1)
+
+        def forward(self, x):
+            return self.proj(x)
+
+
+    class Enc(nn.Module):
+        def __init__(self, dim):
+            super().__init__()
+            self.dw = nn.Conv2d(dim, dim, 3, padding=1, groups=dim)
+
+        def forward(self, x):
+            return x + self.dw(x)
+
+
+    class Stage(nn.Module):
+        def __init__(self, dim, downsample: Optional[Type[nn.Module]] = None):
+            super().__init__()
+            self.downsample = downsample if downsample is not None else nn.Identity()
+            self.blocks = nn.Sequential(Enc(dim), Enc(dim))
+
+        def forward(self, x):
+            x = self.downsample(x)
+            x = self.blocks(x)
+            return x
+
+
+    class Net(nn.Module):
+        def __init__(self, dim=8):
+            super().__init__()
+            self.stem = nn.Conv2d(3, dim, 3, padding=1)
+            self.stages = nn.Sequential(Stage(dim), Stage(2 * dim, downsample=Embed(dim, 2 * dim)))
+
+        def forward(self, x):
+            return self.stages(self.stem(x))
+""")
+
+
+def test_a_module_annotated_as_a_layer_class_applied_to_a_tensor(tmp_path):
+    """timm's SwiftFormer Stage: ``downsample: Optional[Type[nn.Module]]`` is handed a
+    built module, and forward applies it to ``x``. It is a module of unknown class
+    applied to a tensor (channels-last in, as the contract has it), not a factory
+    called without rngs (a T2N004 and an unknown value the next blocks transposed
+    as if in torch order: the depthwise conv got the width as channels)."""
+    result, tmod, jmod, wmod = translate_files(MODULE_ANNOTATED_AS_CLASS, tmp_path)
+    assert result.todo_count == 0, result.code
+    run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 3, 8, 10)])
+    run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 3, 8, 10)], jit=True)

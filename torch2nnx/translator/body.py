@@ -41,6 +41,7 @@ from .list_joins import joined_lists
 from .modeflag import READ as MODE_FLAG_READ
 from .modeflag import annassign_mode_flag, assign_mode_flag, augassign_mode_flag, is_mode_flag
 from .operands import guarded_result, indexed_rank, operand, tidy
+from . import branch_layouts
 from .branch_envs import BranchEnvsMixin
 from .loop_bindings import ComprehensionScopes, iter_element
 from .places import PlacesMixin
@@ -468,9 +469,8 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
         self._branch_env()
 
     def leave_If(self, original, updated):
-        updated = branch_layouts.settle_if(self, updated)
-        self._pop_env()
-        return self._attach(updated)
+        moves = self._pop_env()
+        return self._attach(branch_layouts.apply(self, original, updated, moves))
 
     def visit_For(self, node):
         self.todos.append([])
@@ -804,6 +804,11 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
     def call_factory(self, original, updated, m: ModuleRef):
         """``norm_layer(planes)``: builds a layer; gets ``rngs`` like a constructor."""
         if not self.build_ctx.rngs_available:
+            if self._called_on_a_tensor(updated):
+                # `self.downsample(x)` in forward, the attribute annotated a layer class
+                # (`downsample: Optional[Type[nn.Module]]`) but handed a built module:
+                # a module of unknown class applied to the tensor
+                return self.call_module(original, updated, UNKNOWN_MODULE)
             self.todo(original, "T2N004", "a layer factory called outside a layer-building function")
             return self.set(updated, L.UNKNOWN_TAG)
         new = self.add_rngs(updated)
@@ -814,6 +819,15 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
                                      else ModuleRef("union", elements=m.elements)))
         # a layer of unknown class: maybe a stateless one NNX holds as a function
         return self.set(new, Tag(L.MODULE, module=ModuleRef("unknown", function=True)))
+
+    def _called_on_a_tensor(self, call) -> bool:
+        """A call in a module's forward whose first argument is a tensor (no layer
+        class takes one to be built)."""
+        if not call.args or call.args[0].keyword is not None or call.args[0].star \
+                or self.cls is None or self.func_name != "forward":
+            return False
+        t = self.tag(call.args[0].value)
+        return t.kind == L.TENSOR or (t.kind == L.FREE and t.param in self.summary.params)
 
     def leave_Lambda(self, original, updated):
         """``lambda d: Block(d)`` handed on as a factory: whoever calls it passes

@@ -16,6 +16,7 @@ body early.
 
 from __future__ import annotations
 
+from . import branch_layouts
 from . import layout as L
 
 
@@ -40,29 +41,38 @@ class BranchEnvsMixin:
         before, done, has_else = self._envs[-1]
         has_else[0] = True
         if not self._ended:
-            done.append(dict(self.env))
+            done.append(("body", dict(self.env)))
         self._ended = False
         self.env = dict(before)
 
     def _pop_env(self, loop=False):
+        """Join the branches of the statement that ends. For an ``if``: the
+        transposes each live branch needs at its end so that a tensor leaves every
+        branch in one layout, {"body" | "else" | "before": [(name, from, to)]}
+        (``before``: the ``if`` has no ``else``, one must be added)."""
         before, done, has_else = self._envs.pop()
-        branches = list(done)
+        labelled = list(done)
         if not self._ended:
-            branches.append(dict(self.env))
+            labelled.append(("else" if has_else[0] else "body", dict(self.env)))
         if loop:
             # the body may run no time, or leave early (break / continue)
-            branches.append(before)
-            branches += self._loop_exits.pop()
+            branches = [e for _, e in labelled] + [before] + self._loop_exits.pop()
             self._ended = False
-        elif not has_else[0]:
-            branches.append(before)  # the branch may not run
-        if not branches:
+            if branches:
+                self.env = self._join_envs(branches)
+            return {}
+        if not has_else[0]:
+            labelled.append(("before", before))  # the branch may not run
+        if not labelled:
             # every branch returned or raised: what follows is unreachable
             self.env = before
             self._ended = True
-            return
+            return {}
         self._ended = False
-        self.env = self._join_envs(branches)
+        moves, agreed = branch_layouts.agree(labelled, self.resolve)
+        self.env = self._join_envs([e for _, e in labelled])
+        self.env.update(agreed)
+        return moves
 
     def _join_envs(self, branches):
         merged = {}

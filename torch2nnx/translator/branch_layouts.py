@@ -1,76 +1,100 @@
-"""Branches of an ``if`` that leave one variable in different layouts.
+"""A tensor leaving the branches of an ``if`` in different layouts.
 
-``if self.radix > 1: x = x.reshape((B, r, RC // r, H, W))`` (timm's split
-attention) leaves ``x`` held channels-last as a rank-5 tensor on one path and as
-the rank-4 map on the other; ``if not self.nchw_attn: x = x.permute(0, 2, 3, 1)``
-(MaxxViT) leaves it channels-last on one and in torch's order on the other. The
-join of the two tags is unknown, and what follows read the channels-last data in
-torch's order (an operand ``(B, r, c, 1, 1)`` broadcast against ``(B, H, W, r, c)``).
-
-Here each branch that falls through to the code after the ``if`` and holds such a
-variable channels-last ends by transposing it to torch's order (an ``else`` is
-added for the path that skips the body), so the join is torch order on every path:
-correct, one transpose per branch.
+``if self.mlp is not None: x = ...; x = x.transpose(1, 2).view(B, C, H, W)``
+after ``x = self.cpe2(...)`` (timm's DaViT): the body leaves ``x`` in torch
+order, the path around it channels-last. The join used to call ``x`` unknown
+and code after it read it in whichever order it guessed, silently wrong on one
+of the paths (the next block of a Sequential fed channels as width). Now every
+live branch ends with the transpose that brings ``x`` to one layout: the
+channels-last image layout one branch has when every branch knows the same
+rank (the contract's layout inside a model), torch order otherwise (a tensor of
+unknown rank next to a channels-last one). A branch that returns or raises
+never reaches the join and gets nothing; an ``if`` without ``else`` whose
+skipped path needs the transpose gains an ``else``.
 """
 
 from __future__ import annotations
+
+from typing import Callable, Optional
 
 import libcst as cst
 
 from . import layout as L
 
-NOTE = "  # torch2nnx: torch order, as the other branch of the if leaves it"
+
+def _target(tags: list[L.Tag]) -> Optional[L.Tag]:
+    """The one layout tensors tagged ``tags`` (in different layouts) leave in."""
+    if any(t.kind != L.TENSOR or t.weight or t.or_flat for t in tags):
+        return None
+    cls = [t for t in tags if t.channels_last]
+    if not cls or all(t.perm == cls[0].perm for t in tags):
+        return None
+    ranks = {L.rank_of(t) for t in tags}
+    roles = {t.roles for t in tags if t.roles is not None}
+    common_roles = roles.pop() if len(roles) == 1 else None
+    one = all(t.one for t in tags)
+    if len(ranks) == 1 and None not in ranks:
+        images = [t for t in cls if L.is_image_layout(t)]
+        if images:
+            return images[0].with_(one=one, roles=common_roles, origin=None)
+        return L.plain(ranks.pop()).with_(roles=common_roles)
+    # different or unknown ranks (split attention's rank-5 view on one path): each
+    # branch in torch order of its own rank, the one layout every rank has
+    return L.plain()
 
 
-def _differs(a: L.Tag, b: L.Tag) -> bool:
-    if a.kind != L.TENSOR or b.kind != L.TENSOR:
-        return False
-    if not (a.channels_last or b.channels_last):
-        return False
-    pa = None if L.is_identity(a.perm) else tuple(a.perm)
-    pb = None if L.is_identity(b.perm) else tuple(b.perm)
-    return pa != pb
-
-
-def settle_if(rw, updated: cst.If) -> cst.If:
-    """Called by the body rewriter on leaving an ``if`` (before its environments
-    are joined): bring variables the branches leave in different layouts to torch
-    order at the end of each branch. ``rw._envs[-1]`` is (environment before the
-    ``if``, finished branch environments, has-else flag)."""
-    if not getattr(rw, "_envs", None):
-        return updated
-    if updated.orelse is not None and not isinstance(updated.orelse, cst.Else):
-        return updated  # an elif chain: joined as before
-    before, done, has_else = rw._envs[-1]
-    if has_else[0]:
-        body_env = done[0] if done else None
-        else_env = None if rw._ended else rw.env
-    else:
-        body_env = None if rw._ended else rw.env
-        else_env = before
-    if body_env is None or else_env is None:
-        return updated
-    body_stmts, else_stmts = [], []
-    for name in sorted(set(body_env) & set(else_env)):
-        tb, te = rw.resolve(body_env[name]), rw.resolve(else_env[name])
-        if not _differs(tb, te):
+def agree(labelled: list[tuple[str, dict]], resolve: Callable[[L.Tag], L.Tag]):
+    """``labelled``: (branch label, environment at its end) of the live branches.
+    Returns ({label: [(name, from tag, to tag)]}, {name: tag after the join})."""
+    moves: dict[str, list] = {}
+    agreed: dict[str, L.Tag] = {}
+    if len(labelled) < 2:
+        return moves, agreed
+    names = set.intersection(*(set(env) for _, env in labelled))
+    for name in sorted(names):
+        tags = [resolve(env[name]) for _, env in labelled]
+        want = _target(tags)
+        if want is None:
             continue
-        for t, env, stmts in ((tb, body_env, body_stmts), (te, else_env, else_stmts)):
-            if not t.channels_last:
-                continue
-            rank = len(t.perm)
-            node = rw.to_layout(cst.Name(name), t, L.plain(rank))
-            stmts.append(cst.parse_statement(f"{name} = {cst.Module([]).code_for_node(node)}{NOTE}\n"))
-            env[name] = L.plain(rank)
-    if not body_stmts and not else_stmts:
+        for (label, _), t in zip(labelled, tags):
+            if t.perm != want.perm and not (L.is_identity(t.perm) and L.is_identity(want.perm)):
+                moves.setdefault(label, []).append((name, t, want))
+        agreed[name] = want
+    return moves, agreed
+
+
+def _statement(rw, name: str, frm: L.Tag, to: L.Tag) -> cst.SimpleStatementLine:
+    rank = len(frm.perm) if frm.perm is not None else len(to.perm)
+    node = cst.Name(name)
+    rw.set(node, frm)
+    value = rw.to_layout(node, frm.with_(or_flat=False), to if to.perm is not None else L.plain(rank))
+    return cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(cst.Name(name))], value)])
+
+
+def _appended(block: cst.BaseSuite, stmts: list) -> cst.BaseSuite:
+    if isinstance(block, cst.SimpleStatementSuite):
+        block = cst.IndentedBlock([cst.SimpleStatementLine(list(block.body))])
+    return block.with_changes(body=list(block.body) + stmts)
+
+
+def apply(rw, original: cst.If, updated: cst.If, moves: dict) -> cst.If:
+    """``updated`` with each branch ending in the transposes ``moves`` asks of it."""
+    if not moves:
         return updated
-    if body_stmts:
-        updated = updated.with_changes(body=updated.body.with_changes(body=list(updated.body.body) + body_stmts))
-    if else_stmts:
-        if updated.orelse is None:
-            updated = updated.with_changes(orelse=cst.Else(body=cst.IndentedBlock(body=else_stmts)))
+    names = sorted({m[0] for ms in moves.values() for m in ms})
+    verb = "leaves" if len(names) == 1 else "leave"
+    rw.info(original, f"{', '.join(names)} {verb} the branches of this if in different layouts: "
+                      f"transposed to one at the end of each")
+    stmts = {label: [_statement(rw, *m) for m in ms] for label, ms in moves.items()}
+    if "body" in stmts:
+        updated = updated.with_changes(body=_appended(updated.body, stmts["body"]))
+    if "else" in stmts:
+        orelse = updated.orelse
+        if isinstance(orelse, cst.If):  # elif: becomes else: if ..., then the transposes
+            orelse = cst.Else(cst.IndentedBlock([orelse] + stmts["else"]))
         else:
-            block = updated.orelse.body
-            updated = updated.with_changes(orelse=updated.orelse.with_changes(
-                body=block.with_changes(body=list(block.body) + else_stmts)))
+            orelse = orelse.with_changes(body=_appended(orelse.body, stmts["else"]))
+        updated = updated.with_changes(orelse=orelse)
+    if "before" in stmts:
+        updated = updated.with_changes(orelse=cst.Else(cst.IndentedBlock(stmts["before"])))
     return updated

@@ -62,7 +62,8 @@ def element(tag: Tag) -> Tag:
     """The tag of one item of a SEQ."""
     if tag.kind == SEQ and tag.perm is None and tag.param is not None:
         return Tag(FREE, param=tag.param)  # an item of a list of an undecided parameter
-    return Tag(TENSOR, perm=tag.perm, one=tag.one, rank=tag.rank, roles=tag.roles) if tag.kind == SEQ else tag
+    return Tag(TENSOR, perm=tag.perm, one=tag.one, rank=tag.rank, roles=tag.roles, origin=tag.origin) \
+        if tag.kind == SEQ else tag
 
 
 def is_identity(perm) -> bool:
