@@ -449,3 +449,42 @@ def test_tokens_transposed_for_a_layout_generic_mlp(tmp_path):
     its Linear mixed the channels: `dot_general ... (512,) and (4,)`)."""
     parity(TOKENS_TRANSPOSED_TO_A_SHARED_MLP, tmp_path, "Mixer", [rand(2, 3, 8, 8)])
     parity(TOKENS_TRANSPOSED_TO_A_SHARED_MLP, tmp_path, "Both", [rand(2, 3, 8, 8)])
+
+
+TOKENS_FROM_A_CONV_TO_A_NORM_MLP = """
+    class NormMlp(nn.Module):
+        def __init__(self, dim, hidden, norm_layer=nn.LayerNorm):
+            super().__init__()
+            self.norm = norm_layer(dim)
+            self.fc1 = nn.Linear(dim, hidden)
+            self.act = nn.GELU()
+            self.fc2 = nn.Linear(hidden, dim)
+
+        def forward(self, x):
+            x = self.norm(x)
+            return self.fc2(self.act(self.fc1(x)))
+
+
+    class Block(nn.Module):
+        def __init__(self, dim=8):
+            super().__init__()
+            self.local_conv = nn.Conv2d(dim, dim, 3, padding=1, groups=dim)
+            self.mlp = NormMlp(dim, 16)
+
+        def forward(self, x):
+            B, H, W, C = x.shape
+            L = H * W
+            x = x.permute(0, 3, 1, 2)
+            x = self.local_conv(x)
+            x = x.reshape(B, C, L).transpose(1, 2)
+            x = x + self.mlp(x)
+            return x.view(B, H, W, C)
+"""
+
+
+def test_tokens_from_a_conv_handed_to_a_norm_mlp(tmp_path):
+    """TinyViT: `x.reshape(B, C, L).transpose(1, 2)` after a depthwise conv holds
+    tokens (B, L, C) as (B, C, L), (0, 2, 1) like an (N, C, L) batch; handed to
+    an Mlp whose LayerNorm normalises the channels, they reach it as tokens
+    (before: the norm got (B, C, L): `cannot reshape (8,) into [1, 1, 16]`)."""
+    parity(TOKENS_FROM_A_CONV_TO_A_NORM_MLP, tmp_path, "Block", [rand(2, 4, 4, 8)])
