@@ -377,3 +377,114 @@ def test_permuted_heads_handed_to_a_module_of_unknown_class(tmp_path):
     the analysis cannot see takes channels-last images as they are, nothing
     else, so both go in torch order (the callee read N where the heads were)."""
     parity(PERMUTED_HEADS_TO_A_MODULE_HANDED_IN, tmp_path, "Net", [rand(2, 5, 8)])
+
+
+TOKENS_TRANSPOSED_TO_A_SHARED_MLP = """
+    class Mlp(nn.Module):
+        def __init__(self, cin, hidden, use_conv=False):
+            super().__init__()
+            linear_layer = partial(nn.Conv2d, kernel_size=1) if use_conv else nn.Linear
+            self.fc1 = linear_layer(cin, hidden)
+            self.act = nn.GELU()
+            self.fc2 = linear_layer(hidden, cin)
+
+        def forward(self, x):
+            return self.fc2(self.act(self.fc1(x)))
+
+
+    class MixerBlock(nn.Module):
+        def __init__(self, dim, seq_len, norm_layer=partial(nn.LayerNorm, eps=1e-6)):
+            super().__init__()
+            self.norm1 = norm_layer(dim)
+            self.mlp_tokens = Mlp(seq_len, 16)
+            self.norm2 = norm_layer(dim)
+            self.mlp_channels = Mlp(dim, 12)
+
+        def forward(self, x):
+            x = x + self.mlp_tokens(self.norm1(x).transpose(1, 2)).transpose(1, 2)
+            return x + self.mlp_channels(self.norm2(x))
+
+
+    class Mixer(nn.Module):
+        def __init__(self, dim=8):
+            super().__init__()
+            self.proj = nn.Conv2d(3, dim, 2, 2)
+            self.blocks = nn.ModuleList([MixerBlock(dim, 16) for _ in range(2)])
+
+        def forward(self, x):
+            x = self.proj(x).flatten(2).transpose(1, 2)
+            for blk in self.blocks:
+                x = blk(x)
+            return x.mean(1)
+
+
+    class ConvNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Conv2d(3, 8, 3, padding=1)
+            self.mlp = Mlp(8, 16, use_conv=True)
+
+        def forward(self, x):
+            x = self.stem(x)
+            return (x + self.mlp(x)).mean((2, 3))
+
+
+    class Both(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mixer = Mixer()
+            self.convs = ConvNet()
+
+        def forward(self, x):
+            return self.mixer(x) + self.convs(x)
+"""
+
+
+def test_tokens_transposed_for_a_layout_generic_mlp(tmp_path):
+    """MLP-Mixer: `self.mlp_tokens(self.norm1(x).transpose(1, 2))` holds the tokens
+    (B, N, C) lazily transposed, (0, 2, 1), which looks like a channels-last
+    (N, C, L) batch; the Mlp (Linear or 1x1 Conv2d, chosen at run time) is left
+    undecided because image and token models share it, and takes what it is
+    handed as it is: a held permutation no image has goes in torch order (before,
+    its Linear mixed the channels: `dot_general ... (512,) and (4,)`)."""
+    parity(TOKENS_TRANSPOSED_TO_A_SHARED_MLP, tmp_path, "Mixer", [rand(2, 3, 8, 8)])
+    parity(TOKENS_TRANSPOSED_TO_A_SHARED_MLP, tmp_path, "Both", [rand(2, 3, 8, 8)])
+
+
+TOKENS_FROM_A_CONV_TO_A_NORM_MLP = """
+    class NormMlp(nn.Module):
+        def __init__(self, dim, hidden, norm_layer=nn.LayerNorm):
+            super().__init__()
+            self.norm = norm_layer(dim)
+            self.fc1 = nn.Linear(dim, hidden)
+            self.act = nn.GELU()
+            self.fc2 = nn.Linear(hidden, dim)
+
+        def forward(self, x):
+            x = self.norm(x)
+            return self.fc2(self.act(self.fc1(x)))
+
+
+    class Block(nn.Module):
+        def __init__(self, dim=8):
+            super().__init__()
+            self.local_conv = nn.Conv2d(dim, dim, 3, padding=1, groups=dim)
+            self.mlp = NormMlp(dim, 16)
+
+        def forward(self, x):
+            B, H, W, C = x.shape
+            L = H * W
+            x = x.permute(0, 3, 1, 2)
+            x = self.local_conv(x)
+            x = x.reshape(B, C, L).transpose(1, 2)
+            x = x + self.mlp(x)
+            return x.view(B, H, W, C)
+"""
+
+
+def test_tokens_from_a_conv_handed_to_a_norm_mlp(tmp_path):
+    """TinyViT: `x.reshape(B, C, L).transpose(1, 2)` after a depthwise conv holds
+    tokens (B, L, C) as (B, C, L), (0, 2, 1) like an (N, C, L) batch; handed to
+    an Mlp whose LayerNorm normalises the channels, they reach it as tokens
+    (before: the norm got (B, C, L): `cannot reshape (8,) into [1, 1, 16]`)."""
+    parity(TOKENS_FROM_A_CONV_TO_A_NORM_MLP, tmp_path, "Block", [rand(2, 4, 4, 8)])

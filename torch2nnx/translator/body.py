@@ -1764,6 +1764,9 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
                 args[i] = self.hand_on_weight(a, t)
                 bound[pname] = t
                 continue
+            value, t = held_permutations.to_undecided(self, a.value, t, want)
+            if value is not a.value:
+                args[i] = a = a.with_changes(value=value)
             if fname is not None and t.kind in (L.TENSOR, L.SEQ):
                 self.f.record_call(owner, fname, pname, t)
             if want is not None and want.kind == L.TENSOR and t.is_tensor:
@@ -1823,9 +1826,11 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
             if s is None:
                 return node, t
             params = [p for p in s.params if p != "self"]
+            want = s.takes.get(params[0]) if params else None
+            if params:
+                node, t = held_permutations.to_undecided(self, node, t, want)
             if params and t.kind in (L.TENSOR, L.SEQ):
                 self.f.record_call(m.cls, "__call__", params[0], t)
-            want = s.takes.get(params[0]) if params else None
             if want is not None and want.kind == L.TENSOR and t.is_tensor:
                 if want.channels_last:
                     if t.kind == L.FREE:

@@ -7,6 +7,12 @@ output contract lets a module of unknown class take channels-last images as
 they are, nothing else: handed to one (CoaT's ``self.crpe(q, v, size=size)``,
 a module its constructor was given), such a tensor goes in torch order, every
 argument (the callee read ``B, h, N, C = q.shape`` and got the heads for N).
+
+So does a tensor handed to a parameter its translated callee left undecided
+(a layer-choice Mlp, DropPath: layout-generic code that takes each caller's
+tensor as it is): such code reads channels-last images as images and anything
+else in torch order. MLP-Mixer's ``self.mlp_tokens(self.norm1(x).transpose(1, 2))``
+held the tokens (0, 2, 1) and its Linear mixed the channels instead of the tokens.
 """
 
 from __future__ import annotations
@@ -27,3 +33,14 @@ def in_torch_order(rw, args) -> list:
             a = a.with_changes(value=rw.canonical(a.value, "a permuted tensor handed to a module of unknown class"))
         out.append(a)
     return out
+
+
+def to_undecided(rw, node, t: L.Tag, want):
+    """``node`` (tagged ``t``) handed to a parameter its callee takes as ``want``:
+    when the callee left it undecided (``want`` no tensor layout), a tensor held
+    in a non-image permutation goes in torch order. Returns (node, tag)."""
+    if (want is None or want.kind != L.TENSOR) and t.kind == L.TENSOR and t.channels_last \
+            and not L.is_image_layout(t):
+        node = rw.canonical(node, "a permuted tensor handed to layout-generic code")
+        return node, rw.tag(node)
+    return node, t

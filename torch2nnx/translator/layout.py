@@ -227,5 +227,10 @@ def merge_callers(old: Optional[Tag], new: Tag, generic: bool = False) -> Tag:
 
 def is_image_layout(tag: Tag) -> bool:
     """Channels-last of an image batch ((0, 2, 3, 1) and the like), not any other
-    permutation a tensor is held in."""
-    return tag.channels_last and tuple(tag.perm) == cl_perm(len(tag.perm))
+    permutation a tensor is held in. At rank 3 the permutation alone does not
+    tell: tokens (B, N, C) lazily transposed to torch's (B, C, N)
+    (``norm(x).transpose(1, 2)``, MLP-Mixer's token mixing) are held (0, 2, 1)
+    like an (N, C, L) batch; only roles from a spatial layer make it one."""
+    if not (tag.channels_last and tuple(tag.perm) == cl_perm(len(tag.perm))):
+        return False
+    return len(tag.perm) >= 4 or tag.roles is not None
