@@ -181,6 +181,11 @@ def _repeat(a, ctx):
     return f"jnp.tile({a.src('input')}, {a.shape()})"
 
 
+def _tile(a, ctx):
+    """x.tile(dims) / x.tile(*dims) / torch.tile(x, dims)."""
+    return f"jnp.tile({a.src('input')}, {a.shape() if a.star else a.src('dims')})"
+
+
 def _expand(a, ctx):
     sizes = a.star
     if len(sizes) == 1 and not sizes[0].startswith(("(", "[")) and a.lit_src(sizes[0]) is None:
@@ -419,6 +424,10 @@ RULES = [
        Example("x.squeeze()", ("float32[3,1,4]",)))),
     m("unsqueeze", "dim", _unsqueeze, PLAIN, (Example("x.unsqueeze(1)", X2), Example("x.unsqueeze(-1)", X2))),
     m("repeat", "*sizes", _repeat, PLAIN, (Example("x.repeat(2, 3)", X2, expect="jnp.tile"),)),
+    # torch.tile pads dims with leading ones, as jnp.tile does (unlike repeat, fewer dims than x are allowed)
+    m("tile", "*dims", _tile, PLAIN, (Example("x.tile((2, 3))", X2, expect="jnp.tile"),
+                                        Example("x.tile(2)", ("float32[3,4]",)),
+                                        Example("x.tile((2, 1, 3))", X2))),
     m("repeat_interleave", "repeats, dim=None",
       lambda a, ctx: f"jnp.repeat({', '.join([a.src('input'), a.src('repeats')] + _axis_kw(a))})",
       dims("dim", nodim="canonical"), (Example("x.repeat_interleave(2, dim=0)", X2),)),

@@ -17,7 +17,7 @@ FROM_METHODS = [
     "repeat_interleave", "masked_fill", "clamp", "clip", "exp", "log", "sqrt", "rsqrt", "abs", "neg", "sigmoid",
     "tanh", "relu", "sin", "cos", "floor", "round", "erfinv", "pow", "add", "sub", "mul", "div", "divide", "diff", "matmul", "bmm", "chunk",
     "topk", "sort", "gather", "index_select", "flip", "cumsum", "tril", "triu", "numel", "sign", "log2", "log1p",
-    "addcmul", "unique", "roll",
+    "addcmul", "unique", "roll", "tile",
 ]
 
 _CALL = re.compile(r"^x\.(\w+)\((.*)$", re.S)
@@ -49,6 +49,9 @@ def _from_method(name: str) -> Rule:
     if name == "flip":
         params = "input, dims"
         exs = (Example("torch.flip(x, (1,))", ("float32[3,4]",)), Example("torch.flip(x, [0, 1])", ("float32[3,4]",)))
+    if name == "tile":
+        params = "input, dims"
+        exs = (Example("torch.tile(x, (2, 1))", ("float32[3,4]",)), Example("torch.tile(x, (2,))", ("float32[3,4]",)))
     if name in ("permute",):
         exs = (Example("torch.permute(x, (0, 2, 3, 1))", ("float32[2,3,4,5]",), channels_last=True),)
     if name == "reshape":

@@ -448,6 +448,14 @@ def group_norm(x, num_groups, weight=None, bias=None, eps=1e-05, axis=1):
     return y
 
 
+def data_slot(value):
+    """A value for a module slot that also holds plain values (a flag, a function):
+    ``nnx.data`` when it holds data (a layer, a Variable, an array), so Flax accepts it
+    after a static value; as it is otherwise (a stateless layer, a function), so it
+    stays static and ``nnx.jit`` never takes it for an array."""
+    return nnx.data(value) if nnx.is_data(value) else value
+
+
 def inplace_set(t, value):
     """torch's in-place tensor methods (x.uniform_(), x.mul_(2)) write into the tensor:
     a Variable (a parameter handed to an init function) takes the new value and stays

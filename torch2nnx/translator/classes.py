@@ -228,7 +228,7 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
     summary.takes.update(hinted)
     summary.transposes = rw.transposes
     if kind == "init" and cls is not None:
-        func = func.with_changes(body=_DataNone(cls, func.body).walk(func.body))
+        func = func.with_changes(body=_DataNone(cls, func.body, rw.build_ctx).walk(func.body))
     return func, summary
 
 
@@ -285,10 +285,15 @@ class _DataNone(FastTransformer):
     raises. nnx.data marks it as data from the start. An attribute first given
     another plain value (timm's ``self.downsample = downsample``, a flag, then
     a block) keeps it static (a flag that stays must not become a traced leaf);
-    the module assigned later is wrapped instead, which makes it data then.
+    the module assigned later is wrapped instead, which makes it data then --
+    through ``data_slot``, which wraps only a value that holds data: a
+    stateless layer (a function in NNX) stays static, so ``nnx.jit`` never
+    takes it for an array (timm's NF-Nets: ``self.pool = pool_fn(...)`` or
+    ``nn.Identity()``).
     """
 
-    def __init__(self, cls: ClassInfo, body):
+    def __init__(self, cls: ClassInfo, body, build_ctx):
+        self.build_ctx = build_ctx
         self.names = {n for n, v in cls.attrs.items() if not isinstance(v, L.Tag)}
         # module attributes also assigned a plain value (neither None nor a construction)
         seen = _SelfAssigns()
@@ -314,7 +319,7 @@ class _DataNone(FastTransformer):
         if _is_none_node(value) and t.attr.value in self.names:
             return expr("nnx.data(None)")
         if t.attr.value in self.plain and _builds(value):
-            return cst.Call(func=expr("nnx.data"), args=[cst.Arg(value)])
+            return cst.Call(func=expr(self.build_ctx.helper("data_slot")), args=[cst.Arg(value)])
         return value
 
 

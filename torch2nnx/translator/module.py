@@ -26,6 +26,7 @@ from .layout_docs import add_layout_lines
 from .leftovers import mark_leftovers
 from .positions import LazyPositions
 from .rounds import RoundMemo
+from .chosen_forward import add_chosen_forwards
 from .splats import expand_splats
 from .weights import formatted_weights_module
 
@@ -102,7 +103,7 @@ def translate_source(source: str, path: str = "<stdin>", options: Options | None
 
 
 def _translate_source(source: str, path: str, options: Options, module_name: str | None) -> TranslateResult:
-    module = expand_splats(parse(source, path), source)
+    module = add_chosen_forwards(expand_splats(parse(source, path), source), source)
     positions = LazyPositions(module)
     from ..follow import star_resolver
 
