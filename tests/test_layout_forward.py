@@ -18,10 +18,10 @@ def rand(*shape, seed=0):
     return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
 
 
-def parity(source, tmp_path, cls, inputs, header=HEADER):
+def parity(source, tmp_path, cls, inputs, header=HEADER, kwargs=None):
     result, tmod, jmod, wmod = translate_files(header + textwrap.dedent(source), tmp_path)
-    run_parity(result, tmod, jmod, wmod, cls, inputs)
-    run_parity(result, tmod, jmod, wmod, cls, inputs, jit=True)
+    run_parity(result, tmod, jmod, wmod, cls, inputs, kwargs=kwargs)
+    run_parity(result, tmod, jmod, wmod, cls, inputs, jit=True, kwargs=kwargs)
     return result
 
 

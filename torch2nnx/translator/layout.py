@@ -150,6 +150,12 @@ def join(a: Tag, b: Tag) -> Tag:
         return _join_modules(a, b)
     if a.kind == OTHER and b.kind == OTHER:
         return a
+    if {a.kind, b.kind} in ({OTHER, TENSOR}, {OTHER, FREE}):
+        # `out = 0`, then `out = conv(x)` on a path that may not run (a branch that
+        # may be absent, a loop summing branches): a number broadcasts in any
+        # layout, so the value has the tensor's (before: unknown, read as torch
+        # order, while the tensor path held channels-last data)
+        return a if a.kind != OTHER else b
     if a.kind == UNKNOWN:
         return b
     if b.kind == UNKNOWN:
@@ -208,6 +214,8 @@ def merge_callers(old: Optional[Tag], new: Tag, generic: bool = False) -> Tag:
         return Tag(MIXED)
     if old == new:
         return old
+    if OTHER in (old.kind, new.kind) and old.kind != new.kind:
+        return Tag(UNKNOWN)  # a number from one caller, a tensor from another: no layout to ask
     if old.kind == new.kind and old.kind in (TENSOR, SEQ):
         ra, rb = rank_of(old), rank_of(new)
         if (ra is not None and rb is not None and ra != rb) or \
