@@ -23,7 +23,7 @@ from ..rules.module_methods import BY_NAME as MODULE_METHOD_NAMES, REQUIRES_GRAD
 from ..rules.seq_ops import TIED_LINEAR_WEIGHTS, TIED_WEIGHT_NAMES
 from . import layout as L
 from .kernel_layout import renamed_torch_attrs, renamed_torch_params, weight_tag
-from . import held_permutations, image_batches, module_api, reshape_choice, shape_reads
+from . import branch_joins, held_permutations, image_batches, module_api, reshape_choice, shape_reads
 from .analyze import is_super_reset
 from .call_args import later_args
 from .context import UNKNOWN_MODULE, BuildCtx, ClassInfo, FileContext, ModuleRef, Summary, module_dict_item
@@ -462,7 +462,12 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
         self._branch_env()
 
     def leave_If(self, original, updated):
-        self._pop_env()
+        moves = self._pop_env()
+        if moves:
+            updated = branch_joins.write_moves(updated, moves)
+            self.transposes += sum(len(v) for v in moves.values())
+            self.info(original, "a value held in different layouts by the branches of this if "
+                                "is brought to one at the end of each")
         return self._attach(updated)
 
     def visit_For(self, node):
@@ -1786,6 +1791,8 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
     def through_module(self, node, t: Tag, m: ModuleRef):
         """Layout effect of applying module ``m`` to a value tagged ``t``."""
         if m.kind == "layer" and m.rule is not None:
+            if m.rule.image_rank and t.kind == L.TENSOR and not t.channels_last:
+                return self._channel_layer_in_torch_order(node, t, m.rule.image_rank)
             return self.apply_layout_unary(node, t, m.layout or m.rule.layout)
         if m.kind == "class":
             info = self.f.classes.get(m.cls)
@@ -1871,6 +1878,24 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
         # unknown module: under the contract every translated module takes and
         # returns channels-last where torch uses channels-first, so pass through
         return node, t
+
+    def _channel_layer_in_torch_order(self, node, t: Tag, image_rank: int):
+        """A channel layer NNX normalises over the last axis (GroupNorm) handed a
+        tensor in torch's order: one of rank 3 or more has its channels on axis 1,
+        so it goes in channels-last (before, it went in as it was and the layer
+        read its last spatial axis as channels). Of unknown rank (a Linear's output
+        may be (N, C)) it goes in as it is; a parameter in torch order only because
+        some caller handed it so is then an image batch, taken channels-last from
+        the next round on (``ask_image``)."""
+        rank = L.rank_of(t)
+        if rank is None:
+            self.ask_image(t, L.channels_last(image_rank))
+            return node, t
+        if rank < 3:
+            return node, t
+        want = L.channels_last(rank)
+        self.ask_image(t, want)
+        return self.to_layout(node, t, want), want
 
     def _through_spatial_union(self, node, t: Tag, m: ModuleRef, lay):
         """A conv layer or one of several translated conv classes (layer_choice.spatial_union):
@@ -2180,8 +2205,7 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
             if r is None or t.kind != L.TENSOR:
                 return
             if r.kind == "class":
-                info = self.f.classes.get(r.cls)
-                s = info.methods.get("__call__") if info else None
+                s = self._call_summary(r)
                 params = [p for p in s.params if p != "self"] if s else []
                 if params:
                     self.f.record_call(r.cls, "__call__", params[0], t)
@@ -2230,17 +2254,22 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
                 t = self._class_returns(r)
         return takes, (None if t.kind == L.FREE else t)
 
-    def _class_takes(self, r: ModuleRef):
+    def _call_summary(self, r: ModuleRef):
+        """The layouts class ``r`` was translated with: one of this file, or of
+        another file of the run (a container holding another file's class hands it
+        what it holds, and tells it so: a call site for that file's next pass)."""
         info = self.f.classes.get(r.cls)
-        s = info.methods.get("__call__") if info else None
+        return info.methods.get("__call__") if info else self.f.external_summaries.get(r.cls)
+
+    def _class_takes(self, r: ModuleRef):
+        s = self._call_summary(r)
         if s is None:
             return None
         params = [p for p in s.params if p != "self"]
         return s.takes.get(params[0]) if params else None
 
     def _class_returns(self, r: ModuleRef):
-        info = self.f.classes.get(r.cls)
-        s = info.methods.get("__call__") if info else None
+        s = self._call_summary(r)
         if s is None or s.returns is None or s.returns.kind == L.FREE:
             return None
         return s.returns

@@ -45,10 +45,15 @@ class BranchEnvsMixin:
         self.env = dict(before)
 
     def _pop_env(self, loop=False):
+        """Join the branches of the statement ending here. For an ``if``, returns the
+        transposes each branch needs at its end, by branch: ``{"body" | "orelse" |
+        "else": [(name, axes)]}`` ("else" is the missing else, to be written)."""
         before, done, has_else = self._envs.pop()
         branches = list(done)
+        labels = ["body"] * len(done)  # _branch_env keeps only the body's environment
         if not self._ended:
             branches.append(dict(self.env))
+            labels.append("orelse" if has_else[0] else "body")
         if loop:
             # the body may run no time, or leave early (break / continue)
             branches.append(before)
@@ -56,24 +61,62 @@ class BranchEnvsMixin:
             self._ended = False
         elif not has_else[0]:
             branches.append(before)  # the branch may not run
+            labels.append("else")
         if not branches:
             # every branch returned or raised: what follows is unreachable
             self.env = before
             self._ended = True
-            return
+            return {}
         self._ended = False
-        self.env = self._join_envs(branches)
+        moves: dict = {}
+        self.env = self._join_envs(branches, None if loop else labels, moves)
+        return moves
 
-    def _join_envs(self, branches):
+    def _join_envs(self, branches, labels=None, moves=None):
         merged = {}
-        for name in set().union(*branches):
+        for name in sorted(set().union(*branches)):
             # a parameter decided in a branch is that layout in every branch
             tags = [self.resolve(b[name]) for b in branches if name in b]
+            if labels is not None and moves is not None:
+                held = self._held_apart([(lab, self.resolve(b[name])) for lab, b in zip(labels, branches)
+                                         if name in b])
+                if held is not None:
+                    merged[name], per_branch = held
+                    for lab, axes in per_branch:
+                        moves.setdefault(lab, []).append((name, axes))
+                    continue
             t = tags[0]
             for o in tags[1:]:
                 t = L.join(t, o)
             merged[name] = t
         return merged
+
+    @staticmethod
+    def _held_apart(tagged):
+        """One name held in different orders by the branches of an ``if`` (an image
+        channels-last on one path, in torch order or a token tensor made from it on
+        the other, as timm's MetaFormer stages): no one tag says what the value is
+        after the join, and code after it would read one path's data in the other's
+        order. Branches of one rank with an image among them agree on channels-last
+        (the others transpose to it, as callers do in ``layout.merge_callers``);
+        otherwise every branch holding it permuted moves it to torch's order and
+        after the join it is plain. Returns (the joined tag, [(branch, axes)])."""
+        if len(tagged) < 2 or any(t.kind != L.TENSOR or t.weight or t.or_flat for _, t in tagged):
+            return None
+        perms = {None if L.is_identity(t.perm) else tuple(t.perm) for _, t in tagged}
+        if len(perms) < 2:
+            return None
+        ranks = {L.rank_of(t) for _, t in tagged}
+        rank = ranks.pop() if len(ranks) == 1 else None
+        image = next((t for _, t in tagged if L.is_image_layout(t)), None)
+        if rank is not None and image is not None:
+            want = L.channels_last(rank)
+            moves = [(lab, L.transpose_axes(t.perm, want.perm, rank)) for lab, t in tagged
+                     if (None if t.perm is None else tuple(t.perm)) != want.perm]
+            return want.with_(one=all(t.one for _, t in tagged)), moves
+        moves = [(lab, L.transpose_axes(t.perm, None, len(t.perm))) for lab, t in tagged
+                 if not L.is_identity(t.perm)]
+        return L.plain(rank), moves
 
     # --- what ends a branch ---------------------------------------------------
     def end_branch(self):
