@@ -201,6 +201,10 @@ class Rule:
     # attributes torch's constructor stores normalised, (attribute, expression over
     # the parameters): what a subclass reads as self.<attribute> (a pool's stride)
     init_attrs: tuple[tuple[str, str], ...] = ()
+    # a channel layer whose input is an image batch unless callers say otherwise
+    # (GroupNorm: torch's (N, C, *) is in practice (N, C, H, W)): the rank a
+    # subclass's forward takes its input at, channels-last, when no caller tells
+    image_rank: Optional[int] = None
 
     @property
     def short(self) -> str:

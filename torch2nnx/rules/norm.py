@@ -132,7 +132,7 @@ RULES = [
                    Example("nn.LayerNorm(8, elementwise_affine=False)", ("float32[3,8]",)),
                    Example("nn.LayerNorm(8, bias=False)", ("float32[3,8]",)))),
     Rule("torch.nn.GroupNorm", "num_groups, num_channels, eps=1e-05, affine=True, device=None, dtype=None",
-         _groupnorm, layout=CHANNEL, layer=True, stateful=True,
+         _groupnorm, layout=CHANNEL, layer=True, stateful=True, image_rank=4,
          weights=wmap("nnx.GroupNorm", ("weight", "scale", None, True), ("bias", "bias", None, True)),
          examples=(Example("nn.GroupNorm(4, 12)", ("float32[2,12,5,5]",), channels_last=True),
                    Example("nn.GroupNorm(1, 6, eps=1e-3, affine=False)", ("float32[2,6,4,4]",), channels_last=True))),

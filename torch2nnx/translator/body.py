@@ -466,7 +466,9 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
         self.env[test.args[0].value.value] = Tag(L.MODULE, module=ref)
 
     def visit_If_orelse(self, node):
-        self._branch_env()
+        # called for a missing else too: then the body's environment joins the one before the if
+        if node.orelse is not None:
+            self._branch_env()
 
     def leave_If(self, original, updated):
         moves = self._pop_env()
@@ -1813,6 +1815,8 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
     def through_module(self, node, t: Tag, m: ModuleRef):
         """Layout effect of applying module ``m`` to a value tagged ``t``."""
         if m.kind == "layer" and m.rule is not None:
+            if m.rule.image_rank and t.kind == L.TENSOR and not t.channels_last:
+                return self._channel_layer_in_torch_order(node, t, m.rule.image_rank)
             return self.apply_layout_unary(node, t, m.layout or m.rule.layout)
         if m.kind == "class":
             info = self.f.classes.get(m.cls)
@@ -1900,6 +1904,24 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
         # unknown module: under the contract every translated module takes and
         # returns channels-last where torch uses channels-first, so pass through
         return node, t
+
+    def _channel_layer_in_torch_order(self, node, t: Tag, image_rank: int):
+        """A channel layer NNX normalises over the last axis (GroupNorm) handed a
+        tensor in torch's order: one of rank 3 or more has its channels on axis 1,
+        so it goes in channels-last (before, it went in as it was and the layer
+        read its last spatial axis as channels). Of unknown rank (a Linear's output
+        may be (N, C)) it goes in as it is; a parameter in torch order only because
+        some caller handed it so is then an image batch, taken channels-last from
+        the next round on (``ask_image``)."""
+        rank = L.rank_of(t)
+        if rank is None:
+            self.ask_image(t, L.channels_last(image_rank))
+            return node, t
+        if rank < 3:
+            return node, t
+        want = L.channels_last(rank)
+        self.ask_image(t, want)
+        return self.to_layout(node, t, want), want
 
     def _through_spatial_union(self, node, t: Tag, m: ModuleRef, lay):
         """A conv layer or one of several translated conv classes (layer_choice.spatial_union):
@@ -2217,8 +2239,7 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
             if r is None or t.kind != L.TENSOR:
                 return
             if r.kind == "class":
-                info = self.f.classes.get(r.cls)
-                s = info.methods.get("__call__") if info else None
+                s = self._class_summary(r)
                 params = [p for p in s.params if p != "self"] if s else []
                 if params:
                     self.f.record_call(r.cls, "__call__", params[0], t)

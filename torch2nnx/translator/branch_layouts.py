@@ -90,7 +90,9 @@ def apply(rw, original: cst.If, updated: cst.If, moves: dict) -> cst.If:
         updated = updated.with_changes(body=_appended(updated.body, stmts["body"]))
     if "else" in stmts:
         orelse = updated.orelse
-        if isinstance(orelse, cst.If):  # elif: becomes else: if ..., then the transposes
+        if orelse is None:
+            orelse = cst.Else(cst.IndentedBlock(stmts["else"]))
+        elif isinstance(orelse, cst.If):  # elif: becomes else: if ..., then the transposes
             orelse = cst.Else(cst.IndentedBlock([orelse] + stmts["else"]))
         else:
             orelse = orelse.with_changes(body=_appended(orelse.body, stmts["else"]))

@@ -162,6 +162,13 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
                     # torch order as callers hand it: code showing it is an image batch
                     # asks for it channels-last (image_batches.py, BodyRewriter.ask_image)
                     tags[p] = hint.with_(origin=p)
+            elif hint is None and i == 1 and func.name.value == "forward" and cls is not None \
+                    and cls.row is not None and cls.row.image_rank:
+                # a subclass of a channel layer (GroupNorm) that no caller tells: its
+                # callers (a norm_layer factory, a container) hand it channels-last
+                # image batches, as they hand the layer itself; before, a helper it
+                # calls first (timm's fast_group_norm) made it take torch order
+                tags[p] = hinted[p] = L.channels_last(cls.row.image_rank)
     if params and params[0] == "self" and cls is not None:
         tags["self"] = L.OTHER_TAG
     if func.params.star_kwarg is not None:
