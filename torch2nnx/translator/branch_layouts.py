@@ -8,7 +8,8 @@ of the paths (the next block of a Sequential fed channels as width). Now every
 live branch ends with the transpose that brings ``x`` to one layout: the
 channels-last image layout one branch has when every branch knows the same
 rank (the contract's layout inside a model), torch order otherwise (a tensor of
-unknown rank next to a channels-last one). A branch that returns or raises
+unknown rank next to a channels-last one, or branches of different ranks: timm's
+split attention views its map as rank 5 on one path only). A branch that returns or raises
 never reaches the join and gets nothing; an ``if`` without ``else`` whose
 skipped path needs the transpose gains an ``else``.
 """
