@@ -312,6 +312,36 @@ def test_a_starred_argument_a_row_cannot_bind_is_marked():
     assert "nnx.Sequential(" in result.code
 
 
+def test_a_drawing_method_called_where_no_rngs_exist_is_marked():
+    """transformers' exporters: a plain class calls ``reset_parameters`` (a method
+    taking ``rngs`` in this file) on the model it holds. There are no ``rngs`` to
+    hand on: a T2N005 marker on the call, never a contained internal error."""
+    result = translate("""
+        class Block(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(4, 4)
+
+            def reset_parameters(self):
+                nn.init.normal_(self.fc.weight)
+
+            def forward(self, x):
+                return self.fc(x)
+
+
+        class Exporter:
+            def __init__(self, model):
+                self.model = model
+
+            def reset(self):
+                self.model.reset_parameters()
+    """, HEADER)
+    compiles_cleanly(result.code)
+    assert "T2N901" not in codes(result), result.code
+    assert "# TODO(torch2nnx): T2N005 reset_parameters: random numbers outside" in result.code, result.code
+    assert "self.fc.kernel" in result.code  # the class itself is translated
+
+
 # ------------------------------------------------------------ decorations
 
 DECORATED = HEADER + textwrap.dedent("""

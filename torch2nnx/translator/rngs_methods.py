@@ -75,6 +75,7 @@ def rngs_method_call(rw, original: cst.Call, updated: cst.Call):
     that has none). None when the call is something else."""
     from . import layout as L
     from ..rules import registry
+    from ..rules.base import Unsupported
 
     name = method_calls(original, rw.f)
     if name is None or name not in rw.f.rngs_methods or registry.method(name) is not None:
@@ -82,7 +83,13 @@ def rngs_method_call(rw, original: cst.Call, updated: cst.Call):
     recv = updated.func.value
     if rw.tag(recv).kind in (L.TENSOR, L.OTHER, L.SHAPE, L.SEQ) or rw.is_imported(recv):
         return None  # a tensor, a plain value or a module's function: not a translated module
-    return rw.set(rw.add_rngs(updated, rw.build_ctx.fill_rngs()), L.UNKNOWN_TAG)
+    try:
+        rngs = rw.build_ctx.fill_rngs()
+    except Unsupported as e:
+        # a plain class's method (transformers' exporters) has no rngs to hand on: the call stays, marked
+        rw.todo(original, e.code, f"{name}: {e.message}")
+        return rw.set(updated, L.UNKNOWN_TAG)
+    return rw.set(rw.add_rngs(updated, rngs), L.UNKNOWN_TAG)
 
 
 def rngs_method_value(rw, original: cst.Attribute, updated: cst.Attribute):
