@@ -342,6 +342,25 @@ def test_a_drawing_method_called_where_no_rngs_exist_is_marked():
     assert "self.fc.kernel" in result.code  # the class itself is translated
 
 
+def test_a_receiver_written_across_lines_is_rebuilt_valid():
+    """transformers' higgs_audio processor: ``(tok.decode(x)\n    .audio_values.cpu()
+    .squeeze())`` -- the receiver's source spans lines inside the statement's
+    parentheses; rebuilt around a row's output it needs its own."""
+    result = translate("""
+        class P:
+            def run(self, ids):
+                out = (
+                    self.tok.decode(ids.transpose(0, 1).unsqueeze(0))
+                    .values.cpu()
+                    .squeeze()
+                )
+                return out
+    """, HEADER)
+    compiles_cleanly(result.code)
+    assert "T2N901" not in codes(result), result.code
+    assert "jnp.squeeze(" in result.code and ".cpu()" not in result.code, result.code
+
+
 # ------------------------------------------------------------ decorations
 
 DECORATED = HEADER + textwrap.dedent("""

@@ -75,7 +75,12 @@ def _is_inplace_set(node) -> bool:
 
 
 def expr(src: str) -> cst.BaseExpression:
-    return cst.parse_expression(src)
+    try:
+        return cst.parse_expression(src)
+    except cst.ParserSyntaxError:
+        # a receiver written across lines inside the source's parentheses
+        # (`(a.decode(x)\n    .values.cpu())`) is valid only inside parentheses
+        return cst.parse_expression(f"({src})")
 
 
 # Python builtins whose result is not a tensor and that accept any layout.
