@@ -74,7 +74,7 @@ def write_safetensors(out: Path, items, values, *, force: bool = False, metadata
             fh.write(blob)
             for it, (path, arr) in zip(items, values, strict=True):
                 assert path == it.path and arr.shape == tuple(it.shape) and arr.dtype == it.dtype, path
-                fh.write(memoryview(np.ascontiguousarray(arr)).cast("B"))
+                fh.write(np.ascontiguousarray(arr).reshape(-1).view(np.uint8).data)  # bfloat16 has no buffer format
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
