@@ -100,7 +100,13 @@ def nested(flat: dict) -> dict:
 def write_orbax(out: Path, values, *, force: bool = False) -> None:
     import orbax.checkpoint as ocp
 
-    flat = dict(values)  # Orbax saves the whole tree at once: the arrays, once each
+    import jax
+
+    # Orbax saves the whole tree at once, so the converted arrays are all held;
+    # as jax arrays, not numpy: Orbax copies numpy arrays (and compresses from
+    # the copy) for about twice the memory it spends on a jax array
+    # (benchmarks/convert_memory.py; its own snapshot copy stays, google/orbax#1640)
+    flat = {k: jax.device_put(v) for k, v in values}
     work = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
     try:
         ckpt = work / "checkpoint"
