@@ -23,6 +23,7 @@ import ctypes
 import json
 import mmap
 import os
+import re
 import struct
 from pathlib import Path
 
@@ -212,10 +213,18 @@ class TorchFile:
                 obj = load(False)  # the legacy (pre-zip) format cannot be mapped
                 self.mapped = False
         except pickle.UnpicklingError as e:
-            first = str(e).split("\n")[-1].strip() or str(e).split(".")[0]
+            msg = str(e)
+            why = re.search(r"WeightsUnpickler error:\s*(.*?)(?:\n|$)", msg)
+            why = why.group(1).strip() if why else msg.splitlines()[0]
+            if "global" in why.lower():  # GLOBAL io.open, a class of the training code, ...
+                what = re.search(r"GLOBAL (\S+)", why)
+                raise UnsafeCheckpointError(
+                    f"{path}: refusing to load: unpickling it would call {what.group(1) if what else 'code'} "
+                    f"from outside torch's tensor types (checkpoints are read with weights_only=True only; "
+                    f"{why.split(' was ')[0]})") from None
             raise UnsafeCheckpointError(
-                f"{path}: refusing to load: the pickle needs more than tensors and containers to load "
-                f"(only weights_only=True loading is allowed; the file may run code). {first}") from None
+                f"{path}: refusing to load: not a pickle torch.load(weights_only=True) can read ({why}); "
+                f"it is not unpickled any other way") from None
         except (RuntimeError, EOFError, OSError, ValueError) as e:
             raise CheckpointError(f"{path}: not a torch checkpoint ({type(e).__name__}: {e})") from None
         self.path = path
