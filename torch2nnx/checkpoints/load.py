@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from .convert import MismatchError, is_rng, plan, stream, variables
 from .read import CheckpointError, SafetensorsFile, open_checkpoint
 
