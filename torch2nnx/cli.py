@@ -570,5 +570,9 @@ def rules_cmd(fmt: str) -> None:
     click.echo(markdown_table() if fmt == "markdown" else text_list(), nl=False)
 
 
+from .convert_command import convert_cmd  # noqa: E402  (the command needs this module's helpers)
+
+main.add_command(convert_cmd)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -316,6 +316,37 @@ def parse_target(target: str) -> tuple[Path, str]:
     return Path(path), name
 
 
+def prepare_translation(source_path: Path, translation: Path | None = None, weights: Path | None = None,
+                        *, need_result: bool = True):
+    """(translate result, translation path, weights module path, where it came
+    from, temporary directory or None): ``translation`` (and its weights module)
+    when given, else ``source_path`` and the files of its package it imports
+    translated now into a temporary directory (cleaned up by the caller).
+    The result's summaries say what layout the translation takes and returns."""
+    from .api import translate_many
+
+    if translation is not None:
+        weights = weights or translation.with_name(translation.stem + "_weights.py")
+        if not weights.is_file():
+            raise VerifyError(f"no weights module {weights} next to {translation} (give --weights)")
+        if not need_result:
+            return None, translation, weights, str(translation), None
+    files, main = _run_files(source_path)
+    targets = {m: ("_".join(m.split(".")) if m != main else source_path.stem) + "_nnx" for m in files}
+    if translation is not None:
+        targets[main] = translation.stem
+    results = translate_many(files, targets)
+    if translation is not None:
+        return results[main], translation, weights, str(translation), None
+    tmp = tempfile.TemporaryDirectory(prefix="t2n-verify-")
+    for m, r in results.items():
+        (Path(tmp.name) / f"{targets[m]}.py").write_text(r.code, encoding="utf-8")
+        (Path(tmp.name) / f"{targets[m]}_weights.py").write_text(r.weights_code, encoding="utf-8")
+    what = "translated now" + (f" with {len(files) - 1} more file(s) it imports" if len(files) > 1 else "")
+    return (results[main], Path(tmp.name) / f"{targets[main]}.py", Path(tmp.name) / f"{targets[main]}_weights.py",
+            what, tmp)
+
+
 def verify(source_path: Path, name: str, *, kwargs: dict | None = None, inputs: list[str],
            translation: Path | None = None, weights: Path | None = None, per_layer: bool = False,
            atol: float = ATOL, rtol: float = RTOL, seed: int = 0, train: bool = False) -> Report:
@@ -323,33 +354,9 @@ def verify(source_path: Path, name: str, *, kwargs: dict | None = None, inputs: 
     import torch
     from flax import nnx
 
-    from .api import translate_many
-
     kwargs = kwargs or {}
     report = Report()
-    tmp = None
-    # the file and the files of its package it imports, translated together (their
-    # classes and layouts); the summaries say what layout the translation takes and returns
-    files, main = _run_files(source_path)
-    targets = {m: ("_".join(m.split(".")) if m != main else source_path.stem) + "_nnx" for m in files}
-    if translation is not None:
-        targets[main] = translation.stem
-    results = translate_many(files, targets)
-    result = results[main]
-    if translation is None:
-        tmp = tempfile.TemporaryDirectory(prefix="t2n-verify-")
-        for m, r in results.items():
-            (Path(tmp.name) / f"{targets[m]}.py").write_text(r.code, encoding="utf-8")
-            (Path(tmp.name) / f"{targets[m]}_weights.py").write_text(r.weights_code, encoding="utf-8")
-        code_path = Path(tmp.name) / f"{targets[main]}.py"
-        weights = Path(tmp.name) / f"{targets[main]}_weights.py"
-        report.translation = "translated now" + (f" with {len(files) - 1} more file(s) it imports" if len(files) > 1 else "")
-    else:
-        code_path = translation
-        weights = weights or translation.with_name(translation.stem + "_weights.py")
-        if not weights.is_file():
-            raise VerifyError(f"no weights module {weights} next to {translation} (give --weights)")
-        report.translation = str(translation)
+    result, code_path, weights, report.translation, tmp = prepare_translation(source_path, translation, weights)
     try:
         tmod = import_source(source_path)
         jmod, wmod = _load_translation(code_path, weights)

@@ -151,6 +151,24 @@ def load_torch_state_dict(model, state_dict, *, strict=True):
             done.add(id(var))
             var.set_value(jnp.asarray(value, dtype=dtype))
     return model
+
+
+def load_checkpoint(model, path):
+    """Fill ``model`` (a real one, or an abstract one from ``nnx.eval_shape``)
+    from what ``torch2nnx convert`` wrote: an Orbax directory or a safetensors
+    file. Returns the model. Needs the torch2nnx package (``[runtime]`` extras)."""
+    from torch2nnx.checkpoints import load_checkpoint
+
+    return load_checkpoint(model, path)
+
+
+def load_torch_checkpoint(model, path, *, strict=True, strip_prefix=None):
+    """Fill ``model`` from a torch checkpoint (.pt/.pth/.bin, .safetensors or a
+    sharded *.safetensors.index.json) tensor by tensor, never running pickled
+    code; the same report as ``load_torch_state_dict``. Returns the model."""
+    from torch2nnx.checkpoints import load_torch_checkpoint
+
+    return load_torch_checkpoint(model, path, _walk, IGNORED, strict=strict, strip_prefix=strip_prefix)
 '''
 
 
