@@ -23,7 +23,7 @@ from ..rules.module_methods import BY_NAME as MODULE_METHOD_NAMES, REQUIRES_GRAD
 from ..rules.seq_ops import TIED_LINEAR_WEIGHTS, TIED_WEIGHT_NAMES
 from . import layout as L
 from .kernel_layout import renamed_torch_attrs, renamed_torch_params, weight_tag
-from . import branch_layouts, held_permutations, image_batches, module_api, reshape_choice, shape_reads
+from . import branch_layouts, channel_unsqueeze, held_permutations, image_batches, module_api, reshape_choice, returned_origins, shape_reads
 from .analyze import is_super_reset
 from .call_args import later_args
 from .context import UNKNOWN_MODULE, BuildCtx, ClassInfo, FileContext, ModuleRef, Summary, module_dict_item
@@ -1247,7 +1247,11 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
         the tensor in torch order."""
         if not vt.channels_last:
             if vt.kind == L.FREE:
-                self.decide(vt, L.plain())
+                # torch's order, provisionally (`x[:, 0]` picking a channel): a spatial
+                # layer the result reaches takes the parameter channels-last next round
+                origin = vt.param if vt.param not in self.decided and self.func_name != "__init__" else None
+                self.decide(vt, L.plain().with_(origin=origin))
+                return self.set(updated, L.plain().with_(origin=origin))
             if vt.kind != L.TENSOR:
                 return self.set(updated, L.plain())
             rank = indexed_rank(self, vt.rank, updated.slice)
@@ -1282,7 +1286,9 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
                 return self.set(updated.with_changes(slice=phys), vt.with_(one=False))
             newperm = L.after_reduce(perm, dropped)
             roles = tuple(r for i, r in enumerate(vt.roles) if i not in dropped) if vt.roles else None
-            tag = L.plain(len(newperm)) if L.is_identity(newperm) else Tag(L.TENSOR, perm=newperm, roles=roles)
+            # a plain result keeps what its axes are (`x[:, 0]`: (N, H, W), channel_unsqueeze.py)
+            tag = L.plain(len(newperm)).with_(roles=roles) if L.is_identity(newperm) \
+                else Tag(L.TENSOR, perm=newperm, roles=roles)
             return self.set(updated.with_changes(slice=phys), tag)
         value = self.canonical(updated.value, "indexing a channels-last tensor with None, ... or a tensor")
         return self.set(updated.with_changes(value=value), L.plain())
@@ -1759,6 +1765,7 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
         params = s.params[1:] if (skip_self and s.params and s.params[0] == "self") else list(s.params)
         args = list(updated.args)
         bound: dict[str, Tag] = {}
+        given: dict[str, Tag] = {}  # the arguments' tags as handed (returned_origins.py)
         for i, a in enumerate(args):
             if a.star:
                 continue
@@ -1766,7 +1773,7 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
             if pname is None:
                 continue
             want = s.takes.get(pname)
-            t = self.tag(a.value)
+            t = given[pname] = self.tag(a.value)
             if self.is_moved_weight(t):
                 args[i] = self.hand_on_weight(a, t)
                 bound[pname] = t
@@ -1791,6 +1798,7 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
         ret = s.returns or L.UNKNOWN_TAG
         if ret.kind == L.FREE:
             ret = bound.get(ret.param, L.UNKNOWN_TAG)
+        ret = returned_origins.through_call(self, s, ret, given)
         return self.set(updated.with_changes(args=args), ret)
 
     def call_module(self, original, updated, m: Optional[ModuleRef]):
@@ -2012,6 +2020,9 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
             lay = rule.layout_of(args) or lay
         # map parameter name -> CST node (for tags)
         name_nodes = self._name_nodes(rule, pos, kw, nodes)
+        put_back = channel_unsqueeze.apply(self, rule, args, name_nodes)
+        if put_back is not None:
+            return put_back
         result = L.plain()
         try:
             if lay.kind in ("elementwise", "spatial", "spatial_any", "channel", "plain", "reshape") and not rule.layer:
@@ -2901,6 +2912,7 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
             # bring them to one layout next round, channels-last where one is
             cl = [p for p in tensors if p is not None and p == L.cl_perm(len(p))]
             self.f.return_layouts[self.return_key] = L.channels_last(len(cl[0])) if cl else L.plain()
+        s.returns_origin = returned_origins.of_return(ret, s.params)
         s.returns = ret.with_(origin=None) if ret is not None else None
         return s
 

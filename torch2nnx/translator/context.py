@@ -40,6 +40,9 @@ class Summary:
     takes: dict[str, Tag] = field(default_factory=dict)
     returns: Optional[Tag] = None
     transposes: int = 0
+    # the parameter whose provisional torch order the return carries (its origin,
+    # returned_origins.py): a caller's own undecided argument inherits it
+    returns_origin: Optional[str] = None
 
 
 @dataclass
