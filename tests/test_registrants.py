@@ -39,6 +39,13 @@ def register_block(block_type, block_fn):
     _block_registry[block_type] = block_fn
 
 
+def block(block_type):
+    def wrap(cls):
+        _block_registry[block_type] = cls
+        return cls
+    return wrap
+
+
 def create_block(block, **kwargs):
     assert block in _block_registry, f'Unknown block type ({block}'
     return _block_registry[block](**kwargs)
@@ -58,9 +65,20 @@ class Net(nn.Module):
 
 # imported by the package's __init__: torch has it whenever registry.py is imported
 MIX = """
+import torch
 import torch.nn as nn
 
-from .registry import register_block
+from .registry import block, register_block
+
+
+@block('dw')
+class DepthwiseBlock(nn.Module):
+    def __init__(self, chs):
+        super().__init__()
+        self.conv = nn.Conv2d(chs, chs, 3, padding=1, groups=chs)
+
+    def forward(self, x):
+        return x + self.conv(x)
 
 
 class MixBlock(nn.Module):
@@ -119,6 +137,11 @@ def test_registry_functions_are_the_ones_writing_module_values():
         def set_default(v):
             global _default
             _default = v
+        def register(name):
+            def wrap(fn):
+                _reg[name] = fn
+                return fn
+            return wrap
         def lookup(k):
             return _reg[k]
         def local_only(k, v):
@@ -127,7 +150,7 @@ def test_registry_functions_are_the_ones_writing_module_values():
         def param(_reg, k, v):
             _reg[k] = v
     """)
-    assert registry_functions(src) == {"add", "push", "set_default"}
+    assert registry_functions(src) == {"add", "push", "set_default", "register"}
 
 
 def test_registering_files_are_those_torch_imports_with_the_registry(tmp_path):
@@ -148,9 +171,59 @@ def test_a_registry_filled_from_another_file_has_its_blocks_at_parity(tmp_path):
     out = (pkg / "registry_nnx.py").read_text()
     assert "from . import mix_blocks_nnx" in out
     assert "gate_blocks" not in out
-    assert "from .registry_nnx import register_block" in (pkg / "mix_blocks_nnx.py").read_text()
-    parity_beside(tmp_path, "blkpkg.registry", (2, 3, 8, 8), args="types=('conv', 'mix', 'conv')")
+    assert "from .registry_nnx import block, register_block" in (pkg / "mix_blocks_nnx.py").read_text()
+    parity_beside(tmp_path, "blkpkg.registry", (2, 3, 8, 8), args="types=('conv', 'mix', 'dw', 'conv')")
 
     translate_beside(tmp_path, "blkpkg/gate_blocks.py")
     assert "from .registry_nnx import Net, register_block" in (pkg / "gate_blocks_nnx.py").read_text()
     parity_beside(tmp_path, "blkpkg.gate_blocks", (2, 3, 8, 8), args="types=('mix', 'gate')")
+
+
+def test_a_registering_file_importing_another_is_not_imported_into_a_cycle(tmp_path):
+    """timm's cond_conv2d imports conv2d_same, both registering into _fx: imported
+    at the end of _fx's translation, cond_conv2d would find conv2d_same
+    half-initialized when the import started there (an import cycle torch's package
+    __init__ never meets). It is named in a comment instead; the translations import
+    from either end."""
+    pkg = tmp_path / "cycpkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("from .same import *\nfrom .cond import *\n")
+    (pkg / "fx.py").write_text(textwrap.dedent("""
+        import torch.nn as nn
+        _leaf = set()
+        def register_leaf(m):
+            _leaf.add(m)
+            return m
+    """))
+    (pkg / "same.py").write_text(textwrap.dedent("""
+        import torch.nn as nn
+        from .fx import register_leaf
+        def same_conv(chs):
+            return nn.Conv2d(chs, chs, 3, padding=1)
+        @register_leaf
+        class Same(nn.Module):
+            def __init__(self, chs=4):
+                super().__init__()
+                self.conv = same_conv(chs)
+            def forward(self, x):
+                return self.conv(x)
+    """))
+    (pkg / "cond.py").write_text(textwrap.dedent("""
+        import torch.nn as nn
+        from .fx import register_leaf
+        from .same import same_conv
+        @register_leaf
+        class Net(nn.Module):
+            def __init__(self, chs=4):
+                super().__init__()
+                self.stem = nn.Conv2d(3, chs, 1)
+                self.conv = same_conv(chs)
+            def forward(self, x):
+                return self.conv(self.stem(x))
+    """))
+    translate_beside(tmp_path, "cycpkg/cond.py")
+    out = (pkg / "fx_nnx.py").read_text()
+    assert "from . import same_nnx" in out
+    assert "from . import cond_nnx" not in out and "cycpkg.cond_nnx fills this file's registries" in out
+    parity_beside(tmp_path, "cycpkg.cond", (2, 3, 8, 8), image_out=True)
+    parity_beside(tmp_path, "cycpkg.same", (2, 4, 8, 8), cls="Same", image_out=True)

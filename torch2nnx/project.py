@@ -481,7 +481,7 @@ def run(units: list[Unit], *, line_length: int = 88, workers: int = 1, cache=Non
             if cache is not None:
                 cache.record(outcomes[m], sources[m], sources, {}, deps[m])
     todo = {m for m in chosen if m not in outcomes}
-    registering, registering_modules = _registering(chosen, by_mod)
+    registering, registering_modules = _registering(chosen, by_mod, deps)
     if progress and len(units) > len(todo):
         progress(len(units) - len(todo))  # known without translating: cached, skipped, unreadable
     # the files the stale ones import are translated too: their classes and builders are needed
@@ -551,7 +551,7 @@ def run(units: list[Unit], *, line_length: int = 88, workers: int = 1, cache=Non
     return [outcomes[k] for k in keys]
 
 
-def _registering(chosen: set, by_mod: dict) -> tuple[dict, dict]:
+def _registering(chosen: set, by_mod: dict, deps: dict) -> tuple[dict, dict]:
     """({module: import statements of the run's files that fill its registries when
     torch imports it (registrants.py)}, {module: those files' modules})."""
     from .registrants import registrants
@@ -559,6 +559,16 @@ def _registering(chosen: set, by_mod: dict) -> tuple[dict, dict]:
     by_src = {by_mod[m].src.resolve(): m for m in chosen}
     out: dict = {}
     modules: dict = {}
+
+    def closure(m):
+        seen, stack = set(), [m]
+        while stack:
+            for d in deps.get(stack.pop(), ()):
+                if d not in seen:
+                    seen.add(d)
+                    stack.append(d)
+        return seen
+
     for m in sorted(chosen):
         u = by_mod[m]
         regs = [by_src[p] for p in registrants(u.src, u.package or package_of(u.src)) if p in by_src]
@@ -566,6 +576,13 @@ def _registering(chosen: set, by_mod: dict) -> tuple[dict, dict]:
             continue
         lines = []
         for r in regs:
+            # imported at the end of m, r may find a file importing m half-initialized (m's
+            # import started there: timm's cond_conv2d -> conv2d_same -> _fx), an import
+            # cycle torch's package __init__ never meets: such a file is not imported here
+            if any(m in closure(x) for x in closure(r) - {m, r}):
+                lines.append(f"# {by_mod[r].target} fills this file's registries too; not imported here, "
+                             "as it imports files that import this one")
+                continue
             parent, _, leaf = by_mod[r].target.rpartition(".")
             if not u.absolutize and parent and parent == u.target.rpartition(".")[0]:
                 lines.append(f"from . import {leaf}")  # written next to its source: relative, as its imports

@@ -50,19 +50,23 @@ def _assigned_globals(tree: ast.Module) -> set[str]:
 
 
 def _walk_own(func: ast.FunctionDef):
-    """The nodes of ``func``'s body, not entering nested functions, lambdas or classes."""
+    """The nodes of ``func``'s body and of the functions it defines (a decorator
+    factory's wrapper writes the registry), not entering lambdas or classes."""
     todo = list(func.body)
     while todo:
         node = todo.pop()
         yield node
-        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            todo.extend(node.body)
+        elif not isinstance(node, (ast.Lambda, ast.ClassDef)):
             todo.extend(ast.iter_child_nodes(node))
 
 
 def _writes_module_value(func: ast.FunctionDef, globals_: set[str]) -> bool:
-    a = func.args
-    params = {x.arg for x in (*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg) if x is not None}
     nodes = list(_walk_own(func))
+    params = {x.arg for f in [func, *(n for n in nodes if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))]
+              for a in [f.args] for x in (*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg)
+              if x is not None}
     declared = {n for node in nodes if isinstance(node, ast.Global) for n in node.names}
     bound = {t.id for node in nodes if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.For))
              for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
@@ -227,6 +231,7 @@ def imported_with(module: str, files: dict[str, Path], candidate: str) -> bool:
 def _calls_into(path: Path, module: str, registry: str, functions: set[str], files: dict[str, Path]) -> bool:
     """Does ``module`` call one of ``registry``'s ``functions`` at module level?"""
     from .follow import Reexports, package_root, star_resolver, top_level
+    from .rules import registry as rows
 
     tree = top_level(path)
     if tree is None:
@@ -240,8 +245,8 @@ def _calls_into(path: Path, module: str, registry: str, functions: set[str], fil
         stmt.visit(v)
     for callee in v.callees:
         q = table.qualify(callee)
-        if q is not None and (q in wanted or res.resolve(q) in wanted):
-            return True
+        if q is not None and (q in wanted or res.resolve(q) in wanted) and rows.lookup(q) is None:
+            return True  # (a call a row rewrites, torchvision's register_model, registers nothing)
     return False
 
 
