@@ -9,7 +9,8 @@ from .translator.module import ParseError, TranslateResult, translate_source
 def translate(source: str, path: str = "<stdin>", *, line_length: int = 88, weights: bool = True,
               module_name: str | None = None, package: str | None = None,
               absolutize: bool = True, siblings: dict | None = None, extra_weight_maps: dict | None = None,
-              reexports: dict | None = None, external_hints: dict | None = None) -> TranslateResult:
+              reexports: dict | None = None, external_hints: dict | None = None,
+              registrants: list | None = None) -> TranslateResult:
     """Translate one file's source. Raises ParseError for unparseable input.
 
     ``package``: the source's package (``torchvision.models``): relative
@@ -19,7 +20,8 @@ def translate(source: str, path: str = "<stdin>", *, line_length: int = 88, weig
     return translate_source(source, path, Options(line_length=line_length, weights=weights, package=package,
                                                   absolutize=absolutize,
                                                   siblings=siblings, extra_weight_maps=extra_weight_maps,
-                                                  reexports=reexports, external_hints=external_hints),
+                                                  reexports=reexports, external_hints=external_hints,
+                                                  registrants=registrants),
                             module_name=module_name)
 
 

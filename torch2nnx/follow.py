@@ -190,12 +190,33 @@ def followed(paths: list[Path]) -> tuple[list[Path], dict[str, str]]:
     ``{qualified name: defining module}`` for the names reached through a
     package's ``__init__.py``)."""
     from .api import package_of
+    from .registrants import registrants
 
     seen: dict[Path, tuple[bool, list[Path]]] = {}  # file -> (uses torch, files of its package it imports)
     reexported: dict[Path, dict[str, str]] = {}
     resolvers: dict[Path, Reexports] = {}
     explicit = [p.resolve() for p in paths]
     todo = list(explicit)  # the order files are reached in is _reach_order's, below
+    registering: dict[Path, list[Path]] = {}  # registry file -> files filling its registry (registrants.py)
+    while True:
+        _walk(todo, seen, reexported, resolvers)
+        included = _included(explicit, seen)
+        # files that fill an included file's registry when torch imports it: followed too
+        # (they import it, so they are included; its translation imports theirs)
+        for p in sorted(included):
+            if p not in registering:
+                registering[p] = registrants(p, package_of(p))
+                todo += [f for f in registering[p] if f not in seen]
+        if not todo:
+            break
+    # the order files were first reached in, as before; registering files after their registry
+    out = [p for p in _reach_order(explicit, seen, registering) if p in included]
+    return out, {q: m for p in out for q, m in reexported.get(p, {}).items()}
+
+
+def _walk(todo: list[Path], seen: dict, reexported: dict, resolvers: dict) -> None:
+    from .api import package_of
+
     while todo:
         p = todo.pop()
         if p in seen:
@@ -222,6 +243,9 @@ def followed(paths: list[Path]) -> tuple[list[Path], dict[str, str]]:
                     deps.append(f.resolve())
                     todo.append(f.resolve())
                     break
+
+
+def _included(explicit: list[Path], seen: dict) -> set[Path]:
     included = set(explicit) | {p for p, (torch, _) in seen.items() if torch}
     changed = True
     while changed:
@@ -230,12 +254,10 @@ def followed(paths: list[Path]) -> tuple[list[Path], dict[str, str]]:
             if p not in included and any(d in included for d in deps):
                 included.add(p)
                 changed = True
-    # the order files were first reached in, as before
-    out = [p for p in _reach_order(explicit, seen) if p in included]
-    return out, {q: m for p in out for q, m in reexported.get(p, {}).items()}
+    return included
 
 
-def _reach_order(explicit: list[Path], seen: dict) -> list[Path]:
+def _reach_order(explicit: list[Path], seen: dict, registering: dict | None = None) -> list[Path]:
     order: dict[Path, None] = {}
     todo = list(explicit)
     while todo:
@@ -244,4 +266,5 @@ def _reach_order(explicit: list[Path], seen: dict) -> list[Path]:
             continue
         order[p] = None
         todo.extend(seen[p][1])
+        todo.extend(f for f in reversed((registering or {}).get(p, ())) if f not in order)
     return list(order)

@@ -481,6 +481,7 @@ def run(units: list[Unit], *, line_length: int = 88, workers: int = 1, cache=Non
             if cache is not None:
                 cache.record(outcomes[m], sources[m], sources, {}, deps[m])
     todo = {m for m in chosen if m not in outcomes}
+    registering, registering_modules = _registering(chosen, by_mod, deps)
     if progress and len(units) > len(todo):
         progress(len(units) - len(todo))  # known without translating: cached, skipped, unreadable
     # the files the stale ones import are translated too: their classes and builders are needed
@@ -496,7 +497,7 @@ def run(units: list[Unit], *, line_length: int = 88, workers: int = 1, cache=Non
     pool = _pool(workers) if workers > 1 and len(need) >= 3 else None
     try:
         _translate_levels(need, need, deps, by_mod, sources, reexports, results, outcomes, pool, line_length,
-                          display, lambda m: progress(1) if progress and m in todo else None, {})
+                          display, lambda m: progress(1) if progress and m in todo else None, {}, registering)
         # dependencies were translated before their importers: what the importers hand their
         # classes (channels-last images) makes a second pass translate those files for it,
         # and the files importing them again (their layout summaries changed)
@@ -524,10 +525,11 @@ def run(units: list[Unit], *, line_length: int = 88, workers: int = 1, cache=Non
                         again.add(m)
                         grew = True
             _translate_levels(again, need, deps, by_mod, sources, reexports, results, outcomes, pool, line_length,
-                              display, lambda m: None, hints)
+                              display, lambda m: None, hints, registering)
     finally:
         if pool is not None:
             pool.shutdown()
+    _registrants_weights(results, registering_modules, deps, by_mod, line_length, display)
 
     for m in sorted(todo):
         if m in outcomes:
@@ -544,12 +546,81 @@ def run(units: list[Unit], *, line_length: int = 88, workers: int = 1, cache=Non
         status = TRANSLATED if changes else UNCHANGED
         outcomes[m] = Outcome(u, status, changes, list(result.diagnostics), result.todo_count)
         if cache is not None:
-            cache.record(outcomes[m], sources[m], sources, new, deps[m])
+            # a file filling its registries joining or changing changes its last lines
+            cache.record(outcomes[m], sources[m], sources, new, deps[m] | registering_modules.get(m, set()))
     return [outcomes[k] for k in keys]
 
 
+def _registering(chosen: set, by_mod: dict, deps: dict) -> tuple[dict, dict]:
+    """({module: import statements of the run's files that fill its registries when
+    torch imports it (registrants.py)}, {module: those files' modules})."""
+    from .registrants import registrants
+
+    by_src = {by_mod[m].src.resolve(): m for m in chosen}
+    out: dict = {}
+    modules: dict = {}
+
+    def closure(m):
+        seen, stack = set(), [m]
+        while stack:
+            for d in deps.get(stack.pop(), ()):
+                if d not in seen:
+                    seen.add(d)
+                    stack.append(d)
+        return seen
+
+    for m in sorted(chosen):
+        u = by_mod[m]
+        regs = [by_src[p] for p in registrants(u.src, u.package or package_of(u.src)) if p in by_src]
+        if not regs:
+            continue
+        lines = []
+        for r in regs:
+            # imported at the end of m, r may find a file importing m half-initialized (m's
+            # import started there: timm's cond_conv2d -> conv2d_same -> _fx), an import
+            # cycle torch's package __init__ never meets: such a file is not imported here
+            if any(m in closure(x) for x in closure(r) - {m, r}):
+                lines.append(f"# {by_mod[r].target} fills this file's registries too; not imported here, "
+                             "as it imports files that import this one")
+                continue
+            parent, _, leaf = by_mod[r].target.rpartition(".")
+            if not u.absolutize and parent and parent == u.target.rpartition(".")[0]:
+                lines.append(f"from . import {leaf}")  # written next to its source: relative, as its imports
+            elif parent:
+                lines.append(f"from {parent} import {leaf}")
+            else:
+                lines.append(f"import {leaf}")
+        out[m] = lines
+        modules[m] = set(regs)
+    return out, modules
+
+
+def _registrants_weights(results: dict, registering: dict, deps: dict, by_mod: dict, line_length: int,
+                         display) -> None:
+    """Models built through a registry build the layers of the files filling it
+    (translated after it, as they import it): the weights module of a file reaching
+    such a registry knows their layers too."""
+    from .translator.weights import formatted_weights_module
+
+    if not registering:
+        return
+    for m in sorted(results):
+        result = results[m]
+        if result.weights_code is None:
+            continue
+        maps = {**_weight_maps(m, deps, results), **result.weight_maps}
+        more = _weight_maps(m, deps, results, registering)
+        if set(more) - set(maps):
+            maps.update({k: v for k, v in more.items() if k not in maps})
+            code = formatted_weights_module(maps, by_mod[m].out.stem, Path(display(by_mod[m].src)).name,
+                                            line_length)
+            compile(code, by_mod[m].out.stem + "_weights.py", "exec", dont_inherit=True)
+            result.weights_code = code
+
+
 def _translate_levels(which: set, need: set, deps: dict, by_mod: dict, sources: dict, reexports: dict,
-                      results: dict, outcomes: dict, pool, line_length: int, display, done_one, hints: dict) -> None:
+                      results: dict, outcomes: dict, pool, line_length: int, display, done_one, hints: dict,
+                      registering: dict) -> None:
     """Translate the modules ``which`` in dependency order (each sees the
     classes, builders, summaries and weight maps of the run's files it
     imports, from ``results``); files of one import cycle one at a time."""
@@ -575,7 +646,7 @@ def _translate_levels(which: set, need: set, deps: dict, by_mod: dict, sources: 
             kwargs = dict(line_length=line_length, weights=u.weights is not None, module_name=u.out.stem,
                           package=u.package, absolutize=u.absolutize, siblings=siblings,
                           extra_weight_maps=_weight_maps(m, deps, results), reexports=reexports[m] or None,
-                          external_hints=hints.get(m))
+                          external_hints=hints.get(m), registrants=registering.get(m))
             jobs.append((m, display(u.src), sources[m], kwargs))
         finished = pool.map(_translate_job, jobs) if pool is not None else map(_translate_job, jobs)
         for m, result, error in finished:
@@ -606,17 +677,18 @@ def _already_takes(result, key, tag) -> bool:
     return summary is not None and summary.takes.get(param) == tag
 
 
-def _weight_maps(m: str, deps: dict, results: dict) -> dict:
-    """The NNX layer types built by the run's files ``m`` imports, transitively."""
+def _weight_maps(m: str, deps: dict, results: dict, registering: dict | None = None) -> dict:
+    """The NNX layer types built by the run's files ``m`` imports, transitively
+    (with ``registering``, also by the files filling their registries)."""
     out: dict = {}
     seen = set()
-    stack = sorted(deps[m], reverse=True)
+    stack = sorted(deps[m] | (registering or {}).get(m, set()), reverse=True)
     while stack:
         d = stack.pop()
         if d in seen or d not in results:
             continue
         seen.add(d)
-        stack.extend(sorted(deps[d], reverse=True))
+        stack.extend(sorted(deps[d] | (registering or {}).get(d, set()), reverse=True))
         out.update(results[d].weight_maps)
     return out
 

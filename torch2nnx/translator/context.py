@@ -86,6 +86,9 @@ class Options:
     reexports: dict | None = None
     # layouts other files of the run hand this file's classes: (class, function, param) -> Tag
     external_hints: dict | None = None
+    # import statements of the run's files that fill this file's registries when torch
+    # imports it (registrants.py): the translation imports them at its end
+    registrants: list | None = None
 
 
 class FileContext:

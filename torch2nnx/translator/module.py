@@ -271,6 +271,17 @@ def _emit(module: cst.Module, body: list, f: FileContext, options: Options, impo
     pieces = [s for s in out.body]
     new_stmts = [cst.parse_statement(l + "\n") for l in import_lines]
     pieces[j:j] = new_stmts
+    # the files filling this file's registries, imported last, as torch's package
+    # __init__ imports them whenever this file is imported (registrants.py); the
+    # comments say which are not (project._registering)
+    lines = list(options.registrants or ())
+    imports_ = [l for l in lines if not l.startswith("#")]
+    if imports_:
+        note = ("# torch imports these files with this one (its package's __init__.py does), and they\n"
+                "# fill this file's registries: their translations fill this translation's\n"
+                + "".join(l + "\n" for l in lines if l.startswith("#")))
+        for k, line in enumerate(imports_):
+            pieces.append(cst.parse_statement(f"{note if k == 0 else ''}{line}  # noqa: E402,F401\n"))
     if extra:
         # after the last top-level import statement (on the tree: no second parse)
         k = 0
