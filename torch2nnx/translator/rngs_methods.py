@@ -12,7 +12,12 @@ makes ``m.init_weights(...)`` on a receiver other than ``self`` a call taking
 ``rngs`` -- and the function making it a layer builder (it gains ``rngs`` and,
 handed on as a value, gets ours bound). Every method of the file with such a
 name takes ``rngs`` too (an override that draws nothing, a block whose
-``init_weights`` only fills constants), so any receiver accepts the call.
+``init_weights`` only fills constants). A file cannot see every class of the
+run, though (timm's ``LambdaLayer.reset_parameters`` draws through the module's
+own rngs and takes none, unseen by byobnet), so on a receiver of unknown class
+the call is ``call_with_rngs(m.init_weights, ...)``: the bound method's
+signature decides at run time whether ours are handed on. A receiver of a
+class of this file is called as its method takes them.
 """
 
 from __future__ import annotations
