@@ -1410,6 +1410,22 @@ def torch_layer_attr(module, name):
     return getattr(module, name)
 
 
+class TorchDevice(str):
+    """torch's ``tensor.device`` where devices are dropped: torch's CPU device as a
+    value (equal to ``'cpu'``, ``.type`` ``'cpu'``, ``.index`` None), so code that
+    reads it (``x.device.type != 'meta'`` guarding ``torch.autocast``, ``== 'cuda'``
+    choosing a fused kernel) takes torch's portable path, and ``device=`` arguments
+    given it are dropped like any other."""
+
+    @property
+    def type(self):
+        return str(self).partition(":")[0]
+
+    @property
+    def index(self):
+        return None
+
+
 def call_with_rngs(method, /, *args, rngs, **kwargs):
     """``m.reset_parameters(...)`` on a module of a class the translator could not
     tell, the method named like one taking ``rngs`` in some class of the run: ours
