@@ -46,6 +46,8 @@ from .branch_envs import BranchEnvsMixin
 from .loop_bindings import ComprehensionScopes, iter_element
 from .places import PlacesMixin
 from .closures import takes_own_rngs
+from .mixed_sequences import torch_order_elements
+from .optional_values import guarded as guarded_conversion
 from .rngs_methods import bind_rngs, flatten_partial, rngs_method_call, rngs_method_value
 
 _code = cst.Module([]).code_for_node
@@ -235,6 +237,7 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
         self._operand_parens: set[str] = set()  # parentheses operand() added to this call's sources
         self._annotation = 0
         self.transposes = 0
+        self.optional_names: set[str] = set()  # locals that may hold None: conversions keep it (optional_values.py)
         self.build_ctx = BuildCtx(fctx)
         self.build_ctx.cls = cls
         self.build_ctx.in_init = func_name == "__init__"
@@ -557,6 +560,8 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
             new = expr(f"{self.build_ctx.helper('torch_order')}({code(node)}, {axes})")
         else:
             new = expr(f"jnp.transpose({code(node)}, {axes})")
+        if isinstance(node, cst.Name) and node.value in self.optional_names:
+            new = guarded_conversion(node.value, code(new))  # None stays None (optional_values.py)
         self.set(new, want if want.perm is not None else L.plain(rank))
         return new
 
@@ -2516,6 +2521,10 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
         lay = rule.layout
         node = name_nodes.get(lay.tensors[0])
         t = self.tag(node) if node is not None else L.plain()
+        fixed = torch_order_elements(self, node, t) if node is not None else None
+        if fixed is not None:  # elements in different layouts: each in torch order (mixed_sequences.py)
+            args.given_src[lay.tensors[0]] = code(fixed)
+            return L.plain()
         if not t.channels_last:
             return L.plain()
         d = args.lit(lay.dims[0]) if args.given(lay.dims[0]) else 0
@@ -2544,6 +2553,10 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
             return L.plain()
         node = name_nodes[tnames[0]]
         t = self.tag(node)
+        fixed = torch_order_elements(self, node, t)
+        if fixed is not None:  # elements in different layouts: each in torch order (mixed_sequences.py)
+            args.given_src[tnames[0]] = code(fixed)
+            node, t = fixed, self.tag(fixed)
         origin = None
         if t.kind == L.FREE:
             image = self._reduced_image_batch(rule, args)
