@@ -97,7 +97,10 @@ def test_methods_taking_rngs_known_by_name(tmp_path):
     result, tmod, jmod, wmod = translate_files(BY_NAME, tmp_path)
     assert result.todo_count == 0, result.code
     code = result.code
-    assert "module.init_weights(rngs=rngs)" in code, code
+    # the receiver's class is unknown: its bound method's signature decides at run time
+    assert "call_with_rngs(module.init_weights, rngs=rngs)" in code, code
+    assert "call_with_rngs(module.init_weights, scheme=scheme, rngs=rngs)" in code, code
+    assert "m.init_weights(rngs=rngs)" in code, code  # isinstance(m, Glu): Glu's takes rngs
     assert "partial(_init_weights, head_bias=0.5, rngs=rngs)" in code, code
     assert "partial(self._init_weights, scheme=scheme, rngs=rngs)" in code, code
     assert "init_weights" in result.rngs_methods
@@ -186,5 +189,78 @@ def test_init_functions_and_methods_of_other_files(tmp_path):
     out = (pkg / "model_nnx.py").read_text()
     assert "functools.partial(init_weight_vit, rngs=rngs)" in out, out
     assert "partial(_init_local, head_bias=0.0, rngs=self.rngs)" in out, out  # no rngs in reset_weights
-    assert "module.init_weights(rngs=rngs)" in out, out  # Mlp's, in layers.py
+    assert "call_with_rngs(module.init_weights, rngs=rngs)" in out, out  # Mlp's, in layers.py
     parity_beside(tmp_path, "ipkg.model", (2, 8))
+
+
+def test_method_by_name_defined_differently_in_two_files(tmp_path):
+    """``self.block.reset_parameters()`` on a block built by a registry of
+    another file: one class of the run (``normal.py``) draws in its
+    ``reset_parameters`` (takes rngs), another (``const.py``, which sees no
+    file defining it with rngs) only fills constants (takes none). The call
+    hands rngs only to a method taking them (the bound method's signature
+    decides at run time); before, the second raised ``unexpected keyword
+    argument 'rngs'``. Both variants build and stay at parity."""
+    pkg = tmp_path / "rpkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "normal.py").write_text(HEADER + textwrap.dedent("""
+        class NormalInit(nn.Module):
+            def __init__(self, dim):
+                super().__init__()
+                self.fc = nn.Linear(dim, dim)
+                self.reset_parameters()
+
+            def reset_parameters(self):
+                nn.init.normal_(self.fc.weight, std=0.02)
+
+            def forward(self, x):
+                return self.fc(x)
+    """))
+    (pkg / "const.py").write_text(HEADER + textwrap.dedent("""
+        class ConstInit(nn.Module):
+            def __init__(self, dim):
+                super().__init__()
+                self.fc = nn.Linear(dim, dim)
+                self.scale = nn.Parameter(torch.ones(dim))
+                self.reset_parameters()
+
+            def reset_parameters(self):
+                nn.init.zeros_(self.fc.bias)
+                nn.init.constant_(self.scale, 0.5)
+
+            def forward(self, x):
+                return torch.tanh(self.fc(x)) * self.scale
+    """))
+    (pkg / "create.py").write_text(HEADER + textwrap.dedent("""
+        from .const import ConstInit
+        from .normal import NormalInit
+
+        _blocks = dict(normal=NormalInit, const=ConstInit)
+
+
+        def get_block(kind):
+            return _blocks[kind]
+    """))
+    (pkg / "model.py").write_text(HEADER + textwrap.dedent("""
+        from .create import get_block
+
+
+        class Net(nn.Module):
+            def __init__(self, kind="const", dim=8):
+                super().__init__()
+                self.block = get_block(kind)(dim)
+                self.head = nn.Linear(dim, 3)
+                if hasattr(self.block, "reset_parameters"):
+                    self.block.reset_parameters()
+
+            def forward(self, x):
+                return self.head(self.block(x))
+    """))
+    translate_beside(tmp_path, "rpkg/model.py")
+    out = (pkg / "model_nnx.py").read_text()
+    assert "call_with_rngs(self.block.reset_parameters, rngs=rngs)" in out, out
+    assert "def reset_parameters(self):" in (pkg / "const_nnx.py").read_text()
+    assert "def reset_parameters(self, *, rngs" in (pkg / "normal_nnx.py").read_text()
+    parity_beside(tmp_path, "rpkg.model", (2, 8), args="'const'")
+    parity_beside(tmp_path, "rpkg.model", (2, 8), args="'normal'")

@@ -82,7 +82,7 @@ def test_tensor_property_still_reads_a_tensor():
                 return torch.zeros(3, device=x.device) + x
     """, HEADER)
     compiles_cleanly(result.code)
-    assert "device = None" in result.code
+    assert 'device = TorchDevice("cpu")' in result.code
 
 
 def test_plain_attribute_named_like_a_tensor_property_parity(tmp_path):

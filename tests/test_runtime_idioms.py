@@ -117,3 +117,58 @@ def test_forward_chosen_in_init_trains_the_module_at_hand(tmp_path):
     grads = nnx.grad(lambda m, x: m(x).sum())(model, jnp.asarray(rand(2, 6, 6, 3)))
     g = grads["mix"]["partial_conv3"]["kernel"]
     assert float(jnp.abs(jax.tree.leaves(g)[0]).sum()) > 0
+
+
+DEVICE_GUARDS = """
+    class LinearAttn(nn.Module):
+        def __init__(self, c=4):
+            super().__init__()
+            self.qkv = nn.Conv2d(c, 3 * c, 1)
+            self.proj = nn.Conv2d(c, c, 1)
+
+        def _attn(self, q, k, v):
+            kv = k.transpose(-1, -2) @ v
+            return (q @ kv) / (q @ k.transpose(-1, -2).sum(-1, keepdim=True) + 1e-3)
+
+        def forward(self, x):
+            B, C, H, W = x.shape
+            q, k, v = self.qkv(x).reshape(B, 3, C, H * W).transpose(-1, -2).unbind(1)
+            q, k = F.relu(q), F.relu(k)
+            if not torch.jit.is_scripting() and v.device.type != 'meta':
+                with torch.autocast(device_type=v.device.type, enabled=False):
+                    out = self._attn(q, k, v)
+            else:
+                out = self._attn(q, k, v) * 0.0
+            device = x.device
+            if device.type == 'cuda' or str(device).startswith('cuda'):
+                out = out * 0.0  # a device-specific path torch on CPU never takes
+            out = out.transpose(-1, -2).reshape(B, C, H, W)
+            return self.proj(out)
+"""
+
+
+def test_device_reads_and_disabled_autocast(tmp_path):
+    """``v.device.type != 'meta'`` guarding ``with torch.autocast(...,
+    enabled=False)`` (timm's EfficientViT LiteMLA): ``x.device`` reads as
+    torch's CPU device (it was None, and ``None.type`` raised), and an autocast
+    keeping full precision is dropped, its body kept. Branches torch on CPU
+    does not take would zero the output."""
+    result = parity(DEVICE_GUARDS, tmp_path, "LinearAttn", [rand(2, 4, 5, 6)])
+    assert "with torch.autocast" not in result.code, result.code
+    assert result.todo_count == 0, result.code
+    assert 'TorchDevice("cpu").type != "meta"' in result.code, result.code
+
+
+def test_enabled_autocast_is_marked(tmp_path):
+    """Mixed precision (an enabled autocast) would change the numbers: kept
+    with a TODO, never dropped silently."""
+    from harness import translate_files as tf
+
+    result, *_ = tf(HEADER + textwrap.dedent("""
+        class M(nn.Module):
+            def forward(self, x):
+                with torch.autocast(device_type='cpu', dtype=torch.bfloat16):
+                    return x * 2
+    """), tmp_path)
+    assert "TODO(torch2nnx): T2N001" in result.code, result.code
+    assert "mixed precision" in result.code, result.code

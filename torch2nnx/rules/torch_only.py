@@ -14,7 +14,7 @@ without the value (``torch.compile(mode=...)``), such a row returns the
 decorator it would apply: the identity.
 """
 
-from .base import OTHER, Example, Rule
+from .base import OTHER, Example, Rule, Unsupported
 
 DROP = "__torch2nnx_drop__"
 IDENTITY = "(lambda fn: fn)"
@@ -40,6 +40,16 @@ def unwrap(param: str, flag: str | None = None):
 def wraps(rule) -> bool:
     """The row hands back what it wraps, or drops its statement: as a decorator it goes."""
     return rule.build is drop or getattr(rule.build, "wraps", False)
+
+
+def _autocast(a, ctx):
+    """``with torch.autocast(..., enabled=False):`` keeps its body in full precision,
+    as the translation computes anyway: the wrapper goes. Mixed precision itself
+    (enabled, or decided at run time) would change the numbers: not translated."""
+    if a.value("enabled") is False:
+        return DROP
+    raise Unsupported("T2N001", f"torch.autocast with enabled={a.src('enabled')}: mixed precision "
+                                "is not translated (the body runs in the input's dtype)")
 
 
 def row(name, params, build, examples, note=""):
@@ -95,6 +105,19 @@ RULES = [
         (Example("torch.no_grad()", X, where="decorator"), Example("torch.no_grad()", X, where="with")),
         note="JAX differentiates only what it is asked to; wrap in jax.lax.stop_gradient where it matters"),
     row("torch.inference_mode", "mode=True", drop, (Example("torch.inference_mode()", X, where="with"),)),
+    # mixed precision: a region kept in full precision (enabled=False) is what JAX
+    # computes anyway, so the with goes; an enabled one would compute in another dtype
+    row("torch.autocast", "device_type, dtype=None, enabled=True, cache_enabled=None", _autocast,
+        (Example("torch.autocast(device_type='cpu', enabled=False)", X, where="with"),
+         Example("torch.autocast(x.device.type, enabled=False)", X, where="with"))),
+    row("torch.amp.autocast", "device_type, dtype=None, enabled=True, cache_enabled=None", _autocast,
+        (Example("torch.amp.autocast('cuda', enabled=False)", X, where="with"),)),
+    row("torch.amp.autocast_mode.autocast", "device_type, dtype=None, enabled=True, cache_enabled=None", _autocast,
+        (Example("torch.amp.autocast_mode.autocast('cpu', enabled=False)", X, where="with"),)),
+    row("torch.cuda.amp.autocast", "enabled=True, dtype=None, cache_enabled=True", _autocast,
+        (Example("torch.cuda.amp.autocast(enabled=False)", X, where="with"),)),
+    row("torch.cpu.amp.autocast", "enabled=True, dtype=None, cache_enabled=True", _autocast,
+        (Example("torch.cpu.amp.autocast(enabled=False)", X, where="with"),)),
     row("torch.jit.is_scripting", "", lambda a, ctx: "False", (Example("torch.jit.is_scripting()", X),)),
     row("torch.jit.is_tracing", "", lambda a, ctx: "False", (Example("torch.jit.is_tracing()", X),)),
     row("torch.compiler.is_compiling", "", lambda a, ctx: "False", (Example("torch.compiler.is_compiling()", X),)),

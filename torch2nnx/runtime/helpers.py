@@ -1410,6 +1410,40 @@ def torch_layer_attr(module, name):
     return getattr(module, name)
 
 
+class TorchDevice(str):
+    """torch's ``tensor.device`` where devices are dropped: torch's CPU device as a
+    value (equal to ``'cpu'``, ``.type`` ``'cpu'``, ``.index`` None), so code that
+    reads it (``x.device.type != 'meta'`` guarding ``torch.autocast``, ``== 'cuda'``
+    choosing a fused kernel) takes torch's portable path, and ``device=`` arguments
+    given it are dropped like any other."""
+
+    @property
+    def type(self):
+        return str(self).partition(":")[0]
+
+    @property
+    def index(self):
+        return None
+
+
+def call_with_rngs(method, /, *args, rngs, **kwargs):
+    """``m.reset_parameters(...)`` on a module of a class the translator could not
+    tell, the method named like one taking ``rngs`` in some class of the run: ours
+    are handed on when this bound method takes a ``rngs`` parameter, not otherwise
+    (a class of another file whose method of that name draws through the module's
+    own rngs, or nothing at all)."""
+    import inspect
+
+    try:
+        params = inspect.signature(method).parameters
+    except (TypeError, ValueError):  # a builtin: it takes no rngs
+        params = {}
+    rngs_param = params.get("rngs")
+    if rngs_param is not None and rngs_param.kind in (rngs_param.KEYWORD_ONLY, rngs_param.POSITIONAL_OR_KEYWORD):
+        return method(*args, rngs=rngs, **kwargs)
+    return method(*args, **kwargs)
+
+
 def torch_reset_parameters(module, rngs):
     """torch's ``reset_parameters`` of the layer a translated subclass extends
     (``super().reset_parameters()``): the layer's own parameters drawn again from

@@ -46,6 +46,8 @@ from .branch_envs import BranchEnvsMixin
 from .loop_bindings import ComprehensionScopes, iter_element
 from .places import PlacesMixin
 from .closures import takes_own_rngs
+from .mixed_sequences import torch_order_elements
+from .optional_values import guarded as guarded_conversion
 from .rngs_methods import bind_rngs, flatten_partial, rngs_method_call, rngs_method_value
 
 _code = cst.Module([]).code_for_node
@@ -72,6 +74,17 @@ def _dtype_identity(cmp: cst.Comparison) -> cst.Comparison:
 def _is_inplace_set(node) -> bool:
     return isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "inplace_set" \
         and len(node.args) == 2
+
+
+def _picks_a_channel(elements) -> bool:
+    """``x[:, i]``: a whole batch, then one index on axis 1 (not a slice, None or ...)."""
+    if len(elements) < 2 or not all(isinstance(e.slice, (cst.Index, cst.Slice)) for e in elements[:2]):
+        return False
+    first, second = elements[0].slice, elements[1].slice
+    whole = isinstance(first, cst.Slice) and first.lower is None and first.upper is None and first.step is None
+    return whole and isinstance(second, cst.Index) and not (
+        isinstance(second.value, cst.Name) and second.value.value == "None") \
+        and not isinstance(second.value, cst.Ellipsis)
 
 
 def expr(src: str) -> cst.BaseExpression:
@@ -240,6 +253,7 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
         self._operand_parens: set[str] = set()  # parentheses operand() added to this call's sources
         self._annotation = 0
         self.transposes = 0
+        self.optional_names: set[str] = set()  # locals that may hold None: conversions keep it (optional_values.py)
         self.build_ctx = BuildCtx(fctx)
         self.build_ctx.cls = cls
         self.build_ctx.in_init = func_name == "__init__"
@@ -562,6 +576,8 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
             new = expr(f"{self.build_ctx.helper('torch_order')}({code(node)}, {axes})")
         else:
             new = expr(f"jnp.transpose({code(node)}, {axes})")
+        if isinstance(node, cst.Name) and node.value in self.optional_names:
+            new = guarded_conversion(node.value, code(new))  # None stays None (optional_values.py)
         self.set(new, want if want.perm is not None else L.plain(rank))
         return new
 
@@ -1249,7 +1265,8 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
             if vt.kind == L.FREE:
                 # torch's order, provisionally (`x[:, 0]` picking a channel): a spatial
                 # layer the result reaches takes the parameter channels-last next round
-                origin = vt.param if vt.param not in self.decided and self.func_name != "__init__" else None
+                origin = vt.param if vt.param not in self.decided and self.func_name != "__init__" \
+                    and _picks_a_channel(updated.slice) else None
                 self.decide(vt, L.plain().with_(origin=origin))
                 return self.set(updated, L.plain().with_(origin=origin))
             if vt.kind != L.TENSOR:
@@ -2532,6 +2549,10 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
         lay = rule.layout
         node = name_nodes.get(lay.tensors[0])
         t = self.tag(node) if node is not None else L.plain()
+        fixed = torch_order_elements(self, node, t) if node is not None else None
+        if fixed is not None:  # elements in different layouts: each in torch order (mixed_sequences.py)
+            args.given_src[lay.tensors[0]] = code(fixed)
+            return L.plain()
         if not t.channels_last:
             return L.plain()
         d = args.lit(lay.dims[0]) if args.given(lay.dims[0]) else 0
@@ -2560,6 +2581,10 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
             return L.plain()
         node = name_nodes[tnames[0]]
         t = self.tag(node)
+        fixed = torch_order_elements(self, node, t)
+        if fixed is not None:  # elements in different layouts: each in torch order (mixed_sequences.py)
+            args.given_src[tnames[0]] = code(fixed)
+            node, t = fixed, self.tag(fixed)
         origin = None
         if t.kind == L.FREE:
             image = self._reduced_image_batch(rule, args)

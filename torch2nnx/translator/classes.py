@@ -15,7 +15,7 @@ from .imports import dotted
 from .module_api import stateless_record
 from . import row_base
 from .factory_uses import dynamic_layer_calls, function_locals
-from .optional_values import maybe_none_locals, optional_buffer
+from .optional_values import maybe_none_locals, optional_buffer, optional_locals
 from ..rules.base import _REQUIRED, Unsupported, parse_params
 
 
@@ -192,6 +192,7 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
     rw.build_ctx.local_names = loc.names
     if isinstance(rw, BufferRewriter):
         rw.maybe_none = maybe_none_locals(func, f)
+    rw.optional_names = optional_locals(func, f, cls.name if cls is not None else None)
     if needs_rngs:
         rw.layer_calls = dynamic_layer_calls(func, f, loc)
     if kind == "function":

@@ -125,6 +125,8 @@ class FileContext:
         self.buffers: set[str] = set()  # "Buffer" / "NonPersistentBuffer" when used
         self.functions: dict[str, Summary] = {}
         self.local_functions: set[str] = set()
+        # (class or None, function) -> positions of its result that may be None (optional_values.py)
+        self.optional_returns: dict[tuple, frozenset] = {}
         self.plain_globals: set[str] = set()  # module-level names bound to plain Python values only
         self.plain_classes: set[str] = set()  # classes of the file that are not modules (their instances are no tensors)
         self.function_transposes: dict[str, int] = {}

@@ -11,6 +11,7 @@ import libcst as cst
 
 from ..diagnostics import Diagnostic
 from ..rules import registry
+from .optional_values import optional_returns
 from .rngs_methods import inherited as inherited_rngs_methods
 from .analyze import find_builders, find_factory_fields, find_module_classes, find_plain_globals, unit_order
 from .body import BodyRewriter
@@ -148,6 +149,7 @@ def _translate_source(source: str, path: str, options: Options, module_name: str
     builder_methods = find_builders(module, f)
 
     f.local_functions = {s.name.value for s in module.body if isinstance(s, cst.FunctionDef)}
+    f.optional_returns = optional_returns(module, f)  # what may be None (optional_values.py)
     f.plain_classes = {s.name.value for s in module.body if isinstance(s, cst.ClassDef)} - set(f.classes)
     # Rounds: what layouts callers pass is only known after the callers are
     # rewritten, so a second round rewrites callees with those layouts. Stop

@@ -12,7 +12,12 @@ makes ``m.init_weights(...)`` on a receiver other than ``self`` a call taking
 ``rngs`` -- and the function making it a layer builder (it gains ``rngs`` and,
 handed on as a value, gets ours bound). Every method of the file with such a
 name takes ``rngs`` too (an override that draws nothing, a block whose
-``init_weights`` only fills constants), so any receiver accepts the call.
+``init_weights`` only fills constants). A file cannot see every class of the
+run, though (timm's ``LambdaLayer.reset_parameters`` draws through the module's
+own rngs and takes none, unseen by byobnet), so on a receiver of unknown class
+the call is ``call_with_rngs(m.init_weights, ...)``: the bound method's
+signature decides at run time whether ours are handed on. A receiver of a
+class of this file is called as its method takes them.
 """
 
 from __future__ import annotations
@@ -70,9 +75,11 @@ def inherited(options, imports) -> set[str]:
 
 
 def rngs_method_call(rw, original: cst.Call, updated: cst.Call):
-    """``m.init_weights(...)`` on a receiver of unknown class, the name one of
+    """``m.init_weights(...)`` on a receiver other than ``self``, the name one of
     a method taking rngs: ours are handed on (the module's own in a method
-    that has none). None when the call is something else."""
+    that has none) -- directly to a class of this file whose method takes them,
+    through ``call_with_rngs`` (the bound method's signature decides) to a
+    receiver of unknown class. None when the call is something else."""
     from . import layout as L
     from ..rules import registry
     from ..rules.base import Unsupported
@@ -81,15 +88,42 @@ def rngs_method_call(rw, original: cst.Call, updated: cst.Call):
     if name is None or name not in rw.f.rngs_methods or registry.method(name) is not None:
         return None
     recv = updated.func.value
-    if rw.tag(recv).kind in (L.TENSOR, L.OTHER, L.SHAPE, L.SEQ) or rw.is_imported(recv):
+    t = rw.tag(recv)
+    if t.kind in (L.TENSOR, L.OTHER, L.SHAPE, L.SEQ) or rw.is_imported(recv):
         return None  # a tensor, a plain value or a module's function: not a translated module
+    takes = _class_method_takes_rngs(rw.f, t, name)
+    if takes is False:
+        return None  # a class of this file whose method of that name takes no rngs
     try:
         rngs = rw.build_ctx.fill_rngs()
     except Unsupported as e:
         # a plain class's method (transformers' exporters) has no rngs to hand on: the call stays, marked
         rw.todo(original, e.code, f"{name}: {e.message}")
         return rw.set(updated, L.UNKNOWN_TAG)
-    return rw.set(rw.add_rngs(updated, rngs), L.UNKNOWN_TAG)
+    if takes:
+        return rw.set(rw.add_rngs(updated, rngs), L.UNKNOWN_TAG)
+    # a receiver of unknown class: other classes of the run (files this one does
+    # not see) may define the method without rngs, so the bound method decides
+    helper = rw.build_ctx.helper("call_with_rngs")
+    call = cst.Call(func=cst.Name(helper), args=[cst.Arg(updated.func)] + list(updated.args))
+    return rw.set(rw.add_rngs(call, rngs), L.UNKNOWN_TAG)
+
+
+def _class_method_takes_rngs(f, t, name: str) -> bool | None:
+    """Whether the receiver's class -- one of this file, told by its tag -- has a
+    method ``name`` taking rngs; None when the class or its method is unknown."""
+    from . import layout as L
+
+    m = t.module if t.kind == L.MODULE else None
+    if m is None or m.kind != "class" or m.cls not in f.classes:
+        return None
+    cls, seen = f.classes[m.cls], set()
+    while cls is not None and cls.name not in seen:
+        seen.add(cls.name)
+        if name in cls.methods:
+            return cls.methods[name] is None  # a layer-building method: takes rngs
+        cls = next((f.classes[b] for b in cls.bases if b in f.classes), None)
+    return None
 
 
 def rngs_method_value(rw, original: cst.Attribute, updated: cst.Attribute):
