@@ -8,7 +8,10 @@ distribution. Needs ``rngs``: only inside layer-building code.
 """
 
 
+import libcst as cst
+
 from .base import NOT_CONSTANT, OTHER, Example, Layout, Rule, Unsupported
+from .place_writes import is_place, keeps_rank, write_through
 
 _GAINS = {"linear": 1.0, "conv1d": 1.0, "conv2d": 1.0, "conv3d": 1.0, "sigmoid": 1.0, "tanh": 25.0 / 9.0,
           "relu": 2.0, "selu": 9.0 / 16.0}  # squared gains (torch.nn.init.calculate_gain ** 2)
@@ -20,9 +23,32 @@ def _key(ctx):
     return f"{ctx.rngs}.params()"
 
 
-def _set(a, value: str) -> str:
+def _set(a, value: str, ctx) -> str:
+    """The tensor's new value written into it: ``set_value`` on a Variable; through
+    a slice or a view (``nn.init.ones_(fc.bias[n:])``), the whole place's new value
+    with the slice replaced (the row's value has the slice's shape)."""
     t = a.src("tensor")
-    return f"{t}.set_value({value})"
+    if is_place(t):
+        return f"{t}.set_value({value})"
+    written = write_through(cst.parse_expression(t), value, ctx.helper)
+    if written is None:
+        raise Unsupported("T2N005", f"in-place init of {t}: not a parameter or a slice of one")
+    return written[1]
+
+
+def _get(a) -> str:
+    """The tensor's value as an array (a slice already is one)."""
+    t = a.src("tensor")
+    return f"{t}.get_value()" if is_place(t) else t
+
+
+def _fans_kept(a):
+    """JAX reads fans from an NNX kernel's axes as torch does from its weight's: true
+    of the kernel and of slices that keep its axes, not of a view in torch's order
+    or a slice that drops axes."""
+    t = a.src("tensor")
+    if not is_place(t) and not keeps_rank(t):
+        raise Unsupported("T2N002", f"fans of {t}: a view or a slice that drops axes")
 
 
 def _gain2(a, ctx, name="nonlinearity"):
@@ -50,8 +76,9 @@ def kaiming(distribution):
             mode_src = f'"{mode}"'
         else:
             raise Unsupported("T2N002", f"mode={a.src('mode')}")
+        _fans_kept(a)
         init = f'jax.nn.initializers.variance_scaling({_gain2(a, ctx)}, {mode_src}, "{distribution}")'
-        return _set(a, f"{init}({_key(ctx)}, {a.src('tensor')}.shape)")
+        return _set(a, f"{init}({_key(ctx)}, {a.src('tensor')}.shape)", ctx)
     return build
 
 
@@ -64,21 +91,22 @@ def xavier(distribution):
             scale = repr(float(gain) ** 2)
         else:
             raise Unsupported("T2N002", f"gain={a.src('gain')}")
+        _fans_kept(a)
         init = f'jax.nn.initializers.variance_scaling({scale}, "fan_avg", "{distribution}")'
-        return _set(a, f"{init}({_key(ctx)}, {a.src('tensor')}.shape)")
+        return _set(a, f"{init}({_key(ctx)}, {a.src('tensor')}.shape)", ctx)
     return build
 
 
 def _normal(a, ctx):
     mean = a.src("mean") if a.given("mean") else "0.0"
     std = a.src("std") if a.given("std") else "1.0"
-    return _set(a, f"{mean} + {std} * jax.random.normal({_key(ctx)}, {a.src('tensor')}.shape)")
+    return _set(a, f"{mean} + {std} * jax.random.normal({_key(ctx)}, {a.src('tensor')}.shape)", ctx)
 
 
 def _uniform(a, ctx):
     lo = a.src("a") if a.given("a") else "0.0"
     hi = a.src("b") if a.given("b") else "1.0"
-    return _set(a, f"jax.random.uniform({_key(ctx)}, {a.src('tensor')}.shape, minval={lo}, maxval={hi})")
+    return _set(a, f"jax.random.uniform({_key(ctx)}, {a.src('tensor')}.shape, minval={lo}, maxval={hi})", ctx)
 
 
 def _trunc_normal(a, ctx):
@@ -90,13 +118,13 @@ def _trunc_normal(a, ctx):
     key = _key(ctx)
     t = a.src("tensor")
     return _set(a, f"{mean} + {std} * jax.random.truncated_normal({key}, ({lo} - {mean}) / {std}, "
-                   f"({hi} - {mean}) / {std}, {t}.shape)")
+                   f"({hi} - {mean}) / {std}, {t}.shape)", ctx)
 
 
 def _constant(value):
     def build(a, ctx):
         v = a.src("val") if value is None else value
-        return _set(a, f"jnp.full_like({a.src('tensor')}.get_value(), {v})")
+        return _set(a, f"jnp.full_like({_get(a)}, {v})", ctx)
     return build
 
 

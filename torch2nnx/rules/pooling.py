@@ -117,7 +117,7 @@ def _unflatten(a, ctx):
 
 def _upsample(a, ctx, functional=False):
     mode = a.value("mode")  # not a literal: passed on, the helper picks the method at run time
-    if mode is not NOT_CONSTANT and mode not in ("nearest", "nearest-exact", "linear", "bilinear", "trilinear"):
+    if mode is not NOT_CONSTANT and mode not in ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear"):
         raise Unsupported("T2N005", f"mode={a.src('mode')}: no exact JAX equivalent")
     if a.const("recompute_scale_factor") not in (None, False):
         raise Unsupported("T2N002", "recompute_scale_factor=True")
@@ -215,7 +215,8 @@ RULES = [
            Example("nn.Upsample(size=(7, 5))", ("float32[1,2,5,4]",)),
            Example("nn.Upsample(scale_factor=2, mode='bilinear')", ("float32[1,2,5,6]",)),
            Example("nn.Upsample(size=(5, 9), mode='bilinear', align_corners=True)", ("float32[1,2,6,4]",)),
-           Example("nn.Upsample(scale_factor=2, mode='linear')", ("float32[1,2,6]",))),
+           Example("nn.Upsample(scale_factor=2, mode='linear')", ("float32[1,2,6]",)),
+           Example("nn.Upsample(scale_factor=2, mode='bicubic', align_corners=False)", ("float32[1,2,5,6]",))),
           Layout("spatial_any"), layout_of=_upsample_layout),
     layer("UpsamplingNearest2d", "size=None, scale_factor=None",
           lambda a, ctx: partial(ctx.helper("interpolate"), [f"{n}={a.src(n)}" for n in ("size", "scale_factor") if a.given(n)]),
@@ -254,6 +255,13 @@ RULES = [
                         "recompute_scale_factor=None, antialias=False",
          lambda a, ctx: _upsample(a, ctx, functional=True),
          (Example("F.interpolate(x, scale_factor=2, mode='nearest')", ("float32[1,2,4,4]",)),
-          Example("F.interpolate(x, size=(6, 9), mode='bilinear', align_corners=False)", ("float32[1,2,4,4]",))),
+          Example("F.interpolate(x, size=(6, 9), mode='bilinear', align_corners=False)", ("float32[1,2,4,4]",)),
+          # bicubic: torch's a = -0.75, borders clamped, no antialias when downsampling
+          Example("F.interpolate(x, size=(9, 5), mode='bicubic')", ("float32[1,2,5,7]",)),
+          Example("F.interpolate(x, size=(3, 5), mode='bicubic', align_corners=False)", ("float32[2,3,8,9]",)),
+          Example("F.interpolate(x, size=(11, 4), mode='bicubic', align_corners=True)", ("float32[1,2,6,7]",)),
+          Example("F.interpolate(x, size=(4, 3), mode='bicubic', align_corners=True)", ("float32[1,2,9,8]",)),
+          Example("F.interpolate(x, scale_factor=1.7, mode='bicubic')", ("float32[1,2,7,5]",)),
+          Example("F.interpolate(x, scale_factor=(0.5, 2), mode='bicubic', align_corners=True)", ("float32[1,2,9,4]",))),
          Layout("spatial_any")),
 ]

@@ -227,10 +227,11 @@ METHODS = [
 
 
 def _orthogonal(a, ctx):
-    from .init import _key, _set
+    from .init import _fans_kept, _key, _set
 
+    _fans_kept(a)  # the rows and columns of a slice that keeps the kernel's axes
     gain = a.src("gain") if a.given("gain") else "1.0"
-    return _set(a, f"jax.nn.initializers.orthogonal({gain})({_key(ctx)}, {a.src('tensor')}.shape)")
+    return _set(a, f"jax.nn.initializers.orthogonal({gain})({_key(ctx)}, {a.src('tensor')}.shape)", ctx)
 
 
 RULES.append(

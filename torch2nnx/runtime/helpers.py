@@ -126,7 +126,7 @@ def adaptive_max_pool(x, output_size):
 
 
 def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None):
-    """F.interpolate / nn.Upsample for nearest, (bi/tri)linear, channels-last."""
+    """F.interpolate / nn.Upsample for nearest, (bi/tri)linear and bicubic, channels-last."""
     n = x.ndim - 2
     in_sizes = x.shape[1:-1]
     if size is not None:
@@ -154,9 +154,38 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
             i1 = np.minimum(i0 + 1, size_in - 1)
             w = (src - i0).astype(np.float32).reshape((-1,) + (1,) * (x.ndim - axis - 1))
             x = jnp.take(x, i0, axis=axis) * (1 - w) + jnp.take(x, i1, axis=axis) * w
+        elif mode == "bicubic":
+            x = _cubic_resize_axis(x, axis, size_in, size_out, ratio, align_corners)
         else:
             raise NotImplementedError(f"interpolate mode {mode!r}")
     return x
+
+
+def _cubic_resize_axis(x, axis, size_in, size_out, ratio, align_corners, a=-0.75):
+    """torch's bicubic along one axis: cubic convolution with a = -0.75 over the four
+    neighbours (indices clamped at the borders, no antialias), as torch's CPU and CUDA
+    kernels compute it; jax.image.resize uses a = -0.5 and antialiases downsampling."""
+    dst = np.arange(size_out, dtype=np.float64)
+    if align_corners:
+        src = dst * ((size_in - 1) / (size_out - 1) if size_out > 1 else 0.0)
+    else:
+        src = (dst + 0.5) * ratio - 0.5  # not clamped at 0 for cubic
+    i0 = np.minimum(np.floor(src).astype(np.int64), size_in - 1)
+    t = np.clip(src - i0, 0.0, 1.0)
+
+    def near(d):  # |d| <= 1
+        return ((a + 2) * d - (a + 3)) * d * d + 1
+
+    def far(d):  # 1 < |d| < 2
+        return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+
+    weights = (far(t + 1), near(t), near(1 - t), far(2 - t))
+    shape = (-1,) + (1,) * (x.ndim - axis - 1)
+    out = 0
+    for k, w in enumerate(weights):
+        idx = np.clip(i0 - 1 + k, 0, size_in - 1).astype(np.int32)
+        out = out + jnp.take(x, idx, axis=axis) * w.astype(np.float32).reshape(shape)
+    return out.astype(x.dtype)
 
 
 def softplus(x, beta=1.0, threshold=20.0):

@@ -19,6 +19,7 @@ import libcst as cst
 from ..rules import registry
 from ..rules.base import PLAIN, Canonical, Rule, Unsupported, bind, parse_params
 from ..rules.constants import DTYPE_VALUES
+from ..rules.place_writes import write_through
 from ..rules.module_methods import BY_NAME as MODULE_METHOD_NAMES, REQUIRES_GRAD_ATTR
 from ..rules.seq_ops import TIED_LINEAR_WEIGHTS, TIED_WEIGHT_NAMES
 from . import layout as L
@@ -26,7 +27,7 @@ from .kernel_layout import renamed_torch_attrs, renamed_torch_params, weight_tag
 from . import branch_layouts, channel_unsqueeze, held_permutations, image_batches, module_api, reshape_choice, returned_origins, shape_reads
 from .analyze import is_super_reset
 from .call_args import later_args
-from .context import UNKNOWN_MODULE, BuildCtx, ClassInfo, FileContext, ModuleRef, Summary, module_dict_item
+from .context import HELPER_ALIAS, UNKNOWN_MODULE, BuildCtx, ClassInfo, FileContext, ModuleRef, Summary, module_dict_item
 from .emit import definitions
 from .decorators import applied_identity, removable_decorator, unused_wrapper_call
 from .fastvisit import FastTransformer
@@ -85,6 +86,12 @@ def _picks_a_channel(elements) -> bool:
     return whole and isinstance(second, cst.Index) and not (
         isinstance(second.value, cst.Name) and second.value.value == "None") \
         and not isinstance(second.value, cst.Ellipsis)
+
+
+def _is_place_write(node) -> bool:
+    """``inplace_set(place, v)`` / ``inplace_set_view(place, v, axes)``."""
+    return isinstance(node, cst.Call) and isinstance(node.func, cst.Name) \
+        and node.func.value.removeprefix(HELPER_ALIAS) in ("inplace_set", "inplace_set_view") and len(node.args) >= 2
 
 
 def expr(src: str) -> cst.BaseExpression:
@@ -374,10 +381,16 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
         if not (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute)):
             return updated
         name = call.func.attr.value
-        if not name.endswith("_") or name.startswith("_") or registry.method(name) is None \
-                or self.f.imports.qualify(call.func) is not None:  # nn.init.normal_(w): a function
-            return updated
         new_value = updated.body[0].value
+        if self.f.imports.qualify(call.func) is not None:
+            # nn.init.normal_(w[n:]): a function; its row wrote into the place (a Variable
+            # keeps its identity), a local array's name takes the new value
+            if _is_place_write(new_value) and isinstance(new_value.args[0].value, cst.Name):
+                return updated.with_changes(body=[cst.Assign(
+                    targets=[cst.AssignTarget(target=new_value.args[0].value)], value=new_value)])
+            return updated
+        if not name.endswith("_") or name.startswith("_") or registry.method(name) is None:
+            return updated
         if new_value.deep_equals(call):
             return updated  # not rewritten (a TODO)
         root = new_value
@@ -390,22 +403,14 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
             target = call.func.value  # a row that gives the new value only
         else:
             target = root.args[0].value
-            view = _transposed_view(target)
-            if view is not None and new_value is root:
-                # the receiver read in torch's order (a layer's kernel): the value written back in its own
-                base, axes = view
-                helper = self.build_ctx.helper("inplace_set_view")
-                value = expr(f"{helper}({code(base)}, {code(root.args[1].value)}, {axes})")
-                return updated.with_changes(body=[cst.Assign(targets=[cst.AssignTarget(target=base)], value=value)])
-            if isinstance(target, cst.Subscript) and dotted(target.value) and new_value is root:
-                base = target.value
-                inner = root.args[1].value
-                whole = cst.parse_expression(
-                    f"jnp.asarray({code(base)}).at[{', '.join(code(e.slice) for e in target.slice)}].set(0)")
-                whole = whole.with_changes(args=[whole.args[0].with_changes(value=inner)])
-                new_value = root.with_changes(args=[root.args[0].with_changes(value=base),
-                                                    root.args[1].with_changes(value=whole)])
-                target = base
+            if not dotted(target) and new_value is root:
+                # a slice (x[:, 0].zero_()) or a kernel read in torch's order: the whole
+                # place's new value, written back in its own order
+                written = write_through(target, code(root.args[1].value), self.build_ctx.helper)
+                if written is None:
+                    self.todo(call, "T2N005", f"in-place {name} of {code(target)}: no parameter or array to write to")
+                    return updated
+                target, new_value = written[0], expr(written[1])
             elif not dotted(target):
                 return updated
         if isinstance(target, cst.Name) and new_value is root and _is_inplace_set(root) \
