@@ -40,7 +40,8 @@ HEADS = HEADER + textwrap.dedent("""
 def test_factory_dict_handed_on_and_splatted(tmp_path):
     result, tmod, jmod, wmod = translate_files(HEADS, tmp_path)
     assert result.todo_count == 0, result.code
-    assert "torch." not in result.code.split("class Net")[1], result.code
+    net = result.code.split("class Net")[1]
+    assert "torch.ones" not in net and "(nn.Linear" not in net and "factory_kwargs(dd" in net, result.code
     run_parity(result, tmod, jmod, wmod, "Net", [np.random.default_rng(0).standard_normal((2, 5)).astype(np.float32)],
                jit=True)
 
@@ -48,6 +49,6 @@ def test_factory_dict_handed_on_and_splatted(tmp_path):
 def test_factory_kwargs_refuses_a_layer_parameter():
     from torch2nnx.runtime.helpers import factory_kwargs
 
-    assert factory_kwargs({"device": "cpu", "dtype": None}) == {}
+    assert factory_kwargs({"device": "cpu", "dtype": None}, "torch.nn.Linear") == {}
     with pytest.raises(TypeError, match="bias"):
-        factory_kwargs({"bias": False})
+        factory_kwargs({"bias": False}, "torch.nn.Linear")

@@ -424,13 +424,12 @@ def torch_array(v, perm):
     return jnp.transpose(value, order)
 
 
-def factory_kwargs(kwargs):
-    """torch's factory keywords (``**dd``) handed to a layer NNX builds: ``device``
-    and ``dtype`` are dropped, as written out they are; any other key would be
+def factory_kwargs(kwargs, layer):
+    """torch's factory keywords (``**dd``) handed to a layer NNX builds
+    (``nn.Linear(i, o, **dd)``): nothing to hand on, ``device`` and ``dtype`` are
+    dropped as written out they are (factory_kwargs_only); any other key would be
     one of the layer's own parameters, which the translation bound without it."""
-    other = sorted(k for k in (kwargs or {}) if k not in ("device", "dtype"))
-    if other:
-        raise TypeError(f"keyword arguments {other} passed in ** to a layer built by NNX: not supported")
+    factory_kwargs_only(kwargs or {}, layer)
     return {}
 
 

@@ -38,7 +38,7 @@ def factory_splat_call(rw, original, updated: cst.Call, rule):
         return node
     tag = rw.tag(node)
     helper = rw.build_ctx.helper("factory_kwargs")
-    extra = [cst.Arg(value=cst.parse_expression(f"{helper}({code(a.value)})"), star="**") for a in splats]
+    extra = [cst.Arg(value=cst.parse_expression(f"{helper}({code(a.value)}, {rule.name!r})"), star="**") for a in splats]
     args = list(node.args)
     at = next((i for i, a in enumerate(args) if a.keyword is not None and a.keyword.value == "rngs"), len(args))
     args = args[:at] + extra + args[at:]
