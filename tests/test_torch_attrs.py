@@ -115,11 +115,13 @@ FANS = HEADER + textwrap.dedent("""
 
 def test_fans_of_a_weight_read_in_torch_order(tmp_path):
     """torch's _calculate_fan_in_and_fan_out on a Linear's or a Conv's weight, read
-    where the weight is known and in a helper it is handed to (the Variable goes on,
-    marked with torch's order), gives torch's fans."""
+    where the weight is known and in a helper it is handed to (to an init helper
+    called for its effect the Variable goes on, marked with torch's order; to a
+    function whose value is used, the kernel in torch's order), gives torch's fans."""
     result, tmod, jmod, wmod = translate_files(FANS, tmp_path)
     assert result.todo_count == 0, result.code
-    assert "torch_weight(self.conv.kernel, (2, 3, 1, 0))" in result.code
+    assert "torch_weight(self.fc.kernel, (1, 0))" in result.code
+    assert "torch_array(self.conv.kernel, (2, 3, 1, 0))" in result.code
     run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 8)])
 
 

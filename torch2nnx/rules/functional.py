@@ -147,7 +147,9 @@ def _conv(nd):
         out = (f"jax.lax.conv_general_dilated({a.src('input')}, {a.src('weight')}, {s}, {pad}, rhs_dilation={d}, "
                f"dimension_numbers={dn}, feature_group_count={a.src('groups')})")
         if a.given("bias") and a.src("bias") != "None":
-            out = f"({out} + {a.src('bias')})"
+            b = a.src("bias")
+            # a bias read off an attribute or a parameter may be None (a Conv built with bias=False)
+            out = f"({out} + {b})" if a.is_lit("bias") or not _may_be_none(b) else f"({out} + ({b} if {b} is not None else 0))"
         return out
     return build
 

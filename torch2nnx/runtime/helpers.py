@@ -441,6 +441,27 @@ def torch_weight(v, perm):
     return v
 
 
+def torch_array(v, perm):
+    """A torch layer's weight handed to a function for its value (``conv2d_same(x,
+    self.weight, ...)``): the NNX kernel as an array in torch's axis order, so the
+    callee's shape reads, slices and F.conv2d/F.linear see what torch's do.
+    ``perm`` is physical axis -> torch axis."""
+    value = v[...] if isinstance(v, nnx.Variable) else jnp.asarray(v)
+    order = [0] * len(perm)
+    for physical, logical in enumerate(perm):
+        order[logical] = physical
+    return jnp.transpose(value, order)
+
+
+def factory_kwargs(kwargs, layer):
+    """torch's factory keywords (``**dd``) handed to a layer NNX builds
+    (``nn.Linear(i, o, **dd)``): nothing to hand on, ``device`` and ``dtype`` are
+    dropped as written out they are (factory_kwargs_only); any other key would be
+    one of the layer's own parameters, which the translation bound without it."""
+    factory_kwargs_only(kwargs or {}, layer)
+    return {}
+
+
 def torch_fan_in_and_fan_out(tensor):
     """torch.nn.init._calculate_fan_in_and_fan_out on torch's axes: an NNX kernel
     handed on as a torch weight (torch_weight) is read in torch's order."""

@@ -38,6 +38,7 @@ from .layout import Tag
 from .list_growth import list_extended
 from .view_ranks import target_dims, target_rank
 from .starred_layers import splat_binds_named, starred_call_source, starred_layer_source
+from .factory_splats import factory_splat_call
 from .list_joins import joined_lists
 from .modeflag import READ as MODE_FLAG_READ
 from .modeflag import annassign_mode_flag, assign_mode_flag, augassign_mode_flag, is_mode_flag
@@ -1374,6 +1375,11 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
             pos, kw, nodes = self.call_args(updated)
             if pos is None and rule.kwargs_adapter is not None:
                 return self.adapt_kwargs(original, updated, rule)
+            if pos is None:
+                # nn.Linear(i, o, **dd) with dd a parameter: torch's factory keywords at run time
+                built = factory_splat_call(self, original, updated, rule)
+                if built is not None:
+                    return built
             if pos is None and self.splat_is_inert(updated, rule):
                 # nn.Dropout(p, **params) where params can only hold `inplace`
                 pos, kw, nodes = self.call_args(updated.with_changes(
@@ -1476,7 +1482,7 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
             if name in self.f.classes:
                 return self.construct_class(updated, name)
             if name in self.f.builders or name in self.f.local_functions:
-                updated = self.weights_handed_on(updated)
+                updated = self.weights_handed_on(updated, id(original) in self.statement_calls)
             if name in self.f.builders:
                 ret = self.f.builder_returns.get((None, name))
                 return self.set(self.add_rngs(updated), ret if ret is not None else
@@ -1554,18 +1560,23 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
     def is_moved_weight(t: Tag) -> bool:
         return t.kind == L.TENSOR and t.weight and not L.is_identity(t.perm)
 
-    def weights_handed_on(self, call: cst.Call) -> cst.Call:
+    def weights_handed_on(self, call: cst.Call, in_place: bool = True) -> cst.Call:
         if not any(self.is_moved_weight(self.tag(a.value)) for a in call.args):
             return call
-        return self.set(call.with_changes(args=[self.hand_on_weight(a, self.tag(a.value))
+        return self.set(call.with_changes(args=[self.hand_on_weight(a, self.tag(a.value), in_place)
                                                 if self.is_moved_weight(self.tag(a.value)) else a
                                                 for a in call.args]), self.tag(call))
 
-    def hand_on_weight(self, arg: cst.Arg, t: Tag) -> cst.Arg:
-        """A layer's weight handed to a function: the NNX Variable itself (what the
-        function writes lands in the layer), marked with torch's axis order."""
+    def hand_on_weight(self, arg: cst.Arg, t: Tag, in_place: bool = True) -> cst.Arg:
+        """A layer's weight handed to a function. A call made for its effect (an
+        init helper filling it): the NNX Variable itself (what the function writes
+        lands in the layer), marked with torch's axis order. A call whose value is
+        used (``conv2d_same(x, self.weight, ...)``): the kernel as an array in
+        torch's order, so the callee reads torch's shape and hands it to F.conv2d
+        as torch does (a Variable never reaches jax.lax)."""
+        helper = "torch_weight" if in_place else "torch_array"
         return arg.with_changes(value=expr(
-            f"{self.build_ctx.helper('torch_weight')}({code(arg.value)}, {tuple(t.perm)!r})"))
+            f"{self.build_ctx.helper(helper)}({code(arg.value)}, {tuple(t.perm)!r})"))
 
     def super_forward(self, updated: cst.Call):
         """``super().forward(x)`` in a subclass of a torch layer: the row's layout
@@ -1756,7 +1767,8 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
                     # ours, or the module's own where there are none (called from forward)
                     return self.set(self.add_rngs(updated, self.build_ctx.fill_rngs()), ret if ret is not None else
                                     Tag(L.MODULE, module=UNKNOWN_MODULE))
-                return self.call_summary(updated, s, skip_self=True, owner=cls.name, fname=mname)
+                return self.call_summary(updated, s, skip_self=True, owner=cls.name, fname=mname,
+                                         in_place=id(original) in self.statement_calls)
             cls = next((self.f.classes[b] for b in cls.bases if b in self.f.classes), None)
         if mname in ("forward",):
             updated = updated.with_changes(func=cst.Name("self"))
@@ -1783,7 +1795,7 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
             cls = next((self.f.classes[b] for b in cls.bases if b in self.f.classes), None)
         return False
 
-    def call_summary(self, updated, s: Summary, skip_self=False, owner=None, fname=None) -> cst.Call:
+    def call_summary(self, updated, s: Summary, skip_self=False, owner=None, fname=None, in_place=True) -> cst.Call:
         params = s.params[1:] if (skip_self and s.params and s.params[0] == "self") else list(s.params)
         args = list(updated.args)
         bound: dict[str, Tag] = {}
@@ -1797,8 +1809,8 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
             want = s.takes.get(pname)
             t = given[pname] = self.tag(a.value)
             if self.is_moved_weight(t):
-                args[i] = self.hand_on_weight(a, t)
-                bound[pname] = t
+                args[i] = self.hand_on_weight(a, t, in_place)
+                bound[pname] = t if in_place else L.plain()
                 continue
             value, t = held_permutations.to_undecided(self, a.value, t, want)
             if value is not a.value:

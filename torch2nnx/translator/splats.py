@@ -53,6 +53,7 @@ class _Uses(FastVisitor):
         self.loaded: dict[str, int] = {}
         self._splat_names: set[int] = set()
         self._targets: set[int] = set()
+        self.touched: set[str] = set()  # receivers of a method or item access (dd.update(...), dd[k] = v)
 
     def visit_FunctionDef(self, node):
         return False  # nested functions have scopes of their own
@@ -114,15 +115,28 @@ class _Uses(FastVisitor):
             self.splatted[node.value.value] = self.splatted.get(node.value.value, 0) + 1
             self._splat_names.add(id(node.value))
 
+    def visit_Attribute(self, node):
+        if isinstance(node.value, cst.Name):
+            self.touched.add(node.value.value)
+
+    def visit_Subscript(self, node):
+        if isinstance(node.value, cst.Name):
+            self.touched.add(node.value.value)
+
+    def visit_Del(self, node):
+        if isinstance(node.target, cst.Name):
+            self.touched.add(node.target.value)
+
     def visit_Name(self, node):
         if id(node) not in self._splat_names and id(node) not in self._targets:
             self.loaded[node.value] = self.loaded.get(node.value, 0) + 1
 
 
 class _Expand(FastTransformer):
-    def __init__(self, dicts: dict[str, list], stable: set[str]):
+    def __init__(self, dicts: dict[str, list], stable: set[str], shared: set[str] = frozenset()):
         self.dicts = dicts
         self.stable = stable
+        self.shared = shared  # dicts handed on as values too: read at the call
 
     def visit_FunctionDef(self, node):
         return False
@@ -145,7 +159,7 @@ class _Expand(FastTransformer):
             if any(k in given for k, _ in items):
                 return updated  # a duplicate keyword: a TypeError either way, left as written
             for key, value in items:
-                if not _stable(value, self.stable):
+                if name in self.shared or not _stable(value, self.stable):
                     value = cst.Subscript(cst.Name(name), [cst.SubscriptElement(cst.Index(cst.SimpleString(repr(key))))])
                 args.append(cst.Arg(value=value, keyword=cst.Name(key), equal=cst.AssignEqual(
                     whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace(""))))
@@ -176,13 +190,17 @@ def expand_function(fn: cst.FunctionDef) -> cst.FunctionDef:
     uses = _Uses()
     for stmt in fn.body.body:
         uses.walk(stmt)
+    # a dict also handed on as a value (``self._build_heads(n, dd)``, timm's EfficientViM)
+    # is still written out where it is splatted, every value read from the dict at the
+    # call; one the function reads or changes as a dict (dd.update, dd[k] = v) is not
     dicts = {n: items for n, items in uses.dicts.items()
-             if uses.assigned.get(n) == 1 and uses.splatted.get(n) and not uses.loaded.get(n)}
+             if uses.assigned.get(n) == 1 and uses.splatted.get(n) and n not in uses.touched}
     if not dicts:
         return fn
     # names the function never rebinds (its parameters, names it only reads)
     stable = {n for n in _params(fn) | set(uses.loaded) if not uses.assigned.get(n)}
-    return fn.with_changes(body=_Expand(dicts, stable).walk(fn.body))
+    shared = {n for n in dicts if uses.loaded.get(n)}
+    return fn.with_changes(body=_Expand(dicts, stable, shared).walk(fn.body))
 
 
 class _Functions(FastTransformer):
