@@ -321,6 +321,15 @@ class NamedSequential(nnx.Module):
             return layers[name]
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
+    def __setattr__(self, name, value):
+        # torch replaces the named layer (self.head.norm = nn.Identity()): so does the
+        # call, and the weights follow the new layer
+        if name in vars(self).get("order", ()) and not name.startswith("_"):
+            del self.layers[name]  # a layer replaced by a function: static, not data
+            self.layers[name] = value
+            return
+        super().__setattr__(name, value)
+
 
 def sequential(*layers):
     """nn.Sequential(x) where x is only known at run time: an OrderedDict keeps its names."""

@@ -24,7 +24,8 @@ from ..rules.module_methods import BY_NAME as MODULE_METHOD_NAMES, REQUIRES_GRAD
 from ..rules.seq_ops import TIED_LINEAR_WEIGHTS, TIED_WEIGHT_NAMES
 from . import layout as L
 from .kernel_layout import renamed_torch_attrs, renamed_torch_params, weight_tag
-from . import branch_layouts, channel_unsqueeze, held_permutations, image_batches, module_api, reshape_choice, returned_origins, shape_reads
+from . import (branch_layouts, channel_unsqueeze, held_permutations, image_batches, module_api, named_members,
+               reshape_choice, returned_origins, shape_reads)
 from .analyze import is_super_reset
 from .call_args import later_args
 from .context import HELPER_ALIAS, UNKNOWN_MODULE, BuildCtx, ClassInfo, FileContext, ModuleRef, Summary, module_dict_item
@@ -1043,6 +1044,9 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
                 return self.set(updated, info)
             return self.set(updated, L.UNKNOWN_TAG if name not in ("training",) else L.OTHER_TAG)
         bt = self.tag(base)
+        held = named_members.member_read(self, base, bt, name) if not store else None
+        if held is not None:  # a layer of a Sequential built with names, read as an attribute
+            return self.set(updated, Tag(L.MODULE, module=held))
         if bt.kind == L.MODULE and bt.module is not None and bt.module.kind == "dict":
             member = dict(bt.module.elements).get(name)
             if member is not None:  # an entry of a ModuleDict read as an attribute
@@ -2194,12 +2198,14 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
         if len(refs) == 1 and refs[0] is not None and refs[0].kind == "odict":
             elems = tuple(refs[0].elements)  # nn.Sequential(layers), layers filled item by item
             takes, returns = self._fold_refs(list(elems), original)
-            return new, ModuleRef("sequential", elements=elems, takes=takes, returns=returns)
+            return new, ModuleRef("sequential", elements=elems, takes=takes, returns=returns,
+                                  names=refs[0].names)
         named = _ordered_dict_items(nodes)
         if named is not None:
             elems = tuple(self.tag(v).module if self.tag(v).kind == L.MODULE else UNKNOWN_MODULE for v in named)
             takes, returns = self._fold_refs(list(elems), original)
-            return new, ModuleRef("sequential", elements=elems, takes=takes, returns=returns, named=True)
+            return new, ModuleRef("sequential", elements=elems, takes=takes, returns=returns, named=True,
+                                  names=named_members.ordered_dict_names(nodes))
         if not isinstance(new, cst.Call) or len(new.args) != len(nodes) or any(a.star for a in new.args):
             # Sequential(*layers): the layers appended to the list, in order
             elems = ()
@@ -2699,9 +2705,11 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
             # layers["conv"] = nn.Conv2d(...): an OrderedDict of layers, for nn.Sequential(layers)
             name = updated.targets[0].target.value.value
             cur = self.env.get(name)
-            held = cur.module.elements if cur is not None and cur.kind == L.MODULE and cur.module is not None \
-                and cur.module.kind == "odict" else ()
-            self.env[name] = Tag(L.MODULE, module=ModuleRef("odict", elements=tuple(held) + (vt.module,)))
+            odict = cur.module if cur is not None and cur.kind == L.MODULE and cur.module is not None \
+                and cur.module.kind == "odict" else ModuleRef("odict")
+            key = named_members.item_name(updated.targets[0].target)
+            self.env[name] = Tag(L.MODULE, module=ModuleRef("odict", elements=tuple(odict.elements) + (vt.module,),
+                                                            names=tuple(odict.names) + (key,)))
             return updated
         # x[idx] = v  ->  x = x.at[idx].set(v)
         if len(updated.targets) == 1 and isinstance(updated.targets[0].target, cst.Subscript):
@@ -2785,6 +2793,7 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
             for e in target.elements:
                 self.bind_target(e.value, elem_tag)
         elif isinstance(target, cst.Attribute):
+            named_members.note_member_write(self, target, vt)
             if isinstance(target.value, cst.Name) and target.value.value == "self" and self.cls is not None:
                 name = target.attr.value
                 old = self.cls.attrs.get(name)

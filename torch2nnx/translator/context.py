@@ -27,6 +27,9 @@ class ModuleRef:
     takes: object = None  # sequential: what the first layer needs (Tag) ...
     returns: object = None  # ... and what the last one gives
     named: bool = False  # sequential: a NamedSequential (torch's names kept; a sequence itself)
+    # sequential built from an OrderedDict: each element's name (None where computed),
+    # so ``self.head.norm`` is that layer (named_members.py)
+    names: tuple = ()
 
 
 UNKNOWN_MODULE = ModuleRef("unknown")
@@ -64,6 +67,9 @@ class ClassInfo:
     # attributes that may hold a stateless torch layer NNX keeps as a function
     # (self.relu = nn.ReLU()): listed in the class's _stateless_layers, per rewrite
     stateless: list = field(default_factory=list)
+    # members of named Sequentials rebound in a method (self.head.norm = ...):
+    # (attribute, member) -> what is written there (named_members.py)
+    member_writes: dict = field(default_factory=dict)
 
 
 @dataclass
