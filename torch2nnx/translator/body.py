@@ -405,6 +405,9 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
             target = call.func.value  # a row that gives the new value only
         else:
             target = root.args[0].value
+            if isinstance(target, cst.Call) and isinstance(target.func, cst.Name) \
+                    and target.func.value.removeprefix(HELPER_ALIAS) == "torch_layer_attr":
+                return updated  # the run-time attribute is the layer's Variable: inplace_set writes it
             if not dotted(target) and new_value is root:
                 # a slice (x[:, 0].zero_()) or a kernel read in torch's order: the whole
                 # place's new value, written back in its own order
