@@ -23,7 +23,7 @@ from ..rules.module_methods import BY_NAME as MODULE_METHOD_NAMES, REQUIRES_GRAD
 from ..rules.seq_ops import TIED_LINEAR_WEIGHTS, TIED_WEIGHT_NAMES
 from . import layout as L
 from .kernel_layout import renamed_torch_attrs, renamed_torch_params, weight_tag
-from . import branch_layouts, held_permutations, image_batches, module_api, reshape_choice, shape_reads
+from . import branch_layouts, held_permutations, image_batches, module_api, reshape_choice, shape_reads, slot_unions, union_dispatch
 from .analyze import is_super_reset
 from .call_args import later_args
 from .context import UNKNOWN_MODULE, BuildCtx, ClassInfo, FileContext, ModuleRef, Summary, module_dict_item
@@ -472,6 +472,7 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
 
     def leave_If(self, original, updated):
         moves = self._pop_env()
+        slot_unions.joined(self)
         return self._attach(branch_layouts.apply(self, original, updated, moves))
 
     def visit_For(self, node):
@@ -1808,6 +1809,8 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
             return self.set(expr(f"jnp.moveaxis({code(inner)}, -1, 1)"), L.UNKNOWN_TAG)
         if reshape_choice.applies(m, t, updated):
             return reshape_choice.call(self, updated, t)
+        if union_dispatch.applies(self, m, t, updated):
+            return union_dispatch.call(self, updated, t, m)
         new_first, out = self.through_module(first.value, t, m)
         args = [first.with_changes(value=new_first)] + list(updated.args[1:])
         return self.set(later_args(self, updated.with_changes(args=args), m), out)
@@ -2735,6 +2738,7 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
                     pass  # an empty container in another branch: keep what the full one tells
                 elif vt.kind == L.MODULE:
                     self.cls.attrs[name] = vt.module
+                    slot_unions.note(self, name, vt)
                 elif vt.kind == L.TENSOR:
                     self.cls.attrs[name] = vt
                 elif name not in self.cls.attrs:
