@@ -93,20 +93,10 @@ def call(rw, updated: cst.Call, t: Tag, m: ModuleRef):
 
     first = updated.args[0]
     branches = []  # (class name or None, call node, its tag)
-    classes = [e for e in m.elements if e.kind == "class"]
     for e in m.elements:
         if e.kind != "class":
             continue
-        s = _summary(rw, e.cls)
-        want = _takes(s)
-        if len(classes) > 1 and (want is None or want.kind != L.TENSOR):
-            # a class no caller has told a layout yet: handed the value as it is, and not
-            # told (one class's callers are not the others')
-            node, out = first.value, s.returns or L.UNKNOWN_TAG
-            if out.kind == L.FREE:
-                out = t
-        else:
-            node, out = rw.through_module(first.value, t, e)
+        node, out = rw.through_module(first.value, t, e)  # told, and handed, what it takes
         branches.append((e.cls, updated.with_changes(args=[first.with_changes(value=node)] + list(updated.args[1:])),
                          out))
     layers = tuple(e for e in m.elements if e.kind != "class")
