@@ -14,10 +14,8 @@ callers hand it: the class kept torch's order for a channels-last image, its
 module to ``self.<name>`` is also kept in the branch environments (under a key
 no Python name can be), and where the paths of an ``if`` join, a slot holding
 different layers on different paths is the union of them (``layout.join``), as
-a conditional expression's value already was. Only a slot holding translated
-classes and at most one layer: unions of several layers keep the last
-assignment (their layouts are handled where a conditional expression makes
-them).
+a conditional expression's value already was. Not a slot holding translated
+classes and several layers: it keeps the last assignment.
 """
 
 from __future__ import annotations
@@ -40,10 +38,13 @@ def joined(rw) -> None:
     for key, tag in rw.env.items():
         if not key.startswith(_PREFIX) or tag.kind != L.MODULE or tag.module is None:
             continue
-        if tag.module.kind != "union" or sum(e.kind != "class" for e in tag.module.elements) > 1:
-            # several layers (timm's SelectAdaptivePool2d: an Identity, adaptive pools and
-            # pooling classes by pool type): left to the layer unions of conditional
-            # expressions (reshape_choice, layer_choice); the slot stays as the last path set it
+        if tag.module.kind != "union":
+            continue
+        kinds = [e.kind for e in tag.module.elements]
+        if "class" in kinds and len(kinds) - kinds.count("class") > 1:
+            # classes and several layers (timm's SelectAdaptivePool2d: an Identity, adaptive
+            # pools and pooling classes by pool type, handed an undecided parameter): the
+            # slot stays as the last path set it
             continue
         if rw.cls.attrs.get(key[len(_PREFIX):]) != tag.module:
             rw.cls.attrs[key[len(_PREFIX):]] = tag.module
