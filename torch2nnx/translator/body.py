@@ -25,7 +25,7 @@ from ..rules.seq_ops import TIED_LINEAR_WEIGHTS, TIED_WEIGHT_NAMES
 from . import layout as L
 from .kernel_layout import renamed_torch_attrs, renamed_torch_params, weight_tag
 from . import (branch_layouts, channel_unsqueeze, held_permutations, image_batches, module_api, named_members,
-               reshape_choice, returned_origins, shape_reads)
+               reshape_choice, returned_origins, shape_reads, slot_unions, union_dispatch)
 from .analyze import is_super_reset
 from .call_args import later_args
 from .context import HELPER_ALIAS, UNKNOWN_MODULE, BuildCtx, ClassInfo, FileContext, ModuleRef, Summary, module_dict_item
@@ -501,6 +501,7 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
 
     def leave_If(self, original, updated):
         moves = self._pop_env()
+        slot_unions.joined(self)
         return self._attach(branch_layouts.apply(self, original, updated, moves))
 
     def visit_For(self, node):
@@ -1862,6 +1863,8 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
             return self.set(expr(f"jnp.moveaxis({code(inner)}, -1, 1)"), L.UNKNOWN_TAG)
         if reshape_choice.applies(m, t, updated):
             return reshape_choice.call(self, updated, t)
+        if union_dispatch.applies(self, m, t, updated):
+            return union_dispatch.call(self, updated, t, m)
         new_first, out = self.through_module(first.value, t, m)
         args = [first.with_changes(value=new_first)] + list(updated.args[1:])
         return self.set(later_args(self, updated.with_changes(args=args), m), out)
@@ -2805,6 +2808,7 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
                     pass  # an empty container in another branch: keep what the full one tells
                 elif vt.kind == L.MODULE:
                     self.cls.attrs[name] = vt.module
+                    slot_unions.note(self, name, vt)
                 elif vt.kind == L.TENSOR:
                     self.cls.attrs[name] = vt
                 elif name not in self.cls.attrs:

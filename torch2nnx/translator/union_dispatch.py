@@ -1,0 +1,130 @@
+"""A module slot holding one of several translated classes (or a class and
+layers), chosen at build time, whose layouts disagree.
+
+timm's ResNeSt: ``self.conv2 = SplitAttn(...) if radix >= 1 else nn.Conv2d(...)``,
+where ``SplitAttn`` returns torch's order and the conv channels-last; timm's
+MaxxViT ``ConvNeXtBlock``: ``self.ls = LayerScale2d(...)`` (an image batch,
+channels-last) or ``LayerScale(...)`` (channels in torch's last dim), called as
+``self.ls(x)`` on a channels-last map in one branch of ``forward`` and on a
+permuted (N, H, W, C) in torch order in the other. Handing every candidate one
+layout (what folding the union did) gave one of them the wrong axes.
+
+The call becomes a choice on the slot's class, made when the model is traced
+(static under ``nnx.jit``)::
+
+    self.conv2(out) if not isinstance(self.conv2, SplitAttn) else jnp.transpose(self.conv2(out), ...)
+
+Each translated class is handed the input in the layout it takes (its callers
+agree with it, none is told a layout only another class takes) and its result
+is brought to one layout: channels-last where one candidate returns it (the
+contract's layout inside a model), torch order otherwise. The layers of the
+union share the last branch (handled as before, as a union of layers).
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from . import layout as L
+from .context import ModuleRef
+from .layout import Tag
+
+
+def _summary(rw, cls: str):
+    info = rw.f.classes.get(cls)
+    return info.methods.get("__call__") if info is not None else rw.f.external_summaries.get(cls)
+
+
+def _nameable(rw, cls: str) -> bool:
+    return cls.isidentifier() and (cls in rw.f.classes or cls in rw.f.external_summaries)
+
+
+def _takes(s):
+    params = [p for p in s.params if p != "self"]
+    return s.takes.get(params[0]) if params else None
+
+
+def _disagree(rw, m: ModuleRef, t: Tag) -> bool:
+    """Whether the union's candidates want or return different layouts for ``t``."""
+    takes, rets = set(), set()
+    for e in m.elements:
+        if e.kind == "class":
+            s = _summary(rw, e.cls)
+            if s is None:
+                return False
+            want = _takes(s)
+            if want is not None and want.kind == L.TENSOR:
+                takes.add(bool(want.channels_last))
+            r = s.returns
+            if r is not None and r.kind == L.TENSOR:
+                rets.add(bool(r.channels_last))
+            elif r is not None and r.kind == L.FREE:
+                rets.add(bool(t.channels_last))
+        elif e.kind == "layer" and e.rule is not None:
+            kind = getattr(e.layout or e.rule.layout, "kind", None)
+            if kind == "spatial":
+                takes.add(True)
+                rets.add(True)
+            elif kind in ("plain", "reshape"):
+                takes.add(False)
+                rets.add(False)
+        else:
+            return False
+    return len(takes) > 1 or len(rets) > 1
+
+
+def applies(rw, m: ModuleRef, t: Tag, updated: cst.Call) -> bool:
+    if m.kind != "union" or t.kind != L.TENSOR or t.perm is None and t.rank is None:
+        return False
+    classes = [e for e in m.elements if e.kind == "class"]
+    if not classes or not all(_nameable(rw, e.cls) for e in classes):
+        return False
+    if not isinstance(updated.func, (cst.Name, cst.Attribute)) or not updated.args:
+        return False
+    a = updated.args[0]
+    if a.keyword is not None or a.star:
+        return False
+    return len(classes) > 1 or _disagree(rw, m, t)
+
+
+def call(rw, updated: cst.Call, t: Tag, m: ModuleRef):
+    """The rewritten call and its tag (``rw``: the BodyRewriter)."""
+    from .body import code, expr
+
+    first = updated.args[0]
+    branches = []  # (class name or None, call node, its tag)
+    for e in m.elements:
+        if e.kind != "class":
+            continue
+        node, out = rw.through_module(first.value, t, e)  # told, and handed, what it takes
+        branches.append((e.cls, updated.with_changes(args=[first.with_changes(value=node)] + list(updated.args[1:])),
+                         out))
+    layers = tuple(e for e in m.elements if e.kind != "class")
+    if layers:
+        ref = layers[0] if len(layers) == 1 else ModuleRef("union", elements=layers)
+        node, out = rw.through_module(first.value, t, ref)
+        branches.append((None, updated.with_changes(args=[first.with_changes(value=node)] + list(updated.args[1:])),
+                         out))
+    outs = [o for _, _, o in branches]
+    cl = [o for o in outs if o.kind == L.TENSOR and o.channels_last and L.is_image_layout(o)]
+    ranks = {L.rank_of(o) for o in outs if o.kind == L.TENSOR}
+    if cl and ranks == {L.rank_of(cl[0])}:
+        target = cl[0].with_(one=False, origin=None)
+    else:
+        target = L.plain(ranks.pop() if len(ranks) == 1 else None)
+    parts = []
+    for cls, node, out in branches:
+        if out.kind == L.TENSOR:
+            rw.set(node, out)
+            if out.perm != target.perm and not (L.is_identity(out.perm) and L.is_identity(target.perm)):
+                node = rw.to_layout(node, out, target, "the slot's candidates return one layout") \
+                    if target.channels_last else rw.canonical(node, "the slot's candidates return one layout")
+        parts.append((cls, node))
+    if len({code(node) for _, node in parts}) == 1:
+        return rw.set(parts[0][1], target)  # every candidate takes and returns the same
+    slot = code(updated.func)
+    # the layers (or the last class) are the fallback; each other class is checked
+    cls, result = parts[-1]
+    for cls, node in reversed(parts[:-1]):
+        result = expr(f"({code(node)}) if isinstance({slot}, {cls}) else ({code(result)})")
+    return rw.set(result, target)
