@@ -342,6 +342,24 @@ def test_a_drawing_method_called_where_no_rngs_exist_is_marked():
     assert "self.fc.kernel" in result.code  # the class itself is translated
 
 
+def test_a_drawing_function_called_where_no_rngs_exist_is_marked():
+    """transformers' falcon / generation utils: a module-level function that
+    draws random numbers called from a plain function of another kind (no
+    module, no rngs): the call is marked T2N005, never a contained internal error."""
+    result = translate("""
+        def dropout_add(x, residual, prob, training):
+            return residual + F.dropout(x, p=prob, training=training)
+
+
+        class Sampler:
+            def sample(self, x, r):
+                return dropout_add(x, r, 0.1, training=True)
+    """, HEADER)
+    compiles_cleanly(result.code)
+    assert "T2N901" not in codes(result), result.code
+    assert "T2N005" in codes(result), result.code
+
+
 def test_a_receiver_written_across_lines_is_rebuilt_valid():
     """transformers' higgs_audio processor: ``(tok.decode(x)\n    .audio_values.cpu()
     .squeeze())`` -- the receiver's source spans lines inside the statement's

@@ -326,6 +326,16 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
             self.todos[-1].append(f"# TODO(torch2nnx): {code_} {message}")
         self.f.todo_count += 1
 
+    def rngs_here(self, node, what: str):
+        """The Rngs to hand a call that draws random numbers, or None where there
+        are none (a plain class's method, a module-level statement): the call is
+        then marked T2N005 and left as it is."""
+        try:
+            return self.build_ctx.fill_rngs()
+        except Unsupported as e:
+            self.todo(node, e.code, f"{what}: {e.message}")
+            return None
+
     def info(self, node, message: str):
         self.f.diag(self.where(node), "T2N100", message)
 
@@ -646,7 +656,8 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
             # an init function handed on where there are no rngs: the module's own
             # (timm's init_weights(): named_apply(partial(_init_nest_weights, ...), self)), or
             # the function takes rngs itself
-            return self.set(bind_rngs(self, updated, self.build_ctx.fill_rngs()), L.OTHER_TAG)
+            rngs = self.rngs_here(original, code(original))
+            return self.set(bind_rngs(self, updated, rngs) if rngs else updated, L.OTHER_TAG)
         if updated.value in self.f.classes and id(original) not in self._call_funcs and not self._annotation:
             # a translated class handed around (blocks = [BasicConv2d, ...]): calling it builds a layer
             return self.set(updated, Tag(L.MODULE, module=ModuleRef(
@@ -1349,7 +1360,8 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
             # a class or layer builder of another file of this run (`layers.ConvBN`: of its module)
             kind = self.f.external[ext]
             if kind == "random":  # draws random numbers (an init function): hand it our stream
-                return self.set(self.add_rngs(updated, self.build_ctx.fill_rngs()), L.UNKNOWN_TAG)
+                rngs = self.rngs_here(original, ext)
+                return self.set(self.add_rngs(updated, rngs) if rngs else updated, L.UNKNOWN_TAG)
             ref = ModuleRef("class", cls=ext) if kind != "builder" else UNKNOWN_MODULE
             if kind == "builder" and ext in self.f.external_builder_returns:
                 # what it returns, as its file exported it (builder_layouts.py)
@@ -1497,7 +1509,8 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
                                 Tag(L.MODULE, module=UNKNOWN_MODULE))
             if name in self.f.random_functions:
                 # it draws random numbers: hand it our stream (self.rngs in a module)
-                updated = self.add_rngs(updated, self.build_ctx.fill_rngs())
+                rngs = self.rngs_here(original, name)
+                updated = self.add_rngs(updated, rngs) if rngs else updated
             if name in self.f.functions:
                 return self.call_summary(updated, self.f.functions[name], fname=name)
             if name in self.f.external_functions and name not in self.f.local_functions:
@@ -1773,7 +1786,8 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
                 if s is None:  # a layer-building method: what it returned last round
                     ret = self.f.builder_returns.get((cls.name, mname))
                     # ours, or the module's own where there are none (called from forward)
-                    return self.set(self.add_rngs(updated, self.build_ctx.fill_rngs()), ret if ret is not None else
+                    rngs = self.rngs_here(original, mname)
+                    return self.set(self.add_rngs(updated, rngs) if rngs else updated, ret if ret is not None else
                                     Tag(L.MODULE, module=UNKNOWN_MODULE))
                 return self.call_summary(updated, s, skip_self=True, owner=cls.name, fname=mname,
                                          in_place=id(original) in self.statement_calls)
