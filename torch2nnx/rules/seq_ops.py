@@ -30,7 +30,7 @@ PROPERTIES = [
     # devices are dropped everywhere (device= arguments, .to(device)); a jax
     # tracer has no .device, so the value reads as torch's CPU device (TorchDevice:
     # `x.device.type` is 'cpu', whatever device jax runs on)
-    Rule("Tensor.device", "input", lambda a, ctx: f'{ctx.helper("TorchDevice")}("cpu")', layout=OTHER,
+    Rule("Tensor.device", "input", lambda a, ctx: f'{ctx.helper("TorchDevice")}()', layout=OTHER,
          examples=(Example("torch.arange(4, device=x.device) + x", ("float32[2,4]",)),
                    Example("x * 2 if x.device.type != 'meta' else x", ("float32[2,4]",)))),
 ]

@@ -1474,7 +1474,11 @@ class TorchDevice(str):
     value (equal to ``'cpu'``, ``.type`` ``'cpu'``, ``.index`` None), so code that
     reads it (``x.device.type != 'meta'`` guarding ``torch.autocast``, ``== 'cuda'``
     choosing a fused kernel) takes torch's portable path, and ``device=`` arguments
-    given it are dropped like any other."""
+    given it are dropped like any other. Built without arguments (``TorchDevice()``)
+    so the expression needs no quotes: it may stand inside an f-string."""
+
+    def __new__(cls, name="cpu"):
+        return super().__new__(cls, name)
 
     @property
     def type(self):
