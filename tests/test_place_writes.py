@@ -91,3 +91,33 @@ class M(nn.Module):
     result, *_ = translate_files(src, tmp_path)
     assert [d.code for d in result.diagnostics if d.code != "T2N100"] == ["T2N002"], result.diagnostics
     assert "inplace_set(" in result.code and "kernel[:, :, :, 2:]" in result.code, result.code
+
+
+def test_init_of_a_layer_attribute_read_at_run_time_writes_the_variable(tmp_path):
+    """timm's cspnet: ``nn.init.zeros_(self.conv3.bn.weight)`` where ``bn`` is built
+    by a factory the translator cannot type: the attribute read at run time is the
+    layer's Variable, written with set_value (not a T2N005)."""
+    import textwrap
+
+    from harness import run_parity, translate_files
+
+    src = "import torch\nimport torch.nn as nn\n\n\n" + textwrap.dedent("""
+        class Net(nn.Module):
+            def __init__(self, norm_layer=nn.LayerNorm, dim=4):
+                super().__init__()
+                self.fc = nn.Linear(dim, dim)
+                self.norm = norm_layer(dim)
+
+            def zero_init_last(self):
+                nn.init.zeros_(self.norm.weight)
+
+            def forward(self, x):
+                return self.norm(self.fc(x))
+    """)
+    result, tmod, jmod, wmod = translate_files(src, tmp_path)
+    assert "T2N005" not in result.code, result.code
+    assert 'torch_layer_attr(self.norm, "weight").set_value(' in result.code, result.code
+    j = jmod.Net(rngs=__import__("flax").nnx.Rngs(0))
+    j.zero_init_last()
+    assert float(abs(j.norm.scale.get_value()).max()) == 0.0
+    run_parity(result, tmod, jmod, wmod, "Net", [np.random.default_rng(0).standard_normal((2, 4)).astype(np.float32)])

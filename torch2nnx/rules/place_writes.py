@@ -75,11 +75,17 @@ def write_through(target: cst.BaseExpression, value: str,
 
 
 def is_place(src: str) -> bool:
-    """A Name/Attribute chain: a place that may hold a Variable, written with set_value."""
+    """A Name/Attribute chain: a place that may hold a Variable, written with set_value;
+    or a layer's attribute read at run time (``torch_layer_attr(m.bn, "weight")``: the
+    layer's Variable, on a module the translator could not type)."""
     try:
-        return _dotted(cst.parse_expression(src))
+        node = cst.parse_expression(src)
     except cst.ParserSyntaxError:
         return False
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) \
+            and node.func.value.endswith("torch_layer_attr"):
+        return True
+    return _dotted(node)
 
 
 def keeps_rank(src: str) -> bool:
