@@ -10,19 +10,9 @@ every path."""
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 
-from harness import run_parity, translate_files
-from test_layout_forward import HEADER, rand
-
-
-def parity(source, tmp_path, cls, inputs, kwargs):
-    result, tmod, jmod, wmod = translate_files(HEADER + textwrap.dedent(source), tmp_path)
-    run_parity(result, tmod, jmod, wmod, cls, inputs, kwargs=kwargs)
-    run_parity(result, tmod, jmod, wmod, cls, inputs, kwargs=kwargs, jit=True)
-    return result
+from test_layout_forward import parity, rand
 
 LAYER_SCALE = """
     class Block(nn.Module):

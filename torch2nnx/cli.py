@@ -523,22 +523,9 @@ def verify_cmd(target: str, kwargs_json: str, inputs: tuple[str, ...], translati
     both on the same random input and prints the max abs difference per
     output. Exit 0 at parity, 1 otherwise, 123 when it cannot run.
     """
-    import json
+    from .verify import VerifyError, format_report, verify
 
-    from .verify import VerifyError, format_report, parse_target, verify
-
-    try:
-        kwargs = json.loads(kwargs_json)
-        if not isinstance(kwargs, dict):
-            raise ValueError("not an object")
-    except ValueError as e:
-        raise click.BadParameter(f"not a JSON object: {e}", param_hint="'--kwargs'") from None
-    try:
-        path, name = parse_target(target)
-    except VerifyError as e:
-        raise click.BadParameter(str(e), param_hint="PATH:NAME") from None
-    if not path.is_file():
-        raise click.BadParameter(f"{path} does not exist", param_hint="PATH:NAME")
+    kwargs, path, name = model_arguments(kwargs_json, target, "PATH:NAME")
     try:
         report = verify(path, name, kwargs=kwargs, inputs=list(inputs),
                         translation=Path(translation) if translation else None,
@@ -576,3 +563,25 @@ main.add_command(convert_cmd)
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+def model_arguments(kwargs_json: str, target: str, hint: str):
+    """``--kwargs`` and ``SRC:NAME`` of a command naming a torch model (verify,
+    convert): (kwargs, path, name), or a usage error."""
+    import json
+
+    from .verify import VerifyError, parse_target
+
+    try:
+        kwargs = json.loads(kwargs_json)
+        if not isinstance(kwargs, dict):
+            raise ValueError("not an object")
+    except ValueError as e:
+        raise click.BadParameter(f"not a JSON object: {e}", param_hint="'--kwargs'") from None
+    try:
+        path, name = parse_target(target)
+    except VerifyError as e:
+        raise click.BadParameter(str(e), param_hint=hint) from None
+    if not path.is_file():
+        raise click.BadParameter(f"{path} does not exist", param_hint=hint)
+    return kwargs, path, name

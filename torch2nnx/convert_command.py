@@ -47,24 +47,13 @@ def convert_cmd(target: str, checkpoint: str, out: str, kwargs_json: str, fmt: s
     written), 2 usage error (OUT exists without --force), 123 the checkpoint
     cannot be read safely or the model cannot be built.
     """
-    import json
 
     from .checkpoints import CheckpointError, MismatchError, OutputExistsError, convert_checkpoint
     from .checkpoints.target import translated_model
-    from .verify import VerifyError, parse_target
+    from .cli import model_arguments
+    from .verify import VerifyError
 
-    try:
-        kwargs = json.loads(kwargs_json)
-        if not isinstance(kwargs, dict):
-            raise ValueError("not an object")
-    except ValueError as e:
-        raise click.BadParameter(f"not a JSON object: {e}", param_hint="'--kwargs'") from None
-    try:
-        path, name = parse_target(target)
-    except VerifyError as e:
-        raise click.BadParameter(str(e), param_hint="SRC:NAME") from None
-    if not path.is_file():
-        raise click.BadParameter(f"{path} does not exist", param_hint="SRC:NAME")
+    kwargs, path, name = model_arguments(kwargs_json, target, "SRC:NAME")
     o = Path(out)
     if o.exists() and not force:
         raise click.BadParameter(f"{out!r} exists; give --force to replace it", param_hint="'-o' / '--output'")
