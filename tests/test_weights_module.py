@@ -7,7 +7,7 @@ import pytest
 
 from fixture_cases import cases
 from torch2nnx.translator.emit import format_code
-from torch2nnx.translator.weights import LOADER, formatted_weights_module, weights_module
+from torch2nnx.translator.weights import LOADER, SHARED_LOADER, formatted_weights_module, weights_module
 
 import torch2nnx
 
@@ -17,5 +17,9 @@ def test_two_part_formatting_is_black_of_the_whole(line_length):
     for case in cases():
         result = torch2nnx.translate((case / "model.py").read_text(), str(case / "model.py"))
         maps = result.weight_maps
-        whole = format_code(weights_module(maps, "model_nnx", "model.py") + "\n\n" + LOADER, line_length)
+        whole = format_code(weights_module(maps, "model_nnx", "model.py") + "\n\n" + SHARED_LOADER + "\n\n"
+                            + LOADER, line_length)
         assert formatted_weights_module(maps, "model_nnx", "model.py", line_length) == whole, case.name
+        shared = format_code(weights_module(maps, "model_nnx", "model.py", "._helpers") + "\n\n" + LOADER,
+                             line_length)
+        assert formatted_weights_module(maps, "model_nnx", "model.py", line_length, "._helpers") == shared

@@ -10,18 +10,22 @@ def translate(source: str, path: str = "<stdin>", *, line_length: int = 88, weig
               module_name: str | None = None, package: str | None = None,
               absolutize: bool = True, siblings: dict | None = None, extra_weight_maps: dict | None = None,
               reexports: dict | None = None, external_hints: dict | None = None,
-              registrants: list | None = None) -> TranslateResult:
+              registrants: list | None = None, shared: str | None = None,
+              weights_shared: str | None = None) -> TranslateResult:
     """Translate one file's source. Raises ParseError for unparseable input.
 
     ``package``: the source's package (``torchvision.models``): relative
     imports resolve against it; with ``absolutize`` (the translation is
     written outside that package) they become absolute imports of it.
+    ``shared`` / ``weights_shared``: the module of the run's shared helpers
+    (shared_helpers.py), as the translation / its weights module import it.
     """
     return translate_source(source, path, Options(line_length=line_length, weights=weights, package=package,
                                                   absolutize=absolutize,
                                                   siblings=siblings, extra_weight_maps=extra_weight_maps,
                                                   reexports=reexports, external_hints=external_hints,
-                                                  registrants=registrants),
+                                                  registrants=registrants, shared=shared,
+                                                  weights_shared=weights_shared),
                             module_name=module_name)
 
 

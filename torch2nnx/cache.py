@@ -19,7 +19,7 @@ from pathlib import Path
 from . import __version__
 from .diagnostics import Diagnostic
 
-FORMAT = 1
+FORMAT = 2  # 2: multi-file runs share a helpers module
 
 
 def digest(text: str) -> str:

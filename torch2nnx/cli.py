@@ -235,7 +235,14 @@ def translate_cmd(ctx: click.Context, srcs: tuple[str, ...], suffix: str | None,
         if bar is not None:
             bar.__exit__(None, None, None)
     if selected is not None:
-        outcomes = [o for o in outcomes if o.unit.src.resolve() in selected]
+        kept = [o for o in outcomes if o.unit.src.resolve() in selected]
+        # a shared helpers module the run rewrote goes with the files reported
+        carried = [c for o in outcomes if o not in kept for c in o.changes if project.shared_module(c.path)]
+        target = next((o for o in kept if o.status in (project.TRANSLATED, project.UNCHANGED)), None)
+        if carried and target is not None:
+            target.changes.extend(carried)
+            target.status = project.TRANSLATED
+        outcomes = kept
 
     reporter = Reporter(output_format, lambda text, err: click.echo(text, err=err))
     write = not (check or diff)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
+from . import shared_helpers
 from .api import package_of, translate
 from .diagnostics import Diagnostic
 from .translator import layout as L
@@ -246,6 +247,8 @@ def looks_translated(path: Path) -> bool:
     """A translation torch2nnx wrote (``model_nnx.py`` next to ``model.py``, its
     weights module): never a source to translate again."""
     stem = path.stem
+    if stem == shared_helpers.STEM:
+        return True  # the helpers a run's translations share
     for suffix in ("_weights", ""):
         base = stem[: -len(suffix)] if suffix and stem.endswith(suffix) else stem
         if base.endswith("_nnx") and path.with_name(base[: -len("_nnx")] + ".py").is_file():
@@ -429,12 +432,14 @@ def run(units: list[Unit], *, line_length: int = 88, workers: int = 1, cache=Non
     sources: dict[str, str] = {}
     by_mod: dict[str, Unit] = {}
     keys = []
-    for u in units:
+    places = {}  # module -> where its translation's shared helpers live (None: in the file)
+    for u, place in zip(units, shared_helpers.plan(units)):
         # files of one name outside packages (zoo/a/model.py, zoo/b/model.py): only the
         # first is importable by that name; the others keep a key no import matches
         key = u.module if u.module not in by_mod else f"{u.module}@{u.src}"
         keys.append(key)
         by_mod[key] = u
+        places[key] = place
         try:
             sources[key] = decode_source(u.src.read_bytes(), display(u.src))
         except InputError as e:
@@ -452,6 +457,7 @@ def run(units: list[Unit], *, line_length: int = 88, workers: int = 1, cache=Non
         if all(m in outcomes for m in by_mod):
             if progress:
                 progress(len(units))
+            _shared_changes(keys, outcomes, places, line_length)
             return [outcomes[k] for k in keys]
 
     imports, uses_torch = {}, {}
@@ -497,7 +503,8 @@ def run(units: list[Unit], *, line_length: int = 88, workers: int = 1, cache=Non
     pool = _pool(workers) if workers > 1 and len(need) >= 3 else None
     try:
         _translate_levels(need, need, deps, by_mod, sources, reexports, results, outcomes, pool, line_length,
-                          display, lambda m: progress(1) if progress and m in todo else None, {}, registering)
+                          display, lambda m: progress(1) if progress and m in todo else None, {}, registering,
+                          places)
         # dependencies were translated before their importers: what the importers hand their
         # classes (channels-last images) makes a second pass translate those files for it,
         # and the files importing them again (their layout summaries changed)
@@ -525,11 +532,11 @@ def run(units: list[Unit], *, line_length: int = 88, workers: int = 1, cache=Non
                         again.add(m)
                         grew = True
             _translate_levels(again, need, deps, by_mod, sources, reexports, results, outcomes, pool, line_length,
-                              display, lambda m: None, hints, registering)
+                              display, lambda m: None, hints, registering, places)
     finally:
         if pool is not None:
             pool.shutdown()
-    _registrants_weights(results, registering_modules, deps, by_mod, line_length, display)
+    _registrants_weights(results, registering_modules, deps, by_mod, line_length, display, places)
 
     for m in sorted(todo):
         if m in outcomes:
@@ -548,7 +555,54 @@ def run(units: list[Unit], *, line_length: int = 88, workers: int = 1, cache=Non
         if cache is not None:
             # a file filling its registries joining or changing changes its last lines
             cache.record(outcomes[m], sources[m], sources, new, deps[m] | registering_modules.get(m, set()))
+    _shared_changes(keys, outcomes, places, line_length)
     return [outcomes[k] for k in keys]
+
+
+def shared_module(path: Path) -> bool:
+    """``path`` is a shared helpers module (shared_helpers.py)."""
+    return path.name == shared_helpers.STEM + ".py"
+
+
+def _imports(place, unit) -> tuple[str | None, str | None]:
+    """(how the translation imports its shared helpers, how its weights module does):
+    None where they are emitted into the file (a weights module written elsewhere)."""
+    if place is None:
+        return None, None
+    beside = unit.weights is not None and unit.weights.resolve().parent == unit.out.resolve().parent
+    return place.module, place.module if beside else None
+
+
+def _shared_changes(keys: list, outcomes: dict, places: dict, line_length: int) -> None:
+    """Each shared helpers module offering what its tree's translations import
+    (the written ones as they are on disk, the new ones as they will be), added
+    to the changes of one of them when the file on disk differs."""
+    trees: dict = {}
+    for k in keys:
+        if places.get(k) is not None:
+            trees.setdefault(places[k].path, []).append(k)
+    for path, members in trees.items():
+        names: set = set()
+        carrier = None
+        for k in members:
+            o = outcomes.get(k)
+            if o is None or o.status not in (TRANSLATED, UNCHANGED):
+                continue
+            new = {c.path: c.new for c in o.changes}
+            for out in o.unit.outputs:
+                text = new[out] if out in new else read_text(out)
+                if text:
+                    names |= shared_helpers.imported_names(text)
+            if carrier is None or (carrier.status != TRANSLATED and o.status == TRANSLATED):
+                carrier = o
+        old = read_text(path)
+        names |= shared_helpers.held_names(old)
+        if not names or carrier is None:
+            continue
+        text = shared_helpers.source(names, line_length)
+        if text != old:
+            carrier.changes.append(Change(path, old, text))
+            carrier.status = TRANSLATED
 
 
 def _registering(chosen: set, by_mod: dict, deps: dict) -> tuple[dict, dict]:
@@ -596,7 +650,7 @@ def _registering(chosen: set, by_mod: dict, deps: dict) -> tuple[dict, dict]:
 
 
 def _registrants_weights(results: dict, registering: dict, deps: dict, by_mod: dict, line_length: int,
-                         display) -> None:
+                         display, places: dict) -> None:
     """Models built through a registry build the layers of the files filling it
     (translated after it, as they import it): the weights module of a file reaching
     such a registry knows their layers too."""
@@ -613,14 +667,14 @@ def _registrants_weights(results: dict, registering: dict, deps: dict, by_mod: d
         if set(more) - set(maps):
             maps.update({k: v for k, v in more.items() if k not in maps})
             code = formatted_weights_module(maps, by_mod[m].out.stem, Path(display(by_mod[m].src)).name,
-                                            line_length)
+                                            line_length, _imports(places[m], by_mod[m])[1])
             compile(code, by_mod[m].out.stem + "_weights.py", "exec", dont_inherit=True)
             result.weights_code = code
 
 
 def _translate_levels(which: set, need: set, deps: dict, by_mod: dict, sources: dict, reexports: dict,
                       results: dict, outcomes: dict, pool, line_length: int, display, done_one, hints: dict,
-                      registering: dict) -> None:
+                      registering: dict, places: dict) -> None:
     """Translate the modules ``which`` in dependency order (each sees the
     classes, builders, summaries and weight maps of the run's files it
     imports, from ``results``); files of one import cycle one at a time."""
@@ -647,6 +701,7 @@ def _translate_levels(which: set, need: set, deps: dict, by_mod: dict, sources: 
                           package=u.package, absolutize=u.absolutize, siblings=siblings,
                           extra_weight_maps=_weight_maps(m, deps, results), reexports=reexports[m] or None,
                           external_hints=hints.get(m), registrants=registering.get(m))
+            kwargs["shared"], kwargs["weights_shared"] = _imports(places[m], u)
             jobs.append((m, display(u.src), sources[m], kwargs))
         finished = pool.map(_translate_job, jobs) if pool is not None else map(_translate_job, jobs)
         for m, result, error in finished:

@@ -95,6 +95,10 @@ class Options:
     # import statements of the run's files that fill this file's registries when torch
     # imports it (registrants.py): the translation imports them at its end
     registrants: list | None = None
+    # the module the run's output tree shares (shared_helpers.py), as this file imports
+    # it: helpers and the weights loader come from there; None: emitted into the file
+    shared: str | None = None
+    weights_shared: str | None = None  # the same, as the weights module imports it
 
 
 class FileContext:

@@ -129,3 +129,22 @@ def existing_imports(module: cst.Module) -> set[str]:
                     for a in small.names:
                         names.add(a.asname.name.value if a.asname else cst.Module([]).code_for_node(a.name))
     return names
+
+
+def referenced_helpers(helpers, code: str, shared: str | None) -> tuple[list, list, list]:
+    """(helpers to define in the file, aliases it reads, helpers to import from
+    the ``shared`` module): of ``helpers`` (what rewriting asked for), those the
+    emitted ``code`` still names. A helper reading the importing file's own
+    ``__name__`` (``weights_module``: the file next to it) is always the file's."""
+    from .context import HELPER_ALIAS
+
+    words = set(re.findall(r"\b\w+\b", code))
+    aliases = sorted(a for a in helpers if a.startswith(HELPER_ALIAS) and a in words)
+    aliased = {a[len(HELPER_ALIAS):] for a in helpers if a.startswith(HELPER_ALIAS)}
+    plain = {n for n in helpers if not n.startswith(HELPER_ALIAS) and n not in aliased and n in words}
+    behind = {a[len(HELPER_ALIAS):] for a in aliases}
+    if shared is None:
+        return sorted(plain | behind), aliases, []
+    defs = definitions("helpers.py")
+    own = sorted(n for n in plain | behind if n in defs and "__name__" in defs[n][1])
+    return own, aliases, sorted(plain - set(own))

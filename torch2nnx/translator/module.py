@@ -19,7 +19,8 @@ from .builder_layouts import exported_builder_returns, import_builder_return, qu
 from .classes import rewrite_class, rewrite_function
 from .context import HELPER_ALIAS, FileContext, Options, Summary
 from .toplevel_names import module_level_names
-from .emit import BUFFER_CLASSES, IMPORTS, existing_imports, format_code, helper_source, insert_point, used_modules
+from .emit import (BUFFER_CLASSES, IMPORTS, existing_imports, format_code, helper_source, insert_point,
+                   referenced_helpers, used_modules)
 from .fastvisit import FastTransformer, FastVisitor
 from .imports import ImportTable, absolute_module, dotted, dropped_module
 from .layer_globals import export_kinds, find_layer_globals
@@ -195,7 +196,8 @@ def _translate_source(source: str, path: str, options: Options, module_name: str
         # layers built by the other files this one imports end up in its models too
         maps = dict(options.extra_weight_maps or {})
         maps.update(f.weight_maps)
-        weights = formatted_weights_module(maps, stem, PurePath(path).name, options.line_length)
+        weights = formatted_weights_module(maps, stem, PurePath(path).name, options.line_length,
+                                           options.weights_shared)
         compile(weights, stem + ".py", "exec", dont_inherit=True)  # a bug here fails the file: nothing written
     diags = sorted(set(f.diagnostics))
     result = TranslateResult(final, weights, diags, f.todo_count, summaries, transposes)
@@ -250,20 +252,29 @@ def _emit(module: cst.Module, body: list, f: FileContext, options: Options, impo
                                      for st in out.body])
     out = mark_leftovers(out, f)
     out = out.with_changes(body=drop_torch_imports(out.body, f, imports, source_names(module)))
+    # the code of each statement once: the module's code is their concatenation
+    codes = {id(st): out.code_for_node(st) for st in out.body}
     head = []
     for b in sorted(f.buffers):
         head.append(BUFFER_CLASSES[b])
+    imported = []
     if f.helpers:
-        aliases = sorted(n for n in f.helpers if n.startswith(HELPER_ALIAS))
-        head.append(helper_source(sorted(n for n in f.helpers if not n.startswith(HELPER_ALIAS))))
-        if aliases:
-            head.append("\n".join(f"{a} = {a[len(HELPER_ALIAS):]}" for a in aliases) + "\n")
+        own, aliases, shared = referenced_helpers(f.helpers, "".join(codes.values()), options.shared)
+        if own:
+            head.append(helper_source(own))
+        if options.shared is not None:
+            names = sorted(shared) + [f"{a[len(HELPER_ALIAS):]} as {a}" for a in aliases
+                                      if a[len(HELPER_ALIAS):] not in own]
+            if names:
+                imported.append(f"from {options.shared} import {', '.join(names)}")
+        bound = [a for a in aliases if options.shared is None or a[len(HELPER_ALIAS):] in own]
+        if bound:
+            head.append("\n".join(f"{a} = {a[len(HELPER_ALIAS):]}" for a in bound) + "\n")
     extra = "\n\n".join(head)
-    # the code of each statement once: the module's code is their concatenation
-    codes = {id(st): out.code_for_node(st) for st in out.body}
     needed = used_modules("".join(codes.values()) + extra)
     have = existing_imports(out)
     import_lines = [IMPORTS[m] for m in ("functools", "math", "einops", "jax", "jnp", "np", "nnx") if m in needed and m not in have]
+    import_lines += imported
     idx = insert_point(out)
     # place new imports after existing top-of-file imports
     j = idx

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from .emit import format_code, helper_source
+from .emit import IMPORTS, format_code, helper_source, used_modules
 
 TEMPLATE = '''"""Port a PyTorch state_dict into the models of {module}.
 
@@ -21,9 +21,7 @@ that the translated classes hold directly) maps one to one by attribute path,
 with containers keeping torch's indices and names.
 """
 
-import jax.numpy as jnp
-import numpy as np
-from flax import nnx
+{imports}
 
 {transforms}
 
@@ -42,8 +40,9 @@ IGNORED = {ignored!r}
 
 '''
 
-# the loader, the same in every weights module (formatted once per line length)
-LOADER = '''def _children(node):
+# the loader's code, the same for every weights module: inline in a self-contained
+# translation, once per output tree (the shared helpers module) in a multi-file run
+SHARED_LOADER = '''def _children(node):
     """(torch key part, child) pairs in torch's state_dict naming."""
     if isinstance(node, nnx.Sequential) or getattr(type(node), "_torch_container", None):
         node = node.layers  # torch names the entries, not the container's attribute
@@ -56,19 +55,18 @@ LOADER = '''def _children(node):
     return []
 
 
-def torch_key_map(model):
-    """Every entry the loader fills: [(torch key, nnx Variable, transform, required)]."""
-    return _walk(model)[0]
-
-
-def _walk(model):
+def state_dict_entries(model, layers, named_layers):
+    """([(torch key, nnx Variable, transform, required)], [torch layers left in place]):
+    ``model`` walked the way torch's state_dict walks the original, ``layers``
+    ({NNX layer type: ((torch name, NNX attribute, transform), ...)}) and
+    ``named_layers`` (the same by class name) saying how each layer's entries go."""
     out, foreign = [], []
 
     def walk(node, prefix):
         # subclasses of NNX layers (a translated LayerNorm2d) port as their layer
-        table = NAMED_LAYERS.get(type(node).__name__) if type(node) not in LAYERS else LAYERS[type(node)]
+        table = named_layers.get(type(node).__name__) if type(node) not in layers else layers[type(node)]
         if table is None:
-            table = next((LAYERS[c] for c in type(node).__mro__ if c in LAYERS), None)
+            table = next((layers[c] for c in type(node).__mro__ if c in layers), None)
         covered = set()
         if table is not None:
             for tname, attr, transform in table:
@@ -77,7 +75,7 @@ def _walk(model):
                     var = getattr(var, part, None)
                 if isinstance(var, nnx.Variable):
                     out.append((prefix + tname, var, transform, True))
-            if type(node) in LAYERS or type(node).__name__ in NAMED_LAYERS:
+            if type(node) in layers or type(node).__name__ in named_layers:
                 return
             # a subclass (timm's BatchNormAct2d): what it adds (act, drop, buffers) as usual
             covered = {attr.split(".")[0] for _, attr, _ in table}
@@ -112,13 +110,10 @@ def _numpy(value):
     return np.array(value, copy=True)
 
 
-def load_torch_state_dict(model, state_dict, *, strict=True):
-    """Copy a torch state_dict (torch tensors or numpy arrays) into ``model``.
-
-    With ``strict=True`` a ValueError lists every missing key, unexpected key
-    and shape mismatch, and nothing is written.
-    """
-    entries, foreign = _walk(model)
+def port_state_dict(model, state_dict, entries, ignored, *, strict=True):
+    """``load_torch_state_dict`` of a weights module, given its walk (``entries``,
+    ``state_dict_entries`` with its tables) and its ``ignored`` entry names."""
+    entries, foreign = entries
     missing, mismatched, updates, used = [], [], [], set()
     for key, var, transform, required in entries:
         if key not in state_dict:
@@ -133,7 +128,7 @@ def load_torch_state_dict(model, state_dict, *, strict=True):
             mismatched.append(f"{key}: torch {tuple(value.shape)} -> nnx {tuple(current.shape)}")
             continue
         updates.append((var, value, current.dtype))
-    unexpected = [k for k in state_dict if k not in used and k.rsplit(".", 1)[-1] not in IGNORED]
+    unexpected = [k for k in state_dict if k not in used and k.rsplit(".", 1)[-1] not in ignored]
     if strict and (missing or unexpected or mismatched):
         parts = []
         if foreign:  # the likely cause of the unexpected keys, so first
@@ -151,6 +146,28 @@ def load_torch_state_dict(model, state_dict, *, strict=True):
             done.add(id(var))
             var.set_value(jnp.asarray(value, dtype=dtype))
     return model
+'''
+
+# the names of SHARED_LOADER a weights module calls
+SHARED_NAMES = ("port_state_dict", "state_dict_entries")
+
+# each weights module's own entry points, over its tables
+LOADER = '''def _walk(model):
+    return state_dict_entries(model, LAYERS, NAMED_LAYERS)
+
+
+def torch_key_map(model):
+    """Every entry the loader fills: [(torch key, nnx Variable, transform, required)]."""
+    return _walk(model)[0]
+
+
+def load_torch_state_dict(model, state_dict, *, strict=True):
+    """Copy a torch state_dict (torch tensors or numpy arrays) into ``model``.
+
+    With ``strict=True`` a ValueError lists every missing key, unexpected key
+    and shape mismatch, and nothing is written.
+    """
+    return port_state_dict(model, state_dict, _walk(model), IGNORED, strict=strict)
 
 
 def load_checkpoint(model, path):
@@ -172,7 +189,8 @@ def load_torch_checkpoint(model, path, *, strict=True, strip_prefix=None):
 '''
 
 
-def weights_module(weight_maps: dict, module: str, source: str) -> str:
+def weights_module(weight_maps: dict, module: str, source: str, shared: str | None = None) -> str:
+    """The weights module's text, unformatted, without its loader."""
     transforms = sorted({e.transform for w in weight_maps.values() for e in w.entries if e.transform})
     rows, named = [], []
     ignored = sorted({i for w in weight_maps.values() for i in w.ignore})
@@ -183,20 +201,30 @@ def weights_module(weight_maps: dict, module: str, source: str) -> str:
         items = ", ".join(f"({e.torch_name!r}, {e.nnx_name!r}, {e.transform or 'None'})" for e in w.entries)
         line = f"    {cls if cls.startswith('nnx.') else repr(cls)}: ({items},),"
         (rows if cls.startswith("nnx.") else named).append(line)
+    transforms_code = helper_source(transforms, "transforms.py") if transforms else ""
+    if shared is None:  # self-contained: the loader's code follows the tables
+        imports = "import jax.numpy as jnp\nimport numpy as np\nfrom flax import nnx"
+    else:
+        needed = used_modules(transforms_code) | {"nnx"}
+        imports = "\n".join([IMPORTS[m] for m in ("jnp", "np", "nnx") if m in needed]
+                            + [f"from {shared} import {', '.join(SHARED_NAMES)}"])
     return TEMPLATE.format(
-        module=module, source=source,
-        transforms=helper_source(transforms, "transforms.py") if transforms else "",
+        module=module, source=source, imports=imports, transforms=transforms_code,
         layers="\n".join(rows), named="\n".join(named), ignored=tuple(ignored),
     )
 
 
-@lru_cache(maxsize=4)
-def _loader(line_length: int) -> str:
-    return format_code(LOADER, line_length)
+@lru_cache(maxsize=8)
+def _loader(line_length: int, shared: bool) -> str:
+    return format_code(LOADER if shared else SHARED_LOADER + "\n\n" + LOADER, line_length)
 
 
-def formatted_weights_module(weight_maps: dict, module: str, source: str, line_length: int) -> str:
+def formatted_weights_module(weight_maps: dict, module: str, source: str, line_length: int,
+                             shared: str | None = None) -> str:
     """The weights module, black-formatted: only the per-file tables go
     through black (the loader is formatted once; black spends most of a
-    translation's formatting time re-splitting long lines)."""
-    return format_code(weights_module(weight_maps, module, source), line_length) + "\n\n" + _loader(line_length)
+    translation's formatting time re-splitting long lines). With ``shared``
+    (the module its run's output tree shares), the loader's code is imported
+    from there."""
+    return format_code(weights_module(weight_maps, module, source, shared), line_length) + "\n\n" \
+        + _loader(line_length, shared is not None)
