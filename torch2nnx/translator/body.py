@@ -1877,6 +1877,8 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
             return self.set(expr(f"jnp.moveaxis({code(inner)}, -1, 1)"), L.UNKNOWN_TAG)
         if reshape_choice.applies(m, t, updated):
             return reshape_choice.call(self, updated, t)
+        if m.kind == "union" and t.kind == L.FREE:
+            t = union_dispatch.undecided_input(self, m, t)
         if union_dispatch.applies(self, m, t, updated):
             return union_dispatch.call(self, updated, t, m)
         new_first, out = self.through_module(first.value, t, m)

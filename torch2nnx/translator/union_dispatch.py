@@ -73,6 +73,30 @@ def _disagree(rw, m: ModuleRef, t: Tag) -> bool:
     return len(takes) > 1 or len(rets) > 1
 
 
+def undecided_input(rw, m: ModuleRef, t: Tag) -> Tag:
+    """An undecided parameter handed to a slot holding one of several translated
+    classes: an image batch when one candidate takes it channels-last.
+
+    timm's ConViT: ``self.patch_embed = HybridEmbed(backbone) if backbone else
+    PatchEmbed(...)``, ``HybridEmbed`` handing its input on to a backbone it cannot
+    see (torch order). Folded, the first candidate decided the parameter (torch
+    order) and the next was handed the first one's output: the model took its
+    image in torch order, and ``PatchEmbed`` learnt its callers hand it tokens.
+    Now the parameter is channels-last when some candidate takes it so, and
+    ``call`` hands each candidate the layout it takes (the one taking torch order
+    transposes at its call, only when it is the one built)."""
+    if m.kind != "union" or t.kind != L.FREE or not t.param:
+        return t
+    for e in m.elements:
+        if e.kind != "class":
+            continue
+        s = _summary(rw, e.cls)
+        want = _takes(s) if s is not None else None
+        if want is not None and want.kind == L.TENSOR and want.channels_last and L.is_image_layout(want):
+            return rw.decide(t, want)
+    return t
+
+
 def applies(rw, m: ModuleRef, t: Tag, updated: cst.Call) -> bool:
     if m.kind != "union" or t.kind != L.TENSOR or t.perm is None and t.rank is None:
         return False
