@@ -311,7 +311,8 @@ class _DataNone(FastTransformer):
         # then `nn.MaxPool2d(...)`): None stays static and what is built goes through
         # data_slot, so a function never lands in a data slot (nnx.jit would take it for
         # an array) while a layer with state still becomes data
-        self.plain |= {n for n in self.names if _may_be_function(cls.attrs[n])}
+        self.plain |= {n for n in self.names if _may_be_function(cls.attrs[n])
+                       and any(_is_none_node(v) for v in seen.values.get(n, ()))}
 
     def leave_Assign(self, original, updated):
         if len(updated.targets) != 1:
