@@ -462,6 +462,17 @@ def torch_array(v, perm):
     return jnp.transpose(value, order)
 
 
+def torch_weight_value(v):
+    """A torch layer's parameter read off an NNX layer the translator could not tell
+    (torch_layer_attr), wanted for its value (``w.T``, ``w.shape[0]``, ``F.linear(x,
+    w)``): an array in torch's axis order (a kernel marked with its order is
+    transposed back), anything else as it is."""
+    if isinstance(v, nnx.Variable):
+        perm = v.get_metadata().get("torch_perm")
+        return torch_array(v, perm) if perm is not None else v[...]
+    return v
+
+
 def factory_kwargs(kwargs, layer):
     """torch's factory keywords (``**dd``) handed to a layer NNX builds
     (``nn.Linear(i, o, **dd)``): nothing to hand on, ``device`` and ``dtype`` are

@@ -608,6 +608,9 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
         if t.kind == L.FREE:
             self.decide(t, L.plain())
             return node
+        if self.is_runtime_weight(t):
+            # a layer's weight in the NNX layer's order, known only at run time
+            return self.set(expr(f"{self.build_ctx.helper('torch_weight_value')}({code(node)})"), L.plain())
         if t.kind == L.SEQ and t.channels_last:
             axes = L.transpose_axes(t.perm, None, len(t.perm))
             self.transposes += 1
@@ -1090,8 +1093,8 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
                 and (not self.is_imported(base) or code(base) in DTYPE_VALUES):
             # a torch.dtype's attribute (dtype.is_floating_point): no tensor or module has it
             return self.set(expr(dprop.build(bind(dprop.params, [code(base)], {}), self.build_ctx)), L.OTHER_TAG)
-        if name == "data" and bt.kind == L.TENSOR and not store and id(original) not in self._call_funcs \
-                and dotted(base) and not self.is_imported(base):
+        if name == "data" and not store and id(original) not in self._call_funcs and (
+                self.is_runtime_weight(bt) or bt.kind == L.TENSOR and dotted(base) and not self.is_imported(base)):
             # w.data: the same tensor (the same Variable, in the same order)
             return self.set(base, bt)
         if (bt.is_tensor or bt.kind == L.FREE) and not store and not self.is_imported(base):
@@ -1104,7 +1107,7 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
             # `layer.attn.proj.weight` on a layer the analysis could not type (built by a
             # factory, an item of a list of blocks): the NNX layer's attribute at run time
             helper = self.build_ctx.helper("torch_layer_attr")
-            return self.set(expr(f"{helper}({code(base)}, {name!r})"), L.UNKNOWN_TAG)
+            return self.set(expr(f"{helper}({code(base)}, {name!r})"), L.UNKNOWN_TAG.with_(weight=True))
         return self.set(updated, L.UNKNOWN_TAG)
 
     def untyped_layer_param(self, original, base, bt: Tag, name: str, store: bool) -> bool:
@@ -1172,6 +1175,9 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
         return self.set(new, L.OTHER_TAG)
 
     def apply_property(self, original, updated, rule: Rule, bt: Tag):
+        if rule.layout.kind == "shape" and self.is_runtime_weight(bt):
+            # `w.shape` of a layer's weight known only at run time: torch's shape
+            return self.set(updated.with_changes(value=self.canonical(updated.value)), L.OTHER_TAG)
         if rule.layout.kind == "shape":
             # x.shape: the tuple keeps the tensor's tag so indexing and unpacking remap
             new = updated
@@ -1185,6 +1191,9 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
         if layer is not None:  # seq[i] on an nnx.Sequential: its layers
             return layer
         vt = self.tag(updated.value)
+        if self.is_runtime_weight(vt) and not self.is_store(original):
+            # `w[:, :3]` of a layer's weight known only at run time: read in torch's order
+            return self.set(updated.with_changes(value=self.canonical(updated.value)), L.UNKNOWN_TAG)
         if vt.kind == L.SHAPE:
             if vt.param and len(updated.slice) == 1 and isinstance(updated.slice[0].slice, cst.Index) \
                     and code(updated.slice[0].slice.value) == "0" \
@@ -2080,6 +2089,8 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
             lay = rule.layout_of(args) or lay
         # map parameter name -> CST node (for tags)
         name_nodes = self._name_nodes(rule, pos, kw, nodes)
+        if not rule.layer:
+            self._runtime_weights_in_torch_order(rule, args, name_nodes)
         put_back = channel_unsqueeze.apply(self, rule, args, name_nodes)
         if put_back is not None:
             return put_back
@@ -2132,6 +2143,8 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
                                     args.given_src[other] = code(nn_)
                 else:
                     result = L.plain()
+                if lay.kind in ("plain", "reshape"):
+                    self._canonical_star(rule, args, pos, nodes)
             elif rule.layer:
                 pass  # a layer's layout applies where it is called
             elif lay.kind == "dims":
@@ -2399,6 +2412,41 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
                 record(w)
                 return
 
+    def _runtime_weights_in_torch_order(self, rule: Rule, args, name_nodes):
+        """A torch parameter read off a layer the analysis could not type
+        (``torch_layer_attr``: NNX's kernel, in its own order) handed to an op for its
+        value (``w.T``, ``w.shape[0]``, ``F.linear(x, w)``, ``w.sum(1)``) is read in
+        torch's order at run time; an op writing into it (``w.normal_()``,
+        ``nn.init.zeros_(w)``) gets the Variable itself."""
+        writes = rule.name.endswith("_") and not rule.name.endswith("__")
+        for i, n in enumerate(rule.layout.tensors):
+            node = name_nodes.get(n)
+            if node is None or (i == 0 and writes) or not self.is_runtime_weight(self.tag(node)):
+                continue
+            new = self.canonical(node)
+            if new is not node:
+                args.given_src[n] = code(new)
+                name_nodes[n] = new
+
+    @staticmethod
+    def is_runtime_weight(t: Tag) -> bool:
+        return t.kind == L.UNKNOWN and t.weight
+
+    def _canonical_star(self, rule: Rule, args, pos, nodes):
+        """The tensors a plain row takes through ``*operands`` (``torch.einsum(eq, *operands)``)
+        in torch's order, as its named tensors are: the equation names torch's axes."""
+        from ..rules.base import parse_params
+        spec = parse_params(rule.params)
+        varargs = next((n for n, _, k in spec if k == "varargs"), None)
+        if varargs is None or varargs not in rule.layout.tensors:
+            return
+        first = len([n for n, _, k in spec if k == "pos"])
+        for i, node in enumerate(nodes[first:len(pos)]):
+            if i < len(args.star) and args.star[i] == code(node):
+                new = self.canonical(node)
+                if new is not node:
+                    args.star[i] = code(new)
+
     def _name_nodes(self, rule: Rule, pos, kw, nodes):
         from ..rules.base import parse_params
         spec = parse_params(rule.params)
@@ -2472,7 +2520,17 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
             t = self.decide(t, image or L.plain())
         elif image is not None:
             self.ask_image(t, image)
-        if lay.swap:
+        if lay.swap and not lay.dims:
+            # `w.t()`, `w.T`: every dim reversed (a 2-D swap, 0-D and 1-D unchanged); on a
+            # tensor held in another order (a Linear's kernel read as torch's weight) only
+            # the tag changes
+            rank = len(t.perm) if t.perm is not None else (t.rank or None)
+            if rank is None or t.kind != L.TENSOR:
+                node = self.canonical(node)
+                args.given_src[tname] = code(node)
+                return L.plain()
+            p = list(range(rank))[::-1]
+        elif lay.swap:
             d0, d1 = args.lit(lay.dims[0]), args.lit(lay.dims[1])
             if not (isinstance(d0, int) and isinstance(d1, int)):
                 node = self.canonical(node)

@@ -307,6 +307,12 @@ class _DataNone(FastTransformer):
         seen = _SelfAssigns()
         seen.walk(body)
         self.plain = {n for n in self.names if any(not _is_none_node(v) and not _builds(v) for v in seen.values.get(n, ()))}
+        # slots that may hold a stateless layer (a function in NNX: timm's `self.pool = None`
+        # then `nn.MaxPool2d(...)`): None stays static and what is built goes through
+        # data_slot, so a function never lands in a data slot (nnx.jit would take it for
+        # an array) while a layer with state still becomes data
+        self.plain |= {n for n in self.names if _may_be_function(cls.attrs[n])
+                       and any(_is_none_node(v) for v in seen.values.get(n, ()))}
 
     def leave_Assign(self, original, updated):
         if len(updated.targets) != 1:
@@ -324,11 +330,23 @@ class _DataNone(FastTransformer):
     def _value(self, t, value):
         if not (isinstance(t, cst.Attribute) and isinstance(t.value, cst.Name) and t.value.value == "self"):
             return value
-        if _is_none_node(value) and t.attr.value in self.names:
+        if _is_none_node(value) and t.attr.value in self.names and t.attr.value not in self.plain:
             return expr("nnx.data(None)")
         if t.attr.value in self.plain and _builds(value):
             return cst.Call(func=expr(self.build_ctx.helper("data_slot")), args=[cst.Arg(value)])
         return value
+
+
+def _may_be_function(ref) -> bool:
+    """A module slot that may hold a layer NNX keeps as a function (a stateless row,
+    a layer a factory builds)."""
+    if ref is None or not hasattr(ref, "kind"):
+        return False
+    if ref.kind == "layer":
+        return ref.rule is not None and not ref.rule.stateful
+    if ref.kind == "union":
+        return any(_may_be_function(e) for e in ref.elements)
+    return ref.kind == "unknown" and ref.function
 
 
 def _is_none_node(value) -> bool:

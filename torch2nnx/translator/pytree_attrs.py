@@ -36,6 +36,8 @@ def _maybe_data(value) -> bool:
         return False
     if isinstance(value, cst.Name) and value.value in ("True", "False"):
         return False
+    if isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value.endswith("data_slot"):
+        return False  # the runtime helper makes it data itself when it holds data (classes._DataNone)
     return True
 
 
