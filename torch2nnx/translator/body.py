@@ -28,6 +28,7 @@ from . import (branch_layouts, channel_unsqueeze, held_permutations, image_batch
                reshape_choice, returned_origins, shape_reads, slot_unions, union_dispatch)
 from .analyze import is_super_reset
 from .call_args import later_args
+from . import sequence_values
 from .context import HELPER_ALIAS, UNKNOWN_MODULE, BuildCtx, ClassInfo, FileContext, ModuleRef, Summary, module_dict_item
 from .emit import definitions
 from .decorators import applied_identity, removable_decorator, unused_wrapper_call
@@ -1105,6 +1106,10 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
             # factory, an item of a list of blocks): the NNX layer's attribute at run time
             helper = self.build_ctx.helper("torch_layer_attr")
             return self.set(expr(f"{helper}({code(base)}, {name!r})"), L.UNKNOWN_TAG)
+        if not store and id(original) not in self._call_funcs and not self.is_imported(base):
+            held = sequence_values.attribute_module(self, bt)
+            if held is not None:  # `backbone.features` of a model handed in: a module
+                return self.set(updated, held)
         return self.set(updated, L.UNKNOWN_TAG)
 
     def untyped_layer_param(self, original, base, bt: Tag, name: str, store: bool) -> bool:
@@ -1181,7 +1186,7 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
         return self.apply_rule(original, rule, [code(updated.value)], {}, [updated.value])
 
     def leave_Subscript(self, original, updated):
-        layer = module_api.subscript(self, updated)
+        layer = module_api.subscript(self, updated, store=self.is_store(original))
         if layer is not None:  # seq[i] on an nnx.Sequential: its layers
             return layer
         vt = self.tag(updated.value)
