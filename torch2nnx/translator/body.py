@@ -1243,6 +1243,8 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
             if vt.perm is None and items:
                 return self.set(updated, L.UNKNOWN_TAG)
             return self.set(updated, L.element(vt))
+        if (vt.kind == L.TENSOR or vt.kind == L.FREE) and sequence_values.keyed_maps(updated):
+            return self.set(updated, vt)  # features["out"]: a dict of maps, each in the layout it came with
         if vt.kind == L.TENSOR or vt.kind == L.FREE:
             return self.tensor_index(original, updated, vt)
         if vt.kind == L.MODULE and vt.module is not None:
@@ -2056,6 +2058,9 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
             if t.kind == L.FREE:
                 return node, self.decide(t, L.channels_last(4))
             rank = t.rank or 4
+            if t.kind in (L.TENSOR, L.UNKNOWN) and t.origin is not None and self.func_name != "__init__":
+                # as for "spatial": in torch order only because undecided when met
+                self.f.return_layouts.setdefault(self.return_key + ("param", t.origin), L.channels_last(rank))
             node = self.to_layout(node, L.plain(rank), L.channels_last(rank))
             return node, L.channels_last(rank)
         if kind == "channel":

@@ -110,3 +110,14 @@ def item(rw, updated: cst.Subscript):
     helper = rw.build_ctx.helper("module_item")
     return rw.set(cst.Call(func=cst.Name(helper), args=[cst.Arg(updated.value), cst.Arg(index)]),
                   Tag(L.MODULE, module=UNKNOWN_MODULE))
+
+
+def keyed_maps(updated: cst.Subscript) -> bool:
+    """``features["out"]`` on what the layout engine holds as a tensor: a module of
+    unknown class passed its input's layout through (the contract: translated
+    modules take and return channels-last maps), and it returned a dict of maps
+    (torchvision's IntermediateLayerGetter). No tensor takes a string index, so
+    the entry is a map in that layout."""
+    if len(updated.slice) != 1 or not isinstance(updated.slice[0].slice, cst.Index):
+        return False
+    return isinstance(updated.slice[0].slice.value, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString))
