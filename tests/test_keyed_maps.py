@@ -17,8 +17,10 @@ from harness import translate_beside
 
 SEG = textwrap.dedent("""
     from collections import OrderedDict
+    from typing import Dict
 
     import torch.nn as nn
+    from torch import Tensor
     import torch.nn.functional as F
 
 
@@ -75,6 +77,39 @@ SEG = textwrap.dedent("""
     def build():
         backbone = Getter(Body(), {"layer1": "aux", "layer2": "out"})
         return Seg(backbone, nn.Sequential(nn.Conv2d(8, 5, 1)), nn.Conv2d(6, 5, 3, padding=1))
+
+
+    class Head(nn.Module):
+        def __init__(self, low, high, n):
+            super().__init__()
+            self.cbr = nn.Sequential(nn.Conv2d(high, 4, 1), nn.ReLU())
+            self.low_classifier = nn.Conv2d(low, n, 1)
+            self.high_classifier = nn.Conv2d(4, n, 1)
+
+        def forward(self, input: Dict[str, Tensor]) -> Tensor:
+            low = input["low"]
+            x = self.cbr(input["high"])
+            x = F.interpolate(x, size=low.shape[-2:], mode="bilinear", align_corners=False)
+            return self.low_classifier(low) + self.high_classifier(x)
+
+
+    class Whole(nn.Module):
+        def __init__(self, backbone: nn.Module, classifier: nn.Module):
+            super().__init__()
+            self.backbone = backbone
+            self.classifier = classifier
+
+        def forward(self, input):
+            features = self.backbone(input)
+            out = self.classifier(features)
+            out = F.interpolate(out, size=input.shape[-2:], mode="bilinear", align_corners=False)
+            result = OrderedDict()
+            result["out"] = out
+            return result
+
+
+    def build_head():
+        return Whole(Getter(Body(), {"layer1": "low", "layer2": "high"}), Head(6, 8, 5))
 """)
 
 CHECK = textwrap.dedent("""
@@ -83,7 +118,7 @@ CHECK = textwrap.dedent("""
     from torch2nnx.verify import perturb
     import segpkg.seg as tmod, segpkg.seg_nnx as jmod, segpkg.seg_nnx_weights as w
     torch.set_num_threads(1)
-    t_model = tmod.build(); j_model = jmod.build(rngs=nnx.Rngs(0))
+    t_model = tmod.BUILDER(); j_model = jmod.BUILDER(rngs=nnx.Rngs(0))
     perturb(t_model, 0)
     w.load_torch_state_dict(j_model, t_model.state_dict())
     t_model.eval(); j_model.eval()
@@ -107,5 +142,9 @@ def test_dict_of_maps_from_module_handed_in(tmp_path):
     translate_beside(tmp_path, "segpkg/seg.py")
     code = (pkg / "seg_nnx.py").read_text()
     assert "input_shape = x.shape[1:3]" in code, code
-    p = subprocess.run([sys.executable, "-c", CHECK], cwd=tmp_path, capture_output=True, text=True)
-    assert "PARITY OK" in p.stdout, p.stderr[-3000:]
+    # a head taking the dict (Dict[str, Tensor]) reads its maps channels-last, untransposed
+    assert "size=low.shape[1:3]" in code and "self.low_classifier(low)" in code, code
+    for builder in ("build", "build_head"):
+        p = subprocess.run([sys.executable, "-c", CHECK.replace("BUILDER", builder)], cwd=tmp_path,
+                           capture_output=True, text=True)
+        assert "PARITY OK" in p.stdout, (builder, p.stderr[-3000:])

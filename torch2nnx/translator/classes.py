@@ -808,4 +808,8 @@ def _plain_annotation(node, f: FileContext) -> bool:
     name = dotted(head)
     if name is None:
         return False
+    from .sequence_values import dict_of_tensors
+
+    if dict_of_tensors(node, f):
+        return False  # Dict[str, Tensor]: maps, each in the layout its users need (sequence_values.py)
     return name.rpartition(".")[2] in _PLAIN_TYPES or name in f.plain_classes

@@ -121,3 +121,21 @@ def keyed_maps(updated: cst.Subscript) -> bool:
     if len(updated.slice) != 1 or not isinstance(updated.slice[0].slice, cst.Index):
         return False
     return isinstance(updated.slice[0].slice.value, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString))
+
+
+_DICTS = ("dict", "Dict", "OrderedDict", "Mapping", "MutableMapping")
+
+
+def dict_of_tensors(node, f) -> bool:
+    """``Dict[str, Tensor]``: a parameter holding named maps (torchvision's
+    segmentation heads and FPN take their backbone's features so). Left
+    undecided like an unannotated tensor, so ``input["low"]`` (keyed_maps) reaching
+    a spatial layer takes the maps channels-last, as the translated module handing
+    them returns them."""
+    if not (isinstance(node, cst.Subscript) and len(node.slice) == 2):
+        return False
+    head = dotted(node.value)
+    value = node.slice[1].slice
+    if head is None or head.rpartition(".")[2] not in _DICTS or not isinstance(value, cst.Index):
+        return False
+    return f.imports.qualify(value.value) == "torch.Tensor"
