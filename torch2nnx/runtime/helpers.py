@@ -1302,6 +1302,26 @@ def factory_kwargs_only(kwargs, layer):
         raise TypeError(f"{layer}: arguments passed through **kwargs are not translated: {', '.join(extra)}")
 
 
+def module_sequence(module):
+    """A module used as a sequence (``enumerate(backbone)``, ``for b in m``,
+    ``len(m)``) where the translator could not tell it is a Sequential (an
+    attribute of a model handed in): an nnx.Sequential's layers, anything else
+    as it is."""
+    if isinstance(module, nnx.Sequential):
+        return module.layers
+    return module
+
+
+def module_item(module, idx):
+    """``m[i]`` / ``m[a:b]`` on a module that may be an nnx.Sequential at run time:
+    its layer, or a Sequential of the slice as torch gives; anything else indexed."""
+    if isinstance(module, nnx.Sequential):
+        if isinstance(idx, slice):
+            return nnx.Sequential(*module.layers[idx])
+        return module.layers[idx]
+    return module[idx]
+
+
 def module_own_method(obj, name):
     """``obj``'s own ``name`` method where it has one (a translated class that
     defines ``parameters``, a recurrent layer, an object that is not an NNX

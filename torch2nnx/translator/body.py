@@ -28,6 +28,7 @@ from . import (branch_layouts, channel_unsqueeze, held_permutations, image_batch
                reshape_choice, returned_origins, shape_reads, slot_unions, union_dispatch)
 from .analyze import is_super_reset
 from .call_args import later_args
+from . import sequence_values
 from .context import HELPER_ALIAS, UNKNOWN_MODULE, BuildCtx, ClassInfo, FileContext, ModuleRef, Summary, module_dict_item
 from .emit import definitions
 from .decorators import applied_identity, removable_decorator, unused_wrapper_call
@@ -1108,6 +1109,10 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
             # factory, an item of a list of blocks): the NNX layer's attribute at run time
             helper = self.build_ctx.helper("torch_layer_attr")
             return self.set(expr(f"{helper}({code(base)}, {name!r})"), L.UNKNOWN_TAG.with_(weight=True))
+        if not store and id(original) not in self._call_funcs and not self.is_imported(base):
+            held = sequence_values.attribute_module(self, bt)
+            if held is not None:  # `backbone.features` of a model handed in: a module
+                return self.set(updated, held)
         return self.set(updated, L.UNKNOWN_TAG)
 
     def untyped_layer_param(self, original, base, bt: Tag, name: str, store: bool) -> bool:
@@ -1187,7 +1192,7 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
         return self.apply_rule(original, rule, [code(updated.value)], {}, [updated.value])
 
     def leave_Subscript(self, original, updated):
-        layer = module_api.subscript(self, updated)
+        layer = module_api.subscript(self, updated, store=self.is_store(original))
         if layer is not None:  # seq[i] on an nnx.Sequential: its layers
             return layer
         vt = self.tag(updated.value)
@@ -1247,6 +1252,8 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
             if vt.perm is None and items:
                 return self.set(updated, L.UNKNOWN_TAG)
             return self.set(updated, L.element(vt))
+        if (vt.kind == L.TENSOR or vt.kind == L.FREE) and sequence_values.keyed_maps(updated):
+            return self.set(updated, vt)  # features["out"]: a dict of maps, each in the layout it came with
         if vt.kind == L.TENSOR or vt.kind == L.FREE:
             return self.tensor_index(original, updated, vt)
         if vt.kind == L.MODULE and vt.module is not None:
@@ -2062,6 +2069,9 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
             if t.kind == L.FREE:
                 return node, self.decide(t, L.channels_last(4))
             rank = t.rank or 4
+            if t.kind in (L.TENSOR, L.UNKNOWN) and t.origin is not None and self.func_name != "__init__":
+                # as for "spatial": in torch order only because undecided when met
+                self.f.return_layouts.setdefault(self.return_key + ("param", t.origin), L.channels_last(rank))
             node = self.to_layout(node, L.plain(rank), L.channels_last(rank))
             return node, L.channels_last(rank)
         if kind == "channel":

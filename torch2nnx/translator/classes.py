@@ -185,6 +185,9 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
         # `model: nn.Module` (torchvision's _load_state_dict): a translated model
         if param.annotation is not None and f.imports.qualify(param.annotation.annotation) == "torch.nn.Module":
             tags[param.name.value] = L.Tag(L.MODULE, module=UNKNOWN_MODULE)
+    from .sequence_values import annotated_module_tags
+    for pname, t in annotated_module_tags(func, f).items():
+        tags.setdefault(pname, t)  # `backbone: MobileNetV3`: a translated class's instance
     rw_cls = BufferRewriter if kind == "init" or cls is not None else BodyRewriter
     rw = rw_cls(f, cls, func.name.value, params, tags)
     rw.build_ctx.rngs_available = needs_rngs
@@ -823,4 +826,8 @@ def _plain_annotation(node, f: FileContext) -> bool:
     name = dotted(head)
     if name is None:
         return False
+    from .sequence_values import dict_of_tensors
+
+    if dict_of_tensors(node, f):
+        return False  # Dict[str, Tensor]: maps, each in the layout its users need (sequence_values.py)
     return name.rpartition(".")[2] in _PLAIN_TYPES or name in f.plain_classes

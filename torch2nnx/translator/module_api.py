@@ -282,9 +282,12 @@ def is_nnx_sequential(rw, node) -> bool:
 
 
 def layers_of(rw, node):
-    """``node.layers`` where ``node`` is an nnx.Sequential, else None."""
+    """``node.layers`` where ``node`` is an nnx.Sequential, ``module_sequence(node)``
+    where it may be one at run time (sequence_values.py), else None."""
     if not is_nnx_sequential(rw, node):
-        return None
+        from . import sequence_values
+
+        return sequence_values.sequence(rw, node) if sequence_values.may_be_sequential(rw, node) else None
     return rw.set(cst.Attribute(value=node, attr=cst.Name("layers")), rw.tag(node))
 
 
@@ -303,11 +306,13 @@ def sequence_args(rw, updated: cst.Call):
     return updated.with_changes(args=args) if changed else updated
 
 
-def subscript(rw, updated: cst.Subscript):
+def subscript(rw, updated: cst.Subscript, store: bool = False):
     """``seq[i]`` -> ``seq.layers[i]``; ``seq[a:b]`` -> an nnx.Sequential of those
     layers (torch's slice is a Sequential too). None when not an nnx.Sequential."""
     if len(updated.slice) != 1 or not is_nnx_sequential(rw, updated.value):
-        return None
+        from . import sequence_values
+
+        return None if store else sequence_values.item(rw, updated)
     t = rw.tag(updated.value)
     elems = t.module.elements if t.kind == L.MODULE and t.module is not None else ()
     if not elems and isinstance(updated.value, cst.Name) and updated.value.value == "self" and rw.cls is not None:
