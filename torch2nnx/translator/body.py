@@ -45,7 +45,7 @@ from .list_joins import joined_lists
 from .modeflag import READ as MODE_FLAG_READ
 from .modeflag import annassign_mode_flag, assign_mode_flag, augassign_mode_flag, is_mode_flag
 from .operands import guarded_result, indexed_rank, operand, tidy
-from . import branch_layouts
+from . import branch_layouts, flag_layouts
 from .branch_envs import BranchEnvsMixin
 from .loop_bindings import ComprehensionScopes, iter_element
 from .places import PlacesMixin
@@ -2770,6 +2770,9 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
 
     # ------------------------------------------------------------ statements
     def leave_Assign(self, original, updated):
+        chosen = flag_layouts.rewrite(self, original, updated)
+        if chosen is not None:
+            return chosen
         tied = self.tie_weights(original)
         if tied is not None:
             return tied
