@@ -94,41 +94,6 @@ def _one_hot(a, ctx):
     return f"jax.nn.one_hot({a.src('input')}, {a.src('num_classes')}, dtype=jnp.int32)"
 
 
-def _reduce(expr_src, a, ctx):
-    r = a.value("reduction")
-    if r is NOT_CONSTANT:
-        return f"{ctx.helper('loss_reduction')}({expr_src}, {a.src('reduction')})"
-    if r == "mean":
-        return f"jnp.mean({expr_src})"
-    if r == "sum":
-        return f"jnp.sum({expr_src})"
-    if r == "none":
-        return expr_src
-    raise Unsupported("T2N002", f"reduction={a.src('reduction')}")
-
-
-def _mse(a, ctx):
-    return _reduce(f"({a.src('input')} - {a.src('target')}) ** 2", a, ctx)
-
-
-def _l1(a, ctx):
-    return _reduce(f"jnp.abs({a.src('input')} - {a.src('target')})", a, ctx)
-
-
-def _cross_entropy(a, ctx):
-    for name in ("weight", "label_smoothing"):
-        v = a.value(name)
-        if v is NOT_CONSTANT or (v is not None and v != 0):
-            raise Unsupported("T2N002", f"cross_entropy with {name}")
-    if a.given("ignore_index"):
-        # issue 6 (GPT training loss): ignored targets are left out of the mean
-        r = a.src("reduction") if a.given("reduction") else "'mean'"
-        return f"{ctx.helper('cross_entropy')}({a.src('input')}, {a.src('target')}, {a.src('ignore_index')}, {r})"
-    logp = f"jax.nn.log_softmax({a.src('input')}, axis=-1)"
-    nll = f"-jnp.take_along_axis({logp}, {a.src('target')}[..., None], axis=-1)[..., 0]"
-    return _reduce(nll, a, ctx)
-
-
 def _conv(nd):
     def build(a, ctx):
         s = ntuple(a, "stride", nd, ctx)
@@ -238,17 +203,6 @@ RULES = [
       _embedding, Layout("plain", tensors=("input", "weight")),
       (Example("F.embedding(x, y)", ("int32[2,5]:0:7", "float32[7,3]")),)),
     f("one_hot", "input, num_classes=-1", _one_hot, PLAIN, (Example("F.one_hot(x, 5)", ("int32[2,4]:0:5",)),)),
-    f("mse_loss", "input, target, size_average=None, reduce=None, reduction='mean', weight=None", _mse,
-      Layout("elementwise", tensors=("input", "target")),
-      (Example("F.mse_loss(x, y)", ("float32[3,4]", "float32[3,4]")),
-       Example("F.mse_loss(x, y, reduction='none')", ("float32[3,4]", "float32[3,4]")))),
-    f("l1_loss", "input, target, size_average=None, reduce=None, reduction='mean'", _l1,
-      Layout("elementwise", tensors=("input", "target")),
-      (Example("F.l1_loss(x, y, reduction='sum')", ("float32[3,4]", "float32[3,4]")),)),
-    f("cross_entropy", "input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, "
-                       "reduction='mean', label_smoothing=0.0", _cross_entropy, PLAIN,
-      (Example("F.cross_entropy(x, y)", ("float32[4,5]", "int32[4]:0:5")),
-       Example("F.cross_entropy(x, y, ignore_index=-1)", ("float32[6,5]", "int32[6]:-1:5")))),
     f("conv1d", "input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1", _conv(1), spatial(3),
       (Example("F.conv1d(x, torch.ones(4, 3, 3))", ("float32[2,3,9]",)),)),
     f("conv2d", "input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1", _conv(2), spatial(4),

@@ -1232,20 +1232,6 @@ def rms_norm(x, normalized_shape, weight=None, eps=None):
     return y * weight if weight is not None else y
 
 
-def cross_entropy(logits, target, ignore_index=-100, reduction="mean"):
-    """F.cross_entropy over class logits (..., C) with ``ignore_index``: ignored
-    targets add nothing, and the mean is over the others."""
-    valid = target != ignore_index
-    safe = jnp.where(valid, target, 0)
-    nll = -jnp.take_along_axis(jax.nn.log_softmax(logits, axis=-1), safe[..., None], axis=-1)[..., 0]
-    nll = jnp.where(valid, nll, 0.0)
-    if reduction == "mean":
-        return nll.sum() / valid.sum()
-    if reduction == "sum":
-        return nll.sum()
-    return nll
-
-
 class TiedLinear(nnx.Module):
     """A Linear whose weight is an Embedding's table (torch weight tying): one
     nnx.Param shared with the nnx.Embed, (out_features, in_features) like torch's."""

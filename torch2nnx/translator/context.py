@@ -109,6 +109,7 @@ class FileContext:
         self.options = options
         self.diagnostics: list[Diagnostic] = []
         self.helpers: set[str] = set()  # runtime helper functions/classes to emit
+        self.step_helpers: set[str] = set()  # those the training-step pre-pass calls (train_steps.py)
         # names the source binds at module level: a helper of the same name is reached by its alias
         self.module_names: set[str] = set()
         self.classes: dict[str, ClassInfo] = {}
@@ -179,7 +180,7 @@ class FileContext:
     def reset_round(self) -> None:
         """Forget what one translation round produced (a new round redoes it)."""
         self.diagnostics = []
-        self.helpers = set()
+        self.helpers = set(self.step_helpers)
         self.weight_maps = {}
         self.buffers = set()
         self.todo_count = 0

@@ -24,9 +24,29 @@ IMPORTS = {
 }
 
 
+# runtime files whose definitions are emitted as "helpers.py"'s: helpers kept in
+# small modules of their own (losses.py), one namespace in the generated code
+HELPER_FILES = ("helpers.py", "losses.py")
+
+
 @lru_cache(maxsize=None)
 def definitions(filename: str) -> dict[str, tuple[str, frozenset]]:
-    """name -> (source, names it uses) for top-level defs of a runtime file."""
+    """name -> (source, names it uses) for top-level defs of a runtime file
+    (for "helpers.py": of every file of HELPER_FILES)."""
+    if filename == "helpers.py":
+        out = {}
+        for extra in HELPER_FILES:
+            defs = _file_definitions(extra)
+            clash = set(defs) & set(out)
+            if clash:
+                raise RuntimeError(f"runtime helpers defined twice: {sorted(clash)}")
+            out.update(defs)
+        return out
+    return _file_definitions(filename)
+
+
+@lru_cache(maxsize=None)
+def _file_definitions(filename: str) -> dict[str, tuple[str, frozenset]]:
     src = (RUNTIME / filename).read_text()
     tree = ast.parse(src)
     lines = src.splitlines(keepends=True)

@@ -19,6 +19,7 @@ from .builder_layouts import exported_builder_returns, import_builder_return, qu
 from .classes import rewrite_class, rewrite_function
 from .context import HELPER_ALIAS, FileContext, Options, Summary
 from .toplevel_names import module_level_names
+from .train_steps import rewrite_train_steps, source_offsets
 from .emit import (BUFFER_CLASSES, IMPORTS, existing_imports, format_code, helper_source, insert_point,
                    referenced_helpers, used_modules)
 from .fastvisit import FastTransformer, FastVisitor
@@ -106,7 +107,9 @@ def translate_source(source: str, path: str = "<stdin>", options: Options | None
 
 def _translate_source(source: str, path: str, options: Options, module_name: str | None) -> TranslateResult:
     module = add_chosen_forwards(expand_splats(parse(source, path), source), source)
-    positions = LazyPositions(module)
+    before_steps = module
+    module, step_helpers = rewrite_train_steps(module, options.package)
+    positions = LazyPositions(module, source_offsets(before_steps, module))
     from ..follow import star_resolver
 
     imports = ImportTable.from_module(module, options.package, star=star_resolver(path, options.package))
@@ -116,6 +119,8 @@ def _translate_source(source: str, path: str, options: Options, module_name: str
     if options.package and options.absolutize:
         module = absolutize(module, options.package)
     f = FileContext(path, imports, positions, options)
+    f.step_helpers = step_helpers
+    f.helpers |= step_helpers
     f.module_names = module_level_names(module)
     for local, q in imports.names.items():
         mod, _, name = q.rpartition(".")

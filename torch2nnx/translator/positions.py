@@ -14,14 +14,19 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 
 class LazyPositions:
-    def __init__(self, module: cst.Module):
+    def __init__(self, module: cst.Module, offsets: dict | None = None):
         self.module = module
+        # id(top-level statement) -> lines before it in the source, where a pre-pass
+        # (train_steps.py) changed the line counts of the statements before it
+        self._fixed = dict(offsets or {})
         self.current = None  # the top-level statement being translated, when known
         self._tables: dict[int, tuple[int, object]] = {}  # id(stmt) -> (line offset, table)
         self._offsets: dict[int, int] = {}  # id(stmt) -> lines before it, counted as far as needed
         self._next: tuple[int, int] | None = None  # (next statement to count, its first line)
 
     def _offset_of(self, stmt) -> int:
+        if id(stmt) in self._fixed:
+            return self._fixed[id(stmt)]
         m = self.module
         if self._next is None:
             self._next = (0, sum(m.code_for_node(h).count("\n") for h in m.header))
