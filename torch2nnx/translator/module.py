@@ -29,6 +29,7 @@ from .layout_docs import add_layout_lines
 from .leftovers import mark_leftovers
 from .positions import LazyPositions
 from .rounds import RoundMemo
+from .settle import EXTRA_ROUNDS, Settle
 from .chosen_forward import add_chosen_forwards
 from .splats import expand_splats
 from .weights import formatted_weights_module
@@ -63,6 +64,9 @@ class TranslateResult:
     # what the file's layer builders return (create_conv2d: a conv or one of the file's
     # conv classes), for importers: name -> Tag of a module (builder_layouts.py)
     builder_returns: dict = field(default_factory=dict)
+    # the analysis rounds reached a fixed point (settle.py), and how many it took
+    settled: bool = True
+    rounds: int = 0
 
     def layout_of(self, cls: str) -> Summary | None:
         return self.summaries.get(cls)
@@ -164,15 +168,21 @@ def _translate_source(source: str, path: str, options: Options, module_name: str
     seen = None
     order = unit_order(module, f)
     memo = RoundMemo(f, module)
-    for i in range(rounds):
+    settle = Settle()  # hints that oscillate between rounds are widened (settle.py)
+    n_round = 0
+    while True:
         learned = (set(f.random_functions), dict(f.return_layouts))
         body = rewrite_round(module, f, builder_methods, imports, order, memo)
+        if settle.widen(f.callsites, f.hints):
+            rounds = min(max(rounds, n_round + 1 + EXTRA_ROUNDS), 5 + 2 * EXTRA_ROUNDS)
         sig = summaries_signature(f)
-        if i == rounds - 1 or (f.callsites == f.hints and f.builder_returns == f.builder_returns_seen
-                               and sig == seen and learned == (f.random_functions, f.return_layouts)):
+        settled = f.callsites == f.hints and f.builder_returns == f.builder_returns_seen \
+            and sig == seen and learned == (f.random_functions, f.return_layouts)
+        if settled or n_round == rounds - 1:
             break
         seen = sig
         f.reset_round()
+        n_round += 1
     body = [b for b in body if b is not None]
     body = add_layout_lines(body, {n: i.methods.get("__call__") for n, i in f.classes.items()},
                             options.line_length)
@@ -206,6 +216,7 @@ def _translate_source(source: str, path: str, options: Options, module_name: str
         compile(weights, stem + ".py", "exec", dont_inherit=True)  # a bug here fails the file: nothing written
     diags = sorted(set(f.diagnostics))
     result = TranslateResult(final, weights, diags, f.todo_count, summaries, transposes)
+    result.settled, result.rounds = settled, n_round + 1
     result.exports = exports(f.classes, f.builders, f.random_functions)
     result.exports.update({n: k for n, k in export_kinds(f, _class_kind).items() if n not in result.exports})
     result.weight_maps = dict(f.weight_maps)
