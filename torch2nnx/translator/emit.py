@@ -21,12 +21,31 @@ IMPORTS = {
     "jnp": "import jax.numpy as jnp",
     "np": "import numpy as np",
     "nnx": "from flax import nnx",
+    "optax": "import optax",
 }
+
+# runtime files whose definitions are copied as helpers (one namespace):
+# helpers.py, and optim.py (torch.optim's optimizers and schedulers)
+HELPER_FILES = ("helpers.py", "optim.py")
 
 
 @lru_cache(maxsize=None)
 def definitions(filename: str) -> dict[str, tuple[str, frozenset]]:
-    """name -> (source, names it uses) for top-level defs of a runtime file."""
+    """name -> (source, names it uses) for top-level defs of a runtime file
+    (``helpers.py``: of every file in HELPER_FILES)."""
+    if filename == HELPER_FILES[0]:
+        merged = {}
+        for other in HELPER_FILES[1:]:
+            merged.update(definitions(other))
+        own = _definitions(filename)
+        clash = set(own) & set(merged)
+        if clash:
+            raise RuntimeError(f"runtime definitions defined twice: {sorted(clash)}")
+        return {**own, **merged}
+    return _definitions(filename)
+
+
+def _definitions(filename: str) -> dict[str, tuple[str, frozenset]]:
     src = (RUNTIME / filename).read_text()
     tree = ast.parse(src)
     lines = src.splitlines(keepends=True)
@@ -85,7 +104,7 @@ BUFFER_CLASSES = {
 }
 
 
-_NAME_RE = re.compile(r"\b(functools|math|einops|jax|jnp|np|nnx)\.")
+_NAME_RE = re.compile(r"\b(functools|math|einops|jax|jnp|np|nnx|optax)\.")
 
 
 def used_modules(code: str) -> set[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import PurePath
@@ -240,6 +241,17 @@ def _compiles_or_source(f: FileContext, module: cst.Module, stmt):
         return new
 
 
+def _used_helpers(requested, code: str) -> set:
+    """The requested helpers the code names: a rewrite whose result another
+    row consumed (``model.parameters()`` handed to an optimizer, which takes
+    the model) leaves its helper unused, and it is not emitted. An alias
+    (``_t2n_flatten = flatten``) keeps the helper it names."""
+    names = set(re.findall(r"[A-Za-z_]\w*", code))
+    used = {n for n in requested if n in names}
+    used |= {n[len(HELPER_ALIAS):] for n in used if n.startswith(HELPER_ALIAS)}
+    return used
+
+
 def _emit(module: cst.Module, body: list, f: FileContext, options: Options, imports) -> str:
     """The formatted NNX module; raises SyntaxError when it does not compile."""
     out = module.with_changes(body=body)
@@ -253,17 +265,18 @@ def _emit(module: cst.Module, body: list, f: FileContext, options: Options, impo
     head = []
     for b in sorted(f.buffers):
         head.append(BUFFER_CLASSES[b])
-    if f.helpers:
-        aliases = sorted(n for n in f.helpers if n.startswith(HELPER_ALIAS))
-        head.append(helper_source(sorted(n for n in f.helpers if not n.startswith(HELPER_ALIAS))))
+    # the code of each statement once: the module's code is their concatenation
+    codes = {id(st): out.code_for_node(st) for st in out.body}
+    helpers = _used_helpers(f.helpers, "".join(codes.values()))
+    if helpers:
+        aliases = sorted(n for n in helpers if n.startswith(HELPER_ALIAS))
+        head.append(helper_source(sorted(n for n in helpers if not n.startswith(HELPER_ALIAS))))
         if aliases:
             head.append("\n".join(f"{a} = {a[len(HELPER_ALIAS):]}" for a in aliases) + "\n")
     extra = "\n\n".join(head)
-    # the code of each statement once: the module's code is their concatenation
-    codes = {id(st): out.code_for_node(st) for st in out.body}
     needed = used_modules("".join(codes.values()) + extra)
     have = existing_imports(out)
-    import_lines = [IMPORTS[m] for m in ("functools", "math", "einops", "jax", "jnp", "np", "nnx") if m in needed and m not in have]
+    import_lines = [IMPORTS[m] for m in ("functools", "math", "einops", "jax", "jnp", "np", "nnx", "optax") if m in needed and m not in have]
     idx = insert_point(out)
     # place new imports after existing top-of-file imports
     j = idx
