@@ -29,9 +29,20 @@ from .base import OTHER, Example, Rule, Unsupported
 # the model whose parameters an optimizer gets: ``model.parameters()``, as the
 # Module-API rewrite leaves it (``module_parameters(model)``) or not
 _PARAMS = re.compile(r"^(?:_t2n_)?module_parameters\((?P<a>[^(),]+)\)$|^(?P<b>[\w.]+)\.parameters\(\)$")
+# the trainable ones: frozen parameters are FrozenParam, which wrt=nnx.Param leaves out anyway
+_GRAD = r"(?:_t2n_)?module_requires_grad\((?P<v2>\w+)\)"
+_TRAINABLE = (
+    re.compile(rf"^filter\(\s*lambda\s+(?P<v>\w+)\s*:\s*{_GRAD}\s*,\s*(?P<p>.+)\)$", re.S),
+    re.compile(rf"^[\[(]\s*(?P<v>\w+)\s+for\s+(?P<v1>\w+)\s+in\s+(?P<p>.+?)\s+if\s+{_GRAD}\s*[\])]$", re.S),
+)
 
 
 def _model_of(params: str) -> str:
+    for pattern in _TRAINABLE:
+        t = pattern.match(params.strip())
+        if t and t.group("v") == t.group("v2") and t.group("v") == (t.groupdict().get("v1") or t.group("v")):
+            params = t.group("p")
+            break
     m = _PARAMS.match(params.strip())
     if m is None:
         raise Unsupported("T2N002", f"params={params}: only model.parameters() is translated (parameter groups "
@@ -89,7 +100,9 @@ RULES = [
                    "foreach=None, differentiable=False, fused=None", "torch_sgd",
             (opt(f"torch.optim.SGD({P}, lr=0.1)", 1e-4),
              opt(f"torch.optim.SGD({P}, 0.05, momentum=0.9, dampening=0.1, weight_decay=0.01)", 1e-4),
-             opt(f"torch.optim.SGD({P}, lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-3)", 1e-4)),
+             opt(f"torch.optim.SGD({P}, lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-3)", 1e-4),
+             opt(f"torch.optim.SGD(filter(lambda p: p.requires_grad, {P}), lr=0.1)", 1e-4),
+             opt(f"torch.optim.SGD([p for p in {P} if p.requires_grad], lr=0.1)", 1e-4)),
             note="torch's momentum (the first step takes the gradient), dampening, nesterov, L2 weight decay"),
     opt_row("Adam", "lr=0.001, betas=(0.9, 0.999), eps=1e-08, weight_decay=0, amsgrad=False, *, foreach=None, "
                     "maximize=False, capturable=False, differentiable=False, fused=None, "
