@@ -47,8 +47,10 @@ def pair(seed=0):
     jnet = NnxNet(rngs=nnx.Rngs(0))
     for name in ("fc1", "fc2"):
         t, j = getattr(tnet, name), getattr(jnet, name)
-        j.kernel[...] = jnp.asarray(t.weight.detach().numpy().T)
-        j.bias[...] = jnp.asarray(t.bias.detach().numpy())
+        # copies: jnp.asarray may share a contiguous numpy buffer, here torch's
+        # parameter memory, which torch's training then updates in place
+        j.kernel[...] = jnp.array(t.weight.detach().numpy().T, copy=True)
+        j.bias[...] = jnp.array(t.bias.detach().numpy(), copy=True)
     return tnet, jnet
 
 
@@ -65,14 +67,19 @@ def params_close(tnet, jnet, rtol):
         np.testing.assert_allclose(np.asarray(j.bias[...]), t.bias.detach().numpy(), rtol=rtol, atol=rtol)
 
 
-@nnx.jit
-def train_step(model, optimizer, x, y):
-    def loss_fn(model):
-        return ((model(x) - y) ** 2).mean()
+def make_train_step():
+    """A jitted training step of its own per run."""
 
-    loss, grads = nnx.value_and_grad(loss_fn)(model)
-    optimizer.update(model, grads)
-    return loss
+    @nnx.jit
+    def train_step(model, optimizer, x, y):
+        def loss_fn(model):
+            return ((model(x) - y) ** 2).mean()
+
+        loss, grads = nnx.value_and_grad(loss_fn)(model)
+        optimizer.update(model, grads)
+        return loss
+
+    return train_step
 
 
 # (torch class, runtime builder, keyword arguments, relative tolerance)
@@ -116,6 +123,7 @@ def run_torch(tnet, opt, data, sched=None):
 
 def run_nnx(jnet, opt, data, sched=None):
     losses, lrs = [], []
+    train_step = make_train_step()
     for x, y in data:
         losses.append(float(train_step(jnet, opt, jnp.asarray(x), jnp.asarray(y))))
         lrs.append(opt.param_groups[0]["lr"])
