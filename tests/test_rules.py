@@ -10,7 +10,8 @@ import pytest
 
 from harness import make_input, run_parity, translate_files
 from torch2nnx.rules import registry
-from torch2nnx.rules.examples import example_source, is_constant
+from torch2nnx.rules.examples import TRAINING, example_source, is_constant
+from training_parity import check_training
 
 RULES = registry.all_rules()
 CASES = [(r, i, e) for r in RULES for i, e in enumerate(r.examples)]
@@ -41,6 +42,9 @@ def test_row_example(case, tmp_path):
         _check_constant(rule, ex, tmp_path)
         return
     source = example_source(rule, ex)
+    if ex.where in TRAINING:
+        check_training(rule, ex, source, tmp_path)
+        return
     result, tmod, jmod, wmod = translate_files(source, tmp_path)
     todos = [d for d in result.diagnostics if d.needs_todo]
     assert not todos, "\n".join(d.format() for d in todos) + "\n" + result.code

@@ -20,7 +20,8 @@ FUNCTIONAL = "torch.nn.functional"
 FUNCTIONS = "torch functions"
 TENSOR = "Tensor methods and properties"
 CONSTANTS = "constants"
-GROUPS = (LAYERS, FUNCTIONAL, FUNCTIONS, TENSOR, CONSTANTS)
+OPTIM = "torch.optim (training)"
+GROUPS = (LAYERS, FUNCTIONAL, FUNCTIONS, TENSOR, CONSTANTS, OPTIM)
 
 SEE_RULE = "see rule"
 HEADER = ("torch API", "NNX translation", "weights", "notes")
@@ -32,6 +33,8 @@ def group_of(rule: Rule) -> str:
         return CONSTANTS
     if rule.name.startswith("Tensor."):
         return TENSOR
+    if rule.name.startswith("torch.optim."):
+        return OPTIM
     if rule.layer:
         return LAYERS
     if rule.name.startswith("torch.nn.functional."):

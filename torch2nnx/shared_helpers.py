@@ -112,7 +112,7 @@ def _source(names: tuple, line_length: int) -> str:
     if any(n in SHARED_NAMES for n in names):
         body.append(SHARED_LOADER)
     code = "\n\n".join(body)
-    imports = "\n".join(IMPORTS[m] for m in ("functools", "math", "einops", "jax", "jnp", "np", "nnx")
+    imports = "\n".join(IMPORTS[m] for m in ("functools", "math", "einops", "jax", "jnp", "np", "nnx", "optax")
                         if m in used_modules(code))
     listing = "".join(f"    {n!r},\n" for n in names)
     text = (f'"""Runtime helpers and the weights loader shared by the translations in this tree.\n\n'

@@ -55,7 +55,32 @@ def _module(init, fwd, names, decorator=None) -> str:
 
 def is_constant(rule: Rule, ex: Example) -> bool:
     return rule.layout.kind == "other" and not ex.inputs and not rule.name.startswith("Tensor.") \
-        and ex.compare != "stats"
+        and ex.compare != "stats" and ex.where not in TRAINING
+
+
+# training examples (torch.optim): a model, and ``build`` returning the example's value
+TRAINING = ("optimizer", "scheduler")
+TRAIN_MODEL = """class M(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(5, 16)
+        self.fc2 = nn.Linear(16, 3)
+
+    def forward(self, x):
+        return self.fc2(torch.tanh(self.fc1(x)))
+
+
+def make_optimizer(model):
+    return torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+"""
+
+
+def _training_source(ex: Example) -> str:
+    """``optimizer``: ``build(model)`` returns the optimizer; ``scheduler``:
+    ``build(optimizer)`` returns the scheduler (the optimizer from ``make_optimizer``)."""
+    arg = "model" if ex.where == "optimizer" else "optimizer"
+    return HEADER + TRAIN_MODEL + f"\ndef build({arg}):\n    return {ex.torch}\n"
 
 
 def example_source(rule: Rule, ex: Example) -> str:
@@ -72,6 +97,8 @@ def example_source(rule: Rule, ex: Example) -> str:
 
 
 def _example_source(rule: Rule, ex: Example) -> str:
+    if ex.where in TRAINING:
+        return _training_source(ex)
     if is_constant(rule, ex):
         return HEADER + f"VALUE = {ex.torch}\n"
     if rule.layer:

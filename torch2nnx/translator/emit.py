@@ -21,12 +21,13 @@ IMPORTS = {
     "jnp": "import jax.numpy as jnp",
     "np": "import numpy as np",
     "nnx": "from flax import nnx",
+    "optax": "import optax",
 }
 
-
 # runtime files whose definitions are emitted as "helpers.py"'s: helpers kept in
-# small modules of their own (losses.py), one namespace in the generated code
-HELPER_FILES = ("helpers.py", "losses.py")
+# small modules of their own (losses.py; optim.py: torch.optim's optimizers and
+# schedulers), one namespace in the generated code
+HELPER_FILES = ("helpers.py", "losses.py", "optim.py")
 
 
 @lru_cache(maxsize=None)
@@ -105,7 +106,7 @@ BUFFER_CLASSES = {
 }
 
 
-_NAME_RE = re.compile(r"\b(functools|math|einops|jax|jnp|np|nnx)\.")
+_NAME_RE = re.compile(r"\b(functools|math|einops|jax|jnp|np|nnx|optax)\.")
 
 
 def used_modules(code: str) -> set[str]:

@@ -289,7 +289,8 @@ def _emit(module: cst.Module, body: list, f: FileContext, options: Options, impo
     extra = "\n\n".join(head)
     needed = used_modules("".join(codes.values()) + extra)
     have = existing_imports(out)
-    import_lines = [IMPORTS[m] for m in ("functools", "math", "einops", "jax", "jnp", "np", "nnx") if m in needed and m not in have]
+    import_lines = [IMPORTS[m] for m in ("functools", "math", "einops", "jax", "jnp", "np", "nnx", "optax")
+                    if m in needed and m not in have]
     import_lines += imported
     idx = insert_point(out)
     # place new imports after existing top-of-file imports
