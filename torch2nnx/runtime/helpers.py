@@ -1944,3 +1944,20 @@ def torch_order(x, axes):
     """A channels-last map, or torch's flattening of it chosen at run time
     (``reshape_or_pass``), in torch's order: only the map is transposed."""
     return jnp.transpose(x, axes) if x.ndim == len(axes) else x
+
+
+def _channel_layer_types():
+    return (nnx.BatchNorm, nnx.Conv, nnx.ConvTranspose, nnx.GroupNorm, nnx.InstanceNorm, ChannelPReLU)
+
+
+def torch_order_layer(layer, x, *args, **kwargs):
+    """A layer of a class known only at run time (``self.norm = norm_layer(dim)``)
+    handed ``x`` in torch's order. torch's channel layers (BatchNorm, Conv,
+    GroupNorm, InstanceNorm, PReLU) read the channels on axis 1 of a rank-3+ input;
+    NNX's read the last axis: such a layer gets ``x`` channels-last and its result
+    back in torch's order. Any other layer (LayerNorm on tokens, Identity, a
+    translated module) gets ``x`` as it is. Ranks and classes are static under jit."""
+    if isinstance(layer, _channel_layer_types()) and getattr(x, "ndim", 0) >= 3:
+        y = layer(jnp.moveaxis(x, 1, -1), *args, **kwargs)
+        return jnp.moveaxis(y, -1, 1) if getattr(y, "ndim", 0) == x.ndim else y
+    return layer(x, *args, **kwargs)

@@ -25,7 +25,8 @@ from ..rules.seq_ops import TIED_LINEAR_WEIGHTS, TIED_WEIGHT_NAMES
 from . import layout as L
 from .kernel_layout import renamed_torch_attrs, renamed_torch_params, weight_tag
 from . import (branch_layouts, channel_unsqueeze, held_permutations, image_batches, module_api, named_members,
-               reshape_choice, returned_origins, shape_reads, slot_unions, union_dispatch)
+               reshape_choice, returned_origins, shape_reads, slot_unions, torch_order_layers,
+               union_dispatch)
 from .analyze import is_super_reset
 from .call_args import later_args
 from . import sequence_values
@@ -1897,6 +1898,8 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
             t = union_dispatch.undecided_input(self, m, t)
         if union_dispatch.applies(self, m, t, updated):
             return union_dispatch.call(self, updated, t, m)
+        if torch_order_layers.applies(m, t, updated):
+            return torch_order_layers.call(self, updated, t)
         new_first, out = self.through_module(first.value, t, m)
         args = [first.with_changes(value=new_first)] + list(updated.args[1:])
         return self.set(later_args(self, updated.with_changes(args=args), m), out)
