@@ -47,10 +47,11 @@ def pair(seed=0):
     jnet = NnxNet(rngs=nnx.Rngs(0))
     for name in ("fc1", "fc2"):
         t, j = getattr(tnet, name), getattr(jnet, name)
-        # copies: jnp.asarray may share a contiguous numpy buffer, here torch's
-        # parameter memory, which torch's training then updates in place
-        j.kernel[...] = jnp.array(t.weight.detach().numpy().T, copy=True)
-        j.bias[...] = jnp.array(t.bias.detach().numpy(), copy=True)
+        # numpy copies torch never sees: the transfer to JAX may read its buffer
+        # after this returns (asynchronous dispatch), and torch's training then
+        # updates its parameter memory in place
+        j.kernel[...] = jnp.asarray(np.array(t.weight.detach().numpy().T, copy=True))
+        j.bias[...] = jnp.asarray(np.array(t.bias.detach().numpy(), copy=True))
     return tnet, jnet
 
 
