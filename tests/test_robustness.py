@@ -393,6 +393,112 @@ def test_a_receiver_written_across_lines_is_rebuilt_valid():
     assert "jnp.squeeze(" in result.code and ".cpu()" not in result.code, result.code
 
 
+# ------------------------------------------------------------ ranks and shapes
+
+MASKED_GROUP_NORM = HEADER + textwrap.dedent("""
+    class MaskedGroupNorm(nn.GroupNorm):
+        def forward(self, x, padding_mask=None):
+            if padding_mask is None:
+                return super().forward(x)
+            batch_size, hidden_size, seq_len = x.shape
+            grouped_shape = (batch_size, -1, hidden_size // self.num_groups, seq_len)
+            x_grouped = x.view(grouped_shape)
+            mean = x_grouped.mean(dim=(2, 3), keepdim=True)
+            var = x_grouped.var(dim=(2, 3), keepdim=True, unbiased=False)
+            x_norm = (x_grouped - mean) / torch.sqrt(var + self.eps)
+            x_norm = x_norm.view(x.shape)
+            x_norm = x_norm * self.weight.view(1, -1, 1) + self.bias.view(1, -1, 1)
+            return x_norm * padding_mask
+
+
+    class Block(nn.Module):
+        def __init__(self, c):
+            super().__init__()
+            self.norm = MaskedGroupNorm(2, c)
+            self.proj = nn.Conv1d(c, c, 3, padding=1)
+
+        def forward(self, x, padding_mask=None):
+            return self.proj(self.norm(x, padding_mask=padding_mask))
+""")
+
+
+def test_a_group_norm_subclass_unpacking_rank_3_takes_frames(tmp_path):
+    """transformers' pe_audio: a GroupNorm subclass over audio frames
+    (``b, c, n = x.shape``). A GroupNorm subclass no caller tells takes images
+    (rank 4) by default; its own unpacking fixes rank 3 (param_ranks.py).
+    Before, the returns' layouts (rank 3 and 4) met: an internal error (T2N901),
+    and the caller transposed the norm's output with (0, 1, 3)."""
+    result, tmod, jmod, wmod = translate_files(MASKED_GROUP_NORM, tmp_path)
+    compiles_cleanly(result.code)
+    assert "T2N901" not in codes(result), result.code
+    assert result.layout_of("MaskedGroupNorm").takes["x"].perm == (0, 2, 1)
+    x, mask = rand(2, 6, 5), (rand(2, 6, 5, seed=1) > 0).astype(np.float32)
+    run_parity(result, tmod, jmod, wmod, "Block", [x, mask], kwargs={"c": 6})
+    run_parity(result, tmod, jmod, wmod, "Block", [x], kwargs={"c": 6})
+
+
+SNAKE = HEADER + textwrap.dedent("""
+    class Snake1d(nn.Module):
+        def __init__(self, dim):
+            super().__init__()
+            self.alpha = nn.Parameter(torch.ones(1, dim, 1))
+
+        def forward(self, h):
+            shape = h.shape
+            h = h.reshape(shape[0], shape[1], -1)
+            h = h + 1.0 / (self.alpha + 1e-9) * torch.sin(self.alpha * h).pow(2)
+            h = h.reshape(shape)
+            return h
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv1d(6, 6, 3, padding=1)
+            self.act = Snake1d(6)
+            self.conv2 = nn.Conv1d(6, 4, 3, padding=1)
+
+        def forward(self, x):
+            return self.conv2(self.act(self.conv1(x)))
+""")
+
+
+def test_a_shape_handed_whole_to_a_reshape_is_torch_order(tmp_path):
+    """DAC's Snake1d (transformers' audio codecs): ``h.reshape(shape)`` with
+    ``shape = h.shape`` read while ``h`` is channels-last. The tuple is in the
+    physical order; the data reshaped is torch order: the sizes are read in
+    torch's order (shape_values.py). Before, (N, L, C) sizes were laid over
+    (N, C, L) data: wrong numbers unless C == L."""
+    result, tmod, jmod, wmod = translate_files(SNAKE, tmp_path)
+    compiles_cleanly(result.code)
+    assert "T2N901" not in codes(result), result.code
+    run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 6, 5)])
+
+
+def test_layouts_of_different_ranks_are_marked_not_transposed():
+    """No transpose takes a rank-4 layout to a rank-3 one: when the analysis
+    hands one where the other is wanted, the value is left as it is under a
+    T2N005 marker, never a contained internal error or a wrong transpose."""
+    from torch2nnx.translator import body
+
+    class Probe:
+        def __init__(self):
+            self.todos_seen = []
+            self.f = None
+
+        def todo(self, node, code_, message):
+            self.todos_seen.append((code_, message))
+
+    from torch2nnx.translator import layout as L
+    import libcst as cst
+
+    probe = Probe()
+    node = cst.Name("x")
+    out = body.BodyRewriter.to_layout(probe, node, L.channels_last(4), L.channels_last(3), "why")
+    assert out is node
+    assert probe.todos_seen and probe.todos_seen[0][0] == "T2N005", probe.todos_seen
+
+
 # ------------------------------------------------------------ decorations
 
 DECORATED = HEADER + textwrap.dedent("""

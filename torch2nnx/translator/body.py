@@ -25,7 +25,7 @@ from ..rules.seq_ops import TIED_LINEAR_WEIGHTS, TIED_WEIGHT_NAMES
 from . import layout as L
 from .kernel_layout import renamed_torch_attrs, renamed_torch_params, weight_tag
 from . import (branch_layouts, channel_unsqueeze, held_permutations, image_batches, module_api, named_members,
-               reshape_choice, returned_origins, shape_reads, slot_unions, torch_order_layers,
+               reshape_choice, returned_origins, shape_reads, shape_values, slot_unions, torch_order_layers,
                union_dispatch)
 from .analyze import is_super_reset
 from .call_args import later_args
@@ -588,6 +588,11 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
             # a torch-order name of unknown rank (`x.view(B, C, *size)`) taken as a
             # rank-`rank` layout's input has that rank from here on
             self.env[node.value] = tag.with_(rank=rank)
+        if tag.perm is not None and want.perm is not None and len(tag.perm) != len(want.perm):
+            # no transpose takes a rank to another: the analysis read one of them wrong
+            self.todo(node, "T2N005", f"a rank-{len(tag.perm)} layout where one of rank {len(want.perm)} "
+                                      f"is wanted{' (' + why + ')' if why else ''}: left as it is")
+            return node
         axes = L.transpose_axes(tag.perm, want.perm, rank)
         if axes == tuple(range(rank)):
             return node
@@ -2593,6 +2598,16 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
         # the target shape, one source and node per dim when they are spelled out
         dims = target_dims(list(zip(pos[1:], nodes[1:len(pos)])) if rule.name.startswith("Tensor.") else [],
                            name_nodes.get("shape"))
+        # a channels-last tensor's shape handed whole (x.view(y.shape)): torch's sizes
+        if rule.name.startswith("Tensor."):
+            for i, (s_src, s_node) in enumerate(zip(pos[1:], nodes[1:len(pos)])):
+                fixed = shape_values.torch_order_source(self, s_node, s_src)
+                if fixed is not None and i < len(args.star) and args.star[i] == s_src:
+                    args.star[i] = fixed
+        elif args.given("shape"):
+            fixed = shape_values.torch_order_source(self, name_nodes.get("shape"), args.given_src["shape"])
+            if fixed is not None:
+                args.given_src["shape"] = fixed
         k = target_rank(dims)
         if k == 1 and not isinstance(dims[0][0], (cst.Integer, cst.UnaryOperation)):
             # `x.view(shape)`, `w.view(self.shape)`: a tuple of sizes as likely as one

@@ -16,6 +16,7 @@ from .module_api import stateless_record
 from . import row_base
 from .factory_uses import dynamic_layer_calls, function_locals
 from .optional_values import maybe_none_locals, optional_buffer, optional_locals
+from .param_ranks import unpacked_rank
 from ..rules.base import _REQUIRED, Unsupported, parse_params
 
 
@@ -168,7 +169,10 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
                 # callers (a norm_layer factory, a container) hand it channels-last
                 # image batches, as they hand the layer itself; before, a helper it
                 # calls first (timm's fast_group_norm) made it take torch order
-                tags[p] = hinted[p] = L.channels_last(cls.row.image_rank)
+                # unless its own code unpacks the input's shape at another rank
+                # (``b, c, n = x.shape``: audio frames, param_ranks.py)
+                rank = unpacked_rank(func, p) or cls.row.image_rank
+                tags[p] = hinted[p] = L.channels_last(rank) if rank >= 3 else L.plain(rank)
     if params and params[0] == "self" and cls is not None:
         tags["self"] = L.OTHER_TAG
     if func.params.star_kwarg is not None:
