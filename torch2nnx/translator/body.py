@@ -1500,6 +1500,8 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
             if rt.kind == L.MODULE:
                 # a module's own method: `self.layer(x)` is handled below; `m.forward` etc.
                 pass
+            elif mname == "values" and (maps := sequence_values.dict_values(self, rt, updated)) is not None:
+                return maps  # a dict of maps' values
             elif rt.kind in (L.TENSOR, L.FREE) or (rt.kind == L.UNKNOWN and registry.unambiguous_method(mname)
                                                      and not self.is_imported(recv)):
                 rule = registry.method(mname)
@@ -1568,6 +1570,9 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
                 if q is not None and self.f.imports.is_torch(q):
                     found = registry.lookup(f"{q}.{updated.args[1].value.evaluated_value}") is not None
                     return self.set(cst.Name(str(found)), L.OTHER_TAG)
+            listed = sequence_values.listed(self, updated, name)
+            if listed is not None:
+                return listed
             if name in NON_TENSOR_BUILTINS:
                 # len(seq), enumerate(seq): an nnx.Sequential's layers
                 return self.set(module_api.sequence_args(self, updated), L.OTHER_TAG)

@@ -189,9 +189,11 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
         # `model: nn.Module` (torchvision's _load_state_dict): a translated model
         if param.annotation is not None and f.imports.qualify(param.annotation.annotation) == "torch.nn.Module":
             tags[param.name.value] = L.Tag(L.MODULE, module=UNKNOWN_MODULE)
-    from .sequence_values import annotated_module_tags
+    from .sequence_values import annotated_module_tags, annotated_sequences
     for pname, t in annotated_module_tags(func, f).items():
         tags.setdefault(pname, t)  # `backbone: MobileNetV3`: a translated class's instance
+    if kind != "init":
+        annotated_sequences(func, f, tags)  # `x: List[Tensor]`: maps in a list
     rw_cls = BufferRewriter if kind == "init" or cls is not None else BodyRewriter
     rw = rw_cls(f, cls, func.name.value, params, tags)
     rw.build_ctx.rngs_available = needs_rngs

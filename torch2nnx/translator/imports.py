@@ -54,6 +54,7 @@ class ImportTable:
     def __init__(self, package: Optional[str] = None, star=None) -> None:
         self.names: dict[str, str] = {}  # local name -> qualified name
         self.relative: set[str] = set()
+        self.starred: set[str] = set()  # names bound by `from m import *`: the file re-exports them
         self.package = package  # the source file's package, to resolve relative imports
         # module -> {name: qualified name} it exports, for `from .activations import *`
         # (follow.star_exports); None: star imports bind nothing known
@@ -88,6 +89,7 @@ class ImportTable:
                 if isinstance(small.names, cst.ImportStar) and base:
                     for local, q in self._star(base).items():
                         self.relative.add(local)
+                        self.starred.add(local)
                         self.names[local] = q
                 if not isinstance(small.names, cst.ImportStar):
                     for alias in small.names:
@@ -99,7 +101,9 @@ class ImportTable:
             mod = module_name(small.module)
             if isinstance(small.names, cst.ImportStar):
                 if self.package and mod.split(".")[0] == self.package.split(".")[0]:
-                    self.names.update(self._star(mod))  # the package's own module: its names are known
+                    bound = self._star(mod)  # the package's own module: its names are known
+                    self.names.update(bound)
+                    self.starred.update(bound)
                 return
             for alias in small.names:
                 name = module_name(alias.name)

@@ -219,6 +219,7 @@ def _translate_source(source: str, path: str, options: Options, module_name: str
     result.settled, result.rounds = settled, n_round + 1
     result.exports = exports(f.classes, f.builders, f.random_functions)
     result.exports.update({n: k for n, k in export_kinds(f, _class_kind).items() if n not in result.exports})
+    reexport_starred(result, f, imports)
     result.weight_maps = dict(f.weight_maps)
     result.rngs_methods = frozenset(f.rngs_methods)
     # results cross process boundaries (parallel runs): a summary holding a row's
@@ -235,6 +236,21 @@ def _translate_source(source: str, path: str, options: Options, module_name: str
             mod, _, name = owner.rpartition(".")
             result.external_hints[(mod, name, func, param)] = tag
     return result
+
+
+def reexport_starred(result: TranslateResult, f: FileContext, imports: ImportTable) -> None:
+    """A file re-exporting the classes of other files of the run by star imports
+    (torchvision's ``mobilenet.py``: ``from .mobilenetv2 import *``) offers them as
+    its own: ``mobilenet.MobileNetV2`` in an importer is that class, with its layouts.
+    Names the file binds again itself are its own."""
+    for local in sorted(imports.starred):
+        if local in result.exports or local not in f.external or imports.names.get(local) is None:
+            continue
+        if local in f.module_names:
+            continue
+        result.exports[local] = f.external[local]
+        if local not in result.summaries and f.external_summaries.get(local) is not None:
+            result.summaries[local] = f.external_summaries[local]
 
 
 def _picklable(value) -> bool:

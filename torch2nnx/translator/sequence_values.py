@@ -139,3 +139,64 @@ def dict_of_tensors(node, f) -> bool:
     if head is None or head.rpartition(".")[2] not in _DICTS or not isinstance(value, cst.Index):
         return False
     return f.imports.qualify(value.value) == "torch.Tensor"
+
+
+def dict_values(rw, recv_tag: Tag, call: cst.Call):
+    """``features.values()`` on what the layout engine holds as a tensor: no
+    tensor method ``values`` takes no argument and is used on dense maps, so the
+    value is a dict of maps (see keyed_maps) and this is the sequence of its
+    maps, each in the layout the dict came with (torchvision's FPN:
+    ``x = list(x.values())``). None where not applicable."""
+    if call.args or recv_tag.kind not in (L.TENSOR, L.FREE):
+        return None
+    if recv_tag.kind == L.FREE:
+        return rw.set(call, Tag(L.SEQ, param=recv_tag.param))
+    return rw.set(call, recv_tag.with_(kind=L.SEQ))
+
+
+def listed(rw, call: cst.Call, name: str):
+    """``list(maps)`` / ``tuple(maps)`` of a sequence of maps: the same maps."""
+    if name not in ("list", "tuple") or len(call.args) != 1 or call.args[0].star or call.args[0].keyword:
+        return None
+    t = rw.tag(call.args[0].value)
+    return rw.set(call, t) if t.kind == L.SEQ else None
+
+
+_SEQUENCES = ("List", "list", "Sequence", "Tuple", "tuple", "Iterable")
+
+
+def sequence_of_tensors(node, f) -> bool:
+    """``List[Tensor]`` (also ``Optional[...]``, ``Sequence[Tensor]``,
+    ``Tuple[Tensor, ...]``): a parameter holding several maps."""
+    while isinstance(node, cst.Subscript) and dotted(node.value) in ("Optional", "typing.Optional") \
+            and len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
+        node = node.slice[0].slice.value
+    if not isinstance(node, cst.Subscript):
+        return False
+    head = dotted(node.value)
+    if head is None or head.rpartition(".")[2] not in _SEQUENCES:
+        return False
+    parts = [el.slice for el in node.slice]
+    if not all(isinstance(p, cst.Index) for p in parts):
+        return False
+    values = [p.value for p in parts]
+    if len(values) == 2 and head.rpartition(".")[2] in ("Tuple", "tuple") \
+            and isinstance(values[1], cst.Ellipsis):
+        values = values[:1]
+    return len(values) == 1 and f.imports.qualify(values[0]) == "torch.Tensor"
+
+
+def annotated_sequences(func: cst.FunctionDef, f, tags: dict) -> None:
+    """Parameters annotated as lists of tensors are sequences of maps: the tag a
+    caller hands (the layout of its maps) becomes a sequence's, so ``x[-1]`` is a
+    map in that layout and ``x.append(y)`` a list's (torchvision's
+    ``LastLevelMaxPool(x: List[Tensor], ...)``)."""
+    for param in list(func.params.params) + list(func.params.kwonly_params):
+        name = param.name.value
+        if param.annotation is None or not sequence_of_tensors(param.annotation.annotation, f):
+            continue
+        t = tags.get(name)
+        if t is None or t.kind == L.FREE:
+            tags[name] = Tag(L.SEQ, param=name)
+        elif t.kind == L.TENSOR:
+            tags[name] = t.with_(kind=L.SEQ)
