@@ -46,7 +46,7 @@ from .list_joins import joined_lists
 from .modeflag import READ as MODE_FLAG_READ
 from .modeflag import annassign_mode_flag, assign_mode_flag, augassign_mode_flag, is_mode_flag
 from .operands import guarded_result, indexed_rank, operand, tidy
-from . import branch_layouts, flag_layouts
+from . import branch_layouts, flag_layouts, flag_splits
 from .branch_envs import BranchEnvsMixin
 from .loop_bindings import ComprehensionScopes, iter_element
 from .places import PlacesMixin
@@ -460,6 +460,7 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
     def visit_If(self, node):
         self.todos.append([])
         self._push_env()
+        flag_splits.restore(self, node)
         self.narrow(node.test)
 
     def narrow(self, test):
@@ -512,7 +513,7 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
             self._branch_env()
 
     def leave_If(self, original, updated):
-        moves = self._pop_env()
+        moves = flag_splits.split_join(self, original, self._pop_env())
         slot_unions.joined(self)
         return self._attach(branch_layouts.apply(self, original, updated, moves))
 
@@ -645,6 +646,8 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
         if id(original) in self._not_values:
             return updated
         if updated.value in self.env:
+            if flag_splits.is_split(self.env[updated.value]) and not self.is_store(original):
+                return flag_splits.read(self, original, updated, self.env[updated.value])
             return self.set(updated, self.env[updated.value])
         if self.is_store(original):
             return updated  # a place written to, not a use of what the name held
@@ -677,6 +680,7 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
     # ------------------------------------------------------ classes as values
     def visit_Call(self, node):
         self._call_funcs.add(id(node.func))
+        flag_splits.note_args(self, node)
         if isinstance(node.func, cst.Name) and node.func.value in ("isinstance", "issubclass") and len(node.args) > 1:
             types = [node.args[1].value]
             if isinstance(node.args[1].value, cst.Tuple):
@@ -1861,6 +1865,13 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
                 args[i] = self.hand_on_weight(a, t, in_place)
                 bound[pname] = t if in_place else L.plain()
                 continue
+            if flag_splits.is_split(t):
+                value, t, as_is = flag_splits.through_summary(
+                    self, a.value, t, want, lambda alt: fname is not None and self.f.record_call(owner, fname, pname, alt))
+                args[i] = a = a.with_changes(value=value)
+                if as_is:
+                    bound[pname] = t
+                    continue
             value, t = held_permutations.to_undecided(self, a.value, t, want)
             if value is not a.value:
                 args[i] = a = a.with_changes(value=value)
@@ -1893,6 +1904,16 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
             updated = updated.with_changes(args=held_permutations.in_torch_order(self, updated.args))
         first = updated.args[0]
         t = self.tag(first.value)
+        if flag_splits.is_split(t) and not first.keyword and not first.star:
+            if m.kind == "union":
+                dispatched = flag_splits.through_union(self, updated, t, m)
+                if dispatched is not None:
+                    return dispatched
+            new_first, t, as_is = flag_splits.through(self, first.value, t, m)
+            first = first.with_changes(value=new_first)
+            updated = updated.with_changes(args=[first] + list(updated.args[1:]))
+            if as_is:
+                return self.set(later_args(self, updated, m), t)
         if _mixed_ranks(m) and not (t.kind == L.TENSOR and t.perm is not None) and not first.keyword \
                 and not first.star:
             # one of conv1d/2d/3d chosen at run time (conv_nd(n)), the input's rank unknown: every

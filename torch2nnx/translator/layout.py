@@ -20,6 +20,8 @@ TENSOR, OTHER, FREE, MODULE, SHAPE, UNKNOWN = "tensor", "other", "free", "module
 MIXED = "mixed"
 # a tuple or list of tensors that share one layout (torch.split, max with dim)
 SEQ = "seq"
+# a value whose layout a flag chooses, between two ifs on it (flag_splits.py)
+SPLIT = "split"
 
 
 @dataclass(frozen=True)
