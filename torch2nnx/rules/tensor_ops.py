@@ -17,7 +17,7 @@ FROM_METHODS = [
     "repeat_interleave", "masked_fill", "clamp", "clip", "exp", "log", "sqrt", "rsqrt", "abs", "neg", "sigmoid",
     "tanh", "relu", "sin", "cos", "floor", "round", "erfinv", "pow", "add", "sub", "mul", "div", "divide", "diff", "matmul", "bmm", "chunk",
     "topk", "sort", "gather", "index_select", "flip", "cumsum", "tril", "triu", "numel", "sign", "log2", "log1p",
-    "addcmul", "unique", "roll", "tile",
+    "addcmul", "unique", "roll", "tile", "square", "reciprocal",
 ]
 
 _CALL = re.compile(r"^x\.(\w+)\((.*)$", re.S)
