@@ -1524,6 +1524,20 @@ def call_with_rngs(method, /, *args, rngs, **kwargs):
     return method(*args, **kwargs)
 
 
+def call_reset_parameters(module, /, *args, rngs, **kwargs):
+    """``m.reset_parameters(...)`` on a module of a class the translator could not
+    tell: its own method where it has one (ours handed on when it takes ``rngs``,
+    like ``call_with_rngs``); a layer NNX provides has none, so torch's default
+    initialisation of that layer is drawn again (``torch_reset_parameters``:
+    a loop over modules resetting every ``nn.LayerNorm``/``nn.BatchNorm2d``)."""
+    method = getattr(module, "reset_parameters", None)
+    if method is not None:
+        return call_with_rngs(method, *args, rngs=rngs, **kwargs)
+    if args or kwargs or not any(c.__module__.startswith("flax.") for c in type(module).__mro__):
+        raise AttributeError(f"{type(module).__name__!r} object has no attribute 'reset_parameters'")
+    return torch_reset_parameters(module, rngs)
+
+
 def torch_reset_parameters(module, rngs):
     """torch's ``reset_parameters`` of the layer a translated subclass extends
     (``super().reset_parameters()``): the layer's own parameters drawn again from
