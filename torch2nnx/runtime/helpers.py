@@ -199,6 +199,18 @@ def chunk(x, chunks, axis=0):
     return jnp.split(x, list(range(size, x.shape[axis], size)), axis=axis)
 
 
+def unfold_windows(x, dimension, size, step):
+    """torch's ``Tensor.unfold(dimension, size, step)``: every ``size``-long window
+    starting each ``step`` along ``dimension``; that axis becomes the number of
+    windows and the window is a new last axis (strided slices, no gather)."""
+    axis = dimension % x.ndim
+    n = (x.shape[axis] - size) // step + 1
+    if n <= 0:
+        raise ValueError(f"unfold: size {size} is larger than dimension {dimension} of size {x.shape[axis]}")
+    end = (n - 1) * step + 1
+    return jnp.stack([jax.lax.slice_in_dim(x, i, i + end, step, axis=axis) for i in range(size)], axis=-1)
+
+
 def split(x, split_size_or_sections, axis=0):
     """torch.split: a piece size, or a list of sizes."""
     if isinstance(split_size_or_sections, int):
