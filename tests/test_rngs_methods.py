@@ -323,3 +323,34 @@ def test_reset_parameters_on_layers_nnx_provides(tmp_path):
     assert (a >= 1.0).all() and (a <= 2.0).all() and a.std() > 0, a
     run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 3, 6, 6)])
     run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 3, 6, 6)], jit=True)
+
+
+RESET_IN_INIT = HEADER + textwrap.dedent("""
+    class Net(nn.Module):
+        def __init__(self, dim=8):
+            super().__init__()
+            self.norm = nn.LayerNorm(dim)
+            self.head = nn.Linear(dim, 3)
+            nn.init.normal_(self.norm.weight)
+            for m in self.modules():
+                if isinstance(m, nn.LayerNorm):
+                    m.reset_parameters()
+
+        def forward(self, x):
+            return self.head(self.norm(x))
+""")
+
+
+def test_reset_parameters_where_no_class_of_the_run_defines_it(tmp_path):
+    """``m.reset_parameters()`` in ``__init__`` with no translated class defining
+    the method: our rngs are at hand, so the layer NNX provides is reset as
+    torch resets it (before: left as is, ``'LayerNorm' object has no attribute``)."""
+    result, tmod, jmod, wmod = translate_files(RESET_IN_INIT, tmp_path)
+    assert result.todo_count == 0, result.code
+    assert "call_reset_parameters(m, rngs=rngs)" in result.code, result.code
+    from flax import nnx
+
+    net = jmod.Net(rngs=nnx.Rngs(0))
+    np.testing.assert_array_equal(np.asarray(net.norm.scale.get_value()), np.ones(8, np.float32))
+    run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 8)])
+    run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 8)], jit=True)

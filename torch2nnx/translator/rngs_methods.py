@@ -85,7 +85,11 @@ def rngs_method_call(rw, original: cst.Call, updated: cst.Call):
     from ..rules.base import Unsupported
 
     name = method_calls(original, rw.f)
-    if name is None or name not in rw.f.rngs_methods or registry.method(name) is not None:
+    if name is None or registry.method(name) is not None:
+        return None
+    if name not in rw.f.rngs_methods and not (name == "reset_parameters" and rw.build_ctx.rngs_available):
+        # torch's Module API: every layer NNX provides lacks it, so where our rngs are at
+        # hand (a loop over modules in __init__) it is drawn again as torch draws it
         return None
     recv = updated.func.value
     t = rw.tag(recv)
