@@ -264,3 +264,93 @@ def test_method_by_name_defined_differently_in_two_files(tmp_path):
     assert "def reset_parameters(self, *, rngs" in (pkg / "normal_nnx.py").read_text()
     parity_beside(tmp_path, "rpkg.model", (2, 8), args="'const'")
     parity_beside(tmp_path, "rpkg.model", (2, 8), args="'normal'")
+
+
+RESET_LOOP = HEADER + textwrap.dedent("""
+    class Mixer(nn.Module):
+        def __init__(self, dim):
+            super().__init__()
+            self.A = nn.Parameter(torch.empty(dim))
+            self.reset_parameters()
+
+        def reset_parameters(self):
+            nn.init.uniform_(self.A, 1.0, 2.0)  # draws: takes rngs
+
+        def forward(self, x):
+            return x * self.A
+
+
+    class Net(nn.Module):
+        def __init__(self, dim=8):
+            super().__init__()
+            self.conv = nn.Conv2d(3, dim, 3, padding=1)
+            self.bn = nn.BatchNorm2d(dim)
+            self.mix = Mixer(dim)
+            self.norm = nn.LayerNorm(dim)
+            self.head = nn.Linear(dim, 3)
+            for m in self.modules():
+                if isinstance(m, (nn.LayerNorm, nn.BatchNorm2d)):
+                    nn.init.normal_(m.weight)
+            self.apply(self._init_weights)
+
+        def _init_weights(self, m):
+            if isinstance(m, (nn.LayerNorm, nn.BatchNorm2d)):
+                m.reset_parameters()
+            elif hasattr(m, "reset_parameters") and not isinstance(m, (nn.Conv2d, nn.Linear)):
+                m.reset_parameters()
+
+        def forward(self, x):
+            x = self.mix(self.bn(self.conv(x)).permute(0, 2, 3, 1))
+            return self.head(self.norm(x.mean((1, 2))))
+""")
+
+
+def test_reset_parameters_on_layers_nnx_provides(tmp_path):
+    """``m.reset_parameters()`` in a loop over modules (timm's EfficientViM):
+    on a layer NNX provides (``nnx.BatchNorm``, ``nnx.LayerNorm``) there is no
+    such method, so torch's initialisation of that layer is drawn again; a
+    translated class's own method is called with ours."""
+    result, tmod, jmod, wmod = translate_files(RESET_LOOP, tmp_path)
+    assert result.todo_count == 0, result.code
+    assert "call_reset_parameters(m, rngs=rngs)" in result.code, result.code
+    from flax import nnx
+
+    net = jmod.Net(rngs=nnx.Rngs(0))
+    # the norms' scales were drawn from a normal, then reset to torch's ones
+    np.testing.assert_array_equal(np.asarray(net.norm.scale.get_value()), np.ones(8, np.float32))
+    np.testing.assert_array_equal(np.asarray(net.bn.scale.get_value()), np.ones(8, np.float32))
+    a = np.asarray(net.mix.A.get_value())
+    assert (a >= 1.0).all() and (a <= 2.0).all() and a.std() > 0, a
+    run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 3, 6, 6)])
+    run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 3, 6, 6)], jit=True)
+
+
+RESET_IN_INIT = HEADER + textwrap.dedent("""
+    class Net(nn.Module):
+        def __init__(self, dim=8):
+            super().__init__()
+            self.norm = nn.LayerNorm(dim)
+            self.head = nn.Linear(dim, 3)
+            nn.init.normal_(self.norm.weight)
+            for m in self.modules():
+                if isinstance(m, nn.LayerNorm):
+                    m.reset_parameters()
+
+        def forward(self, x):
+            return self.head(self.norm(x))
+""")
+
+
+def test_reset_parameters_where_no_class_of_the_run_defines_it(tmp_path):
+    """``m.reset_parameters()`` in ``__init__`` with no translated class defining
+    the method: our rngs are at hand, so the layer NNX provides is reset as
+    torch resets it (before: left as is, ``'LayerNorm' object has no attribute``)."""
+    result, tmod, jmod, wmod = translate_files(RESET_IN_INIT, tmp_path)
+    assert result.todo_count == 0, result.code
+    assert "call_reset_parameters(m, rngs=rngs)" in result.code, result.code
+    from flax import nnx
+
+    net = jmod.Net(rngs=nnx.Rngs(0))
+    np.testing.assert_array_equal(np.asarray(net.norm.scale.get_value()), np.ones(8, np.float32))
+    run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 8)])
+    run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 8)], jit=True)

@@ -230,6 +230,12 @@ def _chunk(a, ctx):
     return f"{ctx.helper('chunk')}({a.src('input')}, {a.src('chunks')}, axis={a.src('dim')})"
 
 
+def _unfold(a, ctx):
+    """windows along a dim in torch's order: a channels-last input is brought to
+    torch's order first (the row is ``plain``), as the windows' axis order is torch's."""
+    return f"{ctx.helper('unfold_windows')}({a.src('input')}, {a.src('dimension')}, {a.src('size')}, {a.src('step')})"
+
+
 def _split(a, ctx):
     return f"{ctx.helper('split')}({a.src('input')}, {a.src('split_size')}, axis={a.src('dim')})"
 
@@ -502,6 +508,10 @@ RULES = [
     m("chunk", "chunks, dim=0", _chunk, dims("dim"), (Example("x.chunk(3, dim=1)[2]", ("float32[2,10]",)),
                                                       Example("x.chunk(2, 1)[0]", X4, channels_last=True)),
       returns_tuple=True),
+    m("unfold", "dimension, size, step", _unfold, PLAIN,
+      (Example("x.unfold(1, 2, 1)", ("float32[3,5]",)), Example("x.unfold(-1, 3, 2)", ("float32[2,3,7]",)),
+       Example("x.unfold(2, 3, 2).unfold(3, 2, 2)", X4, channels_last=True),
+       Example("x.unfold(1, 2, 1)", X4, channels_last=True))),
     m("split", "split_size, dim=0", _split, dims("dim"),
       (Example("x.split(3, dim=1)[3]", ("float32[2,10]",)), Example("x.split([2, 5, 3], 1)[1]", ("float32[2,10]",))),
       returns_tuple=True, ambiguous=True),

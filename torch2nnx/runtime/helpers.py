@@ -199,6 +199,18 @@ def chunk(x, chunks, axis=0):
     return jnp.split(x, list(range(size, x.shape[axis], size)), axis=axis)
 
 
+def unfold_windows(x, dimension, size, step):
+    """torch's ``Tensor.unfold(dimension, size, step)``: every ``size``-long window
+    starting each ``step`` along ``dimension``; that axis becomes the number of
+    windows and the window is a new last axis (strided slices, no gather)."""
+    axis = dimension % x.ndim
+    n = (x.shape[axis] - size) // step + 1
+    if n <= 0:
+        raise ValueError(f"unfold: size {size} is larger than dimension {dimension} of size {x.shape[axis]}")
+    end = (n - 1) * step + 1
+    return jnp.stack([jax.lax.slice_in_dim(x, i, i + end, step, axis=axis) for i in range(size)], axis=-1)
+
+
 def split(x, split_size_or_sections, axis=0):
     """torch.split: a piece size, or a list of sizes."""
     if isinstance(split_size_or_sections, int):
@@ -1522,6 +1534,20 @@ def call_with_rngs(method, /, *args, rngs, **kwargs):
     if rngs_param is not None and rngs_param.kind in (rngs_param.KEYWORD_ONLY, rngs_param.POSITIONAL_OR_KEYWORD):
         return method(*args, rngs=rngs, **kwargs)
     return method(*args, **kwargs)
+
+
+def call_reset_parameters(module, /, *args, rngs, **kwargs):
+    """``m.reset_parameters(...)`` on a module of a class the translator could not
+    tell: its own method where it has one (ours handed on when it takes ``rngs``,
+    like ``call_with_rngs``); a layer NNX provides has none, so torch's default
+    initialisation of that layer is drawn again (``torch_reset_parameters``:
+    a loop over modules resetting every ``nn.LayerNorm``/``nn.BatchNorm2d``)."""
+    method = getattr(module, "reset_parameters", None)
+    if method is not None:
+        return call_with_rngs(method, *args, rngs=rngs, **kwargs)
+    if args or kwargs or not any(c.__module__.startswith("flax.") for c in type(module).__mro__):
+        raise AttributeError(f"{type(module).__name__!r} object has no attribute 'reset_parameters'")
+    return torch_reset_parameters(module, rngs)
 
 
 def torch_reset_parameters(module, rngs):

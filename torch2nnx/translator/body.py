@@ -1670,6 +1670,11 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
                 if self.cls.container in ("dict", "named") and isinstance(literal, str) and literal.isidentifier():
                     # read back as self.<name> (timm's ConvNorm: self.bn.weight is the BatchNorm's scale)
                     self.cls.attrs[literal] = vt.module
+            if self.cls.container in ("named", "sequential") and self.func_name == "__init__":
+                # a Sequential subclass filling itself (timm's ConvNorm: add_module("c", conv),
+                # add_module("bn", bn)): its layers in order tell the layouts it takes and returns
+                self.cls.elements = tuple(self.cls.elements) + (
+                    vt.module if vt.kind == L.MODULE and vt.module is not None else UNKNOWN_MODULE,)
             if self.cls.container == "dict":
                 return self.set(expr(f"self.__setitem__({code(name)}, {code(value)})"), L.OTHER_TAG)
             if self.cls.container == "named":
@@ -2525,6 +2530,10 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
             else:
                 # torch's order, provisionally: a spatial layer later makes it channels-last
                 t = self.decide(t, L.plain().with_(origin=origin))
+        elif t.kind == L.TENSOR and not t.channels_last and t.origin is not None:
+            # already read in torch order provisionally (`ih, iw = x.shape[-2:]` before
+            # `F.pad(x, ...)`): the result keeps the parameter as its origin
+            origin = t.origin
         self.build_ctx.perm = t.perm if t.channels_last else None
         self.build_ctx.result_plain = False
         self.build_ctx.result_cl_rank = None

@@ -422,6 +422,8 @@ def rewrite_class(f: FileContext, info: ClassInfo, builder_methods: set[str]) ->
             bases.append(b)
     body = list(node.body.body)
     info.stateless = []
+    if info.container in ("named", "sequential"):
+        info.elements = ()  # filled again by this round's __init__ (super().__init__(*layers), add_module)
     if row_init is not None:
         body = _after_docstring(body, row_init)
     elif info.container == "sequential" and not any(isinstance(s, cst.FunctionDef) and s.name.value == "__init__"
@@ -460,6 +462,11 @@ def rewrite_class(f: FileContext, info: ClassInfo, builder_methods: set[str]) ->
                                         for st in body):
         # the inherited forward: its layouts are the row's (the method itself is not written out)
         _, info.methods["__call__"] = rewrite_function(f, INHERITED_FORWARD, info, needs_rngs=False, kind="method")
+    if info.container in ("named", "sequential") and info.elements and info.row is None \
+            and not any(isinstance(st, cst.FunctionDef) and st.name.value == "forward" for st in body):
+        # a Sequential subclass without a forward: torch runs its layers in order, so
+        # callers (and files importing it) read what the chain takes and returns
+        info.methods["__call__"] = _chain_summary(f, info)
     if info.container == "attrs" and not any(isinstance(st, cst.FunctionDef) and st.name.value == "forward"
                                              for st in body):
         from .context import ModuleRef
@@ -508,6 +515,15 @@ def _torch_names(f: FileContext, info: ClassInfo, node, body: list) -> list:
     doc = bool(body) and isinstance(body[0], cst.SimpleStatementLine) and isinstance(body[0].body[0], cst.Expr) \
         and isinstance(body[0].body[0].value, (cst.SimpleString, cst.ConcatenatedString))
     return body[:1] + stmts + body[1:] if doc else stmts + body
+
+
+def _chain_summary(f: FileContext, info: ClassInfo) -> Summary:
+    """The ``__call__`` summary of a Sequential subclass from its layers in order
+    (``super().__init__(*layers)``, ``self.add_module(name, layer)``)."""
+    rw = BodyRewriter(f, info, "forward", ["self", "input"], {"self": L.OTHER_TAG})
+    takes, returns = rw._fold_refs(list(info.elements))
+    return Summary(params=["self", "input"], takes={"input": takes} if takes is not None else {},
+                   returns=returns)
 
 
 def _sequential_call(info: ClassInfo) -> cst.FunctionDef:

@@ -85,7 +85,11 @@ def rngs_method_call(rw, original: cst.Call, updated: cst.Call):
     from ..rules.base import Unsupported
 
     name = method_calls(original, rw.f)
-    if name is None or name not in rw.f.rngs_methods or registry.method(name) is not None:
+    if name is None or registry.method(name) is not None:
+        return None
+    if name not in rw.f.rngs_methods and not (name == "reset_parameters" and rw.build_ctx.rngs_available):
+        # torch's Module API: every layer NNX provides lacks it, so where our rngs are at
+        # hand (a loop over modules in __init__) it is drawn again as torch draws it
         return None
     recv = updated.func.value
     t = rw.tag(recv)
@@ -104,6 +108,12 @@ def rngs_method_call(rw, original: cst.Call, updated: cst.Call):
         return rw.set(rw.add_rngs(updated, rngs), L.UNKNOWN_TAG)
     # a receiver of unknown class: other classes of the run (files this one does
     # not see) may define the method without rngs, so the bound method decides
+    if name == "reset_parameters":
+        # torch's Module API: a layer NNX provides (nnx.BatchNorm) has no such
+        # method, so the helper draws torch's initialisation of that layer again
+        helper = rw.build_ctx.helper("call_reset_parameters")
+        call = cst.Call(func=cst.Name(helper), args=[cst.Arg(updated.func.value)] + list(updated.args))
+        return rw.set(rw.add_rngs(call, rngs), L.UNKNOWN_TAG)
     helper = rw.build_ctx.helper("call_with_rngs")
     call = cst.Call(func=cst.Name(helper), args=[cst.Arg(updated.func)] + list(updated.args))
     return rw.set(rw.add_rngs(call, rngs), L.UNKNOWN_TAG)
