@@ -442,7 +442,7 @@ def test_several_files_import_each_others_translations(tmp_path, monkeypatch):
     import importlib
 
     import numpy as np
-    from harness import load_module, make_input, run_parity
+    from harness import make_input, run_parity
 
     pkg = tmp_path / "mpkg"
     pkg.mkdir()
@@ -459,7 +459,9 @@ def test_several_files_import_each_others_translations(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     tmod = importlib.import_module("mpkg.model")
     jmod = importlib.import_module("mpkg.model_nnx")
-    wmod = load_module(pkg / "model_nnx_weights.py")
+    # the two translations share mpkg/_torch2nnx_helpers.py: imported as the package's module
+    assert (pkg / "_torch2nnx_helpers.py").is_file()
+    wmod = importlib.import_module("mpkg.model_nnx_weights")
     from torch2nnx.api import translate_many
 
     files = {m: (str(pkg / f"{m.split('.')[1]}.py"), (pkg / f"{m.split('.')[1]}.py").read_text())
