@@ -29,7 +29,7 @@ from . import (branch_layouts, channel_unsqueeze, held_permutations, image_batch
                union_dispatch)
 from .analyze import is_super_reset
 from .call_args import later_args
-from . import sequence_values
+from . import row_forward, sequence_values
 from .context import HELPER_ALIAS, UNKNOWN_MODULE, BuildCtx, ClassInfo, FileContext, ModuleRef, Summary, module_dict_item
 from .emit import definitions
 from .decorators import applied_identity, removable_decorator, unused_wrapper_call
@@ -1957,6 +1957,9 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
                                                               takes=takes, returns=returns))
             if s is None:
                 return node, t
+            if (row := row_forward.row_at_other_rank(s, t)) is not None:
+                # a subclass running the layer's own forward, at another rank: the layer's call
+                return self.through_module(node, t, ModuleRef("layer", rule=row))
             params = [p for p in s.params if p != "self"]
             want = s.takes.get(params[0]) if params else None
             if params:

@@ -9,7 +9,9 @@ live branch ends with the transpose that brings ``x`` to one layout: the
 channels-last image layout one branch has when every branch knows the same
 rank (the contract's layout inside a model), torch order otherwise (a tensor of
 unknown rank next to a channels-last one, or branches of different ranks: timm's
-split attention views its map as rank 5 on one path only). A branch that returns or raises
+split attention views its map as rank 5 on one path only; a map one path may
+have flattened at run time through a Flatten-or-Identity slot, converted with
+the ``torch_order`` helper). A branch that returns or raises
 never reaches the join and gets nothing; an ``if`` without ``else`` whose
 skipped path needs the transpose gains an ``else``.
 """
@@ -25,11 +27,15 @@ from . import layout as L
 
 def _target(tags: list[L.Tag]) -> Optional[L.Tag]:
     """The one layout tensors tagged ``tags`` (in different layouts) leave in."""
-    if any(t.kind != L.TENSOR or t.weight or t.or_flat for t in tags):
+    if any(t.kind != L.TENSOR or t.weight for t in tags):
         return None
     cls = [t for t in tags if t.channels_last]
     if not cls or all(t.perm == cls[0].perm for t in tags):
         return None
+    if any(t.or_flat for t in tags):
+        # one path's map may have been flattened at run time (a Flatten-or-Identity
+        # slot, reshape_choice.py): torch order, the map transposed only at its rank
+        return L.plain()
     ranks = {L.rank_of(t) for t in tags}
     roles = {t.roles for t in tags if t.roles is not None}
     common_roles = roles.pop() if len(roles) == 1 else None
@@ -68,7 +74,9 @@ def _statement(rw, name: str, frm: L.Tag, to: L.Tag) -> cst.SimpleStatementLine:
     rank = len(frm.perm) if frm.perm is not None else len(to.perm)
     node = cst.Name(name)
     rw.set(node, frm)
-    value = rw.to_layout(node, frm.with_(or_flat=False), to if to.perm is not None else L.plain(rank))
+    # a value maybe flattened already keeps its mark: to torch order through torch_order
+    keep = frm.or_flat and to.perm is None
+    value = rw.to_layout(node, frm.with_(or_flat=keep), to if to.perm is not None else L.plain(rank))
     return cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(cst.Name(name))], value)])
 
 

@@ -13,7 +13,7 @@ from .context import ClassInfo, FileContext, Summary
 from .fastvisit import FastTransformer, FastVisitor
 from .imports import dotted
 from .module_api import stateless_record
-from . import row_base
+from . import row_base, row_forward
 from .factory_uses import dynamic_layer_calls, function_locals
 from .optional_values import maybe_none_locals, optional_buffer, optional_locals
 from .param_ranks import unpacked_rank
@@ -146,6 +146,8 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
     params = param_names(func)
     tags = {}
     hinted = {}
+    # the layer's own forward, inherited by a subclass of a channel layer (row_forward.py)
+    row_forward_of = cls.row if func is INHERITED_FORWARD and cls.row.image_rank else None
     if kind == "init":
         tags = {p: L.UNKNOWN_TAG for p in params}
     else:
@@ -157,7 +159,10 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
             hint = f.return_layouts.get((owner, func.name.value, "image", p)) \
                 or f.hints.get((owner, name, p)) or f.hints.get((owner, name, f"#{i}")) \
                 or f.return_layouts.get((owner, func.name.value, "param", p))
-            if hint is not None and hint.kind in (L.TENSOR, L.SEQ):
+            if i == 1 and row_forward_of is not None:
+                # the layer's own forward: it takes what the layer takes (row_forward.py)
+                tags[p] = hinted[p] = row_forward.takes(cls.row, hint)
+            elif hint is not None and hint.kind in (L.TENSOR, L.SEQ):
                 tags[p] = hinted[p] = hint
                 if hint.kind == L.TENSOR and not hint.channels_last:
                     # torch order as callers hand it: code showing it is an image batch
@@ -244,6 +249,7 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
                 f.generic_params.add((owner, name, p))
     summary.takes.update(hinted)
     summary.transposes = rw.transposes
+    summary.row = row_forward_of
     if kind == "init" and cls is not None:
         func = func.with_changes(body=_DataNone(cls, func.body, rw.build_ctx).walk(func.body))
     return func, summary

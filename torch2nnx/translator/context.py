@@ -46,6 +46,9 @@ class Summary:
     # the parameter whose provisional torch order the return carries (its origin,
     # returned_origins.py): a caller's own undecided argument inherits it
     returns_origin: Optional[str] = None
+    # a subclass of a torch layer running the layer's own forward (row_forward.py):
+    # that Rule; callers treat a call as a call of the layer
+    row: Optional[Rule] = None
 
 
 @dataclass
