@@ -243,7 +243,7 @@ def test_config_paths_are_translated_from_a_subdirectory(tmp_path, monkeypatch):
     assert r.exit_code == 0, r.output
     out = pkg.with_name(pkg.name + "_nnx")
     assert tree_files(out) == {"layers.py", "layers_port.py", "model.py", "model_port.py",
-                               "heads/head.py", "heads/head_port.py"}
+                               "heads/head.py", "heads/head_port.py", "_torch2nnx_helpers.py"}
     assert (tmp_path / "scripts" / "head_jax.py").is_file() and (tmp_path / "scripts" / "head_jax_port.py").is_file()
     assert max(len(l) for l in (out / "model.py").read_text().splitlines()) <= 60
     assert run("translate", "--check").exit_code == 0

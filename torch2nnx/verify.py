@@ -204,12 +204,36 @@ def _load_file(path: Path, name: str | None = None):
 def _load_translation(code_path: Path, weights_path: Path):
     """The translation and its weights module, importable as a pair (the
     translation finds its weights module by name, <module>_weights)."""
+    shared = _shared_top(code_path)
+    if shared is not None:
+        # a translation of a multi-file run imports its tree's shared helpers
+        # relatively: imported as a module of the package it sits in
+        root = str(shared.parent)
+        if root not in sys.path:
+            sys.path.insert(0, root)
+        names = [".".join([shared.name, *p.parent.resolve().relative_to(shared).parts, p.stem])
+                 for p in (code_path, weights_path)]
+        for name in names:
+            sys.modules.pop(name, None)
+        return importlib.import_module(names[0]), importlib.import_module(names[1])
     d = str(code_path.parent.resolve())
     if d not in sys.path:
         sys.path.insert(0, d)
     for name in (code_path.stem, weights_path.stem):
         sys.modules.pop(name, None)
     return importlib.import_module(code_path.stem), _load_file(weights_path)
+
+
+def _shared_top(code_path: Path) -> Path | None:
+    """The directory of the shared helpers module the translation imports, if any."""
+    from .shared_helpers import STEM
+
+    if STEM not in code_path.read_text(encoding="utf-8"):
+        return None
+    for d in code_path.resolve().parents:
+        if (d / f"{STEM}.py").is_file():
+            return d
+    return None
 
 
 # --- per-layer capture -------------------------------------------------------------

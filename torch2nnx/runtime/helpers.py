@@ -1982,8 +1982,15 @@ def torch_order_layer(layer, x, *args, **kwargs):
     GroupNorm, InstanceNorm, PReLU) read the channels on axis 1 of a rank-3+ input;
     NNX's read the last axis: such a layer gets ``x`` channels-last and its result
     back in torch's order. Any other layer (LayerNorm on tokens, Identity, a
-    translated module) gets ``x`` as it is. Ranks and classes are static under jit."""
+    translated module) gets ``x`` as it is. A map whose last axis already holds the
+    layer's channels and whose axis 1 does not (a pooled (N, 1, 1, C) map the
+    analysis could only call plain, before a 1x1-conv classifier) is channels-last:
+    it is handed over as it is. Ranks, shapes and classes are static under jit."""
     if isinstance(layer, _channel_layer_types()) and getattr(x, "ndim", 0) >= 3:
+        channels = next((getattr(layer, a) for a in ("num_features", "in_features", "num_channels")
+                         if isinstance(getattr(layer, a, None), int)), None)
+        if channels is not None and x.shape[-1] == channels and x.shape[1] != channels:
+            return layer(x, *args, **kwargs)
         y = layer(jnp.moveaxis(x, 1, -1), *args, **kwargs)
         return jnp.moveaxis(y, -1, 1) if getattr(y, "ndim", 0) == x.ndim else y
     return layer(x, *args, **kwargs)
