@@ -161,8 +161,9 @@ def referenced_helpers(helpers, code: str, shared: str | None) -> tuple[list, li
 
     words = set(re.findall(r"\b\w+\b", code))
     aliases = sorted(a for a in helpers if a.startswith(HELPER_ALIAS) and a in words)
-    aliased = {a[len(HELPER_ALIAS):] for a in helpers if a.startswith(HELPER_ALIAS)}
-    plain = {n for n in helpers if not n.startswith(HELPER_ALIAS) and n not in aliased and n in words}
+    # a name both ways: aliased where a function binds it (a local ``interpolate``
+    # flag), plain in the file's other functions
+    plain = {n for n in helpers if not n.startswith(HELPER_ALIAS) and n in words}
     behind = {a[len(HELPER_ALIAS):] for a in aliases}
     if shared is None:
         return sorted(plain | behind), aliases, []
