@@ -221,3 +221,34 @@ def parity_beside(root: Path, module: str, shape, *, cls: str = "Net", args: str
     """)
     p = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True)
     assert "PARITY OK" in p.stdout, p.stderr[-3000:]
+
+
+def maps_parity_beside(root: Path, module: str, shape, *, builder: str, keys=None) -> None:
+    """``module.builder()`` returning a dict of feature maps, against its
+    translation beside it (as ``parity_beside``): the same keys in torch's order
+    (``keys`` when given), each map compared channels-last, as the contract
+    returns images, eagerly and under ``nnx.jit``."""
+    script = textwrap.dedent(f"""
+        import numpy as np, torch, jax.numpy as jnp
+        from flax import nnx
+        from torch2nnx.verify import perturb
+        import {module} as tmod, {module}_nnx as jmod, {module}_nnx_weights as w
+        torch.set_num_threads(1)
+        t_model = tmod.{builder}(); j_model = jmod.{builder}(rngs=nnx.Rngs(0))
+        perturb(t_model, 0)
+        w.load_torch_state_dict(j_model, t_model.state_dict())
+        t_model.eval(); j_model.eval()
+        x = np.random.default_rng(0).standard_normal({tuple(shape)}).astype(np.float32)
+        with torch.no_grad():
+            ref = {{k: v.numpy().transpose(0, 2, 3, 1) for k, v in t_model(torch.from_numpy(x)).items()}}
+        keys = {list(keys) if keys is not None else None!r}
+        assert keys is None or list(ref) == keys, (list(ref), keys)
+        xj = jnp.asarray(x.transpose(0, 2, 3, 1))
+        for out in (j_model(xj), nnx.jit(lambda m, v: m(v))(j_model, xj)):
+            assert list(out) == list(ref), (list(out), list(ref))
+            for k in ref:
+                np.testing.assert_allclose(np.asarray(out[k]), ref[k], rtol=1e-4, atol=1e-4)
+        print("PARITY OK")
+    """)
+    p = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True)
+    assert "PARITY OK" in p.stdout, (builder, p.stderr[-3000:])

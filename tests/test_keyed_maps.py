@@ -9,21 +9,12 @@ again (torch (1, 5, 32, 32), NNX (1, 32, 3, 4))."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 
-from harness import translate_beside
+from harness import maps_parity_beside, translate_beside
 
-SEG = textwrap.dedent("""
-    from collections import OrderedDict
-    from typing import Dict
-
-    import torch.nn as nn
-    from torch import Tensor
-    import torch.nn.functional as F
-
-
+# an IntermediateLayerGetter: the named children's outputs it is told to return, by name
+GETTER = textwrap.dedent("""
     class Getter(nn.ModuleDict):
         def __init__(self, model: nn.Module, return_layers):
             layers = OrderedDict()
@@ -39,8 +30,18 @@ SEG = textwrap.dedent("""
                 if name in self.return_layers:
                     out[self.return_layers[name]] = x
             return out
+""")
+
+SEG = textwrap.dedent("""
+    from collections import OrderedDict
+    from typing import Dict
+
+    import torch.nn as nn
+    from torch import Tensor
+    import torch.nn.functional as F
 
 
+""") + GETTER + textwrap.dedent("""
     class Seg(nn.Module):
         def __init__(self, backbone: nn.Module, classifier: nn.Module, aux=None):
             super().__init__()
@@ -112,28 +113,6 @@ SEG = textwrap.dedent("""
         return Whole(Getter(Body(), {"layer1": "low", "layer2": "high"}), Head(6, 8, 5))
 """)
 
-CHECK = textwrap.dedent("""
-    import numpy as np, torch, jax.numpy as jnp
-    from flax import nnx
-    from torch2nnx.verify import perturb
-    import segpkg.seg as tmod, segpkg.seg_nnx as jmod, segpkg.seg_nnx_weights as w
-    torch.set_num_threads(1)
-    t_model = tmod.BUILDER(); j_model = jmod.BUILDER(rngs=nnx.Rngs(0))
-    perturb(t_model, 0)
-    w.load_torch_state_dict(j_model, t_model.state_dict())
-    t_model.eval(); j_model.eval()
-    x = np.random.default_rng(0).standard_normal((2, 3, 16, 12)).astype(np.float32)
-    with torch.no_grad():
-        ref = {k: v.numpy().transpose(0, 2, 3, 1) for k, v in t_model(torch.from_numpy(x)).items()}
-    xj = jnp.asarray(x.transpose(0, 2, 3, 1))
-    for out in (j_model(xj), nnx.jit(lambda m, v: m(v))(j_model, xj)):
-        assert list(out) == list(ref), (list(out), list(ref))
-        for k in ref:  # each map channels-last, as the contract returns images
-            np.testing.assert_allclose(np.asarray(out[k]), ref[k], rtol=1e-4, atol=1e-4)
-    print("PARITY OK")
-""")
-
-
 def test_dict_of_maps_from_module_handed_in(tmp_path):
     pkg = tmp_path / "segpkg"
     pkg.mkdir()
@@ -145,6 +124,4 @@ def test_dict_of_maps_from_module_handed_in(tmp_path):
     # a head taking the dict (Dict[str, Tensor]) reads its maps channels-last, untransposed
     assert "size=low.shape[1:3]" in code and "self.low_classifier(low)" in code, code
     for builder in ("build", "build_head"):
-        p = subprocess.run([sys.executable, "-c", CHECK.replace("BUILDER", builder)], cwd=tmp_path,
-                           capture_output=True, text=True)
-        assert "PARITY OK" in p.stdout, (builder, p.stderr[-3000:])
+        maps_parity_beside(tmp_path, "segpkg.seg", (2, 3, 16, 12), builder=builder)

@@ -17,11 +17,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 
-from harness import parity_beside, translate_beside
+from harness import maps_parity_beside, parity_beside, translate_beside
+from test_keyed_maps import GETTER
 
 FPN = textwrap.dedent("""
     from collections import OrderedDict
@@ -32,23 +31,7 @@ FPN = textwrap.dedent("""
     from torch import Tensor
 
 
-    class Getter(nn.ModuleDict):
-        def __init__(self, model: nn.Module, return_layers):
-            layers = OrderedDict()
-            for name, module in model.named_children():
-                layers[name] = module
-            super().__init__(layers)
-            self.return_layers = return_layers
-
-        def forward(self, x):
-            out = OrderedDict()
-            for name, module in self.items():
-                x = module(x)
-                if name in self.return_layers:
-                    out[self.return_layers[name]] = x
-            return out
-
-
+""") + GETTER + textwrap.dedent("""
     class Body(nn.Module):
         def __init__(self):
             super().__init__()
@@ -198,28 +181,6 @@ USE = textwrap.dedent("""
         return extract(nets.build_net(), 2)
 """)
 
-CHECK = textwrap.dedent("""
-    import numpy as np, torch, jax.numpy as jnp
-    from flax import nnx
-    from torch2nnx.verify import perturb
-    import fpnpkg.fpn as tmod, fpnpkg.fpn_nnx as jmod, fpnpkg.fpn_nnx_weights as w
-    torch.set_num_threads(1)
-    t_model = tmod.build(); j_model = jmod.build(rngs=nnx.Rngs(0))
-    perturb(t_model, 0)
-    w.load_torch_state_dict(j_model, t_model.state_dict())
-    t_model.eval(); j_model.eval()
-    x = np.random.default_rng(0).standard_normal((2, 3, 16, 12)).astype(np.float32)
-    with torch.no_grad():
-        ref = {k: v.numpy().transpose(0, 2, 3, 1) for k, v in t_model(torch.from_numpy(x)).items()}
-    xj = jnp.asarray(x.transpose(0, 2, 3, 1))
-    for out in (j_model(xj), nnx.jit(lambda m, v: m(v))(j_model, xj)):
-        assert list(out) == list(ref) == ["0", "1", "pool"], (list(out), list(ref))
-        for k in ref:  # each map channels-last, as the contract returns images
-            np.testing.assert_allclose(np.asarray(out[k]), ref[k], rtol=1e-4, atol=1e-4)
-    print("PARITY OK")
-""")
-
-
 def test_dict_values_and_list_parameters(tmp_path):
     pkg = tmp_path / "fpnpkg"
     pkg.mkdir()
@@ -229,8 +190,7 @@ def test_dict_values_and_list_parameters(tmp_path):
     assert "T2N001" not in p.stdout + p.stderr, p.stdout + p.stderr
     code = (pkg / "fpn_nnx.py").read_text()
     assert "self.get_inner(x[-1], -1)" in code, code  # the maps as they come, untransposed
-    p = subprocess.run([sys.executable, "-c", CHECK], cwd=tmp_path, capture_output=True, text=True)
-    assert "PARITY OK" in p.stdout, p.stderr[-3000:]
+    maps_parity_beside(tmp_path, "fpnpkg.fpn", (2, 3, 16, 12), builder="build", keys=["0", "1", "pool"])
 
 
 def test_classes_star_reexported_by_a_module_of_the_run(tmp_path):
