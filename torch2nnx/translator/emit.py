@@ -106,6 +106,15 @@ BUFFER_CLASSES = {
 }
 
 
+# the order generated import lines are written in
+IMPORT_ORDER = ("functools", "math", "einops", "jax", "jnp", "np", "nnx", "optax")
+
+
+def import_lines(needed, have=()) -> list[str]:
+    """The import lines for the module names ``needed`` that ``have`` lacks."""
+    return [IMPORTS[m] for m in IMPORT_ORDER if m in needed and m not in have]
+
+
 _NAME_RE = re.compile(r"\b(functools|math|einops|jax|jnp|np|nnx|optax)\.")
 
 

@@ -20,7 +20,7 @@ from .classes import rewrite_class, rewrite_function
 from .context import HELPER_ALIAS, FileContext, Options, Summary
 from .toplevel_names import module_level_names
 from .train_steps import rewrite_train_steps, source_offsets
-from .emit import (BUFFER_CLASSES, IMPORTS, existing_imports, format_code, helper_source, insert_point,
+from .emit import (BUFFER_CLASSES, existing_imports, format_code, helper_source, import_lines, insert_point,
                    referenced_helpers, used_modules)
 from .fastvisit import FastTransformer, FastVisitor
 from .imports import ImportTable, absolute_module, dotted, dropped_module
@@ -305,9 +305,7 @@ def _emit(module: cst.Module, body: list, f: FileContext, options: Options, impo
     extra = "\n\n".join(head)
     needed = used_modules("".join(codes.values()) + extra)
     have = existing_imports(out)
-    import_lines = [IMPORTS[m] for m in ("functools", "math", "einops", "jax", "jnp", "np", "nnx", "optax")
-                    if m in needed and m not in have]
-    import_lines += imported
+    lines = import_lines(needed, have) + imported
     idx = insert_point(out)
     # place new imports after existing top-of-file imports
     j = idx
@@ -315,7 +313,7 @@ def _emit(module: cst.Module, body: list, f: FileContext, options: Options, impo
             and isinstance(out.body[j].body[0], (cst.Import, cst.ImportFrom)):
         j += 1
     pieces = [s for s in out.body]
-    new_stmts = [cst.parse_statement(l + "\n") for l in import_lines]
+    new_stmts = [cst.parse_statement(l + "\n") for l in lines]
     pieces[j:j] = new_stmts
     # the files filling this file's registries, imported last, as torch's package
     # __init__ imports them whenever this file is imported (registrants.py); the

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from .emit import IMPORTS, format_code, helper_source, used_modules
+from .emit import format_code, helper_source, import_lines, used_modules
 
 TEMPLATE = '''"""Port a PyTorch state_dict into the models of {module}.
 
@@ -206,7 +206,7 @@ def weights_module(weight_maps: dict, module: str, source: str, shared: str | No
         imports = "import jax.numpy as jnp\nimport numpy as np\nfrom flax import nnx"
     else:
         needed = used_modules(transforms_code) | {"nnx"}
-        imports = "\n".join([IMPORTS[m] for m in ("jnp", "np", "nnx") if m in needed]
+        imports = "\n".join(import_lines(needed)
                             + [f"from {shared} import {', '.join(SHARED_NAMES)}"])
     return TEMPLATE.format(
         module=module, source=source, imports=imports, transforms=transforms_code,
