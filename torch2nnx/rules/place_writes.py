@@ -74,6 +74,13 @@ def write_through(target: cst.BaseExpression, value: str,
     return None
 
 
+def is_layer_attr_read(node) -> bool:
+    """``torch_layer_attr(m.bn, "weight")`` (or its helper alias): a layer's attribute
+    read at run time, on a module the translator could not type: the layer's Variable."""
+    return isinstance(node, cst.Call) and isinstance(node.func, cst.Name) \
+        and node.func.value in ("torch_layer_attr", "_t2n_torch_layer_attr")  # context.HELPER_ALIAS
+
+
 def is_place(src: str) -> bool:
     """A Name/Attribute chain: a place that may hold a Variable, written with set_value;
     or a layer's attribute read at run time (``torch_layer_attr(m.bn, "weight")``: the
@@ -82,10 +89,7 @@ def is_place(src: str) -> bool:
         node = cst.parse_expression(src)
     except cst.ParserSyntaxError:
         return False
-    if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) \
-            and node.func.value.endswith("torch_layer_attr"):
-        return True
-    return _dotted(node)
+    return is_layer_attr_read(node) or _dotted(node)
 
 
 def keeps_rank(src: str) -> bool:

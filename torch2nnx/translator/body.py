@@ -19,7 +19,7 @@ import libcst as cst
 from ..rules import registry
 from ..rules.base import PLAIN, Canonical, Rule, Unsupported, bind, parse_params
 from ..rules.constants import DTYPE_VALUES
-from ..rules.place_writes import write_through
+from ..rules.place_writes import is_layer_attr_read, write_through
 from ..rules.module_methods import BY_NAME as MODULE_METHOD_NAMES, REQUIRES_GRAD_ATTR
 from ..rules.seq_ops import TIED_LINEAR_WEIGHTS, TIED_WEIGHT_NAMES
 from . import layout as L
@@ -417,8 +417,7 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
             target = call.func.value  # a row that gives the new value only
         else:
             target = root.args[0].value
-            if isinstance(target, cst.Call) and isinstance(target.func, cst.Name) \
-                    and target.func.value.removeprefix(HELPER_ALIAS) == "torch_layer_attr":
+            if is_layer_attr_read(target):
                 return updated  # the run-time attribute is the layer's Variable: inplace_set writes it
             if not dotted(target) and new_value is root:
                 # a slice (x[:, 0].zero_()) or a kernel read in torch's order: the whole
