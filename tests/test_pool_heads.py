@@ -114,6 +114,37 @@ class FlatHead(nn.Module):
         return self.fc(x)
 
 
+class LinearHead(nn.Module):
+    # hgnet's ClassifierHead: a 1x1 conv after the pool, then a Flatten or an
+    # Identity chosen at run time and a Linear: its result is (N, classes) or a
+    # map, transposed back only at its rank
+    def __init__(self, pool_type="avg"):
+        super().__init__()
+        self.global_pool = Pool(pool_type)
+        self.last_conv = nn.Sequential(nn.Conv2d(8, 4, 1), nn.ReLU())
+        self.flatten = nn.Flatten(1) if pool_type else nn.Identity()
+        self.fc = nn.Linear(4, 5)
+
+    def forward(self, x, pre_logits: bool = False):
+        x = self.flatten(self.last_conv(self.global_pool(x)))
+        if pre_logits:
+            return x
+        return self.fc(x)
+
+
+class LinearNet(nn.Module):
+    def __init__(self, pool_type="avg"):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.head = LinearHead(pool_type)
+
+    def forward_head(self, x, pre_logits: bool = False):
+        return self.head(x, pre_logits=pre_logits)
+
+    def forward(self, x):
+        return self.forward_head(self.conv(x))
+
+
 class Features(nn.Module):
     def __init__(self, pool_type=""):
         super().__init__()
@@ -139,6 +170,8 @@ CASES = [
     ("NormNet", {"pool_type": "avgmax"}),
     ("FlatHead", {}),  # no pooling: Flatten of the whole map (torch's order)
     ("FlatHead", {"pool_type": "avg"}),
+    ("LinearNet", {}),  # Flatten, then a Linear (hgnet)
+    ("LinearNet", {"pool_type": ""}),  # Identity: a Linear on torch's map
     ("Features", {}),  # no pooling, no flatten: the map stays channels-last
     ("Features", {"pool_type": "avg"}),
 ]

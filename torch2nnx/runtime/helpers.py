@@ -1972,6 +1972,12 @@ def torch_order(x, axes):
     return jnp.transpose(x, axes) if x.ndim == len(axes) else x
 
 
+def map_order(x, axes):
+    """A map in torch's order, or torch's flattening of it chosen at run time
+    (``reshape_or_pass``), made channels-last: only the map is transposed."""
+    return jnp.transpose(x, axes) if x.ndim == len(axes) else x
+
+
 def _channel_layer_types():
     return (nnx.BatchNorm, nnx.Conv, nnx.ConvTranspose, nnx.GroupNorm, nnx.InstanceNorm, ChannelPReLU)
 

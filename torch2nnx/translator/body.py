@@ -599,14 +599,16 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
         self.transposes += 1
         if why:
             self.info(node, why)
-        if tag.or_flat and L.is_identity(want.perm):
-            # maybe flattened already (reshape_choice): transposed only at its rank
-            new = expr(f"{self.build_ctx.helper('torch_order')}({code(node)}, {axes})")
+        if tag.or_flat:
+            # maybe flattened already (reshape_choice): transposed only at its rank, and
+            # still maybe flat after (a Linear or an Identity keeps either rank)
+            helper = "torch_order" if L.is_identity(want.perm) else "map_order"
+            new = expr(f"{self.build_ctx.helper(helper)}({code(node)}, {axes})")
         else:
             new = expr(f"jnp.transpose({code(node)}, {axes})")
         if isinstance(node, cst.Name) and node.value in self.optional_names:
             new = guarded_conversion(node.value, code(new))  # None stays None (optional_values.py)
-        self.set(new, want if want.perm is not None else L.plain(rank))
+        self.set(new, (want if want.perm is not None else L.plain(rank)).with_(or_flat=tag.or_flat))
         return new
 
     def canonical(self, node, why: str = "") -> cst.BaseExpression:
@@ -2122,6 +2124,10 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
         if kind in ("plain", "reshape"):
             if kind == "reshape" and t.channels_last and t.one:
                 return node, L.plain()
+            if kind == "plain" and t.or_flat and t.perm is not None:
+                # a Linear on a map maybe flattened already (reshape_choice): its result
+                # is too, in torch's order
+                return self.canonical(node), L.plain(len(t.perm)).with_(or_flat=True)
             return self.canonical(node), L.plain()
         if kind == "permute" and lay.dims:
             # a permuting layer (torchvision's Permute) moves data: torch order in, torch order out
