@@ -121,3 +121,35 @@ def test_init_of_a_layer_attribute_read_at_run_time_writes_the_variable(tmp_path
     j.zero_init_last()
     assert float(abs(j.norm.scale.get_value()).max()) == 0.0
     run_parity(result, tmod, jmod, wmod, "Net", [np.random.default_rng(0).standard_normal((2, 4)).astype(np.float32)])
+
+
+def test_bias_of_a_layer_read_at_run_time_is_written_in_place(tmp_path):
+    """timm's hieradet: ``self.head.fc.bias.data.mul_(s)`` on a layer the translator
+    cannot type: NNX keeps the name ``bias`` (no torch_layer_attr needed), and the
+    read is a weight all the same, so ``.data`` and the in-place op are translated
+    (it was left as it was, an AttributeError at build)."""
+    import textwrap
+
+    from flax import nnx
+
+    from harness import run_parity, translate_files
+
+    src = "import torch\nimport torch.nn as nn\n\n\n" + textwrap.dedent("""
+        class Net(nn.Module):
+            def __init__(self, norm_layer=nn.LayerNorm, dim=4, scale=0.5):
+                super().__init__()
+                self.fc = nn.Linear(dim, dim)
+                self.norm = norm_layer(dim)
+                self.norm.bias.data.add_(1.0)
+                self.norm.bias.data.mul_(scale)
+
+            def forward(self, x):
+                return self.norm(self.fc(x))
+    """)
+    result, tmod, jmod, wmod = translate_files(src, tmp_path)
+    net = result.code.split("class Net")[-1]
+    assert ".data" not in net and "mul_(" not in net, net
+    j = jmod.Net(rngs=nnx.Rngs(0))
+    np.testing.assert_allclose(np.asarray(j.norm.bias.get_value()), tmod.Net().norm.bias.detach().numpy())
+    assert float(abs(j.norm.bias.get_value() - 0.5).max()) == 0.0
+    run_parity(result, tmod, jmod, wmod, "Net", [np.random.default_rng(0).standard_normal((2, 4)).astype(np.float32)])

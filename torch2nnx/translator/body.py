@@ -23,7 +23,7 @@ from ..rules.place_writes import is_layer_attr_read, write_through
 from ..rules.module_methods import BY_NAME as MODULE_METHOD_NAMES, REQUIRES_GRAD_ATTR
 from ..rules.seq_ops import TIED_LINEAR_WEIGHTS, TIED_WEIGHT_NAMES
 from . import layout as L
-from .kernel_layout import renamed_torch_attrs, renamed_torch_params, weight_tag
+from .kernel_layout import kept_torch_params, renamed_torch_attrs, renamed_torch_params, weight_tag
 from . import (branch_layouts, channel_unsqueeze, held_permutations, image_batches, module_api, named_members,
                reshape_choice, returned_origins, shape_reads, shape_values, slot_unions, torch_order_layers,
                union_dispatch)
@@ -1120,6 +1120,10 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
             # factory, an item of a list of blocks): the NNX layer's attribute at run time
             helper = self.build_ctx.helper("torch_layer_attr")
             return self.set(expr(f"{helper}({code(base)}, {name!r})"), L.UNKNOWN_TAG.with_(weight=True))
+        if name in kept_torch_params() and self.untyped_layer_param(original, base, bt, "weight", store):
+            # `layer.head.fc.bias` likewise: NNX keeps the name, the read is a weight all the same
+            # (`.bias.data.mul_(s)` is an in-place write to it)
+            return self.set(updated, L.UNKNOWN_TAG.with_(weight=True))
         if not store and id(original) not in self._call_funcs and not self.is_imported(base):
             held = sequence_values.attribute_module(self, bt)
             if held is not None:  # `backbone.features` of a model handed in: a module

@@ -70,6 +70,19 @@ def renamed_torch_params() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
+def kept_torch_params() -> frozenset[str]:
+    """torch parameter names every NNX layer holding them keeps (``bias``)."""
+    from ..rules import registry
+
+    names = set()
+    for rule in registry.all_rules():
+        w = rule.weights
+        for m in (w if isinstance(w, (tuple, list)) else (w,) if w is not None else ()):
+            names.update(e.torch_name for e in m.entries if "." not in e.torch_name)
+    return frozenset(names - renamed_torch_params())
+
+
+@lru_cache(maxsize=1)
 def renamed_torch_attrs() -> frozenset[str]:
     """torch hyperparameter attributes (``out_channels``, ``stride``, ``eps``) that some
     NNX layer holds under another name or in another form (the rows' ``attrs``)."""
