@@ -199,6 +199,53 @@ def test_resnet18_bfloat16_and_the_safetensors_layout(resnet, reference):
         np.testing.assert_array_equal(fh.get_tensor("bn1.mean"), reference["bn1.mean"])
 
 
+def test_resnet18_orbax_output_is_a_plain_uncompressed_orbax_checkpoint(resnet, reference):
+    """What keeps the Orbax write near one copy of the checkpoint
+    (benchmarks/convert_memory.py): arrays stored without compression (a
+    compressed copy of each would be held until the write ends), read back
+    by Orbax's own StandardCheckpointer as usual."""
+    import orbax.checkpoint as ocp
+    import tensorstore as ts
+
+    out = converted(resnet, "model.safetensors", "orbax")
+    kv = ts.KvStore.open({"driver": "ocdbt", "base": f"file://{out.absolute()}/"}).result()
+    arrays = [k for k in kv.list().result() if k.endswith((b"/.zarray", b"/zarr.json"))]  # zarr 2 or 3
+    assert len(arrays) == len(reference)
+    for key in arrays:
+        assert "zstd" not in kv.read(key).result().value.decode(), key
+    checkpointer = ocp.StandardCheckpointer()
+    try:
+        tree = checkpointer.restore(out.absolute())
+    finally:
+        checkpointer.close()
+    np.testing.assert_array_equal(np.asarray(tree["layer1"]["layers"]["0"]["conv1"]["kernel"]),
+                                  reference["layer1.layers.0.conv1.kernel"])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_converted_tensors_are_aligned_for_jax_to_take_without_a_copy(tmp_path, dtype):
+    """A converted array handed to jax.device_put becomes the jax array's
+    buffer (jax's CPU backend copies data not 64-byte aligned, as numpy's
+    large arrays are): the Orbax write holds the checkpoint once, not twice."""
+    import jax
+    from safetensors.torch import save_file
+
+    from torch2nnx.checkpoints.convert import Item, converted as convert_one
+    from torch2nnx.checkpoints.read import open_checkpoint
+
+    save_file({"w": torch.randn(384, 512)}, str(tmp_path / "w.safetensors"))
+    source = open_checkpoint(tmp_path / "w.safetensors")
+    try:
+        item = Item("w", (512, 384), np.dtype(jax.numpy.dtype(dtype)), "w", lambda a: a.T)
+        value = convert_one(item, source)
+        expected = source.read("w").T.astype(item.dtype)
+    finally:
+        source.close()
+    assert value.flags.c_contiguous and value.dtype == item.dtype
+    np.testing.assert_array_equal(value, expected)
+    assert jax.device_put(value).unsafe_buffer_pointer() == value.ctypes.data
+
+
 # --- a small model with tied weights and buffers, through the command line ---------------
 
 TIED = """

@@ -163,12 +163,28 @@ def constructed(build, paths: set[str]) -> dict:
     return {k: np.asarray(v) for k, v in jax.jit(values)().items()}
 
 
+# jax's CPU backend takes a numpy array without copying it only when its
+# data is aligned to this (numpy's own large arrays are 16-byte aligned)
+JAX_ALIGNMENT = 64
+
+
+def aligned_empty(shape: tuple, dtype) -> np.ndarray:
+    """An uninitialised C-contiguous array whose data starts JAX_ALIGNMENT-aligned,
+    so ``jax.device_put`` aliases it instead of holding a second copy."""
+    dtype = np.dtype(dtype)
+    n = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    buf = np.empty(n + JAX_ALIGNMENT, np.uint8)
+    start = -buf.ctypes.data % JAX_ALIGNMENT
+    return buf[start:start + n].view(dtype).reshape(shape)
+
+
 def converted(item: Item, source) -> np.ndarray:
-    """One tensor read, transformed and cast: a new C-contiguous array (the
-    mapped source pages are released right after)."""
+    """One tensor read, transformed and cast: a new C-contiguous, aligned array
+    (the mapped source pages are released right after)."""
     raw = source.read(item.source_key)
     value = item.transform(raw) if item.transform is not None else raw
-    out = np.array(value, dtype=item.dtype, order="C", copy=True)
+    out = aligned_empty(np.shape(value), item.dtype)
+    np.copyto(out, value, casting="unsafe")  # the cast np.array(value, dtype=...) does
     del raw, value
     source.release(item.source_key)
     if out.shape != item.shape:  # checked in plan(); a transform that changed its mind

@@ -102,18 +102,20 @@ def write_orbax(out: Path, values, *, force: bool = False) -> None:
 
     import jax
 
-    # Orbax saves the whole tree at once, so the converted arrays are all held;
-    # as jax arrays, not numpy: Orbax copies numpy arrays (and compresses from
-    # the copy) for about twice the memory it spends on a jax array
-    # (benchmarks/convert_memory.py; its own snapshot copy stays, google/orbax#1640)
+    # Orbax saves the whole tree at once, so the converted arrays are all held,
+    # as jax arrays aliasing the aligned numpy ones (convert.aligned_empty): no
+    # second copy. Compression is off because compressing makes Orbax hold a
+    # compressed copy of every array until the write ends (about 0.9x the
+    # checkpoint, benchmarks/convert_memory.py), for little gain on float
+    # weights; without it TensorStore writes straight from the arrays.
+    # The layout is StandardCheckpointer's: it restores the result as usual.
     flat = {k: jax.device_put(v) for k, v in values}
     work = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
     try:
         ckpt = work / "checkpoint"
-        checkpointer = ocp.StandardCheckpointer()
+        checkpointer = ocp.Checkpointer(ocp.PyTreeCheckpointHandler(use_compression=False))
         try:
-            checkpointer.save(ckpt.absolute(), nested(flat))
-            checkpointer.wait_until_finished()
+            checkpointer.save(ckpt.absolute(), args=ocp.args.PyTreeSave(nested(flat)))
         finally:
             checkpointer.close()
         del flat
