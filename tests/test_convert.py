@@ -246,6 +246,42 @@ def test_converted_tensors_are_aligned_for_jax_to_take_without_a_copy(tmp_path, 
     assert jax.device_put(value).unsafe_buffer_pointer() == value.ctypes.data
 
 
+
+@pytest.mark.parametrize("kind", ["w.safetensors", "w.pt"])
+def test_a_tensor_is_copied_slab_by_slab_giving_back_its_source_pages(tmp_path, monkeypatch, kind):
+    """Identity, reshape and transpose (a conv kernel's) transforms are walked
+    in the source's order, each slab's mapped pages released once copied, so
+    the largest tensor does not cost twice; the values are those of one copy."""
+    import ml_dtypes
+    from safetensors.torch import save_file
+
+    from torch2nnx.checkpoints import convert as conv
+    from torch2nnx.checkpoints.read import open_checkpoint
+
+    w = torch.randn(16, 8, 3, 3)
+    if kind.endswith(".safetensors"):
+        save_file({"w": w}, str(tmp_path / kind))
+    else:
+        torch.save({"w": w}, tmp_path / kind)
+    monkeypatch.setattr(conv, "SLAB", 5 * 8 * 3 * 3 * 4)  # five rows of w: four slabs, the last short
+    source = open_checkpoint(tmp_path / kind)
+    released = []
+    real_release = source.release
+    monkeypatch.setattr(source, "release", lambda key, lo=0, hi=None: (released.append((lo, hi)),
+                                                                        real_release(key, lo, hi)))
+    try:
+        for transform, dtype in [(None, np.float32), (lambda a: a.reshape(16, 72), np.float32),
+                                 (lambda a: a.transpose(2, 3, 1, 0), ml_dtypes.bfloat16)]:
+            released.clear()
+            value = w.numpy() if transform is None else transform(w.numpy())
+            item = conv.Item("w", value.shape, np.dtype(dtype), "w", transform)
+            np.testing.assert_array_equal(conv.converted(item, source), value.astype(dtype))
+            row = 8 * 3 * 3 * 4
+            assert released == [(0, 5 * row), (5 * row, 10 * row), (10 * row, 15 * row), (15 * row, 16 * row),
+                                (0, None)], transform
+    finally:
+        source.close()
+
 # --- a small model with tied weights and buffers, through the command line ---------------
 
 TIED = """

@@ -178,13 +178,40 @@ def aligned_empty(shape: tuple, dtype) -> np.ndarray:
     return buf[start:start + n].view(dtype).reshape(shape)
 
 
+SLAB = 16 * 2**20  # bytes of source copied between two releases
+
+
+def copy_releasing(out: np.ndarray, value: np.ndarray, raw: np.ndarray, release) -> None:
+    """``out[...] = value`` (cast as np.array(value, dtype=...) casts). When
+    ``value`` is a view of the C-contiguous ``raw`` (no transform, a reshape, a
+    transpose), it is copied a slab of ``raw``'s rows at a time and each slab's
+    source pages are given back (``release(lo, hi)``, bytes of ``raw``) once
+    done: the largest tensor then costs its converted copy, not that plus all
+    its mapped pages."""
+    if (value.ndim and value.size and value.flags.c_contiguous and raw.flags.c_contiguous
+            and value.ctypes.data == raw.ctypes.data):
+        out, value, raw = out.reshape(-1), value.reshape(-1), raw.reshape(-1)  # the same order: rows of one
+    row = raw.strides[0] if raw.ndim else 0
+    axis = next((a for a in range(value.ndim) if value.strides[a] == row and value.shape[a] == raw.shape[0]),
+                None) if row else None
+    if (axis is None or not raw.flags.c_contiguous or value.ctypes.data != raw.ctypes.data
+            or value.nbytes != raw.nbytes or row >= SLAB):
+        np.copyto(out, value, casting="unsafe")  # not a view of raw we can walk in order
+        return
+    step = max(1, SLAB // row)
+    for i in range(0, raw.shape[0], step):
+        part = (slice(None),) * axis + (slice(i, i + step),)
+        np.copyto(out[part], value[part], casting="unsafe")
+        release(i * row, min(raw.shape[0], i + step) * row)
+
+
 def converted(item: Item, source) -> np.ndarray:
     """One tensor read, transformed and cast: a new C-contiguous, aligned array
     (the mapped source pages are released right after)."""
     raw = source.read(item.source_key)
     value = item.transform(raw) if item.transform is not None else raw
     out = aligned_empty(np.shape(value), item.dtype)
-    np.copyto(out, value, casting="unsafe")  # the cast np.array(value, dtype=...) does
+    copy_releasing(out, value, raw, lambda lo, hi: source.release(item.source_key, lo, hi))
     del raw, value
     source.release(item.source_key)
     if out.shape != item.shape:  # checked in plan(); a transform that changed its mind

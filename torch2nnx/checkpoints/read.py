@@ -12,7 +12,7 @@ Three kinds of file, one interface (``keys``, ``shape``, ``dtype``, ``read``,
   opened when its first tensor is read.
 
 ``read`` returns a numpy view of the mapped file; ``release`` tells the kernel
-the pages of that tensor are no longer needed. Touched pages of a mapping
+the pages of that tensor (or of a byte range of it) are no longer needed. Touched pages of a mapping
 count in the process's resident memory until released, so without it a
 conversion would hold the whole checkpoint twice (source pages + result).
 """
@@ -126,13 +126,15 @@ class SafetensorsFile:
             raise CheckpointError(f"{self.path}: {key} holds {end - start} bytes, not {count} x {dtype}")
         return np.frombuffer(self._mm, dtype=dtype, count=count, offset=self.base + start).reshape(e["shape"])
 
-    def release(self, key: str) -> None:
+    def release(self, key: str, lo: int = 0, hi: int | None = None) -> None:
+        """Give back the pages of bytes [lo, hi) of ``key``'s data (all of it by default)."""
         if isinstance(self._mm, mmap.mmap):
             start, end = self.entries[key]["data_offsets"]
-            a = self.base + start
-            lo = a - a % _PAGE
+            a = self.base + start + lo
+            b = self.base + (end if hi is None else min(end, start + hi))
+            a -= a % _PAGE
             try:
-                self._mm.madvise(getattr(mmap, "MADV_DONTNEED", _MADV_DONTNEED), lo, self.base + end - lo)
+                self._mm.madvise(getattr(mmap, "MADV_DONTNEED", _MADV_DONTNEED), a, b - a)
             except (OSError, ValueError, AttributeError):
                 pass
 
@@ -182,8 +184,8 @@ class ShardedSafetensors:
     def read(self, key):
         return self._shard(key).read(key)
 
-    def release(self, key):
-        self._shard(key).release(key)
+    def release(self, key, lo=0, hi=None):
+        self._shard(key).release(key, lo, hi)
 
     def close(self):
         for s in self.shards.values():
@@ -263,11 +265,15 @@ class TorchFile:
             return t.view(torch.int16).numpy().view(_ml_dtypes().bfloat16)
         return t.numpy()
 
-    def release(self, key):
+    def release(self, key, lo=0, hi=None):
         if self.mapped:
             t = self.tensors[key]
-            storage = t.untyped_storage()
-            _madvise_dontneed(storage.data_ptr(), storage.nbytes())
+            if lo == 0 and hi is None:
+                storage = t.untyped_storage()
+                _madvise_dontneed(storage.data_ptr(), storage.nbytes())
+            else:
+                hi = t.numel() * t.element_size() if hi is None else hi
+                _madvise_dontneed(t.data_ptr() + lo, hi - lo)
 
     def close(self):
         self.tensors = {}
