@@ -78,5 +78,7 @@ def _check_constant(rule, ex, tmp_path):
         assert j_value is jax.Array
     elif t_value is torch.nn.Module:
         assert j_value is nnx.Module
+    elif t_value is torch.optim.Optimizer:
+        assert j_value is nnx.Optimizer
     else:
         assert (math.isnan(t_value) and math.isnan(j_value)) or t_value == j_value

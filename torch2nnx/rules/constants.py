@@ -23,6 +23,8 @@ RULES = [const(f"torch.{k}", v, (Example(f"torch.{k}", ()),), _INT64_NOTE if k i
          for k, v in _DTYPES.items()] + [
     const("torch.Tensor", "jax.Array", (Example("torch.Tensor", ()),)),
     const("torch.nn.Module", "nnx.Module", (Example("nn.Module", ()),)),
+    # an optimizer in annotations (the seed guide's ``optimizer: optim.Optimizer``)
+    const("torch.optim.Optimizer", "nnx.Optimizer", (Example("torch.optim.Optimizer", ()),)),
     const("torch.pi", "math.pi", (Example("torch.pi", ()),)),
     const("torch.inf", "math.inf", (Example("torch.inf", ()),)),
     const("torch.nan", "math.nan", (Example("torch.nan", ()),)),

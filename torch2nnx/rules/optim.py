@@ -23,8 +23,9 @@ torch's (tests/training_parity.py).
 from __future__ import annotations
 
 import re
+from typing import Optional
 
-from .base import OTHER, Example, Rule, Unsupported
+from .base import OTHER, Example, Rule
 
 # the model whose parameters an optimizer gets: ``model.parameters()``, as the
 # Module-API rewrite leaves it (``module_parameters(model)``) or not
@@ -37,17 +38,16 @@ _TRAINABLE = (
 )
 
 
-def _model_of(params: str) -> str:
+def _model_of(params: str) -> Optional[str]:
+    """The model whose parameters ``params`` lists (all of them, or its trainable
+    ones), or None (parameter groups, hand-picked lists)."""
     for pattern in _TRAINABLE:
         t = pattern.match(params.strip())
         if t and t.group("v") == t.group("v2") and t.group("v") == (t.groupdict().get("v1") or t.group("v")):
             params = t.group("p")
             break
     m = _PARAMS.match(params.strip())
-    if m is None:
-        raise Unsupported("T2N002", f"params={params}: only model.parameters() is translated (parameter groups "
-                                    "and filtered parameter lists are not)", param="params")
-    return (m.group("a") or m.group("b")).strip()
+    return (m.group("a") or m.group("b")).strip() if m else None
 
 
 def _keywords(a, skip=()) -> list[str]:
@@ -59,6 +59,11 @@ def optimizer(helper: str):
 
     def build(a, ctx):
         model = _model_of(a.src("params"))
+        if model is None:
+            # parameter groups with their own options, or a list of some parameters:
+            # the optimizer holds those (runtime/param_groups.py)
+            rest = ", ".join([a.src("params"), ctx.helper(helper)] + _keywords(a, skip=("params",)))
+            return f"{ctx.helper('torch_optimizer')}({rest})"
         tx = f"{ctx.helper(helper)}({', '.join(_keywords(a, skip=('params',)))})"
         return f"{ctx.helper('TorchOptimizer')}({model}, {tx}, wrt=nnx.Param)"
 

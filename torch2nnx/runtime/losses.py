@@ -178,3 +178,9 @@ def grads_clip_norm(grads, max_norm, norm_type=2.0, error_if_nonfinite=False, fo
 def grads_clip_value(grads, clip_value, foreach=None):
     """torch.nn.utils.clip_grad_value_."""
     return jax.tree.map(lambda g: jnp.clip(g, -clip_value, clip_value), grads)
+
+
+def grads_add(grads, more):
+    """Gradient accumulation: torch's ``backward()`` adds to ``.grad`` until
+    ``zero_grad()`` (None: nothing accumulated yet)."""
+    return more if grads is None else jax.tree.map(lambda a, b: a + b, grads, more)
