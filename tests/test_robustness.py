@@ -671,3 +671,31 @@ def test_subclass_of_a_function_layer_needs_no_rngs_and_refuses_what_it_cannot_d
     np.testing.assert_allclose(np.asarray(pool(jnp.asarray(x.transpose(0, 2, 3, 1)))), want, atol=1e-5)
     np.testing.assert_allclose(np.asarray(jmod.Act(0.2)(jnp.asarray(x))),
                                tmod.Act(0.2)(torch.from_numpy(x)).numpy(), atol=1e-5)
+
+
+def test_a_builder_returning_a_block_of_an_unread_file_translates():
+    """torchvision's ssdlite: a builder returns ``nn.Sequential(Block(...), nn.Conv2d(...))``
+    where ``Block`` comes from a file outside the run (``from ...ops.misc import``):
+    the layer the analysis could not type is not exported as the builder's
+    return (it was an internal error: 'NoneType' object has no attribute 'kind')."""
+    result = translate("""
+        from ...ops.misc import Conv2dNormActivation
+
+
+        def _prediction_block(in_channels: int, out_channels: int, kernel_size: int) -> nn.Sequential:
+            return nn.Sequential(
+                Conv2dNormActivation(in_channels, in_channels, kernel_size=kernel_size, groups=in_channels),
+                nn.Conv2d(in_channels, out_channels, 1),
+            )
+
+
+        class Head(nn.Module):
+            def __init__(self, c=4):
+                super().__init__()
+                self.block = _prediction_block(c, 6, 3)
+
+            def forward(self, x):
+                return self.block(x)
+    """, HEADER)
+    compiles_cleanly(result.code)
+    assert "nnx.Conv(" in result.code, result.code

@@ -32,6 +32,8 @@ def _this_module(f: FileContext) -> Optional[str]:
 def _qualify(f: FileContext, ref: ModuleRef, here: Optional[str]) -> Optional[ModuleRef]:
     """``ref`` with every class named by its original module, or None where one
     cannot be named (then nothing is exported: unknown stays unknown)."""
+    if ref is None:  # a container's layer the analysis could not type (ssdlite's heads)
+        return None
     if ref.kind == "class":
         cls = ref.cls or ""
         if cls in f.classes:
