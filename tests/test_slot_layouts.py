@@ -151,10 +151,13 @@ CLASSES_BY_FLAG = """
 def test_slot_of_classes_taking_different_layouts(tmp_path):
     """MaxxViT's ConvNeXtBlock: `self.ls = LayerScale2d(...)` or `LayerScale(...)`,
     called on a channels-last map in one branch of forward and on a permuted
-    (N, H, W, C) in the other: each class is handed the layout it takes, chosen
-    on the slot's class."""
+    (N, H, W, C) in the other: each branch tests the flag that chose the slot's
+    class, so each holds its own class (flag_classes.narrow), handed the layout it
+    takes with no choice at run time; LayerScale is never told an image."""
     result = parity(CLASSES_BY_FLAG, tmp_path, "Net", [rand(2, 3, 8, 8)])
-    assert "isinstance(self.ls, " in result.code
+    assert "isinstance(self.ls, " not in result.code
+    scale = result.code[result.code.index("class LayerScale("):result.code.index("class LayerScale2d")]
+    assert "Takes x as" not in scale
 
 
 CLASS_OR_CONV = """

@@ -46,7 +46,7 @@ from .list_joins import joined_lists
 from .modeflag import READ as MODE_FLAG_READ
 from .modeflag import annassign_mode_flag, assign_mode_flag, augassign_mode_flag, is_mode_flag
 from .operands import guarded_result, indexed_rank, operand, tidy
-from . import branch_layouts, flag_layouts, flag_splits
+from . import branch_layouts, flag_classes, flag_layouts, flag_splits
 from .branch_envs import BranchEnvsMixin
 from .loop_bindings import ComprehensionScopes, iter_element
 from .places import PlacesMixin
@@ -460,6 +460,7 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
         self.todos.append([])
         self._push_env()
         flag_splits.restore(self, node)
+        flag_classes.enter_if(self, node)
         self.narrow(node.test)
 
     def narrow(self, test):
@@ -508,10 +509,12 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
 
     def visit_If_orelse(self, node):
         # called for a missing else too: then the body's environment joins the one before the if
+        flag_classes.enter_else(self)
         if node.orelse is not None:
             self._branch_env()
 
     def leave_If(self, original, updated):
+        flag_classes.leave_if(self)
         moves = flag_splits.split_join(self, original, self._pop_env())
         slot_unions.joined(self)
         return self._attach(branch_layouts.apply(self, original, updated, moves))
@@ -1907,7 +1910,7 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
 
     def call_module(self, original, updated, m: Optional[ModuleRef]):
         """``self.layer(x)``: the layer's layout behaviour applies to ``x``."""
-        m = m or UNKNOWN_MODULE
+        m = flag_classes.narrow(self, updated.func, m) or UNKNOWN_MODULE
         if not updated.args:
             return self.set(updated, L.UNKNOWN_TAG)
         if m.kind == "unknown":

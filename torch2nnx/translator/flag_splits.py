@@ -35,7 +35,7 @@ from typing import Optional
 
 import libcst as cst
 
-from . import branch_layouts
+from . import branch_layouts, flag_classes
 from . import layout as L
 
 
@@ -49,6 +49,19 @@ class FlagSplit:
 
     def alt(self, value: bool) -> L.Tag:
         return self.when_true if value else self.when_false
+
+
+def join_splits(a: L.Tag, b: L.Tag) -> L.Tag:
+    """Two paths each leaving a value split on the same flag (``if self.attn_block
+    is not None: x = self.attn_block(x)``, x split before and after): split still,
+    each side the join of that side's layouts (unknown where they disagree)."""
+    sa, sb = a.module, b.module
+    if not (is_split(a) and is_split(b)) or sa.test != sb.test:
+        return L.Tag(L.UNKNOWN)
+    sides = [L.join(x, y) for x, y in ((sa.when_true, sb.when_true), (sa.when_false, sb.when_false))]
+    if any(s.kind == L.UNKNOWN for s in sides):
+        return L.Tag(L.UNKNOWN)
+    return L.Tag(L.SPLIT, module=FlagSplit(sa.test, *sides))
 
 
 def is_split(t: Optional[L.Tag]) -> bool:
@@ -340,6 +353,9 @@ def through_union(rw, call: cst.Call, t: L.Tag, m):
     if len(classes) != len(m.elements) or not all(union_dispatch._nameable(rw, e.cls) for e in classes) \
             or not isinstance(call.func, (cst.Name, cst.Attribute)):
         return None
+    chosen = flag_classes.sides(rw, t.module.test, [e.cls for e in classes])
+    if chosen is not None:
+        return _through_chosen(rw, call, t, classes, chosen)
     first = call.args[0]
     parts = []
     for e in classes:
@@ -373,6 +389,32 @@ def through_union(rw, call: cst.Call, t: L.Tag, m):
         out_node = cst.IfExp(test=cst.parse_expression(f"isinstance({slot}, {cls})"), body=node, orelse=out_node)
     rw.info(call, "a value the flag gives two layouts, handed to the class the slot holds at run time")
     return rw.set(out_node, result)
+
+
+def _through_chosen(rw, call: cst.Call, t: L.Tag, classes, chosen: dict):
+    """``self.slot(x)``, the slot's class picked by the flag ``x`` is split on
+    (flag_classes.py): each class handed (and told) only its own side; the
+    result split alike."""
+    split: FlagSplit = t.module
+    first = call.args[0]
+    nodes, outs = {}, {}
+    for e in classes:
+        value = chosen[e.cls]
+        side = split.alt(value)
+        node = first.value
+        rw.set(node, side)
+        nodes[value], outs[value] = rw.through_module(node, side, e)
+    rw.set(first.value, t)
+    arg = _conditional_nodes(nodes[True], nodes[False], split.test)
+    new = call.with_changes(args=[first.with_changes(value=arg)] + list(call.args[1:]))
+    rw.info(call, "the flag that picked the slot's class gives its input's layout: each class takes its own")
+    return rw.set(new, L.Tag(L.SPLIT, module=FlagSplit(split.test, outs[True], outs[False])))
+
+
+def _conditional_nodes(when_true, when_false, test: str):
+    if _code(when_true) == _code(when_false):
+        return when_true
+    return cst.IfExp(test=cst.parse_expression(test), body=when_true, orelse=when_false)
 
 
 def _class_takes(rw, cls: str):

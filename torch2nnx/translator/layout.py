@@ -150,6 +150,10 @@ def join(a: Tag, b: Tag) -> Tag:
             return mod
     if a.kind == MODULE and b.kind == MODULE:
         return _join_modules(a, b)
+    if a.kind == b.kind == SPLIT:
+        from .flag_splits import join_splits
+
+        return join_splits(a, b)
     if a.kind == OTHER and b.kind == OTHER:
         return a
     if {a.kind, b.kind} in ({OTHER, TENSOR}, {OTHER, FREE}):
@@ -172,6 +176,14 @@ def _join_modules(a: Tag, b: Tag) -> Tag:
     ma, mb = a.module, b.module
     if ma is None or mb is None or ma == mb:
         return a
+    if ma.kind == mb.kind == "factory" and ma.rule is None and mb.rule is None and ma.elements and mb.elements \
+            and all(e.kind == "class" for e in ma.elements + mb.elements):
+        # `A if flag else B`, two translated classes: calling it builds either
+        # (flag_classes.py), not the first one
+        from .context import ModuleRef
+
+        made = [e for i, e in enumerate(ma.elements + mb.elements) if e not in (ma.elements + mb.elements)[:i]]
+        return Tag(MODULE, module=ModuleRef("factory", elements=tuple(made)))
     elems = []
     for m in (ma, mb):
         for e in (m.elements if m.kind == "union" else (m,)):
