@@ -436,8 +436,25 @@ def optimizer_param_groups(optimizer):
     return [TorchParamGroup(optimizer, i) for i in range(len(optimizer_hyperparams(optimizer.opt_state)))]
 
 
-class TorchOptimizer(nnx.Optimizer):
-    """nnx.Optimizer with torch's ``param_groups`` (``opt.param_groups[0]["lr"]``)."""
+class TorchOptimizerState:
+    """torch's ``optimizer.state_dict()`` / ``load_state_dict(sd)``: the optimizer's
+    own state (its step count, moments, the injected hyperparameters: learning
+    rate and the like) as a nested dict of arrays, and back. As in torch the
+    parameters are not in it. Unlike torch's, the dict is a snapshot: later
+    steps do not change it (torch's holds the live state tensors)."""
+
+    def state_dict(self):
+        return nnx.to_pure_dict(nnx.state(self, nnx.OptState))
+
+    def load_state_dict(self, state_dict):
+        state = nnx.state(self, nnx.OptState)
+        nnx.replace_by_pure_dict(state, state_dict)
+        nnx.update(self, state)
+
+
+class TorchOptimizer(TorchOptimizerState, nnx.Optimizer):
+    """nnx.Optimizer with torch's ``param_groups`` (``opt.param_groups[0]["lr"]``)
+    and ``state_dict`` (TorchOptimizerState)."""
 
     def __init__(self, model, tx, *, wrt=nnx.Param, **kwargs):
         super().__init__(model, tx, wrt=wrt, **kwargs)

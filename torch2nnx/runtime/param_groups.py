@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
-from .optim import optimizer_param_groups  # noqa: F401  (emitted code finds it beside)
+from .optim import TorchOptimizerState, optimizer_param_groups  # noqa: F401  (emitted code finds them beside)
 
 
 def torch_group_params(params):
@@ -39,7 +39,7 @@ def torch_param_groups(params):
     return [(torch_group_params(items), {})]
 
 
-class TorchGroupsOptimizer(nnx.Optimizer):
+class TorchGroupsOptimizer(TorchOptimizerState, nnx.Optimizer):
     """An optimizer over torch parameter groups, each with its own
     transformation (``rule(**defaults, **group options)``); torch's
     ``param_groups`` reads and sets each group's hyperparameters."""
