@@ -24,9 +24,9 @@ from ..rules.module_methods import BY_NAME as MODULE_METHOD_NAMES, REQUIRES_GRAD
 from ..rules.seq_ops import TIED_LINEAR_WEIGHTS, TIED_WEIGHT_NAMES
 from . import layout as L
 from .kernel_layout import kept_torch_params, renamed_torch_attrs, renamed_torch_params, weight_tag
-from . import (branch_layouts, channel_unsqueeze, held_permutations, image_batches, module_api, named_members,
-               reshape_choice, returned_origins, shape_reads, shape_values, slot_unions, torch_order_layers,
-               union_dispatch)
+from . import (branch_layouts, channel_unsqueeze, factory_args, held_permutations, image_batches, module_api,
+               named_members, reshape_choice, returned_origins, shape_reads, shape_values, slot_unions,
+               torch_order_layers, union_dispatch)
 from .analyze import is_super_reset
 from .call_args import later_args
 from . import row_forward, sequence_values
@@ -1815,6 +1815,7 @@ class BodyRewriter(ComprehensionScopes, BranchEnvsMixin, PlacesMixin, FastTransf
 
     def construct_class(self, updated, name):
         info = self.f.classes[name]
+        factory_args.note(self, name, updated)  # the layer classes it hands factory parameters
         if not (info.needs_rngs or info.uses_rngs) and not self.build_ctx.rngs_available:
             # a class creating no parameters, built where there are no rngs (a registry at import time)
             return self.set(updated, Tag(L.MODULE, module=ModuleRef("class", cls=name)))

@@ -185,11 +185,12 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
     for param in list(func.params.params) + list(func.params.kwonly_params):
         if param.annotation is not None and _plain_annotation(param.annotation.annotation, f):
             tags[param.name.value] = L.OTHER_TAG  # block_kwargs: Dict[str, Any]: item updates stay dict ones
+    from . import factory_args
     from .analyze import factory_params
     from .context import UNKNOWN_MODULE, ModuleRef
     for pname, classes in factory_params(func, f).items():
-        tags[pname] = L.Tag(L.MODULE, module=ModuleRef(
-            "factory", elements=tuple(ModuleRef("class", cls=c) for c in classes)))
+        tags[pname] = factory_args.param_tag(f, cls, pname, classes) if kind == "init" else L.Tag(
+            L.MODULE, module=ModuleRef("factory", elements=tuple(ModuleRef("class", cls=c) for c in classes)))
     for param in list(func.params.params) + list(func.params.kwonly_params):
         # `model: nn.Module` (torchvision's _load_state_dict): a translated model
         if param.annotation is not None and f.imports.qualify(param.annotation.annotation) == "torch.nn.Module":

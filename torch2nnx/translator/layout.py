@@ -224,6 +224,11 @@ def merge_callers(old: Optional[Tag], new: Tag, generic: bool = False) -> Tag:
     transposed as an image)."""
     if old is None:
         return new
+    if old.kind == new.kind == MODULE and getattr(old.module, "kind", None) == "factory" \
+            and getattr(new.module, "kind", None) == "factory":
+        from .factory_args import merged  # layer factories handed to a constructor
+
+        return merged(old, new)
     if old.kind == MIXED or new.kind == MIXED:
         return Tag(MIXED)
     if old == new:
