@@ -479,7 +479,7 @@ def test_layouts_of_different_ranks_are_marked_not_transposed():
     """No transpose takes a rank-4 layout to a rank-3 one: when the analysis
     hands one where the other is wanted, the value is left as it is under a
     T2N005 marker, never a contained internal error or a wrong transpose."""
-    from torch2nnx.translator import body
+    from torch2nnx.translator import function_rewriter as body
 
     class Probe:
         def __init__(self):
@@ -494,7 +494,7 @@ def test_layouts_of_different_ranks_are_marked_not_transposed():
 
     probe = Probe()
     node = cst.Name("x")
-    out = body.BodyRewriter.to_layout(probe, node, L.channels_last(4), L.channels_last(3), "why")
+    out = body.FunctionRewriter.to_layout(probe, node, L.channels_last(4), L.channels_last(3), "why")
     assert out is node
     assert probe.todos_seen and probe.todos_seen[0][0] == "T2N005", probe.todos_seen
 

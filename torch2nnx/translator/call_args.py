@@ -4,7 +4,7 @@
 they append their outputs to): the callee learns the layout of every tensor
 or list of tensors its callers hand it, not only of the first argument, and
 an argument it takes in another layout is converted at the call, as for
-plain functions (``BodyRewriter.call_summary``).
+plain functions (``FunctionRewriter.call_summary``).
 """
 
 from __future__ import annotations

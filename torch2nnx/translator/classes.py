@@ -8,7 +8,8 @@ import libcst as cst
 from .pytree_attrs import data_slots
 from .variable_reads import read_values, variable_attrs
 from . import layout as L
-from .body import BodyRewriter, code, expr
+from .body_support import code, expr
+from .function_rewriter import FunctionRewriter
 from .context import ClassInfo, FileContext, Summary
 from .fastvisit import FastTransformer, FastVisitor
 from .imports import dotted
@@ -59,7 +60,7 @@ def is_super_init(stmt) -> bool:
     return code(v).endswith("Module")
 
 
-class BufferRewriter(BodyRewriter):
+class BufferRewriter(FunctionRewriter):
     """Methods of a translated class (``__init__`` and the helpers it calls, such as
     timm's ``_init_buffers`` or ``_create_cache``): ``register_buffer`` becomes an
     attribute holding a Variable, ``register_parameter`` an attribute holding the
@@ -166,7 +167,7 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
                 tags[p] = hinted[p] = hint
                 if hint.kind == L.TENSOR and not hint.channels_last:
                     # torch order as callers hand it: code showing it is an image batch
-                    # asks for it channels-last (image_batches.py, BodyRewriter.ask_image)
+                    # asks for it channels-last (image_batches.py, FunctionRewriter.ask_image)
                     tags[p] = hint.with_(origin=p)
             elif hint is None and i == 1 and func.name.value == "forward" and cls is not None \
                     and cls.row is not None and cls.row.image_rank:
@@ -200,7 +201,7 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
         tags.setdefault(pname, t)  # `backbone: MobileNetV3`: a translated class's instance
     if kind != "init":
         annotated_sequences(func, f, tags)  # `x: List[Tensor]`: maps in a list
-    rw_cls = BufferRewriter if kind == "init" or cls is not None else BodyRewriter
+    rw_cls = BufferRewriter if kind == "init" or cls is not None else FunctionRewriter
     rw = rw_cls(f, cls, func.name.value, params, tags)
     rw.build_ctx.rngs_available = needs_rngs
     loc = function_locals(func)  # one walk for the helper aliases and the factories
@@ -527,7 +528,7 @@ def _torch_names(f: FileContext, info: ClassInfo, node, body: list) -> list:
 def _chain_summary(f: FileContext, info: ClassInfo) -> Summary:
     """The ``__call__`` summary of a Sequential subclass from its layers in order
     (``super().__init__(*layers)``, ``self.add_module(name, layer)``)."""
-    rw = BodyRewriter(f, info, "forward", ["self", "input"], {"self": L.OTHER_TAG})
+    rw = FunctionRewriter(f, info, "forward", ["self", "input"], {"self": L.OTHER_TAG})
     takes, returns = rw._fold_refs(list(info.elements))
     return Summary(params=["self", "input"], takes={"input": takes} if takes is not None else {},
                    returns=returns)

@@ -61,11 +61,11 @@ def applied_identity(updated: cst.Call):
 def class_decorators(f, node: cst.ClassDef) -> list:
     """A translated class's decorators, with the torch wrappers gone and the
     rest translated like any module-level expression."""
-    from .body import BodyRewriter
+    from .function_rewriter import FunctionRewriter
 
     out = []
     for d in node.decorators:
-        new = BodyRewriter(f, None, "<module>", [], {}).walk(d)
+        new = FunctionRewriter(f, None, "<module>", [], {}).walk(d)
         if isinstance(new, cst.Decorator):
             out.append(new)
     return out

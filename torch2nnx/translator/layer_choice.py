@@ -5,7 +5,7 @@ use_conv else nn.Linear`` (Mlp, GluMlp, ...), one class serving image models
 
 Neither layout is right for every caller, and each caller hands the tensor the
 layer it built takes, so such a slot passes its input as it is
-(``BodyRewriter._through_either``): no transpose into it, an undecided
+(``FunctionRewriter._through_either``): no transpose into it, an undecided
 parameter stays undecided.
 """
 
@@ -72,7 +72,7 @@ def spatial_union(ref: ModuleRef):
     ``create_conv2d``: ``nn.Conv2d``, ``Conv2dSame``, ``MixedConv2d`` or
     ``CondConv2d``). Under the output contract each takes channels-last, so the
     slot is that layer's layout (its classes are handed channels-last, and told
-    so, see ``BodyRewriter._through_spatial_union``); None otherwise."""
+    so, see ``FunctionRewriter._through_spatial_union``); None otherwise."""
     if ref.kind != "union":
         return None
     layouts = []

@@ -65,7 +65,7 @@ def iter_element(rw, it) -> Tag:
 
 
 class ComprehensionScopes:
-    """Mixin for BodyRewriter: comprehensions walked ``for_in`` first, their
+    """Mixin for FunctionRewriter: comprehensions walked ``for_in`` first, their
     targets bound (``leave_CompFor_iter``) and dropped after."""
 
     def _walk(self, node, transform: bool):

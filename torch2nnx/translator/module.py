@@ -14,7 +14,7 @@ from ..rules import registry
 from .optional_values import optional_returns
 from .rngs_methods import inherited as inherited_rngs_methods
 from .analyze import find_builders, find_factory_fields, find_module_classes, find_plain_globals, unit_order
-from .body import BodyRewriter
+from .function_rewriter import FunctionRewriter
 from .builder_layouts import exported_builder_returns, import_builder_return, qualified_owner
 from .classes import rewrite_class, rewrite_function
 from .context import HELPER_ALIAS, FileContext, Options, Summary
@@ -615,7 +615,7 @@ def rewrite_round(module: cst.Module, f: FileContext, builder_methods, imports, 
         elif isinstance(stmt, cst.SimpleStatementLine) and any(is_torch_import(s, imports) for s in stmt.body):
             body.append(stmt)  # settled by drop_torch_imports once leftovers are known
         else:
-            new = guarded(f, stmt, lambda: memo.run(stmt, lambda: BodyRewriter(f, None, "<module>", [], {}).walk(stmt)))
+            new = guarded(f, stmt, lambda: memo.run(stmt, lambda: FunctionRewriter(f, None, "<module>", [], {}).walk(stmt)))
             if not isinstance(new, cst.RemovalSentinel):  # a dropped top-level call (torch.fx.wrap)
                 body.append(new)
         for new in body[n:]:

@@ -15,7 +15,7 @@ tensor: ``tf.device(...)`` or a function-local ``import torch`` then
 ``torch.device(d)`` read attributes of a module, which no Tensor-property row
 may rewrite.
 
-:class:`PlacesMixin` gives :class:`~torch2nnx.translator.body.BodyRewriter` the
+:class:`PlacesMixin` gives :class:`~torch2nnx.translator.function_rewriter.FunctionRewriter` the
 hooks that record them; the rewriter consults ``is_store`` and ``_not_values``.
 """
 

@@ -52,8 +52,8 @@ def applies(ref: ModuleRef, t: Tag, updated) -> bool:
 
 
 def call(rw, updated, t: Tag):
-    """The rewritten call and its tag (``rw``: the BodyRewriter)."""
-    from .body import code, expr
+    """The rewritten call and its tag (``rw``: the FunctionRewriter)."""
+    from .body_support import code, expr
 
     out = t.with_(or_flat=True)
     if t.one:

@@ -11,7 +11,7 @@ whole model took torch's (N, C, H, W) where the contract says channels-last.
 Now the summary keeps which parameter the returned value comes from, and a
 caller whose argument for it is its own undecided parameter (or carries one
 as its origin) gets a result with that origin: a spatial layer it reaches asks
-the caller's parameter channels-last next round (``BodyRewriter.ask_image``),
+the caller's parameter channels-last next round (``FunctionRewriter.ask_image``),
 the caller then hands the helper channels-last maps, and the helper, hinted,
 takes them so (its channel indexing and concatenation remapped).
 """

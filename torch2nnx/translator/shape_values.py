@@ -6,7 +6,7 @@ channels-last that tuple is in the physical order, and the reshape would lay
 torch-order data out in it: wrong (or failing) unless the channels equal the
 length. Handed whole to a reshape, a channels-last tensor's shape is read in
 torch's order (``tuple(s[a] for a in axes)``); unpacked or indexed it is
-remapped where it is read (BodyRewriter.bind_target, leave_Subscript).
+remapped where it is read (FunctionRewriter.bind_target, leave_Subscript).
 """
 
 from __future__ import annotations

@@ -112,8 +112,8 @@ def applies(rw, m: ModuleRef, t: Tag, updated: cst.Call) -> bool:
 
 
 def call(rw, updated: cst.Call, t: Tag, m: ModuleRef):
-    """The rewritten call and its tag (``rw``: the BodyRewriter)."""
-    from .body import code, expr
+    """The rewritten call and its tag (``rw``: the FunctionRewriter)."""
+    from .body_support import code, expr
 
     first = updated.args[0]
     branches = []  # (class name or None, call node, its tag)
