@@ -250,6 +250,22 @@ def pad(x, pad, mode="constant", value=0.0):
     return jnp.pad(x, widths, mode=jmode)
 
 
+def pad_channels_last(x, padding, nd, mode="constant", value=0.0):
+    """torch's padding layers (nn.ZeroPad2d, ConstantPad*, ReflectionPad*,
+    ReplicationPad*, CircularPad*) on a channels-last map (N, *spatial, C): an int
+    pads every side; torch's (low, high) pairs go from the last spatial dim
+    backwards; negative widths crop, as torch's constant padding does."""
+    pad = (padding,) * (2 * nd) if isinstance(padding, int) else tuple(padding)
+    widths = [(0, 0)] * x.ndim
+    for i in range(0, len(pad), 2):
+        widths[x.ndim - 2 - i // 2] = (int(pad[i]), int(pad[i + 1]))
+    if mode == "constant":
+        return jax.lax.pad(x, jnp.asarray(value, x.dtype), [(lo, hi, 0) for lo, hi in widths])
+    if any(lo < 0 or hi < 0 for lo, hi in widths):
+        raise NotImplementedError("negative padding with mode " + mode)
+    return jnp.pad(x, widths, mode={"reflect": "reflect", "replicate": "edge", "circular": "wrap"}[mode])
+
+
 def max_with_indices(x, axis, keepdims=False):
     """torch.max(x, dim): (values, indices)."""
     return jnp.max(x, axis=axis, keepdims=keepdims), jnp.argmax(x, axis=axis, keepdims=keepdims)
