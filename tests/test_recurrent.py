@@ -184,3 +184,34 @@ def test_packed_sequence_crosses_jit():
         t_out, t_h = t(t_packed)
         t_pad, _ = torch.nn.utils.rnn.pad_packed_sequence(t_out, batch_first=True)
     assert_close([t_pad.numpy(), t_h.numpy()], [pad_packed_sequence(out, batch_first=True)[0], h])
+
+
+def test_factory_arguments_held_in_variables_are_dropped(tmp_path):
+    """timm's sequencer: ``nn.LSTM(..., bidirectional=True, **dd)`` with
+    ``dd = {'device': device, 'dtype': dtype}``: a dtype a variable holds is
+    dropped, as every layer drops torch's factory arguments (it was refused,
+    leaving the LSTM untranslated); one written out other than float32 is still
+    refused (test_unsupported_dtype_is_marked)."""
+    from harness import run_parity, translate_files
+
+    src = '''
+import torch
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self, device=None, dtype=None):
+        super().__init__()
+        dd = {'device': device, 'dtype': dtype}
+        self.rnn = nn.LSTM(8, 6, 1, batch_first=True, bias=True, bidirectional=True, **dd)
+        self.fc = nn.Linear(12, 3, dtype=dtype)
+
+    def forward(self, x):
+        x, _ = self.rnn(x)
+        return self.fc(x)
+'''
+    result, tmod, jmod, wmod = translate_files(src, tmp_path)
+    assert "TODO(torch2nnx)" not in result.code, result.code
+    x = np.random.default_rng(0).standard_normal((2, 5, 8)).astype(np.float32)
+    run_parity(result, tmod, jmod, wmod, "Net", [x])
+    run_parity(result, tmod, jmod, wmod, "Net", [x], jit=True)

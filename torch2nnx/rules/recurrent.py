@@ -28,7 +28,10 @@ _OPTIONS = ("num_layers", "nonlinearity", "bias", "batch_first", "dropout", "bid
 
 def _recurrent(helper):
     def build(a, ctx):
-        if a.given("dtype") and a.src("dtype") not in ("None", "torch.float32", "torch.float"):
+        # a dtype written out other than float32 is refused; one a variable holds (timm's `**dd`,
+        # device=None, dtype=None) is dropped, as every layer drops torch's factory arguments
+        if a.given("dtype") and not a.src("dtype").isidentifier() \
+                and a.src("dtype") not in ("torch.float32", "torch.float"):
             raise Unsupported("T2N002", f"dtype={a.src('dtype')}: the recurrent helpers are float32")
         nl = a.value("nonlinearity", absent="tanh")  # not a literal: the helper checks it at run time
         if a.given("nonlinearity") and nl is not NOT_CONSTANT and nl not in ("tanh", "relu"):
