@@ -93,3 +93,49 @@ def test_optional_token_keeps_none_through_layout_conversions(tmp_path, has_cls_
     n = 16 + (1 if has_cls_token else 0)
     x = np.random.default_rng(0).standard_normal((2, n, 12)).astype(np.float32)
     run_parity(result, tmod, jmod, wmod, "PoolAttention", [x], kwargs={"has_cls_token": has_cls_token}, jit=True)
+
+
+MIX = '''
+import torch
+import torch.nn as nn
+
+
+class Mix(nn.Module):
+    def __init__(self, c=4, vertical=True):
+        super().__init__()
+        self.conv = nn.Conv2d(3, c, 3, padding=1)
+        self.with_vertical = vertical
+        self.fc = nn.Linear(c, c)
+
+    def forward(self, x):
+        x = self.conv(x).permute(0, 2, 3, 1)
+        B, H, W, C = x.shape
+        if self.with_vertical:
+            v = x.permute(0, 2, 1, 3)
+            v = v.reshape(-1, H, C)
+            v = self.fc(v)
+            v = v.reshape(B, W, H, -1)
+            v = v.permute(0, 2, 1, 3)
+        else:
+            v = None
+        if v is not None:
+            x = x + v
+        return x.permute(0, 3, 1, 2)
+'''
+
+
+def test_a_guarded_conversion_is_the_base_of_a_method_call(tmp_path):
+    """timm's sequencer (RNN2dBase): ``v = x.permute(...)`` then ``v.reshape(...)``
+    where ``v`` may be None elsewhere: the None-keeping conversion
+    (``... if v is not None else None``) is parenthesized before ``.reshape``
+    (it became ``... else None.reshape(...)``, a call on None)."""
+    import numpy as np
+
+    from harness import run_parity, translate_files
+
+    result, tmod, jmod, wmod = translate_files(MIX, tmp_path)
+    assert "None.reshape" not in result.code, result.code
+    x = np.random.default_rng(0).standard_normal((2, 3, 5, 6)).astype(np.float32)
+    for vertical in (True, False):
+        run_parity(result, tmod, jmod, wmod, "Mix", [x], kwargs={"vertical": vertical})
+        run_parity(result, tmod, jmod, wmod, "Mix", [x], kwargs={"vertical": vertical}, jit=True)

@@ -229,4 +229,5 @@ def optional_locals(func: cst.FunctionDef, f, cls_name: str | None) -> set[str]:
 
 def guarded(name: str, converted: str) -> cst.BaseExpression:
     """A conversion of a value that may be None keeps None."""
-    return cst.parse_expression(f"{converted} if {name} is not None else None")
+    # parenthesized: the result may be the base of an attribute or a call (`.reshape(...)`)
+    return cst.parse_expression(f"({converted} if {name} is not None else None)")
