@@ -22,6 +22,10 @@ SUBSET = ["torchvision/alexnet", "torchvision/resnet18", "torchvision/mobilenet_
 # a timm family whose blocks come from builders in other files (ConvNormAct, create_conv2d)
 # and split and concatenate channels: cross-file layouts, the imports followed
 TIMM_SUBSET = ["timm/cs"]
+# failure classes fixed in session 23, on the real code that showed them: a Linear after a
+# Flatten-or-Identity head (hgnet), a class chosen by a flag called on a value split on it
+# (maxxvitv), a factory parameter whose callers pass another class than its default (gcvit)
+TIMM_FIXED = ["timm/hgnet", "timm/maxxvitv", "timm/gcvit"]
 
 
 def test_manifest_cases():
@@ -67,3 +71,8 @@ def test_subset_at_parity(tmp_path):
 @pytest.mark.skipif(importlib.util.find_spec("timm") is None, reason="timm is not installed")
 def test_timm_subset_at_parity(tmp_path):
     _at_parity(TIMM_SUBSET, tmp_path)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("timm") is None, reason="timm is not installed")
+def test_timm_fixed_classes_at_parity(tmp_path):
+    _at_parity(TIMM_FIXED, tmp_path)
