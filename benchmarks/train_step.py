@@ -16,7 +16,6 @@ time of each and their ratio. A benchmark, not a test: nothing is asserted.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import statistics
 import sys
 import tempfile
@@ -27,17 +26,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def _load(path: Path, name: str):
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def _translated(fixture: str, out: Path):
     """The fixture's torch module, its translation and weights module (made now)."""
     from torch2nnx import translate
+    from torch2nnx.verify import _load_file as _load
 
     src = ROOT / "fixtures" / fixture / "model.py"
     res = translate(src.read_text(), str(src), module_name=f"{fixture}_nnx")

@@ -38,15 +38,7 @@ def later_args(rw, updated: cst.Call, m) -> cst.Call:
             continue
         if t.kind in (L.TENSOR, L.SEQ):
             rw.f.record_call(m.cls, "__call__", pname, t)
-        want = s.takes.get(pname)
-        if want is None or want.kind != L.TENSOR or not t.is_tensor:
-            continue
-        if want.channels_last:
-            if t.kind == L.FREE:
-                rw.decide(t, want)
-            elif not t.channels_last:
-                rw.ask_image(t, want)
-                args[i] = a.with_changes(value=rw.to_layout(a.value, t, want))
-        else:
-            args[i] = a.with_changes(value=rw.canonical(a.value))
+        value, _ = rw.to_taken(a.value, t, s.takes.get(pname))
+        if value is not a.value:
+            args[i] = a.with_changes(value=value)
     return updated.with_changes(args=args)

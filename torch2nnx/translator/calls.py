@@ -461,17 +461,9 @@ class CallsMixin:
                 args[i] = a = a.with_changes(value=value)
             if fname is not None and t.kind in (L.TENSOR, L.SEQ):
                 self.f.record_call(owner, fname, pname, t)
-            if want is not None and want.kind == L.TENSOR and t.is_tensor:
-                if want.channels_last:
-                    if t.kind == L.FREE:
-                        t = self.decide(t, want)
-                    elif not t.channels_last:
-                        self.ask_image(t, want)
-                        args[i] = a.with_changes(value=self.to_layout(a.value, t, want))
-                        t = want
-                else:
-                    args[i] = a.with_changes(value=self.canonical(a.value))
-                    t = L.plain()
+            value, t = self.to_taken(a.value, t, want)
+            if value is not a.value:
+                args[i] = a.with_changes(value=value)
             bound[pname] = t
         ret = s.returns or L.UNKNOWN_TAG
         if ret.kind == L.FREE:

@@ -64,6 +64,22 @@ class ExpressionsMixin:
         self.set(new, (want if want.perm is not None else L.plain(rank)).with_(or_flat=tag.or_flat))
         return new
 
+    def to_taken(self, node, t: Tag, want):
+        """``node`` (tagged ``t``) handed to a parameter a summary says takes ``want``:
+        undecided, it is decided so; in torch order where ``want`` is channels-last, it
+        is transposed (and asked to be an image where it came in undecided); for a
+        plain ``want``, it goes in torch's order. Returns the value and its tag."""
+        if want is None or want.kind != L.TENSOR or not t.is_tensor:
+            return node, t
+        if not want.channels_last:
+            return self.canonical(node), L.plain()
+        if t.kind == L.FREE:
+            return node, self.decide(t, want)
+        if not t.channels_last:
+            self.ask_image(t, want)
+            return self.to_layout(node, t, want), want
+        return node, t
+
     def canonical(self, node, why: str = "") -> cst.BaseExpression:
         """The value in torch's logical order (plain)."""
         t = self.tag(node)

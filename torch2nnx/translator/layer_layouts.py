@@ -87,17 +87,7 @@ class LayerLayoutsMixin:
                 node, t = held_permutations.to_undecided(self, node, t, want)
             if params and t.kind in (L.TENSOR, L.SEQ):
                 self.f.record_call(m.cls, "__call__", params[0], t)
-            if want is not None and want.kind == L.TENSOR and t.is_tensor:
-                if want.channels_last:
-                    if t.kind == L.FREE:
-                        t = self.decide(t, want)
-                    elif not t.channels_last:
-                        self.ask_image(t, want)
-                        node = self.to_layout(node, t, want)
-                        t = want
-                else:
-                    node = self.canonical(node)
-                    t = L.plain()
+            node, t = self.to_taken(node, t, want)
             ret = s.returns or L.UNKNOWN_TAG
             if ret.kind == L.FREE:
                 ret = t if params and ret.param == params[0] else L.UNKNOWN_TAG
