@@ -239,7 +239,12 @@ def expand(x, *sizes):
 def pad(x, pad, mode="constant", value=0.0):
     """F.pad: torch lists (low, high) pairs from the last dim backwards."""
     pairs = [(pad[i], pad[i + 1]) for i in range(0, len(pad), 2)]
-    widths = [(0, 0)] * (x.ndim - len(pairs)) + pairs[::-1]
+    return pad_widths(x, [(0, 0)] * (x.ndim - len(pairs)) + pairs[::-1], mode, value)
+
+
+def pad_widths(x, widths, mode="constant", value=0.0):
+    """(low, high) per axis with torch's padding modes; negative widths crop
+    (constant mode only, as in torch)."""
     jmode = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}[mode]
     if any(lo < 0 or hi < 0 for lo, hi in widths):
         if jmode != "constant":
@@ -255,15 +260,11 @@ def pad_channels_last(x, padding, nd, mode="constant", value=0.0):
     ReplicationPad*, CircularPad*) on a channels-last map (N, *spatial, C): an int
     pads every side; torch's (low, high) pairs go from the last spatial dim
     backwards; negative widths crop, as torch's constant padding does."""
-    pad = (padding,) * (2 * nd) if isinstance(padding, int) else tuple(padding)
+    pads = (padding,) * (2 * nd) if isinstance(padding, int) else tuple(padding)
     widths = [(0, 0)] * x.ndim
-    for i in range(0, len(pad), 2):
-        widths[x.ndim - 2 - i // 2] = (int(pad[i]), int(pad[i + 1]))
-    if mode == "constant":
-        return jax.lax.pad(x, jnp.asarray(value, x.dtype), [(lo, hi, 0) for lo, hi in widths])
-    if any(lo < 0 or hi < 0 for lo, hi in widths):
-        raise NotImplementedError("negative padding with mode " + mode)
-    return jnp.pad(x, widths, mode={"reflect": "reflect", "replicate": "edge", "circular": "wrap"}[mode])
+    for i in range(0, len(pads), 2):
+        widths[x.ndim - 2 - i // 2] = (int(pads[i]), int(pads[i + 1]))
+    return pad_widths(x, widths, mode, value)
 
 
 def max_with_indices(x, axis, keepdims=False):
