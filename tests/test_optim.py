@@ -348,3 +348,19 @@ def test_translated_optimizer_leaves_frozen_parameters_alone(tmp_path):
     np.testing.assert_allclose(j_lrs, t_lrs, rtol=1e-6)
     assert torch.equal(tnet.fc1.weight, frozen)
     params_close(tnet, jnet, 1e-3)
+
+
+def test_param_group_keys_die_with_their_optimizer():
+    # values a scheduler adds (initial_lr) are held per optimizer object: a new
+    # optimizer that reuses a dead one's id() must not read them (CI saw a
+    # SequentialLR start from another test's initial_lr)
+    import gc
+    _, jnet = pair()
+    for i in range(20):
+        opt = T.TorchOptimizer(jnet, T.torch_sgd(lr=0.1))
+        group = opt.param_groups[0]
+        assert "initial_lr" not in group
+        group["initial_lr"] = 0.02 * (i + 1)
+        assert group["initial_lr"] == pytest.approx(0.02 * (i + 1))
+        del opt, group
+        gc.collect()

@@ -158,3 +158,22 @@ def test_unused_helpers_are_not_emitted():
     assert (own, aliases, shared) == (["flatten"], [], [])
     own, aliases, shared = referenced_helpers({"flatten", "weights_module"}, "flatten(weights_module())", ".h")
     assert own == ["weights_module"] and shared == ["flatten"]  # reads its importer's __name__
+
+
+def test_every_module_the_runtime_helpers_import_has_an_import_line():
+    # emitted helpers carry no import statements of their own: each module a
+    # helper file imports must be one the emitter knows how to import
+    # (optim.py's ``weakref`` was not, and every emitted optimizer failed)
+    import ast
+
+    from torch2nnx.translator import emit
+
+    lines = set(emit.IMPORTS.values())
+    assert set(emit.IMPORT_ORDER) == set(emit.IMPORTS)  # each line has its place
+    for name in emit.HELPER_FILES:
+        tree = ast.parse((emit.RUNTIME / name).read_text())
+        for node in tree.body:
+            # relative imports name other helper files: one namespace when emitted
+            if isinstance(node, ast.Import) or (isinstance(node, ast.ImportFrom) and node.level == 0
+                                                and node.module != "__future__"):
+                assert ast.unparse(node) in lines, f"{name}: {ast.unparse(node)}"

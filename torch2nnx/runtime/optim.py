@@ -18,6 +18,7 @@ the code calls it (per epoch or per batch), and ``get_last_lr()`` works.
 """
 
 import math
+import weakref
 
 import jax
 import jax.numpy as jnp
@@ -342,9 +343,10 @@ class TorchParamGroup:
     are kept beside them. Values keep the Python float torch would hold while
     the state holds that value (in float32)."""
 
-    # (id of the optimizer, group, key) -> Python value: kept outside the
-    # optimizer, whose attributes would otherwise become jit-static
-    _floats = {}
+    # optimizer -> {(group, key): Python value}: kept outside the optimizer,
+    # whose attributes would otherwise become jit-static; weakly keyed so a
+    # new optimizer that reuses a dead one's id() never reads its values
+    _kept = weakref.WeakKeyDictionary()
     _names = {"lr": "learning_rate", "momentum": "momentum", "weight_decay": "weight_decay", "eps": "eps",
               "alpha": "alpha", "lr_decay": "lr_decay", "dampening": "dampening",
               "momentum_decay": "momentum_decay"}
@@ -356,13 +358,16 @@ class TorchParamGroup:
     def _hyper(self):
         return optimizer_hyperparams(self.optimizer.opt_state)[self.index]
 
+    def _floats(self):
+        return TorchParamGroup._kept.setdefault(self.optimizer, {})
+
     def _key(self, key):
-        return (id(self.optimizer), self.index, key)
+        return (self.index, key)
 
     def _read(self, name, key):
         var = self._hyper()[name]
         value = float(np.asarray(var[...] if isinstance(var, nnx.Variable) else var))
-        kept = TorchParamGroup._floats.get(self._key(key))
+        kept = self._floats().get(self._key(key))
         if kept is not None and np.float32(kept) == np.float32(value):
             return kept
         # the shortest decimal that is this float32 (0.01, not 0.009999999776)
@@ -375,15 +380,15 @@ class TorchParamGroup:
             var[...] = jnp.asarray(value, dtype=var[...].dtype)
         else:
             hyper[name] = jnp.asarray(value, dtype=jnp.asarray(var).dtype)
-        TorchParamGroup._floats[self._key(key)] = float(value)
+        self._floats()[self._key(key)] = float(value)
 
     def keys(self):
         hyper = self._hyper()
         names = [k for k, n in TorchParamGroup._names.items() if n in hyper]
         if "b1" in hyper:
             names.append("betas")
-        extra = [k[2] for k in TorchParamGroup._floats if k[:2] == (id(self.optimizer), self.index)
-                 and k[2] not in names and k[2] not in TorchParamGroup._names and k[2] != "betas"]
+        extra = [k[1] for k in self._floats() if k[0] == self.index
+                 and k[1] not in names and k[1] not in TorchParamGroup._names and k[1] != "betas"]
         return names + sorted(set(extra))
 
     def __contains__(self, key):
@@ -395,8 +400,8 @@ class TorchParamGroup:
             return (self._read("b1", "beta1"), self._read("b2", "beta2"))
         if key in TorchParamGroup._names and TorchParamGroup._names[key] in hyper:
             return self._read(TorchParamGroup._names[key], key)
-        if self._key(key) in TorchParamGroup._floats:
-            return TorchParamGroup._floats[self._key(key)]
+        if self._key(key) in self._floats():
+            return self._floats()[self._key(key)]
         raise KeyError(key)
 
     def __setitem__(self, key, value):
@@ -410,7 +415,7 @@ class TorchParamGroup:
                      "differentiable", "fused", "decoupled_weight_decay"):
             raise KeyError(f"param_groups[{self.index}][{key!r}] is fixed when the optimizer is built")
         else:
-            TorchParamGroup._floats[self._key(key)] = value
+            self._floats()[self._key(key)] = value
 
     def get(self, key, default=None):
         try:

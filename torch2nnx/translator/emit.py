@@ -22,6 +22,7 @@ IMPORTS = {
     "np": "import numpy as np",
     "nnx": "from flax import nnx",
     "optax": "import optax",
+    "weakref": "import weakref",
 }
 
 # runtime files whose definitions are emitted as "helpers.py"'s: helpers kept in
@@ -107,7 +108,7 @@ BUFFER_CLASSES = {
 
 
 # the order generated import lines are written in
-IMPORT_ORDER = ("functools", "math", "einops", "jax", "jnp", "np", "nnx", "optax")
+IMPORT_ORDER = ("functools", "math", "weakref", "einops", "jax", "jnp", "np", "nnx", "optax")
 
 
 def import_lines(needed, have=()) -> list[str]:
@@ -115,7 +116,8 @@ def import_lines(needed, have=()) -> list[str]:
     return [IMPORTS[m] for m in IMPORT_ORDER if m in needed and m not in have]
 
 
-_NAME_RE = re.compile(r"\b(functools|math|einops|jax|jnp|np|nnx|optax)\.")
+# a module name followed by a dot (built from IMPORT_ORDER: one list to extend)
+_NAME_RE = re.compile(r"\b(" + "|".join(IMPORT_ORDER) + r")\.")
 
 
 def used_modules(code: str) -> set[str]:
