@@ -11,7 +11,6 @@ import re
 from .base import Canonical, Example, Layout, Rule, Unsupported
 from .util import call
 
-AWARE = Layout("aware", tensors=("tensor",))
 PLAIN_ALL = Layout("plain", tensors=("tensor", "tensors"))
 
 
@@ -34,6 +33,24 @@ def _pattern(a, ctx):
         raise Canonical()
     physical = [axes[p] for p in ctx.perm]
     return repr(f"{' '.join(physical)} ->{right}")
+
+
+def _image_in(a):
+    """The rank of the image batch a pattern patchifies: ``b c (h p1) (w p2) -> ...``,
+    a channel name on axis 1 and every spatial axis split into a group (patches). A
+    rank-4 tensor read so is an image whatever its names; one whose axes are kept
+    whole (``b h n d``) may be anything."""
+    pattern = a.value("pattern")
+    if not isinstance(pattern, str) or "->" not in pattern:
+        return None
+    axes = _axes(pattern.split("->", 1)[0])
+    if len(axes) >= 4 and not axes[1].startswith("(") and axes[1] != "..." \
+            and all(x.startswith("(") and len(x[1:-1].split()) >= 2 for x in axes[2:]):
+        return len(axes)
+    return None
+
+
+AWARE = Layout("aware", tensors=("tensor",), image_in=_image_in)
 
 
 def _tensor(a, name="tensor"):

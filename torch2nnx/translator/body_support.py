@@ -162,6 +162,21 @@ def _source_rank(args):
     return None
 
 
+def _per_channel_sizes(args) -> bool:
+    """New tensor sizes ``(C, 1, 1)`` (rank 3 or more, all but the first a literal
+    1, the first no literal 1): a per-channel tensor for an image batch."""
+    star = getattr(args, "star", None) or []
+    if len(star) == 1:
+        try:
+            v = ast.literal_eval(star[0])
+        except (ValueError, SyntaxError):
+            return False
+        star = [repr(e) for e in v] if isinstance(v, (tuple, list)) else star
+    if len(star) < 3 or any(s.startswith("*") for s in star) or star[0].strip() == "1":
+        return False
+    return all(s.strip() == "1" for s in star[1:])
+
+
 def _built(m: ModuleRef) -> ModuleRef:
     """What calling the factory ``m`` builds."""
     if m.rule is not None:

@@ -10,7 +10,7 @@ import libcst as cst
 from ..rules import registry
 from ..rules.base import PLAIN, Rule, Unsupported, parse_params
 from . import layout as L
-from . import factory_args, held_permutations, module_api, returned_origins
+from . import factory_args, held_permutations, module_api, returned_origins, shape_reads
 from .analyze import is_super_reset
 from . import sequence_values
 from .context import UNKNOWN_MODULE, ModuleRef, Summary, module_dict_item
@@ -459,9 +459,11 @@ class CallsMixin:
             value, t = held_permutations.to_undecided(self, a.value, t, want)
             if value is not a.value:
                 args[i] = a = a.with_changes(value=value)
+            if want is None or want.kind != L.TENSOR:
+                shape_reads.note_read(self, t)  # the callee reads what it is handed
             if fname is not None and t.kind in (L.TENSOR, L.SEQ):
                 self.f.record_call(owner, fname, pname, t)
-            value, t = self.to_taken(a.value, t, want)
+            value, t = self.to_taken(a.value, t, want, pname in s.provisional)
             if value is not a.value:
                 args[i] = a.with_changes(value=value)
             bound[pname] = t

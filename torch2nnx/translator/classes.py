@@ -135,7 +135,10 @@ class BufferRewriter(FunctionRewriter):
             tag = L.plain()
         else:
             new_value = expr(f"{cls_name}({code(value)})")
-            tag = L.plain()
+            vt = self.tag(value)
+            # the tensor's rank, and whether it is a (C, 1, 1) per-channel one
+            tag = L.plain(vt.rank).with_(per_channel=vt.per_channel) if vt.kind == L.TENSOR and not vt.channels_last \
+                else L.plain()
         if self.cls is not None:
             self.cls.attrs[attr] = tag
         assign = cst.Assign(targets=[cst.AssignTarget(expr(f"self.{attr}"))], value=new_value)

@@ -49,6 +49,9 @@ class Summary:
     # a subclass of a torch layer running the layer's own forward (row_forward.py):
     # that Rule; callers treat a call as a call of the layer
     row: Optional[Rule] = None
+    # parameters taken in torch order only provisionally (their shape read before any
+    # layer decided them, shape_reads.py): a caller's undecided argument stays undecided
+    provisional: frozenset = frozenset()
 
 
 @dataclass

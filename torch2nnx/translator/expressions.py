@@ -64,7 +64,7 @@ class ExpressionsMixin:
         self.set(new, (want if want.perm is not None else L.plain(rank)).with_(or_flat=tag.or_flat))
         return new
 
-    def to_taken(self, node, t: Tag, want):
+    def to_taken(self, node, t: Tag, want, provisional: bool = False):
         """``node`` (tagged ``t``) handed to a parameter a summary says takes ``want``:
         undecided, it is decided so; in torch order where ``want`` is channels-last, it
         is transposed (and asked to be an image where it came in undecided); for a
@@ -72,6 +72,12 @@ class ExpressionsMixin:
         if want is None or want.kind != L.TENSOR or not t.is_tensor:
             return node, t
         if not want.channels_last:
+            if t.kind == L.FREE and provisional:
+                # the callee reads it in torch order only provisionally (its shape read
+                # before any layer: `H, W = x.shape[-2:]` in a check): so is it here, and
+                # a spatial layer it reaches later makes it channels-last next round
+                # (the callee then gets it transposed)
+                return node, self.decide(t, L.plain().with_(origin=t.param))
             return self.canonical(node), L.plain()
         if t.kind == L.FREE:
             return node, self.decide(t, want)
@@ -191,7 +197,21 @@ class ExpressionsMixin:
             free, other = (lt, rt) if lt.kind == L.FREE else (rt, lt)
             # a layer's weight read in its kernel order (`w.mul_(scale)`) says nothing
             # of the parameter's layout: the product keeps the kernel's order
-            return left, right, other if other.weight else self.decide(free, other)
+            if other.weight:
+                return left, right, other
+            image = image_batches.by_per_channel(other)
+            if image is None:
+                return left, right, self.decide(free, other)
+            # `x * self.std` with a (C, 1, 1) std: x is an image batch, channels-last,
+            # and the std is broadcast to it below
+            lt, rt = (self.decide(free, image), rt) if free is lt else (lt, self.decide(free, image))
+            if lt.kind == L.FREE or rt.kind == L.FREE:
+                return left, right, lt if rt.kind == L.FREE else rt
+        if not lt.channels_last and not rt.channels_last:
+            for t, o in ((lt, rt), (rt, lt)):
+                image = image_batches.by_per_channel(o)
+                if image is not None:
+                    self.ask_image(t, image)  # a provisional torch-order image batch
         if lt.perm == rt.perm or (not lt.channels_last and not rt.channels_last):
             # broadcasting: the result has the larger rank (and that operand's roles)
             big, small = (rt, lt) if (rt.rank or 0) > (lt.rank or 0) else (lt, rt)

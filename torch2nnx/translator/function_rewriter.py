@@ -53,6 +53,7 @@ class FunctionRewriter(StatementsMixin, ValueReadsMixin, ExpressionsMixin, Calls
         self.summary = Summary(params=list(params))
         self.decided: dict[str, Tag] = {}
         self.unpacked_free_shapes: set[str] = set()  # shape_reads.py
+        self.free_shape_names: dict[str, tuple[str, int, int]] = {}  # patch_reshapes.py
         for p in params:
             self.env[p] = (param_tags or {}).get(p, Tag(L.FREE, param=p))
         # parameters that may hold an nnx.Variable (an init helper's `tensor`) until
@@ -209,6 +210,8 @@ class FunctionRewriter(StatementsMixin, ValueReadsMixin, ExpressionsMixin, Calls
             decided = self.decided.get(p)
             if decided is not None:
                 s.takes[p] = decided.with_(origin=None)  # a parameter name means nothing to callers
+        s.provisional = frozenset(p for p in s.params if (d := self.decided.get(p)) is not None
+                                  and d.kind == L.TENSOR and not d.channels_last and d.origin == p)
         ret = None
         tensors = set()
         for t in self.returns:

@@ -13,7 +13,12 @@ here are the other idioms that only make sense on an (N, C, *spatial) tensor:
 - an elementwise op with a per-channel tensor broadcast over torch's spatial
   dims, ``w.reshape(1, -1, 1, 1)`` / ``w.view(1, -1, 1, 1)`` (``rms_norm2d``,
   ``LayerScale2d``): the other operand is a rank-4 tensor whose channels sit on
-  axis 1.
+  axis 1;
+- an elementwise op with a ``(C, 1, 1)`` tensor made with literal unit sizes (a
+  normalisation mean or std buffer, ``x.mul(self.std).add_(self.mean)`` on the
+  input image, a layer scale parameter): the other operand is an image batch of
+  rank 4. Deciding it a plain tensor of the operand's rank (what meeting any
+  plain tensor does) took the model's input in torch order.
 """
 
 from __future__ import annotations
@@ -61,4 +66,13 @@ def by_channel_operand(other: Tag) -> Optional[Tag]:
     if other.kind == L.TENSOR and other.channels_last and other.one and other.perm is not None \
             and len(other.perm) >= 4 and other.perm == L.cl_perm(len(other.perm)):
         return L.channels_last(len(other.perm))
+    return None
+
+
+def by_per_channel(other: Tag) -> Optional[Tag]:
+    """The layout to ask of an undecided operand of an elementwise op whose other
+    operand is a plain ``(C, 1, ..., 1)`` tensor (``Tag.per_channel``): an image
+    batch one rank higher, channels-last."""
+    if other.kind == L.TENSOR and other.per_channel and not other.channels_last and other.rank:
+        return L.channels_last(other.rank + 1)
     return None

@@ -47,6 +47,10 @@ class Tag:
     # lower rank (a Flatten-or-Identity layer slot, reshape_choice.py): code wanting
     # torch's order transposes it only at its tagged rank (runtime helper torch_order)
     or_flat: bool = False
+    # a plain (C, 1, ..., 1) tensor made with literal unit sizes (a normalisation
+    # mean or std buffer, a layer scale parameter): broadcast over the channels of
+    # an image batch one rank higher (image_batches.by_per_channel)
+    per_channel: bool = False
 
     @property
     def is_tensor(self) -> bool:
@@ -130,7 +134,7 @@ def join(a: Tag, b: Tag) -> Tag:
     if a.kind == b.kind and a.kind in (TENSOR, SEQ) and a.perm == b.perm:
         return a.with_(one=a.one and b.one, rank=a.rank if a.rank == b.rank else None,
                        roles=a.roles if a.roles == b.roles else None, origin=a.origin or b.origin,
-                       or_flat=a.or_flat or b.or_flat)
+                       or_flat=a.or_flat or b.or_flat, per_channel=a.per_channel and b.per_channel)
     if {a.kind, b.kind} == {FREE, SEQ}:
         free, seq = (a, b) if a.kind == FREE else (b, a)
         if free.param is not None and (seq.param == free.param or seq == Tag(SEQ)):

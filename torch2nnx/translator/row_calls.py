@@ -11,12 +11,12 @@ import libcst as cst
 
 from ..rules.base import Canonical, Rule, Unsupported, bind
 from . import layout as L
-from . import channel_unsqueeze, image_batches, shape_values
+from . import channel_unsqueeze, image_batches, patch_reshapes, shape_reads, shape_values
 from .context import ModuleRef
 from .layout import Tag
 from .view_ranks import target_dims, target_rank
 from .mixed_sequences import torch_order_elements
-from .body_support import code, _source_rank, _writes_receiver
+from .body_support import code, _per_channel_sizes, _source_rank, _writes_receiver
 
 
 class RowCallsMixin:
@@ -107,13 +107,17 @@ class RowCallsMixin:
             elif lay.kind == "shape":
                 node = name_nodes.get(lay.tensors[0])
                 bt = self.tag(node) if node is not None else L.UNKNOWN_TAG
+                shape_reads.note_read(self, bt)
                 result = Tag(L.SHAPE, perm=bt.perm if bt.kind == L.TENSOR else None,
                              param=bt.param if bt.kind == L.FREE else None,
                              roles=bt.roles if bt.kind == L.TENSOR else None)
             elif lay.kind == "source":
                 data = name_nodes.get(lay.tensors[0]) if lay.tensors else None
-                rank = self.tag(data).rank if data is not None and self.tag(data).kind == L.TENSOR else None
+                dt = self.tag(data) if data is not None else None
+                rank = dt.rank if dt is not None and dt.kind == L.TENSOR else None
                 result = L.plain(_source_rank(args) or rank)  # nn.Parameter(data): data's rank
+                if _per_channel_sizes(args) or (dt is not None and dt.kind == L.TENSOR and dt.per_channel):
+                    result = result.with_(per_channel=True)
             elif lay.kind == "other":
                 result = L.OTHER_TAG
             src = rule.build(args, self.build_ctx)
@@ -211,6 +215,13 @@ class RowCallsMixin:
         node = name_nodes.get(tname)
         t = self.tag(node) if node is not None else L.plain()
         origin = None
+        image_rank = rule.layout.image_in(args) if rule.layout.image_in is not None else None
+        if image_rank and t.kind == L.FREE:
+            # `rearrange(img, 'b c (h p1) (w p2) -> ...')`: the model's image, taken
+            # channels-last like one a conv reads; the pattern is rewritten for it
+            t = self.decide(t, L.channels_last(image_rank))
+        elif image_rank and t.kind == L.TENSOR and not t.channels_last:
+            self.ask_image(t, L.channels_last(image_rank))
         if t.kind == L.FREE:
             row = self.cls.row if self.cls is not None else None
             origin = t.param if t.param not in self.decided else None
@@ -323,11 +334,12 @@ class RowCallsMixin:
         tname = rule.layout.tensors[0]
         node = name_nodes[tname]
         t = self.tag(node)
-        if t.kind == L.FREE:
-            t = self.decide(t, L.plain())
         # the target shape, one source and node per dim when they are spelled out
         dims = target_dims(list(zip(pos[1:], nodes[1:len(pos)])) if rule.name.startswith("Tensor.") else [],
                            name_nodes.get("shape"))
+        if t.kind == L.FREE:
+            # cut into patches, an image (channels-last); any other reshape: torch order
+            t = self.decide(t, patch_reshapes.image_of(self, t, [n for n, _ in dims]) or L.plain())
         # a channels-last tensor's shape handed whole (x.view(y.shape)): torch's sizes
         if rule.name.startswith("Tensor."):
             for i, (s_src, s_node) in enumerate(zip(pos[1:], nodes[1:len(pos)])):

@@ -11,6 +11,14 @@ return layouts, as for F.pad's origin), so the unpacking is remapped
 (``b, h, w, c = x.shape``). A parameter that stays undecided, or is decided
 plain, is left alone: layout-generic code keeps taking each caller's tensor as
 it is.
+
+The same holds for any read of such a parameter's shape (``H, W = x.shape[-2:]``
+in a check, ``x.size(2)``), and for the parameter handed while undecided to a
+translated function or method that reads it (timm's ``_assert_raw_img_conformant(x)``
+before the patch embedding, NaFlexViT's ``batch_patchify(x, ...)`` in the branch
+without the conv): the callee learns the layout only from what it is handed, so
+it read torch's positions on channels-last data (``Image size (96, 3) must be
+divisible``; ``reshape (2, 32, 32, 3) into (2, 32, 2, 16, 0, 16)``).
 """
 
 from __future__ import annotations
@@ -22,6 +30,13 @@ def note_unpacked(rw, vt: L.Tag) -> None:
     """``vt``, the shape of an undecided parameter, is unpacked in ``rw``'s function."""
     if vt.kind == L.SHAPE and vt.param and rw.resolve(L.Tag(L.FREE, param=vt.param)).kind == L.FREE:
         rw.unpacked_free_shapes.add(vt.param)
+
+
+def note_read(rw, t: L.Tag) -> None:
+    """The undecided parameter tagged ``t`` has its shape read, or is handed to a
+    callee that takes it undecided, in ``rw``'s function."""
+    if t.kind == L.FREE and t.param and rw.resolve(t).kind == L.FREE:
+        rw.unpacked_free_shapes.add(t.param)
 
 
 def ask_decided(rw) -> None:

@@ -11,7 +11,7 @@ from ..rules import registry
 from ..rules.place_writes import is_layer_attr_read, write_through
 from ..rules.seq_ops import TIED_LINEAR_WEIGHTS, TIED_WEIGHT_NAMES
 from . import layout as L
-from . import module_api, named_members, shape_reads, slot_unions
+from . import module_api, named_members, patch_reshapes, shape_reads, slot_unions
 from .context import UNKNOWN_MODULE, ModuleRef
 from .decorators import removable_decorator, unused_wrapper_call
 from .imports import dotted
@@ -337,20 +337,13 @@ class StatementsMixin:
     def bind_target(self, target, vt: Tag):
         if isinstance(target, cst.Name):
             self.env[target.value] = vt
+            self.free_shape_names.pop(target.value, None)
         elif isinstance(target, (cst.Tuple, cst.List)):
             shape_reads.note_unpacked(self, vt)
-            if vt.kind == L.SHAPE and vt.perm is not None and not L.is_identity(vt.perm) \
-                    and len(target.elements) == len(vt.perm) and not any(isinstance(e, cst.StarredElement) for e in target.elements):
-                # b, c, h, w = x.shape  ->  b, h, w, c = x.shape
-                elems = list(target.elements)
-                phys = [elems[vt.perm[i]] for i in range(len(elems))]
-                phys = [p.with_changes(comma=elems[i].comma) for i, p in enumerate(phys)]
-                for i, e in enumerate(elems):
-                    self.bind_target(e.value, Tag(L.OTHER, roles=(vt.roles[i],)) if vt.roles else L.OTHER_TAG)
-                return target.with_changes(elements=phys)
-            if vt.kind == L.SHAPE and vt.roles is not None and len(target.elements) == len(vt.roles):
-                for i, e in enumerate(target.elements):
-                    self.bind_target(e.value, Tag(L.OTHER, roles=(vt.roles[i],)))
+            if vt.kind == L.SHAPE:
+                # after the names are bound (which forgets what they held)
+                target = self._bind_shape_names(target, vt)
+                patch_reshapes.note_names(self, target, vt)
                 return target
             items = vt.module if vt.kind == L.SEQ and isinstance(vt.module, tuple) else None
             if items and len(items) == len(target.elements):
@@ -375,6 +368,25 @@ class StatementsMixin:
                     self.cls.attrs[name] = vt
                 elif name not in self.cls.attrs:
                     self.cls.attrs[name] = L.OTHER_TAG if vt.kind == L.OTHER else L.UNKNOWN_TAG
+        return target
+
+    def _bind_shape_names(self, target, vt: Tag):
+        """``b, c, h, w = x.shape``: the names bound (remapped for a channels-last x)."""
+        if vt.kind == L.SHAPE and vt.perm is not None and not L.is_identity(vt.perm) \
+                and len(target.elements) == len(vt.perm) and not any(isinstance(e, cst.StarredElement) for e in target.elements):
+            # b, c, h, w = x.shape  ->  b, h, w, c = x.shape
+            elems = list(target.elements)
+            phys = [elems[vt.perm[i]] for i in range(len(elems))]
+            phys = [p.with_changes(comma=elems[i].comma) for i, p in enumerate(phys)]
+            for i, e in enumerate(elems):
+                self.bind_target(e.value, Tag(L.OTHER, roles=(vt.roles[i],)) if vt.roles else L.OTHER_TAG)
+            return target.with_changes(elements=phys)
+        if vt.kind == L.SHAPE and vt.roles is not None and len(target.elements) == len(vt.roles):
+            for i, e in enumerate(target.elements):
+                self.bind_target(e.value, Tag(L.OTHER, roles=(vt.roles[i],)))
+            return target
+        for e in target.elements:
+            self.bind_target(e.value, L.OTHER_TAG)
         return target
 
     def leave_AnnAssign(self, original, updated):
