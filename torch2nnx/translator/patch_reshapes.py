@@ -34,12 +34,14 @@ def note_names(rw, target: cst.BaseExpression, vt: L.Tag) -> None:
 
 
 def image_of(rw, t: L.Tag, dims_nodes) -> Optional[L.Tag]:
-    """The image layout of the undecided parameter tagged ``t`` reshaped to
+    """The image layout of the undecided parameter tagged ``t`` (or a value in its
+    provisional torch order, after an ``F.pad``: its ``origin``) reshaped to
     ``dims_nodes``, if the reshape cuts it into patches."""
-    if t.kind != L.FREE or not t.param or len(dims_nodes) < 6:
+    param = t.param if t.kind == L.FREE else t.origin if t.kind == L.TENSOR and not t.channels_last else None
+    if not param or len(dims_nodes) < 6:
         return None
     src = [rw.free_shape_names.get(n.value) if isinstance(n, cst.Name) else None for n in dims_nodes[:2]]
-    if src[0] is None or src[1] is None or src[0][0] != t.param or src[1][0] != t.param:
+    if src[0] is None or src[1] is None or src[0][0] != param or src[1][0] != param:
         return None
     rank = src[0][2]
     if (src[0][1], src[1][1]) != (0, 1) or rank < 4 or len(dims_nodes) != 2 + 2 * (rank - 2):

@@ -337,9 +337,12 @@ class RowCallsMixin:
         # the target shape, one source and node per dim when they are spelled out
         dims = target_dims(list(zip(pos[1:], nodes[1:len(pos)])) if rule.name.startswith("Tensor.") else [],
                            name_nodes.get("shape"))
+        image = patch_reshapes.image_of(self, t, [n for n, _ in dims])
         if t.kind == L.FREE:
             # cut into patches, an image (channels-last); any other reshape: torch order
-            t = self.decide(t, patch_reshapes.image_of(self, t, [n for n, _ in dims]) or L.plain())
+            t = self.decide(t, image or L.plain())
+        elif image is not None:
+            self.ask_image(t, image)  # in torch order provisionally (padded first)
         # a channels-last tensor's shape handed whole (x.view(y.shape)): torch's sizes
         if rule.name.startswith("Tensor."):
             for i, (s_src, s_node) in enumerate(zip(pos[1:], nodes[1:len(pos)])):
