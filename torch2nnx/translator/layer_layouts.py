@@ -128,7 +128,7 @@ class LayerLayoutsMixin:
                 return node, t  # layers of different ranks, the input's unknown: as an unknown module
             # a loop over a ModuleList: fold twice to let the layout settle
             outs = []
-            t0 = t
+            t0, node0 = t, node
             for e in elements:
                 n2, o = self.through_module(node, t, e)
                 node = n2
@@ -139,6 +139,11 @@ class LayerLayoutsMixin:
                         # ... but a union's layers each take the input, not the one before's
                         # output: a global pool's size-1 dims are not the Identity's beside it
                         t = o.with_(one=o.one and t0.one)
+            if m.kind == "union" and node is not node0 and self.tag(node).kind == L.TENSOR:
+                # a later layer took the input in another layout (`nn.Identity() if fuse else
+                # nn.Conv2d(...)` handed a reshaped map): whichever is built gets the converted
+                # value, so the layers before it pass that layout on, not the one they met
+                outs = [self.through_module(node, self.tag(node), e)[1] for e in elements]
             res = outs[0]
             for o in outs[1:]:
                 res = L.join(res, o)
