@@ -16,7 +16,7 @@ import libcst as cst
 
 from ..rules.base import Unsupported
 from . import layout as L
-from . import returned_origins, shape_reads
+from . import caller_params, returned_origins, shape_reads
 from .context import BuildCtx, ClassInfo, FileContext, Summary
 from .fastvisit import FastTransformer
 from .layout import Tag
@@ -53,6 +53,7 @@ class FunctionRewriter(StatementsMixin, ValueReadsMixin, ExpressionsMixin, Calls
         self.summary = Summary(params=list(params))
         self.decided: dict[str, Tag] = {}
         self.unpacked_free_shapes: set[str] = set()  # shape_reads.py
+        self._deferred_calls = caller_params.begin(fctx) if func_name != "<module>" else None
         for p in params:
             self.env[p] = (param_tags or {}).get(p, Tag(L.FREE, param=p))
         # parameters that may hold an nnx.Variable (an init helper's `tensor`) until
@@ -204,6 +205,8 @@ class FunctionRewriter(StatementsMixin, ValueReadsMixin, ExpressionsMixin, Calls
     def finish(self) -> Summary:
         s = self.summary
         shape_reads.ask_decided(self)
+        if self._deferred_calls is not None:
+            caller_params.finish(self, self._deferred_calls)
         for p in s.params:
             t = self.env.get(p)
             decided = self.decided.get(p)
