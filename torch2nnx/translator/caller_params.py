@@ -28,17 +28,21 @@ def defers(tag) -> bool:
         and getattr(tag, "perm", None) is None
 
 
-def begin(f) -> list:
-    """A function's rewriting starts: its deferred records go to a list of its own."""
-    own: list = []
-    f.deferred_calls.append(own)
-    return own
+def begin(rw) -> None:
+    """A function's rewriting starts (one that ``finish`` ends): its deferred
+    records go to a list of its own."""
+    rw._deferred_calls = []
+    rw.f.deferred_calls.append(rw._deferred_calls)
 
 
-def finish(rw, own: list) -> None:
+def finish(rw) -> None:
     """The function's parameters are decided: its deferred calls are recorded
     (never deferred again: an enclosing function's parameter of the same name
     is another value)."""
+    own = rw._deferred_calls
+    if own is None:
+        return
+    rw._deferred_calls = None
     outer = [d for d in rw.f.deferred_calls if d is not own]
     rw.f.deferred_calls = []
     try:
@@ -46,4 +50,3 @@ def finish(rw, own: list) -> None:
             rw.f.record_call(owner, func, param, rw.resolve(tag))
     finally:
         rw.f.deferred_calls = outer
-        own.clear()

@@ -53,7 +53,7 @@ class FunctionRewriter(StatementsMixin, ValueReadsMixin, ExpressionsMixin, Calls
         self.summary = Summary(params=list(params))
         self.decided: dict[str, Tag] = {}
         self.unpacked_free_shapes: set[str] = set()  # shape_reads.py
-        self._deferred_calls = caller_params.begin(fctx) if func_name != "<module>" else None
+        self._deferred_calls = None  # caller_params.begin: a function whose rewriting finishes
         for p in params:
             self.env[p] = (param_tags or {}).get(p, Tag(L.FREE, param=p))
         # parameters that may hold an nnx.Variable (an init helper's `tensor`) until
@@ -205,8 +205,7 @@ class FunctionRewriter(StatementsMixin, ValueReadsMixin, ExpressionsMixin, Calls
     def finish(self) -> Summary:
         s = self.summary
         shape_reads.ask_decided(self)
-        if self._deferred_calls is not None:
-            caller_params.finish(self, self._deferred_calls)
+        caller_params.finish(self)
         for p in s.params:
             t = self.env.get(p)
             decided = self.decided.get(p)
