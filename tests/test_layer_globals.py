@@ -179,8 +179,8 @@ CHOSEN = HEADER + textwrap.dedent("""
 
 def test_a_class_chosen_by_a_function_and_layers_filtered(tmp_path):
     """``conv_nd(n)(...)``: a call of one of the classes a function hands out
-    builds a layer; the input's rank unknown, every such conv takes channels
-    last, so torch's order stays around it; ``nn.Sequential(*filter(None,
+    builds a layer; handed an undecided parameter, an image batch taken
+    channels-last (every such conv takes channels last); ``nn.Sequential(*filter(None,
     [...]))`` holds layers (their rngs, their layouts)."""
     result, tmod, jmod, wmod = translate_files(CHOSEN, tmp_path)
     assert result.todo_count == 0, result.code
@@ -188,6 +188,56 @@ def test_a_class_chosen_by_a_function_and_layers_filtered(tmp_path):
     assert "self.proj = conv_nd(n)(3, 4, kernel_size=3, padding=1, rngs=rngs)" in code
     assert "norm_layer(4, rngs=rngs)," in code
     run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 3, 6, 6)], jit=True)
+
+
+PATCH_EMBED_ANY_RANK = HEADER + textwrap.dedent("""
+    import torch.nn.functional as F
+
+
+    def conv_nd(n):
+        return [nn.Identity, nn.Conv1d, nn.Conv2d, nn.Conv3d][n]
+
+
+    class PatchEmbed(nn.Module):
+        def __init__(self, dim_in, dim_out, kernel, stride):
+            super().__init__()
+            self.proj = conv_nd(len(kernel))(dim_in, dim_out, kernel_size=kernel, stride=stride)
+
+        def forward(self, x, mask=None):
+            if mask is not None:
+                mask = F.interpolate(mask.float(), size=x.shape[2:])
+                x = self.proj(x * mask.to(torch.bool))
+            else:
+                x = self.proj(x)
+            return x.reshape(x.shape[0], x.shape[1], -1).transpose(2, 1)
+
+
+    class Net(nn.Module):
+        def __init__(self, img_size=(8, 8)):
+            super().__init__()
+            self.patch_embed = PatchEmbed(3, 16, (2,) * len(img_size), (2,) * len(img_size))
+            self.norm = nn.LayerNorm(16)
+            self.head = nn.Linear(16, 5)
+
+        def forward(self, x, mask=None):
+            x = self.patch_embed(x, mask=mask)
+            return self.head(self.norm(x).mean(1))
+""")
+
+
+def test_conv_of_a_rank_chosen_at_run_time_takes_the_image_channels_last(tmp_path):
+    """timm's Hiera: ``conv_nd(len(kernel))`` handed the model's image, whose
+    shape an optional branch reads first (``x.shape[2:]``). The image is taken
+    channels-last as the contract says (before: moved to channels-last inside,
+    read as torch order, while callers handed it channels-last: the conv's
+    features were the image's width); the conv's result is torch order where
+    the rank is unknown, not an unknown layout a branch join took for the other
+    branch's."""
+    result, tmod, jmod, wmod = translate_files(PATCH_EMBED_ANY_RANK, tmp_path)
+    assert "Takes x as (N, H, W, C)" in result.code
+    assert "moveaxis" not in result.code
+    run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 3, 8, 8)])
+    run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 3, 8, 8)], jit=True)
 
 
 FORWARD_RUNS = HEADER + textwrap.dedent("""

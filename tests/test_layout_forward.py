@@ -258,3 +258,58 @@ def test_a_sequential_filled_by_add_module_in_a_builder(tmp_path):
                 return self.head(x.mean((2, 3)))
     """, tmp_path, "Net", [rand(2, 3, 6, 6)])
     assert "axis=(1, 2)" in result.code and "transpose" not in result.code.split("class Net")[1]
+
+
+DENSE_STAGE = """
+    from typing import List
+
+
+    class Block(nn.Module):
+        def __init__(self, cin, cout):
+            super().__init__()
+            self.layers = nn.Sequential(nn.Conv2d(cin, cin, 3, padding=1, groups=cin), nn.BatchNorm2d(cin),
+                                        nn.Conv2d(cin, cout, 1))
+
+        def forward(self, x):
+            return self.layers(x)
+
+
+    class DenseBlock(nn.Module):
+        def __init__(self, cin, growth):
+            super().__init__()
+            self.layers = Block(cin, growth)
+            self.gamma = nn.Parameter(torch.rand(growth) + 0.5)
+
+        def forward(self, x: List[torch.Tensor]) -> torch.Tensor:
+            x = torch.cat(x, 1)
+            x = self.layers(x)
+            return x.mul(self.gamma.reshape(1, -1, 1, 1))
+
+
+    class DenseStage(nn.Sequential):
+        def __init__(self, n=2, cin=6, growth=4):
+            super().__init__()
+            for i in range(n):
+                self.add_module(f"dense_block{i}", DenseBlock(cin, growth))
+                cin += growth
+
+        def forward(self, init_feature):
+            features = [init_feature]
+            for module in self:
+                new_feature = module(features)
+                features.append(new_feature)
+            return torch.cat(features, 1)
+"""
+
+
+def test_list_of_a_parameter_decided_after_the_call_it_is_handed_to(tmp_path):
+    """timm's RDNet ``DenseStage``: ``module(features)`` hands a list of
+    ``init_feature`` on before the final ``torch.cat(features, 1)`` decides that
+    parameter channels-last. The call is recorded with the layout decided by
+    the end of the function (before: "a list of init_feature", a name meaning
+    nothing to DenseBlock, which read it as torch order and concatenated widths:
+    its conv's feature_group_count did not divide the input's features)."""
+    result, tmod, jmod, wmod = translate_files(HEADER + textwrap.dedent(DENSE_STAGE), tmp_path)
+    assert "jnp.concatenate(x, axis=-1)" in result.code
+    for jit in (False, True):
+        run_parity(result, tmod, jmod, wmod, "DenseStage", [rand(2, 6, 5, 5)], jit=jit)

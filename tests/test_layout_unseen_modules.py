@@ -113,3 +113,50 @@ def test_factory_defaulting_to_another_files_class_uses_its_layouts(tmp_path):
     (pkg / "model.py").write_text(HEADER + textwrap.dedent(MODEL_FILE))
     translate_beside(tmp_path, "normpkg/model.py")
     parity_beside(tmp_path, "normpkg.model", (2, 3, 8, 8))
+
+
+CROP = """
+    class Up(nn.Module):
+        def __init__(self, c):
+            super().__init__()
+            self.down = nn.Conv2d(c, c, 3, stride=2, padding=1)
+            self.up = nn.ConvTranspose2d(c, c, 4, stride=2, padding=1)
+
+        def forward(self, x):
+            H, W = x.shape[-2:]
+            o = self.up(self.down(x))
+            return o[..., :H, :W]
+
+
+    class Residual(nn.Module):
+        def __init__(self, main, shortcut):
+            super().__init__()
+            self.main = main
+            self.shortcut = shortcut
+
+        def forward(self, x):
+            return self.main(x) + self.shortcut(x)
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Conv2d(3, 8, 3, padding=1)
+            self.block = Residual(Up(8), nn.Identity())
+
+        def forward(self, x):
+            return self.block(self.stem(x))
+"""
+
+
+def test_crop_with_an_ellipsis_keeps_the_map_channels_last(tmp_path):
+    """timm's CPUBone / LowFormer: ``o[..., :H, :W]`` crops an upsampled map. The
+    ``...`` stands for full slices, so the crop moves onto the channels-last axes
+    and the class returns channels-last as the contract says (before, it read the
+    map back in torch order and returned that, and a residual that cannot see
+    the class added it to a channels-last shortcut). The input is odd-sized so
+    the crop cuts."""
+    result, tmod, jmod, wmod = translate_files(HEADER + textwrap.dedent(CROP), tmp_path)
+    assert "o[:, :H, :W]" in result.code
+    for jit in (False, True):
+        run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 3, 7, 7)], jit=jit)

@@ -211,3 +211,48 @@ def test_slot_of_a_class_or_a_conv_returning_different_layouts(tmp_path):
     the BatchNorm reads it."""
     result = parity(CLASS_OR_CONV, tmp_path, "Net", [rand(2, 3, 8, 8)])
     assert "isinstance(self.conv2, Split)" in result.code
+
+
+IDENTITY_OR_CONV_ON_A_RESHAPED_MAP = """
+    class Attn(nn.Module):
+        def __init__(self, dim, fuse=False):
+            super().__init__()
+            self.heads = 2
+            self.qkv = nn.Conv2d(dim, dim * 3, 1)
+            if fuse:
+                self.o_proj = nn.Identity()
+            else:
+                self.o_proj = nn.Conv2d(dim, dim, 1)
+            self.up = nn.Conv2d(dim, dim, 3, padding=1)
+
+        def forward(self, x):
+            N, C, h, w = x.shape
+            qkv = self.qkv(x).reshape(N, self.heads, -1, h * w).permute(0, 1, 3, 2)
+            q, k, v = qkv.chunk(3, dim=-1)
+            attn = (q @ k.transpose(-2, -1)).softmax(-1)
+            o = (attn @ v).permute(0, 1, 3, 2).reshape(N, C, h, w)
+            o = self.o_proj(o)
+            o = self.up(o)
+            return o[..., :h, :w] + x
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Conv2d(3, 8, 3, padding=1)
+            self.a = Attn(8)
+            self.b = Attn(8, fuse=True)
+
+        def forward(self, x):
+            return self.b(self.a(self.stem(x)))
+"""
+
+
+def test_slot_of_identity_or_conv_handed_a_reshaped_map(tmp_path):
+    """timm's CPUBone / LowFormer: `o_proj` is an Identity or a 1x1 conv, handed a
+    map rebuilt by a reshape (torch order). The conv takes it channels-last, so
+    whichever is built gets the transposed value: the Identity's result is
+    channels-last too (before, the slot's result read as torch order and the next
+    conv got it transposed twice)."""
+    result = parity(IDENTITY_OR_CONV_ON_A_RESHAPED_MAP, tmp_path, "Net", [rand(2, 3, 6, 6)])
+    assert "self.up(o)" in result.code

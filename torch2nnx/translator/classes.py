@@ -14,7 +14,7 @@ from .context import ClassInfo, FileContext, Summary
 from .fastvisit import FastTransformer, FastVisitor
 from .imports import dotted
 from .module_api import stateless_record
-from . import row_base, row_forward
+from . import caller_params, row_base, row_forward
 from .factory_uses import dynamic_layer_calls, function_locals
 from .optional_values import maybe_none_locals, optional_buffer, optional_locals
 from .param_ranks import unpacked_rank
@@ -206,6 +206,7 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
         annotated_sequences(func, f, tags)  # `x: List[Tensor]`: maps in a list
     rw_cls = BufferRewriter if kind == "init" or cls is not None else FunctionRewriter
     rw = rw_cls(f, cls, func.name.value, params, tags)
+    caller_params.begin(rw)  # ended by rw.finish() below
     rw.build_ctx.rngs_available = needs_rngs
     loc = function_locals(func)  # one walk for the helper aliases and the factories
     rw.build_ctx.local_names = loc.names

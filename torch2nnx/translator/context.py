@@ -9,6 +9,7 @@ import libcst as cst
 
 from ..diagnostics import Diagnostic
 from ..rules.base import Rule
+from . import caller_params
 from .imports import ImportTable
 from .layout import Tag
 
@@ -166,6 +167,9 @@ class FileContext:
         self.callsites: dict[tuple, object] = dict(options.external_hints or {})
         self.hints: dict[tuple, object] = dict(options.external_hints or {})
         self.call_log: list | None = None  # record_call's arguments, while a RoundMemo watches
+        # per function being rewritten: calls handing on a value of its undecided parameters,
+        # recorded when it finishes (caller_params.py)
+        self.deferred_calls: list[list] = []
         # parameters a function, translated without hints for them, left undecided (it takes them in
         # any layout): (owner class or None, function, param); callers disagreeing on one give no hint
         self.generic_params: set[tuple] = set()
@@ -178,6 +182,9 @@ class FileContext:
             return
         if getattr(tag, "origin", None) is not None:
             tag = tag.with_(origin=None)  # the caller's parameter name means nothing to the callee
+        if self.deferred_calls and caller_params.defers(tag):
+            self.deferred_calls[-1].append((owner, func, param, tag))
+            return
         if self.call_log is not None:
             self.call_log.append((owner, func, param, tag))
         key = (owner, func, param)
@@ -194,6 +201,7 @@ class FileContext:
         self.origins = {}
         self.hints = self.callsites
         self.callsites = dict(self.options.external_hints or {})
+        self.deferred_calls = []
         self.builder_returns_seen = dict(self.builder_returns)
         for c in self.classes.values():
             c.transposes = 0

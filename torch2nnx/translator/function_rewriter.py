@@ -16,7 +16,7 @@ import libcst as cst
 
 from ..rules.base import Unsupported
 from . import layout as L
-from . import returned_origins, shape_reads
+from . import caller_params, returned_origins, shape_reads
 from .context import BuildCtx, ClassInfo, FileContext, Summary
 from .fastvisit import FastTransformer
 from .layout import Tag
@@ -54,6 +54,7 @@ class FunctionRewriter(StatementsMixin, ValueReadsMixin, ExpressionsMixin, Calls
         self.decided: dict[str, Tag] = {}
         self.unpacked_free_shapes: set[str] = set()  # shape_reads.py
         self.free_shape_names: dict[str, tuple[str, int, int]] = {}  # patch_reshapes.py
+        self._deferred_calls = None  # caller_params.begin: a function whose rewriting finishes
         for p in params:
             self.env[p] = (param_tags or {}).get(p, Tag(L.FREE, param=p))
         # parameters that may hold an nnx.Variable (an init helper's `tensor`) until
@@ -205,6 +206,7 @@ class FunctionRewriter(StatementsMixin, ValueReadsMixin, ExpressionsMixin, Calls
     def finish(self) -> Summary:
         s = self.summary
         shape_reads.ask_decided(self)
+        caller_params.finish(self)
         for p in s.params:
             t = self.env.get(p)
             decided = self.decided.get(p)

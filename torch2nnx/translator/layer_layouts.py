@@ -40,6 +40,13 @@ class LayerLayoutsMixin:
             updated = updated.with_changes(args=[first] + list(updated.args[1:]))
             if as_is:
                 return self.set(later_args(self, updated, m), t)
+        if _mixed_ranks(m) and t.kind == L.FREE and t.param and not first.keyword and not first.star:
+            # an undecided parameter handed to a conv whose rank is chosen at run time (timm's
+            # Hiera: conv_nd(len(kernel))): under the contract an image batch, taken channels-last,
+            # of an image's rank (as an Upsample takes one), not torch's order
+            t = self.decide(t, L.channels_last(4))
+        elif _mixed_ranks(m) and t.kind == L.TENSOR and t.perm is None:
+            self.ask_image(t, L.channels_last(4))  # read in torch order only while undecided (x.shape[2:])
         if _mixed_ranks(m) and not (t.kind == L.TENSOR and t.perm is not None) and not first.keyword \
                 and not first.star:
             # one of conv1d/2d/3d chosen at run time (conv_nd(n)), the input's rank unknown: every
@@ -48,7 +55,7 @@ class LayerLayoutsMixin:
             self.transposes += 2
             inner = updated.with_changes(args=[first.with_changes(value=expr(f"jnp.moveaxis({x}, 1, -1)"))]
                                          + list(updated.args[1:]))
-            return self.set(expr(f"jnp.moveaxis({code(inner)}, -1, 1)"), L.UNKNOWN_TAG)
+            return self.set(expr(f"jnp.moveaxis({code(inner)}, -1, 1)"), L.plain())  # torch's order
         if reshape_choice.applies(m, t, updated):
             return reshape_choice.call(self, updated, t)
         if m.kind == "union" and t.kind == L.FREE:
@@ -128,7 +135,7 @@ class LayerLayoutsMixin:
                 return node, t  # layers of different ranks, the input's unknown: as an unknown module
             # a loop over a ModuleList: fold twice to let the layout settle
             outs = []
-            t0 = t
+            t0, node0 = t, node
             for e in elements:
                 n2, o = self.through_module(node, t, e)
                 node = n2
@@ -139,6 +146,11 @@ class LayerLayoutsMixin:
                         # ... but a union's layers each take the input, not the one before's
                         # output: a global pool's size-1 dims are not the Identity's beside it
                         t = o.with_(one=o.one and t0.one)
+            if m.kind == "union" and node is not node0 and self.tag(node).kind == L.TENSOR:
+                # a later layer took the input in another layout (`nn.Identity() if fuse else
+                # nn.Conv2d(...)` handed a reshaped map): whichever is built gets the converted
+                # value, so the layers before it pass that layout on, not the one they met
+                outs = [self.through_module(node, self.tag(node), e)[1] for e in elements]
             res = outs[0]
             for o in outs[1:]:
                 res = L.join(res, o)

@@ -374,7 +374,7 @@ class ValueReadsMixin:
             # batch sees what it is (roles of the axes no longer known)
             return self.set(updated, L.plain(rank))
         perm = vt.perm
-        elems = list(updated.slice)
+        elems = _without_ellipsis(list(updated.slice), len(perm))
 
         def scalar(e):
             if not isinstance(e.slice, cst.Index) or e.slice.star is not None:
@@ -407,3 +407,16 @@ class ValueReadsMixin:
         return self.set(updated.with_changes(value=value), L.plain())
 
     # ----------------------------------------------------------------- calls
+
+
+def _without_ellipsis(elems, rank: int):
+    """``x[..., :H, :W]`` (a crop, timm's CPUBone) as the full slices the ``...``
+    stands for, so the indices move onto the channels-last axes like any others
+    (before, the map was read back in torch order, and a class returned it so)."""
+    dots = [i for i, e in enumerate(elems) if isinstance(e.slice, cst.Index) and e.slice.star is None
+            and isinstance(e.slice.value, cst.Ellipsis)]
+    if len(dots) != 1 or len(elems) - 1 > rank:
+        return elems
+    i = dots[0]
+    full = [cst.SubscriptElement(cst.Slice(lower=None, upper=None))] * (rank - len(elems) + 1)
+    return elems[:i] + full + elems[i + 1:]
