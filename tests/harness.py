@@ -168,11 +168,11 @@ def run_parity(result, torch_mod, nnx_mod, weights_mod, cls: str, inputs, *, kwa
         return 0.0
     assert_close(t_out, j_out, atol)
     if train:
-        # running statistics follow torch (running_var differs by n/(n-1): nnx_facts trap 3)
+        # running statistics follow torch (the variance unbiased: TorchBatchNorm)
         sd = t_model.state_dict()
         entries = {k: v for k, v, _, _ in weights_mod.torch_key_map(j_model)}
         for k in sd:
-            if k.endswith("running_mean"):
+            if k.endswith(("running_mean", "running_var")):
                 assert_close(sd[k].numpy(), np.asarray(entries[k].get_value()), atol, k)
     return max_diff(t_out, j_out)
 

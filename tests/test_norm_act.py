@@ -142,8 +142,8 @@ def test_batchnorm_subclass_with_super_init_in_try_except(tmp_path):
     result, tmod, jmod, wmod = translate_files(SOURCE, tmp_path)
     assert result.todo_count == 0, result.code
     code = result.code
-    assert "class BatchNormAct2d(nnx.BatchNorm):" in code
-    cls_src = code.split("class BatchNormAct2d(nnx.BatchNorm):")[1].split("\n_NORM_ACT_MAP")[0]
+    assert "class BatchNormAct2d(TorchBatchNorm):" in code
+    cls_src = code.split("class BatchNormAct2d(TorchBatchNorm):")[1].split("\n_NORM_ACT_MAP")[0]
     assert cls_src.count("momentum=1 - momentum,") == 2  # each call of the try/except
     assert "exponential_average_factor = 1 - self.momentum" in code  # torch's momentum 0.1 is NNX's 0.9
     assert "eps=self.epsilon" in code and "axis=-1" in code  # channels-last: the last axis

@@ -178,7 +178,8 @@ def test_factory_kwargs_through_dicts(tmp_path):
 
     result, tmod, jmod, wmod = translate_files(FACTORY, tmp_path)
     assert result.todo_count == 0, result.code
-    layers = [l for l in result.code.splitlines() if "nnx.Conv" in l or "nnx.BatchNorm" in l or "nnx.Linear" in l]
+    layers = [l for l in result.code.splitlines() if any(k in l for k in ("nnx.Conv(", "TorchBatchNorm(", "nnx.Linear("))
+              and not l.startswith("class ")]
     assert len(layers) == 3 and not any("device" in l or "**" in l for l in layers), result.code
     x = np.random.default_rng(0).standard_normal((2, 3, 8, 8)).astype(np.float32)
     assert run_parity(result, tmod, jmod, wmod, "Block", [x], kwargs={"dim": 6}, jit=True) < 1e-4

@@ -137,11 +137,11 @@ def test_seed_train_step_losses_match_every_step(seed):
         j_loss = jmod.train_step(j_model, j_opt, (jnp.asarray(x), jnp.asarray(y)))
         assert isinstance(j_loss, float)
         np.testing.assert_allclose(j_loss, t_loss, rtol=1e-4, err_msg=f"step {i}")
-    # the trained parameters, and BatchNorm's running mean updated through
-    # nnx.value_and_grad (running_var differs by n/(n-1): nnx_facts trap 3)
+    # the trained parameters, and BatchNorm's running statistics updated
+    # through nnx.value_and_grad (the variance unbiased, as torch's)
     entries = {k: v for k, v, _, _ in wmod.torch_key_map(j_model)}
     sd = t_model.state_dict()
-    for k in ("fc1.bias", "fc2.bias", "bn.weight", "bn.bias", "bn.running_mean"):
+    for k in ("fc1.bias", "fc2.bias", "bn.weight", "bn.bias", "bn.running_mean", "bn.running_var"):
         np.testing.assert_allclose(np.asarray(entries[k].get_value()), sd[k].numpy(), rtol=1e-4, atol=1e-5,
                                    err_msg=k)
     np.testing.assert_allclose(np.asarray(j_model.fc1.kernel.get_value()).T, sd["fc1.weight"].numpy(), rtol=1e-4,

@@ -3,7 +3,7 @@
 from .base import NOT_CONSTANT, CHANNEL, PLAIN_SAME_RANK, Example, Rule, Unsupported, spatial, wmap
 from .util import call
 
-BN_WEIGHTS = wmap("nnx.BatchNorm", ("weight", "scale", None, True), ("bias", "bias", None, True),
+BN_WEIGHTS = wmap("TorchBatchNorm", ("weight", "scale", None, True), ("bias", "bias", None, True),
                   ("running_mean", "mean"), ("running_var", "var"), ignore=("num_batches_tracked",))
 BN_NOSTATS_WEIGHTS = wmap("BatchStatsNorm", ("weight", "scale", None, True), ("bias", "bias", None, True))
 
@@ -37,7 +37,8 @@ def _batchnorm(a, ctx):
         return call(ctx.helper("BatchStatsNorm"), parts)
     if track is not True:
         raise Unsupported("T2N002", "track_running_stats must be a literal")
-    return call("nnx.BatchNorm", parts)
+    # nnx.BatchNorm's running variance is the biased one (nnx_facts trap 3)
+    return call(ctx.helper("TorchBatchNorm"), parts)
 
 
 def _bn_weights(a):

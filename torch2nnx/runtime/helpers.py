@@ -285,6 +285,25 @@ def topk(x, k, axis=-1, largest=True, sorted=True):
     return jnp.moveaxis(values, -1, axis), jnp.moveaxis(indices, -1, axis)
 
 
+class TorchBatchNorm(nnx.BatchNorm):
+    """torch's BatchNorm: in training, the running variance moves toward the
+    unbiased batch variance (n / (n - 1)), as torch's does; nnx.BatchNorm's
+    toward the biased one. Everything else is nnx.BatchNorm's."""
+
+    def __call__(self, x, use_running_average=None, *, mask=None):
+        frozen = self.use_running_average if use_running_average is None else use_running_average
+        if frozen or mask is not None:
+            return super().__call__(x, use_running_average=use_running_average, mask=mask)
+        y = super().__call__(x, use_running_average=False)
+        axis = self.axis if isinstance(self.axis, int) else self.axis[0]
+        axes = tuple(i for i in range(x.ndim) if i != axis % x.ndim)
+        n = math.prod(x.shape[i] for i in axes)
+        # nnx stored momentum * old + (1 - momentum) * var; torch weighs var by n / (n - 1)
+        var = jnp.var(x.astype(jnp.float32), axis=axes)
+        self.var[...] = self.var[...] + (1 - self.momentum) * var / max(n - 1, 1)
+        return y
+
+
 class BatchStatsNorm(nnx.BatchNorm):
     """BatchNorm with track_running_stats=False: batch statistics in eval too."""
 

@@ -131,9 +131,16 @@ class CallsMixin:
                                          for a in updated.args]
             self.f.helpers.add("weights_module")
             return self.set(expr(f"weights_module().load_torch_state_dict({', '.join(args)})"), L.OTHER_TAG)
+        if isinstance(func, cst.Attribute) and func.attr.value == "load_state_dict" \
+                and self.tag(func.value).kind == L.OTHER:
+            # an optimizer or scheduler a row built (TorchOptimizer, TorchStepLR): theirs
+            # load what their state_dict() gave, as torch's do
+            return self.set(updated, L.OTHER_TAG)
         if isinstance(func, cst.Attribute) and (func.attr.value == "load_state_dict" or (
                 func.attr.value == "state_dict" and self.tag(func.value).kind == L.MODULE)):
-            self.todo(original, "T2N005", f"{func.attr.value} on a translated model: port torch weights with "
+            on = "a translated model" if self.tag(func.value).kind == L.MODULE else \
+                "a value of unknown type (a translated optimizer or scheduler keeps its own)"
+            self.todo(original, "T2N005", f"{func.attr.value} on {on}: port torch weights into a model with "
                                           "load_torch_state_dict from the generated weights module")
             return self.set(updated, L.UNKNOWN_TAG)
         by_name = rngs_method_call(self, original, updated)

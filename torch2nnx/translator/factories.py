@@ -65,6 +65,12 @@ class FactoriesMixin:
         for w in maps:
             if w.nnx_class.startswith("nnx."):
                 return w.nnx_class
+        for w in maps:
+            # a runtime subclass of an NNX layer (TorchBatchNorm): that layer, so
+            # isinstance(m, nn.BatchNorm2d) holds for every class the row builds
+            base = _nnx_layer_base(w.nnx_class)
+            if base is not None:
+                return base
         if rule.name in ("torch.nn.Sequential",):
             return "nnx.Sequential"
         if rule.name in ("torch.nn.ModuleList",):
@@ -405,3 +411,17 @@ class FactoriesMixin:
                 pass
         returns = None if t.kind == L.FREE else t
         return new.with_changes(args=args), ModuleRef("sequential", elements=tuple(refs), takes=takes, returns=returns)
+
+
+def _nnx_layer_base(helper_class: str) -> str | None:
+    """``nnx.X`` when the runtime helper class ``helper_class`` subclasses the NNX
+    layer ``X`` (not merely nnx.Module)."""
+    from flax import nnx
+
+    from ..runtime import helpers
+
+    cls = getattr(helpers, helper_class, None)
+    for c in getattr(cls, "__mro__", ())[1:]:
+        if c.__module__.startswith("flax.nnx.nn.") and getattr(nnx, c.__name__, None) is c:
+            return "nnx." + c.__name__
+    return None
