@@ -228,6 +228,13 @@ class ExpressionsMixin:
         if other.kind == L.TENSOR and other.rank is not None and 0 < other.rank < rank and not other.channels_last:
             # a smaller operand (a (C, 1, 1) layer scale) broadcasts over torch's
             # trailing dims: give it the leading 1s and the channels-last order
+            if tuple(cl.perm) == L.cl_perm(rank):
+                # torch's trailing axes in channels-last order, no leading 1s added: the
+                # same broadcast on the map, and on (B, N, C) tokens a module written for
+                # maps is handed under another flag (flag_splits.by_rank)
+                if other.rank >= rank - 1:
+                    return moved_small(lambda small: f"jnp.moveaxis({small}, {1 - rank}, -1)")
+                return moved_small(lambda small: f"jnp.expand_dims({small}, -1)")
             lead = tuple(range(rank - other.rank))
             return moved_small(lambda small: f"jnp.transpose(jnp.expand_dims({small}, "
                                              f"{lead if len(lead) > 1 else lead[0]}), {tuple(cl.perm)})")
@@ -235,8 +242,11 @@ class ExpressionsMixin:
                 and cl.perm == L.cl_perm(rank) and cl.roles in (None, L.spatial_roles(rank)):
             # a torch-order tensor of a rank known at run time only (a per-channel view to a
             # shape computed in __init__): given the leading 1s and the order there
+            # a named map is handed along: run on tokens of another rank, no move
+            big = left if cl is lt else right
+            like = f", like={code(big)}" if isinstance(big, cst.Name) else ""
             return moved_small(lambda small: f"{self.build_ctx.helper('torch_broadcast_cl')}({small}, "
-                                             f"{tuple(cl.perm)})")
+                                             f"{tuple(cl.perm)}{like})")
         # unknown rank: fall back to torch order (correct, one transpose)
         left = self.canonical(left, "operand of unknown rank next to a channels-last tensor")
         right = self.canonical(right, "operand of unknown rank next to a channels-last tensor")

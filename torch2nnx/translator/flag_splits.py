@@ -425,6 +425,31 @@ def _class_takes(rw, cls: str):
     return want if want is not None and want.kind == L.TENSOR else None
 
 
+def by_rank(rw, node, t: L.Tag, want, ret):
+    """A split value whose sides differ in rank (an image map under one value of
+    the flag, its (B, N, C) tokens under the other: timm's MetaFormer stage, LeViT's
+    ``use_conv``) handed to a module summarised as taking and returning the
+    map channels-last: the map's side goes in channels-last, the other side as
+    torch has it. Tokens keep their channels last, which is where the module's
+    channel ops read them (and the runtime helpers check ranks), so the module's
+    one translation holds for both; the result stays split, the tokens' side of
+    the rank it came in. Returns (node, tag), or None when it does not apply."""
+    split: FlagSplit = t.module
+    if want is None or want.kind != L.TENSOR or not want.channels_last or ret is None \
+            or ret.kind != L.TENSOR or ret.perm != want.perm:
+        return None
+    rank = len(want.perm)
+    sides = (split.when_true, split.when_false)
+    ranks = [L.rank_of(a) if a.kind == L.TENSOR else None for a in sides]
+    if None in ranks or rank not in ranks or all(r == rank for r in ranks):
+        return None
+    new = _conditional(rw, node, split, [want if r == rank else L.plain(r) for r in ranks])
+    tag = L.Tag(L.SPLIT, module=FlagSplit(split.test, *(ret if r == rank else L.plain(r) for r in ranks)))
+    rw.info(node, "a value the flag gives two ranks: the map goes in channels-last, the tokens as they are")
+    rw.set(new, tag)
+    return new, tag
+
+
 def through(rw, node, t: L.Tag, m):
     """``self.layer(x)`` with ``x`` split: handed as it is to a module taking its
     input as it is (its callers' layouts recorded, the result split alike);
@@ -436,6 +461,8 @@ def through(rw, node, t: L.Tag, m):
         if params:
             want = s.takes.get(params[0])
             ret = s.returns
+            if (ranked := by_rank(rw, node, t, want, ret)) is not None:
+                return _bare(rw, ranked[0]), ranked[1], True
             if (want is None or want.kind not in (L.TENSOR, L.SEQ)) and ret is not None \
                     and ret.kind == L.FREE and ret.param == params[0]:
                 node, t = as_is(rw, node, t)
@@ -454,6 +481,8 @@ def through(rw, node, t: L.Tag, m):
             node, t = as_is(rw, node, t)
             _record(rw, t, lambda alt: rw._record_through(alt, m.elements))
             return _bare(rw, node), t, True
+        if (ranked := by_rank(rw, node, t, want, ret)) is not None:
+            return _bare(rw, ranked[0]), ranked[1], True
     new, tag = materialize(rw, node, t)
     return _bare(rw, new), tag, False
 
