@@ -71,6 +71,10 @@ class ExpressionsMixin:
         plain ``want``, it goes in torch's order. Returns the value and its tag."""
         if want is None or want.kind != L.TENSOR or not t.is_tensor:
             return node, t
+        if t.kind == L.TENSOR and None not in (L.rank_of(t), L.rank_of(want)) and L.rank_of(t) != L.rank_of(want):
+            # a parameter whose code fixes another rank than this value's (a slot's token
+            # mixer handed a block's map): only built where that rank reaches it, as it is
+            return node, want
         if not want.channels_last:
             return self.canonical(node), L.plain()
         if t.kind == L.FREE:

@@ -196,16 +196,16 @@ def split_join(rw, original: cst.If, moves: dict) -> dict:
     an ``if`` whose skipped path joins): the values ``moves`` would bring to one
     layout stay split when a later ``if`` tests the same flag. Returns the moves
     left to make."""
-    if not moves or id(original) not in _retested(rw) or isinstance(original.orelse, cst.If):
+    if not moves or isinstance(original.orelse, cst.If):
         return moves
     key = test_key(rw, original.test)
     labels = set(moves)
     other = "before" if "before" in labels or original.orelse is None else "else"
-    if not labels <= {"body", other}:
+    if key is None or not labels <= {"body", other}:
         return moves
     atom, pol = key
-    left: dict = {}
     names = sorted({m[0] for ms in moves.values() for m in ms})
+    sides = {}
     for name in names:
         agreed = rw.env.get(name)
         if agreed is None:
@@ -213,9 +213,21 @@ def split_join(rw, original: cst.If, moves: dict) -> dict:
         by = {}
         for label in ("body", other):
             found = [m for m in moves.get(label, []) if m[0] == name]
-            by[label] = found[0][1] if found else agreed
-        when_true, when_false = (by["body"], by[other]) if pol else (by[other], by["body"])
-        rw.env[name] = L.Tag(L.SPLIT, module=FlagSplit(atom, when_true, when_false))
+            own = getattr(rw, "joined_sides", {}).get(label, {}).get(name)
+            by[label] = found[0][1] if found else (rw.resolve(own) if own is not None else agreed)
+        sides[name] = (by["body"], by[other]) if pol else (by[other], by["body"])
+    left: dict = {}
+    if id(original) not in _retested(rw):
+        # no later test of the flag: only values the flag gives two ranks stay split
+        # (LeViT's ``if not self.use_conv: x = x.flatten(2).transpose(1, 2)`` before
+        # stages built for either): no one layout holds both, and a module taking the
+        # map channels-last takes the tokens as they are (by_rank)
+        names = [n for n in names if None not in (ranks := {L.rank_of(t) for t in sides[n]}) and len(ranks) == 2]
+        if not names:
+            return moves
+        left = {label: kept for label, ms in moves.items() if (kept := [m for m in ms if m[0] not in names])}
+    for name in names:
+        rw.env[name] = L.Tag(L.SPLIT, module=FlagSplit(atom, *sides[name]))
     rw.info(original, f"{', '.join(names)} {'leaves' if len(names) == 1 else 'leave'} this if in the layout "
                       f"each value of the flag gives, until the flag is tested again")
     return left
