@@ -52,8 +52,9 @@ class ExpressionsMixin:
         self.transposes += 1
         if why:
             self.info(node, why)
-        if tag.or_flat:
-            # maybe flattened already (reshape_choice): transposed only at its rank, and
+        if tag.or_flat or self.any_rank:
+            # maybe flattened already (reshape_choice), or tokens where this module is
+            # written for a map (any_rank.py): transposed only at its rank, and
             # still maybe flat after (a Linear or an Identity keeps either rank)
             helper = "torch_order" if L.is_identity(want.perm) else "map_order"
             new = expr(f"{self.build_ctx.helper(helper)}({code(node)}, {axes})")

@@ -35,7 +35,7 @@ from typing import Optional
 
 import libcst as cst
 
-from . import branch_layouts, flag_classes
+from . import any_rank, branch_layouts, flag_classes
 from . import layout as L
 
 
@@ -437,7 +437,7 @@ def _class_takes(rw, cls: str):
     return want if want is not None and want.kind == L.TENSOR else None
 
 
-def by_rank(rw, node, t: L.Tag, want, ret):
+def by_rank(rw, node, t: L.Tag, want, ret, callee=None):
     """A split value whose sides differ in rank (an image map under one value of
     the flag, its (B, N, C) tokens under the other: timm's MetaFormer stage, LeViT's
     ``use_conv``) handed to a module summarised as taking and returning the
@@ -456,6 +456,8 @@ def by_rank(rw, node, t: L.Tag, want, ret):
     if None in ranks or rank not in ranks or all(r == rank for r in ranks):
         return None
     new = _conditional(rw, node, split, [want if r == rank else L.plain(r) for r in ranks])
+    if callee is not None:
+        any_rank.mark_refs(rw, [callee])
     tag = L.Tag(L.SPLIT, module=FlagSplit(split.test, *(ret if r == rank else L.plain(r) for r in ranks)))
     rw.info(node, "a value the flag gives two ranks: the map goes in channels-last, the tokens as they are")
     rw.set(new, tag)
@@ -473,7 +475,7 @@ def through(rw, node, t: L.Tag, m):
         if params:
             want = s.takes.get(params[0])
             ret = s.returns
-            if (ranked := by_rank(rw, node, t, want, ret)) is not None:
+            if (ranked := by_rank(rw, node, t, want, ret, m)) is not None:
                 return _bare(rw, ranked[0]), ranked[1], True
             if (want is None or want.kind not in (L.TENSOR, L.SEQ)) and ret is not None \
                     and ret.kind == L.FREE and ret.param == params[0]:
@@ -493,7 +495,7 @@ def through(rw, node, t: L.Tag, m):
             node, t = as_is(rw, node, t)
             _record(rw, t, lambda alt: rw._record_through(alt, m.elements))
             return _bare(rw, node), t, True
-        if (ranked := by_rank(rw, node, t, want, ret)) is not None:
+        if (ranked := by_rank(rw, node, t, want, ret, m)) is not None:
             return _bare(rw, ranked[0]), ranked[1], True
     new, tag = materialize(rw, node, t)
     return _bare(rw, new), tag, False
