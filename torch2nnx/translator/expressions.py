@@ -249,7 +249,7 @@ class ExpressionsMixin:
             # shape computed in __init__): given the leading 1s and the order there
             # a named map is handed along: run on tokens of another rank, no move
             big = left if cl is lt else right
-            like = f", like={code(big)}" if isinstance(big, cst.Name) else ""
+            like = f", like={big.value}" if isinstance(big, cst.Name) and big.value in self.env else ""
             return moved_small(lambda small: f"{self.build_ctx.helper('torch_broadcast_cl')}({small}, "
                                              f"{tuple(cl.perm)}{like})")
         # unknown rank: fall back to torch order (correct, one transpose)
