@@ -1974,15 +1974,20 @@ def conv_padding_mode(padding, padding_mode, kernel_size, dilation, n):
     raise NotImplementedError(f"padding_mode={padding_mode!r} with padding={padding!r}: nnx pads ((k-1)//2, k//2) only")
 
 
-def torch_broadcast_cl(v, perm):
+def torch_broadcast_cl(v, perm, like=None):
     """A tensor in torch's order whose rank is known only at run time (a per-channel
     ``scale.view(self.shape)``, the shape computed in ``__init__``), next to one held
     in the order ``perm`` (axis i holds torch's axis perm[i]): given torch's leading
-    1s and that order, so the two broadcast as they do in torch."""
+    1s and that order, so the two broadcast as they do in torch. ``like``, that
+    other operand, of another rank than ``perm``'s is not the channels-last map but
+    a tensor torch holds as it is (tokens a module written for maps is handed too):
+    ``v`` broadcasts against it as in torch."""
     if isinstance(v, nnx.Variable):
         v = v.get_value()
     v = jnp.asarray(v)
     rank = len(perm)
+    if like is not None and getattr(like, "ndim", rank) != rank:
+        return v
     if v.ndim > rank:
         raise ValueError(f"torch2nnx: an operand of rank {v.ndim} next to a rank-{rank} channels-last "
                          f"tensor: its layout is unknown")

@@ -70,6 +70,7 @@ class BranchEnvsMixin:
             return {}
         self._ended = False
         moves, agreed = branch_layouts.agree(labelled, self.resolve)
+        self.joined_sides = dict(labelled)  # each branch's own tags (flag_splits.split_join)
         self.env = self._join_envs([e for _, e in labelled])
         self.env.update(agreed)
         return moves

@@ -10,7 +10,7 @@ import libcst as cst
 from ..rules import registry
 from ..rules.base import PLAIN, Rule, Unsupported, parse_params
 from . import layout as L
-from . import factory_args, held_permutations, module_api, returned_origins, shape_reads
+from . import any_rank, factory_args, held_permutations, module_api, returned_origins, shape_reads
 from .analyze import is_super_reset
 from . import sequence_values
 from .context import UNKNOWN_MODULE, ModuleRef, Summary, module_dict_item
@@ -444,6 +444,8 @@ class CallsMixin:
         args = list(updated.args)
         bound: dict[str, Tag] = {}
         given: dict[str, Tag] = {}  # the arguments' tags as handed (returned_origins.py)
+        if self.any_rank and fname is not None:
+            any_rank.mark(self, owner, fname)  # handed on: it may see the other rank too
         for i, a in enumerate(args):
             if a.star:
                 continue

@@ -166,6 +166,12 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
             if i == 1 and row_forward_of is not None:
                 # the layer's own forward: it takes what the layer takes (row_forward.py)
                 tags[p] = hinted[p] = row_forward.takes(cls.row, hint)
+            elif hint is not None and hint.kind == L.TENSOR and L.rank_of(hint) is not None \
+                    and L.rank_of(hint) != (own := unpacked_rank(func, p) or L.rank_of(hint)):
+                # callers hand another rank than the code unpacks (a token mixer that a
+                # block's slot may hold, told the map the block is written for): the
+                # code's rank, torch order; only a caller of that rank runs it
+                tags[p] = hinted[p] = L.plain(own)
             elif hint is not None and hint.kind in (L.TENSOR, L.SEQ):
                 tags[p] = hinted[p] = hint
                 if hint.kind == L.TENSOR and not hint.channels_last:

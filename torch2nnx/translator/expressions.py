@@ -52,8 +52,9 @@ class ExpressionsMixin:
         self.transposes += 1
         if why:
             self.info(node, why)
-        if tag.or_flat:
-            # maybe flattened already (reshape_choice): transposed only at its rank, and
+        if tag.or_flat or self.any_rank:
+            # maybe flattened already (reshape_choice), or tokens where this module is
+            # written for a map (any_rank.py): transposed only at its rank, and
             # still maybe flat after (a Linear or an Identity keeps either rank)
             helper = "torch_order" if L.is_identity(want.perm) else "map_order"
             new = expr(f"{self.build_ctx.helper(helper)}({code(node)}, {axes})")
@@ -71,6 +72,10 @@ class ExpressionsMixin:
         plain ``want``, it goes in torch's order. Returns the value and its tag."""
         if want is None or want.kind != L.TENSOR or not t.is_tensor:
             return node, t
+        if t.kind == L.TENSOR and None not in (L.rank_of(t), L.rank_of(want)) and L.rank_of(t) != L.rank_of(want):
+            # a parameter whose code fixes another rank than this value's (a slot's token
+            # mixer handed a block's map): only built where that rank reaches it, as it is
+            return node, want
         if not want.channels_last:
             if t.kind == L.FREE and provisional:
                 # the callee reads it in torch order only provisionally (its shape read
@@ -248,6 +253,13 @@ class ExpressionsMixin:
         if other.kind == L.TENSOR and other.rank is not None and 0 < other.rank < rank and not other.channels_last:
             # a smaller operand (a (C, 1, 1) layer scale) broadcasts over torch's
             # trailing dims: give it the leading 1s and the channels-last order
+            if tuple(cl.perm) == L.cl_perm(rank):
+                # torch's trailing axes in channels-last order, no leading 1s added: the
+                # same broadcast on the map, and on (B, N, C) tokens a module written for
+                # maps is handed under another flag (flag_splits.by_rank)
+                if other.rank >= rank - 1:
+                    return moved_small(lambda small: f"jnp.moveaxis({small}, {1 - rank}, -1)")
+                return moved_small(lambda small: f"jnp.expand_dims({small}, -1)")
             lead = tuple(range(rank - other.rank))
             return moved_small(lambda small: f"jnp.transpose(jnp.expand_dims({small}, "
                                              f"{lead if len(lead) > 1 else lead[0]}), {tuple(cl.perm)})")
@@ -255,8 +267,11 @@ class ExpressionsMixin:
                 and cl.perm == L.cl_perm(rank) and cl.roles in (None, L.spatial_roles(rank)):
             # a torch-order tensor of a rank known at run time only (a per-channel view to a
             # shape computed in __init__): given the leading 1s and the order there
+            # a named map is handed along: run on tokens of another rank, no move
+            big = left if cl is lt else right
+            like = f", like={big.value}" if isinstance(big, cst.Name) and big.value in self.env else ""
             return moved_small(lambda small: f"{self.build_ctx.helper('torch_broadcast_cl')}({small}, "
-                                             f"{tuple(cl.perm)})")
+                                             f"{tuple(cl.perm)}{like})")
         # unknown rank: fall back to torch order (correct, one transpose)
         left = self.canonical(left, "operand of unknown rank next to a channels-last tensor")
         right = self.canonical(right, "operand of unknown rank next to a channels-last tensor")

@@ -35,7 +35,7 @@ from typing import Optional
 
 import libcst as cst
 
-from . import branch_layouts, flag_classes
+from . import any_rank, branch_layouts, flag_classes
 from . import layout as L
 
 
@@ -196,16 +196,16 @@ def split_join(rw, original: cst.If, moves: dict) -> dict:
     an ``if`` whose skipped path joins): the values ``moves`` would bring to one
     layout stay split when a later ``if`` tests the same flag. Returns the moves
     left to make."""
-    if not moves or id(original) not in _retested(rw) or isinstance(original.orelse, cst.If):
+    if not moves or isinstance(original.orelse, cst.If):
         return moves
     key = test_key(rw, original.test)
     labels = set(moves)
     other = "before" if "before" in labels or original.orelse is None else "else"
-    if not labels <= {"body", other}:
+    if key is None or not labels <= {"body", other}:
         return moves
     atom, pol = key
-    left: dict = {}
     names = sorted({m[0] for ms in moves.values() for m in ms})
+    sides = {}
     for name in names:
         agreed = rw.env.get(name)
         if agreed is None:
@@ -213,9 +213,21 @@ def split_join(rw, original: cst.If, moves: dict) -> dict:
         by = {}
         for label in ("body", other):
             found = [m for m in moves.get(label, []) if m[0] == name]
-            by[label] = found[0][1] if found else agreed
-        when_true, when_false = (by["body"], by[other]) if pol else (by[other], by["body"])
-        rw.env[name] = L.Tag(L.SPLIT, module=FlagSplit(atom, when_true, when_false))
+            own = getattr(rw, "joined_sides", {}).get(label, {}).get(name)
+            by[label] = found[0][1] if found else (rw.resolve(own) if own is not None else agreed)
+        sides[name] = (by["body"], by[other]) if pol else (by[other], by["body"])
+    left: dict = {}
+    if id(original) not in _retested(rw):
+        # no later test of the flag: only values the flag gives two ranks stay split
+        # (LeViT's ``if not self.use_conv: x = x.flatten(2).transpose(1, 2)`` before
+        # stages built for either): no one layout holds both, and a module taking the
+        # map channels-last takes the tokens as they are (by_rank)
+        names = [n for n in names if None not in (ranks := {L.rank_of(t) for t in sides[n]}) and len(ranks) == 2]
+        if not names:
+            return moves
+        left = {label: kept for label, ms in moves.items() if (kept := [m for m in ms if m[0] not in names])}
+    for name in names:
+        rw.env[name] = L.Tag(L.SPLIT, module=FlagSplit(atom, *sides[name]))
     rw.info(original, f"{', '.join(names)} {'leaves' if len(names) == 1 else 'leave'} this if in the layout "
                       f"each value of the flag gives, until the flag is tested again")
     return left
@@ -425,6 +437,33 @@ def _class_takes(rw, cls: str):
     return want if want is not None and want.kind == L.TENSOR else None
 
 
+def by_rank(rw, node, t: L.Tag, want, ret, callee=None):
+    """A split value whose sides differ in rank (an image map under one value of
+    the flag, its (B, N, C) tokens under the other: timm's MetaFormer stage, LeViT's
+    ``use_conv``) handed to a module summarised as taking and returning the
+    map channels-last: the map's side goes in channels-last, the other side as
+    torch has it. Tokens keep their channels last, which is where the module's
+    channel ops read them (and the runtime helpers check ranks), so the module's
+    one translation holds for both; the result stays split, the tokens' side of
+    the rank it came in. Returns (node, tag), or None when it does not apply."""
+    split: FlagSplit = t.module
+    if want is None or want.kind != L.TENSOR or not want.channels_last or ret is None \
+            or ret.kind != L.TENSOR or ret.perm != want.perm:
+        return None
+    rank = len(want.perm)
+    sides = (split.when_true, split.when_false)
+    ranks = [L.rank_of(a) if a.kind == L.TENSOR else None for a in sides]
+    if None in ranks or rank not in ranks or all(r == rank for r in ranks):
+        return None
+    new = _conditional(rw, node, split, [want if r == rank else L.plain(r) for r in ranks])
+    if callee is not None:
+        any_rank.mark_refs(rw, [callee])
+    tag = L.Tag(L.SPLIT, module=FlagSplit(split.test, *(ret if r == rank else L.plain(r) for r in ranks)))
+    rw.info(node, "a value the flag gives two ranks: the map goes in channels-last, the tokens as they are")
+    rw.set(new, tag)
+    return new, tag
+
+
 def through(rw, node, t: L.Tag, m):
     """``self.layer(x)`` with ``x`` split: handed as it is to a module taking its
     input as it is (its callers' layouts recorded, the result split alike);
@@ -436,6 +475,8 @@ def through(rw, node, t: L.Tag, m):
         if params:
             want = s.takes.get(params[0])
             ret = s.returns
+            if (ranked := by_rank(rw, node, t, want, ret, m)) is not None:
+                return _bare(rw, ranked[0]), ranked[1], True
             if (want is None or want.kind not in (L.TENSOR, L.SEQ)) and ret is not None \
                     and ret.kind == L.FREE and ret.param == params[0]:
                 node, t = as_is(rw, node, t)
@@ -454,6 +495,8 @@ def through(rw, node, t: L.Tag, m):
             node, t = as_is(rw, node, t)
             _record(rw, t, lambda alt: rw._record_through(alt, m.elements))
             return _bare(rw, node), t, True
+        if (ranked := by_rank(rw, node, t, want, ret, m)) is not None:
+            return _bare(rw, ranked[0]), ranked[1], True
     new, tag = materialize(rw, node, t)
     return _bare(rw, new), tag, False
 

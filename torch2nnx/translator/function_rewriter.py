@@ -72,6 +72,8 @@ class FunctionRewriter(StatementsMixin, ValueReadsMixin, ExpressionsMixin, Calls
         self._operand_parens: set[str] = set()  # parentheses operand() added to this call's sources
         self._annotation = 0
         self.transposes = 0
+        from .any_rank import marked
+        self.any_rank = marked(fctx, cls, func_name)  # also run on another rank (any_rank.py)
         self.optional_names: set[str] = set()  # locals that may hold None: conversions keep it (optional_values.py)
         self.build_ctx = BuildCtx(fctx)
         self.build_ctx.cls = cls

@@ -14,7 +14,7 @@ from . import row_forward
 from .context import UNKNOWN_MODULE, ModuleRef
 from .layer_choice import either_layout, spatial_union, stance
 from .layout import Tag
-from . import flag_classes, flag_splits
+from . import any_rank, flag_classes, flag_splits
 from .body_support import code, expr, _mixed_ranks
 
 
@@ -90,6 +90,8 @@ class LayerLayoutsMixin:
                 return self.through_module(node, t, ModuleRef("layer", rule=row))
             params = [p for p in s.params if p != "self"]
             want = s.takes.get(params[0]) if params else None
+            if self.any_rank:
+                any_rank.mark(self, m.cls)  # handed on: it may see the other rank too
             if params:
                 node, t = held_permutations.to_undecided(self, node, t, want)
             if params and t.kind in (L.TENSOR, L.SEQ):
@@ -107,6 +109,8 @@ class LayerLayoutsMixin:
             if t.kind == L.FREE and want is not None and want.channels_last:
                 t = self.decide(t, want)
             self._record_through(t, m.elements)
+            if self.any_rank:
+                any_rank.mark_refs(self, m.elements)
             if want is not None and t.is_tensor:
                 if want.channels_last:
                     if t.kind == L.FREE:
