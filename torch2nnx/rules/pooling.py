@@ -130,9 +130,12 @@ def _upsample(a, ctx, functional=False):
             continue
         if a.given(name):
             kws.append(f"{name}={a.src(name)}")
+    # antialiasing (or a flag that may ask for it) has a helper of its own: plain
+    # resizes do not carry its filters
+    helper = ctx.helper("interpolate" if antialias is False else "interpolate_antialiased")
     if functional:
-        return f"{ctx.helper('interpolate')}({', '.join([a.src('input')] + kws)})"
-    return partial(ctx.helper("interpolate"), kws)
+        return f"{helper}({', '.join([a.src('input')] + kws)})"
+    return partial(helper, kws)
 
 
 _MP = "kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False"
@@ -273,7 +276,7 @@ RULES = [
                   ("float32[2,3,12,10]",)),
           # a flag known only at run time: the helper takes it
           Example("F.interpolate(x, size=(3, 4), mode='bicubic', antialias=x.shape[0] > 1)", ("float32[2,2,9,10]",),
-                  expect="antialias=x.shape[0] > 1"),
+                  expect="interpolate_antialiased(x, size=(3, 4), mode=\"bicubic\", antialias=x.shape[0] > 1)"),
           Example("F.interpolate(x, size=(3, 4), mode='bilinear', antialias=x.shape[0] > 1)", ("float32[1,2,9,10]",))),
          Layout("spatial_any")),
 ]

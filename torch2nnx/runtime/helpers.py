@@ -125,9 +125,8 @@ def adaptive_max_pool(x, output_size):
     return x
 
 
-def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None, antialias=False):
-    """F.interpolate / nn.Upsample for nearest, (bi/tri)linear and bicubic, channels-last;
-    ``antialias`` (a flag known only at run time, too) for bilinear and bicubic."""
+def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    """F.interpolate / nn.Upsample for nearest, (bi/tri)linear and bicubic, channels-last."""
     n = x.ndim - 2
     in_sizes = x.shape[1:-1]
     if size is not None:
@@ -136,8 +135,6 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
     else:
         scales = ntuple(scale_factor, n)
         out_sizes = tuple(int(math.floor(s * f)) for s, f in zip(in_sizes, scales))
-    if antialias:
-        return resize_antialiased(x, out_sizes, scales, mode, align_corners)
     for i in range(n):
         axis, size_in, size_out = 1 + i, in_sizes[i], out_sizes[i]
         ratio = 1.0 / scales[i] if scales[i] else size_in / size_out

@@ -13,6 +13,8 @@ condition traced under jit has no value to test before the computation runs, so 
 is not checked there.
 """
 
+import math
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -52,6 +54,18 @@ def aa_resize_weights(size_in, size_out, mode, align_corners, scale_factor=None)
         total = row.sum()
         w[i, lo:hi] = row / total if total != 0.0 else row
     return w.astype(np.float32)
+
+
+def interpolate_antialiased(x, size=None, scale_factor=None, mode="nearest", align_corners=None, antialias=True):
+    """F.interpolate with ``antialias`` given (a flag known only at run time, too),
+    channels-last: torch's antialiased kernels when it is true, plain interpolate else."""
+    if not antialias:
+        return interpolate(x, size=size, scale_factor=scale_factor, mode=mode, align_corners=align_corners)
+    if size is not None:
+        return resize_antialiased(x, ntuple(size, 2), (None, None), mode, align_corners)
+    scales = ntuple(scale_factor, 2)
+    out_sizes = tuple(int(math.floor(s * f)) for s, f in zip(x.shape[1:3], scales))
+    return resize_antialiased(x, out_sizes, scales, mode, align_corners)
 
 
 def resize_antialiased(x, out_sizes, scales, mode, align_corners):
