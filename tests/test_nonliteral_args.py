@@ -46,6 +46,12 @@ PARITY = [
     ("interpolate-mode", module("mode='nearest'", "self.mode = mode",
                                 "return F.interpolate(x, scale_factor=2, mode=self.mode)"),
      {"mode": "bilinear"}, ("float32[1,2,5,6]",), "mode=self.mode", {}),
+    # timm naflexvit's pos-embed resize: mode, align_corners and antialias are attributes
+    ("interpolate-antialias", module("mode='bilinear', ac=False, aa=False",
+                                     "self.mode = mode\nself.ac = ac\nself.aa = aa",
+                                     "return F.interpolate(x, size=(4, 5), mode=self.mode, align_corners=self.ac, "
+                                     "antialias=self.aa)"),
+     {"mode": "bicubic", "ac": False, "aa": True}, ("float32[1,2,11,13]",), "antialias=self.aa", {}),
     ("maxpool-ceil-dilation", module("ceil_mode=False, dilation=1",
                                      "self.pool = nn.MaxPool2d(3, 2, ceil_mode=ceil_mode, dilation=dilation)",
                                      "return self.pool(x)"),

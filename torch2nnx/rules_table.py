@@ -64,12 +64,15 @@ def _plain(text: str) -> str:
 
 def translation_cell(rule: Rule) -> str:
     """The row's first example and what the translator makes of it."""
-    from .rules.examples import example_translation
+    from .rules.examples import example_statement, example_translation
 
     if not rule.examples:
         return SEE_RULE
     ex = rule.examples[0]
-    if ex.where in ("decorator", "stmt", "with", "overload"):
+    if ex.where == "stmt":
+        out = example_statement(rule, ex)
+        return f"{_code(ex.torch)} → {_code(out) if out else 'removed'}"
+    if ex.where in ("decorator", "with", "overload"):
         return f"{_code(ex.torch)} → removed"
     out = example_translation(rule, ex)
     return f"{_code(ex.torch)} → {_code(out)}" if out else SEE_RULE

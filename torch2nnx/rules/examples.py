@@ -193,3 +193,23 @@ def example_translation(rule: Rule, ex: Example) -> str:
     if finder.found is None:
         return ""
     return " ".join(cst.Module([]).code_for_node(finder.found).split())
+
+
+def example_statement(rule: Rule, ex: Example) -> str:
+    """What a ``stmt`` example becomes (one line), or "" when its statement is removed:
+    the statement the translated ``__call__`` holds before its return."""
+    from ..api import translate
+
+    result = translate(example_source(rule, ex), "example.py", weights=False, line_length=1000)
+    for node in cst.parse_module(result.code).body:
+        if not isinstance(node, cst.ClassDef):
+            continue
+        for item in node.body.body:
+            if isinstance(item, cst.FunctionDef) and item.name.value == "__call__":
+                body = [st for st in item.body.body if not _is_return(st)]
+                return " ".join(cst.Module([]).code_for_node(body[-1]).split()) if body else ""
+    return ""
+
+
+def _is_return(st) -> bool:
+    return isinstance(st, cst.SimpleStatementLine) and isinstance(st.body[0], cst.Return)

@@ -121,15 +121,21 @@ def _upsample(a, ctx, functional=False):
         raise Unsupported("T2N005", f"mode={a.src('mode')}: no exact JAX equivalent")
     if a.const("recompute_scale_factor") not in (None, False):
         raise Unsupported("T2N002", "recompute_scale_factor=True")
-    if a.given("antialias") and a.const("antialias") is not False:
-        raise Unsupported("T2N002", "antialias=True")
+    antialias = a.value("antialias", absent=False)  # not a literal: the helper decides at run time
+    if antialias is not NOT_CONSTANT and antialias and mode is not NOT_CONSTANT and mode not in ("bilinear", "bicubic"):
+        raise Unsupported("T2N002", f"antialias=True with mode={a.src('mode')} (torch antialiases only bilinear and bicubic)")
     kws = []
-    for name in ("size", "scale_factor", "mode", "align_corners"):
+    for name in ("size", "scale_factor", "mode", "align_corners", "antialias"):
+        if name == "antialias" and antialias is False:
+            continue
         if a.given(name):
             kws.append(f"{name}={a.src(name)}")
+    # antialiasing (or a flag that may ask for it) has a helper of its own: plain
+    # resizes do not carry its filters
+    helper = ctx.helper("interpolate" if antialias is False else "interpolate_antialiased")
     if functional:
-        return f"{ctx.helper('interpolate')}({', '.join([a.src('input')] + kws)})"
-    return partial(ctx.helper("interpolate"), kws)
+        return f"{helper}({', '.join([a.src('input')] + kws)})"
+    return partial(helper, kws)
 
 
 _MP = "kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False"
@@ -262,6 +268,15 @@ RULES = [
           Example("F.interpolate(x, size=(11, 4), mode='bicubic', align_corners=True)", ("float32[1,2,6,7]",)),
           Example("F.interpolate(x, size=(4, 3), mode='bicubic', align_corners=True)", ("float32[1,2,9,8]",)),
           Example("F.interpolate(x, scale_factor=1.7, mode='bicubic')", ("float32[1,2,7,5]",)),
-          Example("F.interpolate(x, scale_factor=(0.5, 2), mode='bicubic', align_corners=True)", ("float32[1,2,9,4]",))),
+          Example("F.interpolate(x, scale_factor=(0.5, 2), mode='bicubic', align_corners=True)", ("float32[1,2,9,4]",)),
+          # antialias: torch's _aa kernels (a widened, normalised filter; bicubic with a = -0.5)
+          Example("F.interpolate(x, size=(4, 3), mode='bilinear', antialias=True)", ("float32[1,2,11,9]",)),
+          Example("F.interpolate(x, size=(5, 12), mode='bicubic', antialias=True)", ("float32[1,2,13,7]",)),
+          Example("F.interpolate(x, scale_factor=0.4, mode='bicubic', align_corners=True, antialias=True)",
+                  ("float32[2,3,12,10]",)),
+          # a flag known only at run time: the helper takes it
+          Example("F.interpolate(x, size=(3, 4), mode='bicubic', antialias=x.shape[0] > 1)", ("float32[2,2,9,10]",),
+                  expect="interpolate_antialiased(x, size=(3, 4), mode=\"bicubic\", antialias=x.shape[0] > 1)"),
+          Example("F.interpolate(x, size=(3, 4), mode='bilinear', antialias=x.shape[0] > 1)", ("float32[1,2,9,10]",))),
          Layout("spatial_any")),
 ]

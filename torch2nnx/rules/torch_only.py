@@ -52,6 +52,16 @@ def _autocast(a, ctx):
                                 "is not translated (the body runs in the input's dtype)")
 
 
+def _check(helper):
+    """torch._assert(condition, message) / torch._assert_async(tensor[, message]):
+    the helper checks concrete conditions (it raises torch's error class)."""
+    def build(a, ctx):
+        cond, msg = a.spec[0][0], a.spec[1][0]
+        args = [a.src(cond)] + ([a.src(msg)] if a.given(msg) else [])
+        return f"{ctx.helper(helper)}({', '.join(args)})"
+    return build
+
+
 def row(name, params, build, examples, note=""):
     return Rule(name, params, build, layout=OTHER, examples=examples, note=note)
 
@@ -123,9 +133,15 @@ RULES = [
     row("torch.compiler.is_compiling", "", lambda a, ctx: "False", (Example("torch.compiler.is_compiling()", X),)),
     row("torch.jit.annotate", "the_type, the_value", lambda a, ctx: a.src("the_value"),
         (Example("torch.jit.annotate(float, 2.0) * x", X),)),
-    row("torch._assert", "condition, message", drop,
-        (Example("torch._assert(x.shape[0] > 0, 'empty batch')", X, where="stmt"),),
-        note="a traced condition cannot be checked inside jit"),
+    # checked eagerly (and on shapes under jit); a condition traced under jit is not
+    row("torch._assert", "condition, message", _check("torch_assert"),
+        (Example("torch._assert(x.shape[0] > 0, 'empty batch')", X, where="stmt", expect="torch_assert("),
+         Example("torch._assert((x > -100).all(), 'too small')", X, where="stmt")),
+        note="checked on concrete values; a condition traced under jit is not checked"),
+    row("torch._assert_async", "input, assert_msg=None", _check("torch_assert_async"),
+        (Example("torch._assert_async((x > -100).all())", X, where="stmt", expect="torch_assert_async("),
+         Example("torch._assert_async(torch.all(x < 100), 'too large')", X, where="stmt")),
+        note="checked on concrete values; a condition traced under jit is not checked"),
     row("torch.fx.wrap", "fn_or_name", unwrap("fn_or_name"),
         (Example("torch.fx.wrap('len')", X, where="module"), Example("torch.fx.wrap", X, where="function-decorator")),
         note="FX tracing registration"),

@@ -27,8 +27,9 @@ IMPORTS = {
 
 # runtime files whose definitions are emitted as "helpers.py"'s: helpers kept in
 # small modules of their own (losses.py; optim.py: torch.optim's optimizers and
-# schedulers), one namespace in the generated code
-HELPER_FILES = ("helpers.py", "losses.py", "optim.py", "param_groups.py")
+# schedulers; resize_checks.py: antialiased resize, torch._assert), one
+# namespace in the generated code
+HELPER_FILES = ("helpers.py", "losses.py", "optim.py", "param_groups.py", "resize_checks.py")
 
 
 @lru_cache(maxsize=None)
