@@ -10,7 +10,7 @@ import libcst as cst
 from ..rules import registry
 from ..rules.base import PLAIN, Rule, Unsupported, parse_params
 from . import layout as L
-from . import any_rank, factory_args, held_permutations, module_api, returned_origins, shape_reads
+from . import any_rank, factory_args, held_permutations, module_api, param_writes, returned_origins, shape_reads
 from .analyze import is_super_reset
 from . import sequence_values
 from .context import UNKNOWN_MODULE, ModuleRef, Summary, module_dict_item
@@ -453,6 +453,7 @@ class CallsMixin:
             if pname is None:
                 continue
             want = s.takes.get(pname)
+            param_writes.on_call(self, s, pname, a)
             t = given[pname] = self.tag(a.value)
             if self.is_moved_weight(t):
                 args[i] = self.hand_on_weight(a, t, in_place)
@@ -480,4 +481,8 @@ class CallsMixin:
         if ret.kind == L.FREE:
             ret = bound.get(ret.param, L.UNKNOWN_TAG)
         ret = returned_origins.through_call(self, s, ret, given)
-        return self.set(updated.with_changes(args=args), ret)
+        out = self.set(updated.with_changes(args=args), ret)
+        pending, self._rebind_pending = getattr(self, "_rebind_pending", None), None
+        if pending is not None:
+            self.rebind_calls[id(out)] = pending
+        return out

@@ -8,6 +8,7 @@ import libcst as cst
 from .pytree_attrs import data_slots
 from .variable_reads import read_values, variable_attrs
 from . import layout as L
+from . import param_writes
 from .body_support import code, expr
 from .function_rewriter import FunctionRewriter
 from .context import ClassInfo, FileContext, Summary
@@ -254,6 +255,7 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
     if cls is not None:
         cls.transposes += rw.transposes
     summary = rw.finish()
+    func = param_writes.finish(rw, func, summary, kind)
     if kind != "init":
         for p in params:
             t = summary.takes.get(p)

@@ -53,6 +53,9 @@ class Summary:
     # parameters taken in torch order only provisionally (their shape read before any
     # layer decided them, shape_reads.py): a caller's undecided argument stays undecided
     provisional: frozenset = frozenset()
+    # the one tensor argument the function writes in place and now returns
+    # (param_writes.py): a call written as a statement rebinds the name handed
+    writes_param: Optional[str] = None
 
 
 @dataclass

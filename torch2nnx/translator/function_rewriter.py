@@ -16,7 +16,7 @@ import libcst as cst
 
 from ..rules.base import Unsupported
 from . import layout as L
-from . import caller_params, returned_origins, shape_reads
+from . import caller_params, param_writes, returned_origins, shape_reads
 from .context import BuildCtx, ClassInfo, FileContext, Summary
 from .fastvisit import FastTransformer
 from .layout import Tag
@@ -79,6 +79,7 @@ class FunctionRewriter(StatementsMixin, ValueReadsMixin, ExpressionsMixin, Calls
         self.build_ctx.cls = cls
         self.build_ctx.in_init = func_name == "__init__"
         self.returns: list[Tag] = []
+        param_writes.begin(self, params)
         self.in_init = func_name == "__init__"
         self.statement_calls: set[int] = set()  # calls that are a whole statement (their value unused)
         self.assign_targets: set[int] = set()  # original nodes assigned to (`p.requires_grad = False`)

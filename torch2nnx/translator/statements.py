@@ -11,7 +11,7 @@ from ..rules import registry
 from ..rules.place_writes import is_layer_attr_read, write_through
 from ..rules.seq_ops import TIED_LINEAR_WEIGHTS, TIED_WEIGHT_NAMES
 from . import layout as L
-from . import module_api, named_members, patch_reshapes, shape_reads, slot_unions
+from . import module_api, named_members, param_writes, patch_reshapes, shape_reads, slot_unions
 from .context import UNKNOWN_MODULE, ModuleRef
 from .decorators import removable_decorator, unused_wrapper_call
 from .imports import dotted
@@ -36,6 +36,7 @@ class StatementsMixin:
             self._attach(updated)
             return cst.RemovalSentinel.REMOVE
         updated = self.inplace_statement(original, updated)
+        updated = param_writes.statement(self, updated)
         if len(updated.body) == 1 and isinstance(updated.body[0], cst.Assign) \
                 and len(updated.body[0].targets) == 1 \
                 and isinstance(updated.body[0].targets[0].target, cst.Name) \
@@ -118,6 +119,7 @@ class StatementsMixin:
                 and self._plain_array(target.value):
             # a local array (or forward's input) is never a Variable: the new value is enough
             new_value = root.args[1].value.with_changes(lpar=[], rpar=[])
+        param_writes.note_write(self, target)
         assign = cst.Assign(targets=[cst.AssignTarget(target=target)], value=new_value)
         if isinstance(target, cst.Name):
             self.env[target.value] = self.tag(updated.body[0].value)
@@ -338,6 +340,7 @@ class StatementsMixin:
         if isinstance(target, cst.Name):
             self.env[target.value] = vt
             self.free_shape_names.pop(target.value, None)
+            param_writes.forget(self, target.value)
         elif isinstance(target, (cst.Tuple, cst.List)):
             shape_reads.note_unpacked(self, vt)
             if vt.kind == L.SHAPE:
