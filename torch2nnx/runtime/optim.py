@@ -400,8 +400,9 @@ class TorchParamGroup:
             return (self._read("b1", "beta1"), self._read("b2", "beta2"))
         if key in TorchParamGroup._names and TorchParamGroup._names[key] in hyper:
             return self._read(TorchParamGroup._names[key], key)
-        if self._key(key) in self._floats():
-            return self._floats()[self._key(key)]
+        kept = self._floats()
+        if self._key(key) in kept:
+            return kept[self._key(key)]
         raise KeyError(key)
 
     def __setitem__(self, key, value):

@@ -444,6 +444,7 @@ class CallsMixin:
         args = list(updated.args)
         bound: dict[str, Tag] = {}
         given: dict[str, Tag] = {}  # the arguments' tags as handed (returned_origins.py)
+        rebound = None  # the caller's name the callee writes in place (param_writes.py)
         if self.any_rank and fname is not None:
             any_rank.mark(self, owner, fname)  # handed on: it may see the other rank too
         for i, a in enumerate(args):
@@ -453,7 +454,7 @@ class CallsMixin:
             if pname is None:
                 continue
             want = s.takes.get(pname)
-            param_writes.on_call(self, s, pname, a)
+            rebound = rebound or param_writes.rebound_name(s, pname, a)
             t = given[pname] = self.tag(a.value)
             if self.is_moved_weight(t):
                 args[i] = self.hand_on_weight(a, t, in_place)
@@ -482,7 +483,5 @@ class CallsMixin:
             ret = bound.get(ret.param, L.UNKNOWN_TAG)
         ret = returned_origins.through_call(self, s, ret, given)
         out = self.set(updated.with_changes(args=args), ret)
-        pending, self._rebind_pending = getattr(self, "_rebind_pending", None), None
-        if pending is not None:
-            self.rebind_calls[id(out)] = pending
+        param_writes.note_call(self, out, rebound)
         return out

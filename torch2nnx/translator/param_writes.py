@@ -45,10 +45,18 @@ def finish(rw, func: cst.FunctionDef, summary, kind: str) -> cst.FunctionDef:
     return func.with_changes(body=body)
 
 
-def on_call(rw, s, pname: str, arg) -> None:
-    """Called for each argument bound in a call of a summarised function."""
-    if getattr(s, "writes_param", None) == pname and isinstance(arg.value, cst.Name):
-        rw._rebind_pending = arg.value.value
+def rebound_name(s, pname: str, arg) -> str | None:
+    """The caller's name that ``arg``, handed for ``pname`` to the function
+    summarised ``s``, rebinds: a plain name handed for the argument it writes."""
+    if s.writes_param == pname and isinstance(arg.value, cst.Name):
+        return arg.value.value
+    return None
+
+
+def note_call(rw, call, name: str | None) -> None:
+    """``call`` (the rewritten node) rebinds ``name`` where it stands as a statement."""
+    if name is not None:
+        rw.rebind_calls[id(call)] = name
 
 
 def statement(rw, updated):

@@ -63,12 +63,10 @@ def state_dict_entries(model, layers, named_layers):
     out, foreign = [], []
 
     def walk(node, prefix):
-        # subclasses of NNX layers (a translated LayerNorm2d) port as their layer
-        table = named_layers.get(type(node).__name__) if type(node) not in layers else layers[type(node)]
-        if table is None:
-            # a subclass of a layer or of a helper layer (TorchBatchNorm, matched by name)
-            table = next((layers[c] if c in layers else named_layers[c.__name__] for c in type(node).__mro__
-                          if c in layers or c.__name__ in named_layers), None)
+        # the layer's own table, else the nearest base's: subclasses of NNX layers (a
+        # translated LayerNorm2d) and of helper layers (TorchBatchNorm, by name) port as it
+        table = next((layers[c] if c in layers else named_layers[c.__name__] for c in type(node).__mro__
+                      if c in layers or c.__name__ in named_layers), None)
         covered = set()
         if table is not None:
             for tname, attr, transform in table:
