@@ -80,5 +80,13 @@ def _check_constant(rule, ex, tmp_path):
         assert j_value is nnx.Module
     elif t_value is torch.optim.Optimizer:
         assert j_value is nnx.Optimizer
-    else:
+    elif type(t_value).__name__ == "tensortype":
+        assert j_value is jax.Array  # the legacy typed classes (torch.LongTensor)
+    elif t_value in (torch.device, torch.dtype):
+        import jax.numpy as jnp
+
+        assert j_value is {torch.device: jax.Device, torch.dtype: jnp.dtype}[t_value]
+    elif isinstance(t_value, float):
         assert (math.isnan(t_value) and math.isnan(j_value)) or t_value == j_value
+    else:
+        assert t_value == j_value  # typing's special forms (torch.jit.Final is typing.Final)

@@ -28,7 +28,20 @@ RULES = [const(f"torch.{k}", v, (Example(f"torch.{k}", ()),), _INT64_NOTE if k i
     const("torch.pi", "math.pi", (Example("torch.pi", ()),)),
     const("torch.inf", "math.inf", (Example("torch.inf", ()),)),
     const("torch.nan", "math.nan", (Example("torch.nan", ()),)),
-]
+] + [
+    # the legacy typed tensor classes, in annotations (transformers' ``input_ids:
+    # torch.LongTensor``): an array; the dtype is not part of jax.Array's type
+    const(f"torch.{k}Tensor", "jax.Array", (Example(f"torch.{k}Tensor", ()),))
+    for k in ("Float", "Double", "Half", "BFloat16", "Long", "Int", "Short", "Char", "Byte", "Bool")
+] + [
+    # devices and dtypes in signatures (``device: Optional[torch.device] = None``)
+    const("torch.device", "jax.Device", (Example("torch.device", ()),),
+          note="as a type; devices passed to factories and .to() are dropped"),
+    const("torch.dtype", "jnp.dtype", (Example("torch.dtype", ()),)),
+    # TorchScript's annotations: their typing meaning
+    const("torch.jit.Final", "typing.Final", (Example("torch.jit.Final", ()),)),
+] + [const(f"torch.jit.annotations.{k}", f"typing.{k}", (Example(f"torch.jit.annotations.{k}", ()),))
+     for k in ("List", "Tuple", "Dict", "Optional", "Any")]
 
 
 def _finfo(kind):

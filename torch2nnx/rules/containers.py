@@ -40,6 +40,15 @@ def _parameter(a, ctx):
     return f"{frozen}({a.src('data')})"
 
 
+def _buffer(a, ctx):
+    """``self.x = nn.Buffer(t, persistent=...)``: what ``register_buffer`` makes."""
+    persistent = a.value("persistent")
+    if persistent not in (True, False):
+        raise Unsupported("T2N004", "nn.Buffer with a computed persistent flag")
+    data = a.src("data") if a.given("data") and a.src("data") != "None" else "jnp.zeros((0,))"
+    return f"{ctx.buffer_class(persistent)}({data})"
+
+
 def _identity(a, ctx):
     return "(lambda x: x)"
 
@@ -62,6 +71,10 @@ RULES = [
          examples=(Example("nn.Parameter(torch.randn(4) * 0.5)", (), expect="nnx.Param(", where="init", compare="shape"),
                    Example("nn.Parameter(torch.ones(2, 3))", (), expect="nnx.Param(", where="init"),
                    Example("nn.Parameter(torch.ones(3) * 2, requires_grad=False)", (), expect="FrozenParam(",
+                           where="init"))),
+    Rule("torch.nn.Buffer", "data=None, *, persistent=True", _buffer, layout=Layout("source", tensors=("data",)),
+         examples=(Example("nn.Buffer(torch.arange(6.0).reshape(2, 3))", (), expect="Buffer(", where="init"),
+                   Example("nn.Buffer(torch.ones(3) * 2, persistent=False)", (), expect="NonPersistentBuffer(",
                            where="init"))),
     Rule("torch.nn.parameter.Parameter", "data=None, requires_grad=True", _parameter, layout=Layout("source", tensors=("data",)),
          examples=(Example("nn.parameter.Parameter(torch.ones(3))", (), expect="nnx.Param(", where="init"),)),

@@ -10,6 +10,7 @@ from .variable_reads import read_values, variable_attrs
 from . import layout as L
 from . import param_writes
 from .body_support import code, expr
+from .class_annotations import rewrite_annotations
 from .function_rewriter import FunctionRewriter
 from .context import ClassInfo, FileContext, Summary
 from .fastvisit import FastTransformer, FastVisitor
@@ -440,7 +441,7 @@ def rewrite_class(f: FileContext, info: ClassInfo, builder_methods: set[str]) ->
             f.todo_count += 1
         else:
             bases.append(b)
-    body = list(node.body.body)
+    body = rewrite_annotations(f, list(node.body.body))
     info.stateless = []
     if info.container in ("named", "sequential"):
         info.elements = ()  # filled again by this round's __init__ (super().__init__(*layers), add_module)

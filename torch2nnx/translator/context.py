@@ -271,6 +271,12 @@ class BuildCtx:
             return self.rngs
         return self.module_rngs()
 
+    def buffer_class(self, persistent: bool) -> str:
+        """The Variable class a buffer is held in (emitted into the output file)."""
+        name = "Buffer" if persistent else "NonPersistentBuffer"
+        self.fctx.buffers.add(name)
+        return name
+
     def helper(self, name: str) -> str:
         """Ask for a runtime helper to be emitted into the output file. Where the
         source binds that name itself (timm's ``flatten: bool`` parameter next to

@@ -22,6 +22,7 @@ IMPORTS = {
     "np": "import numpy as np",
     "nnx": "from flax import nnx",
     "optax": "import optax",
+    "typing": "import typing",
     "weakref": "import weakref",
 }
 
@@ -109,7 +110,7 @@ BUFFER_CLASSES = {
 
 
 # the order generated import lines are written in
-IMPORT_ORDER = ("functools", "math", "weakref", "einops", "jax", "jnp", "np", "nnx", "optax")
+IMPORT_ORDER = ("functools", "math", "typing", "weakref", "einops", "jax", "jnp", "np", "nnx", "optax")
 
 
 def import_lines(needed, have=()) -> list[str]:

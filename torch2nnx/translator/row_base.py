@@ -67,6 +67,9 @@ class _Ctx:
     def module_rngs(self) -> str:
         raise Unsupported("T2N005", "draws random numbers")
 
+    def buffer_class(self, persistent: bool) -> str:
+        raise Unsupported("T2N004", "a buffer outside a translated file")
+
 
 def _build(rule: Rule, given: dict[str, str], extra: dict[str, str] | None = None) -> str:
     return rule.build(Args(rule.params, dict(given), [], dict(extra or {})), _Ctx())
