@@ -12,6 +12,8 @@ label smoothing, BCE's log clamp at -100).
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+import optax
 
 
 def loss_reduce(x, reduction):
@@ -155,6 +157,37 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, reduction="mean"):
 def margin_ranking_loss(input1, input2, target, margin=0.0, reduction="mean"):
     """F.margin_ranking_loss."""
     return loss_reduce(jnp.maximum(-target * (input1 - input2) + margin, 0.0), reduction)
+
+
+def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean", zero_infinity=False):
+    """F.ctc_loss through optax.ctc_loss: log-probabilities (T, N, C) or (T, C),
+    padded (N, S) targets (or torch's concatenated 1-D targets, whose lengths
+    must then be known: not under jit). 'mean' divides each loss by its target
+    length, as torch does. An impossible alignment costs about 1e5 per step
+    here (optax's log epsilon) where torch gives inf: ``zero_infinity`` zeroes
+    losses over 1e4 per step."""
+    unbatched = log_probs.ndim == 2
+    if unbatched:
+        log_probs, targets = log_probs[:, None], jnp.reshape(targets, (1, -1))
+        input_lengths, target_lengths = jnp.reshape(input_lengths, (1,)), jnp.reshape(target_lengths, (1,))
+    n = log_probs.shape[1]
+    input_lengths = jnp.broadcast_to(jnp.asarray(input_lengths), (n,))
+    target_lengths = jnp.broadcast_to(jnp.asarray(target_lengths), (n,))
+    if targets.ndim == 1:  # concatenated: cut by the (concrete) lengths and pad
+        lengths = np.asarray(target_lengths)
+        ends = np.cumsum(lengths)
+        width = max(int(lengths.max()), 1)
+        targets = jnp.stack([jnp.pad(targets[e - l:e], (0, width - l)) for e, l in zip(ends, lengths)])
+    logits = jnp.moveaxis(log_probs, 0, 1)
+    t, s = logits.shape[1], targets.shape[1]
+    logit_pad = (jnp.arange(t)[None] >= input_lengths[:, None]).astype(logits.dtype)
+    label_pad = (jnp.arange(s)[None] >= target_lengths[:, None]).astype(logits.dtype)
+    loss = optax.ctc_loss(logits, logit_pad, targets.astype(jnp.int32), label_pad, blank_id=blank)
+    if zero_infinity:
+        loss = jnp.where(loss > 1e4 * jnp.maximum(input_lengths, 1), 0.0, loss)
+    if reduction == "mean":
+        return jnp.mean(loss / jnp.maximum(target_lengths, 1).astype(loss.dtype))
+    return loss_reduce(loss[0] if unbatched else loss, reduction)
 
 
 # Training steps (translator/train_steps.py): torch.nn.utils' gradient clipping
