@@ -80,6 +80,8 @@ def _check_constant(rule, ex, tmp_path):
         assert j_value is nnx.Module
     elif t_value is torch.optim.Optimizer:
         assert j_value is nnx.Optimizer
+    elif t_value is torch.nn.Parameter:
+        assert j_value is nnx.Param
     elif type(t_value).__name__ == "tensortype":
         assert j_value is jax.Array  # the legacy typed classes (torch.LongTensor)
     elif t_value in (torch.device, torch.dtype):

@@ -23,6 +23,9 @@ RULES = [const(f"torch.{k}", v, (Example(f"torch.{k}", ()),), _INT64_NOTE if k i
          for k, v in _DTYPES.items()] + [
     const("torch.Tensor", "jax.Array", (Example("torch.Tensor", ()),)),
     const("torch.nn.Module", "nnx.Module", (Example("nn.Module", ()),)),
+    # in annotations (``self.rel_pos: Optional[nn.Parameter] = None``); calls have their own row
+    const("torch.nn.Parameter", "nnx.Param", (Example("nn.Parameter", ()),)),
+    const("torch.nn.parameter.Parameter", "nnx.Param", (Example("nn.parameter.Parameter", ()),)),
     # an optimizer in annotations (the seed guide's ``optimizer: optim.Optimizer``)
     const("torch.optim.Optimizer", "nnx.Optimizer", (Example("torch.optim.Optimizer", ()),)),
     const("torch.pi", "math.pi", (Example("torch.pi", ()),)),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from ..rules.tensor_names import TENSOR_ATTRIBUTES
 from ..rules import registry
 from ..rules.base import PLAIN, Rule, Unsupported, parse_params
 from . import layout as L
@@ -190,8 +191,14 @@ class CallsMixin:
                         return self.set(updated, L.UNKNOWN_TAG)
                     return self.apply_rule(original, rule, [operand(recv, self._operand_parens)] + pos, kw,
                                            [recv] + nodes)
-                if rule is None and rt.kind == L.TENSOR and not mname.startswith("_"):
+                if rule is None and rt.kind == L.TENSOR and mname in TENSOR_ATTRIBUTES:
                     self.todo(original, "T2N001", f"Tensor.{mname} is not supported")
+                    return self.set(updated, L.UNKNOWN_TAG)
+                if rule is None and mname not in TENSOR_ATTRIBUTES and not mname.startswith("_"):
+                    # no tensor has it (``x.keys()``, ``state_dict.pop(k)``): the receiver is no
+                    # tensor, whatever its tag guessed (a parameter's); the call stays
+                    if isinstance(recv, cst.Name) and recv.value in self.env:
+                        self.env[recv.value] = L.OTHER_TAG
                     return self.set(updated, L.UNKNOWN_TAG)
             if isinstance(recv, cst.Name) and recv.value == "self" and self.cls is not None:
                 return self.call_self_method(original, updated, mname)
