@@ -87,3 +87,47 @@ def test_weight_filled_in_place_and_read_for_its_value(tmp_path):
     result, tmod, jmod, wmod = translate_files(INIT_AND_USE, tmp_path)
     assert "torch_weight(" in result.code and "torch_array(" in result.code, result.code
     run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 3, 8, 8)], jit=True)
+
+
+HANDED_TO_FUNCTION = '''
+import torch
+from torch import nn
+
+
+def _bias(table: torch.Tensor, index: torch.Tensor, n: int) -> torch.Tensor:
+    return table[index].view(n * n, n * n, -1).permute(2, 0, 1)
+
+
+def _init_(t: torch.Tensor) -> None:
+    with torch.no_grad():
+        t.mul_(0.5)
+
+
+class M(nn.Module):
+    def __init__(self, n: int = 3, heads: int = 2):
+        super().__init__()
+        self.n = n
+        self.table = nn.Parameter(torch.randn((2 * n - 1) ** 2, heads) * 0.1)
+        coords = torch.stack(torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")).flatten(1)
+        rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + (n - 1)
+        self.register_buffer("index", (rel[..., 0] * (2 * n - 1) + rel[..., 1]).flatten(), persistent=False)
+
+    def reset(self):
+        _init_(self.table)  # written in place: handed as the Variable itself
+
+    def forward(self, x):
+        return x + _bias(self.table, self.index, self.n)
+'''
+
+
+def test_variables_handed_to_a_plain_function_are_read_as_values(tmp_path):
+    """torchvision's Swin hands a parameter and an index buffer to a module-level
+    function that indexes one with the other: under nnx.jit a Variable used as an
+    index raised ("Triggering __jax_array__() during abstractification"). Arguments
+    of the run's plain functions are read as values, except where the function
+    writes the argument in place (it must get the Variable)."""
+    result, tmod, jmod, wmod = translate_files(HANDED_TO_FUNCTION, tmp_path)
+    assert "_bias(self.table[...], self.index[...], self.n)" in result.code.replace("\n", "").replace("    ", "")
+    assert "_init_(self.table)" in result.code
+    x = np.random.default_rng(0).standard_normal((2, 2, 9, 9)).astype(np.float32)
+    run_parity(result, tmod, jmod, wmod, "M", [x], jit=True)

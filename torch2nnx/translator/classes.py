@@ -6,7 +6,7 @@ from __future__ import annotations
 import libcst as cst
 
 from .pytree_attrs import data_slots
-from .variable_reads import read_values, variable_attrs
+from .variable_reads import read_values, value_functions, variable_attrs
 from . import layout as L
 from . import param_writes
 from .body_support import code, expr
@@ -468,7 +468,7 @@ def rewrite_class(f: FileContext, info: ClassInfo, builder_methods: set[str]) ->
         needs = name == "__init__" or name in builder_methods
         new_fn, summary = rewrite_function(f, fn, info, needs_rngs=needs, kind=kind)
         if kind == "method":
-            new_fn = read_values(new_fn, variables)
+            new_fn = read_values(new_fn, variables, value_functions(f))
         if name in builder_methods:
             f.builder_returns[(info.name, name)] = summary.returns
         if name == "__init__" and function_base and not _uses_name(new_fn.body, "rngs"):

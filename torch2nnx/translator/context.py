@@ -56,6 +56,8 @@ class Summary:
     # the one tensor argument the function writes in place and now returns
     # (param_writes.py): a call written as a statement rebinds the name handed
     writes_param: Optional[str] = None
+    # every argument it writes in place (a Variable handed to it must stay one)
+    writes_params: frozenset = frozenset()
 
 
 @dataclass

@@ -33,6 +33,7 @@ def forget(rw, name: str) -> None:
 
 def finish(rw, func: cst.FunctionDef, summary, kind: str) -> cst.FunctionDef:
     """The function returns the one argument it writes (and says so in its summary)."""
+    summary.writes_params = frozenset(rw.written_params)
     if kind == "init" or len(rw.written_params) != 1 or rw.returns:
         return func
     name = next(iter(rw.written_params))

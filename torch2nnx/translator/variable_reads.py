@@ -9,6 +9,9 @@ __jax_array__() during abstractification"). In methods other than
 where it is
 
 - an argument of a ``jax.*`` call (``jnp`` functions convert Variables themselves),
+- an argument of a plain function of the run that does not write it in place
+  (torchvision's ``_get_relative_position_bias(self.table, self.index, ...)``
+  indexes one with the other),
 - an index of a subscript,
 - the value bound to a local name (``weight = self.filt``), which then goes
   anywhere.
@@ -75,15 +78,16 @@ def _value(node):
 
 
 class VariableReads(FastTransformer):
-    def __init__(self, names: set[str]):
+    def __init__(self, names: set[str], functions=frozenset()):
         self.names = names
+        self.functions = functions
 
     def _wrap(self, node):
         return _value(node) if _self_attr(node) in self.names else node
 
     def leave_Call(self, original, updated):
         callee = dotted(updated.func)
-        if callee is None or not callee.startswith("jax."):
+        if callee is None or not (callee.startswith("jax.") or callee in self.functions):
             return updated
         args = [a.with_changes(value=self._wrap(a.value)) for a in updated.args]
         return updated.with_changes(args=args)
@@ -99,8 +103,16 @@ class VariableReads(FastTransformer):
         return updated
 
 
-def read_values(func: cst.FunctionDef, names: set[str]) -> cst.FunctionDef:
-    """``func`` (a translated method) with its Variable reads as values where JAX needs them."""
+def read_values(func: cst.FunctionDef, names: set[str], functions=frozenset()) -> cst.FunctionDef:
+    """``func`` (a translated method) with its Variable reads as values where JAX needs them;
+    ``functions``: the plain functions whose arguments are read as values too."""
     if not names:
         return func
-    return func.with_changes(body=VariableReads(names).walk(func.body))
+    return func.with_changes(body=VariableReads(names, functions).walk(func.body))
+
+
+def value_functions(f) -> set[str]:
+    """The run's plain functions (this file's and imported ones) that write no argument
+    in place: a Variable handed to one may be read as its value."""
+    summaries = {**f.external_functions, **f.functions}
+    return {n for n, s in summaries.items() if s is not None and not s.writes_params}
