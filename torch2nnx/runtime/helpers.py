@@ -2041,3 +2041,27 @@ def torch_order_layer(layer, x, *args, **kwargs):
         y = layer(jnp.moveaxis(x, 1, -1), *args, **kwargs)
         return jnp.moveaxis(y, -1, 1) if getattr(y, "ndim", 0) == x.ndim else y
     return layer(x, *args, **kwargs)
+
+
+def median_with_indices(x, axis, keepdims=False):
+    """torch.median(x, dim): the lower of the two middle values (not their mean,
+    as jnp.median takes) and its index."""
+    k = (x.shape[axis] - 1) // 2
+    index = jnp.take(jnp.argsort(x, axis=axis, stable=True), jnp.array([k]), axis=axis)
+    values = jnp.take_along_axis(x, index, axis=axis)
+    if not keepdims:
+        values, index = jnp.squeeze(values, axis), jnp.squeeze(index, axis)
+    return values, index
+
+
+def cumulative_extreme(x, axis, largest=True):
+    """torch.cummax / cummin: (values, indices) of the running extreme; on a tie the
+    later index, as torch's."""
+    axis = axis % x.ndim
+    index = jax.lax.broadcasted_iota(jnp.int32, x.shape, axis)
+
+    def combine(a, b):
+        take = b[0] >= a[0] if largest else b[0] <= a[0]
+        return jnp.where(take, b[0], a[0]), jnp.where(take, b[1], a[1])
+
+    return jax.lax.associative_scan(combine, (x, index), axis=axis)
