@@ -1,0 +1,1 @@
+"""torch's scatter and index updates over jnp's ``.at[...]``."""

@@ -1,0 +1,1 @@
+"""torch's random functions drawing from an nnx.Rngs stream's keys."""
