@@ -106,11 +106,16 @@ TABLE = {
                        ("input", "mask", "source"), (
         ("x.masked_scatter(y > 0, z)", (X, Y, "float32[5,5]")),
         ("x.masked_scatter(y[0] > 0, z)", (X, Y, "float32[30]")))),
-    "put": ("index, source, accumulate=False", _helper("put", ("input", "index", "source"), ("accumulate",)),
+    "put": ("index, source, accumulate=False", _helper("flat_put", ("input", "index", "source"), ("accumulate",)),
             ("input", "index", "source"), (
         ("x.put(y.flatten().topk(4)[1], z)", (X, Y, "float32[4]")),
         ("x.put(y, z, accumulate=True)", (X, "int32[2,3]:0:20", "float32[6]")))),
 }
+
+
+# method names common on other objects (a queue's put, matplotlib's scatter): rewritten
+# only on a receiver known to be a tensor
+_COMMON = ("scatter", "put")
 
 
 def _fn_example(src):
@@ -128,12 +133,14 @@ def _rows():
         calls.append(Rule(f"torch.{name}", "input, " + sig + out, build, layout=layout,
                           examples=tuple(Example(_fn_example(e.torch), e.inputs) for e in method_examples
                                          if e.torch.startswith(f"x.{name}("))))
-        methods.append(Rule(f"Tensor.{name}", "input, " + sig, build, layout=layout, examples=method_examples))
+        methods.append(Rule(f"Tensor.{name}", "input, " + sig, build, layout=layout, examples=method_examples,
+                            ambiguous=name in _COMMON))
         in_place = tuple(Example(e.torch.replace(f"x.{name}(", f"x.{name}_(", 1), e.inputs)
                          for e in method_examples if e.torch.startswith(f"x.{name}("))
         # as a statement: the receiver is rebound to the update
         in_place += (Example(in_place[0].torch, in_place[0].inputs, where="stmt"),)
-        methods.append(Rule(f"Tensor.{name}_", "input, " + sig, inplace(build), layout=layout, examples=in_place))
+        methods.append(Rule(f"Tensor.{name}_", "input, " + sig, inplace(build), layout=layout, examples=in_place,
+                            ambiguous=name in _COMMON))
     return calls, methods
 
 
@@ -148,7 +155,7 @@ RULES += [
                    Example("torch.take_along_dim(x, y)", (X, "int32[7]:0:20")))),
 ]
 METHODS += [
-    Rule("Tensor.take", "input, index", _take, layout=_plain("input", "index"),
+    Rule("Tensor.take", "input, index", _take, layout=_plain("input", "index"), ambiguous=True,
          examples=(Example("x.take(y)", (X, "int32[3]:0:20")),)),
     Rule("Tensor.take_along_dim", "input, indices, dim=None", _take_along_dim, layout=_plain("input", "indices"),
          examples=(Example("x.take_along_dim(y, 1)", (X, "int32[4,2]:0:5")),)),

@@ -4,7 +4,7 @@
 Factorisations are unique only up to signs (eigenvectors, singular vectors, QR's
 columns): their examples compare invariant quantities (reconstructions, values)."""
 
-from .base import PLAIN, Example, Layout, Rule, Unsupported, dims
+from .base import Example, Layout, Rule, Unsupported, dims
 from .util import call, reject
 
 

@@ -5,8 +5,8 @@ module's own Rngs (its ``sample`` stream; a plain function gains an ``rngs``
 parameter). The numbers differ from torch's; the examples compare distributions
 (moments and range of a large draw)."""
 
-from .base import ELEMENTWISE, PLAIN, SOURCE, Example, Layout, Rule, Unsupported
-from .methods import inplace
+from .base import ELEMENTWISE, SOURCE, Example, Layout, Rule, Unsupported
+from .methods import _no_generator, inplace
 from .util import call
 
 
@@ -17,13 +17,15 @@ def random_key(ctx) -> str:
     return f"{ctx.module_rngs()}.sample()"
 
 
-def _no_generator(a):
-    if a.given("generator") and a.src("generator") != "None":
-        raise Unsupported("T2N005", "a torch.Generator has no NNX equivalent; randomness comes from nnx.Rngs")
-
-
 def _dtype(a, default=None):
     return a.src("dtype") if a.given("dtype") and a.src("dtype") != "None" else default
+
+
+def _drawn(helper, parts, a, ctx):
+    """A call of a runtime draw, ``dtype=`` passed on where given."""
+    if _dtype(a):
+        parts.append(f"dtype={_dtype(a)}")
+    return call(ctx.helper(helper), parts)
 
 
 def _bounds(a, star):
@@ -49,10 +51,7 @@ def _randint(a, ctx):
     else:
         raise Unsupported("T2N002", "torch.randint without a size")
     low, high = _bounds(a, star)
-    parts = [random_key(ctx), low, high, size]
-    if _dtype(a):
-        parts.append(f"dtype={_dtype(a)}")
-    return call(ctx.helper("random_randint"), parts)
+    return _drawn("random_randint", [random_key(ctx), low, high, size], a, ctx)
 
 
 def _randint_like(a, ctx):
@@ -82,9 +81,7 @@ def _normal(a, ctx):
     parts = [random_key(ctx), a.src("mean"), a.src("std")]
     if a.given("size") and a.src("size") != "None":
         parts.append(f"size={a.src('size')}")
-    if _dtype(a):
-        parts.append(f"dtype={_dtype(a)}")
-    return call(ctx.helper("random_normal"), parts)
+    return _drawn("random_normal", parts, a, ctx)
 
 
 def _poisson(a, ctx):

@@ -96,8 +96,7 @@ def random(kind):
         # callers for an image's, where its refusal leaves the module's input as it is
         if not ctx.rngs_available:
             raise Unsupported("T2N005", f"torch.{kind} outside __init__: pass an nnx.Rngs stream explicitly")
-        if a.given("generator") and a.src("generator") != "None":
-            raise Unsupported("T2N005", "a torch.Generator has no NNX equivalent; randomness comes from nnx.Rngs")
+        methods._no_generator(a)
         shape = a.shape()
         dtype = f", dtype={a.src('dtype')}" if a.given("dtype") else ""
         fn = "normal" if kind == "randn" else "uniform"

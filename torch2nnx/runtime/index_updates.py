@@ -32,7 +32,7 @@ def scatter(input, dim, index, src, reduce=None):
     raise ValueError(f"scatter: reduce={reduce!r} (torch takes 'add' or 'multiply')")
 
 
-def _identity(reduce, dtype):
+def scatter_identity(reduce, dtype):
     """The value a reduction starts from where torch leaves the input out (include_self=False)."""
     if reduce in ("sum", "mean"):
         return 0
@@ -53,7 +53,7 @@ def scatter_reduce(input, dim, index, src, reduce, include_self=True):
         raise ValueError(f"scatter_reduce: reduce={reduce!r}")
     idx = scatter_index(index, dim)
     value = scatter_source(src, index, input.dtype)
-    base = input if include_self else input.at[idx].set(_identity(reduce, input.dtype))
+    base = input if include_self else input.at[idx].set(scatter_identity(reduce, input.dtype))
     if reduce != "mean":
         return getattr(base.at[idx], at_method[reduce])(value)
     total = base.at[idx].add(value)
@@ -63,7 +63,7 @@ def scatter_reduce(input, dim, index, src, reduce, include_self=True):
     return jnp.where(count > 0, mean, input)
 
 
-def _along(ndim, dim, index):
+def index_along(ndim, dim, index):
     idx = [slice(None)] * ndim
     idx[dim] = index
     return tuple(idx)
@@ -71,15 +71,15 @@ def _along(ndim, dim, index):
 
 def index_add(input, dim, index, source, alpha=1):
     """torch.index_add: source's slices along ``dim`` added at ``index`` (times alpha)."""
-    return input.at[_along(input.ndim, dim, index)].add(source if alpha == 1 else alpha * source)
+    return input.at[index_along(input.ndim, dim, index)].add(source if alpha == 1 else alpha * source)
 
 
 def index_copy(input, dim, index, source):
-    return input.at[_along(input.ndim, dim, index)].set(source)
+    return input.at[index_along(input.ndim, dim, index)].set(source)
 
 
 def index_fill(input, dim, index, value):
-    return input.at[_along(input.ndim, dim, index)].set(value)
+    return input.at[index_along(input.ndim, dim, index)].set(value)
 
 
 def index_put(input, indices, values, accumulate=False):
@@ -98,7 +98,7 @@ def masked_scatter(input, mask, source):
     return jnp.where(flat, taken.astype(input.dtype), jnp.broadcast_to(input, shape).reshape(-1)).reshape(shape)
 
 
-def put(input, index, source, accumulate=False):
+def flat_put(input, index, source, accumulate=False):
     """torch.put: the input seen flat, ``source``'s elements written (or added) at ``index``."""
     at = jnp.ravel(input).at[jnp.ravel(index)]
     flat = jnp.ravel(source).astype(input.dtype)
