@@ -56,13 +56,6 @@ def _narrow(a, ctx):
     return f"jax.lax.dynamic_slice_in_dim({x}, {start}, {n}, axis={d})"
 
 
-def _take_along_dim(a, ctx):
-    x, i = a.src("input"), a.src("indices")
-    if not a.given("dim") or a.src("dim") == "None":
-        return f"jnp.take_along_axis({x}.reshape(-1), {i}.reshape(-1), axis=0)"
-    return f"jnp.take_along_axis({x}, {i}, axis={a.src('dim')})"
-
-
 def _cross(a, ctx):
     x, y = a.src("input"), a.src("other")
     if a.given("dim") and a.src("dim") != "None":
@@ -177,10 +170,6 @@ RULES = [
     Rule("torch.narrow", "input, dim, start, length", _narrow, layout=dims("dim"),
          examples=(Example("torch.narrow(x, 1, 1, 2)", X2), Example("torch.narrow(x, 1, -3, 2)", X2),
                    Example("torch.narrow(x, 1, 1, 2)", X4, channels_last=True))),
-    Rule("torch.take_along_dim", "input, indices, dim=None", _take_along_dim,
-         layout=Layout("plain", tensors=("input", "indices")),
-         examples=(Example("torch.take_along_dim(x, y, 1)", (F, "int32[3,2]:0:4")),
-                   Example("torch.take_along_dim(x, y)", (F, "int32[5]:0:12")))),
     Rule("torch.cross", "input, other, dim=None", _cross, layout=Layout("plain", tensors=("input", "other")),
          examples=(Example("torch.cross(x, y, dim=1)", ("float32[4,3]", "float32[4,3]")),
                    Example("torch.cross(x, y)", ("float32[3,4]", "float32[3,4]")))),
@@ -249,9 +238,6 @@ METHODS = [
          layout=Layout("plain"), examples=(Example("x.quantile(0.75, 1)", ("float32[3,5]",)),)),
     Rule("Tensor.narrow", "input, dim, start, length", _narrow, layout=dims("dim"),
          examples=(Example("x.narrow(0, 1, 2)", X2), Example("x.narrow(-1, y.shape[0], 2)", (F, "float32[1]")))),
-    Rule("Tensor.take_along_dim", "input, indices, dim=None", _take_along_dim,
-         layout=Layout("plain", tensors=("input", "indices")),
-         examples=(Example("x.take_along_dim(y, dim=0)", (F, "int32[2,4]:0:3")),)),
     Rule("Tensor.cross", "input, other, dim=None", _cross, layout=Layout("plain", tensors=("input", "other")),
          examples=(Example("x.cross(y, -1)", ("float32[4,3]", "float32[4,3]")),)),
     Rule("Tensor.is_floating_point", "input", _is_float,
