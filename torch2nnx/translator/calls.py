@@ -10,7 +10,7 @@ import libcst as cst
 from ..rules import registry
 from ..rules.base import PLAIN, Rule, Unsupported, parse_params
 from . import layout as L
-from . import any_rank, factory_args, held_permutations, module_api, param_writes, returned_origins, shape_reads
+from . import any_rank, factory_args, kept_data, held_permutations, module_api, param_writes, returned_origins, shape_reads
 from .analyze import is_super_reset
 from . import sequence_values
 from .context import UNKNOWN_MODULE, ModuleRef, Summary, module_dict_item
@@ -30,6 +30,12 @@ class CallsMixin:
     """The calls room of FunctionRewriter (function_rewriter.py)."""
 
     def leave_Call(self, original, updated):
+        if kept_data.is_kept_call(self, original):
+            return self.set(updated, kept_data.KEPT_TAG)
+        if isinstance(updated.func, cst.Name) and updated.func.value == "iter":
+            batches = kept_data.converted(self, updated)  # next(iter(loader)): jax batches
+            if batches is not None:
+                return self.set(batches, L.UNKNOWN_TAG)
         func = updated.func
         value = applied_identity(updated)
         if value is not None:  # torch.compile(mode=...)(fn): fn

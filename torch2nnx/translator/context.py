@@ -152,6 +152,8 @@ class FileContext:
         self.plain_classes: set[str] = set()  # classes of the file that are not modules (their instances are no tensors)
         self.function_transposes: dict[str, int] = {}
         self.leftover_names: set[str] = set()  # torch imports still used by marked code
+        self.kept_names: set[str] = set()  # torch imports used by kept torch data code (kept_data.py)
+        self.kept_classes: set[str] = set()  # the file's torch Dataset subclasses, kept as written
         self.origins: dict[int, cst.CSTNode] = {}  # id(translated top-level statement) -> its source statement
         self.calls: dict[int, object] = {}  # id(original node) -> what it calls (analyze.calls_of)
         self.layer_calls: dict[int, tuple] = {}  # id(function) -> (function, calls building layers by use)
@@ -201,6 +203,7 @@ class FileContext:
         self.buffers = set()
         self.todo_count = 0
         self.leftover_names = set()
+        self.kept_names = set()
         self.origins = {}
         self.hints = self.callsites
         self.callsites = dict(self.options.external_hints or {})

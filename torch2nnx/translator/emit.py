@@ -30,7 +30,7 @@ IMPORTS = {
 # small modules of their own (losses.py; optim.py: torch.optim's optimizers and
 # schedulers; resize_checks.py: antialiased resize, torch._assert), one
 # namespace in the generated code
-HELPER_FILES = ("helpers.py", "losses.py", "optim.py", "param_groups.py", "resize_checks.py")
+HELPER_FILES = ("helpers.py", "data_io.py", "losses.py", "optim.py", "param_groups.py", "resize_checks.py")
 
 
 @lru_cache(maxsize=None)
