@@ -88,6 +88,7 @@ class FunctionRewriter(StatementsMixin, ValueReadsMixin, ExpressionsMixin, Calls
         self.layer_calls: set[int] = set()  # calls of factories known by their use (factory_uses)
         # per enclosing def: its parameters that are torch data loaders (kept_data.py)
         self._data_params: list[set[str]] = [kept_data.loader_params(params)]
+        self.seeds_rngs = False  # torch.manual_seed(s) became `rngs = nnx.Rngs(s)` (kept_data.py)
 
     def walk(self, node):
         if self.root is None:

@@ -35,7 +35,33 @@ def is_kept_call(rw, node: cst.Call) -> bool:
 
 
 def is_kept_callee(f, func) -> bool:
-    return kept_module(f.imports.qualify(func)) or (isinstance(func, cst.Name) and func.value in f.kept_classes)
+    q = f.imports.qualify(func)
+    return kept_module(q) or q == "torch.manual_seed" or (isinstance(func, cst.Name) and func.value in f.kept_classes)
+
+
+def keeps_torch(f) -> bool:
+    """The file keeps torch data code (it imports a kept module)."""
+    return any(kept_module(q) for q in f.imports.names.values()) or bool(f.kept_classes)
+
+
+def manual_seed(rw, updated: cst.SimpleStatementLine):
+    """``torch.manual_seed(s)`` as a statement: it seeds what the translation
+    draws from, ``rngs = nnx.Rngs(s)`` (the stream the model constructions
+    after it use: a function's own ``rngs``, or the module-level one), and
+    still seeds torch where the file keeps torch data code (shuffling loaders,
+    random transforms). None for other statements."""
+    if len(updated.body) != 1 or not isinstance(updated.body[0], cst.Expr):
+        return None
+    call = updated.body[0].value
+    if not (isinstance(call, cst.Call) and rw.f.imports.qualify(call.func) == "torch.manual_seed"
+            and len(call.args) == 1 and call.args[0].keyword is None and not call.args[0].star):
+        return None
+    rw.seeds_rngs = True
+    seed = cst.Module([]).code_for_node(call.args[0].value)
+    assign = cst.parse_statement(f"rngs = nnx.Rngs({seed})").body[0]
+    # one line of two statements (the formatter splits it): a module-level statement
+    # is rewritten on its own and must stay one node
+    return updated.with_changes(body=[assign] + (list(updated.body) if keeps_torch(rw.f) else []))
 
 
 def kept_classes(module: cst.Module, f) -> set[str]:

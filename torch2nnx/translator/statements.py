@@ -31,6 +31,10 @@ class StatementsMixin:
         self._stmts.append(node)
 
     def leave_SimpleStatementLine(self, original, updated):
+        seeded = kept_data.manual_seed(self, updated)
+        if seeded is not None:
+            self._attach(updated)
+            return seeded
         if len(updated.body) == 1 and isinstance(updated.body[0], cst.Expr) and _is_drop(updated.body[0].value) \
                 or unused_wrapper_call(self.f, original, updated):
             self._attach(updated)
