@@ -124,6 +124,7 @@ class FileContext:
         self.module_names: set[str] = set()
         self.classes: dict[str, ClassInfo] = {}
         self.builders: set[str] = set()  # module-level functions that build layers
+        self.seeded_builders: set[str] = set()  # of them, those seeding their own rngs (kept_data.py)
         self.class_factories: set[str] = set()  # module-level functions returning layer classes
         # module-level aliases, partials and registries of layer classes (layer_globals.py):
         # name -> ("class" | "registry", the classes it stands for)
@@ -154,6 +155,7 @@ class FileContext:
         self.leftover_names: set[str] = set()  # torch imports still used by marked code
         self.kept_names: set[str] = set()  # torch imports used by kept torch data code (kept_data.py)
         self.kept_classes: set[str] = set()  # the file's torch Dataset subclasses, kept as written
+        self.saves_state = False  # the file calls torch.save / torch.load (state_io.py)
         self.origins: dict[int, cst.CSTNode] = {}  # id(translated top-level statement) -> its source statement
         self.calls: dict[int, object] = {}  # id(original node) -> what it calls (analyze.calls_of)
         self.layer_calls: dict[int, tuple] = {}  # id(function) -> (function, calls building layers by use)

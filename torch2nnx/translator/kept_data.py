@@ -44,6 +44,18 @@ def keeps_torch(f) -> bool:
     return any(kept_module(q) for q in f.imports.names.values()) or bool(f.kept_classes)
 
 
+def seeds_itself(func: cst.FunctionDef, f) -> bool:
+    """A function whose own body (not a branch of it) calls torch.manual_seed:
+    it draws from the stream it seeds (manual_seed below), so its callers
+    need hand it none."""
+    for st in func.body.body:
+        if isinstance(st, cst.SimpleStatementLine) and len(st.body) == 1 and isinstance(st.body[0], cst.Expr) \
+                and isinstance(st.body[0].value, cst.Call) \
+                and f.imports.qualify(st.body[0].value.func) == "torch.manual_seed":
+            return True
+    return False
+
+
 def manual_seed(rw, updated: cst.SimpleStatementLine):
     """``torch.manual_seed(s)`` as a statement: it seeds what the translation
     draws from, ``rngs = nnx.Rngs(s)`` (the stream the model constructions

@@ -19,7 +19,7 @@ from .builder_layouts import exported_builder_returns, import_builder_return, qu
 from .classes import rewrite_class, rewrite_function
 from .context import HELPER_ALIAS, FileContext, Options, Summary
 from .toplevel_names import module_level_names
-from . import kept_data
+from . import kept_data, state_io
 from .train_steps import rewrite_train_steps, source_offsets
 from .emit import (BUFFER_CLASSES, existing_imports, format_code, helper_source, import_lines, insert_point,
                    referenced_helpers, used_modules)
@@ -163,6 +163,7 @@ def _translate_source(source: str, path: str, options: Options, module_name: str
     f.optional_returns = optional_returns(module, f)  # what may be None (optional_values.py)
     f.plain_classes = {s.name.value for s in module.body if isinstance(s, cst.ClassDef)} - set(f.classes)
     f.kept_classes = kept_data.kept_classes(module, f)  # Dataset subclasses: kept as torch code
+    f.saves_state = state_io.uses_save_load(module, f)
     # Rounds: what layouts callers pass is only known after the callers are
     # rewritten, so a second round rewrites callees with those layouts. Stop
     # when the call sites agree with the previous round.
