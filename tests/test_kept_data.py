@@ -84,3 +84,13 @@ def test_dataset_subclass_and_loader_are_kept_and_batches_converted(tmp_path):
         want = tmod.first_logits(t_model, tmod.loader_of(4)).numpy()
     np.testing.assert_allclose(np.asarray(jmod.first_logits(j_model, jmod.loader_of(4))), want,
                                rtol=1e-4, atol=1e-4)
+
+
+def test_coverage_lists_data_pipelines_as_kept(tmp_path):
+    from torch2nnx.coverage import KEPT, scan
+
+    (tmp_path / "train.py").write_text(CNN)
+    cov = scan([tmp_path / "train.py"], display=lambda p: p.name)
+    assert cov.apis["torch.utils.data.DataLoader"].support == KEPT
+    assert cov.apis["torch.utils.data.Dataset"].support == KEPT
+    assert cov.apis["torch.utils.data.DataLoader"].todos == 0

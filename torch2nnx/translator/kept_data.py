@@ -30,7 +30,10 @@ _PASS_THROUGH = ("enumerate", "zip", "iter", "tqdm")
 
 def is_kept_call(rw, node: cst.Call) -> bool:
     """A call of a kept torch data API (``DataLoader(...)``) or of one of the
-    file's Dataset subclasses."""
+    file's Dataset subclasses. torch.manual_seed is script code's: in a
+    model class it stays unsupported."""
+    if rw.cls is not None and rw.f.imports.qualify(node.func) == "torch.manual_seed":
+        return False
     return is_kept_callee(rw.f, node.func)
 
 
@@ -65,7 +68,7 @@ def manual_seed(rw, updated: cst.SimpleStatementLine):
     if len(updated.body) != 1 or not isinstance(updated.body[0], cst.Expr):
         return None
     call = updated.body[0].value
-    if not (isinstance(call, cst.Call) and rw.f.imports.qualify(call.func) == "torch.manual_seed"
+    if rw.cls is not None or not (isinstance(call, cst.Call) and rw.f.imports.qualify(call.func) == "torch.manual_seed"
             and len(call.args) == 1 and call.args[0].keyword is None and not call.args[0].star):
         return None
     rw.seeds_rngs = True
