@@ -94,3 +94,51 @@ def test_coverage_lists_data_pipelines_as_kept(tmp_path):
     assert cov.apis["torch.utils.data.DataLoader"].support == KEPT
     assert cov.apis["torch.utils.data.Dataset"].support == KEPT
     assert cov.apis["torch.utils.data.DataLoader"].todos == 0
+
+
+SCRIPT_LEVEL = '''
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+torch.manual_seed(0)
+loader = DataLoader(TensorDataset(torch.randn(8, 4)), batch_size=4)
+model = Net()
+
+
+def predict(model):
+    return [model(x) for (x,) in loader]
+
+
+def sums(model):
+    total = 0.0
+    for (x,) in loader:
+        total = total + model(x).sum()
+    return total
+'''
+
+
+def test_module_level_loader_read_in_loops_and_comprehensions(tmp_path):
+    import jax
+
+    result, tmod, jmod, wmod = translate_files(SCRIPT_LEVEL, tmp_path)
+    assert "TODO(torch2nnx)" not in result.code, result.code
+    assert result.code.count("from_torch_batches(loader)") == 2
+    t_model, j_model = model_pair(tmod, jmod, wmod, "Net")
+    with torch.no_grad():
+        want = [o.numpy() for o in tmod.predict(t_model)]
+        want_sum = float(tmod.sums(t_model))
+    got = jmod.predict(j_model)
+    assert all(isinstance(o, jax.Array) for o in got)
+    np.testing.assert_allclose(np.stack(got), np.stack(want), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(float(jmod.sums(j_model)), want_sum, rtol=1e-4, atol=1e-4)

@@ -155,6 +155,7 @@ class FileContext:
         self.leftover_names: set[str] = set()  # torch imports still used by marked code
         self.kept_names: set[str] = set()  # torch imports used by kept torch data code (kept_data.py)
         self.kept_classes: set[str] = set()  # the file's torch Dataset subclasses, kept as written
+        self.kept_globals: set[str] = set()  # module-level names bound to kept data objects
         self.saves_state = False  # the file calls torch.save / torch.load (state_io.py)
         self.origins: dict[int, cst.CSTNode] = {}  # id(translated top-level statement) -> its source statement
         self.calls: dict[int, object] = {}  # id(original node) -> what it calls (analyze.calls_of)

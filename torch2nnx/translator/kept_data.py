@@ -107,11 +107,31 @@ def note_params(rw, node: cst.FunctionDef) -> None:
     rw._data_params.append(found)
 
 
+def kept_globals(module: cst.Module, f) -> set[str]:
+    """Module-level names bound to a kept torch data object only
+    (``loader = DataLoader(...)`` in a script's top-level code)."""
+    kept, other = set(), set()
+    for stmt in module.body:
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            continue
+        for small in stmt.body:
+            if isinstance(small, cst.Assign):
+                names = {t.target.value for t in small.targets if isinstance(t.target, cst.Name)}
+                value = small.value
+                ok = isinstance(value, cst.Call) and is_kept_callee(f, value.func)
+                (kept if ok else other).update(names)
+    return kept - other
+
+
 def is_data_source(rw, node) -> bool:
     if rw.tag(node).torch_data:
         return True
-    return isinstance(node, cst.Name) and bool(rw._data_params) and node.value in rw._data_params[-1] \
-        and rw.tag(node).kind != L.MODULE
+    if not isinstance(node, cst.Name) or rw.tag(node).kind == L.MODULE:
+        return False
+    if rw._data_params and node.value in rw._data_params[-1]:
+        return True
+    # a script's module-level loader, read where no local binds the name
+    return node.value in rw.f.kept_globals and node.value not in rw.env
 
 
 def converted(rw, node):

@@ -163,6 +163,7 @@ def _translate_source(source: str, path: str, options: Options, module_name: str
     f.optional_returns = optional_returns(module, f)  # what may be None (optional_values.py)
     f.plain_classes = {s.name.value for s in module.body if isinstance(s, cst.ClassDef)} - set(f.classes)
     f.kept_classes = kept_data.kept_classes(module, f)  # Dataset subclasses: kept as torch code
+    f.kept_globals = kept_data.kept_globals(module, f)  # module-level loaders
     f.saves_state = state_io.uses_save_load(module, f)
     # Rounds: what layouts callers pass is only known after the callers are
     # rewritten, so a second round rewrites callees with those layouts. Stop

@@ -493,7 +493,10 @@ class StatementsMixin:
 
     def leave_CompFor(self, original, updated):
         layers = module_api.layers_of(self, updated.iter)
-        return updated.with_changes(iter=layers) if layers is not None else updated
+        if layers is not None:
+            return updated.with_changes(iter=layers)
+        batches = kept_data.converted(self, updated.iter)  # [model(x) for x, _ in loader]
+        return updated.with_changes(iter=batches) if batches is not None else updated
 
     def returnable(self, node):
         """Returned values: channels-last where torch has channels-first spatial
