@@ -70,7 +70,6 @@ def test_cnn_trainer_with_cosine_schedule_and_evaluation(tmp_path):
 
 
 def test_mlp_sgd_momentum_with_step_lr_per_epoch(tmp_path):
-    import jax.numpy as jnp
     from torch.utils.data import DataLoader, TensorDataset
 
     tmod, jmod, wmod = _translate("train_mlp", tmp_path)
@@ -79,7 +78,7 @@ def test_mlp_sgd_momentum_with_step_lr_per_epoch(tmp_path):
     x, y = rng.standard_normal((24, 6)).astype(np.float32), rng.standard_normal((24, 2)).astype(np.float32)
     loader = DataLoader(TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), batch_size=8)
     t_hist = tmod.fit(t_model, loader)
-    j_hist = jmod.fit(j_model, [(jnp.asarray(xb.numpy()), jnp.asarray(yb.numpy())) for xb, yb in loader])
+    j_hist = jmod.fit(j_model, loader)  # the torch loader itself: its batches converted in the loop
     assert len(t_hist) == 9
     np.testing.assert_allclose(j_hist, t_hist, rtol=1e-4)
     state_matches(wmod, j_model, t_model, 1e-4)

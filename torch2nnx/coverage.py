@@ -19,7 +19,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from .rules import registry
 from .translator.fastvisit import FastVisitor
-from .translator.imports import DROPPED_ROOTS, TORCH_ROOTS, ImportTable, dotted
+from .translator.imports import DROPPED_ROOTS, TORCH_ROOTS, ImportTable, dotted, kept_module
 
 
 YES, NO, KEPT = "yes", "no", "kept"
@@ -59,7 +59,8 @@ def support_of(q: str) -> str:
         return YES
     # torchvision's and einops' own plumbing (weights enums, utilities) stays
     # imported from the original package; torch itself must be translated
-    return NO if q.split(".")[0] in DROPPED_ROOTS else KEPT
+    # torch's data pipelines (torch.utils.data) are kept as torch code too
+    return NO if q.split(".")[0] in DROPPED_ROOTS and not kept_module(q) else KEPT
 
 
 class _Uses(FastVisitor):

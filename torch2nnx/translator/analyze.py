@@ -329,6 +329,9 @@ def find_builders(module: cst.Module, f: FileContext) -> dict[str, set[str]]:
 
     classes = set(f.classes)
     external = {n for n, k in f.external.items() if k != "random"}  # random functions build nothing
+    # functions seeding their own stream (torch.manual_seed): callers hand them no rngs
+    from .kept_data import seeds_itself
+    f.seeded_builders = {s.name.value for s in module.body if isinstance(s, cst.FunctionDef) and seeds_itself(s, f)}
 
     # functions of other files taking rngs: handed on as values, ours are bound
     handed_on = {n for n, k in f.external.items() if k in ("builder", "random") and "." not in n}
@@ -342,9 +345,9 @@ def find_builders(module: cst.Module, f: FileContext) -> dict[str, set[str]]:
             return True  # m.init_weights() on a module of unknown class: it takes rngs
         if cls is not None and fname in by_name:
             return True  # every method of that name takes rngs, whatever its receiver's class
-        if c.layers or (c.names & classes) or (c.names & builders) or (c.names & external):
+        if c.layers or (c.names & classes) or (c.names & (builders - f.seeded_builders)) or (c.names & external):
             return True
-        if c.refs & builders or c.values & handed_on:
+        if c.refs & (builders - f.seeded_builders) or c.values & handed_on:
             return True  # hands a layer-building function on (it gets our rngs bound)
         if c.names & fparams.get((cls, fname) if cls else fname, set()):
             return True

@@ -11,7 +11,7 @@ from ..rules.tensor_names import TENSOR_ATTRIBUTES
 from ..rules import registry
 from ..rules.base import PLAIN, Rule, Unsupported, parse_params
 from . import layout as L
-from . import any_rank, factory_args, held_permutations, module_api, param_writes, returned_origins, shape_reads
+from . import any_rank, factory_args, kept_data, state_io, held_permutations, module_api, param_writes, returned_origins, shape_reads
 from .analyze import is_super_reset
 from . import sequence_values
 from .context import UNKNOWN_MODULE, ModuleRef, Summary, module_dict_item
@@ -31,6 +31,15 @@ class CallsMixin:
     """The calls room of FunctionRewriter (function_rewriter.py)."""
 
     def leave_Call(self, original, updated):
+        if kept_data.is_kept_call(self, original):
+            return self.set(updated, kept_data.KEPT_TAG)
+        saved = state_io.rewrite(self, original, updated)
+        if saved is not None:  # torch.save / torch.load and the state dicts they carry
+            return saved
+        if isinstance(updated.func, cst.Name) and updated.func.value == "iter":
+            batches = kept_data.converted(self, updated)  # next(iter(loader)): jax batches
+            if batches is not None:
+                return self.set(batches, L.UNKNOWN_TAG)
         func = updated.func
         value = applied_identity(updated)
         if value is not None:  # torch.compile(mode=...)(fn): fn
@@ -214,7 +223,9 @@ class CallsMixin:
                 updated = self.weights_handed_on(updated, id(original) in self.statement_calls)
             if name in self.f.builders:
                 ret = self.f.builder_returns.get((None, name))
-                return self.set(self.add_rngs(updated), ret if ret is not None else
+                # one seeding its own stream (torch.manual_seed) is handed none
+                built = updated if name in self.f.seeded_builders else self.add_rngs(updated)
+                return self.set(built, ret if ret is not None else
                                 Tag(L.MODULE, module=UNKNOWN_MODULE))
             if name in self.f.random_functions:
                 # it draws random numbers: hand it our stream (self.rngs in a module)

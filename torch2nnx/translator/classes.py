@@ -8,7 +8,7 @@ import libcst as cst
 from .pytree_attrs import data_slots
 from .variable_reads import read_values, value_functions, variable_attrs
 from . import layout as L
-from . import param_writes
+from . import kept_data, param_writes
 from .body_support import code, expr
 from .class_annotations import rewrite_annotations
 from .function_rewriter import FunctionRewriter
@@ -34,12 +34,12 @@ def param_names(func: cst.FunctionDef) -> list[str]:
     return names
 
 
-def add_rngs_param(func: cst.FunctionDef, annotate: bool = True) -> cst.FunctionDef:
+def add_rngs_param(func: cst.FunctionDef, annotate: bool = True, optional: bool = False) -> cst.FunctionDef:
     p = func.params
     if any(x.name.value == "rngs" for x in list(p.params) + list(p.kwonly_params)):
         return func
-    ann = cst.Annotation(expr("nnx.Rngs")) if annotate else None
-    new = cst.Param(cst.Name("rngs"), annotation=ann)
+    ann = cst.Annotation(expr("nnx.Rngs | None" if optional else "nnx.Rngs")) if annotate else None
+    new = cst.Param(cst.Name("rngs"), annotation=ann, default=cst.Name("None") if optional else None)
     star = p.star_arg
     if star is cst.MaybeSentinel.DEFAULT or star is None:
         star = cst.ParamStar()
@@ -204,6 +204,8 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
         tags[pname] = factory_args.param_tag(f, cls, pname, classes) if kind == "init" else L.Tag(
             L.MODULE, module=ModuleRef("factory", elements=tuple(ModuleRef("class", cls=c) for c in classes)))
     for param in list(func.params.params) + list(func.params.kwonly_params):
+        if param.annotation is not None and kept_data.is_kept_callee(f, param.annotation.annotation):
+            tags[param.name.value] = kept_data.KEPT_TAG  # `loader: DataLoader`: batches converted where read
         # `model: nn.Module` (torchvision's _load_state_dict): a translated model
         if param.annotation is not None and f.imports.qualify(param.annotation.annotation) == "torch.nn.Module":
             tags[param.name.value] = L.Tag(L.MODULE, module=UNKNOWN_MODULE)
@@ -252,7 +254,8 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
         body = _map_super_inits(body, super_init)
     func = func.with_changes(body=body)
     if needs_rngs:
-        func = add_rngs_param(func)
+        # a function seeding its own stream (torch.manual_seed) runs without one handed
+        func = add_rngs_param(func, optional=rw.seeds_rngs)
     if cls is not None:
         cls.transposes += rw.transposes
     summary = rw.finish()

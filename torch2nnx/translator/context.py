@@ -126,6 +126,7 @@ class FileContext:
         self.module_names: set[str] = set()
         self.classes: dict[str, ClassInfo] = {}
         self.builders: set[str] = set()  # module-level functions that build layers
+        self.seeded_builders: set[str] = set()  # of them, those seeding their own rngs (kept_data.py)
         self.class_factories: set[str] = set()  # module-level functions returning layer classes
         # module-level aliases, partials and registries of layer classes (layer_globals.py):
         # name -> ("class" | "registry", the classes it stands for)
@@ -154,6 +155,10 @@ class FileContext:
         self.plain_classes: set[str] = set()  # classes of the file that are not modules (their instances are no tensors)
         self.function_transposes: dict[str, int] = {}
         self.leftover_names: set[str] = set()  # torch imports still used by marked code
+        self.kept_names: set[str] = set()  # torch imports used by kept torch data code (kept_data.py)
+        self.kept_classes: set[str] = set()  # the file's torch Dataset subclasses, kept as written
+        self.kept_globals: set[str] = set()  # module-level names bound to kept data objects
+        self.saves_state = False  # the file calls torch.save / torch.load (state_io.py)
         self.origins: dict[int, cst.CSTNode] = {}  # id(translated top-level statement) -> its source statement
         self.calls: dict[int, object] = {}  # id(original node) -> what it calls (analyze.calls_of)
         self.layer_calls: dict[int, tuple] = {}  # id(function) -> (function, calls building layers by use)
@@ -203,6 +208,7 @@ class FileContext:
         self.buffers = set()
         self.todo_count = 0
         self.leftover_names = set()
+        self.kept_names = set()
         self.origins = {}
         self.hints = self.callsites
         self.callsites = dict(self.options.external_hints or {})

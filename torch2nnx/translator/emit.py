@@ -29,10 +29,11 @@ IMPORTS = {
 # runtime files whose definitions are emitted as "helpers.py"'s: helpers kept in
 # small modules of their own (losses.py; optim.py: torch.optim's optimizers and
 # schedulers; resize_checks.py: antialiased resize, torch._assert; linalg_ops.py,
-# index_updates.py, random_draws.py: torch.linalg, scatter and random functions), one
+# index_updates.py, random_draws.py: torch.linalg, scatter and random functions;
+# data_io.py: batches from torch data loaders, saved training state), one
 # namespace in the generated code
-HELPER_FILES = ("helpers.py", "losses.py", "optim.py", "param_groups.py", "resize_checks.py", "linalg_ops.py",
-                "index_updates.py", "random_draws.py")
+HELPER_FILES = ("helpers.py", "data_io.py", "losses.py", "optim.py", "param_groups.py", "resize_checks.py",
+                "linalg_ops.py", "index_updates.py", "random_draws.py")
 
 
 @lru_cache(maxsize=None)

@@ -16,7 +16,7 @@ import libcst as cst
 
 from ..rules.base import Unsupported
 from . import layout as L
-from . import caller_params, param_writes, returned_origins, shape_reads
+from . import caller_params, kept_data, param_writes, state_io, returned_origins, shape_reads
 from .context import BuildCtx, ClassInfo, FileContext, Summary
 from .fastvisit import FastTransformer
 from .layout import Tag
@@ -86,6 +86,10 @@ class FunctionRewriter(StatementsMixin, ValueReadsMixin, ExpressionsMixin, Calls
         self.root = None  # what walk() was first handed: the function body
         self._filled = None  # module_api.filled_names, computed once
         self.layer_calls: set[int] = set()  # calls of factories known by their use (factory_uses)
+        # per enclosing def: its parameters that are torch data loaders (kept_data.py)
+        self._data_params: list[set[str]] = [kept_data.loader_params(params)]
+        self.saving = 0  # torch.save calls being rewritten around this point (state_io.py)
+        self.seeds_rngs = False  # torch.manual_seed(s) became `rngs = nnx.Rngs(s)` (kept_data.py)
 
     def walk(self, node):
         if self.root is None:
@@ -156,10 +160,12 @@ class FunctionRewriter(StatementsMixin, ValueReadsMixin, ExpressionsMixin, Calls
 
     def visit_FunctionDef(self, node):
         self.todos.append([])
+        kept_data.note_params(self, node)
         self.enter_definition(node)
         self.enter_nested_def()
 
     def leave_FunctionDef(self, original, updated):
+        self._data_params.pop()
         self.leave_definition()
         self.leave_nested_def()
         if self.build_ctx.rngs_available and _passes_rngs(updated.body):
@@ -170,6 +176,9 @@ class FunctionRewriter(StatementsMixin, ValueReadsMixin, ExpressionsMixin, Calls
     # ------------------------------------------------------------- transposes
 
     def visit_Call(self, node):
+        if kept_data.is_kept_call(self, node):
+            return False  # a torch data pipeline: kept as written, its arguments too
+        state_io.enter_call(self, node)
         self._call_funcs.add(id(node.func))
         flag_splits.note_args(self, node)
         if isinstance(node.func, cst.Name) and node.func.value in ("isinstance", "issubclass") and len(node.args) > 1:

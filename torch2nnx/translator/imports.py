@@ -17,14 +17,25 @@ TORCH_ROOTS = ("torch", "torchvision", "einops")
 # Packages whose imports are dropped from the output: every use is rewritten or
 # marked. torchvision and einops imports stay (weights plumbing, einops on jax).
 DROPPED_ROOTS = ("torch",)
+# torch's data pipelines (datasets, data loaders, samplers) and torchvision's
+# transforms and datasets are not model code: kept as torch code, their imports
+# stay (translator/kept_data.py)
+KEPT_MODULES = ("torch.utils.data", "torchvision.transforms", "torchvision.datasets")
 # modules of other roots that import torch (einops' torch layers become einops calls on jax arrays)
 DROPPED_MODULES = ("einops.layers.torch",)
 
 
 def dropped_module(qualified: str) -> bool:
     """An import of this module (or name in it) is dropped from the output."""
+    if kept_module(qualified):
+        return False
     return qualified.split(".")[0] in DROPPED_ROOTS or any(
         qualified == m or qualified.startswith(m + ".") for m in DROPPED_MODULES)
+
+
+def kept_module(qualified: str | None) -> bool:
+    """A name of a torch data pipeline module, kept as torch code."""
+    return bool(qualified) and any(qualified == m or qualified.startswith(m + ".") for m in KEPT_MODULES)
 
 
 def dotted(node: cst.BaseExpression) -> Optional[str]:

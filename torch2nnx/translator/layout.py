@@ -51,6 +51,9 @@ class Tag:
     # mean or std buffer, a layer scale parameter): broadcast over the channels of
     # an image batch one rank higher (image_batches.by_per_channel)
     per_channel: bool = False
+    # a torch data pipeline object kept as torch code (kept_data.py): a
+    # DataLoader or Dataset, whose batches are converted where code reads them
+    torch_data: bool = False
 
     @property
     def is_tensor(self) -> bool:

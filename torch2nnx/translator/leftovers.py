@@ -11,6 +11,7 @@ import libcst as cst
 from ..diagnostics import Diagnostic
 from .context import FileContext
 from .fastvisit import FastTransformer, FastVisitor
+from .kept_data import is_kept_callee
 
 MARK = "# TODO(torch2nnx)"
 
@@ -80,6 +81,9 @@ class _Leftovers(FastTransformer):
 
     def visit_ClassDef(self, node):
         self._push(node)
+        if node.name.value in self.f.kept_classes:  # a Dataset subclass, kept as written
+            self.f.kept_names.update(_torch_names_in(node, self.torch_names))
+            return False
 
     def leave_ClassDef(self, original, updated):
         return self._pop(updated)
@@ -91,6 +95,14 @@ class _Leftovers(FastTransformer):
     def leave_IndentedBlock(self, original, updated):
         self.stack.pop()
         return updated
+
+    def visit_Call(self, node):
+        if is_kept_callee(self.f, node.func):
+            # a torch data pipeline kept as torch code (kept_data.py), its arguments too:
+            # the torch names it reads keep their imports, unmarked
+            self.f.kept_names.update(_torch_names_in(node, self.torch_names))
+            return False
+        return True
 
     def visit_Name(self, node):
         if node.value in self.torch_names and self.stack:
@@ -111,6 +123,18 @@ def _root_name(node: cst.Attribute) -> cst.Name | None:
     while isinstance(root, cst.Attribute):
         root = root.value
     return root if isinstance(root, cst.Name) else None
+
+
+def _torch_names_in(node, torch_names: set[str]) -> set[str]:
+    found = set()
+
+    class Names(FastVisitor):
+        def visit_Name(self, n):
+            if n.value in torch_names:
+                found.add(n.value)
+
+    Names().walk(node)
+    return found
 
 
 def mark_leftovers(module: cst.Module, f: FileContext) -> cst.Module:

@@ -19,6 +19,7 @@ from .builder_layouts import exported_builder_returns, import_builder_return, qu
 from .classes import rewrite_class, rewrite_function
 from .context import HELPER_ALIAS, FileContext, Options, Summary
 from .toplevel_names import module_level_names
+from . import kept_data, state_io
 from .train_steps import rewrite_train_steps, source_offsets
 from .emit import (BUFFER_CLASSES, existing_imports, format_code, helper_source, import_lines, insert_point,
                    referenced_helpers, used_modules)
@@ -161,6 +162,9 @@ def _translate_source(source: str, path: str, options: Options, module_name: str
     f.local_functions = {s.name.value for s in module.body if isinstance(s, cst.FunctionDef)}
     f.optional_returns = optional_returns(module, f)  # what may be None (optional_values.py)
     f.plain_classes = {s.name.value for s in module.body if isinstance(s, cst.ClassDef)} - set(f.classes)
+    f.kept_classes = kept_data.kept_classes(module, f)  # Dataset subclasses: kept as torch code
+    f.kept_globals = kept_data.kept_globals(module, f)  # module-level loaders
+    f.saves_state = state_io.uses_save_load(module, f)
     # Rounds: what layouts callers pass is only known after the callers are
     # rewritten, so a second round rewrites callees with those layouts. Stop
     # when the call sites agree with the previous round.
@@ -186,14 +190,14 @@ def _translate_source(source: str, path: str, options: Options, module_name: str
     body = [b for b in body if b is not None]
     body = add_layout_lines(body, {n: i.methods.get("__call__") for n, i in f.classes.items()},
                             options.line_length)
-    saved = (list(f.diagnostics), f.todo_count, set(f.leftover_names), set(f.helpers))
+    saved = (list(f.diagnostics), f.todo_count, set(f.leftover_names), set(f.helpers), set(f.kept_names))
     try:
         final = _emit(module, body, f, options, imports)
     except SyntaxError:
         # a translator bug made a statement that does not compile: those
         # statements go back to their source form, marked, and the file is emitted again
-        f.diagnostics, f.todo_count, f.leftover_names, f.helpers = (
-            list(saved[0]), saved[1], set(saved[2]), set(saved[3]))
+        f.diagnostics, f.todo_count, f.leftover_names, f.helpers, f.kept_names = (
+            list(saved[0]), saved[1], set(saved[2]), set(saved[3]), set(saved[4]))
         body = [_compiles_or_source(f, module, st) for st in body]
         final = _emit(module, body, f, options, imports)
     summaries = {n: i.methods.get("__call__") for n, i in f.classes.items() if i.methods.get("__call__")}
@@ -518,10 +522,12 @@ def drop_torch_imports(body, f: FileContext, imports: ImportTable, used: set[str
         if not (isinstance(stmt, cst.SimpleStatementLine) and any(is_torch_import(s, imports) for s in stmt.body)):
             out.append(stmt)
             continue
-        kept = [s for s in stmt.body if not is_torch_import(s, imports) or bound_names(s) & f.leftover_names]
+        kept = [s for s in stmt.body if not is_torch_import(s, imports)
+                or bound_names(s) & (f.leftover_names | f.kept_names)]
         if not kept:
             continue
-        if any(is_torch_import(s, imports) for s in kept):
+        # an import only kept torch data code uses (kept_data.py) is meant to stay: unmarked
+        if any(is_torch_import(s, imports) and bound_names(s) & f.leftover_names for s in kept):
             note = cst.EmptyLine(comment=cst.Comment(
                 "# TODO(torch2nnx): T2N003 still imported for the code marked below"))
             stmt = stmt.with_changes(leading_lines=list(stmt.leading_lines) + [note])
@@ -614,6 +620,8 @@ def rewrite_round(module: cst.Module, f: FileContext, builder_methods, imports, 
                 stmt, lambda: _rewrite_module_function(f, stmt), fname=stmt.name.value)))
         elif isinstance(stmt, cst.SimpleStatementLine) and any(is_torch_import(s, imports) for s in stmt.body):
             body.append(stmt)  # settled by drop_torch_imports once leftovers are known
+        elif isinstance(stmt, cst.ClassDef) and stmt.name.value in f.kept_classes:
+            body.append(stmt)  # a torch Dataset subclass: data pipeline code, kept as written
         else:
             new = guarded(f, stmt, lambda: memo.run(stmt, lambda: FunctionRewriter(f, None, "<module>", [], {}).walk(stmt)))
             if not isinstance(new, cst.RemovalSentinel):  # a dropped top-level call (torch.fx.wrap)

@@ -11,7 +11,7 @@ from ..rules import registry
 from ..rules.place_writes import is_layer_attr_read, write_through
 from ..rules.seq_ops import TIED_LINEAR_WEIGHTS, TIED_WEIGHT_NAMES
 from . import layout as L
-from . import module_api, named_members, param_writes, patch_reshapes, shape_reads, slot_unions
+from . import kept_data, module_api, named_members, param_writes, patch_reshapes, shape_reads, slot_unions
 from .context import UNKNOWN_MODULE, ModuleRef
 from .decorators import removable_decorator, unused_wrapper_call
 from .imports import dotted
@@ -31,6 +31,10 @@ class StatementsMixin:
         self._stmts.append(node)
 
     def leave_SimpleStatementLine(self, original, updated):
+        seeded = kept_data.manual_seed(self, updated)
+        if seeded is not None:
+            self._attach(updated)
+            return seeded
         if len(updated.body) == 1 and isinstance(updated.body[0], cst.Expr) and _is_drop(updated.body[0].value) \
                 or unused_wrapper_call(self.f, original, updated):
             self._attach(updated)
@@ -482,11 +486,17 @@ class StatementsMixin:
         layers = module_api.layers_of(self, updated.iter)
         if layers is not None:  # for m in seq: an nnx.Sequential's layers
             updated = updated.with_changes(iter=layers)
+        batches = kept_data.converted(self, updated.iter)
+        if batches is not None:  # for x, y in loader: a kept torch data loader's batches, as jax arrays
+            updated = updated.with_changes(iter=batches)
         return self._attach(updated)
 
     def leave_CompFor(self, original, updated):
         layers = module_api.layers_of(self, updated.iter)
-        return updated.with_changes(iter=layers) if layers is not None else updated
+        if layers is not None:
+            return updated.with_changes(iter=layers)
+        batches = kept_data.converted(self, updated.iter)  # [model(x) for x, _ in loader]
+        return updated.with_changes(iter=batches) if batches is not None else updated
 
     def returnable(self, node):
         """Returned values: channels-last where torch has channels-first spatial
