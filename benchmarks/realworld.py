@@ -170,7 +170,7 @@ def run_case(case: dict) -> dict:
         import torch
         from flax import nnx
 
-        from torch2nnx.verify import _compare, _flat, calibrate_norms, make_input, perturb
+        from torch2nnx.verify import _compare, _flat, make_input, perturb
 
         torch.set_num_threads(1)
         name = driver_name(case["id"])
@@ -181,15 +181,14 @@ def run_case(case: dict) -> dict:
         torch.manual_seed(0)
         t_model = tmod.build()
         perturb(t_model, 0)
-        rng = np.random.default_rng(0)
-        arrays = [make_input(s, rng) for s in case["inputs"]]
-        calibrate_norms(t_model, arrays, 0)  # BatchNorm statistics of this data (deep nets stay O(1))
         j_model = _build_nnx(jmod.build)
         stage = "load"
         wmod.load_torch_state_dict(j_model, t_model.state_dict(), strict=True)
         stage = "forward"
         t_model.eval()
         j_model.eval()
+        rng = np.random.default_rng(0)
+        arrays = [make_input(s, rng) for s in case["inputs"]]
         layouts = case.get("layouts") or [None] * len(arrays)
         j_inputs = [np.moveaxis(a, 1, -1) if _spatial(l) else a for a, l in zip(arrays, layouts)]
         with torch.no_grad():

@@ -131,6 +131,10 @@ def test_load_state_dict_calls_the_weights_module(tmp_path, monkeypatch):
     assert "TODO(torch2nnx)" not in result.code, result.code
     assert "weights_module().load_torch_state_dict(model, state_dict)" in result.code
     monkeypatch.syspath_prepend(str(tmp_path))
+    import sys
+
+    for name in ("model_nnx", "model_nnx_weights"):  # another test's modules of the same name
+        monkeypatch.delitem(sys.modules, name, raising=False)
     translated = importlib.import_module("model_nnx")  # imports model_nnx_weights by its name
     torch_model = tmod.build()
     sd = {k.replace("fc.", "head."): v for k, v in torch_model.state_dict().items()}

@@ -79,51 +79,6 @@ def make_input(spec: str, rng: np.random.Generator) -> np.ndarray:
     return rng.standard_normal(shape).astype(dtype)
 
 
-def calibrate_norms(model, inputs, seed: int = 0) -> bool:
-    """BatchNorm running statistics of the data the model sees, then moved by a
-    few percent: random statistics that do not match the activations (what
-    ``perturb`` alone leaves) make a deep network's eval-mode activations grow
-    by a factor per block (inception_v3 reaches 1e10), and a 1e-4 tolerance
-    then measures float32 rounding of huge numbers, not the translation. One
-    eval-mode forward sets each norm's statistics from its own input just
-    before it normalises (a pre-hook), so every later layer sees O(1) values.
-    False (the statistics as they were) if that forward fails."""
-    import torch
-
-    norms = [m for m in model.modules()
-             if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.track_running_stats
-             and m.running_mean is not None]
-    if not norms:
-        return False
-    saved = {k: v.clone() for k, v in model.state_dict().items()}
-    g = torch.Generator().manual_seed(seed)
-
-    def set_stats(m, args):
-        x = args[0]
-        dims = [d for d in range(x.dim()) if d != 1]
-        mean, var = x.mean(dims), x.var(dims, unbiased=False)
-        # a channel's variance over a few values can be ~0 (two samples of a 1x1 map): dividing
-        # by it would amplify rounding as much; the layer's mean variance bounds that
-        var = var + var.mean()
-        m.running_mean.copy_(mean + 0.05 * var.clamp_min(1e-6).sqrt() * torch.randn(mean.shape, generator=g))
-        m.running_var.copy_(var * (1 + 0.1 * torch.rand(var.shape, generator=g)))
-
-    hooks = [m.register_forward_pre_hook(set_stats) for m in norms]
-    training = model.training
-    try:
-        model.eval()
-        with torch.no_grad():
-            model(*[torch.from_numpy(a.copy()) for a in inputs])
-    except Exception:  # noqa: BLE001 - a model this data cannot run: statistics as they were
-        model.load_state_dict(saved)
-        return False
-    finally:
-        for h in hooks:
-            h.remove()
-        model.train(training)
-    return True
-
-
 def perturb(model, seed: int = 0) -> None:
     """Move parameters and BatchNorm statistics away from their defaults."""
     import torch
@@ -444,8 +399,6 @@ def verify(source_path: Path, name: str, *, kwargs: dict | None = None, inputs: 
         params = [p for p in summary.params if p != "self"] if summary else []
         rng = np.random.default_rng(seed)
         arrays = [make_input(s, rng) for s in inputs]
-        if not train and calibrate_norms(t_model, arrays, seed):
-            wmod.load_torch_state_dict(j_model, t_model.state_dict(), strict=True)
         j_inputs = []
         for i, arr in enumerate(arrays):
             perm = _perm(summary.takes.get(params[i])) if summary and i < len(params) else None

@@ -204,10 +204,8 @@ class CallsMixin:
                     self.todo(original, "T2N001", f"Tensor.{mname} is not supported")
                     return self.set(updated, L.UNKNOWN_TAG)
                 if rule is None and mname not in TENSOR_ATTRIBUTES and not mname.startswith("_"):
-                    # no tensor has it (``x.keys()``, ``state_dict.pop(k)``): the receiver is no
-                    # tensor, whatever its tag guessed (a parameter's); the call stays
-                    if isinstance(recv, cst.Name) and recv.value in self.env:
-                        self.env[recv.value] = L.OTHER_TAG
+                    # no tensor has it (``x.keys()``, ``state_dict.pop(k)``): the receiver is a dict
+                    # (of maps, sequence_values.py) or another object; the call stays
                     return self.set(updated, L.UNKNOWN_TAG)
             if isinstance(recv, cst.Name) and recv.value == "self" and self.cls is not None:
                 return self.call_self_method(original, updated, mname)

@@ -862,6 +862,9 @@ _PLAIN_TYPES = {"dict", "Dict", "Mapping", "MutableMapping", "OrderedDict", "str
                 "Callable", "type", "Type", "set", "Set", "FrozenSet", "frozenset"}
 
 
+_SEQUENCE_TYPES = {"Tuple", "tuple", "List", "list", "Sequence", "Iterable"}
+
+
 def _plain_annotation(node, f: FileContext) -> bool:
     """An annotation naming a type that is never a tensor (``Dict[str, Any]``,
     ``Optional[int]``, a plain class of the file such as a config dataclass)."""
@@ -876,4 +879,8 @@ def _plain_annotation(node, f: FileContext) -> bool:
 
     if dict_of_tensors(node, f):
         return False  # Dict[str, Tensor]: maps, each in the layout its users need (sequence_values.py)
+    if name.rpartition(".")[2] in _SEQUENCE_TYPES and isinstance(node, cst.Subscript):
+        # Tuple[int, int, int] (torchvision MViT's ``thw``), List[int]: plain when every item type is
+        return all(isinstance(e.slice, cst.Index) and (isinstance(e.slice.value, cst.Ellipsis)
+                                                      or _plain_annotation(e.slice.value, f)) for e in node.slice)
     return name.rpartition(".")[2] in _PLAIN_TYPES or name in f.plain_classes

@@ -23,6 +23,19 @@ from .loop_bindings import iter_element
 from .body_support import code, _is_inplace_set, _is_place_write, expr, _transposed_view, _narrowed_name, _is_drop
 
 
+def _stringy(node) -> bool:
+    if isinstance(node, (cst.SimpleString, cst.FormattedString, cst.ConcatenatedString)):
+        return True
+    return isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add) \
+        and (_stringy(node.left) or _stringy(node.right))
+
+
+def string_key(sub: cst.Subscript) -> bool:
+    """``d[prefix + "weight"]``: a string indexes a dict, never a tensor (whatever the
+    dataflow guessed for ``d``: a ``_load_from_state_dict`` hook's state_dict)."""
+    return len(sub.slice) == 1 and isinstance(sub.slice[0].slice, cst.Index) and _stringy(sub.slice[0].slice.value)
+
+
 class StatementsMixin:
     """The statements room of FunctionRewriter (function_rewriter.py)."""
 
@@ -289,7 +302,7 @@ class StatementsMixin:
         if len(updated.targets) == 1 and isinstance(updated.targets[0].target, cst.Subscript):
             sub = updated.targets[0].target
             st = self.tag(sub.value)
-            if st.is_tensor and st.kind != L.UNKNOWN and dotted(sub.value):
+            if st.is_tensor and st.kind != L.UNKNOWN and dotted(sub.value) and not string_key(sub):
                 idx = ', '.join(code(e.slice) for e in sub.slice)
                 return cst.Assign(targets=[cst.AssignTarget(target=sub.value)],
                                   value=self.item_update(sub.value, f"at[{idx}].set({code(updated.value)})"))
@@ -411,7 +424,7 @@ class StatementsMixin:
             # x[idx] += v  ->  x = x.at[idx].add(v), as x[idx] = v is (JAX arrays are immutable)
             sub = updated.target
             st = self.tag(sub.value)
-            if st.is_tensor and st.kind != L.UNKNOWN and dotted(sub.value):
+            if st.is_tensor and st.kind != L.UNKNOWN and dotted(sub.value) and not string_key(sub):
                 op = code(updated.operator).strip()[:-1]
                 idx = ", ".join(code(e.slice) for e in sub.slice)
                 method = {"+": "add", "*": "multiply", "/": "divide"}.get(op)
