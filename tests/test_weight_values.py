@@ -131,3 +131,18 @@ def test_variables_handed_to_a_plain_function_are_read_as_values(tmp_path):
     assert "_init_(self.table)" in result.code
     x = np.random.default_rng(0).standard_normal((2, 2, 9, 9)).astype(np.float32)
     run_parity(result, tmod, jmod, wmod, "M", [x], jit=True)
+
+
+def test_variables_of_a_base_class_handed_to_a_function_are_read_as_values(tmp_path):
+    """The subclass reads the index buffer its base registers (torchvision's
+    ShiftedWindowAttentionV2): the base's Variables count for the subclass too."""
+    source = HANDED_TO_FUNCTION + '''
+
+class Sub(M):
+    def forward(self, x):
+        return x - _bias(self.table * 2, self.index, self.n)
+'''
+    result, tmod, jmod, wmod = translate_files(source, tmp_path)
+    assert "self.index[...]" in result.code.split("class Sub")[1], result.code
+    x = np.random.default_rng(0).standard_normal((2, 2, 9, 9)).astype(np.float32)
+    run_parity(result, tmod, jmod, wmod, "Sub", [x], jit=True)

@@ -464,7 +464,7 @@ def rewrite_class(f: FileContext, info: ClassInfo, builder_methods: set[str]) ->
     # pre-register builder methods so calls to them gain rngs
     for m in builder_methods:
         info.methods[m] = None
-    variables = variable_attrs(node)
+    variables = _inherited_variables(f, info)
     for i, fn in funcs:
         name = fn.name.value
         kind = "init" if name == "__init__" else "method"
@@ -515,6 +515,16 @@ def rewrite_class(f: FileContext, info: ClassInfo, builder_methods: set[str]) ->
 
     return data_slots(node.with_changes(bases=bases, body=node.body.with_changes(body=new_body),
                                         decorators=class_decorators(f, node)))
+
+
+def _inherited_variables(f: FileContext, info: ClassInfo, seen=frozenset()) -> set[str]:
+    """The class's parameter and buffer attributes, with those its bases in the file
+    set (torchvision's ShiftedWindowAttentionV2 reads the index buffer its base registers)."""
+    out = set(variable_attrs(info.node))
+    for b in info.bases:
+        if b in f.classes and b not in seen and b != info.name:
+            out |= _inherited_variables(f, f.classes[b], seen | {info.name})
+    return out
 
 
 def _torch_names(f: FileContext, info: ClassInfo, node, body: list) -> list:
