@@ -162,8 +162,14 @@ def run_case(case: dict) -> dict:
 
     import numpy as np
 
-    out = {"id": case["id"], "stage": None, "max_diff": None, "jit_diff": None, "error": None}
+    out = {"id": case["id"], "stage": None, "max_diff": None, "jit_diff": None, "error": None, "times": {}}
     stage = "import"
+    clock = [time.perf_counter()]
+
+    def lap(name):  # seconds per stage: where a slow case spends its time
+        now = time.perf_counter()
+        out["times"][name] = round(now - clock[0], 1)
+        clock[0] = now
     try:
         import jax
         import jax.numpy as jnp
@@ -177,13 +183,17 @@ def run_case(case: dict) -> dict:
         tmod = importlib.import_module(name)
         jmod = importlib.import_module(name + "_nnx")
         wmod = importlib.import_module(name + "_nnx_weights")
+        lap("import")
         stage = "build"
         torch.manual_seed(0)
         t_model = tmod.build()
         perturb(t_model, 0)
+        lap("torch")
         j_model = _build_nnx(jmod.build)
+        lap("build")
         stage = "load"
         wmod.load_torch_state_dict(j_model, t_model.state_dict(), strict=True)
+        lap("load")
         stage = "forward"
         t_model.eval()
         j_model.eval()
@@ -193,7 +203,10 @@ def run_case(case: dict) -> dict:
         j_inputs = [np.moveaxis(a, 1, -1) if _spatial(l) else a for a, l in zip(arrays, layouts)]
         with torch.no_grad():
             t_out = t_model(*[torch.from_numpy(a.copy()) for a in arrays])
+        lap("torch_forward")
         j_out = j_model(*[jnp.asarray(a) for a in j_inputs])
+        jax.block_until_ready(j_out)
+        lap("forward")
         stage = "parity"
         atol, rtol = case.get("atol", 1e-4), case.get("rtol", 1e-4)
         # outputs read as they are, or channels-last moved back (the contract: channels-last
@@ -216,6 +229,7 @@ def run_case(case: dict) -> dict:
             raise AssertionError(f"max abs diff {out['max_diff']:.3g}")
         stage = "jit"
         j_jit = nnx.jit(lambda m, *xs: m(*xs))(j_model, *[jnp.asarray(a) for a in j_inputs])
+        lap("jit")
         out["jit_diff"], ok = compare(j_jit)
         if not ok:
             raise AssertionError(f"under nnx.jit: max abs diff {out['jit_diff']:.3g}")
