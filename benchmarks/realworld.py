@@ -1,7 +1,7 @@
 """The real-world corpus: installed packages' models, translated unmodified
 next to their sources, at parity with torch.
 
-    python benchmarks/realworld.py [--only ID,...] [--package P] [-j N] [--json OUT] [--keep DIR]
+    python benchmarks/realworld.py [--only ID,...] [--package P] [-j N] [--json OUT [--resume]] [--keep DIR]
 
 Cases are data (``benchmarks/realworld/manifest.json``, made by
 ``benchmarks/realworld/make_manifest.py``): a package, the module holding the
@@ -359,6 +359,8 @@ def main(argv=None) -> int:
     ap.add_argument("--keep", type=Path, help="set up in this directory and keep it (default: a temporary one)")
     ap.add_argument("--timeout", type=int, default=900, help="seconds per case")
     ap.add_argument("--manifest", type=Path, default=MANIFEST)
+    ap.add_argument("--resume", action="store_true",
+                    help="with --json: keep the results already in that file and run only the other cases")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # internal: run cases from stdin
     args = ap.parse_args(argv)
     if args.worker:
@@ -373,6 +375,13 @@ def main(argv=None) -> int:
     if not cases:
         print("realworld: no cases selected", file=sys.stderr)
         return 2
+    done = {}
+    if args.resume:
+        if not args.json:
+            print("realworld: --resume needs --json", file=sys.stderr)
+            return 2
+        if args.json.exists():
+            done = {r["id"]: r for r in json.loads(args.json.read_text())}
     tmp = None
     if args.keep:
         root = args.keep.resolve()
@@ -381,8 +390,9 @@ def main(argv=None) -> int:
         tmp = tempfile.TemporaryDirectory(prefix="t2n-realworld-")
         root = Path(tmp.name)
     try:
-        info = prepare(cases, root, args.workers)
-        results = {}
+        todo = [c for c in cases if c["id"] not in done]
+        info = prepare(todo, root, args.workers) if todo else {}
+        results = {c["id"]: done[c["id"]] for c in cases if c["id"] in done}
         workers = queue.Queue()
         for _ in range(args.workers):
             workers.put(Worker(root))
@@ -397,9 +407,11 @@ def main(argv=None) -> int:
                 workers.put(w)
 
         with ThreadPoolExecutor(args.workers) as pool:
-            for res in pool.map(job, cases):
+            for res in pool.map(job, todo):
                 res["todos"] = info[res["id"]]["todos"]
                 results[res["id"]] = res
+                if args.json:  # after every case: a run stopped early keeps what it measured
+                    _write_json(args.json, [results[c["id"]] for c in cases if c["id"] in results])
                 status = "PASS" if res["stage"] is None else "FAIL"
                 diff = f"{res['max_diff']:.1e}" if res.get("max_diff") is not None else "-"
                 print(f"{status} {res['id']:<44} {res['stage'] or '':<9} diff {diff:<8} TODOs {res['todos']:<3} "
@@ -413,8 +425,14 @@ def main(argv=None) -> int:
     print()
     print(summary_table(cases, ordered))
     if args.json:
-        args.json.write_text(json.dumps(ordered, indent=1))
+        _write_json(args.json, ordered)
     return 0
+
+
+def _write_json(path: Path, results: list[dict]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(results, indent=1))
+    os.replace(tmp, path)
 
 
 def summary_table(cases: list[dict], results: list[dict]) -> str:
