@@ -52,6 +52,9 @@ class Layout:
     nodim: str = "all"  # dims: a missing dim means all dims ("all") or needs torch order ("canonical")
     out_one: bool = False  # spatial: the output's spatial dims are all 1 (global pooling)
     keeps_rank: bool = False  # plain: the output has the input's rank (Linear, LayerNorm)
+    # parameters holding sizes in torch's order (affine_grid's ``size``): a channels-last
+    # tensor's shape handed whole there is read in torch's order
+    sizes: tuple[str, ...] = ()
     # aware: the rank of the (N, C, *spatial) image batch the call's arguments say its
     # input is (an einops patchify pattern), or None: an undecided input is then
     # taken channels-last, as the model's image, instead of torch's order

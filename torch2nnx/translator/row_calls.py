@@ -35,6 +35,10 @@ class RowCallsMixin:
         name_nodes = self._name_nodes(rule, pos, kw, nodes)
         if not rule.layer:
             self._runtime_weights_in_torch_order(rule, args, name_nodes)
+            for n in lay.sizes:
+                src = shape_values.torch_order_source(self, name_nodes.get(n), args.given_src.get(n, ""))
+                if src is not None:
+                    args.given_src[n] = src
         put_back = channel_unsqueeze.apply(self, rule, args, name_nodes)
         if put_back is not None:
             return put_back
@@ -81,7 +85,8 @@ class RowCallsMixin:
                             args.given_src[first] = code(new_node)
                         for other in tensor_names[1:]:
                             on = name_nodes[other]
-                            if lay.kind in ("plain", "reshape"):
+                            # a spatial op's other tensors are not images (grid_sample's grid)
+                            if lay.kind in ("plain", "reshape", "spatial", "spatial_any"):
                                 nn_ = self.canonical(on)
                                 if nn_ is not on:
                                     args.given_src[other] = code(nn_)
