@@ -18,7 +18,7 @@ from pathlib import Path
 
 import libcst as cst
 
-from .translator.imports import TORCH_ROOTS, ImportTable, absolute_module, dotted
+from .translator.imports import ImportTable, absolute_module, dotted, torch_like
 
 
 def package_root(path: Path, package: str | None) -> Path:
@@ -179,7 +179,7 @@ def imported_names(path: Path, package: str | None) -> set[str]:
 
 
 def uses_torch(names: set[str]) -> bool:
-    return any(q.split(".")[0] in TORCH_ROOTS for q in names)
+    return any(torch_like(q) for q in names)
 
 
 def followed(paths: list[Path]) -> tuple[list[Path], dict[str, str]]:
