@@ -320,3 +320,52 @@ def test_unknown_name_of_a_user_module_is_marked(user_rules, tmp_path):
         "mylib.layers.Other is not supported", "mylib.ops.nope is not supported"]
     assert "import mylib.ops\n" in r.code and "from mylib.layers import Other" in r.code
     compile(r.code, "m_nnx.py", "exec")
+
+
+def test_readme_worked_example_is_the_fixture(user_rules):
+    """README "Rules users add" shows the fixture's files and their translation as they are."""
+    import re
+
+    import torch2nnx
+
+    readme = (PKG.parent.parent / "README.md").read_text()
+    section = re.search(r"^## Rules users add\n(.*?)(?=^## )", readme, re.S | re.M).group(1)
+    blocks = re.findall(r"^```[a-z]*\n(.*?)^```", section, re.S | re.M)
+    for name in ("mylib/layers.py", "mylib/ops.py", "mylib_jax.py", "mylib_rules.py", "model.py"):
+        assert f"# {name}\n{(PKG / name).read_text()}" in blocks, f"README shows another {name}"
+    code = torch2nnx.translate((PKG / "model.py").read_text(), "model.py", module_name="model_nnx").code
+    assert code in blocks, "README shows another translation of model.py"
+
+
+def test_verify_command_with_user_rules(tmp_path):
+    root = _project(tmp_path)
+    p = _cli(root, "verify", "model.py:Net", "--input", "float32[4,5,6]")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "(OK)" in p.stdout
+
+
+METHOD_RULES = '''
+from torch2nnx.rules.base import ELEMENTWISE, Example, Rule
+
+RULES = []
+METHODS = [
+    Rule("Tensor.ldexp", "self, other", lambda a, ctx: f"({a.src('self')} * 2.0 ** {a.src('other')})",
+         layout=ELEMENTWISE, examples=(Example("x.ldexp(y)", ("float32[2,5]", "float32[2,5]")),)),
+]
+'''
+
+
+def test_a_tensor_method_row(tmp_path):
+    """METHODS: a Tensor method torch2nnx has no row for, translated and checked."""
+    root = _project(tmp_path, 'rules = ["method_rules"]')
+    (root / "method_rules.py").write_text(METHOD_RULES)
+    (root / "m.py").write_text("import torch.nn as nn\n\n\nclass M(nn.Module):\n"
+                               "    def forward(self, x, y):\n        return x.ldexp(y)\n")
+    p = _cli(root, "translate", "m.py", "--strict")
+    assert p.returncode == 0, p.stderr
+    assert "return x * 2.0**y" in (root / "m_nnx.py").read_text()
+    p = _cli(root, "rules", "--check")
+    assert p.returncode == 0 and "1 passed, 0 failed." in p.stdout, p.stdout + p.stderr
+    (root / "method_rules.py").write_text(METHOD_RULES.replace("Tensor.ldexp", "Tensor.hypot"))
+    p = _cli(root, "rules", "--check")
+    assert p.returncode == 2 and "row 'Tensor.hypot' duplicates a built-in row" in p.stderr
