@@ -248,7 +248,8 @@ BAD_MODULES = {
                   "row 'torch.nn.Embedding' duplicates a built-in row"),
     "broken": ("import not_installed_anywhere\n", "cannot import it (ModuleNotFoundError"),
     "bad_transform": ("from torch2nnx.rules.base import Rule, wmap\n"
-                      "RULES = [Rule('a.b.C', 'x', lambda a, c: 'x', layer=True, weights=wmap('C', ('w', 'k', 'nope')))]\n",
+                      "RULES = [Rule('a.b.C', 'x', lambda a, c: 'x', layer=True,\n"
+                      "              weights=wmap('C', ('w', 'k', 'nope')))]\n",
                       "weight transform 'nope' is not one of torch2nnx's"),
 }
 
@@ -369,3 +370,37 @@ def test_a_tensor_method_row(tmp_path):
     (root / "method_rules.py").write_text(METHOD_RULES.replace("Tensor.ldexp", "Tensor.hypot"))
     p = _cli(root, "rules", "--check")
     assert p.returncode == 2 and "row 'Tensor.hypot' duplicates a built-in row" in p.stderr
+
+
+def test_covered_module_inside_the_package_is_not_followed(tmp_path):
+    """mylib inside the model's own package, imported relatively: the rows translate
+    its names, so the import goes and mylib/layers.py is not translated with the model."""
+    root = tmp_path / "pk"
+    (root / "proj" / "mylib").mkdir(parents=True)
+    (root / "proj" / "__init__.py").write_text("")
+    (root / "proj" / "mylib" / "__init__.py").write_text("")
+    shutil.copy(PKG / "mylib" / "layers.py", root / "proj" / "mylib" / "layers.py")
+    shutil.copy(PKG / "mylib_jax.py", root / "mylib_jax.py")
+    shutil.copytree(PKG / "mylib", root / "mylib", ignore=shutil.ignore_patterns("__pycache__"))  # the op's row
+    (root / "prules.py").write_text((PKG / "mylib_rules.py").read_text().replace('"mylib.layers.', '"proj.mylib.layers.'))
+    (root / "proj" / "model.py").write_text(textwrap.dedent("""
+        import torch.nn as nn
+
+        from .mylib.layers import ScaledLinear
+
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.up = ScaledLinear(6, 4, scale=0.5)
+
+            def forward(self, x):
+                return self.up(x)
+    """))
+    p = _cli(root, "translate", "proj/model.py", "--rules", "prules", "--strict")
+    assert p.returncode == 0, p.stderr
+    code = (root / "proj" / "model_nnx.py").read_text()
+    assert "mylib.layers" not in code and "ScaledLinear(6, 4, 0.5, rngs=rngs)" in code, code
+    assert not (root / "proj" / "mylib" / "layers_nnx.py").exists()
+    p = _cli(root, "rules", "--check", "--rules", "prules")
+    assert p.returncode == 0, p.stdout + p.stderr

@@ -84,7 +84,8 @@ def _import(name: str, root: str | None):
 def _rows(name: str, mod, attr: str, required: bool) -> list[Rule]:
     if not hasattr(mod, attr):
         if required:
-            raise UserRulesError(f"user rules {name}: no {attr} list (the module must define {attr} = [Rule(...), ...])")
+            raise UserRulesError(f"user rules {name}: no {attr} list "
+                                 f"(the module must define {attr} = [Rule(...), ...])")
         return []
     rows = getattr(mod, attr)
     if not isinstance(rows, (list, tuple)):

@@ -87,10 +87,18 @@ def is_torch_import(stmt, imports: ImportTable) -> bool:
         return all(dropped_module(dotted(a.name)) for a in small.names)
     if isinstance(small, cst.ImportFrom) and not small.relative and small.module is not None:
         mod = dotted(small.module) or ""
-        # `from mylib import layers` with mylib.layers a user rows' module (rules/user.py)
-        return dropped_module(mod) or (not isinstance(small.names, cst.ImportStar) and bool(user_modules())
-                                       and all(user_module(f"{mod}.{dotted(a.name)}") for a in small.names))
+        return dropped_module(mod) or _user_rows_import(small, mod)
+    if isinstance(small, cst.ImportFrom) and small.relative and user_modules():
+        # `from .mylib.layers import ScaledLinear` in the package of a user rows' module
+        mod = absolute_module(imports.package, len(small.relative), dotted(small.module) if small.module else "")
+        return bool(mod) and (user_module(mod) or _user_rows_import(small, mod))
     return False
+
+
+def _user_rows_import(small: cst.ImportFrom, mod: str) -> bool:
+    """``from mylib import layers`` with mylib.layers a user rows' module (rules/user.py)."""
+    return not isinstance(small.names, cst.ImportStar) and bool(user_modules()) \
+        and all(user_module(f"{mod}.{dotted(a.name)}") for a in small.names)
 
 
 @contextmanager
