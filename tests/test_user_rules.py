@@ -211,6 +211,7 @@ def _layer(a, ctx):
 
 
 RULES = [
+    Rule("mylib.ops.other_op", "x", _wrong_op),  # no examples: nothing would say it works
     Rule("mylib.ops.fused_gelu_bias", "x, b", _wrong_op, layout=PLAIN,
          examples=(Example("mylib.ops.fused_gelu_bias(x, y)", ("float32[2,5]", "float32[5]")),)),
     # the weight copied without its transpose: a square layer loads, and computes x @ W
@@ -227,6 +228,8 @@ def test_rules_check_fails_on_a_wrong_row(tmp_path):
     p = _cli(root, "rules", "--check")
     assert p.returncode == 1, p.stdout + p.stderr
     fails = [line for line in p.stderr.splitlines() if line.startswith("FAIL ")]
+    assert fails[0] == "FAIL mylib.ops.other_op: the row has no examples", p.stderr
+    fails = fails[1:]
     assert len(fails) == 2, p.stderr
     assert fails[0].startswith("FAIL mylib.ops.fused_gelu_bias example 0 (mylib.ops.fused_gelu_bias(x, y)): "
                                "AssertionError: "), fails

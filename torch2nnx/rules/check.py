@@ -189,6 +189,8 @@ class Failure:
     message: str
 
     def line(self) -> str:
+        if self.index < 0:  # about the row itself
+            return f"{self.rule}: {self.message}"
         return f"{self.rule} example {self.index} ({self.torch}): {self.message}"
 
 
@@ -225,6 +227,8 @@ def check_rows(rules, tmp: Path) -> tuple[int, list[Failure]]:
     examples is a failure: nothing would say it works."""
     import torch
 
+    from .examples import TRAINING, is_constant
+
     torch.set_num_threads(1)
     ran, failures = 0, []
     for rule in rules:
@@ -232,6 +236,11 @@ def check_rows(rules, tmp: Path) -> tuple[int, list[Failure]]:
             failures.append(Failure(rule.name, -1, "", "the row has no examples"))
         for i, ex in enumerate(rule.examples):
             ran += 1
+            if ex.where in TRAINING or is_constant(rule, ex):
+                # optimizers and constants have checks of their own (tests/training_parity.py, test_rules.py)
+                failures.append(Failure(rule.name, i, ex.torch, "only call and layer examples can be checked "
+                                                                "(not constants or optimizer/scheduler examples)"))
+                continue
             try:
                 check_example(rule, i, ex, tmp / f"{_slug(rule.name)}_{i}")
             except Exception as e:  # noqa: BLE001 - each example's failure is reported, the others run
