@@ -3,13 +3,11 @@ translated, checked for its expected fragment, and run for numeric parity."""
 
 from __future__ import annotations
 
-import re
-
-import numpy as np
 import pytest
 
-from harness import make_input, run_parity, translate_files
+from harness import translate_files
 from torch2nnx.rules import registry
+from torch2nnx.rules.check import check_example
 from torch2nnx.rules.examples import TRAINING, example_source, is_constant
 from training_parity import check_training
 
@@ -45,18 +43,8 @@ def test_row_example(case, tmp_path):
     if ex.where in TRAINING:
         check_training(rule, ex, source, tmp_path)
         return
-    result, tmod, jmod, wmod = translate_files(source, tmp_path)
-    todos = [d for d in result.diagnostics if d.needs_todo]
-    assert not todos, "\n".join(d.format() for d in todos) + "\n" + result.code
-    assert "TODO(torch2nnx)" not in result.code, result.code
-    if ex.expect:
-        squash = lambda s: re.sub(r"\s+|,(?=\s*\))", "", s).replace("'", '"')  # noqa: E731  black's formatting
-        assert squash(ex.expect) in squash(result.code), f"{ex.expect!r} not in:\n{result.code}"
-    rng = np.random.default_rng(i)
-    inputs = [make_input(s, rng) for s in ex.inputs]
-    run_parity(result, tmod, jmod, wmod, "M", inputs, train=False, atol=ex.atol, compare=ex.compare)
-    if ex.train:
-        run_parity(result, tmod, jmod, wmod, "M", inputs, train=True, atol=ex.atol, compare=ex.compare)
+    # what `torch2nnx rules --check` runs on user rows (rules/check.py)
+    check_example(rule, i, ex, tmp_path)
 
 
 def _check_constant(rule, ex, tmp_path):

@@ -19,6 +19,7 @@ import click
 from . import __version__
 from .api import package_of, ParseError, translate
 from .project import InputError, decode_source  # noqa: F401  (re-exported: tests and users import them from here)
+from .rules_command import rules_option, use_rules
 
 EXIT_OK = 0
 EXIT_TODOS = 1
@@ -162,12 +163,13 @@ def _display(path: Path) -> str:
               help="Also translate the model files of its own package that a file imports (each next to its source).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only diagnostics and errors.")
 @click.option("-v", "--verbose", is_flag=True, help="Also report skipped and unchanged files.")
+@rules_option
 @click.pass_context
 def translate_cmd(ctx: click.Context, srcs: tuple[str, ...], suffix: str | None, out: str | None,
                   weights_out: str | None, no_weights: bool, weights_suffix: str | None, line_length: int | None,
                   strict: bool | None, check: bool, diff: bool, color: bool, output_format: str | None,
                   workers: int | None, no_cache: bool, config_path: str | None, follow: bool, quiet: bool,
-                  verbose: bool) -> None:
+                  verbose: bool, user_rules: tuple[str, ...]) -> None:
     """Translate SRC (files, directories, or '-' for stdin) into Flax NNX modules.
 
     A directory is mirrored into -o OUTDIR. With several SRC files (or
@@ -184,6 +186,7 @@ def translate_cmd(ctx: click.Context, srcs: tuple[str, ...], suffix: str | None,
     from .report import Reporter
 
     cfg = _load_config(config_path)
+    use_rules(cfg, user_rules)
     line_length = line_length or cfg.line_length
     strict = cfg.strict if strict is None else strict
     output_format = output_format or cfg.output_format
@@ -488,7 +491,8 @@ def _translate_stream(ctx, src, out, weights_out, no_weights, weights_suffix, li
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
 @click.option("--no-translate", is_flag=True,
               help="Count names only; do not translate the files to find TODOs and unsupported tensor methods.")
-def coverage_cmd(srcs: tuple[str, ...], fmt: str, no_translate: bool) -> None:
+@rules_option
+def coverage_cmd(srcs: tuple[str, ...], fmt: str, no_translate: bool, user_rules: tuple[str, ...]) -> None:
     """Every torch API the SRC files (or directories) use, with counts and
     whether torch2nnx translates it: a migration plan for a code base.
 
@@ -497,6 +501,7 @@ def coverage_cmd(srcs: tuple[str, ...], fmt: str, no_translate: bool) -> None:
     """
     from . import coverage
 
+    use_rules(_load_config(None), user_rules)  # an API a user row covers counts as supported
     cov = coverage.scan([Path(s) for s in srcs], display=_display, translate_too=not no_translate)
     render = {"text": coverage.render_text, "markdown": coverage.render_markdown, "json": coverage.render_json}[fmt]
     click.echo(render(cov), nl=False)
@@ -521,8 +526,10 @@ def coverage_cmd(srcs: tuple[str, ...], fmt: str, no_translate: bool) -> None:
 @click.option("--rtol", type=float, default=1e-4, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--train", is_flag=True, help="Compare in training mode (default: eval mode).")
+@rules_option
 def verify_cmd(target: str, kwargs_json: str, inputs: tuple[str, ...], translation: str | None,
-               weights_path: str | None, per_layer: bool, atol: float, rtol: float, seed: int, train: bool) -> None:
+               weights_path: str | None, per_layer: bool, atol: float, rtol: float, seed: int, train: bool,
+               user_rules: tuple[str, ...]) -> None:
     """Check a translation against its torch source numerically.
 
     Builds NAME from PATH (torch) and from its translation, perturbs the
@@ -533,6 +540,7 @@ def verify_cmd(target: str, kwargs_json: str, inputs: tuple[str, ...], translati
     from .verify import VerifyError, format_report, verify
 
     kwargs, path, name = model_arguments(kwargs_json, target, "PATH:NAME")
+    use_rules(_load_config(None), user_rules)
     try:
         report = verify(path, name, kwargs=kwargs, inputs=list(inputs),
                         translation=Path(translation) if translation else None,
@@ -550,23 +558,11 @@ def verify_cmd(target: str, kwargs_json: str, inputs: tuple[str, ...], translati
     raise SystemExit(EXIT_OK if report.ok and report.first_divergent is None else 1)
 
 
-@main.command("rules")
-@click.option("--format", "fmt", type=click.Choice(["markdown", "text"]), default="markdown", show_default=True,
-              help="markdown: the supported-API table (as in README.md); text: the torch API names, one per line.")
-def rules_cmd(fmt: str) -> None:
-    """Print the torch APIs torch2nnx translates.
-
-    The markdown table is the one README.md carries between its
-    rules:start/rules:end markers; paste the output there after changing a rule.
-    """
-    from .rules_table import markdown_table, text_list
-
-    click.echo(markdown_table() if fmt == "markdown" else text_list(), nl=False)
-
-
 from .convert_command import convert_cmd  # noqa: E402  (the command needs this module's helpers)
+from .rules_command import rules_cmd  # noqa: E402
 
 main.add_command(convert_cmd)
+main.add_command(rules_cmd)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

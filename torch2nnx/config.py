@@ -6,6 +6,7 @@ walking up from the working directory to the first pyproject.toml.
     weights-suffix = "_weights"
     strict = false
     exclude = ["**/test_*.py"]
+    rules = ["mypkg.torch2nnx_rules"]   # user rules modules (README "Rules users add")
 
     [tool.torch2nnx.paths]
     "src/models" = "src/models_nnx"            # directory -> mirrored tree
@@ -43,6 +44,7 @@ class Config:
     strict: bool = False
     exclude: list[str] = field(default_factory=list)
     output_format: str = "concise"
+    rules: list[str] = field(default_factory=list)  # user rules modules (rules/user.py)
 
 
 # key -> (attribute, expected type, check)
@@ -53,6 +55,7 @@ _KEYS = {
     "strict": ("strict", bool, lambda v: True),
     "exclude": ("exclude", list, lambda v: all(isinstance(x, str) for x in v)),
     "output-format": ("output_format", str, lambda v: v in OUTPUT_FORMATS),
+    "rules": ("rules", list, lambda v: all(isinstance(x, str) and x for x in v)),
 }
 
 

@@ -13,6 +13,7 @@ import click
 from .api import ParseError
 from .cli import EXIT_CANNOT_TRANSLATE, EXIT_OK, EXIT_TODOS, EXIT_USAGE, _plural, same_file
 from .project import InputError
+from .rules_command import config, rules_option, use_rules
 
 
 @click.command("convert")
@@ -31,8 +32,9 @@ from .project import InputError
               help="--no-strict: ignore unexpected keys; missing or mismatched ones keep the constructor's values.")
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
+@rules_option
 def convert_cmd(target: str, checkpoint: str, out: str, kwargs_json: str, fmt: str, dtype: str | None,
-                strip_prefix: str | None, strict: bool, force: bool, quiet: bool) -> None:
+                strip_prefix: str | None, strict: bool, force: bool, quiet: bool, user_rules: tuple[str, ...]) -> None:
     """Convert a torch CHECKPOINT for the model SRC:NAME into an NNX checkpoint.
 
     SRC:NAME names the torch class or builder function as verify does; the
@@ -54,6 +56,7 @@ def convert_cmd(target: str, checkpoint: str, out: str, kwargs_json: str, fmt: s
     from .verify import VerifyError
 
     kwargs, path, name = model_arguments(kwargs_json, target, "SRC:NAME")
+    use_rules(config(None), user_rules)  # the translation made now uses them
     o = Path(out)
     if o.exists() and not force:
         raise click.BadParameter(f"{out!r} exists; give --force to replace it", param_hint="'-o' / '--output'")

@@ -19,7 +19,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from .rules import registry
 from .translator.fastvisit import FastVisitor
-from .translator.imports import DROPPED_ROOTS, TORCH_ROOTS, ImportTable, dotted, kept_module
+from .translator.imports import DROPPED_ROOTS, ImportTable, dotted, kept_module, torch_like, user_module
 
 
 YES, NO, KEPT = "yes", "no", "kept"
@@ -60,7 +60,8 @@ def support_of(q: str) -> str:
     # torchvision's and einops' own plumbing (weights enums, utilities) stays
     # imported from the original package; torch itself must be translated
     # torch's data pipelines (torch.utils.data) are kept as torch code too
-    return NO if q.split(".")[0] in DROPPED_ROOTS and not kept_module(q) else KEPT
+    # (a module user rows cover is translated like torch's: a name of it without a row is not)
+    return NO if (q.split(".")[0] in DROPPED_ROOTS and not kept_module(q)) or user_module(q) else KEPT
 
 
 class _Uses(FastVisitor):
@@ -83,9 +84,9 @@ class _Uses(FastVisitor):
 
     def _name(self, node) -> bool:
         q = self.table.qualify(node)
-        if q is None or q.split(".")[0] not in TORCH_ROOTS:
+        if q is None or not torch_like(q):
             return False
-        if any(q.startswith(m + ".") for m in self.local):
+        if any(q.startswith(m + ".") for m in self.local) and registry.lookup(q) is None:
             return True  # a file of this code base (translated with it), not a torch API
         self.found.append((q, self._pos(node), support_of(q)))
         return True

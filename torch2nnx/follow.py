@@ -18,7 +18,7 @@ from pathlib import Path
 
 import libcst as cst
 
-from .translator.imports import TORCH_ROOTS, ImportTable, absolute_module, dotted
+from .translator.imports import ImportTable, absolute_module, dotted, torch_like, user_module
 
 
 def package_root(path: Path, package: str | None) -> Path:
@@ -179,7 +179,7 @@ def imported_names(path: Path, package: str | None) -> set[str]:
 
 
 def uses_torch(names: set[str]) -> bool:
-    return any(q.split(".")[0] in TORCH_ROOTS for q in names)
+    return any(torch_like(q) for q in names)
 
 
 def followed(paths: list[Path]) -> tuple[list[Path], dict[str, str]]:
@@ -232,8 +232,8 @@ def _walk(todo: list[Path], seen: dict, reexported: dict, resolvers: dict) -> No
         top = package.split(".")[0]
         res = resolvers.setdefault(root, Reexports(root))
         for q in sorted(names):
-            if q.split(".")[0] != top:
-                continue
+            if q.split(".")[0] != top or user_module(q):
+                continue  # another package's, or a module user rows translate (rules/user.py)
             real = res.resolve(q)
             if real != q:
                 reexports[q] = real.rpartition(".")[0]

@@ -398,12 +398,12 @@ def _scan(source: str, package: str | None, path=None):
     import libcst as cst
 
     from .follow import star_resolver
-    from .translator.imports import TORCH_ROOTS, ImportTable
+    from .translator.imports import ImportTable, torch_like
 
     star = star_resolver(path, package) if path is not None else None
     table = ImportTable.from_module(cst.parse_module(source), package, star=star)
     names = set(table.names.values())
-    return names, any(q.split(".")[0] in TORCH_ROOTS for q in names)
+    return names, any(torch_like(q) for q in names)
 
 
 def _translate_job(job):
@@ -772,6 +772,16 @@ def _pool(workers: int) -> ProcessPoolExecutor:
                 os.environ["PYTHONHASHSEED"] = saved
     except (ValueError, ImportError):  # no fork server on this platform
         ctx = multiprocessing.get_context("spawn")
-    # one file per process: nothing a translation leaves behind reaches the next
-    return ProcessPoolExecutor(workers, mp_context=ctx, max_tasks_per_child=1)
+    # one file per process: nothing a translation leaves behind reaches the next;
+    # each loads the user rules in use here (a forked server knows none of them)
+    from .rules import registry
+
+    return ProcessPoolExecutor(workers, mp_context=ctx, max_tasks_per_child=1,
+                               initializer=_load_user_rules, initargs=(registry.user_spec(),))
+
+
+def _load_user_rules(spec: tuple) -> None:
+    from .rules import registry
+
+    registry.use_user_rules(*spec)
 

@@ -116,6 +116,9 @@ LAYOUT_NOTES = {
 
 def notes_cell(rule: Rule) -> str:
     notes = []
+    origin = registry.user_origin(rule)
+    if origin is not None:
+        notes.append(f"user row ({origin})")
     layout = LAYOUT_NOTES.get(rule.layout.kind, "")
     if layout:
         notes.append(layout)
@@ -161,4 +164,9 @@ def markdown_table() -> str:
 def text_list() -> str:
     """All supported torch API names, one per line, in table order."""
     groups = grouped()
-    return "".join(f"{r.name}\n" for title in GROUPS for r in groups[title])
+    return "".join(f"{r.name}{_user_mark(r)}\n" for title in GROUPS for r in groups[title])
+
+
+def _user_mark(rule: Rule) -> str:
+    origin = registry.user_origin(rule)
+    return f"  # user row ({origin})" if origin is not None else ""

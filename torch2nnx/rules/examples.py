@@ -91,6 +91,11 @@ def example_source(rule: Rule, ex: Example) -> str:
                           "from einops.layers.torch import Rearrange, Reduce\n", 1)
     if "torchvision" in ex.torch:
         src = src.replace("import torch\n", "import torch\nimport torchvision\nimport torchvision.models._api\n", 1)
+    if not rule.name.startswith("Tensor."):
+        from .registry import is_user_row
+
+        if is_user_row(rule):  # a user row's example names its API qualified: mylib.layers.ScaledLinear(...)
+            src = src.replace("import torch\n", f"import torch\nimport {rule.name.rpartition('.')[0]}\n", 1)
     if ex.torch.startswith("timm."):
         src = src.replace("import torch\n", "import torch\nimport timm.layers._fx\nimport timm.models._registry\n", 1)
     return src

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+from contextlib import contextmanager
 from functools import lru_cache
-from typing import Optional
+from pathlib import Path
+from typing import Optional, Sequence
 
 from .base import Rule
+from .user import NONE, UserRules
 
 
 # the table modules: RULES (calls), and METHODS (Tensor methods) where a module has them
@@ -23,8 +26,21 @@ def _module(name: str):
     return importlib.import_module(f"{__package__}.{name}")
 
 
+# the rows users add (rules/user.py), in use until use_user_rules() changes them
+_user: UserRules = NONE
+
+
 @lru_cache(maxsize=1)
 def _tables():
+    calls, meths, props, consts, dprops = _builtin_tables()
+    if _user.calls or _user.methods:
+        calls = {**calls, **{r.name: r for r in _user.calls}}
+        meths = {**meths, **{r.name.split(".", 1)[1]: r for r in _user.methods}}
+    return calls, meths, props, consts, dprops
+
+
+@lru_cache(maxsize=1)
+def _builtin_tables():
     from . import constants, methods
 
     calls: dict[str, Rule] = {}
@@ -48,6 +64,79 @@ def _tables():
         calls[r.name] = r
     dprops = {r.name.split(".", 1)[1]: r for r in constants.DTYPE_PROPERTIES}
     return calls, meths, props, consts, dprops
+
+
+def use_user_rules(modules: Sequence[str] = (), root: str | Path | None = None) -> UserRules:
+    """Load the user rules ``modules`` (importable from ``root``, pyproject's
+    directory, or the working directory) and make their rows part of every
+    table, replacing the rows a previous call added; ``()`` removes them.
+    Raises user.UserRulesError for a module that cannot be used."""
+    from . import user
+
+    global _user
+    if not modules:
+        loaded = NONE
+    else:
+        calls, meths = _builtin_tables()[:2]
+        loaded = user.load(modules, root, set(calls), set(meths))
+    if loaded.spec != _user.spec or loaded.digest != _user.digest:
+        _user = loaded
+        _clear_derived()
+    return _user
+
+
+@contextmanager
+def user_rules(modules: Sequence[str] = (), root: str | Path | None = None):
+    """``use_user_rules`` for a block; the previous rows come back after it."""
+    before = _user
+    try:
+        yield use_user_rules(modules, root)
+    finally:
+        if _user is not before:
+            _set(before)
+
+
+def _set(loaded: UserRules) -> None:
+    global _user
+    _user = loaded
+    _clear_derived()
+
+
+def current_user_rules() -> UserRules:
+    return _user
+
+
+def user_spec() -> tuple:
+    """What a worker process hands ``use_user_rules`` to see the same rows."""
+    return _user.spec
+
+
+def is_user_row(rule: Rule) -> bool:
+    return rule.name in _user.origin and any(r is rule for r in _user.calls + _user.methods)
+
+
+def user_origin(rule: Rule) -> Optional[str]:
+    """The user module defining ``rule``, or None for a built-in row."""
+    return _user.origin.get(rule.name) if is_user_row(rule) else None
+
+
+@lru_cache(maxsize=1)
+def user_modules() -> frozenset[str]:
+    """The Python modules user rows name APIs of (see UserRules.modules_of_rows)."""
+    return _user.modules_of_rows()
+
+
+def _clear_derived() -> None:
+    """Forget every table computed from the rows."""
+    _tables.cache_clear()
+    user_modules.cache_clear()
+    from ..shared_helpers import _source
+    from ..translator import kernel_layout, module_api, row_base
+
+    for fn in (row_base._bases, row_base.source, module_api.torch_layer_names_source,
+               module_api.torch_layer_attrs_source, kernel_layout.renamed_torch_params,
+               kernel_layout.kept_torch_params, kernel_layout.renamed_torch_attrs, _source):
+        fn.cache_clear()
 
 
 def all_rules() -> list[Rule]:
@@ -98,6 +187,8 @@ def fingerprint() -> str:
     h = hashlib.sha256()
     for mod in map(_module, _ALL_TABLES):
         h.update(inspect.getsource(mod).encode())
+    if _user.modules:  # the user rules in use: a changed row translates differently
+        h.update(f"user|{'|'.join(_user.modules)}|{_user.digest}".encode())
     # and the translator's own code: a development checkout changes it under one version number
     root = Path(__file__).resolve().parent.parent
     for sub in ("translator", "runtime"):

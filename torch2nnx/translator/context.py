@@ -121,6 +121,9 @@ class FileContext:
         self.options = options
         self.diagnostics: list[Diagnostic] = []
         self.helpers: set[str] = set()  # runtime helper functions/classes to emit
+        # names rows import into the output (BuildCtx.import_name): local -> (module, name);
+        # kept across rounds, emitted where the final code names them
+        self.row_imports: dict[str, tuple[str, str]] = {}
         self.step_helpers: set[str] = set()  # those the training-step pre-pass calls (train_steps.py)
         # names the source binds at module level: a helper of the same name is reached by its alias
         self.module_names: set[str] = set()
@@ -284,6 +287,21 @@ class BuildCtx:
         name = "Buffer" if persistent else "NonPersistentBuffer"
         self.fctx.buffers.add(name)
         return name
+
+    def import_name(self, module: str, name: str) -> str:
+        """Ask for ``from module import name`` in the output (a user row's NNX
+        class or jnp function, rules/user.py); returns the name to write. Where
+        the source binds that name itself (the torch class the row replaces,
+        imported under the same name), the import gets an alias of its own. A
+        dropped import of the name (the torch class the row replaces, ``from
+        mylib.layers import ScaledLinear``) leaves it free, as for helpers."""
+        f = self.fctx
+        local = name
+        if local in f.module_names or local in self.local_names \
+                or f.row_imports.get(local, (module, name)) != (module, name):
+            local = HELPER_ALIAS + name
+        f.row_imports[local] = (module, name)
+        return local
 
     def helper(self, name: str) -> str:
         """Ask for a runtime helper to be emitted into the output file. Where the

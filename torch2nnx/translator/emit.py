@@ -187,3 +187,14 @@ def referenced_helpers(helpers, code: str, shared: str | None) -> tuple[list, li
     defs = definitions("helpers.py")
     own = sorted(n for n in plain | behind if n in defs and "__name__" in defs[n][1])
     return own, aliases, sorted(plain - set(own))
+
+
+def row_import_lines(row_imports: dict, code: str) -> list[str]:
+    """The imports rows asked for (BuildCtx.import_name) that ``code`` still names."""
+    words = set(re.findall(r"\b\w+\b", code))
+    out = []
+    for local in sorted(row_imports):
+        if local in words:
+            module, name = row_imports[local]
+            out.append(f"from {module} import {name}" + (f" as {local}" if local != name else ""))
+    return out

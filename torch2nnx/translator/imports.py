@@ -30,7 +30,32 @@ def dropped_module(qualified: str) -> bool:
     if kept_module(qualified):
         return False
     return qualified.split(".")[0] in DROPPED_ROOTS or any(
-        qualified == m or qualified.startswith(m + ".") for m in DROPPED_MODULES)
+        qualified == m or qualified.startswith(m + ".") for m in DROPPED_MODULES) or user_module(qualified)
+
+
+def user_module(qualified: str | None) -> bool:
+    """A name in a module that user rows cover (rules/user.py): translated like
+    torch's, its import dropped, a name of it no row knows marked TODO."""
+    from ..rules.registry import user_modules
+
+    mods = user_modules()
+    if not mods or not qualified:
+        return False
+    return any(qualified == m or qualified.startswith(m + ".") for m in mods)
+
+
+def user_package(local: str, qualified: str) -> bool:
+    """``import mylib.ops`` binds ``mylib``, a package holding a user rows' module:
+    the import is dropped, so what still reads ``mylib`` is a leftover."""
+    from ..rules.registry import user_modules
+
+    mods = user_modules()
+    return bool(mods) and local == qualified and any(m.startswith(qualified + ".") for m in mods)
+
+
+def torch_like(qualified: str | None) -> bool:
+    """A name the rules translate: torch's (and torchvision's, einops') or a user row's module."""
+    return bool(qualified) and (qualified.split(".")[0] in TORCH_ROOTS or user_module(qualified))
 
 
 def kept_module(qualified: str | None) -> bool:
@@ -136,7 +161,7 @@ class ImportTable:
         return canonical(full)
 
     def is_torch(self, qualified: Optional[str]) -> bool:
-        return bool(qualified) and qualified.split(".")[0] in TORCH_ROOTS
+        return torch_like(qualified)
 
     def is_dropped(self, qualified: Optional[str]) -> bool:
         return bool(qualified) and dropped_module(qualified)

@@ -11,6 +11,7 @@ import libcst as cst
 from ..diagnostics import Diagnostic
 from .context import FileContext
 from .fastvisit import FastTransformer, FastVisitor
+from .imports import user_package
 from .kept_data import is_kept_callee
 
 MARK = "# TODO(torch2nnx)"
@@ -138,11 +139,12 @@ def _torch_names_in(node, torch_names: set[str]) -> set[str]:
 
 
 def mark_leftovers(module: cst.Module, f: FileContext) -> cst.Module:
-    names = {local for local, q in f.imports.names.items() if f.imports.is_dropped(q)}
+    names = {local for local, q in f.imports.names.items() if f.imports.is_dropped(q) or user_package(local, q)}
     # a torch function imported by name whose translation is the emitted helper
     # of the same name (`from torch.nn.utils.rnn import pad_sequence`): the name
     # now means the helper, not torch
     names -= set(f.helpers)
+    names -= set(f.row_imports)  # the same for a user row's import (BuildCtx.import_name)
     if not names:
         return module
     # most statements hold no torch name: find them with a visitor, which

@@ -11,6 +11,7 @@ import libcst as cst
 
 from ..diagnostics import Diagnostic
 from ..rules import registry
+from ..rules.registry import user_modules
 from .optional_values import optional_returns
 from .rngs_methods import inherited as inherited_rngs_methods
 from .analyze import find_builders, find_factory_fields, find_module_classes, find_plain_globals, unit_order
@@ -22,9 +23,9 @@ from .toplevel_names import module_level_names
 from . import kept_data, state_io
 from .train_steps import rewrite_train_steps, source_offsets
 from .emit import (BUFFER_CLASSES, existing_imports, format_code, helper_source, import_lines, insert_point,
-                   referenced_helpers, used_modules)
+                   referenced_helpers, row_import_lines, used_modules)
 from .fastvisit import FastTransformer, FastVisitor
-from .imports import ImportTable, absolute_module, dotted, dropped_module
+from .imports import ImportTable, absolute_module, dotted, dropped_module, user_module
 from .layer_globals import export_kinds, find_layer_globals
 from .layout_docs import add_layout_lines
 from .leftovers import mark_leftovers
@@ -85,8 +86,19 @@ def is_torch_import(stmt, imports: ImportTable) -> bool:
     if isinstance(small, cst.Import):
         return all(dropped_module(dotted(a.name)) for a in small.names)
     if isinstance(small, cst.ImportFrom) and not small.relative and small.module is not None:
-        return dropped_module(dotted(small.module) or "")
+        mod = dotted(small.module) or ""
+        return dropped_module(mod) or _user_rows_import(small, mod)
+    if isinstance(small, cst.ImportFrom) and small.relative and user_modules():
+        # `from .mylib.layers import ScaledLinear` in the package of a user rows' module
+        mod = absolute_module(imports.package, len(small.relative), dotted(small.module) if small.module else "")
+        return bool(mod) and (user_module(mod) or _user_rows_import(small, mod))
     return False
+
+
+def _user_rows_import(small: cst.ImportFrom, mod: str) -> bool:
+    """``from mylib import layers`` with mylib.layers a user rows' module (rules/user.py)."""
+    return not isinstance(small.names, cst.ImportStar) and bool(user_modules()) \
+        and all(user_module(f"{mod}.{dotted(a.name)}") for a in small.names)
 
 
 @contextmanager
@@ -306,6 +318,8 @@ def _emit(module: cst.Module, body: list, f: FileContext, options: Options, impo
         bound = [a for a in aliases if options.shared is None or a[len(HELPER_ALIAS):] in own]
         if bound:
             head.append("\n".join(f"{a} = {a[len(HELPER_ALIAS):]}" for a in bound) + "\n")
+    if f.row_imports:
+        imported += row_import_lines(f.row_imports, "".join(codes.values()))
     extra = "\n\n".join(head)
     needed = used_modules("".join(codes.values()) + extra)
     have = existing_imports(out)
