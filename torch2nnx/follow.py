@@ -18,7 +18,7 @@ from pathlib import Path
 
 import libcst as cst
 
-from .translator.imports import TORCH_ROOTS, ImportTable, absolute_module, dotted
+from .translator.imports import TORCH_ROOTS, ImportTable, absolute_module, dotted, provided
 
 
 def package_root(path: Path, package: str | None) -> Path:
@@ -232,8 +232,8 @@ def _walk(todo: list[Path], seen: dict, reexported: dict, resolvers: dict) -> No
         top = package.split(".")[0]
         res = resolvers.setdefault(root, Reexports(root))
         for q in sorted(names):
-            if q.split(".")[0] != top:
-                continue
+            if q.split(".")[0] != top or provided(q):
+                continue  # another package, or a library name the rules provide (transformers' ACT2FN)
             real = res.resolve(q)
             if real != q:
                 reexports[q] = real.rpartition(".")[0]

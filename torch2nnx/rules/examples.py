@@ -91,6 +91,9 @@ def example_source(rule: Rule, ex: Example) -> str:
                           "from einops.layers.torch import Rearrange, Reduce\n", 1)
     if "torchvision" in ex.torch:
         src = src.replace("import torch\n", "import torch\nimport torchvision\nimport torchvision.models._api\n", 1)
+    if "transformers." in ex.torch:
+        mods = sorted(set(re.findall(r"\b(transformers(?:\.[a-z_]+)*)\.[A-Za-z_]+", ex.torch)))
+        src = src.replace("import torch\n", "import torch\n" + "".join(f"import {m}\n" for m in mods), 1)
     if ex.torch.startswith("timm."):
         src = src.replace("import torch\n", "import torch\nimport timm.layers._fx\nimport timm.models._registry\n", 1)
     return src

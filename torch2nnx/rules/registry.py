@@ -15,7 +15,7 @@ from .base import Rule
 _CALL_TABLES = ("linear", "conv", "norm", "activations", "pooling", "containers", "functional", "tensor_ops", "init",
                 "torch_only", "torchvision_ops", "recurrent", "attention", "seq_ops", "einops_rules", "fft", "patches",
                 "losses", "optim", "padding", "logical", "jnp_table", "math_rows", "linalg", "special",
-                "index_updates", "random_ops")
+                "index_updates", "random_ops", "transformers_rules")
 _ALL_TABLES = ("base", "methods", "constants", "module_methods") + _CALL_TABLES
 
 
@@ -42,7 +42,7 @@ def _tables():
     extra_properties = [r for mod in map(_module, _CALL_TABLES) for r in getattr(mod, "PROPERTIES", [])]
     for r in methods.PROPERTIES + extra_properties:
         props[r.name.split(".", 1)[1]] = r
-    for r in constants.RULES:
+    for r in constants.RULES + [r for mod in map(_module, _CALL_TABLES) for r in getattr(mod, "CONSTANTS", [])]:
         consts[r.name] = r
     for r in constants.FUNCTIONS:
         calls[r.name] = r
@@ -89,6 +89,28 @@ def constant(qualified: str) -> Optional[Rule]:
     return _tables()[3].get(qualified)
 
 
+def module_base(qualified: str | None) -> Optional[Rule]:
+    """The row of a library class that translated modules derive from (PreTrainedModel)."""
+    r = _tables()[3].get(qualified) if qualified else None
+    return r if r is not None and r.module_base else None
+
+
+def provided(qualified: str | None) -> bool:
+    """A library name the rules provide (a call or a value row): its import goes, its
+    module is never followed or translated."""
+    if not qualified or qualified.split(".")[0] in ("torch", "torchvision", "einops"):
+        return False
+    t = _tables()
+    return qualified in t[0] or qualified in t[3] or any(
+        qualified == m or qualified.startswith(m + ".") for m in _provided_modules())
+
+
+@lru_cache(maxsize=1)
+def _provided_modules() -> tuple[str, ...]:
+    """Library modules whose every name is a row or unsupported (transformers.initialization)."""
+    return tuple(m for mod in map(_module, _CALL_TABLES) for m in getattr(mod, "PROVIDED_MODULES", ()))
+
+
 def fingerprint() -> str:
     """Hash of the rule tables (for caches keyed on what the rules do)."""
     import inspect
@@ -101,6 +123,6 @@ def fingerprint() -> str:
     # and the translator's own code: a development checkout changes it under one version number
     root = Path(__file__).resolve().parent.parent
     for sub in ("translator", "runtime"):
-        for p in sorted((root / sub).glob("*.py")):
+        for p in sorted((root / sub).rglob("*.py")):
             h.update(p.read_bytes())
     return h.hexdigest()[:16]

@@ -30,10 +30,12 @@ IMPORTS = {
 # small modules of their own (losses.py; optim.py: torch.optim's optimizers and
 # schedulers; resize_checks.py: antialiased resize, torch._assert; linalg_ops.py,
 # index_updates.py, random_draws.py: torch.linalg, scatter and random functions;
-# data_io.py: batches from torch data loaders, saved training state), one
+# data_io.py: batches from torch data loaders, saved training state; hf/: the
+# transformers infrastructure modeling files import, rules/transformers_rules.py), one
 # namespace in the generated code
 HELPER_FILES = ("helpers.py", "data_io.py", "losses.py", "optim.py", "param_groups.py", "resize_checks.py",
-                "linalg_ops.py", "index_updates.py", "random_draws.py")
+                "linalg_ops.py", "index_updates.py", "random_draws.py", "hf/pretrained.py", "hf/activations.py",
+                "hf/attention.py", "hf/outputs.py")
 
 
 @lru_cache(maxsize=None)

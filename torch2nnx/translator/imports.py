@@ -136,10 +136,18 @@ class ImportTable:
         return canonical(full)
 
     def is_torch(self, qualified: Optional[str]) -> bool:
-        return bool(qualified) and qualified.split(".")[0] in TORCH_ROOTS
+        return bool(qualified) and (qualified.split(".")[0] in TORCH_ROOTS or provided(qualified))
 
     def is_dropped(self, qualified: Optional[str]) -> bool:
-        return bool(qualified) and dropped_module(qualified)
+        return bool(qualified) and (dropped_module(qualified) or provided(qualified))
+
+
+def provided(qualified: str) -> bool:
+    """A name of another library that the rules provide (transformers' PreTrainedModel,
+    ACT2FN): its uses are rewritten like torch's, its import goes."""
+    from ..rules import registry
+
+    return registry.provided(qualified)
 
 
 def canonical(name: str) -> str:
