@@ -213,6 +213,9 @@ class Rule:
     # PreTrainedModel): a deriving class is an NNX module over the runtime class the
     # row names (its helper), which takes the library's constructor arguments
     module_base: bool = False
+    # module_base: the methods the base calls with ``rngs`` (PreTrainedModel's
+    # _init_weights); a deriving class's overrides take ``*, rngs``
+    rngs_methods: tuple[str, ...] = ()
 
     @property
     def short(self) -> str:

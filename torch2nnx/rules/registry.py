@@ -101,14 +101,18 @@ def provided(qualified: str | None) -> bool:
     if not qualified or qualified.split(".")[0] in ("torch", "torchvision", "einops"):
         return False
     t = _tables()
-    return qualified in t[0] or qualified in t[3] or any(
-        qualified == m or qualified.startswith(m + ".") for m in _provided_modules())
+    if qualified in t[0] or qualified in t[3]:
+        return True
+    parts = qualified.split(".")
+    if any(".".join(parts[:i]) in t[3] for i in range(2, len(parts))):
+        return False  # an attribute of a provided value (ALL_ATTENTION_FUNCTIONS.get_interface): the runtime's
+    return any(f(qualified) for f in _libraries())
 
 
 @lru_cache(maxsize=1)
-def _provided_modules() -> tuple[str, ...]:
-    """Library modules whose every name is a row or unsupported (transformers.initialization)."""
-    return tuple(m for mod in map(_module, _CALL_TABLES) for m in getattr(mod, "PROVIDED_MODULES", ()))
+def _libraries() -> tuple:
+    """Tables' predicates naming a library's torch code, rows or not (transformers_rules.library)."""
+    return tuple(mod.library for mod in map(_module, _CALL_TABLES) if hasattr(mod, "library"))
 
 
 def fingerprint() -> str:

@@ -22,7 +22,7 @@ import dataclasses
 
 from . import init as torch_init
 from .base import OTHER, Example, Layout, Rule
-from .torch_only import unwrap
+from .torch_only import DROP, IDENTITY, unwrap
 
 TF = "transformers."
 X = ("float32[2,3]",)
@@ -30,17 +30,36 @@ TOKENS = ("float32[2,5,8]",)
 
 # where torch's definitions live and the names modeling files import them by
 MODELING_UTILS = TF + "modeling_utils."
-# modules whose every name is a row here or unsupported (marked where used)
-PROVIDED_MODULES = (TF + "initialization", TF + "activations", TF + "masking_utils", TF + "modeling_outputs",
-                    TF + "modeling_layers", TF + "integrations.sdpa_attention", TF + "utils.output_capturing")
+# the library's own names that are plain Python: kept as imports of transformers
+KEPT = (TF + "utils.logging", TF + "utils.DUMMY_INPUTS", TF + "utils.DUMMY_MASK")
+
+
+def library(qualified: str) -> bool:
+    """A transformers name that is torch code (its infrastructure): a row here or,
+    where none is, unsupported (marked where used; the library file is never followed).
+    Configuration classes, logging, availability checks and the models' own modeling
+    files (transformers.models.*, translated when followed) are not."""
+    if not qualified.startswith(TF):
+        return False
+    parts = qualified.split(".")
+    return not (qualified.startswith(TF + "models.") or any(p.startswith("configuration") for p in parts)
+                or parts[-1].startswith("is_") or any(qualified == k or qualified.startswith(k + ".") for k in KEPT))
 OUTPUTS = TF + "modeling_outputs."
 
 
 def _helper_call(helper):
-    """The call with the runtime helper in place of the library function, arguments as given."""
+    """The call with the runtime helper in place of the library function, arguments as given:
+    leading positional parameters positionally (varargs follow them), the rest by keyword."""
     def build(a, ctx):
-        parts = list(a.star) + [f"{k}={v}" for k, v in a.given_src.items()] \
-            + [f"{k}={v}" for k, v in a.kwextra.items()]
+        parts, keywords, leading = [], [], True
+        for n, _, k in a.spec:
+            if k == "pos" and leading and n in a.given_src:
+                parts.append(a.given_src[n])
+            elif k in ("pos", "kwonly"):
+                leading = False
+                if n in a.given_src:
+                    keywords.append(f"{n}={a.given_src[n]}")
+        parts += list(a.star) + keywords + [f"{k}={v}" for k, v in a.kwextra.items()]
         return f"{ctx.helper(helper)}({', '.join(parts)})"
     return build
 
@@ -56,9 +75,26 @@ def _is_set(name):
     return (Example(f"x * float({name} is not None)", X),)
 
 
-def const(name, target, examples, helper=None, module_base=False):
+def const(name, target, examples, helper=None, module_base=False, rngs_methods=()):
     return Rule(name, "", _helper_value(target) if helper else (lambda a, ctx: target), layout=OTHER,
-                examples=examples, helpers=(target,) if helper else (), module_base=module_base)
+                examples=examples, helpers=(target,) if helper else (), module_base=module_base,
+                rngs_methods=rngs_methods)
+
+
+def _factory(a, ctx):
+    """A decorator factory with no meaning in JAX (deprecate_kwarg(...), kernels from the hub)."""
+    return IDENTITY
+
+
+_factory.wraps = True
+
+
+def _autocast(a, ctx):
+    if a.value("enabled") is False:
+        return DROP
+    from .base import Unsupported
+
+    raise Unsupported("T2N001", f"maybe_autocast with enabled={a.src('enabled')}: mixed precision is not translated")
 
 
 def _int(a, ctx):
@@ -91,6 +127,23 @@ RULES = [
          examples=(Example("transformers.integrations.sdpa_attention.sdpa_attention_forward("
                            "self, x, y, y, None, scaling=0.5, is_causal=False)[0]",
                            ("float32[2,2,5,4]", "float32[2,2,5,4]")),)),
+    Rule(TF + "pytorch_utils.apply_chunking_to_forward", "forward_fn, chunk_size, chunk_dim, *input_tensors",
+         _helper_call("apply_chunking_to_forward"), layout=Layout("plain", tensors=()),
+         examples=(Example("transformers.pytorch_utils.apply_chunking_to_forward(torch.tanh, 2, 1, x)",
+                           ("float32[2,6,3]",)),)),
+    Rule(MODELING_UTILS + "slice_logits_to_keep", "hidden_states, logits_to_keep", _helper_call("slice_logits_to_keep"),
+         layout=Layout("plain", tensors=("hidden_states",)),
+         examples=(Example("transformers.modeling_utils.slice_logits_to_keep(x, 2)", ("float32[2,6,3]",)),
+                   Example("transformers.modeling_utils.slice_logits_to_keep(x, 0)", ("float32[2,6,3]",)))),
+    Rule(TF + "utils.output_capturing.OutputRecorder", "target_class, **kwargs", _helper_call("OutputRecorder"),
+         layout=OTHER, examples=(Example("x * transformers.utils.output_capturing.OutputRecorder(None, index=2).index",
+                                         X),)),
+    Rule(TF + "activations.get_activation", "activation_string",
+         lambda a, ctx: f"{ctx.helper('ACT2FN')}[{a.src('activation_string')}]", layout=OTHER,
+         examples=(Example("transformers.activations.get_activation('quick_gelu')(x)", X),)),
+    Rule(TF + "utils.generic.maybe_autocast", "device_type, dtype=None, enabled=True, cache_enabled=None", _autocast,
+         layout=OTHER, examples=(Example("transformers.utils.generic.maybe_autocast('cpu', enabled=False)", X,
+                                         where="with"),)),
     Rule(TF + "utils.torch_int", "x", _int, layout=OTHER,
          examples=(Example("x * transformers.utils.torch_int(x.shape[1] ** 0.5)", ("float32[2,9]",)),)),
 ] + [
@@ -102,10 +155,27 @@ RULES = [
                         ("utils.output_capturing.capture_outputs", "decorator"),
                         ("utils.can_return_tuple", "decorator"))
 ] + [
+    # decorator factories: the identity
+    Rule(TF + name, "*args, **kwargs", _factory, layout=OTHER, examples=(Example(TF + name + args, X, where=where),))
+    for name, args, where in (("utils.deprecation.deprecate_kwarg", "('old', '5.0', new_name='x')", "decorator"),
+                              ("integrations.use_kernel_forward_from_hub", "('RMSNorm')", "class-decorator"),
+                              ("integrations.hub_kernels.use_kernel_forward_from_hub", "('RMSNorm')",
+                               "class-decorator"),
+                              ("integrations.use_kernelized_func", "(torch.tanh)", "class-decorator"))
+] + [
     # the output classes, built: the runtime's, with the fields given
     Rule(OUTPUTS + name, "*args, **kwargs", _helper_call(name), layout=Layout("other", tensors=()),
          examples=(Example(f"{OUTPUTS}{name}(x * 2.0)[0]", X),))
     for name in _output_names()
+] + [
+    # KV caches: stand-ins that raise when built (a translation runs with use_cache=False)
+    Rule(TF + "cache_utils." + name, "*args, **kwargs", _helper_call(name), layout=OTHER,
+         examples=(Example(f"x * float(isinstance(x, transformers.cache_utils.{name}))", X),))
+    for name in ("Cache", "DynamicCache", "EncoderDecoderCache")
+] + [
+    Rule(TF + "initialization.copy_", "tensor, other", lambda a, ctx: torch_init._set(a, a.src("other"), ctx),
+         layout=OTHER, examples=(Example("transformers.initialization.copy_(self.layer.weight, torch.full((20,), 0.5))",
+                                         (), compare="stats", where="nn.LayerNorm(20)"),)),
 ] + [
     # transformers.initialization: torch.nn.init's functions (run by _init_weights)
     dataclasses.replace(r, name=TF + "initialization." + r.short, examples=tuple(
@@ -114,8 +184,9 @@ RULES = [
 ]
 
 CONSTANTS = [
+    # init_weights(rngs) runs _init_weights over the modules, as torch's post_init does
     const(MODELING_UTILS + "PreTrainedModel", "PreTrainedModel", _is_set(MODELING_UTILS + "PreTrainedModel"),
-          helper=True, module_base=True),
+          helper=True, module_base=True, rngs_methods=("_init_weights",)),
     const(TF + "modeling_layers.GradientCheckpointingLayer", "GradientCheckpointingLayer",
           _is_set(TF + "modeling_layers.GradientCheckpointingLayer"), helper=True, module_base=True),
     const(TF + "activations.ACT2FN", "ACT2FN",
@@ -127,6 +198,15 @@ CONSTANTS = [
     const(TF + "utils.ModelOutput", "ModelOutput", _is_set(TF + "utils.ModelOutput"), helper=True),
     const(TF + "utils.generic.ModelOutput", "ModelOutput", _is_set(TF + "utils.generic.ModelOutput"),
           helper=True),
+    # KV caches and generation: stand-ins that raise when used (isinstance and annotations work)
+] + [const(TF + q, n, _is_set(TF + q), helper=True,
+           module_base=n == "GenerationMixin")
+     for q, n in (("cache_utils.Cache", "Cache"), ("cache_utils.DynamicCache", "DynamicCache"),
+                  ("cache_utils.EncoderDecoderCache", "EncoderDecoderCache"),
+                  ("generation.GenerationMixin", "GenerationMixin"),
+                  ("generation.utils.GenerationMixin", "GenerationMixin"))] + [
+    const(TF + "modeling_flash_attention_utils.FlashAttentionKwargs", "typing.Any",
+          _is_set(TF + "modeling_flash_attention_utils.FlashAttentionKwargs")),
     # **kwargs: Unpack[TransformersKwargs]: the keywords are handed on as they are
     const(TF + "utils.TransformersKwargs", "typing.Any", _is_set(TF + "utils.TransformersKwargs")),
     const(TF + "utils.generic.TransformersKwargs", "typing.Any",

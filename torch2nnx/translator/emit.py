@@ -35,7 +35,7 @@ IMPORTS = {
 # namespace in the generated code
 HELPER_FILES = ("helpers.py", "data_io.py", "losses.py", "optim.py", "param_groups.py", "resize_checks.py",
                 "linalg_ops.py", "index_updates.py", "random_draws.py", "hf/pretrained.py", "hf/activations.py",
-                "hf/attention.py", "hf/outputs.py")
+                "hf/attention.py", "hf/outputs.py", "hf/plumbing.py")
 
 
 @lru_cache(maxsize=None)

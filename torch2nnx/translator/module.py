@@ -158,6 +158,10 @@ def _translate_source(source: str, path: str, options: Options, module_name: str
                 f.external_functions[local] = options.siblings[mod][3][name]
 
     f.rngs_methods = inherited_rngs_methods(options, imports)
+    for q in imports.names.values():
+        if registry.module_base(q) is not None:
+            # methods a library base calls with rngs (PreTrainedModel._init_weights): overrides take them
+            f.rngs_methods |= set(registry.module_base(q).rngs_methods)
     find_module_classes(module, f)
     find_layer_globals(module, f)
     find_factory_fields(module, f)

@@ -10,6 +10,8 @@ built translation holds NNX's default initialisation). Copied into generated
 files like helpers.py.
 """
 
+import jax
+import jax.numpy as jnp
 from flax import nnx
 
 
@@ -26,11 +28,34 @@ class PreTrainedModel(nnx.Module):
         self.config = config
 
     def post_init(self):
-        """torch's post_init initialises the weights (_init_weights) and ties them: a
-        translation's weights are ported from torch instead, so nothing is redrawn."""
+        """torch's post_init initialises the weights (_init_weights over every module):
+        a translation's weights are ported from torch, so nothing is redrawn here;
+        ``init_weights(rngs)`` draws them as torch does."""
 
-    def _init_weights(self, module):
-        """Not run (see post_init): the subclasses' overrides call it through super()."""
+    def init_weights(self, rngs):
+        """torch's weight initialisation: ``_init_weights`` on every module."""
+        for _, module in nnx.iter_modules(self):
+            self._init_weights(module, rngs=rngs)
+
+    def _init_weights(self, module, *, rngs=None):
+        """transformers' default: linear and conv kernels and embeddings drawn from
+        N(0, initializer_range), biases zero, norms' scales one (no padding row: NNX's
+        Embed does not record one)."""
+        config = self.config
+        std = getattr(config, "initializer_range", None) or getattr(config, "init_std", None) or 0.02
+        if isinstance(module, (nnx.Linear, nnx.Conv, nnx.ConvTranspose, nnx.Embed)):
+            for name in ("kernel", "embedding"):
+                v = getattr(module, name, None)
+                if isinstance(v, nnx.Variable):
+                    v.set_value(std * jax.random.normal(rngs.params(), v.shape, v.dtype))
+        elif isinstance(module, (nnx.LayerNorm, nnx.RMSNorm, nnx.GroupNorm, nnx.BatchNorm)) \
+                or "LayerNorm" in type(module).__name__ or "RMSNorm" in type(module).__name__:
+            if isinstance(getattr(module, "scale", None), nnx.Variable):
+                module.scale.set_value(jnp.ones_like(module.scale.get_value()))
+        else:
+            return
+        if isinstance(getattr(module, "bias", None), nnx.Variable):
+            module.bias.set_value(jnp.zeros_like(module.bias.get_value()))
 
     @property
     def base_model(self):
