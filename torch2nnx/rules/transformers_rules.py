@@ -111,15 +111,16 @@ def _output_names():
 
 
 _OUT_EX = "transformers.modeling_outputs.BaseModelOutput(last_hidden_state=x * 2.0)"
-_MASK = "transformers.masking_utils.{}(config=None, inputs_embeds=x, attention_mask=(y > 0.0))"
+_MASK = ("transformers.masking_utils.{}(config=transformers.configuration_utils.PretrainedConfig("
+         "attn_implementation='eager'), inputs_embeds=x, attention_mask=(y > 0.0){}).clip(-1.0, 0.0)")
 
 RULES = [
     Rule(TF + "masking_utils.create_bidirectional_mask", "config, inputs_embeds, attention_mask, **kwargs",
          _helper_call("create_bidirectional_mask"), layout=Layout("plain", tensors=("inputs_embeds", "attention_mask")),
-         examples=(Example(_MASK.format("create_bidirectional_mask"), ("float32[2,5,8]", "float32[2,5]")),)),
+         examples=(Example(_MASK.format("create_bidirectional_mask", ""), ("float32[2,5,8]", "float32[2,5]")),)),
     Rule(TF + "masking_utils.create_causal_mask", "config, inputs_embeds, attention_mask, **kwargs",
          _helper_call("create_causal_mask"), layout=Layout("plain", tensors=("inputs_embeds", "attention_mask")),
-         examples=(Example(_MASK.format("create_causal_mask") + ".clip(-1.0, 0.0)",
+         examples=(Example(_MASK.format("create_causal_mask", ", cache=None"),
                            ("float32[2,5,8]", "float32[2,5]")),)),
     Rule(TF + "integrations.sdpa_attention.sdpa_attention_forward",
          "module, query, key, value, attention_mask, **kwargs", _helper_call("hf_sdpa_attention"),
@@ -129,7 +130,7 @@ RULES = [
                            ("float32[2,2,5,4]", "float32[2,2,5,4]")),)),
     Rule(TF + "pytorch_utils.apply_chunking_to_forward", "forward_fn, chunk_size, chunk_dim, *input_tensors",
          _helper_call("apply_chunking_to_forward"), layout=Layout("plain", tensors=()),
-         examples=(Example("transformers.pytorch_utils.apply_chunking_to_forward(torch.tanh, 2, 1, x)",
+         examples=(Example("transformers.pytorch_utils.apply_chunking_to_forward(lambda t: torch.tanh(t), 2, 1, x)",
                            ("float32[2,6,3]",)),)),
     Rule(MODELING_UTILS + "slice_logits_to_keep", "hidden_states, logits_to_keep", _helper_call("slice_logits_to_keep"),
          layout=Layout("plain", tensors=("hidden_states",)),
@@ -149,10 +150,11 @@ RULES = [
 ] + [
     # plumbing decorators: the wrapped function itself
     Rule(TF + name, "fn=None, **kwargs", unwrap("fn"), layout=OTHER, examples=(Example(TF + name, X, where=where),))
+    # (those reading the model's config in torch decorate a method forward does not call)
     for name, where in (("utils.auto_docstring", "decorator"), ("utils.generic.can_return_tuple", "decorator"),
-                        ("utils.generic.merge_with_config_defaults", "decorator"),
-                        ("utils.generic.check_model_inputs", "decorator"),
-                        ("utils.output_capturing.capture_outputs", "decorator"),
+                        ("utils.generic.merge_with_config_defaults", "method-decorator"),
+                        ("utils.generic.check_model_inputs", "method-decorator"),
+                        ("utils.output_capturing.capture_outputs", "method-decorator"),
                         ("utils.can_return_tuple", "decorator"))
 ] + [
     # decorator factories: the identity

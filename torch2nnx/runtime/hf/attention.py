@@ -80,6 +80,7 @@ def hf_padding_mask(attention_mask, q_len, dtype, causal, past=0):
         keep = tri if keep is None else keep & tri
     if keep is None:
         return None
+    keep = jnp.broadcast_to(keep, (keep.shape[0], 1, q_len, keep.shape[-1]))  # torch's shape
     return jnp.where(keep, 0.0, jnp.finfo(dtype).min).astype(dtype)
 
 
