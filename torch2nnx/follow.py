@@ -18,6 +18,7 @@ from pathlib import Path
 
 import libcst as cst
 
+from .rules import registry
 from .translator.imports import TORCH_ROOTS, ImportTable, absolute_module, dotted, provided
 
 
@@ -232,8 +233,8 @@ def _walk(todo: list[Path], seen: dict, reexported: dict, resolvers: dict) -> No
         top = package.split(".")[0]
         res = resolvers.setdefault(root, Reexports(root))
         for q in sorted(names):
-            if q.split(".")[0] != top or provided(q):
-                continue  # another package, or a library name the rules provide (transformers' ACT2FN)
+            if q.split(".")[0] != top or provided(q) or not registry.followed(q):
+                continue  # another package, or a library's own code the rules stand for (transformers' ACT2FN)
             real = res.resolve(q)
             if real != q:
                 reexports[q] = real.rpartition(".")[0]

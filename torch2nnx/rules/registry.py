@@ -109,6 +109,17 @@ def provided(qualified: str | None) -> bool:
     return any(f(qualified) for f in _libraries())
 
 
+def followed(qualified: str) -> bool:
+    """A run may follow an import of this name into its package's files: not into a
+    library's own files the rules stand for (transformers' utils, configuration)."""
+    return all(f(qualified) is not False for f in _follows())
+
+
+@lru_cache(maxsize=1)
+def _follows() -> tuple:
+    return tuple(mod.follows for mod in map(_module, _CALL_TABLES) if hasattr(mod, "follows"))
+
+
 @lru_cache(maxsize=1)
 def _libraries() -> tuple:
     """Tables' predicates naming a library's torch code, rows or not (transformers_rules.library)."""

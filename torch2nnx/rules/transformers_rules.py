@@ -19,6 +19,7 @@ plain Python: they stay imported from transformers.
 from __future__ import annotations
 
 import dataclasses
+import re
 
 from . import init as torch_init
 from .base import OTHER, Example, Layout, Rule
@@ -32,6 +33,15 @@ TOKENS = ("float32[2,5,8]",)
 MODELING_UTILS = TF + "modeling_utils."
 # the library's own names that are plain Python: kept as imports of transformers
 KEPT = (TF + "utils.logging", TF + "utils.DUMMY_INPUTS", TF + "utils.DUMMY_MASK")
+
+
+def follows(qualified: str):
+    """Whether a run follows an import of this name into the library's files: only into
+    the models' modeling files (model code); configuration classes, logging and the
+    infrastructure stay imports. None for a name of another package."""
+    if not qualified.startswith(TF):
+        return None
+    return bool(re.match(r"transformers\.models\.[\w.]+\.modeling_", qualified))
 
 
 def library(qualified: str) -> bool:
