@@ -22,7 +22,7 @@ import dataclasses
 import re
 
 from . import init as torch_init
-from .base import OTHER, Example, Layout, Rule
+from .base import OTHER, PLAIN_SAME_RANK, Example, Layout, Rule, wmap
 from .torch_only import DROP, IDENTITY, unwrap
 
 TF = "transformers."
@@ -138,6 +138,11 @@ RULES = [
          examples=(Example("transformers.integrations.sdpa_attention.sdpa_attention_forward("
                            "self, x, y, y, None, scaling=0.5, is_causal=False)[0]",
                            ("float32[2,2,5,4]", "float32[2,2,5,4]")),)),
+    # GPT-2's projections: a linear layer with its weight stored (in, out)
+    Rule(TF + "pytorch_utils.Conv1D", "nf, nx", lambda a, ctx: f"{ctx.helper('HFConv1D')}({a.src('nf')}, "
+         f"{a.src('nx')}, rngs={ctx.rngs})", layout=PLAIN_SAME_RANK, layer=True, stateful=True,
+         weights=wmap("HFConv1D", ("weight", "weight"), ("bias", "bias")),
+         examples=(Example("transformers.pytorch_utils.Conv1D(5, 3)", ("float32[2,4,3]",)),)),
     Rule(TF + "pytorch_utils.apply_chunking_to_forward", "forward_fn, chunk_size, chunk_dim, *input_tensors",
          _helper_call("apply_chunking_to_forward"), layout=Layout("plain", tensors=()),
          examples=(Example("transformers.pytorch_utils.apply_chunking_to_forward(lambda t: torch.tanh(t), 2, 1, x)",
@@ -204,6 +209,9 @@ CONSTANTS = [
     const(TF + "activations.ACT2FN", "ACT2FN",
           (Example("transformers.activations.ACT2FN['gelu_new'](x) + transformers.activations.ACT2FN['gelu'](x)",
                    TOKENS),), helper=True),
+    const(TF + "pytorch_utils.Conv1D", "HFConv1D", _is_set(TF + "pytorch_utils.Conv1D"), helper=True),
+    const(TF + "utils.output_capturing.OutputRecorder", "OutputRecorder",
+          _is_set(TF + "utils.output_capturing.OutputRecorder"), helper=True),
     const(MODELING_UTILS + "ALL_ATTENTION_FUNCTIONS", "ALL_ATTENTION_FUNCTIONS",
           (Example(MODELING_UTILS + "ALL_ATTENTION_FUNCTIONS.get_interface('sdpa', None)(self, x, y, y, None, "
                    "scaling=0.5)[0]", ("float32[2,2,5,4]", "float32[2,2,5,4]")),), helper=True),

@@ -5,7 +5,9 @@ used instead of running torch code. Copied into generated files like
 helpers.py.
 """
 
+import jax
 import jax.numpy as jnp
+from flax import nnx
 
 
 def apply_chunking_to_forward(forward_fn, chunk_size, chunk_dim, *input_tensors):
@@ -19,6 +21,20 @@ def apply_chunking_to_forward(forward_fn, chunk_size, chunk_dim, *input_tensors)
         chunks = zip(*(jnp.split(t, n, axis=chunk_dim) for t in input_tensors))
         return jnp.concatenate([forward_fn(*c) for c in chunks], axis=chunk_dim)
     return forward_fn(*input_tensors)
+
+
+class HFConv1D(nnx.Module):
+    """pytorch_utils.Conv1D (GPT-2's projections): a linear layer holding its weight
+    as (in, out), under torch's names, so the state_dict ports as it is."""
+
+    def __init__(self, nf, nx, *, rngs):
+        self.nf = nf
+        self.nx = nx
+        self.weight = nnx.Param(0.02 * jax.random.normal(rngs.params(), (nx, nf)))
+        self.bias = nnx.Param(jnp.zeros((nf,)))
+
+    def __call__(self, x):
+        return x @ self.weight[...] + self.bias[...]
 
 
 def slice_logits_to_keep(hidden_states, logits_to_keep):

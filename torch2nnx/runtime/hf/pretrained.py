@@ -83,6 +83,9 @@ class PreTrainedModel(nnx.Module):
         else:
             setattr(self, self._input_embed_layer, value)
 
+    def warn_if_padding_and_no_attention_mask(self, input_ids, attention_mask):
+        """torch's logs a warning when padding tokens appear without a mask: nothing to compute."""
+
     @property
     def loss_function(self):
         raise NotImplementedError("the losses of transformers' heads (labels=...) are not translated")
