@@ -257,12 +257,17 @@ _TINY_VIT = "hidden_size=32, num_hidden_layers=2, num_attention_heads=4, interme
             "patch_size=8, num_labels=3"
 _TINY_BERT = "vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37, " \
              "max_position_embeddings=64, num_labels=3"
+# no KV cache in a translation: the decoders' configurations say use_cache=False
+_TINY_GPT2 = "vocab_size=99, n_embd=32, n_layer=2, n_head=4, n_positions=64, bos_token_id=0, eos_token_id=0, " \
+             "use_cache=False"
 TRANSFORMERS = [
     ("vit", "vit", "ViTForImageClassification", "ViTConfig", _TINY_VIT, ["float32[2,3,32,32]"], ["NCHW"]),
     ("vit-model", "vit", "ViTModel", "ViTConfig", _TINY_VIT, ["float32[2,3,32,32]"], ["NCHW"]),
     ("bert", "bert", "BertForSequenceClassification", "BertConfig", _TINY_BERT,
      ["int32[2,7]:0:99", "int32[2,7]:0:2"], [None, None]),
     ("bert-model", "bert", "BertModel", "BertConfig", _TINY_BERT, ["int32[2,7]:0:99", "int32[2,7]:0:2"], [None, None]),
+    ("gpt2", "gpt2", "GPT2LMHeadModel", "GPT2Config", _TINY_GPT2, ["int32[2,7]:0:99"], [None]),
+    ("gpt2-model", "gpt2", "GPT2Model", "GPT2Config", _TINY_GPT2, ["int32[2,7]:0:99"], [None]),
 ]
 
 
