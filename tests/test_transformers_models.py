@@ -248,3 +248,19 @@ def test_init_weights_draws_torchs_distributions(vit):
     # drawn at initializer_range, not left at NNX's defaults
     kernels = [k for k in values if k.endswith("q_proj.weight")]
     assert kernels and all(0.4 < values[k].std() < 0.6 for k in kernels)
+
+
+def test_save_pretrained_checkpoint_loads(bert, tmp_path):
+    """A checkpoint written by transformers' save_pretrained (safetensors, transformers' key
+    names) fills the translation through the weights module, tensor by tensor."""
+    from flax import nnx
+
+    t_model, _ = models(bert, "BertForSequenceClassification", bert_config(), "sdpa")
+    t_model.save_pretrained(tmp_path / "ckpt")
+    j_model = bert[2].BertForSequenceClassification(bert_config(), rngs=nnx.Rngs(3))
+    bert[3].load_torch_checkpoint(j_model, tmp_path / "ckpt" / "model.safetensors", strict=True)
+    j_model.eval()
+    t_in, j_in = bert_inputs()
+    with torch.no_grad():
+        expected = t_model(**t_in).logits.numpy()
+    assert_close(expected, np.asarray(j_model(**j_in).logits))
