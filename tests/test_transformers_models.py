@@ -264,3 +264,42 @@ def test_save_pretrained_checkpoint_loads(bert, tmp_path):
     with torch.no_grad():
         expected = t_model(**t_in).logits.numpy()
     assert_close(expected, np.asarray(j_model(**j_in).logits))
+
+
+def test_training_read_off_a_module_handed_to_a_function(tmp_path):
+    """``module.training`` in a function given the module (transformers' eager_attention_forward):
+    the module's mode flag, switched by eval()/train(); another object's own attribute."""
+    from harness import run_parity, translate_files
+
+    source = """import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def attend(module, x, p, config):
+    return F.dropout(x, p=p, training=module.training and config.training)
+
+
+class Config:
+    training = True
+
+
+class M(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        self.p = 0.5
+
+    def forward(self, x):
+        y = attend(self, self.fc(x), 0.0 if not self.training else self.p, Config())
+        return y * 2.0 if self.training else y
+"""
+    result, tmod, jmod, wmod = translate_files(source, tmp_path)
+    assert result.todo_count == 0 and "module_training(module)" in result.code, result.code
+    run_parity(result, tmod, jmod, wmod, "M", [np.ones((2, 4), np.float32)])
+    from flax import nnx
+
+    model = jmod.M(rngs=nnx.Rngs(0))
+    model.train()
+    out = np.asarray(model(np.ones((2, 4), np.float32)))
+    assert (out == 0).any()  # dropout active in training, through the flag read in attend

@@ -1771,7 +1771,10 @@ def module_requires_grad(obj):
 
 def module_training(module):
     """torch's ``module.training`` read off a module handed to a function: the
-    translated mode flag (``deterministic``, which model.eval() / .train() set)."""
+    translated mode flag (``deterministic``, which model.eval() / .train() set);
+    any other object's own ``training`` attribute (a config's)."""
+    if not isinstance(module, nnx.Module):
+        return module.training
     flag = getattr(module, "deterministic", None)
     if flag is None:
         raise AttributeError(f"{type(module).__name__} keeps no mode flag to read `training` from")
