@@ -266,6 +266,8 @@ TRANSFORMERS = [
     ("bert", "bert", "BertForSequenceClassification", "BertConfig", _TINY_BERT,
      ["int32[2,7]:0:99", "int32[2,7]:0:2"], [None, None]),
     ("bert-model", "bert", "BertModel", "BertConfig", _TINY_BERT, ["int32[2,7]:0:99", "int32[2,7]:0:2"], [None, None]),
+    ("roberta", "roberta", "RobertaForSequenceClassification", "RobertaConfig", _TINY_BERT + ", pad_token_id=1",
+     ["int32[2,7]:2:99", "int32[2,7]:1:2"], [None, None]),
     ("gpt2", "gpt2", "GPT2LMHeadModel", "GPT2Config", _TINY_GPT2, ["int32[2,7]:0:99"], [None]),
     ("gpt2-model", "gpt2", "GPT2Model", "GPT2Config", _TINY_GPT2, ["int32[2,7]:0:99"], [None]),
 ]

@@ -154,6 +154,9 @@ RULES = [
     Rule(TF + "utils.output_capturing.OutputRecorder", "target_class, **kwargs", _helper_call("OutputRecorder"),
          layout=OTHER, examples=(Example("x * transformers.utils.output_capturing.OutputRecorder(None, index=2).index",
                                          X),)),
+    # activations.gelu: the registry's exact (erf) GELU, as a function
+    Rule(TF + "activations.gelu", "input", lambda a, ctx: f"jax.nn.gelu({a.src('input')}, approximate=False)",
+         examples=(Example("transformers.activations.gelu(x)", X),)),
     Rule(TF + "activations.get_activation", "activation_string",
          lambda a, ctx: f"{ctx.helper('ACT2FN')}[{a.src('activation_string')}]", layout=OTHER,
          examples=(Example("transformers.activations.get_activation('quick_gelu')(x)", X),)),

@@ -387,7 +387,7 @@ def _map_import(stmt, siblings: dict, reexports: dict, package: str | None = Non
     """Imports of files translated in the same run import their translations."""
     if not isinstance(stmt, cst.SimpleStatementLine):
         return stmt
-    body = []
+    body, changed = [], False
     for small in stmt.body:
         if isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
             small, extra = _map_module_aliases(small, siblings, package, reexports)
@@ -552,19 +552,23 @@ def _drop_provided(stmt, f: FileContext, imports: ImportTable):
     (transformers_rules.py) go from the import, the others stay; None when none is left."""
     if not isinstance(stmt, cst.SimpleStatementLine):
         return stmt
-    body = []
+    body, changed = [], False
     for small in stmt.body:
         if isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
             keep = [a for a in small.names
                     if not provided(imports.names.get(a.asname.name.value if a.asname else dotted(a.name)) or "")
                     or (a.asname.name.value if a.asname else dotted(a.name)) in f.leftover_names]
             if not keep:
+                changed = True
                 continue
             if len(keep) != len(small.names):
+                changed = True
                 keep[-1] = keep[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
                 small = small.with_changes(names=keep, lpar=None, rpar=None) if len(keep) == 1 else \
                     small.with_changes(names=keep)
         body.append(small)
+    if not changed:
+        return stmt  # the same node: diagnostics find its position
     return stmt.with_changes(body=body) if body else None
 
 
