@@ -261,8 +261,9 @@ def _build_nnx(build):
 
 def _values(out):
     """Model outputs as arrays: dicts (torchvision segmentation) by key order, dataclasses by field."""
-    if isinstance(out, dict):
-        return [_values(v) for _, v in sorted(out.items())]
+    if isinstance(out, dict) or (hasattr(out, "keys") and hasattr(out, "to_tuple")):
+        # (transformers' ModelOutput: a dict in torch, a pytree with keys() in a translation)
+        return [_values(out[k]) for k in sorted(out.keys())]
     if isinstance(out, (list, tuple)):
         return [_values(v) for v in out]
     return out

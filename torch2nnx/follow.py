@@ -18,7 +18,8 @@ from pathlib import Path
 
 import libcst as cst
 
-from .translator.imports import ImportTable, absolute_module, dotted, torch_like, user_module
+from .rules import registry
+from .translator.imports import ImportTable, absolute_module, dotted, provided, torch_like, user_module
 
 
 def package_root(path: Path, package: str | None) -> Path:
@@ -232,8 +233,9 @@ def _walk(todo: list[Path], seen: dict, reexported: dict, resolvers: dict) -> No
         top = package.split(".")[0]
         res = resolvers.setdefault(root, Reexports(root))
         for q in sorted(names):
-            if q.split(".")[0] != top or user_module(q):
-                continue  # another package's, or a module user rows translate (rules/user.py)
+            if q.split(".")[0] != top or user_module(q) or provided(q) or not registry.followed(q):
+                continue  # another package's, a module user rows translate (rules/user.py), or a library's
+                # own code the rules stand for (transformers' ACT2FN)
             real = res.resolve(q)
             if real != q:
                 reexports[q] = real.rpartition(".")[0]

@@ -6,6 +6,9 @@
   video models (``torchvision.models.list_models``), built with
   ``weights=None`` and a small head; the detection models' backbones with
   their FPN (``resnet_fpn_backbone``, ``mobilenet_backbone``).
+- transformers: the architectures of TRANSFORMERS (below), each with a tiny
+  configuration of its own ``*Config`` class (``--only-transformers`` rewrites
+  that section alone).
 - timm: one small configuration per model family (a family: the first word
   of the model names ``timm.list_models()`` gives, ``resnet`` for
   ``resnet18``). The family's smallest model (parameters counted on the meta
@@ -247,25 +250,82 @@ def timm_cases(n_families: int) -> list[dict]:
     return cases
 
 
+# transformers (issue 14): the architectures whose modeling files translate at parity,
+# each with a tiny configuration of its own *Config class: (id, modeling module, class,
+# config class, config arguments, inputs, layouts)
+_TINY_VIT = "hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37, image_size=32, " \
+            "patch_size=8, num_labels=3"
+_TINY_BERT = "vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37, " \
+             "max_position_embeddings=64, num_labels=3"
+# no KV cache in a translation: the decoders' configurations say use_cache=False
+_TINY_GPT2 = "vocab_size=99, n_embd=32, n_layer=2, n_head=4, n_positions=64, bos_token_id=0, eos_token_id=0, " \
+             "use_cache=False"
+TRANSFORMERS = [
+    ("vit", "vit", "ViTForImageClassification", "ViTConfig", _TINY_VIT, ["float32[2,3,32,32]"], ["NCHW"]),
+    ("vit-model", "vit", "ViTModel", "ViTConfig", _TINY_VIT, ["float32[2,3,32,32]"], ["NCHW"]),
+    ("bert", "bert", "BertForSequenceClassification", "BertConfig", _TINY_BERT,
+     ["int32[2,7]:0:99", "int32[2,7]:0:2"], [None, None]),
+    ("bert-model", "bert", "BertModel", "BertConfig", _TINY_BERT, ["int32[2,7]:0:99", "int32[2,7]:0:2"], [None, None]),
+    ("roberta", "roberta", "RobertaForSequenceClassification", "RobertaConfig", _TINY_BERT + ", pad_token_id=1",
+     ["int32[2,7]:2:99", "int32[2,7]:1:2"], [None, None]),
+    ("gpt2", "gpt2", "GPT2LMHeadModel", "GPT2Config", _TINY_GPT2, ["int32[2,7]:0:99"], [None]),
+    ("gpt2-model", "gpt2", "GPT2Model", "GPT2Config", _TINY_GPT2, ["int32[2,7]:0:99"], [None]),
+]
+
+
+def transformers_cases() -> list[dict]:
+    """The TRANSFORMERS table as cases, each checked to build and run in torch."""
+    import numpy as np
+    import torch
+
+    sys.path.insert(0, str(HERE.parent.parent))
+    from torch2nnx.verify import make_input
+
+    cases = []
+    for cid, model, cls, config, args, inputs, layouts in TRANSFORMERS:
+        module = f"transformers.models.{model}.modeling_{model}"
+        imports = (f"from transformers.models.{model}.configuration_{model} import {config}\n"
+                   f"from {module} import {cls}")
+        build = f"{cls}({config}({args}))"
+        scope: dict = {}
+        exec(imports, scope)
+        torch.manual_seed(0)
+        m = eval(build, scope).eval()
+        rng = np.random.default_rng(0)
+        with torch.no_grad():
+            m(*[torch.from_numpy(make_input(s, rng)) for s in inputs])
+        cases.append({"id": f"transformers/{cid}", "package": "transformers", "group": "transformers",
+                      "module": module, "imports": imports, "build": build, "inputs": inputs, "layouts": layouts})
+        print(f"transformers {cid}: {build}", file=sys.stderr, flush=True)
+    return cases
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--timm-families", type=int, default=1000)
     ap.add_argument("--no-torchvision", action="store_true")
     ap.add_argument("--no-timm", action="store_true")
+    ap.add_argument("--only-transformers", action="store_true",
+                    help="rewrite the transformers section only, keeping the manifest's other cases")
     ap.add_argument("-o", "--output", type=Path, default=HERE / "manifest.json")
     args = ap.parse_args(argv)
     import timm
     import torch
     import torchvision
+    import transformers
 
     torch.set_num_threads(1)
     cases = []
-    if not args.no_torchvision:
-        cases += torchvision_cases()
-    if not args.no_timm:
-        cases += timm_cases(args.timm_families)
+    if args.only_transformers:
+        cases = [c for c in json.loads(args.output.read_text())["cases"] if c["package"] != "transformers"]
+    else:
+        if not args.no_torchvision:
+            cases += torchvision_cases()
+        if not args.no_timm:
+            cases += timm_cases(args.timm_families)
+    cases += transformers_cases()
     doc = {"versions": {"torch": torch.__version__.split("+")[0], "torchvision": torchvision.__version__.split("+")[0],
-                        "timm": timm.__version__},
+                        "timm": timm.__version__, "transformers": transformers.__version__},
            "tolerance": {"atol": 1e-4, "rtol": 1e-4}, "cases": cases}
     args.output.write_text(json.dumps(doc, indent=1) + "\n")
     print(f"{len(cases)} cases -> {args.output}", file=sys.stderr)

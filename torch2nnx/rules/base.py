@@ -212,6 +212,13 @@ class Rule:
     # (GroupNorm: torch's (N, C, *) is in practice (N, C, H, W)): the rank a
     # subclass's forward takes its input at, channels-last, when no caller tells
     image_rank: Optional[int] = None
+    # a library's nn.Module subclass that modeling code derives from (transformers'
+    # PreTrainedModel): a deriving class is an NNX module over the runtime class the
+    # row names (its helper), which takes the library's constructor arguments
+    module_base: bool = False
+    # module_base: the methods the base calls with ``rngs`` (PreTrainedModel's
+    # _init_weights); a deriving class's overrides take ``*, rngs``
+    rngs_methods: tuple[str, ...] = ()
 
     @property
     def short(self) -> str:

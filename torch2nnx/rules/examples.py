@@ -96,6 +96,9 @@ def example_source(rule: Rule, ex: Example) -> str:
 
         if is_user_row(rule):  # a user row's example names its API qualified: mylib.layers.ScaledLinear(...)
             src = src.replace("import torch\n", f"import torch\nimport {rule.name.rpartition('.')[0]}\n", 1)
+    if "transformers." in ex.torch:
+        mods = sorted(set(re.findall(r"\b(transformers(?:\.[a-z_]+)*)\.[A-Za-z_]+", ex.torch)))
+        src = src.replace("import torch\n", "import torch\n" + "".join(f"import {m}\n" for m in mods), 1)
     if ex.torch.startswith("timm."):
         src = src.replace("import torch\n", "import torch\nimport timm.layers._fx\nimport timm.models._registry\n", 1)
     return src

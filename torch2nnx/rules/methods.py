@@ -154,6 +154,13 @@ def _astype(dtype):
     return lambda a, ctx: f"{a.src('input')}.astype({dtype})"
 
 
+def _type(a, ctx):
+    """x.type(dtype) casts; x.type() (the type's name) and type names as strings are not translated."""
+    if not a.given("dtype") or isinstance(a.value("dtype"), str):
+        raise Unsupported("T2N002", "Tensor.type without a dtype (a type name) is not translated")
+    return f"{a.src('input')}.astype({a.src('dtype')})"
+
+
 def _to(a, ctx):
     # .to(device) is dropped; .to(dtype) / .to(other) casts
     if a.given("dtype") and a.src("dtype") != "None":
@@ -377,6 +384,8 @@ RULES = [
     m("float", "", _astype("jnp.float32"), ELEMENTWISE, (Example("x.float()", ("int32[3,4]:0:9",)),)),
     m("double", "", _astype("jnp.float64"), ELEMENTWISE, (Example("x.double()", X2, atol=1e-4),)),
     m("half", "", _astype("jnp.float16"), ELEMENTWISE, (Example("x.half()", X2, atol=1e-2),)),
+    m("type", "dtype=None, non_blocking=False, **kwargs", _type, ELEMENTWISE,
+      (Example("x.type(torch.int32)", ("float32[3,4]:-9:9",)), Example("x.type(y.dtype)", (X2[0], "float16[3,4]")))),
     m("int", "", _astype("jnp.int32"), ELEMENTWISE, (Example("x.int()", ("float32[3,4]:-9:9",)),)),
     m("long", "", _astype("jnp.int32"), ELEMENTWISE, (Example("x.long()", ("float32[3,4]:-9:9",)),),
       note="int64 is int32 in JAX unless x64 is enabled"),

@@ -18,7 +18,7 @@ from .user import NONE, UserRules
 _CALL_TABLES = ("linear", "conv", "norm", "activations", "pooling", "containers", "functional", "tensor_ops", "init",
                 "torch_only", "torchvision_ops", "recurrent", "attention", "seq_ops", "einops_rules", "fft", "patches",
                 "losses", "optim", "padding", "logical", "jnp_table", "math_rows", "linalg", "special",
-                "index_updates", "random_ops", "sampling")
+                "index_updates", "random_ops", "sampling", "transformers_rules")
 _ALL_TABLES = ("base", "methods", "constants", "module_methods") + _CALL_TABLES
 
 
@@ -58,7 +58,7 @@ def _builtin_tables():
     extra_properties = [r for mod in map(_module, _CALL_TABLES) for r in getattr(mod, "PROPERTIES", [])]
     for r in methods.PROPERTIES + extra_properties:
         props[r.name.split(".", 1)[1]] = r
-    for r in constants.RULES:
+    for r in constants.RULES + [r for mod in map(_module, _CALL_TABLES) for r in getattr(mod, "CONSTANTS", [])]:
         consts[r.name] = r
     for r in constants.FUNCTIONS:
         calls[r.name] = r
@@ -178,6 +178,43 @@ def constant(qualified: str) -> Optional[Rule]:
     return _tables()[3].get(qualified)
 
 
+def module_base(qualified: str | None) -> Optional[Rule]:
+    """The row of a library class that translated modules derive from (PreTrainedModel)."""
+    r = _tables()[3].get(qualified) if qualified else None
+    return r if r is not None and r.module_base else None
+
+
+def provided(qualified: str | None) -> bool:
+    """A library name the rules provide (a call or a value row): its import goes, its
+    module is never followed or translated."""
+    if not qualified or qualified.split(".")[0] in ("torch", "torchvision", "einops"):
+        return False
+    t = _tables()
+    if qualified in t[0] or qualified in t[3]:
+        return True
+    parts = qualified.split(".")
+    if any(".".join(parts[:i]) in t[3] for i in range(2, len(parts))):
+        return False  # an attribute of a provided value (ALL_ATTENTION_FUNCTIONS.get_interface): the runtime's
+    return any(f(qualified) for f in _libraries())
+
+
+def followed(qualified: str) -> bool:
+    """A run may follow an import of this name into its package's files: not into a
+    library's own files the rules stand for (transformers' utils, configuration)."""
+    return all(f(qualified) is not False for f in _follows())
+
+
+@lru_cache(maxsize=1)
+def _follows() -> tuple:
+    return tuple(mod.follows for mod in map(_module, _CALL_TABLES) if hasattr(mod, "follows"))
+
+
+@lru_cache(maxsize=1)
+def _libraries() -> tuple:
+    """Tables' predicates naming a library's torch code, rows or not (transformers_rules.library)."""
+    return tuple(mod.library for mod in map(_module, _CALL_TABLES) if hasattr(mod, "library"))
+
+
 def fingerprint() -> str:
     """Hash of the rule tables (for caches keyed on what the rules do)."""
     import inspect
@@ -192,6 +229,6 @@ def fingerprint() -> str:
     # and the translator's own code: a development checkout changes it under one version number
     root = Path(__file__).resolve().parent.parent
     for sub in ("translator", "runtime"):
-        for p in sorted((root / sub).glob("*.py")):
+        for p in sorted((root / sub).rglob("*.py")):
             h.update(p.read_bytes())
     return h.hexdigest()[:16]

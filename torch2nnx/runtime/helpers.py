@@ -1769,6 +1769,18 @@ def module_requires_grad(obj):
     return obj.requires_grad
 
 
+def module_training(module):
+    """torch's ``module.training`` read off a module handed to a function: the
+    translated mode flag (``deterministic``, which model.eval() / .train() set);
+    any other object's own ``training`` attribute (a config's)."""
+    if not isinstance(module, nnx.Module):
+        return module.training
+    flag = getattr(module, "deterministic", None)
+    if flag is None:
+        raise AttributeError(f"{type(module).__name__} keeps no mode flag to read `training` from")
+    return not flag
+
+
 def module_train(module, mode=True):
     """torch's ``module.train(mode)`` / ``module.eval()``: NNX's train() / eval()
     (Dropout, BatchNorm and the translated ``self.training`` flags); returns

@@ -19,6 +19,8 @@ class _Constants(cst.CSTTransformer):
     def _const(self, original, updated):
         q = self.f.imports.qualify(original)
         rule = registry.constant(q) if q is not None else None
+        if rule is not None:
+            self.f.helpers.update(rule.helpers)  # a runtime class (transformers' OutputRecorder)
         return expr(rule.build(None, None)) if rule is not None else updated
 
     def visit_Attribute(self, node):

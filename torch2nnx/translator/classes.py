@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from ..rules import registry
 from .pytree_attrs import data_slots
 from .variable_reads import read_values, value_functions, variable_attrs
 from . import layout as L
@@ -418,6 +419,9 @@ def rewrite_class(f: FileContext, info: ClassInfo, builder_methods: set[str]) ->
             bases.append(b.with_changes(value=expr("nnx.Module")))
         elif q in ("torch.nn.Sequential", "torch.nn.ModuleDict", "torch.nn.ModuleList") and info.container:
             bases.append(b.with_changes(value=expr(container_base[info.container])))
+        elif (base_row := registry.module_base(q)) is not None:
+            f.helpers.update(base_row.helpers)  # the runtime class of a library's module base
+            bases.append(b.with_changes(value=expr(base_row.helpers[0])))
         elif dotted(b.value) in f.classes or dotted(b.value) in f.external:
             bases.append(b)  # translated here or by another file of the run
         elif info.row is not None and q == info.row.name and row_base.is_function_row(info.row):

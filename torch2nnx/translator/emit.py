@@ -31,10 +31,12 @@ IMPORTS = {
 # schedulers; resize_checks.py: antialiased resize, torch._assert; linalg_ops.py,
 # index_updates.py, random_draws.py: torch.linalg, scatter and random functions;
 # sampling.py: grid_sample, affine_grid;
-# data_io.py: batches from torch data loaders, saved training state), one
+# data_io.py: batches from torch data loaders, saved training state; hf/: the
+# transformers infrastructure modeling files import, rules/transformers_rules.py), one
 # namespace in the generated code
 HELPER_FILES = ("helpers.py", "data_io.py", "losses.py", "optim.py", "param_groups.py", "resize_checks.py",
-                "linalg_ops.py", "index_updates.py", "random_draws.py", "sampling.py")
+                "linalg_ops.py", "index_updates.py", "random_draws.py", "sampling.py", "hf/pretrained.py",
+                "hf/activations.py", "hf/attention.py", "hf/outputs.py", "hf/plumbing.py")
 
 
 @lru_cache(maxsize=None)

@@ -54,8 +54,10 @@ def user_package(local: str, qualified: str) -> bool:
 
 
 def torch_like(qualified: str | None) -> bool:
-    """A name the rules translate: torch's (and torchvision's, einops') or a user row's module."""
-    return bool(qualified) and (qualified.split(".")[0] in TORCH_ROOTS or user_module(qualified))
+    """A name the rules translate: torch's (and torchvision's, einops'), a user row's module,
+    or another library's name the rules provide (transformers' PreTrainedModel)."""
+    return bool(qualified) and (qualified.split(".")[0] in TORCH_ROOTS or user_module(qualified)
+                                or provided(qualified))
 
 
 def kept_module(qualified: str | None) -> bool:
@@ -164,7 +166,15 @@ class ImportTable:
         return torch_like(qualified)
 
     def is_dropped(self, qualified: Optional[str]) -> bool:
-        return bool(qualified) and dropped_module(qualified)
+        return bool(qualified) and (dropped_module(qualified) or provided(qualified))
+
+
+def provided(qualified: str) -> bool:
+    """A name of another library that the rules provide (transformers' PreTrainedModel,
+    ACT2FN): its uses are rewritten like torch's, its import goes."""
+    from ..rules import registry
+
+    return registry.provided(qualified)
 
 
 def canonical(name: str) -> str:

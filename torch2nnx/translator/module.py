@@ -25,7 +25,7 @@ from .train_steps import rewrite_train_steps, source_offsets
 from .emit import (BUFFER_CLASSES, existing_imports, format_code, helper_source, import_lines, insert_point,
                    referenced_helpers, row_import_lines, used_modules)
 from .fastvisit import FastTransformer, FastVisitor
-from .imports import ImportTable, absolute_module, dotted, dropped_module, user_module
+from .imports import ImportTable, absolute_module, dotted, dropped_module, provided, user_module
 from .layer_globals import export_kinds, find_layer_globals
 from .layout_docs import add_layout_lines
 from .leftovers import mark_leftovers
@@ -138,9 +138,14 @@ def _translate_source(source: str, path: str, options: Options, module_name: str
     f = FileContext(path, imports, positions, options)
     f.step_helpers = step_helpers
     f.helpers |= step_helpers
-    f.module_names = module_level_names(module)
+    # names the rules provide are not the file's: their imports go, the helpers take the names
+    f.module_names = module_level_names(module) - {n for n, q in imports.names.items() if provided(q)}
     for local, q in imports.names.items():
         mod, _, name = q.rpartition(".")
+        if registry.module_base(q) is not None:
+            # a library's module base (transformers' PreTrainedModel): the runtime class
+            # of its row stands in, taking the library's constructor arguments and rngs
+            f.external[local] = "class"
         if options.siblings and q in options.siblings:
             # a module of the run (`from . import layers`): `layers.ConvBN` is its class
             sums = options.siblings[q][2] if len(options.siblings[q]) > 2 else {}
@@ -165,6 +170,10 @@ def _translate_source(source: str, path: str, options: Options, module_name: str
                 f.external_functions[local] = options.siblings[mod][3][name]
 
     f.rngs_methods = inherited_rngs_methods(options, imports)
+    for q in imports.names.values():
+        if registry.module_base(q) is not None:
+            # methods a library base calls with rngs (PreTrainedModel._init_weights): overrides take them
+            f.rngs_methods |= set(registry.module_base(q).rngs_methods)
     find_module_classes(module, f)
     find_layer_globals(module, f)
     find_factory_fields(module, f)
@@ -392,7 +401,7 @@ def _map_import(stmt, siblings: dict, reexports: dict, package: str | None = Non
     """Imports of files translated in the same run import their translations."""
     if not isinstance(stmt, cst.SimpleStatementLine):
         return stmt
-    body = []
+    body, changed = [], False
     for small in stmt.body:
         if isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
             small, extra = _map_module_aliases(small, siblings, package, reexports)
@@ -518,6 +527,9 @@ def drop_torch_imports(body, f: FileContext, imports: ImportTable, used: set[str
     uses: the file then still imports and runs up to the marked lines."""
     out = []
     for stmt in body:
+        stmt = _drop_provided(stmt, f, imports)
+        if stmt is None:
+            continue
         if isinstance(stmt, (cst.Try, cst.If)):
             # `try: from torch.nn.functional import rms_norm / except ImportError: ...`: the
             # rows rewrote its uses, so the import goes like a top-level one
@@ -547,6 +559,31 @@ def drop_torch_imports(body, f: FileContext, imports: ImportTable, used: set[str
             stmt = stmt.with_changes(leading_lines=list(stmt.leading_lines) + [note])
         out.append(stmt.with_changes(body=kept))
     return out
+
+
+def _drop_provided(stmt, f: FileContext, imports: ImportTable):
+    """``from ...utils import auto_docstring, logging``: the names the rules provide
+    (transformers_rules.py) go from the import, the others stay; None when none is left."""
+    if not isinstance(stmt, cst.SimpleStatementLine):
+        return stmt
+    body, changed = [], False
+    for small in stmt.body:
+        if isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
+            keep = [a for a in small.names
+                    if not provided(imports.names.get(a.asname.name.value if a.asname else dotted(a.name)) or "")
+                    or (a.asname.name.value if a.asname else dotted(a.name)) in f.leftover_names]
+            if not keep:
+                changed = True
+                continue
+            if len(keep) != len(small.names):
+                changed = True
+                keep[-1] = keep[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+                small = small.with_changes(names=keep, lpar=None, rpar=None) if len(keep) == 1 else \
+                    small.with_changes(names=keep)
+        body.append(small)
+    if not changed:
+        return stmt  # the same node: diagnostics find its position
+    return stmt.with_changes(body=body) if body else None
 
 
 def _drop_in_block(stmt, f: FileContext, imports: ImportTable, used: set[str] | None = None):

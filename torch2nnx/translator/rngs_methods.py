@@ -92,6 +92,10 @@ def rngs_method_call(rw, original: cst.Call, updated: cst.Call):
         # hand (a loop over modules in __init__) it is drawn again as torch draws it
         return None
     recv = updated.func.value
+    if isinstance(recv, cst.Call) and isinstance(recv.func, cst.Name) and recv.func.value == "super" \
+            and name in rw.f.rngs_methods and rw.build_ctx.rngs_available:
+        # super()._init_weights(module) in an override taking rngs: the base's takes them too
+        return rw.set(rw.add_rngs(updated, rw.build_ctx.fill_rngs()), L.UNKNOWN_TAG)
     t = rw.tag(recv)
     if t.kind in (L.TENSOR, L.OTHER, L.SHAPE, L.SEQ) or rw.is_imported(recv):
         return None  # a tensor, a plain value or a module's function: not a translated module

@@ -97,6 +97,11 @@ class ValueReadsMixin:
                 return self.set(updated, L.OTHER_TAG)  # the assignment sets the flag (modeflag.py)
             self.cls.uses_training = True
             return self.set(expr(MODE_FLAG_READ), L.OTHER_TAG)
+        if name == "training" and isinstance(base, cst.Name) and base.value != "self" and not store \
+                and not self.is_imported(base) and id(original) not in self._call_funcs:
+            # `module.training` of a module handed to a function (transformers'
+            # eager_attention_forward(module, ...)): the translated mode flag it keeps
+            return self.set(expr(f"{self.build_ctx.helper('module_training')}({code(base)})"), L.OTHER_TAG)
         if isinstance(base, cst.Name) and base.value == "self" and self.cls is not None and self.cls.row is not None \
                 and self.layer_attr(self.cls.row, name) is not None and name not in dict(self.cls.row.init_attrs):
             # a subclass of a torch layer reads its weights under the NNX layer's names

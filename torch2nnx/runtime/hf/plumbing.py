@@ -1,0 +1,81 @@
+"""The rest of what transformers' modeling files call from the library:
+chunked feed-forwards, logits slicing, output recorders, and stand-ins for
+what a translation does not do yet (KV caches, generation), which raise when
+used instead of running torch code. Copied into generated files like
+helpers.py.
+"""
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+
+def apply_chunking_to_forward(forward_fn, chunk_size, chunk_dim, *input_tensors):
+    """pytorch_utils.apply_chunking_to_forward: ``forward_fn`` over chunks of
+    ``chunk_size`` along ``chunk_dim`` (the same result as one call: a memory saving)."""
+    if chunk_size > 0:
+        if input_tensors[0].shape[chunk_dim] % chunk_size != 0:
+            raise ValueError(f"The dimension to be chunked {input_tensors[0].shape[chunk_dim]} has to be a "
+                             f"multiple of the chunk size {chunk_size}")
+        n = input_tensors[0].shape[chunk_dim] // chunk_size
+        chunks = zip(*(jnp.split(t, n, axis=chunk_dim) for t in input_tensors))
+        return jnp.concatenate([forward_fn(*c) for c in chunks], axis=chunk_dim)
+    return forward_fn(*input_tensors)
+
+
+class HFConv1D(nnx.Module):
+    """pytorch_utils.Conv1D (GPT-2's projections): a linear layer holding its weight
+    as (in, out), under torch's names, so the state_dict ports as it is."""
+
+    def __init__(self, nf, nx, *, rngs):
+        self.nf = nf
+        self.nx = nx
+        self.weight = nnx.Param(0.02 * jax.random.normal(rngs.params(), (nx, nf)))
+        self.bias = nnx.Param(jnp.zeros((nf,)))
+
+    def __call__(self, x):
+        return x @ self.weight[...] + self.bias[...]
+
+
+def slice_logits_to_keep(hidden_states, logits_to_keep):
+    """modeling_utils.slice_logits_to_keep: the last ``logits_to_keep`` positions (0: all),
+    or the positions a 1D index array names."""
+    if isinstance(logits_to_keep, int):
+        return hidden_states[:, -logits_to_keep:, :] if logits_to_keep > 0 else hidden_states
+    return hidden_states[:, logits_to_keep, :]
+
+
+class OutputRecorder:
+    """utils.output_capturing.OutputRecorder: what torch's hooks would record (kept as
+    data; outputs are not captured by hooks in a translation)."""
+
+    def __init__(self, target_class, index=0, layer_name=None, class_name=None, capture_initial_hidden_state=True,
+                 num_hidden_layers_key="num_hidden_layers"):
+        self.target_class = target_class
+        self.index = index
+        self.layer_name = layer_name
+        self.class_name = class_name
+        self.capture_initial_hidden_state = capture_initial_hidden_state
+        self.num_hidden_layers_key = num_hidden_layers_key
+
+
+class Cache:
+    """cache_utils' KV caches are not translated: building one raises (use_cache=False)."""
+
+    def __init__(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__}: KV caches are not translated; call with use_cache=False")
+
+
+class DynamicCache(Cache):
+    """See Cache."""
+
+
+class EncoderDecoderCache(Cache):
+    """See Cache."""
+
+
+class GenerationMixin:
+    """generation.GenerationMixin: generation is not translated (the forward is)."""
+
+    def generate(self, *args, **kwargs):
+        raise NotImplementedError("generate() is not translated; call the model for its logits")

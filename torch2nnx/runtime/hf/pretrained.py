@@ -1,0 +1,101 @@
+"""transformers' model bases (modeling_utils.PreTrainedModel,
+modeling_layers.GradientCheckpointingLayer) for translated modeling files.
+
+``PreTrainedModel`` keeps what modeling code reads of it: ``config``,
+``post_init()``, ``main_input_name``, ``base_model_prefix``, ``config_class``
+and the input-embedding accessors. ``post_init()`` does not run
+``_init_weights``: a translation gets its weights ported from torch (the
+weights module), so torch's initial distributions are not redrawn (a freshly
+built translation holds NNX's default initialisation). Copied into generated
+files like helpers.py.
+"""
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+
+class PreTrainedModel(nnx.Module):
+    """transformers' PreTrainedModel, as an NNX module base (see the module docstring)."""
+
+    config_class = None
+    base_model_prefix = ""
+    main_input_name = "input_ids"
+    _input_embed_layer = "embed_tokens"
+    supports_gradient_checkpointing = False
+
+    def __init__(self, config, *inputs, rngs=None, **kwargs):
+        self.config = config
+
+    def post_init(self):
+        """torch's post_init initialises the weights (_init_weights over every module):
+        a translation's weights are ported from torch, so nothing is redrawn here;
+        ``init_weights(rngs)`` draws them as torch does."""
+
+    def init_weights(self, rngs):
+        """torch's weight initialisation: ``_init_weights`` on every module."""
+        for _, module in nnx.iter_modules(self):
+            self._init_weights(module, rngs=rngs)
+
+    def _init_weights(self, module, *, rngs=None):
+        """transformers' default: linear and conv kernels and embeddings drawn from
+        N(0, initializer_range), biases zero, norms' scales one (no padding row: NNX's
+        Embed does not record one)."""
+        config = self.config
+        std = getattr(config, "initializer_range", None) or getattr(config, "init_std", None) or 0.02
+        if isinstance(module, (nnx.Linear, nnx.Conv, nnx.ConvTranspose, nnx.Embed)):
+            for name in ("kernel", "embedding"):
+                v = getattr(module, name, None)
+                if isinstance(v, nnx.Variable):
+                    v.set_value(std * jax.random.normal(rngs.params(), v.shape, v.dtype))
+        elif isinstance(module, (nnx.LayerNorm, nnx.RMSNorm, nnx.GroupNorm, nnx.BatchNorm)) \
+                or "LayerNorm" in type(module).__name__ or "RMSNorm" in type(module).__name__:
+            if isinstance(getattr(module, "scale", None), nnx.Variable):
+                module.scale.set_value(jnp.ones_like(module.scale.get_value()))
+        else:
+            return
+        if isinstance(getattr(module, "bias", None), nnx.Variable):
+            module.bias.set_value(jnp.zeros_like(module.bias.get_value()))
+
+    @property
+    def base_model(self):
+        return getattr(self, self.base_model_prefix, self)
+
+    def get_input_embeddings(self):
+        base = self.base_model
+        if base is not self:
+            return base.get_input_embeddings()
+        layer = getattr(self, self._input_embed_layer, None)
+        if layer is None:
+            embeddings = getattr(self, "embeddings", None)
+            layer = getattr(embeddings, "word_embeddings", None) or getattr(embeddings, self._input_embed_layer, None)
+        if layer is None:
+            raise NotImplementedError(f"{type(self).__name__} has no input embeddings to return")
+        return layer
+
+    def set_input_embeddings(self, value):
+        base = self.base_model
+        if base is not self:
+            return base.set_input_embeddings(value)
+        embeddings = getattr(self, "embeddings", None)
+        if embeddings is not None and hasattr(embeddings, "word_embeddings"):
+            embeddings.word_embeddings = value
+        else:
+            setattr(self, self._input_embed_layer, value)
+
+    def warn_if_padding_and_no_attention_mask(self, input_ids, attention_mask):
+        """torch's logs a warning when padding tokens appear without a mask: nothing to compute."""
+
+    @property
+    def loss_function(self):
+        raise NotImplementedError("the losses of transformers' heads (labels=...) are not translated")
+
+
+class GradientCheckpointingLayer(nnx.Module):
+    """transformers' GradientCheckpointingLayer: a plain module (gradient
+    checkpointing is an nnx.remat decision of the training code)."""
+
+    gradient_checkpointing = False
+
+    def __init__(self, *args, rngs=None, **kwargs):
+        pass
