@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import torch
 
-from harness import perm_of, perturb, run_parity, translate_files
+from harness import input_grads, perm_of, run_parity, translate_files
 
 torch.set_num_threads(1)
 
@@ -135,32 +135,6 @@ class Net(nn.Module):
 '''
 
 
-def _input_grads(result, tmod, jmod, wmod, x, jit):
-    """d(sum of outputs)/d(input) of both models, perturbed weights, eval."""
-    import jax
-    import jax.numpy as jnp
-    from flax import nnx
-
-    torch.manual_seed(0)
-    t_model = tmod.Net()
-    perturb(t_model, 0)
-    t_model.eval()
-    j_model = jmod.Net(rngs=nnx.Rngs(0))
-    wmod.load_torch_state_dict(j_model, t_model.state_dict(), strict=True)
-    j_model.eval()
-    tx = torch.from_numpy(x.copy()).requires_grad_(True)
-    t_model(tx).sum().backward()
-    perm = perm_of(result.layout_of("Net").takes.get("x"))
-    jx = jnp.asarray(np.transpose(x, perm) if perm else x)
-
-    def loss(m, v):
-        return m(v).sum()
-
-    grad = (nnx.jit(nnx.grad(loss, argnums=1)) if jit else nnx.grad(loss, argnums=1))(j_model, jx)
-    g = np.asarray(grad)
-    return tx.grad.numpy(), (np.transpose(g, np.argsort(perm)) if perm else g)
-
-
 @pytest.mark.parametrize("pool", ["max", "avg"])
 def test_function_shared_by_an_image_and_tokens_of_unknown_rank(tmp_path, pool):
     result, tmod, jmod, wmod = translate_files(SHARED, tmp_path)
@@ -173,7 +147,7 @@ def test_function_shared_by_an_image_and_tokens_of_unknown_rank(tmp_path, pool):
         run_parity(result, tmod, jmod, wmod, "Net", [x], kwargs={"pool": pool}, jit=jit)
     if pool == "max":
         for jit in (False, True):
-            t_grad, j_grad = _input_grads(result, tmod, jmod, wmod, x, jit)
+            t_grad, j_grad = input_grads(result, tmod, jmod, wmod, "Net", x, jit=jit)
             np.testing.assert_allclose(j_grad, t_grad, rtol=1e-4, atol=1e-4)
 
 
@@ -183,5 +157,5 @@ def test_held_head_permutation_asks_no_image(tmp_path):
     x = np.random.default_rng(1).standard_normal((2, 3, 4, 8, 8)).astype(np.float32)
     for jit in (False, True):
         run_parity(result, tmod, jmod, wmod, "Net", [x], jit=jit)
-        t_grad, j_grad = _input_grads(result, tmod, jmod, wmod, x, jit)
+        t_grad, j_grad = input_grads(result, tmod, jmod, wmod, "Net", x, jit=jit)
         np.testing.assert_allclose(j_grad, t_grad, rtol=1e-4, atol=1e-4)
