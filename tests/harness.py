@@ -17,6 +17,34 @@ from torch2nnx.verify import make_input, perturb  # noqa: F401  (the tests' inpu
 
 torch.set_num_threads(1)
 
+def input_grads(result, torch_mod, nnx_mod, weights_mod, cls: str, x, *, jit=False, seed=0):
+    """d(sum of outputs)/d(input) of both models (perturbed weights, eval), the NNX
+    one brought back to torch's layout of the input. Returns (torch, nnx)."""
+    import jax.numpy as jnp
+    import numpy as np
+    from flax import nnx
+
+    torch.manual_seed(seed)
+    t_model = getattr(torch_mod, cls)()
+    perturb(t_model, seed)
+    t_model.eval()
+    j_model = getattr(nnx_mod, cls)(rngs=nnx.Rngs(0))
+    weights_mod.load_torch_state_dict(j_model, t_model.state_dict(), strict=True)
+    j_model.eval()
+    tx = torch.from_numpy(x.copy()).requires_grad_(True)
+    t_model(tx).sum().backward()
+    summary = result.layout_of(cls)
+    params = [p for p in summary.params if p != "self"] if summary else []
+    perm = perm_of(summary.takes.get(params[0])) if params else None
+
+    def loss(m, v):
+        return m(v).sum()
+
+    grad = nnx.grad(loss, argnums=1)
+    g = np.asarray((nnx.jit(grad) if jit else grad)(j_model, jnp.asarray(to_nnx_input(x, perm))))
+    return tx.grad.numpy(), from_nnx_output(g, perm)
+
+
 # --- packages translated next to their sources (the README's default mode) ----------
 
 

@@ -367,8 +367,9 @@ class Args:
 
     def shape(self) -> str:
         """Varargs sizes (``zeros(2, 3)`` or ``zeros((2, 3))``) as one shape source."""
-        if len(self.star) == 1:
+        if len(self.star) == 1 and not self.star[0].startswith("*"):
             return self.star[0]
+        # `zeros(*size)`: the splatted sizes, packed back into one shape tuple
         return "(" + ", ".join(self.star) + ("," if len(self.star) == 1 else "") + ")"
 
     def is_lit(self, name: str) -> bool:

@@ -237,6 +237,15 @@ def _chunk(a, ctx):
     return f"{ctx.helper('chunk')}({a.src('input')}, {a.src('chunks')}, axis={a.src('dim')})"
 
 
+def _tensor_split(a, ctx):
+    """torch.tensor_split: split points or a number of (nearly equal) sections, as
+    numpy's array_split takes them (the first ``size % n`` sections one longer)."""
+    given = [n for n in ("indices_or_sections", "indices", "sections") if a.given(n)]
+    if len(given) != 1:
+        raise Unsupported("T2N002", "tensor_split needs exactly one of indices_or_sections, indices, sections")
+    return f"tuple(jnp.array_split({a.src('input')}, {a.src(given[0])}, axis={a.src('dim')}))"
+
+
 def _unfold(a, ctx):
     """windows along a dim in torch's order: a channels-last input is brought to
     torch's order first (the row is ``plain``), as the windows' axis order is torch's."""
@@ -517,6 +526,11 @@ RULES = [
     m("chunk", "chunks, dim=0", _chunk, dims("dim"), (Example("x.chunk(3, dim=1)[2]", ("float32[2,10]",)),
                                                       Example("x.chunk(2, 1)[0]", X4, channels_last=True)),
       returns_tuple=True),
+    m("tensor_split", "indices_or_sections=None, dim=0, *, indices=None, sections=None", _tensor_split, dims("dim"),
+      (Example("x.tensor_split(3, dim=1)[2]", ("float32[2,10]",)),
+       Example("x.tensor_split(indices=(1,), dim=1)[1]", ("float32[2,10]",)),
+       Example("x.tensor_split([1, 2], 1)[2]", X4, channels_last=True)),
+      returns_tuple=True),
     m("unfold", "dimension, size, step", _unfold, PLAIN,
       (Example("x.unfold(1, 2, 1)", ("float32[3,5]",)), Example("x.unfold(-1, 3, 2)", ("float32[2,3,7]",)),
        Example("x.unfold(2, 3, 2).unfold(3, 2, 2)", X4, channels_last=True),
@@ -539,7 +553,8 @@ RULES = [
     m("cumsum", "dim, dtype=None", lambda a, ctx: f"jnp.cumsum({a.src('input')}, axis={a.src('dim')})", dims("dim"),
       (Example("x.cumsum(1)", X2),)),
     m("new_zeros", "*size, dtype=None, device=None, requires_grad=False", _new("zeros"), Layout("source"),
-      (Example("x.new_zeros(2, 3)", X2), Example("x.new_zeros((4,))", X2))),
+      (Example("x.new_zeros(2, 3)", X2), Example("x.new_zeros((4,))", X2),
+       Example("x.new_zeros(*x.shape)", X2))),
     m("new_ones", "*size, dtype=None, device=None, requires_grad=False", _new("ones"), Layout("source"),
       (Example("x.new_ones(2, 3)", X2),)),
     m("new_full", "size, fill_value, dtype=None, device=None, requires_grad=False", _new("full"), Layout("source"),

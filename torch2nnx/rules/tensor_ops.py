@@ -16,7 +16,7 @@ FROM_METHODS = [
     "flatten", "reshape", "permute", "transpose", "swapaxes", "t", "detach", "mean", "sum", "prod", "amax", "amin",
     "max", "min", "argmax", "argmin", "std", "var", "norm", "softmax", "log_softmax", "squeeze", "unsqueeze",
     "repeat_interleave", "masked_fill", "clamp", "clip", "exp", "log", "sqrt", "rsqrt", "abs", "neg", "sigmoid",
-    "tanh", "relu", "sin", "cos", "floor", "round", "erfinv", "pow", "add", "sub", "mul", "div", "divide", "diff", "matmul", "bmm", "chunk",
+    "tanh", "relu", "sin", "cos", "floor", "round", "erfinv", "pow", "add", "sub", "mul", "div", "divide", "diff", "matmul", "bmm", "chunk", "tensor_split",
     "topk", "sort", "gather", "index_select", "flip", "cumsum", "tril", "triu", "numel", "sign", "log2", "log1p",
     "addcmul", "unique", "roll", "tile", "square", "reciprocal",
 ]

@@ -2035,6 +2035,12 @@ def _channel_layer_types():
     return (nnx.BatchNorm, nnx.Conv, nnx.ConvTranspose, nnx.GroupNorm, nnx.InstanceNorm, ChannelPReLU)
 
 
+def _channels_last_pool(layer):
+    """torch's MaxPoolNd / AvgPoolNd as translated: a partial of nnx.max_pool /
+    nnx.avg_pool or of the max_pool / avg_pool helpers, all channels-last."""
+    return isinstance(layer, functools.partial) and getattr(layer.func, "__name__", None) in ("max_pool", "avg_pool")
+
+
 def torch_order_layer(layer, x, *args, **kwargs):
     """A layer of a class known only at run time (``self.norm = norm_layer(dim)``)
     handed ``x`` in torch's order. torch's channel layers (BatchNorm, Conv,
@@ -2045,6 +2051,10 @@ def torch_order_layer(layer, x, *args, **kwargs):
     layer's channels and whose axis 1 does not (a pooled (N, 1, 1, C) map the
     analysis could only call plain, before a 1x1-conv classifier) is channels-last:
     it is handed over as it is. Ranks, shapes and classes are static under jit."""
+    if _channels_last_pool(layer) and getattr(x, "ndim", 0) >= 3:
+        # a pooling layer (a partial of a channels-last pool): pools the spatial axes
+        # only once the channels are last
+        return jnp.moveaxis(layer(jnp.moveaxis(x, 1, -1), *args, **kwargs), -1, 1)
     if isinstance(layer, _channel_layer_types()) and getattr(x, "ndim", 0) >= 3:
         channels = next((getattr(layer, a) for a in ("num_features", "in_features", "num_channels")
                          if isinstance(getattr(layer, a, None), int)), None)

@@ -9,6 +9,13 @@ their memo see it) and hands the mark on to the classes and functions it
 calls: in their code, a move between torch order and channels-last transposes
 only a value of the rank it was written for (runtime helpers ``map_order`` /
 ``torch_order``, static under jit), and the tokens pass as they are.
+
+A function one caller hands a channels-last image batch and another a tensor
+whose rank nobody knows (torchvision's MViT: ``_unsqueeze(x, 5, 2)`` on the
+video, ``_unsqueeze(x, 4, 1)`` on (B, heads, N, C) or (B, N, C) tokens in
+``Pool``) is marked the same way (``joins_unknown_rank``): its summary takes the
+image, and the caller of unknown rank moves its value to that layout only at
+the image's rank (``guarded``), asking nothing of its own parameter.
 """
 
 from __future__ import annotations
@@ -16,13 +23,13 @@ from __future__ import annotations
 from . import layout as L
 
 KEY = "#any_rank"
-_MARK = L.Tag(L.MIXED)
+MARK = L.Tag(L.MIXED)
 
 
 def mark(rw, owner, func: str = "__call__") -> None:
     """``owner.func`` (a class's ``__call__``, or a function: owner None) may be
     handed another rank than its summary says."""
-    rw.f.record_call(owner, func, KEY, _MARK)
+    rw.f.record_call(owner, func, KEY, MARK)
 
 
 def mark_refs(rw, refs) -> None:
@@ -40,3 +47,22 @@ def marked(f, cls, func_name: str) -> bool:
     owner = cls.name if cls is not None else None
     name = "__call__" if cls is not None and func_name == "forward" else func_name
     return (owner, name, KEY) in f.hints
+
+
+def joins_unknown_rank(old, new, merged) -> bool:
+    """Callers' tags ``old`` and ``new`` merged into an image batch's layout where
+    one of them is a plain tensor of unknown rank (maybe not an image at all)."""
+    if old is None or merged.kind != L.TENSOR or not L.is_image_layout(merged):
+        return False
+    return any(t.kind == L.TENSOR and t.perm is None and t.rank is None for t in (old, new))
+
+
+def guarded(rw, owner, fname, t, want) -> bool:
+    """A call handing ``t`` (torch order, rank unknown) to a parameter of a
+    marked callee that takes an image batch: moved only at the image's rank."""
+    if fname is None or want is None or not L.is_image_layout(want):
+        return False
+    if not (t.kind == L.TENSOR and t.perm is None and t.rank is None):
+        return False
+    name = "__call__" if owner is not None and fname == "forward" else fname
+    return (owner, name, KEY) in rw.f.hints

@@ -490,7 +490,12 @@ class CallsMixin:
                 shape_reads.note_read(self, t)  # the callee reads what it is handed
             if fname is not None and t.kind in (L.TENSOR, L.SEQ):
                 self.f.record_call(owner, fname, pname, t)
-            value, t = self.to_taken(a.value, t, want, pname in s.provisional)
+            if any_rank.guarded(self, owner, fname, t, want):
+                # the callee also runs on other ranks: moved only at the image's rank,
+                # nothing asked of our own parameter (any_rank.py)
+                value, t = self.to_layout(a.value, t, want, guarded=True), want
+            else:
+                value, t = self.to_taken(a.value, t, want, pname in s.provisional)
             if value is not a.value:
                 args[i] = a.with_changes(value=value)
             bound[pname] = t

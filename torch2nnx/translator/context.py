@@ -9,7 +9,7 @@ import libcst as cst
 
 from ..diagnostics import Diagnostic
 from ..rules.base import Rule
-from . import caller_params
+from . import any_rank, caller_params
 from .imports import ImportTable
 from .layout import Tag
 
@@ -201,7 +201,10 @@ class FileContext:
         if self.call_log is not None:
             self.call_log.append((owner, func, param, tag))
         key = (owner, func, param)
-        self.callsites[key] = merge_callers(self.callsites.get(key), tag, key in self.generic_params)
+        old = self.callsites.get(key)
+        self.callsites[key] = merge_callers(old, tag, key in self.generic_params)
+        if any_rank.joins_unknown_rank(old, tag, self.callsites[key]):
+            self.callsites[(owner, func, any_rank.KEY)] = any_rank.MARK
 
     def reset_round(self) -> None:
         """Forget what one translation round produced (a new round redoes it)."""

@@ -28,16 +28,22 @@ class ExpressionsMixin:
         (image_batches.py): the function takes that parameter channels-last from the
         next round on, whatever those callers hand (they transpose; callers that
         cannot see the function hand it channels-last as they are)."""
-        if t.kind == L.TENSOR and t.origin is not None and not t.channels_last and self.func_name != "__init__":
+        if t.kind == L.TENSOR and t.origin is not None and not t.channels_last and self.func_name != "__init__" \
+                and L.is_image_layout(want):
+            # (a permutation no image batch has, a held (0, 2, 1, 3) of attention heads,
+            # is how one caller holds its tensor: nothing to ask of this parameter)
             self.f.return_layouts.setdefault(self.return_key + ("image", t.origin), want)
 
-    def to_layout(self, node: cst.BaseExpression, tag: Tag, want: Tag, why: str = "") -> cst.BaseExpression:
-        """Wrap ``node`` in a transpose taking ``tag`` to ``want`` (if needed)."""
+    def to_layout(self, node: cst.BaseExpression, tag: Tag, want: Tag, why: str = "",
+                  guarded: bool = False) -> cst.BaseExpression:
+        """Wrap ``node`` in a transpose taking ``tag`` to ``want`` (if needed);
+        ``guarded``: a value of unknown rank, transposed only at ``want``'s rank
+        (any_rank.guarded)."""
         rank = len(tag.perm) if tag.perm is not None else (len(want.perm) if want.perm is not None else None)
         if rank is None:
             return node
         if tag.kind == L.TENSOR and tag.perm is None and tag.rank is None and isinstance(node, cst.Name) \
-                and self.env.get(node.value) == tag:
+                and self.env.get(node.value) == tag and not guarded:
             # a torch-order name of unknown rank (`x.view(B, C, *size)`) taken as a
             # rank-`rank` layout's input has that rank from here on
             self.env[node.value] = tag.with_(rank=rank)
@@ -52,7 +58,7 @@ class ExpressionsMixin:
         self.transposes += 1
         if why:
             self.info(node, why)
-        if tag.or_flat or self.any_rank:
+        if tag.or_flat or self.any_rank or guarded:
             # maybe flattened already (reshape_choice), or tokens where this module is
             # written for a map (any_rank.py): transposed only at its rank, and
             # still maybe flat after (a Linear or an Identity keeps either rank)

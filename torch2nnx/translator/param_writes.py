@@ -5,8 +5,11 @@ torch changes the caller's tensor. A JAX array cannot change, so the rewritten
 ``x = x + pos`` rebinds a local name and the caller kept the old value: the
 position embedding was lost without a marker. The function returns the
 argument it writes instead, and a call written as a statement rebinds the name
-the caller handed: ``x = self._apply_pos_embed(x, grid)``. A function that
-already returns a value, or writes more than one argument, is left as it was.
+the caller handed: ``x = self._apply_pos_embed(x, grid)``. So does one that
+already returns that argument and nothing else (torchvision MViT's
+``_add_shortcut``: ``x.add_(shortcut); return x``, called as a statement). A
+function that returns another value, or writes more than one argument, is left
+as it was.
 """
 
 from __future__ import annotations
@@ -34,9 +37,13 @@ def forget(rw, name: str) -> None:
 def finish(rw, func: cst.FunctionDef, summary, kind: str) -> cst.FunctionDef:
     """The function returns the one argument it writes (and says so in its summary)."""
     summary.writes_params = frozenset(rw.written_params)
-    if kind == "init" or len(rw.written_params) != 1 or rw.returns:
+    if kind == "init" or len(rw.written_params) != 1:
         return func
     name = next(iter(rw.written_params))
+    if rw.returns:
+        if name in rw.param_aliases and _returns_only(func.body, name):
+            summary.writes_param = name  # `return x` already: callers' statements rebind
+        return func
     summary.writes_param = name
     body = func.body.visit(_ReturnParam(name))
     last = body.body[-1] if body.body else None
@@ -91,3 +98,27 @@ class _ReturnParam(cst.CSTTransformer):
             return updated.with_changes(value=cst.Name(self.name),
                                         whitespace_after_return=cst.SimpleWhitespace(" "))
         return updated
+
+
+def _returns_only(body, name: str) -> bool:
+    """Every return of the function (outside nested ones) is ``return name``."""
+    finder = _Returns()
+    body.visit(finder)
+    return bool(finder.values) and all(isinstance(v, cst.Name) and v.value == name for v in finder.values)
+
+
+class _Returns(cst.CSTVisitor):
+    def __init__(self):
+        self.values = []
+
+    def visit_FunctionDef(self, node):
+        return False
+
+    def visit_ClassDef(self, node):
+        return False
+
+    def visit_Lambda(self, node):
+        return False
+
+    def visit_Return(self, node):
+        self.values.append(node.value)

@@ -304,8 +304,9 @@ class StatementsMixin:
             st = self.tag(sub.value)
             if st.is_tensor and st.kind != L.UNKNOWN and dotted(sub.value) and not string_key(sub):
                 idx = ', '.join(code(e.slice) for e in sub.slice)
+                val = self.as_written_item(sub, updated.value)
                 return cst.Assign(targets=[cst.AssignTarget(target=sub.value)],
-                                  value=self.item_update(sub.value, f"at[{idx}].set({code(updated.value)})"))
+                                  value=self.item_update(sub.value, f"at[{idx}].set({code(val)})"))
             view = _transposed_view(sub.value)
             if view is not None:
                 # w.data[i, j] = v on a kernel read in torch's order: set in the view, written back
@@ -315,6 +316,19 @@ class StatementsMixin:
                 value = expr(f"{helper}({code(base)}, {code(sub.value)}.at[{idx}].set({code(updated.value)}), {axes})")
                 return cst.Assign(targets=[cst.AssignTarget(target=base)], value=value)
         return updated
+
+    def as_written_item(self, sub, value):
+        """``value`` written into ``x[idx]``: in the layout that slice of ``x`` is held
+        in (a value held permuted, attention heads' (0, 2, 1, 3), written into a
+        torch-order tensor goes in torch's order; broadcasting is torch's)."""
+        want, vt = self.tag(sub), self.tag(value)
+        if want.kind != L.TENSOR or vt.kind != L.TENSOR or L.is_identity(vt.perm) and L.is_identity(want.perm):
+            return value
+        if L.is_identity(want.perm):
+            return self.canonical(value)
+        if vt.perm is not None and len(vt.perm) == len(want.perm) and vt.perm != want.perm:
+            return self.to_layout(value, vt, want)
+        return value
 
     def may_be_variable(self, node) -> bool:
         """A place that may hold an nnx.Variable: a module's attribute (a parameter,
@@ -428,7 +442,7 @@ class StatementsMixin:
                 op = code(updated.operator).strip()[:-1]
                 idx = ", ".join(code(e.slice) for e in sub.slice)
                 method = {"+": "add", "*": "multiply", "/": "divide"}.get(op)
-                val = code(updated.value)
+                val = code(self.as_written_item(sub, updated.value))
                 new = f"at[{idx}].{method}({val})" if method else \
                     f"at[{idx}].set({code(sub.value)}[{idx}] {op} ({val}))"
                 return cst.Assign(targets=[cst.AssignTarget(target=sub.value)], value=self.item_update(sub.value, new))

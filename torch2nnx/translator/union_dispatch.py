@@ -47,6 +47,7 @@ def _takes(s):
 def _disagree(rw, m: ModuleRef, t: Tag) -> bool:
     """Whether the union's candidates want or return different layouts for ``t``."""
     takes, rets = set(), set()
+    generic = False  # a layer returning what it is handed (Identity, Dropout)
     for e in m.elements:
         if e.kind == "class":
             s = _summary(rw, e.cls)
@@ -68,8 +69,15 @@ def _disagree(rw, m: ModuleRef, t: Tag) -> bool:
             elif kind in ("plain", "reshape"):
                 takes.add(False)
                 rets.add(False)
+            elif kind == "elementwise":
+                generic = True
         else:
             return False
+    if generic:
+        # folded, the layer is handed what the class takes and returns it as it is:
+        # wrong where the class returns another layout (torchvision MaxViT's
+        # ``SwapAxes(-2, -3) if grid else nn.Identity()`` on window tokens)
+        rets |= takes or {bool(t.channels_last)}
     return len(takes) > 1 or len(rets) > 1
 
 
