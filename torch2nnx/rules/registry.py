@@ -191,7 +191,10 @@ def provided(qualified: str | None) -> bool:
         return False
     t = _tables()
     if qualified in t[0] or qualified in t[3]:
-        return True
+        # a library the rules stand for (transformers); another package's rows (timm's
+        # register_notrace_function) keep its import: the package's own translation
+        # re-exports the name to the files that import it from there
+        return any(f(qualified) for f in _libraries())
     parts = qualified.split(".")
     if any(".".join(parts[:i]) in t[3] for i in range(2, len(parts))):
         return False  # an attribute of a provided value (ALL_ATTENTION_FUNCTIONS.get_interface): the runtime's
