@@ -24,6 +24,7 @@ from typing import Callable, Iterable
 from . import shared_helpers
 from .api import package_of, translate
 from .diagnostics import Diagnostic
+from .translator import any_rank
 from .translator import layout as L
 from .translator.layout import MIXED, merge_callers
 from .translator.module import ParseError
@@ -513,8 +514,12 @@ def run(units: list[Unit], *, line_length: int = 88, workers: int = 1, cache=Non
         for result in results.values():
             for (mod, *key), tag in result.external_hints.items():
                 if mod in results:
-                    handed[(mod, tuple(key))] = merge_callers(handed.get((mod, tuple(key))), tag,
-                                                              _generic(results[mod], key))
+                    old = handed.get((mod, tuple(key)))
+                    handed[(mod, tuple(key))] = merge_callers(old, tag, _generic(results[mod], key))
+                    if any_rank.joins_unknown_rank(old, tag, handed[(mod, tuple(key))]):
+                        # an image from one file, a tensor of unknown rank from another: the
+                        # class runs on both, as when both callers share its file (any_rank.py)
+                        handed[(mod, (key[0], key[1], any_rank.KEY))] = any_rank.MARK
         hints: dict = {}
         for (mod, key), tag in handed.items():
             if not _already_takes(results[mod], key, tag):
@@ -726,6 +731,9 @@ def _generic(result, key) -> bool:
 def _already_takes(result, key, tag) -> bool:
     """The class's translation already takes what its importer hands it."""
     cls, func, param = key
+    if param == any_rank.KEY:  # the mark: taken once the translation runs on any rank
+        summary = result.summaries.get(cls) if func == "__call__" else None
+        return summary is not None and summary.any_rank
     if tag.kind == MIXED:
         return True  # callers disagree: the first pass, without hints, is what they get
     summary = result.summaries.get(cls) if func == "__call__" else None

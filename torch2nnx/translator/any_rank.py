@@ -15,7 +15,10 @@ whose rank nobody knows (torchvision's MViT: ``_unsqueeze(x, 5, 2)`` on the
 video, ``_unsqueeze(x, 4, 1)`` on (B, heads, N, C) or (B, N, C) tokens in
 ``Pool``) is marked the same way (``joins_unknown_rank``): its summary takes the
 image, and the caller of unknown rank moves its value to that layout only at
-the image's rank (``guarded``), asking nothing of its own parameter.
+the image's rank (``guarded``), asking nothing of its own parameter. Callers in
+different files of one run are merged the same way (project.py): the mark is a
+hint to the callee's file, and its summary (``Summary.any_rank``) tells the
+callers in other files.
 """
 
 from __future__ import annotations
@@ -57,12 +60,13 @@ def joins_unknown_rank(old, new, merged) -> bool:
     return any(t.kind == L.TENSOR and t.perm is None and t.rank is None for t in (old, new))
 
 
-def guarded(rw, owner, fname, t, want) -> bool:
+def guarded(rw, owner, fname, t, want, summary=None) -> bool:
     """A call handing ``t`` (torch order, rank unknown) to a parameter of a
-    marked callee that takes an image batch: moved only at the image's rank."""
+    marked callee (in this file, or one of another file whose ``summary`` says
+    so) that takes an image batch: moved only at the image's rank."""
     if fname is None or want is None or not L.is_image_layout(want):
         return False
     if not (t.kind == L.TENSOR and t.perm is None and t.rank is None):
         return False
     name = "__call__" if owner is not None and fname == "forward" else fname
-    return (owner, name, KEY) in rw.f.hints
+    return (owner, name, KEY) in rw.f.hints or getattr(summary, "any_rank", False)

@@ -490,7 +490,7 @@ class CallsMixin:
                 shape_reads.note_read(self, t)  # the callee reads what it is handed
             if fname is not None and t.kind in (L.TENSOR, L.SEQ):
                 self.f.record_call(owner, fname, pname, t)
-            if any_rank.guarded(self, owner, fname, t, want):
+            if any_rank.guarded(self, owner, fname, t, want, s):
                 # the callee also runs on other ranks: moved only at the image's rank,
                 # nothing asked of our own parameter (any_rank.py)
                 value, t = self.to_layout(a.value, t, want, guarded=True), want

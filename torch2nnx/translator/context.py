@@ -58,6 +58,9 @@ class Summary:
     writes_param: Optional[str] = None
     # every argument it writes in place (a Variable handed to it must stay one)
     writes_params: frozenset = frozenset()
+    # also runs on tensors of another rank than it takes (any_rank.py): a caller in
+    # another file hands a tensor of unknown rank as it is
+    any_rank: bool = False
 
 
 @dataclass

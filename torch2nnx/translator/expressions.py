@@ -231,6 +231,12 @@ class ExpressionsMixin:
         # one channels-last, one not
         cl, other = (lt, rt) if lt.channels_last else (rt, lt)
         rank = len(cl.perm)
+        if cl.or_flat and other.kind == L.TENSOR and other.rank is None and other.perm is None:
+            # a map or, at another rank, a tensor as torch holds it (any_rank.py) next to a
+            # torch-order tensor of unknown rank: torch order, the map moved back at its rank
+            left = self.canonical(left) if cl is lt else left
+            right = self.canonical(right) if cl is rt else right
+            return left, right, other
 
         def moved_small(template):
             # the other operand rewritten (template of its code) to broadcast channels-last

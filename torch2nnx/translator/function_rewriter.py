@@ -74,6 +74,7 @@ class FunctionRewriter(StatementsMixin, ValueReadsMixin, ExpressionsMixin, Calls
         self.transposes = 0
         from .any_rank import marked
         self.any_rank = marked(fctx, cls, func_name)  # also run on another rank (any_rank.py)
+        self.summary.any_rank = self.any_rank
         self.optional_names: set[str] = set()  # locals that may hold None: conversions keep it (optional_values.py)
         self.build_ctx = BuildCtx(fctx)
         self.build_ctx.cls = cls

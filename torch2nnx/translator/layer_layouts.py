@@ -96,6 +96,14 @@ class LayerLayoutsMixin:
                 node, t = held_permutations.to_undecided(self, node, t, want)
             if params and t.kind in (L.TENSOR, L.SEQ):
                 self.f.record_call(m.cls, "__call__", params[0], t)
+            if params and info is None and any_rank.guarded(self, m.cls, "__call__", t, want, s):
+                # another file's class that also runs on other ranks, handed a tensor of
+                # unknown rank: moved only at the image's rank; what it returns is that
+                # image, or at another rank the tensor as torch holds it (or_flat)
+                node, t = self.to_layout(node, t, want, guarded=True), want.with_(or_flat=True)
+                ret = s.returns or L.UNKNOWN_TAG
+                ret = t if ret.kind == L.FREE and ret.param == params[0] else ret
+                return node, (ret.with_(or_flat=True) if ret.kind == L.TENSOR and ret.channels_last else ret)
             node, t = self.to_taken(node, t, want)
             ret = s.returns or L.UNKNOWN_TAG
             if ret.kind == L.FREE:
