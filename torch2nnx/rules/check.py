@@ -6,9 +6,7 @@ and ``torch2nnx rules --check`` (user rows) both run rows through here.
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,12 +17,9 @@ ATOL = RTOL = 1e-4
 
 
 def load_module(path: Path, name: str | None = None):
-    name = name or f"t2n_{path.stem}_{uuid.uuid4().hex[:8]}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    from ..verify import _load_file
+
+    return _load_file(path, name or f"t2n_{path.stem}_{uuid.uuid4().hex[:8]}")
 
 
 def translate_files(source: str, tmp: Path, stem: str = "model"):

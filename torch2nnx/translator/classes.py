@@ -21,7 +21,8 @@ from . import caller_params, row_base, row_forward
 from .factory_uses import dynamic_layer_calls, function_locals
 from .optional_values import maybe_none_locals, optional_buffer, optional_locals
 from .param_ranks import unpacked_rank
-from ..rules.base import _REQUIRED, Unsupported, parse_params
+from .layer_subclasses import map_super_inits, row_super_base, row_super_init, subclass_init
+from ..rules.base import Unsupported
 
 
 def param_names(func: cst.FunctionDef) -> list[str]:
@@ -45,22 +46,6 @@ def add_rngs_param(func: cst.FunctionDef, annotate: bool = True, optional: bool 
     if star is cst.MaybeSentinel.DEFAULT or star is None:
         star = cst.ParamStar()
     return func.with_changes(params=p.with_changes(star_arg=star, kwonly_params=list(p.kwonly_params) + [new]))
-
-
-def is_super_init(stmt) -> bool:
-    if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
-        return False
-    e = stmt.body[0]
-    if not isinstance(e, cst.Expr) or not isinstance(e.value, cst.Call):
-        return False
-    f = e.value.func
-    if not (isinstance(f, cst.Attribute) and f.attr.value == "__init__"):
-        return False
-    v = f.value
-    if isinstance(v, cst.Call) and isinstance(v.func, cst.Name) and v.func.value == "super":
-        return True
-    # nn.Module.__init__(self)
-    return code(v).endswith("Module")
 
 
 class BufferRewriter(FunctionRewriter):
@@ -243,7 +228,7 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
                 return [st.with_changes(body=[st.body[0].with_changes(value=rw.add_rngs(call))])]
             elif cls is not None and cls.row_base is not None:
                 # a subclass of a layer NNX has as a class: torch's arguments bound through the row
-                return _row_super_init(f, cls, st, rw)
+                return row_super_init(f, cls, st, rw)
             elif cls is not None and (cls.row is not None or cls.container in ("sequential", "named", "dict", "list")):
                 # nnx.Sequential(*layers) / nnx.Dict() / nnx.List() set themselves up; the
                 # class generated for a function row takes torch's arguments
@@ -252,7 +237,7 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
 
         # every super().__init__ call, also under try/except or if/else (timm's
         # BatchNormAct2d retries without device/dtype on a TypeError)
-        body = _map_super_inits(body, super_init)
+        body = map_super_inits(body, super_init)
     func = func.with_changes(body=body)
     if needs_rngs:
         # a function seeding its own stream (torch.manual_seed) runs without one handed
@@ -272,40 +257,6 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
     if kind == "init" and cls is not None:
         func = func.with_changes(body=_DataNone(cls, func.body, rw.build_ctx).walk(func.body))
     return func, summary
-
-
-def _map_super_inits(block, fn):
-    """``block`` (an IndentedBlock) with each ``super().__init__(...)`` statement
-    replaced by ``fn(stmt)`` (a list, maybe empty), in nested if/try/with/for
-    blocks too (not in nested functions or classes); emptied blocks get ``pass``."""
-    stmts = []
-    for st in block.body:
-        if is_super_init(st):
-            stmts += fn(st)
-            continue
-        if isinstance(st, (cst.If, cst.Try, cst.TryStar, cst.With, cst.For, cst.While)):
-            changes = {"body": _map_super_inits(st.body, fn)}
-            for field in ("orelse", "finalbody"):
-                sub = getattr(st, field, None)
-                if isinstance(sub, cst.If):
-                    wrapped = _map_super_inits(cst.IndentedBlock(body=[sub]), fn).body
-                    changes[field] = wrapped[0] if len(wrapped) == 1 and isinstance(wrapped[0], cst.If) else sub
-                elif sub is not None:
-                    changes[field] = sub.with_changes(body=_map_super_inits(sub.body, fn))
-            if getattr(st, "handlers", None):
-                changes["handlers"] = [h.with_changes(body=_map_super_inits(h.body, fn)) for h in st.handlers]
-            st = st.with_changes(**changes)
-        stmts.append(st)
-    if not stmts:
-        stmts = [cst.SimpleStatementLine([cst.Pass()])]
-    return block.with_changes(body=stmts)
-
-
-def _super_init_stmts(block) -> list:
-    """Every ``super().__init__(...)`` statement of a function body, nested blocks included."""
-    found = []
-    _map_super_inits(block, lambda st: found.append(st) or [st])
-    return found
 
 
 def _builds(value) -> bool:
@@ -436,10 +387,10 @@ def rewrite_class(f: FileContext, info: ClassInfo, builder_methods: set[str]) ->
             f.helpers.add(name)
             function_base = True
             bases.append(b.with_changes(value=expr(name)))
-        elif info.row is not None and q == info.row.name and (made := _row_init(f, info)) is not None:
+        elif info.row is not None and q == info.row.name and (made := subclass_init(f, info)) is not None:
             base, row_init = made
             bases.append(b.with_changes(value=expr(base)))
-        elif info.row is not None and q == info.row.name and (base := _row_super_base(f, info)) is not None:
+        elif info.row is not None and q == info.row.name and (base := row_super_base(f, info)) is not None:
             info.row_base = base
             bases.append(b.with_changes(value=expr(base)))
         elif q is not None and f.imports.is_torch(q):
@@ -469,13 +420,14 @@ def rewrite_class(f: FileContext, info: ClassInfo, builder_methods: set[str]) ->
     for m in builder_methods:
         info.methods[m] = None
     variables = _inherited_variables(f, info)
+    values = value_functions(f)  # the run's function summaries: fixed while one class is rewritten
     for i, fn in funcs:
         name = fn.name.value
         kind = "init" if name == "__init__" else "method"
         needs = name == "__init__" or name in builder_methods
         new_fn, summary = rewrite_function(f, fn, info, needs_rngs=needs, kind=kind)
         if kind == "method":
-            new_fn = read_values(new_fn, variables, value_functions(f))
+            new_fn = read_values(new_fn, variables, values)
         if name in builder_methods:
             f.builder_returns[(info.name, name)] = summary.returns
         if name == "__init__" and function_base and not _uses_name(new_fn.body, "rngs"):
@@ -575,42 +527,6 @@ def _sequential_call(info: ClassInfo) -> cst.FunctionDef:
         f"def __call__(self, x):\n    for layer in ({layers}):\n        x = layer(x)\n    return x\n")
 
 
-def _row_init(f: FileContext, info: ClassInfo):
-    """A subclass of a torch layer that only overrides forward (torchvision's
-    LayerNorm2d): it subclasses the NNX layer, with torch's constructor
-    signature mapped by the row. Returns (NNX base, __init__) or None."""
-    from ..rules.base import _REQUIRED, Args, Unsupported, parse_params
-    from .context import BuildCtx
-
-    rule = info.row
-    if any(isinstance(s, cst.FunctionDef) and s.name.value == "__init__" for s in info.node.body.body):
-        return None
-    spec = parse_params(rule.params)
-    names = [n for n, _, k in spec if k in ("pos", "kwonly")]
-    ctx = BuildCtx(f)
-    ctx.rngs_available = True
-    try:
-        src = rule.build(Args(rule.params, {n: n for n in names if n not in ("device", "dtype")}, [], {}), ctx)
-    except Unsupported:
-        return None
-    call = cst.parse_expression(src)
-    if not isinstance(call, cst.Call):
-        return None
-    maps = rule.weights if isinstance(rule.weights, tuple) else ((rule.weights,) if rule.weights else ())
-    for w in maps:
-        if w.nnx_class == code(call.func):
-            f.weight_maps[w.nnx_class] = w
-    weights = {e.torch_name for w in maps for e in w.entries}
-    read = _self_reads(info)
-    sig = [n if d is _REQUIRED else f"{n}={d}" for n, d, k in spec if k == "pos"]
-    sig += ["*"] + [n if d is _REQUIRED else f"{n}={d}" for n, d, k in spec if k == "kwonly"] + ["rngs: nnx.Rngs"]
-    lines = ["super().__init__" + code(call)[len(code(call.func)):]]
-    # torch's hyperparameter attributes that the class's own methods read
-    lines += [f"self.{n} = {n}" for n in names if n in read and n not in weights]
-    init = cst.parse_statement(f"def __init__(self, {', '.join(sig)}):\n" + "".join(f"    {l}\n" for l in lines))
-    return code(call.func), init
-
-
 INHERITED_FORWARD = cst.parse_statement("def forward(self, input):\n    return super().forward(input)\n")
 
 
@@ -635,196 +551,6 @@ def _optional_rngs(func: cst.FunctionDef) -> cst.FunctionDef:
     kw = [x.with_changes(annotation=cst.Annotation(expr("nnx.Rngs | None")), default=expr("None"),
                          equal=cst.AssignEqual()) if x.name.value == "rngs" else x for x in p.kwonly_params]
     return func.with_changes(params=p.with_changes(kwonly_params=kw))
-
-
-def _self_reads(info: ClassInfo) -> set[str]:
-    """Attributes of self the class's own code reads."""
-    read = set()
-
-    class Reads(FastVisitor):
-        def visit_Attribute(self, node):
-            if isinstance(node.value, cst.Name) and node.value.value == "self":
-                read.add(node.attr.value)
-
-    Reads().walk(info.node.body)
-    return read
-
-
-_FUNCTIONAL_CONVS = {f"torch.nn.functional.conv{n}d" for n in (1, 2, 3)}
-
-
-def _only_padding_of_functional_convs(f: FileContext, info: ClassInfo, name: str) -> bool:
-    """Every read of ``self.padding`` hands it to F.conv*d as its padding (timm's
-    StdConv2d: ``F.conv2d(x, w, self.bias, self.stride, self.padding, ...)``): the
-    NNX layer's pairs do there (conv_padding takes them as they are)."""
-    if name != "padding":
-        return False
-    reads, handed = [0], [0]
-
-    def is_self_attr(node) -> bool:
-        return isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) \
-            and node.value.value == "self" and node.attr.value == name
-
-    class Reads(FastVisitor):
-        def visit_Attribute(self, node):
-            reads[0] += is_self_attr(node)
-
-        def visit_Call(self, node):
-            if f.imports.qualify(node.func) not in _FUNCTIONAL_CONVS:
-                return
-            pos = [a for a in node.args if a.keyword is None and not a.star]
-            kw = [a for a in node.args if a.keyword is not None and a.keyword.value == "padding"]
-            handed[0] += sum(is_self_attr(a.value) for a in (pos[4:5] + kw))
-
-    Reads().walk(info.node.body)
-    return reads[0] == handed[0]
-
-
-def _super_init_call(stmt) -> cst.Call | None:
-    if not is_super_init(stmt):
-        return None
-    call = stmt.body[0].value
-    return call if isinstance(call.func.value, cst.Call) else None
-
-
-def _bind_row_call(f: FileContext, rule, call: cst.Call):
-    """``super().__init__(torch args)`` bound through the row and built: (Args, the NNX call)."""
-    from ..rules.base import bind
-    from .context import BuildCtx
-
-    # `**kwargs` (timm hands device/dtype through it): checked at run time, see _row_super_init
-    given = [a for a in call.args if a.star != "**" or not isinstance(a.value, cst.Name)]
-    if any(a.star for a in given):
-        raise Unsupported("T2N002", "starred arguments to super().__init__")
-    pos = [code(a.value) for a in given if a.keyword is None]
-    kw = {a.keyword.value: code(a.value) for a in given if a.keyword is not None}
-    args = bind(rule.params, pos, kw)
-    ctx = BuildCtx(f)
-    ctx.rngs_available = True
-    checks = []
-    while True:
-        try:
-            src = rule.build(args, ctx)
-            break
-        except Unsupported as e:
-            # an argument the row takes only as a constant (BatchNorm's track_running_stats
-            # picks the NNX class) handed on from the subclass's own parameter: the class is
-            # built for the default, and refuses another value when constructed
-            default = args.defaults.get(e.param)
-            if e.param is None or not args.given(e.param) or default in (None, _REQUIRED) \
-                    or any(c[0] == e.param for c in checks):
-                raise
-            checks.append((e.param, args.given_src.pop(e.param), default))
-    built = cst.parse_expression(src)
-    if not isinstance(built, cst.Call):
-        raise Unsupported("T2N004", f"subclassing {rule.name}: its NNX counterpart is no class")
-    args.checks = checks
-    return args, built
-
-
-def _row_super_base(f: FileContext, info: ClassInfo) -> str | None:
-    """The NNX class a subclass with its own __init__ subclasses: the one the
-    row builds for the arguments it hands super().__init__ (nnx.Dropout for
-    ``super().__init__(p)``). None (and a diagnostic) when that is not one class."""
-    init = next((s for s in info.node.body.body if isinstance(s, cst.FunctionDef) and s.name.value == "__init__"), None)
-    calls = [c for st in (_super_init_stmts(init.body) if init is not None else [])
-             if (c := _super_init_call(st)) is not None]
-    try:
-        if not calls:
-            raise Unsupported("T2N004", f"subclassing {info.row.name} without a super().__init__(...) call")
-        # several calls (try/except, if/else): each is bound through the row, and must build one class
-        bases = {code(_bind_row_call(f, info.row, c)[1].func) for c in calls}
-        if len(bases) != 1:
-            raise Unsupported("T2N004", f"super().__init__ calls building different classes: {sorted(bases)}")
-    except Unsupported as e:
-        f.diag(info.node, "T2N004", f"subclassing {info.row.name}: {e.message}")
-        f.todo_count += 1
-        return None
-    return bases.pop()
-
-
-def _row_super_init(f: FileContext, info: ClassInfo, stmt, rw) -> list:
-    """``super().__init__(torch args)`` -> ``super().__init__(NNX args)``, and
-    torch's attributes the class reads (``self.p``) set from the same arguments."""
-    rule = info.row
-    try:
-        args, built = _bind_row_call(f, rule, stmt.body[0].value)
-        if code(built.func) != info.row_base:
-            raise Unsupported("T2N004", f"super().__init__ builds {code(built.func)}, not {info.row_base}")
-    except Unsupported as e:
-        rw.todo(stmt, e.code, f"{rule.name}: {e.message}")
-        return [stmt]
-    maps = rule.weights if isinstance(rule.weights, tuple) else ((rule.weights,) if rule.weights else ())
-    for w in maps:
-        if w.nnx_class == info.row_base:
-            f.weight_maps[w.nnx_class] = w
-    weights = {e.torch_name for w in maps for e in w.entries}
-    call = expr("super().__init__()").with_changes(args=built.args)
-    out = []
-    for a in stmt.body[0].value.args:
-        if a.star == "**":
-            # only torch's factory arguments (dropped, as in calls) may come this way: anything
-            # else would be silently lost, so it raises when the layer is built
-            out.append(cst.parse_statement(f"{_helper(f, 'factory_kwargs_only')}({code(a.value)}, "
-                                           f"{rule.name!r})\n"))
-    for n, src, default in args.checks:
-        text = f"torch2nnx: {rule.name} subclass with {n} other than {default}: only the default is translated"
-        out.append(cst.parse_statement(f"if {src} != {default}:\n    raise NotImplementedError({text!r})\n"))
-    out.append(stmt.with_changes(body=[cst.Expr(call)]))
-    read = _self_reads(info)
-    spec = parse_params(rule.params)
-    sources = {n: args.src(n) for n, d, k in spec if k in ("pos", "kwonly") and (args.given(n) or d is not _REQUIRED)}
-    sources.update({n: src for n, src, _ in args.checks})  # checked to be the default: the caller's name reads best
-    own = _nnx_attrs(info.row_base)
-    for n, _, k in spec:
-        if k in ("pos", "kwonly") and n in read and n not in weights \
-                and (n not in dict(rule.attrs) or n in dict(rule.init_attrs)):  # torch's form is stored
-            if n in own:
-                if _only_padding_of_functional_convs(f, info, n):
-                    continue
-                # the NNX layer holds its own (different) value under that name
-                rw.todo(stmt, "T2N004", f"reads self.{n}, which {info.row_base} holds in its own form")
-                continue
-            value = _substitute(dict(rule.init_attrs).get(n, n), sources)
-            out.append(cst.parse_statement(f"self.{n} = {value}\n"))
-    for n, value in rule.init_attrs:
-        # state torch's constructor creates beside its parameters (BatchNorm's num_batches_tracked)
-        if n in read and n not in sources and n not in own:
-            if "NonPersistentBuffer(" in value:
-                f.buffers.add("NonPersistentBuffer")
-            out.append(cst.parse_statement(f"self.{n} = {_substitute(value, sources)}\n"))
-    return out
-
-
-def _substitute(src: str, sources: dict[str, str]) -> str:
-    """A row's init_attrs expression over torch's parameters, with the arguments given."""
-    class Sub(FastTransformer):
-        def leave_Name(self, original, updated):
-            if updated.value in sources:
-                return expr(sources[updated.value]).with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()]) \
-                    if not isinstance(expr(sources[updated.value]), (cst.Name, cst.Integer, cst.Float)) else \
-                    expr(sources[updated.value])
-            return updated
-
-    return code(Sub().walk(expr(src)))
-
-
-def _nnx_attrs(nnx_class: str) -> set[str]:
-    """The constructor parameters an NNX layer (or emitted helper class) keeps as attributes."""
-    import inspect
-
-    try:
-        if nnx_class.startswith("nnx."):
-            from flax import nnx
-
-            target = getattr(nnx, nnx_class[4:])
-        else:
-            from ..runtime import helpers
-
-            target = getattr(helpers, nnx_class)
-        return set(inspect.signature(target.__init__).parameters) - {"self", "rngs"}
-    except (ImportError, AttributeError, TypeError, ValueError):
-        return set()
 
 
 INIT_RNGS = cst.parse_statement("def __init__(self, *, rngs: nnx.Rngs):\n    pass\n")
@@ -865,11 +591,6 @@ def _add_first(f: FileContext, info: ClassInfo, body: list, stmt, flag: str) -> 
     f.diag(info.node, "T2N004", "self.training or random numbers in a class without __init__")
     f.todo_count += 1
     return body
-
-
-def _helper(f: FileContext, name: str) -> str:
-    f.helpers.add(name)
-    return name
 
 
 _PLAIN_TYPES = {"dict", "Dict", "Mapping", "MutableMapping", "OrderedDict", "str", "int", "float", "bool",
