@@ -329,10 +329,12 @@ class NamedSequential(nnx.Module):
 
     _torch_container = "dict"
 
-    def __init__(self, layers=None):
+    def __init__(self, layers=None, moves=None):
         layers = dict(layers or {})
         self.layers = nnx.Dict(layers)
         self.order = tuple(layers)
+        # {index: axes}: the transpose a layer's input needs first (see sequential)
+        self.moves = tuple(sorted(dict(moves or {}).items()))
 
     def add_module(self, name, module):
         if name not in self.order:
@@ -354,11 +356,17 @@ class NamedSequential(nnx.Module):
 
     def __getitem__(self, idx):
         if isinstance(idx, slice):  # torch keeps the names of a slice
-            return NamedSequential({name: self.layers[name] for name in self.order[idx]})
+            kept = range(len(self.order))[idx]
+            moves = dict(self.moves)  # moves between the layers kept stay theirs
+            return NamedSequential({name: self.layers[name] for name in self.order[idx]},
+                                   moves={j: moves[i] for j, i in enumerate(kept) if j and i in moves})
         return self.layers[self.order[idx]]
 
     def __call__(self, x):
-        for name in self.order:
+        moves = dict(self.moves)
+        for i, name in enumerate(self.order):
+            if i in moves:
+                x = jnp.transpose(x, moves[i])
             x = self.layers[name](x)
         return x
 
@@ -379,11 +387,33 @@ class NamedSequential(nnx.Module):
         super().__setattr__(name, value)
 
 
-def sequential(*layers):
-    """nn.Sequential(x) where x is only known at run time: an OrderedDict keeps its names."""
+def sequential(*layers, moves=None):
+    """nn.Sequential(x) where x is only known at run time: an OrderedDict keeps its names.
+    ``moves``: {index: axes}, the transpose a layer's input needs first (its layout
+    differs from what the layer before returns; decided by the translation)."""
     if len(layers) == 1 and isinstance(layers[0], dict):
-        return NamedSequential(layers[0])
+        return NamedSequential(layers[0], moves=moves)
+    if moves:
+        return MovingSequential(*layers, moves=moves)
     return nnx.Sequential(*layers)
+
+
+class MovingSequential(nnx.Sequential):
+    """nn.Sequential whose layers take different layouts (a block returning torch
+    order before one taking channels-last): each move transposes the input of
+    the layer at its index. The layers and their state are nnx.Sequential's."""
+
+    def __init__(self, *layers, moves):
+        super().__init__(*layers)
+        self.moves = tuple(sorted(dict(moves).items()))
+
+    def __call__(self, x):
+        moves = dict(self.moves)
+        for i, layer in enumerate(self.layers):
+            if i in moves:
+                x = jnp.transpose(x, moves[i])
+            x = layer(x)
+        return x
 
 
 class OrderedModuleDict(nnx.Module):

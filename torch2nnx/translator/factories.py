@@ -312,6 +312,25 @@ class FactoriesMixin:
                 pairs.append((name, t.module))
         return tuple(pairs)
 
+    def _with_moves(self, new, moves: dict):
+        """The container's construction handed the transposes its layers need
+        between them (runtime ``sequential`` / ``NamedSequential``)."""
+        if not moves or not isinstance(new, cst.Call):
+            return new
+        func = code(new.func)
+        if func == "nnx.Sequential":
+            new = new.with_changes(func=expr(self.build_ctx.helper("sequential")))
+        elif func not in ("sequential", "NamedSequential"):
+            return new
+        self.transposes += len(moves)
+        arg = cst.Arg(keyword=cst.Name("moves"), value=expr(repr(dict(sorted(moves.items())))),
+                      equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""),
+                                            whitespace_after=cst.SimpleWhitespace("")))
+        args = list(new.args)
+        if args:
+            args[-1] = args[-1].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+        return new.with_changes(args=args + [arg])
+
     def sequential(self, original, new, nodes):
         """Fold the layouts of a Sequential's layers at construction.
 
@@ -320,25 +339,28 @@ class FactoriesMixin:
         stateless layer (wrapped in a lambda) so that indices do not move.
         """
         refs = [self.tag(n).module if self.tag(n).kind == L.MODULE else None for n in nodes]
+        moves: dict = {}  # layers collected at run time: the transposes between them travel with them
         if len(refs) == 1 and refs[0] is not None and refs[0].kind == "odict":
             elems = tuple(refs[0].elements)  # nn.Sequential(layers), layers filled item by item
-            takes, returns = self._fold_refs(list(elems), original)
-            return new, ModuleRef("sequential", elements=elems, takes=takes, returns=returns,
-                                  names=refs[0].names)
+            takes, returns = self._fold_refs(list(elems), original, moves)
+            return self._with_moves(new, moves), ModuleRef("sequential", elements=elems, takes=takes,
+                                                           returns=returns, names=refs[0].names)
         named = _ordered_dict_items(nodes)
         if named is not None:
             elems = tuple(self.tag(v).module if self.tag(v).kind == L.MODULE else UNKNOWN_MODULE for v in named)
-            takes, returns = self._fold_refs(list(elems), original)
-            return new, ModuleRef("sequential", elements=elems, takes=takes, returns=returns, named=True,
-                                  names=named_members.ordered_dict_names(nodes))
+            takes, returns = self._fold_refs(list(elems), original, moves)
+            return self._with_moves(new, moves), ModuleRef("sequential", elements=elems, takes=takes,
+                                                           returns=returns, named=True,
+                                                           names=named_members.ordered_dict_names(nodes))
         if not isinstance(new, cst.Call) or len(new.args) != len(nodes) or any(a.star for a in new.args):
             # Sequential(*layers): the layers appended to the list, in order
             elems = ()
             if len(refs) == 1 and refs[0] is not None and refs[0].kind == "list":
                 elems = refs[0].elements
             if elems:
-                takes, returns = self._fold_refs(list(elems), original)
-                return new, ModuleRef("sequential", elements=tuple(elems), takes=takes, returns=returns)
+                takes, returns = self._fold_refs(list(elems), original, moves)
+                return self._with_moves(new, moves), ModuleRef("sequential", elements=tuple(elems), takes=takes,
+                                                               returns=returns)
             return new, ModuleRef("sequential", elements=tuple(r or UNKNOWN_MODULE for r in refs))
         t = Tag(L.FREE, param="<sequential>")
         takes = None
@@ -396,8 +418,7 @@ class FactoriesMixin:
                             f"(lambda x: jnp.transpose({code(args[i - 1].value)}(x), {axes}))"))
                         self.transposes += 1
                     else:
-                        self.todo(original, "T2N004", "a layout change between two stateful layers of a "
-                                                      "Sequential; split the Sequential")
+                        moves[i] = axes  # between two stateful layers: the container moves it
                 t = want.with_(one=lay.out_one) if lay is not None and lay.kind == "spatial" else want
             if lay is not None and lay.kind in ("plain", "reshape"):
                 t = L.plain(in_rank if lay.keeps_rank else None)
@@ -410,7 +431,8 @@ class FactoriesMixin:
             elif r is None or r.kind == "unknown":
                 pass
         returns = None if t.kind == L.FREE else t
-        return new.with_changes(args=args), ModuleRef("sequential", elements=tuple(refs), takes=takes, returns=returns)
+        return self._with_moves(new.with_changes(args=args), moves), ModuleRef(
+            "sequential", elements=tuple(refs), takes=takes, returns=returns)
 
 
 def _nnx_layer_base(helper_class: str) -> str | None:

@@ -296,12 +296,13 @@ class LayerLayoutsMixin:
             else:
                 return
 
-    def _fold_refs(self, refs, original=None):
-        """What a chain of layers takes and returns (no rewriting: a layout
-        change between two of them is marked on ``original``)."""
+    def _fold_refs(self, refs, original=None, moves=None):
+        """What a chain of layers takes and returns (no rewriting). A layout
+        change between two of them goes into ``moves`` ({index: axes}, the
+        container's run-time transposes) or, without it, is marked on ``original``."""
         t = Tag(L.FREE, param="<sequential>")
         takes = None
-        for r in refs:
+        for i, r in enumerate(refs):
             lay = (r.layout or r.rule.layout) if r is not None and r.kind == "layer" and r.rule is not None else None
             want = None
             if lay is not None and lay.kind == "spatial":
@@ -318,8 +319,12 @@ class LayerLayoutsMixin:
                 elif original is not None and t.kind == L.TENSOR and want.kind == L.TENSOR \
                         and t.channels_last != want.channels_last and not (t.one and lay is not None
                                                                           and lay.kind == "reshape"):
-                    self.todo(original, "T2N004", "layers collected at run time need a layout change between "
-                                                  "two of them; build the Sequential from separate parts")
+                    axes = layout_move(t, want)
+                    if moves is not None and axes is not None:
+                        moves[i] = axes
+                    else:
+                        self.todo(original, "T2N004", "layers collected at run time need a layout change "
+                                                      "between two of them; build the Sequential from separate parts")
                 t = want.with_(one=lay.out_one) if lay is not None and lay.kind == "spatial" else want
             if r is not None and r.kind == "sequential" and r.returns is not None:
                 t = r.returns
@@ -345,3 +350,12 @@ class LayerLayoutsMixin:
         if s is None or s.returns is None or s.returns.kind == L.FREE:
             return None
         return s.returns
+
+
+def layout_move(t: Tag, want: Tag):
+    """The axes of the transpose taking a tensor tagged ``t`` to ``want`` (a
+    container's move between two layers), or None where a rank is unknown."""
+    rank = len(want.perm) if want.perm is not None else (len(t.perm) if t.perm is not None else None)
+    if rank is None or (t.perm is not None and len(t.perm) != rank):
+        return None
+    return L.transpose_axes(t.perm if t.channels_last else None, want.perm if want.channels_last else None, rank)
