@@ -120,6 +120,19 @@ def _output_names():
     return [n.name for n in ast.parse(src).body if isinstance(n, ast.ClassDef) and n.name != "ModelOutput"]
 
 
+# rope_parameters of each ROPE_INIT_FUNCTIONS example (a 16-wide head: 8 frequencies)
+_ROPE_EXAMPLES = (
+    ("linear", "{'rope_type': 'linear', 'rope_theta': 100.0, 'factor': 2.0}"),
+    ("dynamic", "{'rope_type': 'dynamic', 'rope_theta': 100.0, 'factor': 3.0}"),
+    ("yarn", "{'rope_type': 'yarn', 'rope_theta': 100.0, 'factor': 4.0, 'original_max_position_embeddings': 16}"),
+    ("llama3", "{'rope_type': 'llama3', 'rope_theta': 500.0, 'factor': 8.0, 'low_freq_factor': 1.0, "
+               "'high_freq_factor': 4.0, 'original_max_position_embeddings': 32}"),
+    ("longrope", "{'rope_type': 'longrope', 'rope_theta': 100.0, 'long_factor': [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, "
+                 "7.0, 8.0], 'short_factor': [1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5], "
+                 "'original_max_position_embeddings': 16}"),
+    ("proportional", "{'rope_type': 'proportional', 'rope_theta': 100.0, 'partial_rotary_factor': 0.5, "
+                     "'factor': 2.0}"),
+)
 _OUT_EX = "transformers.modeling_outputs.BaseModelOutput(last_hidden_state=x * 2.0)"
 _MASK = ("transformers.masking_utils.{}(config=transformers.configuration_utils.PretrainedConfig("
          "attn_implementation='eager'), inputs_embeds=x, attention_mask=(y > 0.0){}).clip(-1.0, 0.0)")
@@ -132,6 +145,12 @@ RULES = [
          _helper_call("create_causal_mask"), layout=Layout("plain", tensors=("inputs_embeds", "attention_mask")),
          examples=(Example(_MASK.format("create_causal_mask", ", cache=None"),
                            ("float32[2,5,8]", "float32[2,5]")),)),
+    Rule(TF + "masking_utils.create_sliding_window_causal_mask", "config, inputs_embeds, attention_mask, **kwargs",
+         _helper_call("create_sliding_window_causal_mask"),
+         layout=Layout("plain", tensors=("inputs_embeds", "attention_mask")),
+         examples=(Example(_MASK.format("create_sliding_window_causal_mask", "").replace(
+             "attn_implementation='eager'", "attn_implementation='eager', sliding_window=2"),
+             ("float32[2,5,8]", "float32[2,5]")),)),
     Rule(TF + "integrations.sdpa_attention.sdpa_attention_forward",
          "module, query, key, value, attention_mask, **kwargs", _helper_call("hf_sdpa_attention"),
          layout=Layout("plain", tensors=("query", "key", "value")), returns_tuple=True,
@@ -218,6 +237,14 @@ CONSTANTS = [
     const(MODELING_UTILS + "ALL_ATTENTION_FUNCTIONS", "ALL_ATTENTION_FUNCTIONS",
           (Example(MODELING_UTILS + "ALL_ATTENTION_FUNCTIONS.get_interface('sdpa', None)(self, x, y, y, None, "
                    "scaling=0.5)[0]", ("float32[2,2,5,4]", "float32[2,2,5,4]")),), helper=True),
+    # RoPE: the registry of parameterisations by rope_type, and the rotary forward's decorator
+    const(TF + "modeling_rope_utils.ROPE_INIT_FUNCTIONS", "ROPE_INIT_FUNCTIONS", tuple(
+        Example(f"x + {TF}modeling_rope_utils.ROPE_INIT_FUNCTIONS['{kind}']({TF}models.llama.configuration_llama."
+                f"LlamaConfig(hidden_size=32, num_attention_heads=2, max_position_embeddings=64, "
+                f"rope_parameters={params}))[0] * 10.0", ("float32[2,8]",)) for kind, params in _ROPE_EXAMPLES),
+        helper=True),
+    const(TF + "modeling_rope_utils.dynamic_rope_update", "dynamic_rope_update",
+          _is_set(TF + "modeling_rope_utils.dynamic_rope_update"), helper=True),
     const(TF + "utils.ModelOutput", "ModelOutput", _is_set(TF + "utils.ModelOutput"), helper=True),
     const(TF + "utils.generic.ModelOutput", "ModelOutput", _is_set(TF + "utils.generic.ModelOutput"),
           helper=True),

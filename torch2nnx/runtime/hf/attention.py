@@ -66,9 +66,10 @@ class ALL_ATTENTION_FUNCTIONS:
         return default if name in (None, "eager") else hf_sdpa_attention
 
 
-def hf_padding_mask(attention_mask, q_len, dtype, causal, past=0):
+def hf_padding_mask(attention_mask, q_len, dtype, causal, past=0, window=None):
     """An additive (batch, 1, q, kv) mask: a 2D (batch, kv) padding mask (1/True =
-    attended), and the causal triangle when ``causal``; a 4D mask is handed back."""
+    attended), and the causal triangle when ``causal`` (keys within ``window`` of the
+    query when given: masking_utils' sliding_window_overlay); a 4D mask is handed back."""
     if attention_mask is not None and attention_mask.ndim == 4:
         return attention_mask
     keep = None
@@ -76,7 +77,9 @@ def hf_padding_mask(attention_mask, q_len, dtype, causal, past=0):
         keep = attention_mask.astype(bool)[:, None, None, :]
     if causal:
         kv_len = attention_mask.shape[-1] if attention_mask is not None else q_len + past
-        tri = (jnp.arange(kv_len)[None, :] <= jnp.arange(q_len)[:, None] + past)[None, None]
+        kv, q = jnp.arange(kv_len)[None, :], jnp.arange(q_len)[:, None] + past
+        tri = kv <= q if window is None else (kv <= q) & (kv > q - window)
+        tri = tri[None, None]
         keep = tri if keep is None else keep & tri
     if keep is None:
         return None
@@ -97,10 +100,24 @@ def create_bidirectional_mask(config, inputs_embeds, attention_mask, encoder_hid
 def create_causal_mask(config, inputs_embeds, attention_mask, cache=None, position_ids=None,
                        or_mask_function=None, and_mask_function=None, **kwargs):
     """masking_utils.create_causal_mask without a KV cache: the causal triangle and padding."""
+    return hf_causal_mask(inputs_embeds, attention_mask, cache, or_mask_function, and_mask_function, None, kwargs)
+
+
+def create_sliding_window_causal_mask(config, inputs_embeds, attention_mask, cache=None, position_ids=None,
+                                      or_mask_function=None, and_mask_function=None, **kwargs):
+    """masking_utils.create_sliding_window_causal_mask without a KV cache: the causal mask
+    keeping, for each query, the ``config.sliding_window`` latest keys (itself included)."""
+    window = getattr(config, "sliding_window", None)
+    if window is None:
+        raise ValueError("Could not find a `sliding_window` argument in the config, or it is not set")
+    return hf_causal_mask(inputs_embeds, attention_mask, cache, or_mask_function, and_mask_function, window, kwargs)
+
+
+def hf_causal_mask(inputs_embeds, attention_mask, cache, or_mask_function, and_mask_function, window, kwargs):
     if cache is None:
         cache = kwargs.get("past_key_values")
     if cache is not None:
         raise NotImplementedError("KV caches are not translated")
     if or_mask_function is not None or and_mask_function is not None:
         raise NotImplementedError("mask functions are not translated")
-    return hf_padding_mask(attention_mask, inputs_embeds.shape[1], inputs_embeds.dtype, causal=True)
+    return hf_padding_mask(attention_mask, inputs_embeds.shape[1], inputs_embeds.dtype, causal=True, window=window)
