@@ -237,6 +237,13 @@ CONSTANTS = [
     const(MODELING_UTILS + "ALL_ATTENTION_FUNCTIONS", "ALL_ATTENTION_FUNCTIONS",
           (Example(MODELING_UTILS + "ALL_ATTENTION_FUNCTIONS.get_interface('sdpa', None)(self, x, y, y, None, "
                    "scaling=0.5)[0]", ("float32[2,2,5,4]", "float32[2,2,5,4]")),), helper=True),
+    # the mask functions handed around as values (Mistral picks one by config.sliding_window)
+] + [const(TF + "masking_utils." + name, name, (Example(
+    f"(transformers.masking_utils.create_causal_mask if x.shape[0] > 9 else transformers.masking_utils.{name})("
+    "config=transformers.configuration_utils.PretrainedConfig(attn_implementation='eager', sliding_window=2), "
+    "inputs_embeds=x, attention_mask=(y > 0.0), cache=None, position_ids=None).clip(-1.0, 0.0)",
+    ("float32[2,5,8]", "float32[2,5]")),), helper=True)
+    for name in ("create_causal_mask", "create_sliding_window_causal_mask", "create_bidirectional_mask")] + [
     # RoPE: the registry of parameterisations by rope_type, and the rotary forward's decorator
     const(TF + "modeling_rope_utils.ROPE_INIT_FUNCTIONS", "ROPE_INIT_FUNCTIONS", tuple(
         Example(f"x + {TF}modeling_rope_utils.ROPE_INIT_FUNCTIONS['{kind}']({TF}models.llama.configuration_llama."
