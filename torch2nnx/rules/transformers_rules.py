@@ -148,7 +148,7 @@ RULES = [
     Rule(TF + "masking_utils.create_sliding_window_causal_mask", "config, inputs_embeds, attention_mask, **kwargs",
          _helper_call("create_sliding_window_causal_mask"),
          layout=Layout("plain", tensors=("inputs_embeds", "attention_mask")),
-         examples=(Example(_MASK.format("create_sliding_window_causal_mask", "").replace(
+         examples=(Example(_MASK.format("create_sliding_window_causal_mask", ", cache=None").replace(
              "attn_implementation='eager'", "attn_implementation='eager', sliding_window=2"),
              ("float32[2,5,8]", "float32[2,5]")),)),
     Rule(TF + "integrations.sdpa_attention.sdpa_attention_forward",
