@@ -135,3 +135,19 @@ def test_sliding_window_matters(translated):
         full = models(translated("mistral"), "MistralModel", config("mistral", sliding_window=None), "eager")[0]
         diff = windowed(**t_in).last_hidden_state - full(**t_in).last_hidden_state
     assert diff.abs().max() > 1e-2
+
+
+@pytest.mark.parametrize("name", list(FAMILY))
+def test_configuration_files_keep_their_plain_python(name):
+    """A run following the modeling file's relative import also translates its
+    configuration file (the corpus does): the field validators and the RoPE parameters'
+    TypedDict are plain Python, kept as imports of transformers, not marked."""
+    from pathlib import Path
+
+    import torch2nnx
+
+    src = Path(transformers.__file__).parent / "models" / name / f"configuration_{name}.py"
+    result = torch2nnx.translate(src.read_text(), str(src), module_name=f"configuration_{name}_nnx",
+                                 package=f"transformers.models.{name}")
+    assert result.todo_count == 0 and "TODO(torch2nnx)" not in result.code, [d.format() for d in result.diagnostics]
+    compile(result.code, str(src), "exec")

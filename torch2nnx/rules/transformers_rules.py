@@ -31,8 +31,10 @@ TOKENS = ("float32[2,5,8]",)
 
 # where torch's definitions live and the names modeling files import them by
 MODELING_UTILS = TF + "modeling_utils."
-# the library's own names that are plain Python: kept as imports of transformers
-KEPT = (TF + "utils.logging", TF + "utils.DUMMY_INPUTS", TF + "utils.DUMMY_MASK")
+# the library's own names that are plain Python: kept as imports of transformers (the
+# configuration files' field validators and RoPE parameters' TypedDict among them)
+KEPT = (TF + "utils.logging", TF + "utils.DUMMY_INPUTS", TF + "utils.DUMMY_MASK", TF + "utils.type_validators",
+        TF + "modeling_rope_utils.RopeParameters")
 
 
 def follows(qualified: str):
