@@ -10,7 +10,8 @@ plain Python: they stay imported from transformers.
 - ``ModelOutput`` and the classes of modeling_outputs.py: pytrees with torch's
   attribute, key and index access;
 - ``ACT2FN``, ``ALL_ATTENTION_FUNCTIONS``, ``create_bidirectional_mask``,
-  ``create_causal_mask``: torch's formulas in JAX;
+  ``create_causal_mask``, ``create_sliding_window_causal_mask``: torch's formulas in JAX;
+- ``ROPE_INIT_FUNCTIONS``, ``dynamic_rope_update`` (modeling_rope_utils): runtime/hf/rope.py;
 - ``transformers.initialization``: torch.nn.init's rows under their names;
 - decorators with no meaning in JAX (``auto_docstring``, ``can_return_tuple``,
   output capturing, config defaults): identities, dropped as decorations.
