@@ -26,6 +26,7 @@ from .api import package_of, translate
 from .diagnostics import Diagnostic
 from .translator import any_rank
 from .translator import layout as L
+from .translator import sequential_returns
 from .translator.layout import MIXED, merge_callers
 from .translator.module import ParseError
 
@@ -737,6 +738,8 @@ def _already_takes(result, key, tag) -> bool:
     if tag.kind == MIXED:
         return True  # callers disagree: the first pass, without hints, is what they get
     summary = result.summaries.get(cls) if func == "__call__" else None
+    if param == sequential_returns.KEY:
+        return sequential_returns.already(summary, tag)
     return summary is not None and summary.takes.get(param) == tag
 
 

@@ -260,6 +260,10 @@ _TINY_BERT = "vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_
 # no KV cache in a translation: the decoders' configurations say use_cache=False
 _TINY_GPT2 = "vocab_size=99, n_embd=32, n_layer=2, n_head=4, n_positions=64, bos_token_id=0, eos_token_id=0, " \
              "use_cache=False"
+# the Llama family: grouped-query attention (2 key/value heads of 4), RoPE; Mistral's and
+# Qwen2's sliding windows on (3 keys of 7)
+_TINY_LLAMA = "hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4, " \
+              "num_key_value_heads=2, vocab_size=97, max_position_embeddings=64, use_cache=False"
 TRANSFORMERS = [
     ("vit", "vit", "ViTForImageClassification", "ViTConfig", _TINY_VIT, ["float32[2,3,32,32]"], ["NCHW"]),
     ("vit-model", "vit", "ViTModel", "ViTConfig", _TINY_VIT, ["float32[2,3,32,32]"], ["NCHW"]),
@@ -270,6 +274,14 @@ TRANSFORMERS = [
      ["int32[2,7]:2:99", "int32[2,7]:1:2"], [None, None]),
     ("gpt2", "gpt2", "GPT2LMHeadModel", "GPT2Config", _TINY_GPT2, ["int32[2,7]:0:99"], [None]),
     ("gpt2-model", "gpt2", "GPT2Model", "GPT2Config", _TINY_GPT2, ["int32[2,7]:0:99"], [None]),
+    ("llama", "llama", "LlamaForCausalLM", "LlamaConfig", _TINY_LLAMA, ["int32[2,7]:0:97"], [None]),
+    ("llama-model", "llama", "LlamaModel", "LlamaConfig", _TINY_LLAMA, ["int32[2,7]:0:97"], [None]),
+    ("mistral", "mistral", "MistralForCausalLM", "MistralConfig", _TINY_LLAMA + ", sliding_window=3",
+     ["int32[2,7]:0:97"], [None]),
+    ("qwen2", "qwen2", "Qwen2ForCausalLM", "Qwen2Config",
+     _TINY_LLAMA + ", use_sliding_window=True, sliding_window=3, max_window_layers=1", ["int32[2,7]:0:97"], [None]),
+    ("qwen3", "qwen3", "Qwen3ForCausalLM", "Qwen3Config", _TINY_LLAMA + ", head_dim=16", ["int32[2,7]:0:97"], [None]),
+    ("gemma", "gemma", "GemmaForCausalLM", "GemmaConfig", _TINY_LLAMA + ", head_dim=16", ["int32[2,7]:0:97"], [None]),
 ]
 
 

@@ -10,7 +10,8 @@ plain Python: they stay imported from transformers.
 - ``ModelOutput`` and the classes of modeling_outputs.py: pytrees with torch's
   attribute, key and index access;
 - ``ACT2FN``, ``ALL_ATTENTION_FUNCTIONS``, ``create_bidirectional_mask``,
-  ``create_causal_mask``: torch's formulas in JAX;
+  ``create_causal_mask``, ``create_sliding_window_causal_mask``: torch's formulas in JAX;
+- ``ROPE_INIT_FUNCTIONS``, ``dynamic_rope_update`` (modeling_rope_utils): runtime/hf/rope.py;
 - ``transformers.initialization``: torch.nn.init's rows under their names;
 - decorators with no meaning in JAX (``auto_docstring``, ``can_return_tuple``,
   output capturing, config defaults): identities, dropped as decorations.
@@ -31,8 +32,10 @@ TOKENS = ("float32[2,5,8]",)
 
 # where torch's definitions live and the names modeling files import them by
 MODELING_UTILS = TF + "modeling_utils."
-# the library's own names that are plain Python: kept as imports of transformers
-KEPT = (TF + "utils.logging", TF + "utils.DUMMY_INPUTS", TF + "utils.DUMMY_MASK")
+# the library's own names that are plain Python: kept as imports of transformers (the
+# configuration files' field validators and RoPE parameters' TypedDict among them)
+KEPT = (TF + "utils.logging", TF + "utils.DUMMY_INPUTS", TF + "utils.DUMMY_MASK", TF + "utils.type_validators",
+        TF + "modeling_rope_utils.RopeParameters")
 
 
 def follows(qualified: str):
@@ -120,6 +123,19 @@ def _output_names():
     return [n.name for n in ast.parse(src).body if isinstance(n, ast.ClassDef) and n.name != "ModelOutput"]
 
 
+# rope_parameters of each ROPE_INIT_FUNCTIONS example (a 16-wide head: 8 frequencies)
+_ROPE_EXAMPLES = (
+    ("linear", "{'rope_type': 'linear', 'rope_theta': 100.0, 'factor': 2.0}"),
+    ("dynamic", "{'rope_type': 'dynamic', 'rope_theta': 100.0, 'factor': 3.0}"),
+    ("yarn", "{'rope_type': 'yarn', 'rope_theta': 100.0, 'factor': 4.0, 'original_max_position_embeddings': 16}"),
+    ("llama3", "{'rope_type': 'llama3', 'rope_theta': 500.0, 'factor': 8.0, 'low_freq_factor': 1.0, "
+               "'high_freq_factor': 4.0, 'original_max_position_embeddings': 32}"),
+    ("longrope", "{'rope_type': 'longrope', 'rope_theta': 100.0, 'long_factor': [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, "
+                 "7.0, 8.0], 'short_factor': [1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5], "
+                 "'original_max_position_embeddings': 16}"),
+    ("proportional", "{'rope_type': 'proportional', 'rope_theta': 100.0, 'partial_rotary_factor': 0.5, "
+                     "'factor': 2.0}"),
+)
 _OUT_EX = "transformers.modeling_outputs.BaseModelOutput(last_hidden_state=x * 2.0)"
 _MASK = ("transformers.masking_utils.{}(config=transformers.configuration_utils.PretrainedConfig("
          "attn_implementation='eager'), inputs_embeds=x, attention_mask=(y > 0.0){}).clip(-1.0, 0.0)")
@@ -132,6 +148,12 @@ RULES = [
          _helper_call("create_causal_mask"), layout=Layout("plain", tensors=("inputs_embeds", "attention_mask")),
          examples=(Example(_MASK.format("create_causal_mask", ", cache=None"),
                            ("float32[2,5,8]", "float32[2,5]")),)),
+    Rule(TF + "masking_utils.create_sliding_window_causal_mask", "config, inputs_embeds, attention_mask, **kwargs",
+         _helper_call("create_sliding_window_causal_mask"),
+         layout=Layout("plain", tensors=("inputs_embeds", "attention_mask")),
+         examples=(Example(_MASK.format("create_sliding_window_causal_mask", ", cache=None").replace(
+             "attn_implementation='eager'", "attn_implementation='eager', sliding_window=2"),
+             ("float32[2,5,8]", "float32[2,5]")),)),
     Rule(TF + "integrations.sdpa_attention.sdpa_attention_forward",
          "module, query, key, value, attention_mask, **kwargs", _helper_call("hf_sdpa_attention"),
          layout=Layout("plain", tensors=("query", "key", "value")), returns_tuple=True,
@@ -218,6 +240,21 @@ CONSTANTS = [
     const(MODELING_UTILS + "ALL_ATTENTION_FUNCTIONS", "ALL_ATTENTION_FUNCTIONS",
           (Example(MODELING_UTILS + "ALL_ATTENTION_FUNCTIONS.get_interface('sdpa', None)(self, x, y, y, None, "
                    "scaling=0.5)[0]", ("float32[2,2,5,4]", "float32[2,2,5,4]")),), helper=True),
+    # the mask functions handed around as values (Mistral picks one by config.sliding_window)
+] + [const(TF + "masking_utils." + name, name, (Example(
+    f"(transformers.masking_utils.create_causal_mask if x.shape[0] > 9 else transformers.masking_utils.{name})("
+    "config=transformers.configuration_utils.PretrainedConfig(attn_implementation='eager', sliding_window=2), "
+    "inputs_embeds=x, attention_mask=(y > 0.0), cache=None, position_ids=None).clip(-1.0, 0.0)",
+    ("float32[2,5,8]", "float32[2,5]")),), helper=True)
+    for name in ("create_causal_mask", "create_sliding_window_causal_mask", "create_bidirectional_mask")] + [
+    # RoPE: the registry of parameterisations by rope_type, and the rotary forward's decorator
+    const(TF + "modeling_rope_utils.ROPE_INIT_FUNCTIONS", "ROPE_INIT_FUNCTIONS", tuple(
+        Example(f"x + {TF}modeling_rope_utils.ROPE_INIT_FUNCTIONS['{kind}']({TF}models.llama.configuration_llama."
+                f"LlamaConfig(hidden_size=32, num_attention_heads=2, max_position_embeddings=64, "
+                f"rope_parameters={params}))[0] * 10.0", ("float32[2,8]",)) for kind, params in _ROPE_EXAMPLES),
+        helper=True),
+    const(TF + "modeling_rope_utils.dynamic_rope_update", "dynamic_rope_update",
+          _is_set(TF + "modeling_rope_utils.dynamic_rope_update"), helper=True),
     const(TF + "utils.ModelOutput", "ModelOutput", _is_set(TF + "utils.ModelOutput"), helper=True),
     const(TF + "utils.generic.ModelOutput", "ModelOutput", _is_set(TF + "utils.generic.ModelOutput"),
           helper=True),

@@ -362,7 +362,8 @@ def rewrite_class(f: FileContext, info: ClassInfo, builder_methods: set[str]) ->
     if info.container in ("dict", "named"):
         f.helpers.add(container_base[info.container])
     row_init = None
-    function_base = False
+    function_base = placeholder = False
+    marks = []  # the unsupported bases, marked above the class
     info.row_base = None
     for b in node.bases:
         q = f.imports.qualify(b.value)
@@ -380,8 +381,9 @@ def rewrite_class(f: FileContext, info: ClassInfo, builder_methods: set[str]) ->
             try:
                 row_base.source(name)
             except Unsupported as e:
-                bases.append(b.with_changes(value=expr("nnx.Module")))
-                f.diag(b, "T2N004", f"subclassing {q}: {e.message}")
+                placeholder = True
+                marks.append(f"subclassing {q}: {e.message}")
+                f.diag(b, "T2N004", marks[-1])
                 f.todo_count += 1
                 continue
             f.helpers.add(name)
@@ -394,11 +396,19 @@ def rewrite_class(f: FileContext, info: ClassInfo, builder_methods: set[str]) ->
             info.row_base = base
             bases.append(b.with_changes(value=expr(base)))
         elif q is not None and f.imports.is_torch(q):
-            bases.append(b.with_changes(value=expr("nnx.Module")))
-            f.diag(b, "T2N004", f"subclassing {q} is not supported yet")
+            placeholder = True
+            marks.append(f"subclassing {q} is not supported yet")
+            f.diag(b, "T2N004", marks[-1])
             f.todo_count += 1
         else:
             bases.append(b)
+    if placeholder:
+        # an unsupported base becomes nnx.Module, once and last: the other bases may be
+        # NNX modules already (transformers' ``class LlamaForQA(GenericForQA, LlamaPreTrainedModel)``),
+        # and nnx.Module before one of its subclasses has no consistent MRO
+        if not any(dotted(b.value) == "nnx.Module" for b in bases):
+            bases.append(cst.Arg(expr("nnx.Module")))
+        bases = [b.with_changes(comma=cst.MaybeSentinel.DEFAULT) for b in bases]
     body = rewrite_annotations(f, list(node.body.body))
     info.stateless = []
     if info.container in ("named", "sequential"):
@@ -469,8 +479,10 @@ def rewrite_class(f: FileContext, info: ClassInfo, builder_methods: set[str]) ->
             new_body = [_optional_rngs(s) if s is init else s for s in new_body]
     from .decorators import class_decorators
 
+    lines = list(node.leading_lines) + [cst.EmptyLine(comment=cst.Comment(f"# TODO(torch2nnx): T2N004 {m}"))
+                                        for m in marks]
     return data_slots(node.with_changes(bases=bases, body=node.body.with_changes(body=new_body),
-                                        decorators=class_decorators(f, node)))
+                                        decorators=class_decorators(f, node), leading_lines=lines))
 
 
 def _inherited_variables(f: FileContext, info: ClassInfo, seen=frozenset()) -> set[str]:

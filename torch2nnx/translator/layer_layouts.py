@@ -14,7 +14,7 @@ from . import row_forward
 from .context import UNKNOWN_MODULE, ModuleRef
 from .layer_choice import either_layout, spatial_union, stance
 from .layout import Tag
-from . import any_rank, flag_classes, flag_splits
+from . import any_rank, flag_classes, flag_splits, sequential_returns
 from .body_support import code, expr, _mixed_ranks
 
 
@@ -302,6 +302,7 @@ class LayerLayoutsMixin:
         container's run-time transposes) or, without it, is marked on ``original``."""
         t = Tag(L.FREE, param="<sequential>")
         takes = None
+        prev = None  # the class whose result `t` is
         for i, r in enumerate(refs):
             lay = (r.layout or r.rule.layout) if r is not None and r.kind == "layer" and r.rule is not None else None
             want = None
@@ -314,6 +315,12 @@ class LayerLayoutsMixin:
             elif r is not None and r.kind == "class":
                 want = self._class_takes(r)
             if want is not None:
+                if prev is not None and original is not None and want.kind == L.TENSOR and want.channels_last \
+                        and t.kind == L.TENSOR and L.rank_of(t) == L.rank_of(want):
+                    # a class's result the next layer takes channels-last (timm's SpaceToDepth
+                    # before TResNet's first conv): asked to return it so, as the contract has
+                    # it; asked every round, also once it does (sequential_returns.py)
+                    sequential_returns.ask(self, prev, want)
                 if t.kind == L.FREE and takes is None:
                     takes = want
                 elif original is not None and t.kind == L.TENSOR and want.kind == L.TENSOR \
@@ -326,10 +333,11 @@ class LayerLayoutsMixin:
                         self.todo(original, "T2N004", "layers collected at run time need a layout change "
                                                       "between two of them; build the Sequential from separate parts")
                 t = want.with_(one=lay.out_one) if lay is not None and lay.kind == "spatial" else want
+            prev = None
             if r is not None and r.kind == "sequential" and r.returns is not None:
                 t = r.returns
             elif r is not None and r.kind == "class" and self._class_returns(r) is not None:
-                t = self._class_returns(r)
+                t, prev = self._class_returns(r), r.cls
         return takes, (None if t.kind == L.FREE else t)
 
     def _class_summary(self, r: ModuleRef):

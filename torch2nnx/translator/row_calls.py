@@ -11,7 +11,7 @@ import libcst as cst
 
 from ..rules.base import Canonical, Rule, Unsupported, bind
 from . import layout as L
-from . import channel_unsqueeze, image_batches, patch_reshapes, shape_reads, shape_values
+from . import channel_unsqueeze, flag_splits, image_batches, patch_reshapes, shape_reads, shape_values
 from .context import ModuleRef
 from .layout import Tag
 from .view_ranks import target_dims, target_rank
@@ -35,6 +35,7 @@ class RowCallsMixin:
         name_nodes = self._name_nodes(rule, pos, kw, nodes)
         if not rule.layer:
             self._runtime_weights_in_torch_order(rule, args, name_nodes)
+            self._split_tensors_in_one_layout(rule, args, name_nodes)
             for n in lay.sizes:
                 src = shape_values.torch_order_source(self, name_nodes.get(n), args.given_src.get(n, ""))
                 if src is not None:
@@ -177,6 +178,23 @@ class RowCallsMixin:
             if node is None or (i == 0 and writes) or not self.is_runtime_weight(self.tag(node)):
                 continue
             new = self.canonical(node)
+            if new is not node:
+                args.given_src[n] = code(new)
+                name_nodes[n] = new
+
+    def _split_tensors_in_one_layout(self, rule: Rule, args, name_nodes):
+        """A tensor whose layout a flag chooses (flag_splits.py) handed to an op: in one
+        layout, as any other read of it. Its name, an argument of a call, is left split
+        for the callee to take as it is (flag_splits.note_args), which a translated
+        function or module does and an op does not: timm's Hiera handed
+        ``F.scaled_dot_product_attention(q, k, v)`` k and v each held in its flag
+        branch's permutation (``add got incompatible shapes``)."""
+        for n in rule.layout.tensors:
+            node = name_nodes.get(n)
+            if node is None or not flag_splits.is_split(self.tag(node)):
+                continue
+            new, _ = flag_splits.materialize(self, node, self.tag(node))
+            new = flag_splits._bare(self, new)
             if new is not node:
                 args.given_src[n] = code(new)
                 name_nodes[n] = new

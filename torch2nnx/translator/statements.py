@@ -11,7 +11,7 @@ from ..rules import registry
 from ..rules.place_writes import is_layer_attr_read, write_through
 from ..rules.seq_ops import TIED_LINEAR_WEIGHTS, TIED_WEIGHT_NAMES
 from . import layout as L
-from . import kept_data, module_api, named_members, param_writes, patch_reshapes, shape_reads, slot_unions
+from . import kept_data, module_api, named_members, param_writes, patch_reshapes, sequential_returns, shape_reads, slot_unions
 from .context import UNKNOWN_MODULE, ModuleRef
 from .decorators import removable_decorator, unused_wrapper_call
 from .imports import dotted
@@ -533,6 +533,10 @@ class StatementsMixin:
         if want is not None and t.kind == L.TENSOR:
             # the function's returns disagreed last round: all take one layout
             return self.to_layout(node, t, want, "returns of this function agree on one layout"), want
+        asked = sequential_returns.asked(self, t)
+        if asked is not None:
+            # the next layer of a Sequential takes it channels-last (sequential_returns.py)
+            return self.to_layout(node, t, asked, "a Sequential's next layer takes it channels-last"), asked
         if t.kind == L.TENSOR and t.perm is not None and not L.is_identity(t.perm) \
                 and not (t.perm == L.cl_perm(len(t.perm)) and t.roles in (None, L.spatial_roles(len(t.perm)))):
             return self.canonical(node), L.plain()

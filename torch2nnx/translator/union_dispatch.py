@@ -142,6 +142,11 @@ def call(rw, updated: cst.Call, t: Tag, m: ModuleRef):
     ranks = {L.rank_of(o) for o in outs if o.kind == L.TENSOR}
     if cl and ranks == {L.rank_of(cl[0])}:
         target = cl[0].with_(one=False, origin=None)
+    elif not ranks and all(o == outs[0] for o in outs):
+        # every candidate returns the same non-tensor (a tuple whose items keep their own
+        # layouts: timm EfficientViM's stages ``x_out, x, h``, one class listed per stage):
+        # that, not a plain tensor (which read the channels-last items in torch order)
+        target = outs[0]
     else:
         target = L.plain(ranks.pop() if len(ranks) == 1 else None)
     parts = []

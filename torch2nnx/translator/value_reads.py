@@ -318,6 +318,12 @@ class ValueReadsMixin:
             return self.tensor_index(original, updated, vt)
         if vt.kind == L.MODULE and vt.module is not None:
             m = vt.module
+            if m.kind in ("list", "sequential") and m.elements and len(updated.slice) == 1 \
+                    and isinstance(updated.slice[0].slice, cst.Slice):
+                # `self.blocks[:n]` (timm's prune_intermediate_layers): a list of the same
+                # layers, not one of them (before, `self.blocks = self.blocks[:n]` made the
+                # loop over the blocks call an unknown layer, handed torch order)
+                return self.set(updated, vt)
             if m.kind in ("list", "sequential") and m.elements:
                 i = None
                 if len(updated.slice) == 1 and isinstance(updated.slice[0].slice, cst.Index):

@@ -34,12 +34,17 @@ def hf_sdpa_attention(module, query, key, value, attention_mask, dropout=0.0, sc
     scores = (query @ jnp.swapaxes(key, -1, -2)) * scale
     if is_causal:  # torch's is_causal: the top-left aligned lower triangle
         scores = jnp.where(jnp.tril(jnp.ones((q_len, kv_len), bool)), scores, -jnp.inf)
+    attended = None  # a boolean mask: torch's sdpa gives 0 where a query attends to no key
     for mask in (attention_mask, position_bias):
         if mask is not None and mask.dtype == jnp.bool_:
-            scores = jnp.where(mask, scores, -jnp.inf)
+            # the finite minimum, not -inf: a fully masked row stays finite (and so do its gradients)
+            scores = jnp.where(mask, scores, jnp.finfo(scores.dtype).min)
+            attended = jnp.any(mask, axis=-1, keepdims=True)
         elif mask is not None:
             scores = scores + mask[..., :kv_len]
     weights = jax.nn.softmax(scores.astype(jnp.float32), axis=-1).astype(query.dtype)
+    if attended is not None:
+        weights = weights * attended
     if dropout > 0.0:
         rngs = getattr(module, "rngs", None)
         if rngs is None:
@@ -66,9 +71,12 @@ class ALL_ATTENTION_FUNCTIONS:
         return default if name in (None, "eager") else hf_sdpa_attention
 
 
-def hf_padding_mask(attention_mask, q_len, dtype, causal, past=0):
-    """An additive (batch, 1, q, kv) mask: a 2D (batch, kv) padding mask (1/True =
-    attended), and the causal triangle when ``causal``; a 4D mask is handed back."""
+def hf_padding_mask(attention_mask, q_len, dtype, causal, past=0, window=None, config=None):
+    """A (batch, 1, q, kv) mask: a 2D (batch, kv) padding mask (1/True = attended), and
+    the causal triangle when ``causal`` (keys within ``window`` of the query when given:
+    masking_utils' sliding_window_overlay); a 4D mask is handed back. Additive (0 or the
+    dtype's minimum) for the eager attention, boolean (True = attended) for the others,
+    as transformers builds them for ``config._attn_implementation``."""
     if attention_mask is not None and attention_mask.ndim == 4:
         return attention_mask
     keep = None
@@ -76,11 +84,15 @@ def hf_padding_mask(attention_mask, q_len, dtype, causal, past=0):
         keep = attention_mask.astype(bool)[:, None, None, :]
     if causal:
         kv_len = attention_mask.shape[-1] if attention_mask is not None else q_len + past
-        tri = (jnp.arange(kv_len)[None, :] <= jnp.arange(q_len)[:, None] + past)[None, None]
+        kv, q = jnp.arange(kv_len)[None, :], jnp.arange(q_len)[:, None] + past
+        tri = kv <= q if window is None else (kv <= q) & (kv > q - window)
+        tri = tri[None, None]
         keep = tri if keep is None else keep & tri
     if keep is None:
         return None
     keep = jnp.broadcast_to(keep, (keep.shape[0], 1, q_len, keep.shape[-1]))  # torch's shape
+    if getattr(config, "_attn_implementation", None) not in (None, "eager"):
+        return keep
     return jnp.where(keep, 0.0, jnp.finfo(dtype).min).astype(dtype)
 
 
@@ -91,16 +103,33 @@ def create_bidirectional_mask(config, inputs_embeds, attention_mask, encoder_hid
     if or_mask_function is not None or and_mask_function is not None:
         raise NotImplementedError("mask functions are not translated")
     embeds = encoder_hidden_states if encoder_hidden_states is not None else inputs_embeds
-    return hf_padding_mask(attention_mask, inputs_embeds.shape[1], embeds.dtype, causal=False)
+    return hf_padding_mask(attention_mask, inputs_embeds.shape[1], embeds.dtype, causal=False, config=config)
 
 
 def create_causal_mask(config, inputs_embeds, attention_mask, cache=None, position_ids=None,
                        or_mask_function=None, and_mask_function=None, **kwargs):
     """masking_utils.create_causal_mask without a KV cache: the causal triangle and padding."""
+    return hf_causal_mask(config, inputs_embeds, attention_mask, cache, or_mask_function, and_mask_function, None,
+                          kwargs)
+
+
+def create_sliding_window_causal_mask(config, inputs_embeds, attention_mask, cache=None, position_ids=None,
+                                      or_mask_function=None, and_mask_function=None, **kwargs):
+    """masking_utils.create_sliding_window_causal_mask without a KV cache: the causal mask
+    keeping, for each query, the ``config.sliding_window`` latest keys (itself included)."""
+    window = getattr(config, "sliding_window", None)
+    if window is None:
+        raise ValueError("Could not find a `sliding_window` argument in the config, or it is not set")
+    return hf_causal_mask(config, inputs_embeds, attention_mask, cache, or_mask_function, and_mask_function, window,
+                          kwargs)
+
+
+def hf_causal_mask(config, inputs_embeds, attention_mask, cache, or_mask_function, and_mask_function, window, kwargs):
     if cache is None:
         cache = kwargs.get("past_key_values")
     if cache is not None:
         raise NotImplementedError("KV caches are not translated")
     if or_mask_function is not None or and_mask_function is not None:
         raise NotImplementedError("mask functions are not translated")
-    return hf_padding_mask(attention_mask, inputs_embeds.shape[1], inputs_embeds.dtype, causal=True)
+    return hf_padding_mask(attention_mask, inputs_embeds.shape[1], inputs_embeds.dtype, causal=True, window=window,
+                           config=config)

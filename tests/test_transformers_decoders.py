@@ -1,0 +1,153 @@
+"""The decoder LMs of the Llama family (issue 14): modeling_llama.py and the files
+built like it (Mistral, Qwen2, Qwen3, Gemma), translated unmodified from the installed
+transformers with RoPE (modeling_rope_utils: runtime/hf/rope.py), grouped-query
+attention (the file's repeat_kv, torch code) and the causal / sliding-window masks
+(runtime/hf/attention.py): hidden states and logits at parity with a padding mask,
+use_cache=False, eager and sdpa attention, eagerly and under nnx.jit, gradients of
+every parameter of the base model (the pattern of test_transformers_models.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+transformers = pytest.importorskip("transformers")
+
+import torch  # noqa: E402
+
+from harness import assert_close  # noqa: E402
+from test_transformers_models import check_parity, models, translate_model  # noqa: E402
+
+torch.set_num_threads(1)
+
+SIZES = dict(hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
+             num_key_value_heads=2, vocab_size=97, max_position_embeddings=64)
+# the model classes of each file, and its configuration's extra settings
+FAMILY = {
+    "llama": ("Llama", {}),
+    "mistral": ("Mistral", {"sliding_window": 3}),
+    "qwen2": ("Qwen2", {"use_sliding_window": True, "sliding_window": 3, "max_window_layers": 1}),
+    "qwen3": ("Qwen3", {"head_dim": 16}),
+    "gemma": ("Gemma", {"head_dim": 16}),
+}
+
+
+@pytest.fixture(scope="module")
+def translated(tmp_path_factory):
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            cache[name] = translate_model(name, tmp_path_factory.mktemp(name))
+        return cache[name]
+    return get
+
+
+def config(name, **extra):
+    prefix, settings = FAMILY[name]
+    cls = getattr(transformers, f"{prefix}Config")
+    return cls(**SIZES, **{**settings, **extra})
+
+
+def inputs(seq=7):
+    import jax.numpy as jnp
+
+    ids = np.random.default_rng(0).integers(0, 97, (2, seq))
+    mask = np.ones((2, seq), np.int64)
+    mask[1, seq - seq // 2:] = 0  # the second sequence is padded
+    t_in = dict(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask), use_cache=False)
+    j_in = dict(input_ids=jnp.asarray(ids), attention_mask=jnp.asarray(mask), use_cache=False)
+    return t_in, j_in
+
+
+@pytest.mark.parametrize("name", list(FAMILY))
+def test_translates_clean_but_the_generic_heads(translated, name):
+    """No torch, no transformers infrastructure left; the only markers are the
+    Generic*-mixin heads (sequence/token classification, QA), not translated yet."""
+    import re
+
+    result = translated(name)[0]
+    assert result.diagnostics and all(d.code == "T2N004" and "GenericFor" in d.message for d in result.diagnostics)
+    assert result.code.count("TODO(torch2nnx)") == result.todo_count == len(result.diagnostics)
+    imports = [ln for ln in result.code.splitlines() if re.match(r"(from|import) (torch|transformers)\b", ln)]
+    assert all("configuration_" in ln or ln == "from transformers.utils import logging" for ln in imports), imports
+
+
+@pytest.mark.parametrize("impl", ["eager", "sdpa"])
+@pytest.mark.parametrize("head", [False, True])
+@pytest.mark.parametrize("name", list(FAMILY))
+def test_decoder_parity(translated, name, head, impl):
+    """Base model (last hidden state, gradients of every parameter) and the causal LM
+    (logits), with a padded second sequence."""
+    prefix = FAMILY[name][0]
+    cls, keys = (f"{prefix}ForCausalLM", ("logits",)) if head else (f"{prefix}Model", ("last_hidden_state",))
+    t_in, j_in = inputs()
+    check_parity(translated(name), cls, config(name), impl, t_in, j_in, keys, grads=not head)
+
+
+ROPE = {
+    "linear": {"rope_type": "linear", "rope_theta": 100.0, "factor": 2.0},
+    "llama3": {"rope_type": "llama3", "rope_theta": 500.0, "factor": 8.0, "low_freq_factor": 1.0,
+               "high_freq_factor": 4.0, "original_max_position_embeddings": 8},
+    "yarn": {"rope_type": "yarn", "rope_theta": 100.0, "factor": 4.0, "original_max_position_embeddings": 16},
+}
+
+
+@pytest.mark.parametrize("rope", list(ROPE))
+def test_llama_rope_types(translated, rope):
+    """ROPE_INIT_FUNCTIONS' parameterisations through LlamaRotaryEmbedding (yarn scales
+    cos/sin by its attention factor), under jit too."""
+    t_in, j_in = inputs()
+    check_parity(translated("llama"), "LlamaModel", config("llama", rope_parameters=ROPE[rope]), "sdpa", t_in, j_in,
+                 ("last_hidden_state",), grads=False)
+
+
+@pytest.mark.parametrize("rope", ["dynamic", "longrope"])
+def test_llama_rope_growing_with_the_sequence(translated, rope):
+    """dynamic and longrope RoPE recompute their frequencies from the sequence length, past
+    the configured one here (7 > 4): eagerly at parity; under jit that length is not known,
+    which raises (rather than running with the frequencies of another length)."""
+    from flax import nnx
+
+    params = {"dynamic": {"rope_type": "dynamic", "rope_theta": 100.0, "factor": 2.0},
+              "longrope": {"rope_type": "longrope", "rope_theta": 100.0, "original_max_position_embeddings": 4,
+                           "long_factor": [1.0, 2.0, 3.0, 4.0], "short_factor": [1.0, 1.5, 2.0, 2.5]}}[rope]
+    cfg = config("llama", rope_parameters=params)
+    cfg.max_position_embeddings = 4 if rope == "dynamic" else 8
+    t_model, j_model = models(translated("llama"), "LlamaModel", cfg, "sdpa")
+    t_in, j_in = inputs()
+    short_t, short_j = inputs(3)
+    for t, j in ((t_in, j_in), (short_t, short_j), (t_in, j_in)):  # growth, reset, growth
+        with torch.no_grad():
+            expected = t_model(**t).last_hidden_state.numpy()
+        assert_close(expected, np.asarray(j_model(**j).last_hidden_state), what=rope)
+    with pytest.raises(NotImplementedError, match="run it eagerly"):
+        nnx.jit(lambda m, ids, mask: m(input_ids=ids, attention_mask=mask, use_cache=False))(
+            j_model, j_in["input_ids"], j_in["attention_mask"])
+
+
+def test_sliding_window_matters(translated):
+    """The sliding window (3 keys of 7) changes Mistral's output: the parity above checks it."""
+    t_in, _ = inputs()
+    with torch.no_grad():
+        windowed = models(translated("mistral"), "MistralModel", config("mistral"), "eager")[0]
+        full = models(translated("mistral"), "MistralModel", config("mistral", sliding_window=None), "eager")[0]
+        diff = windowed(**t_in).last_hidden_state - full(**t_in).last_hidden_state
+    assert diff.abs().max() > 1e-2
+
+
+@pytest.mark.parametrize("name", list(FAMILY))
+def test_configuration_files_keep_their_plain_python(name):
+    """A run following the modeling file's relative import also translates its
+    configuration file (the corpus does): the field validators and the RoPE parameters'
+    TypedDict are plain Python, kept as imports of transformers, not marked."""
+    from pathlib import Path
+
+    import torch2nnx
+
+    src = Path(transformers.__file__).parent / "models" / name / f"configuration_{name}.py"
+    result = torch2nnx.translate(src.read_text(), str(src), module_name=f"configuration_{name}_nnx",
+                                 package=f"transformers.models.{name}")
+    assert result.todo_count == 0 and "TODO(torch2nnx)" not in result.code, [d.format() for d in result.diagnostics]
+    compile(result.code, str(src), "exec")
