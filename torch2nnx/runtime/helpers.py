@@ -329,12 +329,10 @@ class NamedSequential(nnx.Module):
 
     _torch_container = "dict"
 
-    def __init__(self, layers=None, moves=None):
+    def __init__(self, layers=None):
         layers = dict(layers or {})
         self.layers = nnx.Dict(layers)
         self.order = tuple(layers)
-        # {index: axes}: the transpose a layer's input needs first (see sequential)
-        self.moves = tuple(sorted(dict(moves or {}).items()))
 
     def add_module(self, name, module):
         if name not in self.order:
@@ -356,17 +354,11 @@ class NamedSequential(nnx.Module):
 
     def __getitem__(self, idx):
         if isinstance(idx, slice):  # torch keeps the names of a slice
-            kept = range(len(self.order))[idx]
-            moves = dict(self.moves)  # moves between the layers kept stay theirs
-            return NamedSequential({name: self.layers[name] for name in self.order[idx]},
-                                   moves={j: moves[i] for j, i in enumerate(kept) if j and i in moves})
+            return NamedSequential({name: self.layers[name] for name in self.order[idx]})
         return self.layers[self.order[idx]]
 
     def __call__(self, x):
-        moves = dict(self.moves)
-        for i, name in enumerate(self.order):
-            if i in moves:
-                x = jnp.transpose(x, moves[i])
+        for name in self.order:
             x = self.layers[name](x)
         return x
 
@@ -392,7 +384,7 @@ def sequential(*layers, moves=None):
     ``moves``: {index: axes}, the transpose a layer's input needs first (its layout
     differs from what the layer before returns; decided by the translation)."""
     if len(layers) == 1 and isinstance(layers[0], dict):
-        return NamedSequential(layers[0], moves=moves)
+        return MovingNamedSequential(layers[0], moves=moves) if moves else NamedSequential(layers[0])
     if moves:
         return MovingSequential(*layers, moves=moves)
     return nnx.Sequential(*layers)
@@ -413,6 +405,30 @@ class MovingSequential(nnx.Sequential):
             if i in moves:
                 x = jnp.transpose(x, moves[i])
             x = layer(x)
+        return x
+
+
+class MovingNamedSequential(NamedSequential):
+    """nn.Sequential(OrderedDict(...)) whose layers take different layouts: each
+    move transposes the input of the layer at its index (see sequential)."""
+
+    def __init__(self, layers=None, moves=None):
+        super().__init__(layers)
+        self.moves = tuple(sorted(dict(moves or {}).items()))
+
+    def __getitem__(self, idx):
+        if isinstance(idx, slice):  # torch keeps the names of a slice; the moves between them stay
+            kept, moves = range(len(self.order))[idx], dict(self.moves)
+            return MovingNamedSequential({name: self.layers[name] for name in self.order[idx]},
+                                         moves={j: moves[i] for j, i in enumerate(kept) if j and i in moves})
+        return super().__getitem__(idx)
+
+    def __call__(self, x):
+        moves = dict(self.moves)
+        for i, name in enumerate(self.order):
+            if i in moves:
+                x = jnp.transpose(x, moves[i])
+            x = self.layers[name](x)
         return x
 
 

@@ -320,7 +320,9 @@ class FactoriesMixin:
         func = code(new.func)
         if func == "nnx.Sequential":
             new = new.with_changes(func=expr(self.build_ctx.helper("sequential")))
-        elif func not in ("sequential", "NamedSequential"):
+        elif func == "NamedSequential":
+            new = new.with_changes(func=expr(self.build_ctx.helper("MovingNamedSequential")))
+        elif func != "sequential":
             return new
         self.transposes += len(moves)
         arg = cst.Arg(keyword=cst.Name("moves"), value=expr(repr(dict(sorted(moves.items())))),
@@ -358,6 +360,9 @@ class FactoriesMixin:
             if len(refs) == 1 and refs[0] is not None and refs[0].kind == "list":
                 elems = refs[0].elements
             if elems:
+                for e in elems:
+                    if e is not None and e.kind == "class":
+                        self.ask_repeated_return(e.cls)  # a list filled in a loop repeats its layers
                 takes, returns = self._fold_refs(list(elems), original, moves)
                 return self._with_moves(new, moves), ModuleRef("sequential", elements=tuple(elems), takes=takes,
                                                                returns=returns)

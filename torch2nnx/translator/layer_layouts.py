@@ -104,6 +104,8 @@ class LayerLayoutsMixin:
                 ret = s.returns or L.UNKNOWN_TAG
                 ret = t if ret.kind == L.FREE and ret.param == params[0] else ret
                 return node, (ret.with_(or_flat=True) if ret.kind == L.TENSOR and ret.channels_last else ret)
+            if params and getattr(self, "_loop_exits", None):
+                self.ask_repeated_return(m.cls)  # called in a loop: its result may come back to it
             node, t = self.to_taken(node, t, want)
             ret = s.returns or L.UNKNOWN_TAG
             if ret.kind == L.FREE:
@@ -339,6 +341,24 @@ class LayerLayoutsMixin:
             elif r is not None and r.kind == "class" and self._class_returns(r) is not None:
                 t, prev = self._class_returns(r), r.cls
         return takes, (None if t.kind == L.FREE else t)
+
+    def ask_repeated_return(self, cls: str) -> None:
+        """A class whose result may be handed to itself again (called in a loop over a
+        ModuleList, or repeated in a Sequential built from a list): when it takes a
+        map channels-last and returns a plain one of that rank, it is asked to
+        return it channels-last too, as the contract has it (sequential_returns.py),
+        so the next layer of the chain is handed what it takes."""
+        s = self._class_summary(ModuleRef("class", cls=cls))
+        params = [p for p in s.params if p != "self"] if s is not None else []
+        want = s.takes.get(params[0]) if params else None
+        ret = s.returns if s is not None else None
+        if want is None or want.kind != L.TENSOR or not want.channels_last or ret is None:
+            return
+        if ret.kind == L.TENSOR and not ret.channels_last and L.rank_of(ret) == L.rank_of(want):
+            sequential_returns.ask(self, cls, want)
+        elif (self.f.hints.get((cls, "__call__", sequential_returns.KEY)) is not None
+              and ret.kind == L.TENSOR and ret.perm == want.perm):
+            sequential_returns.ask(self, cls, want)  # asked every round, also once it does
 
     def _class_summary(self, r: ModuleRef):
         """The ``__call__`` summary of a class of this file or, as its file exported

@@ -1,4 +1,5 @@
-"""Lists of layers grown with ``+=``: ``stages += [Stage(...)]`` is
+"""Lists of layers grown with ``+=``: ``stages += [Stage(...)]`` (or
+``self.layers += [...]`` on a ModuleList) is
 ``stages.extend([Stage(...)])`` (timm's PVT-v2 builds its stages so, then
 ``nn.Sequential(*stages)``). Without it the Sequential knew none of its layers,
 so what the stages return (channels-last images built from tokens) was lost
@@ -15,8 +16,11 @@ from . import layout as L
 def list_extended(rw, updated: cst.AugAssign):
     """``name += [layers]`` on a list of layers (or an empty list): recorded as
     ``extend``; None when the statement is something else."""
-    if not isinstance(updated.operator, cst.AddAssign) or not isinstance(updated.target, cst.Name):
-        return None
+    target = updated.target
+    if not isinstance(updated.operator, cst.AddAssign) or not (
+            isinstance(target, cst.Name) or (isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name)
+                                             and target.value.value == "self")):
+        return None  # a local list, or a ModuleList attribute (torchvision MaxViT: self.layers += [...])
     t, vt = rw.tag(updated.target), rw.tag(updated.value)
     if t.kind not in (L.SEQ, L.MODULE) or (t.kind == L.MODULE and (t.module is None or t.module.kind != "list")):
         return None
