@@ -312,6 +312,21 @@ def test_a_starred_argument_a_row_cannot_bind_is_marked():
     assert "nnx.Sequential(" in result.code
 
 
+def test_a_row_that_is_not_an_expression_used_as_a_value_is_marked():
+    """timm's optimizer registry: ``OptimInfo(opt_class=torch.optim.Adam, ...)``.
+    An optimizer row's translation is statements (an optax transformation and
+    its state), not a value: the function holding it was left untranslated by a
+    contained internal error (T2N901, a ParserSyntaxError on the generated code)."""
+    result = translate("""
+        OPTIMIZERS = dict(adam=torch.optim.Adam, sgd=torch.optim.SGD)
+        act = torch.sigmoid
+    """, HEADER)
+    compiles_cleanly(result.code)
+    assert "T2N901" not in codes(result), result.code
+    assert "TODO(torch2nnx): T2N004 torch.optim.Adam as a value" in result.code, result.code
+    assert "act = lambda input: jax.nn.sigmoid(input)" in result.code, result.code
+
+
 def test_a_drawing_method_called_where_no_rngs_exist_is_marked():
     """transformers' exporters: a plain class calls ``reset_parameters`` (a method
     taking ``rngs`` in this file) on the model it holds. There are no ``rngs`` to

@@ -56,9 +56,16 @@ class FactoriesMixin:
         except Unsupported as e:
             self.todo(original, e.code, f"{rule.name} as a value: {e.message}")
             return updated
+        try:
+            value = expr(f"(lambda {', '.join(required)}: {body})")
+        except cst.ParserSyntaxError:
+            # a row whose translation is statements, not an expression (an optimizer
+            # becomes an optax transformation and its state): no value to hand around
+            self.todo(original, "T2N004", f"{rule.name} as a value: its translation is not an expression")
+            return updated
         for h in rule.helpers:
             self.f.helpers.add(h)
-        return self.set(expr(f"(lambda {', '.join(required)}: {body})"), L.OTHER_TAG)
+        return self.set(value, L.OTHER_TAG)
 
     def nnx_class(self, rule: Rule):
         maps = rule.weights if isinstance(rule.weights, tuple) else ((rule.weights,) if rule.weights else ())
