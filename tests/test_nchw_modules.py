@@ -171,20 +171,20 @@ S2D_MODEL = """
 """
 
 
-def test_named_sequential_of_another_files_class_needing_a_layout_change_is_marked(tmp_path):
+def test_named_sequential_of_another_files_class_needing_a_layout_change(tmp_path):
     """TResNet's body: ``nn.Sequential(OrderedDict([('s2d', SpaceToDepth()), ('conv1', ...)]))``
-    with SpaceToDepth (torch order in and out) from another file. The fold now reads
-    that file's summary, so the layout change it cannot make between two named
-    layers is marked T2N004 (before: the body was handed channels-last maps and
-    SpaceToDepth read them in torch order, silently)."""
-    import subprocess
-    import sys
-
+    with SpaceToDepth (torch order in and out) from another file. The fold reads
+    that file's summary: before, the layout change it could not make between two
+    named layers was marked T2N004 (and before that the body was handed
+    channels-last maps that SpaceToDepth read in torch order, silently). Now the
+    class is asked to return channels-last, as its next layer takes it
+    (sequential_returns.py), and any change left travels with the container
+    (``moves=``): no marker, and the model matches torch."""
+    from harness import parity_beside, translate_beside
     from test_layout_forward import _package
 
     root = _package(tmp_path, {"layers": S2D_LAYERS, "model": S2D_MODEL})
-    p = subprocess.run([sys.executable, "-m", "torch2nnx", "translate", "fwdpkg/model.py", "--no-cache"],
-                       cwd=root, capture_output=True, text=True)
-    assert p.returncode == 0, p.stderr
+    p = translate_beside(root, "fwdpkg/model.py")
     model = (root / "fwdpkg" / "model_nnx.py").read_text()
-    assert "TODO(torch2nnx): T2N004" in model and "T2N004" in p.stdout + p.stderr
+    assert "T2N004" not in model and "T2N004" not in p.stdout + p.stderr, model
+    parity_beside(root, "fwdpkg.model", (2, 3, 8, 8), image_out=True)
