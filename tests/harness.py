@@ -120,3 +120,54 @@ def maps_parity_beside(root: Path, module: str, shape, *, builder: str, keys=Non
     """)
     p = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True)
     assert "PARITY OK" in p.stdout, (builder, p.stderr[-3000:])
+
+
+def parity_in_package(mod: str, cls: str, x, nnx_x, jit: bool) -> None:
+    """``mod.cls()`` against ``mod_nnx.cls`` (translated beside it, importable):
+    perturbed weights ported through the weights module, eval mode, outputs
+    (a rank-4 one channels-last) and the gradients of a loss with respect to
+    every parameter, eagerly or under ``nnx.jit``."""
+    import importlib
+
+    import jax.numpy as jnp
+    import numpy as np
+    from flax import nnx
+
+    torch.manual_seed(0)
+    t_model = getattr(importlib.import_module(mod), cls)().eval()
+    with torch.no_grad():
+        for p in t_model.parameters():
+            p.add_(torch.randn_like(p) * 0.3)
+    j_model = getattr(importlib.import_module(mod + "_nnx"), cls)(rngs=nnx.Rngs(0))
+    importlib.import_module(mod + "_nnx_weights").load_torch_state_dict(j_model, t_model.state_dict())
+    j_model.eval()
+    t_out = t_model(torch.from_numpy(x))
+    call = nnx.jit(lambda m, v: m(v)) if jit else (lambda m, v: m(v))
+    out = np.asarray(call(j_model, nnx_x))
+    want = t_out.detach().numpy()
+    if want.ndim == 4:
+        want = want.transpose(0, 2, 3, 1)
+    np.testing.assert_allclose(out, want, rtol=1e-4, atol=1e-4)
+    # gradients of a loss with respect to every parameter
+    t_model.zero_grad()
+    (t_out ** 2).sum().backward()
+    t_grads = {n: p.grad.numpy() for n, p in t_model.named_parameters()}
+
+    def loss(m):
+        return jnp.sum(m(nnx_x) ** 2)
+
+    grads = nnx.grad(loss)(j_model)
+    flat = {".".join(map(str, k)): np.asarray(v.get_value() if hasattr(v, "get_value") else v)
+            for k, v in nnx.to_flat_state(grads)}
+    for name, g in t_grads.items():
+        prefix, _, leaf = name.rpartition(".")
+        # torch's weight is NNX's kernel (Linear, conv) or scale (norms)
+        key = next((k for k in ({"weight": ("kernel", "scale")}.get(leaf, ()) + (leaf,))
+                    if f"{prefix}.{k}" in flat), leaf)
+        got = flat.get(f"{prefix}.{key}", flat.get(name))
+        assert got is not None, (name, sorted(flat))
+        if got.ndim == 4:
+            g = g.transpose(2, 3, 1, 0)  # a conv's weight, in NNX's kernel order
+        elif got.ndim == 2 and key == "kernel":
+            g = g.T
+        np.testing.assert_allclose(got, g, rtol=1e-4, atol=1e-4, err_msg=name)

@@ -11,17 +11,14 @@ parameter gradients, eager and nnx.jit, both files translated in one run."""
 
 from __future__ import annotations
 
-import importlib
 import sys
 import textwrap
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
-from flax import nnx
 
+from harness import parity_in_package
 from test_workflow import run
 
 torch.set_num_threads(1)
@@ -105,44 +102,6 @@ def translated(tmp_path, monkeypatch):
             del sys.modules[name]
 
 
-def _parity(mod: str, cls: str, x: np.ndarray, nnx_x: np.ndarray, jit: bool):
-    torch.manual_seed(0)
-    t_model = getattr(importlib.import_module(mod), cls)().eval()
-    with torch.no_grad():
-        for p in t_model.parameters():
-            p.add_(torch.randn_like(p) * 0.3)
-    j_model = getattr(importlib.import_module(mod + "_nnx"), cls)(rngs=nnx.Rngs(0))
-    importlib.import_module(mod + "_nnx_weights").load_torch_state_dict(j_model, t_model.state_dict())
-    j_model.eval()
-    t_out = t_model(torch.from_numpy(x))
-    call = nnx.jit(lambda m, v: m(v)) if jit else (lambda m, v: m(v))
-    out = np.asarray(call(j_model, nnx_x))
-    want = t_out.detach().numpy()
-    if want.ndim == 4:
-        want = want.transpose(0, 2, 3, 1)
-    np.testing.assert_allclose(out, want, rtol=1e-4, atol=1e-4)
-    # gradients of a loss with respect to every parameter
-    t_model.zero_grad()
-    (t_out ** 2).sum().backward()
-    t_grads = {n: p.grad.numpy() for n, p in t_model.named_parameters()}
-
-    def loss(m):
-        return jnp.sum(m(nnx_x) ** 2)
-
-    grads = nnx.grad(loss)(j_model)
-    flat = {".".join(map(str, k)): np.asarray(v.get_value() if hasattr(v, "get_value") else v)
-            for k, v in nnx.to_flat_state(grads)}
-    for name, g in t_grads.items():
-        key = {"weight": "kernel"}.get(name.rpartition(".")[2], name.rpartition(".")[2])
-        got = flat.get(name.rpartition(".")[0] + "." + key, flat.get(name))
-        assert got is not None, (name, sorted(flat))
-        if got.ndim == 4:
-            g = g.transpose(2, 3, 1, 0)  # a conv's weight, in NNX's kernel order
-        elif got.ndim == 2 and key == "kernel":
-            g = g.T
-        np.testing.assert_allclose(got, g, rtol=1e-4, atol=1e-4, err_msg=name)
-
-
 @pytest.mark.parametrize("jit", [False, True])
 def test_a_class_shared_by_an_image_and_tokens_of_unknown_rank_in_another_file(translated, jit):
     code = (translated / "tokens_nnx.py").read_text()
@@ -151,6 +110,6 @@ def test_a_class_shared_by_an_image_and_tokens_of_unknown_rank_in_another_file(t
     assert "Takes x as (N, H, W, C)" in (translated / "scale_nnx.py").read_text()
     rng = np.random.default_rng(0)
     image = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
-    _parity("xrankpkg.maps", "MapNet", image, image.transpose(0, 2, 3, 1), jit)
+    parity_in_package("xrankpkg.maps", "MapNet", image, image.transpose(0, 2, 3, 1), jit)
     tokens = rng.standard_normal((3, 5, 6)).astype(np.float32)
-    _parity("xrankpkg.tokens", "TokenNet", tokens, tokens, jit)
+    parity_in_package("xrankpkg.tokens", "TokenNet", tokens, tokens, jit)

@@ -26,6 +26,10 @@ from . import flag_splits
 from .rngs_methods import flatten_partial, rngs_method_call
 from .body_support import code, expr, INERT_PARAMS, NON_TENSOR_BUILTINS, NON_TENSOR_MODULES, _built
 
+# methods of Python's own values: a parameter calling one may be no tensor
+_PYTHON_METHODS = frozenset(n for t in (str, bytes, list, tuple, dict, set, int, float, complex)
+                            for n in dir(t) if not n.startswith("_"))
+
 
 class CallsMixin:
     """The calls room of FunctionRewriter (function_rewriter.py)."""
@@ -200,7 +204,9 @@ class CallsMixin:
                         return self.set(updated, L.UNKNOWN_TAG)
                     return self.apply_rule(original, rule, [operand(recv, self._operand_parens)] + pos, kw,
                                            [recv] + nodes)
-                if rule is None and rt.kind == L.TENSOR and mname in TENSOR_ATTRIBUTES:
+                if rule is None and mname in TENSOR_ATTRIBUTES and (rt.kind == L.TENSOR or (
+                        rt.kind == L.FREE and mname not in _PYTHON_METHODS)):
+                    # a parameter of unknown type calling a method only tensors have
                     self.todo(original, "T2N001", f"Tensor.{mname} is not supported")
                     return self.set(updated, L.UNKNOWN_TAG)
                 if rule is None and mname not in TENSOR_ATTRIBUTES and not mname.startswith("_"):

@@ -11,7 +11,7 @@ import libcst as cst
 
 from ..rules.base import Canonical, Rule, Unsupported, bind
 from . import layout as L
-from . import channel_unsqueeze, flag_splits, image_batches, patch_reshapes, shape_reads, shape_values
+from . import batch_noise, channel_unsqueeze, flag_splits, image_batches, patch_reshapes, shape_reads, shape_values
 from .context import ModuleRef
 from .layout import Tag
 from .view_ranks import target_dims, target_rank
@@ -124,6 +124,10 @@ class RowCallsMixin:
                 result = L.plain(_source_rank(args) or rank)  # nn.Parameter(data): data's rank
                 if _per_channel_sizes(args) or (dt is not None and dt.kind == L.TENSOR and dt.per_channel):
                     result = result.with_(per_channel=True)
+                sizes = [n for n in nodes[:len(pos)] if all(n is not v for v in name_nodes.values())] \
+                    or [name_nodes[k] for k in ("size", "shape") if k in name_nodes]
+                if sizes:
+                    result = batch_noise.like_input(self, sizes) or result
             elif lay.kind == "other":
                 result = L.OTHER_TAG
             src = rule.build(args, self.build_ctx)
