@@ -26,9 +26,11 @@ from . import flag_splits
 from .rngs_methods import flatten_partial, rngs_method_call
 from .body_support import code, expr, INERT_PARAMS, NON_TENSOR_BUILTINS, NON_TENSOR_MODULES, _built
 
-# methods of Python's own values: a parameter calling one may be no tensor
+# methods of Python's own values and of torch modules: a parameter calling one may be no tensor
 _PYTHON_METHODS = frozenset(n for t in (str, bytes, list, tuple, dict, set, int, float, complex)
-                            for n in dir(t) if not n.startswith("_"))
+                            for n in dir(t) if not n.startswith("_")) | frozenset((
+    "bfloat16", "half", "float", "double", "cuda", "cpu", "to", "type", "xpu", "ipu", "mtia",
+    "requires_grad_", "share_memory", "apply", "register_buffer", "zero_grad"))
 
 
 class CallsMixin:
