@@ -400,12 +400,18 @@ class MovingSequential(nnx.Sequential):
         self.moves = tuple(sorted(dict(moves).items()))
 
     def __call__(self, x):
-        moves = dict(self.moves)
-        for i, layer in enumerate(self.layers):
-            if i in moves:
-                x = jnp.transpose(x, moves[i])
-            x = layer(x)
-        return x
+        return run_moving(self.layers, self.moves, x)
+
+
+def run_moving(layers, moves, x):
+    """Call ``layers`` in order, transposing the input of the layer at each index
+    ``moves`` names (index -> axes): the one loop of the Moving* Sequentials."""
+    moves = dict(moves)
+    for i, layer in enumerate(layers):
+        if i in moves:
+            x = jnp.transpose(x, moves[i])
+        x = layer(x)
+    return x
 
 
 class MovingNamedSequential(NamedSequential):
@@ -424,12 +430,7 @@ class MovingNamedSequential(NamedSequential):
         return super().__getitem__(idx)
 
     def __call__(self, x):
-        moves = dict(self.moves)
-        for i, name in enumerate(self.order):
-            if i in moves:
-                x = jnp.transpose(x, moves[i])
-            x = self.layers[name](x)
-        return x
+        return run_moving([self.layers[name] for name in self.order], self.moves, x)
 
 
 class OrderedModuleDict(nnx.Module):

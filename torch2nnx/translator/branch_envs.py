@@ -98,6 +98,11 @@ class BranchEnvsMixin:
             self._loop_exits[-1].append(dict(self.env))
         self._ended = True
 
+    def in_loop(self) -> bool:
+        """Inside a loop body (false where no branch was ever met: the stacks
+        are set up lazily, and a BufferRewriter never sets them up)."""
+        return bool(getattr(self, "_loop_exits", None))
+
     def enter_loop(self):
         self._branch_stacks()
         self._loop_exits.append([])

@@ -15,6 +15,7 @@ from . import layout as L
 from . import module_api, named_members
 from .context import UNKNOWN_MODULE, ModuleRef
 from .layer_choice import ranked_type
+from .layer_layouts import layout_move
 from .layout import Tag
 from .operands import guarded_result, tidy
 from .body_support import code, expr, _ordered_dict_items, _is_none
@@ -419,9 +420,12 @@ class FactoriesMixin:
                     takes = want if takes is None else takes
                 elif want.channels_last and not (t.channels_last and t.perm == want.perm) or \
                         (not want.channels_last and t.channels_last):
-                    rank = len(want.perm) if want.perm is not None else len(t.perm)
-                    axes = L.transpose_axes(t.perm if t.channels_last else None, want.perm, rank)
-                    if stateless(r):
+                    axes = layout_move(t, want)
+                    if axes is None:
+                        # a layer of another rank than the one before it hands: no move to make
+                        self.todo(original, "T2N004",
+                                  "torch.nn.Sequential: a layer takes another rank than the one before returns")
+                    elif stateless(r):
                         args[i] = args[i].with_changes(value=expr(
                             f"(lambda x: {code(args[i].value)}(jnp.transpose(x, {axes})))"))
                         self.transposes += 1

@@ -104,7 +104,7 @@ class LayerLayoutsMixin:
                 ret = s.returns or L.UNKNOWN_TAG
                 ret = t if ret.kind == L.FREE and ret.param == params[0] else ret
                 return node, (ret.with_(or_flat=True) if ret.kind == L.TENSOR and ret.channels_last else ret)
-            if params and getattr(self, "_loop_exits", None):
+            if params and self.in_loop():
                 self.ask_repeated_return(m.cls)  # called in a loop: its result may come back to it
             node, t = self.to_taken(node, t, want)
             ret = s.returns or L.UNKNOWN_TAG
