@@ -95,6 +95,37 @@ def test_einops_patchify_makes_the_input_an_image(tmp_path):
     assert "b (h p1) (w p2) c ->" in result.code and "jnp.transpose" not in result.code
 
 
+EINOPS_PATCHIFY_LAYER = """
+    from einops.layers.torch import Rearrange
+
+
+    class Net(nn.Module):
+        def __init__(self, image_size=(8, 12), patch=4, dim=8):
+            super().__init__()
+            # vit-pytorch's ViT: the patch embedding is a Rearrange layer first in a Sequential
+            self.to_patch_embedding = nn.Sequential(
+                Rearrange("b c (h p1) (w p2) -> b (h w) (p1 p2 c)", p1=patch, p2=patch),
+                nn.LayerNorm(patch * patch * 3),
+                nn.Linear(patch * patch * 3, dim),
+            )
+            self.unpatch = Rearrange("b (h w) d -> b d h w", h=image_size[0] // patch)
+            self.head = nn.Linear(dim, 5)
+
+        def forward(self, img):
+            x = self.to_patch_embedding(img)
+            maps = self.unpatch(x)
+            return self.head(x.mean(1)) + maps.mean((2, 3)).sum(1, keepdim=True)
+"""
+
+
+def test_einops_patchify_layer_makes_the_input_an_image(tmp_path):
+    # the layer form: it takes the image channels-last, like a convolution, with its
+    # pattern rewritten for it; it returns tokens in torch's order
+    result = parity(EINOPS_PATCHIFY_LAYER, tmp_path, "Net", [rand(2, 3, 8, 12)])
+    assert perm_of(result.layout_of("Net").takes["img"]) == (0, 2, 3, 1)
+    assert "b (h p1) (w p2) c ->" in result.code and "jnp.transpose" not in result.code
+
+
 RESHAPE_PATCHIFY = """
     def patchify(x, patch_size, pad: bool = True):
         B, C, H, W = x.shape

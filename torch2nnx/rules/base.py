@@ -51,6 +51,9 @@ class Layout:
     swap: bool = False  # permute: the dims are a pair to swap (transpose)
     nodim: str = "all"  # dims: a missing dim means all dims ("all") or needs torch order ("canonical")
     out_one: bool = False  # spatial: the output's spatial dims are all 1 (global pooling)
+    # spatial: the output is a plain tensor in torch's order (a patchifying
+    # Rearrange layer reads an image channels-last and returns tokens)
+    out_plain: bool = False
     keeps_rank: bool = False  # plain: the output has the input's rank (Linear, LayerNorm)
     # parameters holding sizes in torch's order (affine_grid's ``size``): a channels-last
     # tensor's shape handed whole there is read in torch's order

@@ -53,6 +53,14 @@ def _image_in(a):
 AWARE = Layout("aware", tensors=("tensor",), image_in=_image_in)
 
 
+def _image_layer(a):
+    """A Rearrange layer patchifying an image (``b c (h p1) (w p2) -> ...``, the
+    ViT patch embedding of vit-pytorch and the like): it takes the model's image
+    channels-last, as a convolution would, and returns tokens in torch's order."""
+    rank = _image_in(a)
+    return Layout("spatial", rank=rank, out_plain=True) if rank else None
+
+
 def _tensor(a, name="tensor"):
     # an nnx.Param or buffer attribute is not an array for einops' backend detection
     src = a.src(name)
@@ -83,7 +91,15 @@ def _unpack(a, ctx):
 
 def _layer(name, extra=()):
     def build(a, ctx):
-        parts = [f"pattern={a.src('pattern')}"] + [f"{n}={a.src(n)}" for n in extra]
+        pattern = a.src("pattern")
+        rank = _image_in(a)
+        if rank:
+            # a layer patchifying an image takes it channels-last (_image_layer): its
+            # pattern reads the physical axes (N, *spatial, C)
+            left, right = a.value("pattern").split("->", 1)
+            axes = _axes(left)
+            pattern = repr(f"{' '.join([axes[0]] + axes[2:] + [axes[1]])} ->{right}")
+        parts = [f"pattern={pattern}"] + [f"{n}={a.src(n)}" for n in extra]
         parts += [f"{k}={v}" for k, v in a.kwextra.items()]
         return f"functools.partial(einops.{name}, {', '.join(parts)})"
     return build
@@ -119,9 +135,11 @@ RULES = [
     Rule("einops.unpack", "tensor, packed_shapes, pattern", _unpack, layout=PLAIN_ALL, returns_tuple=True,
          examples=(Example("unpack(x, [[3], [2]], 'b * d')[1]", ("float32[2,5,4]",)),)),
     Rule("einops.layers.torch.Rearrange", "pattern, **axes_lengths", _layer("rearrange"), layout=Layout("plain"),
-         layer=True,
+         layer=True, layout_of=_image_layer,
          examples=(Example("Rearrange('b c h w -> b (h w) c')", ("float32[2,3,4,5]",)),
-                   Example("Rearrange('b n (h d) -> b h n d', h=2)", ("float32[2,5,8]",)))),
+                   Example("Rearrange('b n (h d) -> b h n d', h=2)", ("float32[2,5,8]",)),
+                   Example("Rearrange('b c (h p1) (w p2) -> b (h w) (p1 p2 c)', p1=2, p2=3)", ("float32[2,3,4,6]",),
+                           expect="pattern='b (h p1) (w p2) c -> b (h w) (p1 p2 c)'"))),
     Rule("einops.layers.torch.Reduce", "pattern, reduction, **axes_lengths",
          _check_reduction(_layer("reduce", ("reduction",))), layout=Layout("plain"), layer=True,
          examples=(Example("Reduce('b n d -> b d', 'mean')", ("float32[2,5,8]",)),)),

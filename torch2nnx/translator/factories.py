@@ -15,7 +15,7 @@ from . import layout as L
 from . import module_api, named_members
 from .context import UNKNOWN_MODULE, ModuleRef
 from .layer_choice import ranked_type
-from .layer_layouts import layout_move
+from .layer_layouts import layout_move, spatial_out
 from .layout import Tag
 from .operands import guarded_result, tidy
 from .body_support import code, expr, _ordered_dict_items, _is_none
@@ -435,7 +435,7 @@ class FactoriesMixin:
                         self.transposes += 1
                     else:
                         moves[i] = axes  # between two stateful layers: the container moves it
-                t = want.with_(one=lay.out_one) if lay is not None and lay.kind == "spatial" else want
+                t = spatial_out(lay, want) if lay is not None and lay.kind == "spatial" else want
             if lay is not None and lay.kind in ("plain", "reshape"):
                 t = L.plain(in_rank if lay.keeps_rank else None)
             elif r is not None and r.kind == "sequential" and r.returns is not None:

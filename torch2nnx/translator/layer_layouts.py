@@ -226,7 +226,7 @@ class LayerLayoutsMixin:
             return node, t
         if kind == "spatial":
             want = L.channels_last(lay.rank)
-            out = want.with_(one=lay.out_one)
+            out = spatial_out(lay, want)
             if t.kind == L.FREE:
                 self.decide(t, want)
                 return node, out
@@ -289,7 +289,7 @@ class LayerLayoutsMixin:
             elif r.kind == "layer" and r.rule is not None:
                 lay = r.layout or r.rule.layout
                 if lay.kind == "spatial":
-                    t = L.channels_last(lay.rank).with_(one=lay.out_one)
+                    t = spatial_out(lay, L.channels_last(lay.rank))
                 elif lay.kind in ("plain", "reshape"):
                     t = L.plain()
             elif r.kind == "sequential":
@@ -334,7 +334,7 @@ class LayerLayoutsMixin:
                     else:
                         self.todo(original, "T2N004", "layers collected at run time need a layout change "
                                                       "between two of them; build the Sequential from separate parts")
-                t = want.with_(one=lay.out_one) if lay is not None and lay.kind == "spatial" else want
+                t = spatial_out(lay, want) if lay is not None and lay.kind == "spatial" else want
             prev = None
             if r is not None and r.kind == "sequential" and r.returns is not None:
                 t = r.returns
@@ -378,6 +378,12 @@ class LayerLayoutsMixin:
         if s is None or s.returns is None or s.returns.kind == L.FREE:
             return None
         return s.returns
+
+
+def spatial_out(lay, want: Tag) -> Tag:
+    """What a spatial layer taking ``want`` returns: channels-last, or a plain
+    tensor (``out_plain``: a patchifying Rearrange returns tokens)."""
+    return L.plain() if lay.out_plain else want.with_(one=lay.out_one)
 
 
 def layout_move(t: Tag, want: Tag):
