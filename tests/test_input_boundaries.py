@@ -156,3 +156,31 @@ def test_reshape_into_patches_makes_the_input_an_image(tmp_path):
     # (padded first: the pad reads the input in torch order only provisionally)
     result = parity(RESHAPE_PATCHIFY, tmp_path, "Net", [rand(2, 3, 10, 12)])
     assert perm_of(result.layout_of("Net").takes["x"]) == (0, 2, 3, 1)
+
+
+STARRED_SHAPE = """
+    from einops import rearrange
+
+
+    class Net(nn.Module):
+        def __init__(self, heads=2):
+            super().__init__()
+            self.heads = heads
+            self.conv = nn.Conv2d(3, 8, 1)
+            self.out = nn.Conv2d(8, 4, 1)
+
+        def forward(self, x):
+            x = self.conv(x)
+            shape = x.shape
+            # vit-pytorch's CvT: the shape unpacked inside a tuple display
+            b, n, _, y, h = *shape, self.heads
+            t = rearrange(x, "b (h d) x y -> (b h) (x y) d", h=h)
+            t = t * n + b
+            return self.out(rearrange(t, "(b h) (x y) d -> b (h d) x y", h=h, y=y))
+"""
+
+
+def test_shape_unpacked_in_a_tuple_display_reads_torch_positions(tmp_path):
+    # `*shape` of a channels-last map inside a tuple: the names bind torch's sizes
+    result = parity(STARRED_SHAPE, tmp_path, "Net", [rand(2, 3, 5, 7)])
+    assert "for a in (0, 3, 1, 2)" in result.code

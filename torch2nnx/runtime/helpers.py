@@ -502,15 +502,17 @@ def pixel_unshuffle(x, downscale_factor):
     return x.transpose(0, 1, 3, 5, 2, 4).reshape(n, h // r, w // r, c * r * r)
 
 
-def unfold(x, kernel_size, dilation=1, padding=0, stride=1):
-    """F.unfold / nn.Unfold on torch's (N, C, H, W) (or (C, H, W)): sliding blocks as
-    (N, C * kh * kw, L), channel-major then kernel row then column, as torch."""
+def unfold(x, kernel_size, dilation=1, padding=0, stride=1, channels_last=False):
+    """F.unfold / nn.Unfold on torch's (N, C, H, W) (or (C, H, W)), or on (N, H, W, C)
+    when ``channels_last``: sliding blocks as (N, C * kh * kw, L), channel-major then
+    kernel row then column, as torch."""
     batched = x.ndim == 4
     x = x if batched else x[None]
     k, d, p, s = (ntuple(v, 2) for v in (kernel_size, dilation, padding, stride))
     patches = jax.lax.conv_general_dilated_patches(
         x, k, s, [(p[0], p[0]), (p[1], p[1])], rhs_dilation=d,
-        dimension_numbers=("NCHW", "OIHW", "NCHW"), precision=jax.lax.Precision.HIGHEST)
+        dimension_numbers=("NHWC" if channels_last else "NCHW", "OIHW", "NCHW"),
+        precision=jax.lax.Precision.HIGHEST)
     out = patches.reshape(patches.shape[0], patches.shape[1], -1)
     return out if batched else out[0]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import libcst as cst
 
 from . import layout as L
-from . import image_batches
+from . import image_batches, shape_values
 from .context import ModuleRef
 from .layer_choice import factory_choice
 from .layout import Tag
@@ -158,6 +158,7 @@ class ExpressionsMixin:
         return self._sequence(updated)
 
     def _sequence(self, updated):
+        updated = self._starred_shapes(updated)
         tags = [self.tag(e.value) for e in updated.elements]
         tensors = [t for t in tags if t.kind in (L.TENSOR, L.FREE)]
         if not tags and isinstance(updated, cst.List):
@@ -184,6 +185,19 @@ class ExpressionsMixin:
         elems = [e.with_changes(value=self.canonical(e.value, "mixed layouts in one sequence"))
                  for e in updated.elements]
         return self.set(updated.with_changes(elements=elems), L.plain().with_(kind=L.SEQ))
+
+    def _starred_shapes(self, updated):
+        """``(*shape, self.heads)`` with ``shape`` a channels-last tensor's shape
+        (vit-pytorch's CvT: ``b, n, _, y, h = *shape, self.heads``): the sizes
+        unpacked into the display in torch's order, as the names they bind mean."""
+        elems = list(updated.elements)
+        for i, e in enumerate(elems):
+            if isinstance(e, cst.StarredElement):
+                src = shape_values.torch_order_source(self, e.value, code(e.value))
+                if src is not None:
+                    elems[i] = e.with_changes(value=self.set(expr(src), L.OTHER_TAG))
+        return updated.with_changes(elements=elems) if any(a is not b for a, b in zip(elems, updated.elements)) \
+            else updated
 
     def leave_BinaryOperation(self, original, updated):
         left, right = updated.left, updated.right
