@@ -169,3 +169,40 @@ def test_list_handed_to_a_class_as_a_later_argument_keeps_its_layout(tmp_path):
         run_parity(result, tmod, jmod, wmod, "Osa", [rand(2, 4, 5, 5)], jit=jit)
     assert "TODO(torch2nnx)" not in result.code
     assert "jnp.transpose" not in result.code
+
+
+MAPPED_LAMBDA = """
+    class CrossEmbed(nn.Module):
+        # vit-pytorch's CrossFormer: convolutions of several kernel sizes mapped over the input
+        def __init__(self, cin, cout, kernels=(2, 4)):
+            super().__init__()
+            self.convs = nn.ModuleList([nn.Conv2d(cin, cout // 2, k, stride=2, padding=(k - 2) // 2)
+                                        for k in kernels])
+
+        def forward(self, x):
+            fmaps = tuple(map(lambda conv: conv(x), self.convs))
+            return torch.cat(fmaps, dim=1)
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = CrossEmbed(3, 8)
+            self.scales = nn.ModuleList([nn.Conv2d(8, 8, 1), nn.Conv2d(8, 8, 1)])
+            self.head = nn.Conv2d(8, 4, 1)
+
+        def forward(self, x):
+            x = self.embed(x)
+            # two iterables, two parameters
+            x = sum(map(lambda conv, w: conv(x) * w, self.scales, (0.5, 2.0)))
+            return self.head(x)
+"""
+
+
+def test_layers_mapped_through_a_lambda(tmp_path):
+    # map(lambda conv: conv(x), self.convs) is a comprehension over the list's layers
+    result, tmod, jmod, wmod = translate_files(HEADER + textwrap.dedent(MAPPED_LAMBDA), tmp_path)
+    for jit in (False, True):
+        run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 3, 8, 8)], jit=jit)
+    assert result.layout_of("CrossEmbed").takes["x"].channels_last
+    assert "jnp.transpose" not in result.code, result.code

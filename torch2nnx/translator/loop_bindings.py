@@ -69,6 +69,8 @@ class ComprehensionScopes:
     targets bound (``leave_CompFor_iter``) and dropped after."""
 
     def _walk(self, node, transform: bool):
+        if transform and type(node) is cst.Call and _mapped_lambda(node, self.env):
+            return self._walk_map(node)
         if type(node) not in COMPREHENSIONS or not transform:
             return super()._walk(node, transform)
         if self.on_visit(node) is False:
@@ -109,6 +111,32 @@ class ComprehensionScopes:
                 self.env[n] = old
         return result
 
+    def _walk_map(self, node):
+        """``map(lambda conv: conv(x), self.convs)`` (vit-pytorch's CrossFormer) is a
+        comprehension: the iterables first, then the lambda's body with its
+        parameters bound to their items (a layer of the list), dropped after."""
+        if self.on_visit(node) is False:
+            return self.on_leave(node, node)
+        func = self._walk(node.func, True)
+        iters = [self._walk(a, True) for a in node.args[1:]]
+        lam = node.args[0].value
+        params = [p.name.value for p in lam.params.params]
+        saved = {n: self.env.get(n, _MISSING) for n in params}
+        for n, a in zip(params, iters):
+            self.env[n] = iter_element(self, a.value)
+        first = self._walk(node.args[0], True)
+        for n, old in saved.items():
+            if old is _MISSING:
+                self.env.pop(n, None)
+            else:
+                self.env[n] = old
+        result = self.on_leave(node, node.with_changes(func=func, args=[first, *iters]))
+        body = getattr(first.value, "body", None)
+        t = self.tag(body) if body is not None else L.UNKNOWN_TAG
+        if t.kind == L.TENSOR and t.channels_last:  # items of one layout
+            self.set(result, t.with_(kind=L.SEQ, module=None))
+        return result
+
     def leave_CompFor_iter(self, node):
         it = getattr(self, "_last", None)
         if it is None:
@@ -117,3 +145,20 @@ class ComprehensionScopes:
 
 
 _MISSING = object()
+
+
+def _mapped_lambda(node: cst.Call, env) -> bool:
+    """``map(lambda a, b: ..., xs, ys)``: the builtin map, a lambda of plain
+    positional parameters, one iterable per parameter."""
+    if not (isinstance(node.func, cst.Name) and node.func.value == "map" and "map" not in env):
+        return False
+    args = node.args
+    if len(args) < 2 or any(a.keyword is not None or a.star for a in args):
+        return False
+    lam = args[0].value
+    if not isinstance(lam, cst.Lambda):
+        return False
+    p = lam.params
+    return not (p.posonly_params or p.kwonly_params or not isinstance(p.star_arg, cst.MaybeSentinel)
+                or p.star_kwarg is not None or any(q.default is not None for q in p.params)) \
+        and len(p.params) == len(args) - 1
