@@ -9,7 +9,10 @@ holds as (B, H, W, C) (HWCNet, Swin's blocks) both use it as they are, in one
 run. Before, the noise was a torch-order tensor: it decided its input torch
 order, the image model's call made the class take channels-last, and HWCNet's
 (B, H, W, C) tensors were moved as if they were images (torchvision's Swin
-translated with MaxViT: `cannot reshape array of shape (128,)`).
+translated with MaxViT: `cannot reshape array of shape (128,)`). A uniform draw
+in forward (efficientnet_pytorch's drop_connect, `torch.rand([batch_size, 1, 1,
+1])`) comes from the module's Rngs; it was refused (T2N005) for the layout it
+would have decided.
 Torch vs NNX, perturbed weights, outputs and gradients, eager and nnx.jit; the
 noise itself checked in training mode on a channels-last batch."""
 
@@ -60,6 +63,27 @@ OPS = textwrap.dedent('''\
         return x * random_tensor
 
 
+    def drop_connect(inputs, p, training):
+        # efficientnet_pytorch's form: a uniform draw sized from a batch-size name
+        if not training:
+            return inputs
+        batch_size = inputs.shape[0]
+        keep_prob = 1 - p
+        random_tensor = keep_prob
+        random_tensor += torch.rand([batch_size, 1, 1, 1], dtype=inputs.dtype, device=inputs.device)
+        binary_tensor = torch.floor(random_tensor)
+        return inputs / keep_prob * binary_tensor
+
+
+    class DropConnect(nn.Module):
+        def __init__(self, p: float) -> None:
+            super().__init__()
+            self.p = p
+
+        def forward(self, x):
+            return drop_connect(x, self.p, self.training)
+
+
     class StochasticDepth(nn.Module):
         def __init__(self, p: float, mode: str) -> None:
             super().__init__()
@@ -82,7 +106,7 @@ OPS = textwrap.dedent('''\
 MAPS = textwrap.dedent('''\
     from torch import nn
 
-    from .ops import DropPath, StochasticDepth
+    from .ops import DropConnect, DropPath, StochasticDepth
 
 
     class MapNet(nn.Module):
@@ -91,18 +115,19 @@ MAPS = textwrap.dedent('''\
             self.conv = nn.Conv2d(3, 8, 3, padding=1)
             self.sd = StochasticDepth(0.5, "row")
             self.dp = DropPath(0.5)
+            self.dc = DropConnect(0.5)
             self.head = nn.Conv2d(8, 4, 1)
 
         def forward(self, x):
             x = self.conv(x)
-            x = x + self.sd(x)
+            x = x + self.sd(x) + self.dc(x)
             return self.head(x + self.dp(x))
 ''')
 
 HWC = textwrap.dedent('''\
     from torch import nn
 
-    from .ops import DropPath, StochasticDepth
+    from .ops import DropConnect, DropPath, StochasticDepth
 
 
     class HWCNet(nn.Module):
@@ -115,13 +140,14 @@ HWC = textwrap.dedent('''\
             self.mlp = nn.Linear(6, 6)
             self.sd = StochasticDepth(0.5, "row")
             self.dp = DropPath(0.5)
+            self.dc = DropConnect(0.5)
             self.norm2 = nn.LayerNorm(6)
             self.head = nn.Linear(6, 4)
 
         def forward(self, x):
             x = self.conv(x).permute(0, 2, 3, 1)
             x = x + self.sd(self.mlp(self.norm(x)))
-            x = x + self.dp(self.mlp(self.norm2(x)))
+            x = x + self.dp(self.mlp(self.norm2(x))) + self.dc(x)
             return self.head(x.mean(dim=(1, 2)))
 ''')
 
@@ -161,11 +187,12 @@ def test_models_handing_the_layer_images_and_hwc_tensors_match_torch(translated,
     parity_in_package("noisepkg.hwc", "HWCNet", image, image.transpose(0, 2, 3, 1), jit)
 
 
-@pytest.mark.parametrize("cls, args", [("StochasticDepth", (0.5, "row")), ("DropPath", (0.5,))])
+@pytest.mark.parametrize("cls, args", [("StochasticDepth", (0.5, "row")), ("DropPath", (0.5,)),
+                                       ("DropConnect", (0.5,))])
 def test_training_noise_is_per_sample_on_a_channels_last_batch(translated, cls, args):
     """In training the layer keeps or drops each sample whole, scaled by 1/keep:
     on a channels-last (N, H, W, C) batch too."""
-    layer = getattr(importlib.import_module("noisepkg.ops_nnx"), cls)(*args, rngs=nnx.Rngs(dropout=3))
+    layer = getattr(importlib.import_module("noisepkg.ops_nnx"), cls)(*args, rngs=nnx.Rngs(3))
     layer.train()
     x = jnp.asarray(np.random.default_rng(1).uniform(1.0, 2.0, (64, 3, 4, 5)).astype(np.float32))
     ratio = np.asarray(layer(x)) / np.asarray(x)

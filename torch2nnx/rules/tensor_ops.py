@@ -91,11 +91,9 @@ def creation(fn, shape_param="*size"):
 
 def random(kind):
     def build(a, ctx):
-        # in __init__ only: drawn in forward, the mask of timm's DropPath (torch.rand(shape)
-        # with shape (N, 1, 1, 1)) takes the layout of a module shared by token and image
-        # callers for an image's, where its refusal leaves the module's input as it is
-        if not ctx.rngs_available:
-            raise Unsupported("T2N005", f"torch.{kind} outside __init__: pass an nnx.Rngs stream explicitly")
+        # drawn in forward too (a drop-connect mask, torch.rand([N, 1, 1, 1])): from the
+        # module's own Rngs, or a plain function's rngs; a batch-only mask takes its
+        # input's layout (translator/batch_noise.py)
         methods._no_generator(a)
         shape = a.shape()
         dtype = f", dtype={a.src('dtype')}" if a.given("dtype") else ""

@@ -32,8 +32,11 @@ def _int(node) -> Optional[int]:
     return None
 
 
-def _batch_size(node) -> Optional[str]:
-    """``x.shape[0]`` / ``x.size(0)``: the tensor's name."""
+def _batch_size(node, names=None) -> Optional[str]:
+    """``x.shape[0]`` / ``x.size(0)``, or a name bound to it (``batch_size``):
+    the tensor's name."""
+    if names and _name(node) in names:
+        return names[node.value]
     if isinstance(node, cst.Subscript) and len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index) \
             and _int(node.slice[0].slice.value) == 0 and isinstance(node.value, cst.Attribute) \
             and node.value.attr.value == "shape":
@@ -72,9 +75,10 @@ def _ones(node, less: int) -> Optional[str]:
     return None
 
 
-def sizes_of(node, names: dict[str, str]) -> Optional[tuple[str, Optional[int]]]:
+def sizes_of(node, names: dict[str, str], batch=None) -> Optional[tuple[str, Optional[int]]]:
     """The tensor whose batch-only sizes ``node`` is, with the rank the sizes
-    fix (None: the tensor's own)."""
+    fix (None: the tensor's own). ``names``: names bound to such sizes;
+    ``batch``: names bound to a batch size."""
     if _name(node) in names:
         return names[node.value], None
     if (x := _ones(node, 0)) is not None:
@@ -85,15 +89,15 @@ def sizes_of(node, names: dict[str, str]) -> Optional[tuple[str, Optional[int]]]
         if x is not None and _ones(node.right, 1) == x:
             return x, None
     if isinstance(node, (cst.List, cst.Tuple)):
-        return literal_sizes([e.value for e in node.elements])
+        return literal_sizes([e.value for e in node.elements], batch)
     return None
 
 
-def literal_sizes(nodes) -> Optional[tuple[str, int]]:
+def literal_sizes(nodes, batch=None) -> Optional[tuple[str, int]]:
     """``(x.shape[0], 1, 1, 1)``: the tensor and the rank."""
     if len(nodes) < 2 or any(_int(n) != 1 for n in nodes[1:]):
         return None
-    x = _batch_size(nodes[0])
+    x = _batch_size(nodes[0], batch)
     return (x, len(nodes)) if x is not None else None
 
 
@@ -132,18 +136,24 @@ def _targets(node):
             yield from _targets(e.value)
 
 
-def size_names(body) -> dict[str, str]:
+def size_names(body) -> tuple[dict[str, str], dict[str, str]]:
     """Names every assignment in ``body`` binds to batch-only sizes of one
-    tensor (``size`` in stochastic_depth's two branches): name -> tensor."""
+    tensor (``size`` in stochastic_depth's two branches), and names bound to a
+    tensor's batch size (``batch_size = inputs.shape[0]``): name -> tensor."""
     v = _Assigned()
     v.root = body
     body.visit(v)
-    out: dict[str, str] = {}
+    sizes: dict[str, str] = {}
+    batch: dict[str, str] = {}
     for name, values in v.values.items():
-        got = {sizes_of(value, {}) if value is not None else None for value in values}
+        got = {_batch_size(value) if value is not None else None for value in values}
+        if len(got) == 1 and (x := got.pop()) is not None:
+            batch[name] = x
+    for name, values in v.values.items():
+        got = {sizes_of(value, {}, batch) if value is not None else None for value in values}
         if len(got) == 1 and (one := got.pop()) is not None and one[1] is None:
-            out[name] = one[0]
-    return out
+            sizes[name] = one[0]
+    return sizes, batch
 
 
 def like_input(rw, pos_nodes) -> Optional[Tag]:
@@ -154,7 +164,8 @@ def like_input(rw, pos_nodes) -> Optional[Tag]:
         return None
     if getattr(rw, "_size_names", None) is None:
         rw._size_names = size_names(rw.root)
-    got = sizes_of(pos_nodes[0], rw._size_names) if len(pos_nodes) == 1 else literal_sizes(pos_nodes)
+    sizes, batch = rw._size_names
+    got = sizes_of(pos_nodes[0], sizes, batch) if len(pos_nodes) == 1 else literal_sizes(pos_nodes, batch)
     if got is None:
         return None
     x, rank = got
