@@ -130,12 +130,14 @@ class ComprehensionScopes:
                 self.env.pop(n, None)
             else:
                 self.env[n] = old
-        result = self.on_leave(node, node.with_changes(func=func, args=[first, *iters]))
+        # no leave_Call: the builtin needs no rewriting, and its iterables are read
+        # by the lambda as they are (not handed to unknown code in torch's order)
+        result = node.with_changes(func=func, args=[first, *iters])
         body = getattr(first.value, "body", None)
         t = self.tag(body) if body is not None else L.UNKNOWN_TAG
-        if t.kind == L.TENSOR and t.channels_last:  # items of one layout
-            self.set(result, t.with_(kind=L.SEQ, module=None))
-        return result
+        if t.kind == L.TENSOR:  # items of one layout
+            return self.set(result, t.with_(kind=L.SEQ, module=None))
+        return self.set(result, L.UNKNOWN_TAG)
 
     def leave_CompFor_iter(self, node):
         it = getattr(self, "_last", None)
