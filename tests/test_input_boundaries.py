@@ -184,3 +184,44 @@ def test_shape_unpacked_in_a_tuple_display_reads_torch_positions(tmp_path):
     # `*shape` of a channels-last map inside a tuple: the names bind torch's sizes
     result = parity(STARRED_SHAPE, tmp_path, "Net", [rand(2, 3, 5, 7)])
     assert "for a in (0, 3, 1, 2)" in result.code
+
+
+WINDOWS = """
+    from einops import rearrange
+
+
+    class WindowMix(nn.Module):
+        # vit-pytorch's CrossFormer attention: a map cut into windows, mixed, put back
+        def __init__(self, dim, wsz):
+            super().__init__()
+            self.wsz = wsz
+            self.mix = nn.Conv2d(dim, dim, 1)
+
+        def forward(self, x):
+            *_, height, width = x.shape
+            x = rearrange(x, "b d (h s1) (w s2) -> (b h w) d s1 s2", s1=self.wsz, s2=self.wsz)
+            out = self.mix(x)
+            return rearrange(out, "(b h w) d s1 s2 -> b d (h s1) (w s2)", h=height // self.wsz,
+                             w=width // self.wsz)
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Conv2d(3, 8, 1)
+            self.layers = nn.ModuleList([WindowMix(8, 2), WindowMix(8, 3)])
+            self.head = nn.Conv2d(8, 4, 1)
+
+        def forward(self, x):
+            x = self.stem(x)
+            for layer in self.layers:
+                x = layer(x) + x
+            return self.head(x)
+"""
+
+
+def test_windows_assembled_back_into_a_map_stay_channels_last(tmp_path):
+    # the right side `b d (h s1) (w s2)` assembles an image: returned channels-last,
+    # so the residual loop runs with no transpose
+    result = parity(WINDOWS, tmp_path, "Net", [rand(2, 3, 6, 6)])
+    assert "-> b (h s1) (w s2) d" in result.code and "jnp.transpose" not in result.code, result.code

@@ -6,6 +6,7 @@ of its pattern reordered to the physical axis order, so no transpose is
 needed; the result is in the order the pattern's right side names (torch's).
 """
 
+import ast
 import re
 
 from .base import Canonical, Example, Layout, Rule, Unsupported
@@ -67,9 +68,42 @@ def _tensor(a, name="tensor"):
     return f"jnp.asarray({src})" if src.startswith("self.") else src
 
 
+def _image_out(left: str, right: str, image_in: bool):
+    """The rank of the image batch a pattern's right side makes, else None: one
+    assembled from patches (``-> b d (h s1) (w s2)``: a channel name on axis 1,
+    every spatial axis a group; the mirror of ``_image_in``), or an image (a
+    channels-last input, or one the left side patchifies) cut into windows, its
+    channel name kept on axis 1 (``b d (h s1) (w s2) -> (b h w) d s1 s2``)."""
+    axes, before = _axes(right), _axes(left)
+    if len(axes) < 4 or axes[1].startswith("(") or "..." in axes or "..." in before:
+        return None
+    if all(x.startswith("(") and len(x[1:-1].split()) >= 2 for x in axes[2:]):
+        return len(axes)
+    if image_in and len(before) >= 4 and before[1] == axes[1]:
+        return len(axes)
+    return None
+
+
+def _image_result(pattern_src: str, a, ctx) -> str:
+    """A rearrange assembling an image from patches (vit-pytorch's CrossFormer
+    windows back into a map) returns it channels-last, as the layers after it
+    take it: the right side in the physical order (N, *spatial, C)."""
+    pattern = a.value("pattern")
+    if not isinstance(pattern, str) or "->" not in pattern:
+        return pattern_src
+    rank = _image_out(*pattern.split("->", 1), ctx.perm is not None or bool(_image_in(a)))
+    if not rank:
+        return pattern_src
+    left, right = ast.literal_eval(pattern_src).split("->", 1)  # the literal, its left side maybe reordered
+    axes = _axes(right)
+    ctx.result_cl_rank = rank
+    return repr(f"{left}-> {' '.join([axes[0]] + axes[2:] + [axes[1]])}")
+
+
 def _fn(name, extra=()):
     def build(a, ctx):
-        parts = [_tensor(a), _pattern(a, ctx)]
+        pattern = _pattern(a, ctx)
+        parts = [_tensor(a), _image_result(pattern, a, ctx) if name == "rearrange" else pattern]
         ctx.result_plain = True
         parts += [a.src(n) for n in extra]
         parts += [f"{k}={v}" for k, v in a.kwextra.items()]
@@ -121,7 +155,10 @@ RULES = [
     Rule("einops.rearrange", "tensor, pattern, **axes_lengths", _fn("rearrange"), layout=AWARE,
          examples=(Example("rearrange(x, 'b n (h d) -> b h n d', h=2)", ("float32[2,5,8]",)),
                    Example("rearrange(x, 'b c h w -> b (h w) c')", ("float32[2,3,4,5]",), channels_last=True,
-                           expect="'b h w c -> b (h w) c'"))),
+                           expect="'b h w c -> b (h w) c'"),
+                   # windows assembled back into an image: returned channels-last
+                   Example("rearrange(x, '(b h w) d s1 s2 -> b d (h s1) (w s2)', h=2, w=3)", ("float32[12,3,2,2]",),
+                           expect="-> b (h s1) (w s2) d"))),
     Rule("einops.repeat", "tensor, pattern, **axes_lengths", _fn("repeat"), layout=AWARE,
          examples=(Example("repeat(x, 'n d -> b n d', b=3)", ("float32[5,8]",)),)),
     Rule("einops.reduce", "tensor, pattern, reduction, **axes_lengths", _check_reduction(_fn("reduce", ("reduction",))),

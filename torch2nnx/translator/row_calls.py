@@ -283,8 +283,10 @@ class RowCallsMixin:
                 new_node = self.canonical(node, f"{rule.name} needs torch order here")
                 args.given_src[tname] = code(new_node)
                 self.build_ctx.perm = None
+                self.build_ctx.result_cl_rank = None
                 src = rule.build(args, self.build_ctx)
-                result = L.plain()
+                rank = self.build_ctx.result_cl_rank
+                result = L.channels_last(rank) if rank else L.plain()
         except Unsupported as e:
             self.todo(original, e.code, f"{rule.name}: {e.message}")
             return self.set(original, L.UNKNOWN_TAG)

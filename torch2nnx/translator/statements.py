@@ -11,7 +11,7 @@ from ..rules import registry
 from ..rules.place_writes import is_layer_attr_read, write_through
 from ..rules.seq_ops import TIED_LINEAR_WEIGHTS, TIED_WEIGHT_NAMES
 from . import layout as L
-from . import kept_data, module_api, named_members, param_writes, patch_reshapes, sequential_returns, shape_reads, slot_unions
+from . import kept_data, module_api, named_members, param_writes, patch_reshapes, sequential_returns, shape_reads, shape_values, slot_unions
 from .context import UNKNOWN_MODULE, ModuleRef
 from .decorators import removable_decorator, unused_wrapper_call
 from .imports import dotted
@@ -283,6 +283,13 @@ class StatementsMixin:
             # w.data = t: the tensor's values, written into the Variable it may be
             value = expr(f"{self.build_ctx.helper('inplace_set')}({code(base)}, {code(updated.value)})")
             return updated.with_changes(targets=[cst.AssignTarget(target=base)], value=value)
+        if vt.kind == L.SHAPE and any(_starred(t.target) for t in updated.targets):
+            # `*_, h, w = x.shape` of a channels-last x: a starred target cannot be
+            # reordered, the sizes are read in torch's order instead
+            src = shape_values.torch_order_source(self, updated.value, code(updated.value))
+            if src is not None:
+                updated = updated.with_changes(value=self.set(expr(src), L.OTHER_TAG))
+                vt = L.OTHER_TAG
         new_targets = []
         for target in updated.targets:
             new_targets.append(target.with_changes(target=self.bind_target(target.target, vt)))
@@ -562,3 +569,9 @@ class StatementsMixin:
                 self.returns.append(t)
         self.end_branch()
         return updated
+
+
+def _starred(target) -> bool:
+    """An unpacking target with a starred name (``*_, h, w``)."""
+    return isinstance(target, (cst.Tuple, cst.List)) and any(isinstance(e, cst.StarredElement)
+                                                              for e in target.elements)
