@@ -117,6 +117,8 @@ class Example:
     # layer rows: the forward's return expression over ``self.layer`` and the
     # inputs (``self.layer(x, y, y)[0]``); default ``self.layer(x)``
     call: Optional[str] = None
+    # call rows: statements added to ``__init__`` (layers the expression uses, ``self.conv = ...``)
+    init: tuple[str, ...] = ()
 
 
 # ---------------------------------------------------------------------------
