@@ -202,3 +202,44 @@ def test_rank_and_world_size_of_one_process(tmp_path, one_process_group):
     assert "jax.process_count()" in result.code and "jax.process_index()" in result.code
     for jit in (False, True):
         run_parity(result, tmod, jmod, wmod, "Net", [rand(2, 3) + 0.5], jit=jit)
+
+
+FUSE_MODEL = """
+from torch.ao.quantization import fuse_modules, fuse_modules_qat
+
+
+class Stem(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 6, 3, padding=1, bias=False)
+        self.bn = nn.BatchNorm2d(6)
+        self.relu = nn.ReLU()
+        self.head = nn.Sequential(nn.Conv2d(6, 4, 1), nn.BatchNorm2d(4))
+
+    def fuse_model(self, is_qat=False):
+        fuse = fuse_modules_qat if is_qat else fuse_modules
+        fuse(self, [["conv", "bn", "relu"], ["head.0", "head.1"]], inplace=True)
+
+    def forward(self, x):
+        return self.head(self.relu(self.bn(self.conv(x))))
+"""
+
+
+@pytest.mark.parametrize("is_qat", [False, True])
+def test_fuse_modules_in_a_fuse_model_method(tmp_path, is_qat):
+    """torchvision's quantizable models' fuse_model: groups given by attribute paths
+    (a Sequential's index too), fused in place; eval folds, QAT keeps the BatchNorm."""
+    result, tmod, jmod, wmod = translate_files(HEADER + textwrap.dedent(FUSE_MODEL), tmp_path)
+    assert "TODO(torch2nnx)" not in result.code, result.code
+    x = rand(2, 3, 5, 6)
+    t, j = _models(result, tmod, jmod, wmod, "Stem")
+    before_t, before_j = _outputs(result, t, j, x, "Stem")
+    assert_close(before_t, before_j)
+    t.fuse_model(is_qat)
+    j.fuse_model(is_qat)
+    for jit in (False, True):
+        after_t, after_j = _outputs(result, t, j, x, "Stem", jit=jit)
+        assert_close(after_t, after_j)
+        assert_close(before_j, after_j, what="fused vs unfused")
+    # eval folds the statistics into the convolution; QAT keeps the BatchNorm in the sequence
+    assert isinstance(j.conv, nnx.Sequential) and len(j.conv.layers) == (3 if is_qat else 2)

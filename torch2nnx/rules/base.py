@@ -221,6 +221,9 @@ class Rule:
     # module_base: the methods the base calls with ``rngs`` (PreTrainedModel's
     # _init_weights); a deriving class's overrides take ``*, rngs``
     rngs_methods: tuple[str, ...] = ()
+    # handed around as a value (``fuse = fuse_modules_qat if qat else fuse_modules``): ``(ctx) -> str``,
+    # a function taking torch's arguments; None: a lambda over the required parameters
+    as_value: Optional[Callable] = None
 
     @property
     def short(self) -> str:

@@ -18,6 +18,14 @@ def _float_functional(a, ctx):
     return f"{ctx.helper('FloatFunctional')}()"
 
 
+def _fuse_modules(qat):
+    def build(a, ctx):
+        parts = [a.src("model"), a.src("modules_to_fuse")] + (["is_qat=True"] if qat else [])
+        parts += [f"{p}={a.src(p)}" for p in ("inplace", "fuser_func", "fuse_custom_config_dict") if a.given(p)]
+        return f"{ctx.helper('fuse_modules')}({', '.join(parts)})"
+    return build
+
+
 def _fuse(a, ctx):
     parts = [a.src("conv"), a.src("bn")]
     if a.given("transpose"):
@@ -49,6 +57,9 @@ def _ff(name):
 
 _LAYERS = ("self.conv = nn.Conv2d(3, 4, 3, padding=1, bias={bias})", "self.bn = nn.BatchNorm2d(4, affine={affine})")
 
+_FUSE_SIG = "model, modules_to_fuse, inplace=False, fuser_func=None, fuse_custom_config_dict=None"
+_LINEAR_BN = ("self.seq = nn.Sequential(nn.Linear(4, 5), nn.BatchNorm1d(5), nn.ReLU())",)
+
 RULES = [
     _stub("torch.ao.quantization.QuantStub", "qconfig=None"),
     _stub("torch.ao.quantization.DeQuantStub", "qconfig=None"),
@@ -64,6 +75,19 @@ RULES = [
          examples=(Example("nn.modules.batchnorm._BatchNorm(6)", ("float32[8,6]",),
                            call="x * float(isinstance(self.layer, nn.modules.batchnorm._BatchNorm)) "
                                 "+ self.layer.eps * 1000.0", expect="isinstance(self.layer, nnx.BatchNorm)"),)),
+    # fusing submodules (torchvision's fuse_model): eval folds BatchNorm, QAT keeps it
+    Rule("torch.ao.quantization.fuse_modules", _FUSE_SIG, _fuse_modules(False), layout=OTHER,
+         as_value=lambda ctx: ctx.helper("fuse_modules"),
+         note="eval: each group computed by its first module, BatchNorm folded; the others the identity",
+         examples=(Example("torch.ao.quantization.fuse_modules(self.seq, [['0', '1']])(x)", ("float32[6,4]",),
+                           init=_LINEAR_BN, expect="fuse_modules(self.seq, [['0', '1']])"),
+                   Example("torch.ao.quantization.fuse_modules(self.seq, ['0', '1'])(x) * 2.0", ("float32[6,4]",),
+                           init=_LINEAR_BN))),
+    Rule("torch.ao.quantization.fuse_modules_qat", _FUSE_SIG, _fuse_modules(True), layout=OTHER,
+         as_value=lambda ctx: f"functools.partial({ctx.helper('fuse_modules')}, is_qat=True)",
+         note="QAT: each group computed by its first module in sequence (BatchNorm kept); the others the identity",
+         examples=(Example("torch.ao.quantization.fuse_modules_qat(self.seq, [['0', '1']])(x)", ("float32[6,4]",),
+                           init=_LINEAR_BN, train=True, expect="is_qat=True"),)),
     Rule("torch.nn.utils.fusion.fuse_conv_bn_eval", "conv, bn, transpose=False", _fuse, layout=OTHER,
          note="eval mode: the running statistics folded into a copy of the convolution",
          # the folded bias here; the folded kernel's outputs in tests/test_float_model_rows.py (a

@@ -43,6 +43,24 @@ def _hash_regex_search(a, ctx):
                 [a.src("string")] + [a.src(p) for p in ("pos", "endpos") if a.given(p)])
 
 
+def _torch_version() -> str:
+    """torch.__version__ as torch's version.py writes it (a local tag too), read without importing torch."""
+    import importlib.util
+    import re
+    from pathlib import Path
+
+    from .base import Unsupported
+
+    spec = importlib.util.find_spec("torch")
+    path = Path(list(spec.submodule_search_locations)[0]) / "version.py" if spec and spec.submodule_search_locations \
+        else None
+    found = re.search(r"^__version__\s*(?::\s*str\s*)?=\s*['\"]([^'\"]+)['\"]", path.read_text(), re.M) \
+        if path is not None and path.is_file() else None
+    if found is None:
+        raise Unsupported("T2N001", "torch.__version__: torch is not installed where the translation runs")
+    return found.group(1)
+
+
 X = ("float32[2,3]",)
 PAIR = ("float32[4,6,5]", "float32[4,6,5]")
 _COS = Layout("dims", dims=("dim",), reduces=True, tensors=("x1", "x2"))
@@ -104,6 +122,14 @@ RULES = [
          note="$TORCH_HOME/hub as torch computes it (torch.hub.set_dir is not followed)",
          examples=(Example("x * len(torch.hub.get_dir())", X),
                    Example("x * float(torch.hub.get_dir().endswith('/torch/hub'))", X))),
+    Rule("torch.hub.download_url_to_file", "url, dst, hash_prefix=None, progress=True",
+         lambda a, ctx: call(ctx.helper("hub_download_url_to_file"), [a.src("url"), a.src("dst")] + [
+             f"{p}={a.src(p)}" for p in ("hash_prefix", "progress") if a.given(p)]), layout=OTHER,
+         note="urllib, as torch downloads (no progress bar)",
+         examples=(Example("x * (torch.hub.download_url_to_file('file://' + collections.__file__, __file__ + '.dl', "
+                           "progress=False) is None) * len(open(__file__ + '.dl').read())", X),
+                   Example("x * (torch.hub.download_url_to_file('file://' + collections.__file__, __file__ + '.d2', "
+                           "hash_prefix='') is None) * len(open(__file__ + '.d2').read())", X))),
     Rule("torch.hub.urlparse", "url, scheme='', allow_fragments=True", _urlparse, layout=OTHER,
          note="urllib.parse.urlparse, which torch.hub re-exports",
          examples=(Example("x * len(torch.hub.urlparse('https://h.org/a/resnet18-5c106cde.pth').path)", X,
@@ -112,4 +138,15 @@ RULES = [
          layout=OTHER, note="torch.hub's checkpoint-name hash pattern, -([a-f0-9]*)\\.",
          examples=(Example("x * len(torch.hub.HASH_REGEX.search('resnet18-5c106cde.pth').group(1))", X),
                    Example("x * float(torch.hub.HASH_REGEX.search('resnet18.pth') is None)", X))),
+]
+
+# read as a value: the version of the torch the translation was made with (the semantics it reproduces)
+CONSTANTS = [
+    Rule("torch.__version__", "", lambda a, ctx: f"{ctx.helper('TorchVersion')}({_torch_version()!r})", layout=OTHER,
+         note="the version of the torch the translation was made with (the semantics it reproduces); compares "
+              "as a version",
+         examples=(Example("x * len(torch.__version__)", X),
+                   Example("x * float(torch.__version__ >= '2.9') + float(torch.__version__ < (2, 100)) "
+                           "+ float(torch.__version__ > '2.0.0rc1') + float(torch.__version__ == '1.13')", X),
+                   Example("x * float(torch.__version__.split('+')[0].count('.'))", X))),
 ]

@@ -42,3 +42,71 @@ def hub_hash_regex():
     import re
 
     return re.compile(r"-([a-f0-9]*)\.")
+
+
+def hub_download_url_to_file(url, dst, hash_prefix=None, progress=True):
+    """torch.hub.download_url_to_file: the URL's bytes written to ``dst`` (through a
+    temporary file beside it), their sha256 checked against ``hash_prefix``."""
+    import hashlib
+    import os
+    import shutil
+    import tempfile
+    import urllib.request
+
+    dst = os.path.expanduser(dst)
+    request = urllib.request.Request(url, headers={"User-Agent": "torch.hub"})
+    with urllib.request.urlopen(request) as u:
+        tmp = tempfile.NamedTemporaryFile(delete=False, dir=os.path.dirname(dst) or ".")
+        try:
+            sha256 = hashlib.sha256()
+            with tmp:
+                while chunk := u.read(8192):
+                    tmp.write(chunk)
+                    sha256.update(chunk)
+            digest = sha256.hexdigest()
+            if hash_prefix is not None and not digest.startswith(hash_prefix):
+                raise RuntimeError(f'invalid hash value (expected "{hash_prefix}", got "{digest}")')
+            shutil.move(tmp.name, dst)
+        finally:
+            if os.path.exists(tmp.name):
+                os.remove(tmp.name)
+
+
+class TorchVersion(str):
+    """torch.__version__: a string that compares as a version with strings and
+    tuples, as torch's does (release numbers; a pre-release before its release;
+    the local tag, +cu130, after the plain version)."""
+
+    @staticmethod
+    def _key(v):
+        import re
+
+        if isinstance(v, tuple):
+            v = ".".join(map(str, v))
+        public, _, local = str(v).partition("+")
+        m = re.match(r"v?(\d+(?:\.\d+)*)(.*)", public)
+        release = tuple(int(p) for p in m.group(1).split(".")) if m else ()
+        while release and release[-1] == 0:
+            release = release[:-1]
+        rest = m.group(2) if m else public
+        return release, 0 if re.match(r"\.?(a|b|rc|dev|alpha|beta|c|pre|preview)", rest) else 1, bool(local)
+
+    def __lt__(self, other):
+        return self._key(self) < self._key(other)
+
+    def __le__(self, other):
+        return self._key(self) <= self._key(other)
+
+    def __gt__(self, other):
+        return self._key(self) > self._key(other)
+
+    def __ge__(self, other):
+        return self._key(self) >= self._key(other)
+
+    def __eq__(self, other):
+        return self._key(self) == self._key(other)
+
+    def __ne__(self, other):
+        return not self == other
+
+    __hash__ = str.__hash__

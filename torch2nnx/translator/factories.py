@@ -50,6 +50,8 @@ class FactoriesMixin:
         required parameters, translated like a call."""
         from ..rules.base import Args, parse_params, _REQUIRED
 
+        if rule.as_value is not None:
+            return self.set(expr(rule.as_value(self.build_ctx)), L.OTHER_TAG)
         required = [n for n, d, k in parse_params(rule.params) if k == "pos" and d is _REQUIRED]
         try:
             body = rule.build(Args(rule.params, {n: n for n in required}, [], {}), self.build_ctx)
