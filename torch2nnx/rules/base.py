@@ -39,6 +39,8 @@ class Layout:
       ``stack``       - adds a dim (``dims`` names it) to same-layout tensors;
       ``aware``       - the build function reads ``ctx.perm`` (the input's layout)
                         and rewrites itself for it, or raises ``Canonical``.
+      ``wraps``       - returns the layer its ``tensors[0]`` argument holds, wrapped
+                        (weight_norm(conv)): called, it takes what that layer takes.
     """
 
     kind: str
