@@ -55,7 +55,10 @@ class Coverage:
 
 
 def support_of(q: str) -> str:
-    if registry.lookup(q) is not None or registry.constant(q) is not None:
+    from .translator.state_io import LOAD, SAVE
+
+    # torch.save / torch.load are translated by a pass of their own (state_io), not a row
+    if registry.lookup(q) is not None or registry.constant(q) is not None or q in (SAVE, LOAD):
         return YES
     # torchvision's and einops' own plumbing (weights enums, utilities) stays
     # imported from the original package; torch itself must be translated
@@ -71,6 +74,7 @@ class _Uses(FastVisitor):
         self.table = table
         self.local = local_modules
         self.found: list[tuple[str, tuple[int, int], bool]] = []  # (api, position, supported)
+        self._attr_names: set[int] = set()
 
     def visit_Import(self, node):
         return False
@@ -92,12 +96,15 @@ class _Uses(FastVisitor):
         return True
 
     def visit_Attribute(self, node):
+        # an attribute's own name is no use of a global (``safetensors.torch`` is not torch)
+        self._attr_names.add(id(node.attr))
         if dotted(node) is not None and self._name(node):
             return False  # the longest dotted name only
         return True
 
     def visit_Name(self, node):
-        self._name(node)
+        if id(node) not in self._attr_names:
+            self._name(node)
 
     def visit_Call(self, node):
         f = node.func

@@ -39,6 +39,8 @@ class Layout:
       ``stack``       - adds a dim (``dims`` names it) to same-layout tensors;
       ``aware``       - the build function reads ``ctx.perm`` (the input's layout)
                         and rewrites itself for it, or raises ``Canonical``.
+      ``wraps``       - returns the layer its ``tensors[0]`` argument holds, wrapped
+                        (weight_norm(conv)): called, it takes what that layer takes.
     """
 
     kind: str
@@ -120,6 +122,8 @@ class Example:
     # layer rows: the forward's return expression over ``self.layer`` and the
     # inputs (``self.layer(x, y, y)[0]``); default ``self.layer(x)``
     call: Optional[str] = None
+    # call rows: statements added to ``__init__`` (layers the expression uses, ``self.conv = ...``)
+    init: tuple[str, ...] = ()
 
 
 # ---------------------------------------------------------------------------
@@ -222,6 +226,9 @@ class Rule:
     # module_base: the methods the base calls with ``rngs`` (PreTrainedModel's
     # _init_weights); a deriving class's overrides take ``*, rngs``
     rngs_methods: tuple[str, ...] = ()
+    # handed around as a value (``fuse = fuse_modules_qat if qat else fuse_modules``): ``(ctx) -> str``,
+    # a function taking torch's arguments; None: a lambda over the required parameters
+    as_value: Optional[Callable] = None
 
     @property
     def short(self) -> str:

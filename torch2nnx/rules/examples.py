@@ -131,6 +131,7 @@ def _example_source(rule: Rule, ex: Example) -> str:
         return _module([f"self.layer = {ex.where}", ex.torch], [f"return {target} * 1.0"], [])
     names = NAMES[: len(ex.inputs)]
     init, fwd = _pre(ex.inputs, ex.channels_last)
+    init += list(ex.init)
     if ex.where == "decorator":
         return _module(init, fwd + ["return x * 2.0"], names, decorator=ex.torch)
     if ex.where == "overload":

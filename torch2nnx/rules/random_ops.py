@@ -132,6 +132,18 @@ def _random_(a, key, x):
     return f"jax.random.randint({key}, {x}.shape, {low}, {high}).astype({x}.dtype)"
 
 
+def _gumbel_softmax(a, ctx):
+    parts = [random_key(ctx), a.src("logits")]
+    parts += [f"{p}={a.src(p)}" for p in ("tau", "hard", "dim") if a.given(p)]
+    return call(ctx.helper("gumbel_softmax"), parts)
+
+
+def _beta(a, ctx):
+    if a.given("validate_args") and a.src("validate_args") not in ("None", "False"):
+        raise Unsupported("T2N002", "Beta(validate_args=True): arguments are not validated")
+    return call(ctx.helper("Beta"), [a.src("concentration1"), a.src("concentration0"), f"key={random_key(ctx)}"])
+
+
 _SZ = "*args, size=None, low=None, high=None, generator=None, dtype=None, device=None, requires_grad=False, " \
       "layout=None, pin_memory=False, out=None"
 _LIKE = "input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None, generator=None"
@@ -168,6 +180,22 @@ RULES = [
                    Example("torch.normal(0.0, 0.02, (200, 300))", (), where="init", **STATS))),
     Rule("torch.poisson", "input, generator=None", _poisson, layout=ELEMENTWISE,
          examples=(Example("torch.poisson(x)", ("float32[200,300]:1:5",), **STATS),)),
+    Rule("torch.nn.functional.gumbel_softmax", "logits, tau=1, hard=False, eps=1e-10, dim=-1", _gumbel_softmax,
+         layout=Layout("dims", dims=("dim",), tensors=("logits",)),
+         examples=(Example("F.gumbel_softmax(x, tau=0.5)", BIG, **STATS),
+                   # hard: the logit the one-hot picks (argmax of logits + noise) has the draw's distribution
+                   Example("(F.gumbel_softmax(x, hard=True) * x).sum(-1)", ("float32[20000,5]",), **STATS),
+                   Example("F.gumbel_softmax(x, tau=2.0, dim=0)", ("float32[4,20000]",), **STATS))),
+    # a distribution object: draws split the key it was built with, densities are exact
+    Rule("torch.distributions.Beta", "concentration1, concentration0, validate_args=None", _beta,
+         layout=Layout("elementwise", tensors=("concentration1", "concentration0")),
+         examples=(Example("torch.distributions.Beta(torch.full_like(x, 2.0), torch.full_like(x, 3.0)).sample()",
+                           BIG, **STATS),
+                   Example("torch.distributions.Beta(0.5, 0.5).sample((200, 300))", (), **STATS),
+                   Example("torch.distributions.Beta(torch.full_like(x, 2.0), 3.0).log_prob(torch.sigmoid(x))",
+                           ("float32[3,4]",)),
+                   Example("torch.distributions.Beta(torch.sigmoid(x) + 0.5, 2.0).entropy() + "
+                           "torch.distributions.Beta(x * 0.0 + 1.5, 2.5).mean", ("float32[3,4]",)))),
     Rule("torch.bernoulli", "input, p=None, *, generator=None, out=None", _bernoulli, layout=ELEMENTWISE,
          examples=(Example("torch.bernoulli(torch.sigmoid(x))", BIG, **STATS),
                    Example("torch.bernoulli(x, 0.3)", BIG, **STATS))),

@@ -18,7 +18,8 @@ from .user import NONE, UserRules
 _CALL_TABLES = ("linear", "conv", "norm", "activations", "pooling", "containers", "functional", "tensor_ops", "init",
                 "torch_only", "torchvision_ops", "recurrent", "attention", "seq_ops", "einops_rules", "fft", "patches",
                 "losses", "optim", "padding", "logical", "jnp_table", "math_rows", "linalg", "special",
-                "index_updates", "random_ops", "sampling", "transformers_rules")
+                "index_updates", "random_ops", "sampling", "float_model", "process_queries", "weight_norm",
+                "transformers_rules")
 _ALL_TABLES = ("base", "methods", "constants", "module_methods") + _CALL_TABLES
 
 

@@ -262,3 +262,16 @@ RULES = [_from_method(n) for n in FROM_METHODS] + [
     Rule("torch.is_tensor", "obj", lambda a, ctx: f"isinstance({a.src('obj')}, jax.Array)", layout=Layout("other"),
          examples=(Example("torch.is_tensor(x)", X2),)),
 ]
+
+# creation and gradient methods beside the functions above (methods.py holds the rest)
+METHODS = [
+    methods.m("new_empty", "*size, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False",
+              methods._new("zeros"), Layout("source"), note="empty is zeros: JAX has no uninitialised memory",
+              examples=(Example("x.new_empty((0, 1, 3, 4))", X2), Example("x.new_empty(2, 5)", X2, compare="shape"),
+                        Example("x.new_empty([3], dtype=torch.int32)", X2, compare="shape"),
+                        # stochastic depth's batch-only noise (translator/batch_noise.py)
+                        Example("x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)) + x", X2))),
+    # in place: the receiver rebound to its value cut from the graph
+    methods.m("detach_", "", methods.inplace(methods.fn1("jax.lax.stop_gradient")), ELEMENTWISE,
+              examples=(Example("(x * 2.0).detach_() + x", X2),)),
+]

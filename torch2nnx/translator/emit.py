@@ -30,12 +30,15 @@ IMPORTS = {
 # small modules of their own (losses.py; optim.py: torch.optim's optimizers and
 # schedulers; resize_checks.py: antialiased resize, torch._assert; linalg_ops.py,
 # index_updates.py, random_draws.py: torch.linalg, scatter and random functions;
-# sampling.py: grid_sample, affine_grid;
+# sampling.py: grid_sample, affine_grid; float_model.py: quantization-ready float
+# modules, BatchNorm folding; process_queries.py: eager-only sequence ops, torch.hub paths;
+# weight_norm.py: weight-normalised layers;
 # data_io.py: batches from torch data loaders, saved training state; hf/: the
 # transformers infrastructure modeling files import, rules/transformers_rules.py), one
 # namespace in the generated code
 HELPER_FILES = ("helpers.py", "data_io.py", "losses.py", "optim.py", "param_groups.py", "resize_checks.py",
-                "linalg_ops.py", "index_updates.py", "random_draws.py", "sampling.py", "hf/pretrained.py",
+                "linalg_ops.py", "index_updates.py", "random_draws.py", "sampling.py", "float_model.py",
+                "process_queries.py", "weight_norm.py", "hf/pretrained.py",
                 "hf/activations.py", "hf/attention.py", "hf/outputs.py", "hf/plumbing.py",
                 "hf/rope.py")
 

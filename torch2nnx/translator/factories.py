@@ -51,6 +51,16 @@ class FactoriesMixin:
         required parameters, translated like a call."""
         from ..rules.base import Args, parse_params, _REQUIRED
 
+        if rule.layout.kind == "wraps":
+            # what calling the variable returns is the wrapped layer, which the layout pass cannot see
+            self.todo(original, "T2N004", f"{rule.name} as a value: the layer it wraps is not followed "
+                                          "through a variable (call it directly)")
+            return updated
+        if rule.as_value is not None:
+            value = rule.as_value(self.build_ctx)
+            if rule.weights is not None:
+                self.record_weights(rule, value)  # what calling it builds (weight_norm's wrapper)
+            return self.set(expr(value), L.OTHER_TAG)
         required = [n for n, d, k in parse_params(rule.params) if k == "pos" and d is _REQUIRED]
         try:
             body = rule.build(Args(rule.params, {n: n for n in required}, [], {}), self.build_ctx)

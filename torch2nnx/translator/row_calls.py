@@ -130,6 +130,10 @@ class RowCallsMixin:
                     result = batch_noise.like_input(self, sizes) or result
             elif lay.kind == "other":
                 result = L.OTHER_TAG
+            elif lay.kind == "wraps":
+                # a layer wrapped (weight_norm(conv)): called as the layer it holds
+                node = name_nodes.get(lay.tensors[0])
+                result = self.tag(node) if node is not None else L.UNKNOWN_TAG
             src = rule.build(args, self.build_ctx)
         except Unsupported as e:
             self.todo(original, e.code, f"{rule.name}: {e.message}")
@@ -137,8 +141,10 @@ class RowCallsMixin:
         new = self.built(src)
         for h in rule.helpers:
             self.f.helpers.add(h)
-        if rule.layer:
+        if rule.layer or rule.weights is not None:
+            # a layer, or a call building one (weight_norm(layer)): the weight map of what it builds
             self.record_weights(rule, src)
+        if rule.layer:
             ref = ModuleRef("layer", rule=rule, layout=rule.layout_of(args) if rule.layout_of else None)
             if rule.name in ("torch.nn.Sequential",):
                 new, ref = self.sequential(original, new, nodes)

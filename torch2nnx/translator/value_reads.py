@@ -79,6 +79,9 @@ class ValueReadsMixin:
 
     def leave_Attribute(self, original, updated):
         q = self.f.imports.qualify(updated)
+        if q is None and (oq := self.f.imports.qualify(original)) is not None \
+                and (registry.lookup(oq) is not None or registry.constant(oq) is not None):
+            q = oq  # a row's name whose prefix a value row already rewrote (nn.utils.parametrizations.weight_norm)
         store = self.is_store(original)
         if q is not None and self.f.imports.is_torch(q):
             if id(original) in self._call_funcs or store:
@@ -236,6 +239,8 @@ class ValueReadsMixin:
         except Unsupported as e:
             self.todo(original, e.code, f"{rule.name}: {e.message}")
             return None
+        if rule.weights is not None:
+            self.record_weights(rule, src)  # a value that builds layers (nn.utils.parametrizations)
         new = expr(src)
         return self.set(new, L.OTHER_TAG)
 
