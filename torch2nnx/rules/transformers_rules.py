@@ -265,6 +265,9 @@ CONSTANTS = [
                   ("cache_utils.EncoderDecoderCache", "EncoderDecoderCache"),
                   ("generation.GenerationMixin", "GenerationMixin"),
                   ("generation.utils.GenerationMixin", "GenerationMixin"))] + [
+    # the generic task heads (runtime/hf/heads.py): mixins building the base model and a linear head
+    const(TF + "modeling_layers." + n, n, _is_set(TF + "modeling_layers." + n), helper=True, module_base=True)
+    for n in ("GenericForSequenceClassification", "GenericForQuestionAnswering", "GenericForTokenClassification")] + [
     const(TF + "modeling_flash_attention_utils.FlashAttentionKwargs", "typing.Any",
           _is_set(TF + "modeling_flash_attention_utils.FlashAttentionKwargs")),
     # **kwargs: Unpack[TransformersKwargs]: the keywords are handed on as they are

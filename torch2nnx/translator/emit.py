@@ -37,7 +37,8 @@ IMPORTS = {
 HELPER_FILES = ("helpers.py", "data_io.py", "losses.py", "optim.py", "param_groups.py", "resize_checks.py",
                 "linalg_ops.py", "index_updates.py", "random_draws.py", "sampling.py", "hf/pretrained.py",
                 "hf/activations.py", "hf/attention.py", "hf/outputs.py", "hf/plumbing.py",
-                "hf/rope.py", "hf/cache.py", "hf/generation.py")
+                "hf/rope.py", "hf/cache.py", "hf/generation.py",
+                "hf/heads.py")
 
 
 @lru_cache(maxsize=None)
