@@ -257,7 +257,8 @@ _TINY_VIT = "hidden_size=32, num_hidden_layers=2, num_attention_heads=4, interme
             "patch_size=8, num_labels=3"
 _TINY_BERT = "vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37, " \
              "max_position_embeddings=64, num_labels=3"
-# no KV cache in a translation: the decoders' configurations say use_cache=False
+# the corpus compares logits: the decoders' configurations say use_cache=False (the KV cache
+# and generation are tests/test_transformers_generation.py's)
 _TINY_GPT2 = "vocab_size=99, n_embd=32, n_layer=2, n_head=4, n_positions=64, bos_token_id=0, eos_token_id=0, " \
              "use_cache=False"
 # the Llama family: grouped-query attention (2 key/value heads of 4), RoPE; Mistral's and
@@ -282,6 +283,17 @@ TRANSFORMERS = [
      _TINY_LLAMA + ", use_sliding_window=True, sliding_window=3, max_window_layers=1", ["int32[2,7]:0:97"], [None]),
     ("qwen3", "qwen3", "Qwen3ForCausalLM", "Qwen3Config", _TINY_LLAMA + ", head_dim=16", ["int32[2,7]:0:97"], [None]),
     ("gemma", "gemma", "GemmaForCausalLM", "GemmaConfig", _TINY_LLAMA + ", head_dim=16", ["int32[2,7]:0:97"], [None]),
+    ("gpt_neox", "gpt_neox", "GPTNeoXForCausalLM", "GPTNeoXConfig",
+     "hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4, vocab_size=97, "
+     "max_position_embeddings=64, use_cache=False", ["int32[2,7]:0:97"], [None]),
+    ("phi3", "phi3", "Phi3ForCausalLM", "Phi3Config",
+     _TINY_LLAMA + ", pad_token_id=0, eos_token_id=2, bos_token_id=1, sliding_window=3", ["int32[2,7]:0:97"], [None]),
+    # Gemma 2: soft-capped attention and logits, sliding window on every other layer
+    ("gemma2", "gemma2", "Gemma2ForCausalLM", "Gemma2Config",
+     _TINY_LLAMA + ", head_dim=16, sliding_window=3, attn_logit_softcapping=5.0, final_logit_softcapping=3.0, "
+     "query_pre_attn_scalar=16", ["int32[2,7]:0:97"], [None]),
+    ("llama-seqcls", "llama", "LlamaForSequenceClassification", "LlamaConfig", _TINY_LLAMA + ", pad_token_id=0, "
+     "num_labels=3", ["int32[2,7]:1:97"], [None]),
 ]
 
 

@@ -86,15 +86,18 @@ def transformed_shape(transform, shape: tuple, dtype) -> tuple:
 
 def strip_prefixes(keys: list[str], expected: list[str], strip_prefix: str | None) -> tuple[dict, str]:
     """{model-side key: checkpoint key}, and the prefix taken off. A wrapper
-    prefix is recognised when every key carries it and the model's own keys
-    do not (a model whose attribute is called ``model`` keeps its keys)."""
+    prefix is recognised when every key carries it, the model's own keys do not
+    (a model whose attribute is called ``model`` keeps its keys) and no key is
+    already the model's (a tied head's key left out of a save_pretrained file)."""
     if strip_prefix:
         return {k.removeprefix(strip_prefix): k for k in keys}, strip_prefix
     names = {k: k for k in keys}
     stripped = ""
+    own = set(expected)
     while names:
         p = next((p for p in WRAPPER_PREFIXES if all(k.startswith(p) for k in names)
-                  and not (expected and all(e.startswith(p) for e in expected))), None)
+                  and not (expected and all(e.startswith(p) for e in expected))
+                  and not own.intersection(names)), None)
         if p is None:
             break
         names = {k[len(p):]: v for k, v in names.items()}
@@ -112,9 +115,10 @@ def plan(model, walk, ignored, source, *, strict: bool = True, strip_prefix: str
     paths = {id(v): p for p, v in variables(model)}
     chosen: dict[int, Item] = {}
     used = set()
+    filled = {id(e[1]) for e in entries if e[0] in names}  # a tied parameter saved under one key
     for key, var, transform, required in entries:
         if key not in names:
-            if required:
+            if required and id(var) not in filled:
                 out.missing.append(key)
             continue
         src = names[key]

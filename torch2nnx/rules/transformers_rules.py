@@ -210,7 +210,7 @@ RULES = [
          examples=(Example(f"{OUTPUTS}{name}(x * 2.0)[0]", X),))
     for name in _output_names()
 ] + [
-    # KV caches: stand-ins that raise when built (a translation runs with use_cache=False)
+    # KV caches (runtime/hf/cache.py), built
     Rule(TF + "cache_utils." + name, "*args, **kwargs", _helper_call(name), layout=OTHER,
          examples=(Example(f"x * float(isinstance(x, transformers.cache_utils.{name}))", X),))
     for name in ("Cache", "DynamicCache", "EncoderDecoderCache")
@@ -258,13 +258,16 @@ CONSTANTS = [
     const(TF + "utils.ModelOutput", "ModelOutput", _is_set(TF + "utils.ModelOutput"), helper=True),
     const(TF + "utils.generic.ModelOutput", "ModelOutput", _is_set(TF + "utils.generic.ModelOutput"),
           helper=True),
-    # KV caches and generation: stand-ins that raise when used (isinstance and annotations work)
+    # KV caches (runtime/hf/cache.py) and generation (runtime/hf/generation.py: greedy generate)
 ] + [const(TF + q, n, _is_set(TF + q), helper=True,
            module_base=n == "GenerationMixin")
      for q, n in (("cache_utils.Cache", "Cache"), ("cache_utils.DynamicCache", "DynamicCache"),
                   ("cache_utils.EncoderDecoderCache", "EncoderDecoderCache"),
                   ("generation.GenerationMixin", "GenerationMixin"),
                   ("generation.utils.GenerationMixin", "GenerationMixin"))] + [
+    # the generic task heads (runtime/hf/heads.py): mixins building the base model and a linear head
+    const(TF + "modeling_layers." + n, n, _is_set(TF + "modeling_layers." + n), helper=True, module_base=True)
+    for n in ("GenericForSequenceClassification", "GenericForQuestionAnswering", "GenericForTokenClassification")] + [
     const(TF + "modeling_flash_attention_utils.FlashAttentionKwargs", "typing.Any",
           _is_set(TF + "modeling_flash_attention_utils.FlashAttentionKwargs")),
     # **kwargs: Unpack[TransformersKwargs]: the keywords are handed on as they are

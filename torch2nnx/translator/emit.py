@@ -40,7 +40,8 @@ HELPER_FILES = ("helpers.py", "data_io.py", "losses.py", "optim.py", "param_grou
                 "linalg_ops.py", "index_updates.py", "random_draws.py", "sampling.py", "float_model.py",
                 "process_queries.py", "weight_norm.py", "hf/pretrained.py",
                 "hf/activations.py", "hf/attention.py", "hf/outputs.py", "hf/plumbing.py",
-                "hf/rope.py")
+                "hf/rope.py", "hf/cache.py", "hf/generation.py",
+                "hf/heads.py")
 
 
 @lru_cache(maxsize=None)

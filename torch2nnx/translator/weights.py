@@ -115,9 +115,11 @@ def port_state_dict(model, state_dict, entries, ignored, *, strict=True):
     ``state_dict_entries`` with its tables) and its ``ignored`` entry names."""
     entries, foreign = entries
     missing, mismatched, updates, used = [], [], [], set()
+    # a tied parameter's key may be left out (save_pretrained keeps one): another fills it
+    filled = {id(e[1]) for e in entries if e[0] in state_dict}
     for key, var, transform, required in entries:
         if key not in state_dict:
-            if required:
+            if required and id(var) not in filled:
                 missing.append(key)
             continue
         used.add(key)

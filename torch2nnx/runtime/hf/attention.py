@@ -7,7 +7,8 @@ One implementation serves every ``attn_implementation`` other than "eager"
 ``eager_attention_forward``, translated with it. Masks are additive float
 masks of shape (batch, 1, query, key) (0 where attended, the dtype's minimum
 elsewhere), which the eager path adds to its scores as torch's eager mask is,
-or None where nothing is masked. KV caches are not translated. Copied into
+or None where nothing is masked. With a KV cache (runtime/hf/cache.py) the
+queries' positions start at its length. Copied into
 generated files like helpers.py.
 """
 
@@ -108,14 +109,14 @@ def create_bidirectional_mask(config, inputs_embeds, attention_mask, encoder_hid
 
 def create_causal_mask(config, inputs_embeds, attention_mask, cache=None, position_ids=None,
                        or_mask_function=None, and_mask_function=None, **kwargs):
-    """masking_utils.create_causal_mask without a KV cache: the causal triangle and padding."""
+    """masking_utils.create_causal_mask: the causal triangle (offset by a KV cache's length) and padding."""
     return hf_causal_mask(config, inputs_embeds, attention_mask, cache, or_mask_function, and_mask_function, None,
                           kwargs)
 
 
 def create_sliding_window_causal_mask(config, inputs_embeds, attention_mask, cache=None, position_ids=None,
                                       or_mask_function=None, and_mask_function=None, **kwargs):
-    """masking_utils.create_sliding_window_causal_mask without a KV cache: the causal mask
+    """masking_utils.create_sliding_window_causal_mask: the causal mask
     keeping, for each query, the ``config.sliding_window`` latest keys (itself included)."""
     window = getattr(config, "sliding_window", None)
     if window is None:
@@ -127,9 +128,9 @@ def create_sliding_window_causal_mask(config, inputs_embeds, attention_mask, cac
 def hf_causal_mask(config, inputs_embeds, attention_mask, cache, or_mask_function, and_mask_function, window, kwargs):
     if cache is None:
         cache = kwargs.get("past_key_values")
-    if cache is not None:
-        raise NotImplementedError("KV caches are not translated")
     if or_mask_function is not None or and_mask_function is not None:
         raise NotImplementedError("mask functions are not translated")
-    return hf_padding_mask(attention_mask, inputs_embeds.shape[1], inputs_embeds.dtype, causal=True, window=window,
-                           config=config)
+    # with a KV cache the queries follow the keys already seen: their positions are offset by it
+    past = cache.get_seq_length() if cache is not None else 0
+    return hf_padding_mask(attention_mask, inputs_embeds.shape[1], inputs_embeds.dtype, causal=True, past=past,
+                           window=window, config=config)

@@ -1,7 +1,6 @@
 """The rest of what transformers' modeling files call from the library:
-chunked feed-forwards, logits slicing, output recorders, and stand-ins for
-what a translation does not do yet (KV caches, generation), which raise when
-used instead of running torch code. Copied into generated files like
+chunked feed-forwards, logits slicing, output recorders (KV caches:
+cache.py; generation: generation.py). Copied into generated files like
 helpers.py.
 """
 
@@ -57,25 +56,3 @@ class OutputRecorder:
         self.class_name = class_name
         self.capture_initial_hidden_state = capture_initial_hidden_state
         self.num_hidden_layers_key = num_hidden_layers_key
-
-
-class Cache:
-    """cache_utils' KV caches are not translated: building one raises (use_cache=False)."""
-
-    def __init__(self, *args, **kwargs):
-        raise NotImplementedError(f"{type(self).__name__}: KV caches are not translated; call with use_cache=False")
-
-
-class DynamicCache(Cache):
-    """See Cache."""
-
-
-class EncoderDecoderCache(Cache):
-    """See Cache."""
-
-
-class GenerationMixin:
-    """generation.GenerationMixin: generation is not translated (the forward is)."""
-
-    def generate(self, *args, **kwargs):
-        raise NotImplementedError("generate() is not translated; call the model for its logits")

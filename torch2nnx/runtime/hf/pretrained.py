@@ -2,9 +2,9 @@
 modeling_layers.GradientCheckpointingLayer) for translated modeling files.
 
 ``PreTrainedModel`` keeps what modeling code reads of it: ``config``,
-``post_init()``, ``main_input_name``, ``base_model_prefix``, ``config_class``
-and the input-embedding accessors. ``post_init()`` does not run
-``_init_weights``: a translation gets its weights ported from torch (the
+``post_init()`` (which ties the weights torch ties), ``main_input_name``,
+``base_model_prefix``, ``config_class`` and the input-embedding accessors.
+``post_init()`` does not run ``_init_weights``: a translation gets its weights ported from torch (the
 weights module), so torch's initial distributions are not redrawn (a freshly
 built translation holds NNX's default initialisation). Copied into generated
 files like helpers.py.
@@ -30,7 +30,27 @@ class PreTrainedModel(nnx.Module):
     def post_init(self):
         """torch's post_init initialises the weights (_init_weights over every module):
         a translation's weights are ported from torch, so nothing is redrawn here;
-        ``init_weights(rngs)`` draws them as torch does."""
+        ``init_weights(rngs)`` draws them as torch does. It ties them as torch does."""
+        self.tie_weights()
+
+    def tie_weights(self):
+        """``_tied_weights_keys`` (target -> source, e.g. ``lm_head.weight`` -> the token
+        embedding's) when the config says ``tie_word_embeddings``: the target reads the
+        source's one nnx.Param (a linear head tied to an embedding: HFTiedLinear)."""
+        config = self.config.get_text_config(decoder=True) if hasattr(self.config, "get_text_config") else self.config
+        tied = getattr(type(self), "_tied_weights_keys", None)
+        if not tied or not getattr(config, "tie_word_embeddings", False):
+            return
+        for target, source in dict(tied).items():
+            (t_path, t_name), (s_path, s_name) = target.rpartition(".")[::2], source.rpartition(".")[::2]
+            head, embed = hf_submodule(self, t_path), hf_submodule(self, s_path)
+            if isinstance(head, nnx.Linear) and isinstance(embed, nnx.Embed) and t_name == s_name == "weight":
+                hf_set_submodule(self, t_path, HFTiedLinear(embed.embedding, head.bias))
+            elif type(head) is type(embed) and isinstance(getattr(head, t_name, None), nnx.Variable):
+                setattr(head, t_name, getattr(embed, s_name))  # the same Variable, twice in the graph
+            else:
+                raise NotImplementedError(f"tying {target} to {source} ({type(head).__name__} to "
+                                          f"{type(embed).__name__}) is not translated")
 
     def init_weights(self, rngs):
         """torch's weight initialisation: ``_init_weights`` on every module."""
@@ -99,3 +119,29 @@ class GradientCheckpointingLayer(nnx.Module):
 
     def __init__(self, *args, rngs=None, **kwargs):
         pass
+
+
+def hf_submodule(module, path):
+    """The submodule at a torch dotted path ("model.layers.0.mlp")."""
+    for part in filter(None, path.split(".")):
+        module = module[int(part)] if part.isdigit() else getattr(module, part)
+    return module
+
+
+def hf_set_submodule(module, path, value):
+    parent, _, name = path.rpartition(".")
+    setattr(hf_submodule(module, parent), name, value)
+
+
+class HFTiedLinear(nnx.Module):
+    """A linear head whose weight is an embedding's table (tie_word_embeddings): one
+    nnx.Param, held here under torch's name (``weight``, (out, in)), so the torch
+    state_dict's two keys land on it and nnx.state holds it once."""
+
+    def __init__(self, weight, bias=None):
+        self.weight = weight
+        self.bias = bias
+
+    def __call__(self, x):
+        y = x @ self.weight[...].T
+        return y + self.bias[...] if self.bias is not None else y
