@@ -27,6 +27,14 @@ def tensor_sequence(value):
     return tuple(value) if isinstance(value, (tuple, list)) else (value,)
 
 
+def transpose_each(values, axes):
+    """Each array of a sequence transposed (a tuple of feature maps brought to torch's
+    order as one value); None, a sequence not asked for, stays None."""
+    if values is None:
+        return None
+    return type(values)(jnp.transpose(v, axes) for v in values)
+
+
 def conv_padding(padding, n):
     """torch Conv padding (int, tuple or 'same'/'valid') as nnx.Conv padding. Pairs
     are already NNX's (a Conv subclass handing its own ``self.padding`` to F.conv2d)."""

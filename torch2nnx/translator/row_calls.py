@@ -16,6 +16,7 @@ from .context import ModuleRef
 from .layout import Tag
 from .view_ranks import target_dims, target_rank
 from .mixed_sequences import torch_order_elements
+from .output_fields import packed_in_torch_order
 from .body_support import code, _per_channel_sizes, _source_rank, _writes_receiver
 
 
@@ -125,6 +126,7 @@ class RowCallsMixin:
                 if _per_channel_sizes(args) or (dt is not None and dt.kind == L.TENSOR and dt.per_channel):
                     result = result.with_(per_channel=True)
             elif lay.kind == "other":
+                packed_in_torch_order(self, rule, args, pos, kw, nodes)
                 result = L.OTHER_TAG
             src = rule.build(args, self.build_ctx)
         except Unsupported as e:

@@ -1,0 +1,125 @@
+"""More of transformers' architectures (issue 14): encoders and vision models,
+translated unmodified from the installed package with the library's
+infrastructure as rules (rules/transformers_rules.py, runtime/hf/): the base
+model and its head at parity (rtol = atol = 1e-4) with perturbed weights,
+eagerly and under nnx.jit, eager and sdpa attention where the model has it,
+and the gradients of every parameter of the base model (the pattern of
+test_transformers_models.py). Vision models whose first op is a conv take
+pixel_values channels-last (N, H, W, C): the test transposes torch's input.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+transformers = pytest.importorskip("transformers")
+
+import torch  # noqa: E402
+
+from test_transformers_models import check_clean, check_parity, translate_model  # noqa: E402
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def translated(tmp_path_factory):
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            cache[name] = translate_model(name, tmp_path_factory.mktemp(name))
+        return cache[name]
+    return get
+
+
+def token_inputs(vocab=99, seq=7, **extra):
+    """Token ids and a padding mask (the second sequence padded), as torch and JAX inputs."""
+    import jax.numpy as jnp
+
+    ids = np.random.default_rng(0).integers(0, vocab, (2, seq))
+    mask = np.ones((2, seq), np.int64)
+    mask[1, seq - 3:] = 0
+    t_in = dict(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask), **extra)
+    j_in = dict(input_ids=jnp.asarray(ids), attention_mask=jnp.asarray(mask), **extra)
+    return t_in, j_in
+
+
+def image_inputs(size=32, channels=3, channels_last=True):
+    """pixel_values: torch's (N, C, H, W); the translation's (N, H, W, C) where it says so."""
+    import jax.numpy as jnp
+
+    x = np.random.default_rng(0).standard_normal((2, channels, size, size)).astype(np.float32)
+    return (dict(pixel_values=torch.from_numpy(x)),
+            dict(pixel_values=jnp.asarray(x.transpose(0, 2, 3, 1) if channels_last else x)))
+
+
+# --- DistilBERT -------------------------------------------------------------
+
+def distilbert_config():
+    from transformers import DistilBertConfig
+
+    return DistilBertConfig(vocab_size=99, dim=32, n_layers=2, n_heads=4, hidden_dim=37,
+                            max_position_embeddings=64, num_labels=3)
+
+
+def test_distilbert_translates_clean(translated):
+    check_clean(translated("distilbert")[0])
+
+
+@pytest.mark.parametrize("impl", ["eager", "sdpa"])
+@pytest.mark.parametrize("cls, keys", [("DistilBertModel", ("last_hidden_state",)),
+                                       ("DistilBertForSequenceClassification", ("logits",))])
+def test_distilbert_parity(translated, cls, keys, impl):
+    t_in, j_in = token_inputs()
+    check_parity(translated("distilbert"), cls, distilbert_config(), impl, t_in, j_in, keys,
+                 grads=cls == "DistilBertModel")
+
+
+# --- ConvNeXt, ResNet, DINOv2 -----------------------------------------------
+
+def convnext_config():
+    from transformers import ConvNextConfig
+
+    return ConvNextConfig(num_channels=3, patch_size=4, hidden_sizes=[8, 16], depths=[2, 1], num_stages=2, num_labels=3,
+                          image_size=32)
+
+
+def resnet_config(layer_type="bottleneck"):
+    from transformers import ResNetConfig
+
+    return ResNetConfig(num_channels=3, embedding_size=8, hidden_sizes=[8, 16], depths=[1, 2], layer_type=layer_type,
+                        num_labels=3, downsample_in_bottleneck=layer_type == "bottleneck")
+
+
+def dinov2_config(**extra):
+    from transformers import Dinov2Config
+
+    return Dinov2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, mlp_ratio=2, image_size=32,
+                        patch_size=8, num_labels=3, **extra)
+
+
+VISION = {
+    "convnext": (convnext_config, "ConvNext", ("last_hidden_state", "pooler_output"), False),
+    "resnet": (resnet_config, "ResNet", ("last_hidden_state", "pooler_output"), False),
+    "dinov2": (dinov2_config, "Dinov2", ("last_hidden_state", "pooler_output"), True),
+}
+
+
+@pytest.mark.parametrize("name", list(VISION))
+def test_vision_translates_clean_and_channels_last(translated, name):
+    result = translated(name)[0]
+    check_clean(result)
+    prefix = VISION[name][1]
+    assert "Takes pixel_values as (N, H, W, C) where torch takes (N, C, H, W)." in result.code
+    assert result.layout_of(f"{prefix}Model").takes["pixel_values"].perm == (0, 2, 3, 1)
+
+
+@pytest.mark.parametrize("head", [False, True])
+@pytest.mark.parametrize("name", list(VISION))
+def test_vision_parity(translated, name, head):
+    make, prefix, keys, attention = VISION[name]
+    cls, keys = (f"{prefix}ForImageClassification", ("logits",)) if head else (f"{prefix}Model", keys)
+    t_in, j_in = image_inputs()
+    for impl in ("eager", "sdpa") if attention else ("eager",):
+        check_parity(translated(name), cls, make(), impl, t_in, j_in, keys, grads=not head)
