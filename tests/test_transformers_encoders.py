@@ -99,10 +99,19 @@ def dinov2_config(**extra):
                         patch_size=8, num_labels=3, **extra)
 
 
+def swin_config():
+    from transformers import SwinConfig
+
+    # 8x8 patches in 4x4 windows: the second block of the first stage shifts them
+    return SwinConfig(image_size=32, patch_size=4, embed_dim=16, depths=[2, 1], num_heads=[2, 4], window_size=4,
+                      mlp_ratio=2.0, num_labels=3)
+
+
 VISION = {
     "convnext": (convnext_config, "ConvNext", ("last_hidden_state", "pooler_output"), False),
     "resnet": (resnet_config, "ResNet", ("last_hidden_state", "pooler_output"), False),
     "dinov2": (dinov2_config, "Dinov2", ("last_hidden_state", "pooler_output"), True),
+    "swin": (swin_config, "Swin", ("last_hidden_state", "pooler_output"), True),
 }
 
 
@@ -123,3 +132,44 @@ def test_vision_parity(translated, name, head):
     t_in, j_in = image_inputs()
     for impl in ("eager", "sdpa") if attention else ("eager",):
         check_parity(translated(name), cls, make(), impl, t_in, j_in, keys, grads=not head)
+
+
+# --- CLIP -------------------------------------------------------------------
+
+def clip_configs():
+    from transformers import CLIPConfig, CLIPTextConfig, CLIPVisionConfig
+
+    sizes = dict(hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4, projection_dim=16)
+    text = CLIPTextConfig(vocab_size=99, max_position_embeddings=64, eos_token_id=98, **sizes)
+    vision = CLIPVisionConfig(image_size=32, patch_size=8, **sizes)
+    return text, vision, CLIPConfig(text_config=text.to_dict(), vision_config=vision.to_dict(), projection_dim=16)
+
+
+def clip_text_inputs():
+    """The pooled state is the first end-of-text token's (eos_token_id=98), before the padding."""
+    import jax.numpy as jnp
+
+    t_in, _ = token_inputs(vocab=98)
+    ids = t_in["input_ids"].clone()
+    ids[0, 6], ids[1, 3] = 98, 98
+    t_in["input_ids"] = ids
+    return t_in, {k: jnp.asarray(v.numpy()) for k, v in t_in.items()}
+
+
+def test_clip_translates_clean(translated):
+    check_clean(translated("clip")[0])
+
+
+@pytest.mark.parametrize("impl", ["eager", "sdpa"])
+@pytest.mark.parametrize("cls", ["CLIPTextModel", "CLIPVisionModel", "CLIPModel"])
+def test_clip_parity(translated, cls, impl):
+    text, vision, both = clip_configs()
+    t_text, j_text = clip_text_inputs()
+    t_img, j_img = image_inputs()
+    if cls == "CLIPTextModel":
+        args = (text, t_text, j_text, ("last_hidden_state", "pooler_output"))
+    elif cls == "CLIPVisionModel":
+        args = (vision, t_img, j_img, ("last_hidden_state", "pooler_output"))
+    else:
+        args = (both, {**t_text, **t_img}, {**j_text, **j_img}, ("logits_per_image", "text_embeds", "image_embeds"))
+    check_parity(translated("clip"), cls, args[0], impl, *args[1:])

@@ -235,7 +235,7 @@ RULES = [
 CONSTANTS = [
     # init_weights(rngs) runs _init_weights over the modules, as torch's post_init does
     const(MODELING_UTILS + "PreTrainedModel", "PreTrainedModel", _is_set(MODELING_UTILS + "PreTrainedModel"),
-          helper=True, module_base=True, rngs_methods=("_init_weights",)),
+          helper=True, module_base=True, rngs_methods=("_init_weights", "_from_config")),
     const(TF + "modeling_layers.GradientCheckpointingLayer", "GradientCheckpointingLayer",
           _is_set(TF + "modeling_layers.GradientCheckpointingLayer"), helper=True, module_base=True),
     const(TF + "activations.ACT2FN", "ACT2FN",
