@@ -140,7 +140,7 @@ def clip_configs():
     from transformers import CLIPConfig, CLIPTextConfig, CLIPVisionConfig
 
     sizes = dict(hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4, projection_dim=16)
-    text = CLIPTextConfig(vocab_size=99, max_position_embeddings=64, eos_token_id=98, **sizes)
+    text = CLIPTextConfig(vocab_size=99, max_position_embeddings=64, bos_token_id=0, eos_token_id=98, **sizes)
     vision = CLIPVisionConfig(image_size=32, patch_size=8, **sizes)
     return text, vision, CLIPConfig(text_config=text.to_dict(), vision_config=vision.to_dict(), projection_dim=16)
 

@@ -264,6 +264,21 @@ _TINY_GPT2 = "vocab_size=99, n_embd=32, n_layer=2, n_head=4, n_positions=64, bos
 # Qwen2's sliding windows on (3 keys of 7)
 _TINY_LLAMA = "hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4, " \
               "num_key_value_heads=2, vocab_size=97, max_position_embeddings=64, use_cache=False"
+# encoders and vision models (tests/test_transformers_encoders.py): pixel_values in torch's
+# NCHW, the translation's NHWC
+_TINY_DISTILBERT = "vocab_size=99, dim=32, n_layers=2, n_heads=4, hidden_dim=37, max_position_embeddings=64, " \
+                   "num_labels=3"
+_TINY_CONVNEXT = "hidden_sizes=[8, 16], depths=[2, 1], num_stages=2, num_labels=3, image_size=32"
+_TINY_RESNET = "embedding_size=8, hidden_sizes=[8, 16], depths=[1, 2], layer_type='bottleneck', num_labels=3"
+_TINY_DINOV2 = "hidden_size=32, num_hidden_layers=2, num_attention_heads=4, mlp_ratio=2, image_size=32, " \
+               "patch_size=8, num_labels=3"
+_TINY_SWIN = "image_size=32, patch_size=4, embed_dim=16, depths=[2, 1], num_heads=[2, 4], window_size=4, " \
+             "mlp_ratio=2.0, num_labels=3"
+_CLIP_SIZES = "hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4, projection_dim=16"
+_TINY_CLIP_TEXT = _CLIP_SIZES + ", vocab_size=99, max_position_embeddings=64, bos_token_id=0, eos_token_id=98"
+_TINY_CLIP_VISION = _CLIP_SIZES + ", image_size=32, patch_size=8"
+_TINY_CLIP = f"text_config=dict({_TINY_CLIP_TEXT}), vision_config=dict({_TINY_CLIP_VISION}), projection_dim=16"
+_IMAGE = (["float32[2,3,32,32]"], ["NCHW"])
 TRANSFORMERS = [
     ("vit", "vit", "ViTForImageClassification", "ViTConfig", _TINY_VIT, ["float32[2,3,32,32]"], ["NCHW"]),
     ("vit-model", "vit", "ViTModel", "ViTConfig", _TINY_VIT, ["float32[2,3,32,32]"], ["NCHW"]),
@@ -282,6 +297,22 @@ TRANSFORMERS = [
      _TINY_LLAMA + ", use_sliding_window=True, sliding_window=3, max_window_layers=1", ["int32[2,7]:0:97"], [None]),
     ("qwen3", "qwen3", "Qwen3ForCausalLM", "Qwen3Config", _TINY_LLAMA + ", head_dim=16", ["int32[2,7]:0:97"], [None]),
     ("gemma", "gemma", "GemmaForCausalLM", "GemmaConfig", _TINY_LLAMA + ", head_dim=16", ["int32[2,7]:0:97"], [None]),
+    ("distilbert", "distilbert", "DistilBertForSequenceClassification", "DistilBertConfig", _TINY_DISTILBERT,
+     ["int32[2,7]:0:99", "int32[2,7]:1:2"], [None, None]),
+    ("distilbert-model", "distilbert", "DistilBertModel", "DistilBertConfig", _TINY_DISTILBERT,
+     ["int32[2,7]:0:99", "int32[2,7]:1:2"], [None, None]),
+    ("convnext", "convnext", "ConvNextForImageClassification", "ConvNextConfig", _TINY_CONVNEXT, *_IMAGE),
+    ("convnext-model", "convnext", "ConvNextModel", "ConvNextConfig", _TINY_CONVNEXT, *_IMAGE),
+    ("resnet", "resnet", "ResNetForImageClassification", "ResNetConfig", _TINY_RESNET, *_IMAGE),
+    ("resnet-model", "resnet", "ResNetModel", "ResNetConfig", _TINY_RESNET, *_IMAGE),
+    ("dinov2", "dinov2", "Dinov2ForImageClassification", "Dinov2Config", _TINY_DINOV2, *_IMAGE),
+    ("dinov2-model", "dinov2", "Dinov2Model", "Dinov2Config", _TINY_DINOV2, *_IMAGE),
+    ("swin", "swin", "SwinForImageClassification", "SwinConfig", _TINY_SWIN, *_IMAGE),
+    ("swin-model", "swin", "SwinModel", "SwinConfig", _TINY_SWIN, *_IMAGE),
+    ("clip", "clip", "CLIPModel", "CLIPConfig", _TINY_CLIP, ["int32[2,7]:0:98", "float32[2,3,32,32]"],
+     [None, "NCHW"]),
+    ("clip-text", "clip", "CLIPTextModel", "CLIPTextConfig", _TINY_CLIP_TEXT, ["int32[2,7]:0:99"], [None]),
+    ("clip-vision", "clip", "CLIPVisionModel", "CLIPVisionConfig", _TINY_CLIP_VISION, *_IMAGE),
 ]
 
 
