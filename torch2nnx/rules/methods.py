@@ -597,6 +597,7 @@ RULES = [
     m("clamp_", "min=None, max=None", inplace(_clamp), ELEMENTWISE, (Example("x.clamp_(min=0.0)", X2),)),
     m("clip_", "min=None, max=None", inplace(_clamp), ELEMENTWISE, (Example("x.clip_(-0.5, 0.5)", X2),)),
     m("relu_", "", inplace(fn1("jax.nn.relu")), ELEMENTWISE, (Example("x.relu_()", X2),)),
+    m("detach_", "", inplace(fn1("jax.lax.stop_gradient")), ELEMENTWISE, (Example("x.detach_() * 2.0", X2),)),
     m("sigmoid_", "", inplace(fn1("jax.nn.sigmoid")), ELEMENTWISE, (Example("x.sigmoid_()", X2),)),
     m("tanh_", "", inplace(fn1("jnp.tanh")), ELEMENTWISE, (Example("x.tanh_()", X2),)),
     m("exp_", "", inplace(fn1("jnp.exp")), ELEMENTWISE, (Example("x.exp_()", X2),)),

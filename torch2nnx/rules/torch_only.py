@@ -163,4 +163,14 @@ RULES = [
     row("timm.layers._fx.register_notrace_function", "func", drop,
         (Example("timm.layers._fx.register_notrace_function", X, where="decorator"),),
         note="FX tracing registration"),
+    # the process group: JAX's processes (one, unless jax.distributed is initialised);
+    # torch's get_rank raises outside a process group, so the example asks first
+    row("torch.distributed.is_initialized", "", lambda a, ctx: "jax.distributed.is_initialized()",
+        (Example("x * float(torch.distributed.is_initialized())", X),)),
+    row("torch.distributed.get_rank", "group=None", lambda a, ctx: "jax.process_index()",
+        (Example("x * float(torch.distributed.get_rank() if torch.distributed.is_initialized() else 0)", X,
+                 expect="jax.process_index()"),)),
+    row("torch.distributed.get_world_size", "group=None", lambda a, ctx: "jax.process_count()",
+        (Example("x * float(torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1)", X,
+                 expect="jax.process_count()"),)),
 ]
