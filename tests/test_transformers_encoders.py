@@ -221,3 +221,60 @@ def test_distilbert_sinusoidal_positions_drawn_as_torchs(translated):
     expected = t_model.state_dict()[key].numpy()
     assert np.abs(expected).max() > 0.5  # the table, not a draw at initializer_range
     np.testing.assert_allclose(values[key], expected, atol=1e-6)
+
+
+# --- encoder-decoders: T5, BART, Whisper --------------------------------------
+
+def seq2seq_config(name):
+    from transformers import BartConfig, T5Config, WhisperConfig
+
+    layers = dict(encoder_layers=2, decoder_layers=2, encoder_attention_heads=4, decoder_attention_heads=4,
+                  encoder_ffn_dim=37, decoder_ffn_dim=37, d_model=32, vocab_size=99)
+    if name == "t5":
+        return T5Config(vocab_size=99, d_model=32, d_kv=8, d_ff=37, num_layers=2, num_heads=4,
+                        relative_attention_num_buckets=8, relative_attention_max_distance=16,
+                        decoder_start_token_id=0, pad_token_id=0)
+    if name == "bart":
+        return BartConfig(max_position_embeddings=64, **layers)
+    return WhisperConfig(num_mel_bins=8, max_source_positions=16, max_target_positions=32, pad_token_id=0,
+                         bos_token_id=1, eos_token_id=2, decoder_start_token_id=1, suppress_tokens=None,
+                         begin_suppress_tokens=None, **layers)
+
+
+SEQ2SEQ = {"t5": ("T5Model", "T5ForConditionalGeneration"), "bart": ("BartModel", "BartForConditionalGeneration"),
+           "whisper": ("WhisperModel", "WhisperForConditionalGeneration")}
+
+
+def seq2seq_inputs(name):
+    """The encoder's input (token ids with a padding mask; Whisper's log-mel features, 8 bins
+    by 32 frames) and the decoder's token ids, no KV cache."""
+    import jax.numpy as jnp
+
+    rng = np.random.default_rng(0)
+    dec = rng.integers(1, 99, (2, 5))
+    t_in = dict(decoder_input_ids=torch.from_numpy(dec), use_cache=False)
+    j_in = dict(decoder_input_ids=jnp.asarray(dec), use_cache=False)
+    if name == "whisper":
+        feats = rng.standard_normal((2, 8, 32)).astype(np.float32)
+        return ({**t_in, "input_features": torch.from_numpy(feats)}, {**j_in, "input_features": feats})
+    t_tok, j_tok = token_inputs()
+    return {**t_tok, **t_in}, {**j_tok, **j_in}
+
+
+@pytest.mark.parametrize("impl", ["eager", "sdpa"])
+@pytest.mark.parametrize("head", [False, True])
+@pytest.mark.parametrize("name", list(SEQ2SEQ))
+def test_seq2seq_parity(translated, name, head, impl):
+    """The decoder's and the encoder's last hidden states, the LM head's logits
+    (decoder_input_ids given, use_cache=False)."""
+    result = translated(name)
+    cls = SEQ2SEQ[name][head]
+    t_in, j_in = seq2seq_inputs(name)
+    if name == "whisper":
+        perm = result[0].layout_of(cls).takes["input_features"].perm
+        if perm is not None:
+            j_in["input_features"] = np.transpose(j_in["input_features"], perm)
+    keys = ("logits",) if head else ("last_hidden_state", "encoder_last_hidden_state")
+    # no gradients: the token embedding torch shares between the encoder, the decoder (and
+    # the LM head) is one parameter per use in the translation (the tie is not translated yet)
+    check_parity(result, cls, seq2seq_config(name), impl, t_in, j_in, keys, grads=False)
