@@ -261,6 +261,27 @@ def seq2seq_inputs(name):
     return {**t_tok, **t_in}, {**j_tok, **j_in}
 
 
+# the markers left: layerdrop's draw in forward (torch.rand, training only; T5 has none)
+# and the sequence-classification heads' end-of-sequence check (T5 and BART)
+SEQ2SEQ_MARKERS = {"t5": ("torch_compilable_check",) * 2 + ("torch.unique_consecutive",),
+                   "bart": ("torch.rand outside __init__",) * 2 + ("torch_compilable_check",) * 2
+                   + ("torch.unique_consecutive",),
+                   "whisper": ("torch.rand outside __init__",) * 2}
+
+
+@pytest.mark.parametrize("name", list(SEQ2SEQ))
+def test_seq2seq_translates_clean_but_known_markers(translated, name):
+    result = translated(name)[0]
+    marked = sorted(d.message for d in result.diagnostics if d.code != "T2N100")
+    known = SEQ2SEQ_MARKERS[name]
+    assert len(marked) == len(known) == result.todo_count, marked
+    assert all(any(k in m for m in marked) for k in known) and all(any(k in m for k in known) for m in marked)
+    # (torch_compilable_check is still imported for its marked use; Whisper's generation
+    # mixin, a base of WhisperForConditionalGeneration, stays transformers' own: generate()
+    # is not translated)
+    check_imports(result, "import torch", "from transformers.utils import", "generation_whisper")
+
+
 @pytest.mark.parametrize("impl", ["eager", "sdpa"])
 @pytest.mark.parametrize("head", [False, True])
 @pytest.mark.parametrize("name", list(SEQ2SEQ))

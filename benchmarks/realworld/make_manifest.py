@@ -279,6 +279,17 @@ _TINY_CLIP_TEXT = _CLIP_SIZES + ", vocab_size=99, max_position_embeddings=64, bo
 _TINY_CLIP_VISION = _CLIP_SIZES + ", image_size=32, patch_size=8"
 _TINY_CLIP = f"text_config=dict({_TINY_CLIP_TEXT}), vision_config=dict({_TINY_CLIP_VISION}), projection_dim=16"
 _IMAGE = (["float32[2,3,32,32]"], ["NCHW"])
+# encoder-decoders: (input ids or Whisper's log-mel features, attention mask, decoder input ids)
+_S2S = "encoder_layers=2, decoder_layers=2, encoder_attention_heads=4, decoder_attention_heads=4, " \
+       "encoder_ffn_dim=37, decoder_ffn_dim=37, d_model=32, vocab_size=99, use_cache=False"
+_TINY_T5 = "vocab_size=99, d_model=32, d_kv=8, d_ff=37, num_layers=2, num_heads=4, relative_attention_num_buckets=8, " \
+           "relative_attention_max_distance=16, decoder_start_token_id=0, pad_token_id=0, use_cache=False"
+_TINY_BART = _S2S + ", max_position_embeddings=64"
+_TINY_WHISPER = _S2S + ", num_mel_bins=8, max_source_positions=16, max_target_positions=32, pad_token_id=0, " \
+                "bos_token_id=1, eos_token_id=2, decoder_start_token_id=1, suppress_tokens=None, " \
+                "begin_suppress_tokens=None"
+_TOKENS_S2S = (["int32[2,7]:1:99", "int32[2,7]:1:2", "int32[2,5]:1:99"], [None, None, None])
+_WHISPER_IN = (["float32[2,8,32]", "int32[2,32]:1:2", "int32[2,5]:1:99"], [None, None, None])
 TRANSFORMERS = [
     ("vit", "vit", "ViTForImageClassification", "ViTConfig", _TINY_VIT, ["float32[2,3,32,32]"], ["NCHW"]),
     ("vit-model", "vit", "ViTModel", "ViTConfig", _TINY_VIT, ["float32[2,3,32,32]"], ["NCHW"]),
@@ -313,6 +324,12 @@ TRANSFORMERS = [
      [None, "NCHW"]),
     ("clip-text", "clip", "CLIPTextModel", "CLIPTextConfig", _TINY_CLIP_TEXT, ["int32[2,7]:0:99"], [None]),
     ("clip-vision", "clip", "CLIPVisionModel", "CLIPVisionConfig", _TINY_CLIP_VISION, *_IMAGE),
+    ("t5", "t5", "T5ForConditionalGeneration", "T5Config", _TINY_T5, *_TOKENS_S2S),
+    ("t5-model", "t5", "T5Model", "T5Config", _TINY_T5, *_TOKENS_S2S),
+    ("bart", "bart", "BartForConditionalGeneration", "BartConfig", _TINY_BART, *_TOKENS_S2S),
+    ("bart-model", "bart", "BartModel", "BartConfig", _TINY_BART, *_TOKENS_S2S),
+    ("whisper", "whisper", "WhisperForConditionalGeneration", "WhisperConfig", _TINY_WHISPER, *_WHISPER_IN),
+    ("whisper-model", "whisper", "WhisperModel", "WhisperConfig", _TINY_WHISPER, *_WHISPER_IN),
 ]
 
 
