@@ -265,6 +265,32 @@ _TINY_GPT2 = "vocab_size=99, n_embd=32, n_layer=2, n_head=4, n_positions=64, bos
 # Qwen2's sliding windows on (3 keys of 7)
 _TINY_LLAMA = "hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4, " \
               "num_key_value_heads=2, vocab_size=97, max_position_embeddings=64, use_cache=False"
+# encoders and vision models (tests/test_transformers_encoders.py): pixel_values in torch's
+# NCHW, the translation's NHWC
+_TINY_DISTILBERT = "vocab_size=99, dim=32, n_layers=2, n_heads=4, hidden_dim=37, max_position_embeddings=64, " \
+                   "num_labels=3"
+_TINY_CONVNEXT = "hidden_sizes=[8, 16], depths=[2, 1], num_stages=2, num_labels=3, image_size=32"
+_TINY_RESNET = "embedding_size=8, hidden_sizes=[8, 16], depths=[1, 2], layer_type='bottleneck', num_labels=3"
+_TINY_DINOV2 = "hidden_size=32, num_hidden_layers=2, num_attention_heads=4, mlp_ratio=2, image_size=32, " \
+               "patch_size=8, num_labels=3"
+_TINY_SWIN = "image_size=32, patch_size=4, embed_dim=16, depths=[2, 1], num_heads=[2, 4], window_size=4, " \
+             "mlp_ratio=2.0, num_labels=3"
+_CLIP_SIZES = "hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4, projection_dim=16"
+_TINY_CLIP_TEXT = _CLIP_SIZES + ", vocab_size=99, max_position_embeddings=64, bos_token_id=0, eos_token_id=98"
+_TINY_CLIP_VISION = _CLIP_SIZES + ", image_size=32, patch_size=8"
+_TINY_CLIP = f"text_config=dict({_TINY_CLIP_TEXT}), vision_config=dict({_TINY_CLIP_VISION}), projection_dim=16"
+_IMAGE = (["float32[2,3,32,32]"], ["NCHW"])
+# encoder-decoders: (input ids or Whisper's log-mel features, attention mask, decoder input ids)
+_S2S = "encoder_layers=2, decoder_layers=2, encoder_attention_heads=4, decoder_attention_heads=4, " \
+       "encoder_ffn_dim=37, decoder_ffn_dim=37, d_model=32, vocab_size=99, use_cache=False"
+_TINY_T5 = "vocab_size=99, d_model=32, d_kv=8, d_ff=37, num_layers=2, num_heads=4, relative_attention_num_buckets=8, " \
+           "relative_attention_max_distance=16, decoder_start_token_id=0, pad_token_id=0, use_cache=False"
+_TINY_BART = _S2S + ", max_position_embeddings=64"
+_TINY_WHISPER = _S2S + ", num_mel_bins=8, max_source_positions=16, max_target_positions=32, pad_token_id=0, " \
+                "bos_token_id=1, eos_token_id=2, decoder_start_token_id=1, suppress_tokens=None, " \
+                "begin_suppress_tokens=None"
+_TOKENS_S2S = (["int32[2,7]:1:99", "int32[2,7]:1:2", "int32[2,5]:1:99"], [None, None, None])
+_WHISPER_IN = (["float32[2,8,32]", "int32[2,32]:1:2", "int32[2,5]:1:99"], [None, None, None])
 TRANSFORMERS = [
     ("vit", "vit", "ViTForImageClassification", "ViTConfig", _TINY_VIT, ["float32[2,3,32,32]"], ["NCHW"]),
     ("vit-model", "vit", "ViTModel", "ViTConfig", _TINY_VIT, ["float32[2,3,32,32]"], ["NCHW"]),
@@ -294,6 +320,28 @@ TRANSFORMERS = [
      "query_pre_attn_scalar=16", ["int32[2,7]:0:97"], [None]),
     ("llama-seqcls", "llama", "LlamaForSequenceClassification", "LlamaConfig", _TINY_LLAMA + ", pad_token_id=0, "
      "num_labels=3", ["int32[2,7]:1:97"], [None]),
+    ("distilbert", "distilbert", "DistilBertForSequenceClassification", "DistilBertConfig", _TINY_DISTILBERT,
+     ["int32[2,7]:0:99", "int32[2,7]:1:2"], [None, None]),
+    ("distilbert-model", "distilbert", "DistilBertModel", "DistilBertConfig", _TINY_DISTILBERT,
+     ["int32[2,7]:0:99", "int32[2,7]:1:2"], [None, None]),
+    ("convnext", "convnext", "ConvNextForImageClassification", "ConvNextConfig", _TINY_CONVNEXT, *_IMAGE),
+    ("convnext-model", "convnext", "ConvNextModel", "ConvNextConfig", _TINY_CONVNEXT, *_IMAGE),
+    ("resnet", "resnet", "ResNetForImageClassification", "ResNetConfig", _TINY_RESNET, *_IMAGE),
+    ("resnet-model", "resnet", "ResNetModel", "ResNetConfig", _TINY_RESNET, *_IMAGE),
+    ("dinov2", "dinov2", "Dinov2ForImageClassification", "Dinov2Config", _TINY_DINOV2, *_IMAGE),
+    ("dinov2-model", "dinov2", "Dinov2Model", "Dinov2Config", _TINY_DINOV2, *_IMAGE),
+    ("swin", "swin", "SwinForImageClassification", "SwinConfig", _TINY_SWIN, *_IMAGE),
+    ("swin-model", "swin", "SwinModel", "SwinConfig", _TINY_SWIN, *_IMAGE),
+    ("clip", "clip", "CLIPModel", "CLIPConfig", _TINY_CLIP, ["int32[2,7]:0:98", "float32[2,3,32,32]"],
+     [None, "NCHW"]),
+    ("clip-text", "clip", "CLIPTextModel", "CLIPTextConfig", _TINY_CLIP_TEXT, ["int32[2,7]:0:99"], [None]),
+    ("clip-vision", "clip", "CLIPVisionModel", "CLIPVisionConfig", _TINY_CLIP_VISION, *_IMAGE),
+    ("t5", "t5", "T5ForConditionalGeneration", "T5Config", _TINY_T5, *_TOKENS_S2S),
+    ("t5-model", "t5", "T5Model", "T5Config", _TINY_T5, *_TOKENS_S2S),
+    ("bart", "bart", "BartForConditionalGeneration", "BartConfig", _TINY_BART, *_TOKENS_S2S),
+    ("bart-model", "bart", "BartModel", "BartConfig", _TINY_BART, *_TOKENS_S2S),
+    ("whisper", "whisper", "WhisperForConditionalGeneration", "WhisperConfig", _TINY_WHISPER, *_WHISPER_IN),
+    ("whisper-model", "whisper", "WhisperModel", "WhisperConfig", _TINY_WHISPER, *_WHISPER_IN),
 ]
 
 

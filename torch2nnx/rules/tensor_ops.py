@@ -131,6 +131,12 @@ def _tensor(a, ctx):
     return f"jnp.asarray({', '.join(parts)})"
 
 
+def _typed_tensor(dtype):
+    def build(a, ctx):
+        return f"{ctx.helper('typed_tensor')}({', '.join(list(a.star) + ['dtype=' + dtype])})"
+    return build
+
+
 def _einsum(a, ctx):
     return f"jnp.einsum({', '.join([a.src('equation')] + list(a.star))})"
 
@@ -261,6 +267,20 @@ RULES = [_from_method(n) for n in FROM_METHODS] + [
          layout=PLAIN, examples=(Example("torch.broadcast_to(x, (3, 4))", ("float32[1,4]",)),)),
     Rule("torch.is_tensor", "obj", lambda a, ctx: f"isinstance({a.src('obj')}, jax.Array)", layout=Layout("other"),
          examples=(Example("torch.is_tensor(x)", X2),)),
+] + [
+    # the legacy typed constructors: data (DistilBERT's torch.FloatTensor(np.sin(...))) or
+    # sizes (uninitialised in torch: zeros, as torch.empty), told apart at run time
+    Rule(f"torch.{k}Tensor", "*args", _typed_tensor(dtype), layout=SOURCE, helpers=("typed_tensor",),
+         examples=examples)
+    for k, dtype, examples in (
+        ("Float", "jnp.float32", (Example("torch.FloatTensor(np.sin(np.arange(12.0).reshape(3, 4))) + x", X2),
+                                  Example("torch.FloatTensor(3, 4).shape[1] + x", X2),
+                                  Example("torch.FloatTensor([[1, 2, 3, 4]]) * x", X2))),
+        ("Long", "jnp.int32", (Example("x[:, torch.LongTensor([2, 0])]", X2),)),
+        ("Bool", "jnp.bool_", (Example("x * torch.BoolTensor([True, False, True, False])", X2),))) + tuple(
+        (k, dtype, (Example(f"x * torch.{k}Tensor([[1, 0, 1, 1]])", X2),))
+        for k, dtype in (("Double", "jnp.float64"), ("Half", "jnp.float16"), ("BFloat16", "jnp.bfloat16"),
+                         ("Int", "jnp.int32"), ("Short", "jnp.int16"), ("Char", "jnp.int8"), ("Byte", "jnp.uint8")))
 ]
 
 # creation and gradient methods beside the functions above (methods.py holds the rest)

@@ -136,6 +136,12 @@ _ROPE_EXAMPLES = (
     ("proportional", "{'rope_type': 'proportional', 'rope_theta': 100.0, 'partial_rotary_factor': 0.5, "
                      "'factor': 2.0}"),
 )
+# a feature map packed channels-last (after a conv) is read back in torch's order: as a
+# field, positionally, and as a tuple of them (hidden states) or None
+_PACKED = {"BaseModelOutputWithNoAttention": tuple(Example(
+    f"{OUTPUTS}BaseModelOutputWithNoAttention({args}){read}", ("float32[2,3,8,8]",), channels_last=True)
+    for args, read in (("last_hidden_state=x, hidden_states=(x, x * 2.0)", ".hidden_states[1]"),
+                       ("x * 3.0", "[0]"), ("last_hidden_state=x, hidden_states=None", ".last_hidden_state")))}
 _OUT_EX = "transformers.modeling_outputs.BaseModelOutput(last_hidden_state=x * 2.0)"
 _MASK = ("transformers.masking_utils.{}(config=transformers.configuration_utils.PretrainedConfig("
          "attn_implementation='eager'), inputs_embeds=x, attention_mask=(y > 0.0){}).clip(-1.0, 0.0)")
@@ -205,9 +211,10 @@ RULES = [
                                "class-decorator"),
                               ("integrations.use_kernelized_func", "(torch.tanh)", "class-decorator"))
 ] + [
-    # the output classes, built: the runtime's, with the fields given
-    Rule(OUTPUTS + name, "*args, **kwargs", _helper_call(name), layout=Layout("other", tensors=()),
-         examples=(Example(f"{OUTPUTS}{name}(x * 2.0)[0]", X),))
+    # the output classes, built: the runtime's, with the fields given, held in torch's
+    # order (translator/output_fields.py: whoever reads a field back reads torch's order)
+    Rule(OUTPUTS + name, "*args, **kwargs", _helper_call(name), layout=Layout("other", tensors=("args", "kwargs")),
+         examples=(Example(f"{OUTPUTS}{name}(x * 2.0)[0]", X),) + _PACKED.get(name, ()))
     for name in _output_names()
 ] + [
     # KV caches (runtime/hf/cache.py), built
@@ -228,7 +235,7 @@ RULES = [
 CONSTANTS = [
     # init_weights(rngs) runs _init_weights over the modules, as torch's post_init does
     const(MODELING_UTILS + "PreTrainedModel", "PreTrainedModel", _is_set(MODELING_UTILS + "PreTrainedModel"),
-          helper=True, module_base=True, rngs_methods=("_init_weights",)),
+          helper=True, module_base=True, rngs_methods=("_init_weights", "_from_config")),
     const(TF + "modeling_layers.GradientCheckpointingLayer", "GradientCheckpointingLayer",
           _is_set(TF + "modeling_layers.GradientCheckpointingLayer"), helper=True, module_base=True),
     const(TF + "activations.ACT2FN", "ACT2FN",

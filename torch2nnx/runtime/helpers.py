@@ -27,6 +27,24 @@ def tensor_sequence(value):
     return tuple(value) if isinstance(value, (tuple, list)) else (value,)
 
 
+def typed_tensor(*args, dtype):
+    """torch.FloatTensor(...) and the other typed constructors: from data (a list, an
+    array), or of the sizes given (uninitialised in torch: zeros, as torch.empty)."""
+    if not args:
+        return jnp.zeros((0,), dtype)
+    if all(isinstance(s, int) and not isinstance(s, bool) for s in args):
+        return jnp.zeros(args, dtype)
+    return jnp.asarray(args[0], dtype)
+
+
+def transpose_each(values, axes):
+    """Each array of a sequence transposed (a tuple of feature maps brought to torch's
+    order as one value); None, a sequence not asked for, stays None."""
+    if values is None:
+        return None
+    return type(values)(jnp.transpose(v, axes) for v in values)
+
+
 def conv_padding(padding, n):
     """torch Conv padding (int, tuple or 'same'/'valid') as nnx.Conv padding. Pairs
     are already NNX's (a Conv subclass handing its own ``self.padding`` to F.conv2d)."""

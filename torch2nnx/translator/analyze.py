@@ -157,7 +157,7 @@ class _Calls(FastVisitor):
                 self.layers = True
             if r is not None and r.name == "torch.nn.Parameter":
                 self.params = True  # a class creating parameters keeps rngs required (the contract)
-            if r is not None and r.name.startswith("torch.nn.init.") and r.name.rsplit(".", 1)[-1] not in _FILLS:
+            if r is not None and _is_init_row(r) and r.name.rsplit(".", 1)[-1] not in _FILLS:
                 # re-initialisation draws from rngs (nanoGPT's _init_weights handed to self.apply);
                 # constant fills draw nothing (timm's zero_init_last is called with no rngs to hand)
                 self.layers = True
@@ -179,6 +179,15 @@ class _Calls(FastVisitor):
     # nested defs are analysed as part of their parent
     def visit_Lambda(self, node):
         return True
+
+
+def _is_init_row(r) -> bool:
+    """torch.nn.init's rows, and the same rows under another library's names
+    (transformers.initialization.normal_: built by torch's own row)."""
+    if r.name.startswith("torch.nn.init."):
+        return True
+    own = registry.lookup("torch.nn.init." + r.name.rsplit(".", 1)[-1])
+    return own is not None and own.build is r.build
 
 
 _CLASS_KINDS = ("class", "container-class", "stateless-class")

@@ -264,7 +264,8 @@ class LayerLayoutsMixin:
                 # a Linear on a map maybe flattened already (reshape_choice): its result
                 # is too, in torch's order
                 return self.canonical(node), L.plain(len(t.perm)).with_(or_flat=True)
-            return self.canonical(node), L.plain()
+            # a layer keeping its input's rank (LayerNorm, Linear) keeps it known
+            return self.canonical(node), L.plain(L.rank_of(t) if lay.keeps_rank and t.kind == L.TENSOR else None)
         if kind == "permute" and lay.dims:
             # a permuting layer (torchvision's Permute) moves data: torch order in, torch order out
             return self.canonical(node), L.plain(len(lay.dims))

@@ -16,6 +16,7 @@ from .context import ModuleRef
 from .layout import Tag
 from .view_ranks import target_dims, target_rank
 from .mixed_sequences import torch_order_elements
+from .output_fields import packed_in_torch_order
 from .body_support import code, _per_channel_sizes, _source_rank, _writes_receiver
 
 
@@ -129,6 +130,7 @@ class RowCallsMixin:
                 if sizes:
                     result = batch_noise.like_input(self, sizes) or result
             elif lay.kind == "other":
+                packed_in_torch_order(self, rule, args, pos, kw, nodes)
                 result = L.OTHER_TAG
             elif lay.kind == "wraps":
                 # a layer wrapped (weight_norm(conv)): called as the layer it holds

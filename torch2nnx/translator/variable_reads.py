@@ -17,7 +17,7 @@ where it is
   anywhere.
 
 Only attributes that always hold a Variable qualify: assigned
-``nn.Parameter(...)`` or registered as a buffer with a tensor, never ``None``
+``nn.Parameter(...)`` or ``nn.Buffer(...)`` or registered as a buffer with a tensor, never ``None``
 (``self.bias = None`` stays as it is: ``None[...]`` would raise).
 """
 
@@ -51,7 +51,8 @@ class _Assigned(FastVisitor):
                 continue
             v = node.value
             callee = dotted(v.func) if isinstance(v, cst.Call) else None
-            if callee is not None and callee.rpartition(".")[2] == "Parameter" and v.args \
+            # nn.Parameter(t), and nn.Buffer(t) (a buffer assigned: Swin's relative position index)
+            if callee is not None and callee.rpartition(".")[2] in ("Parameter", "Buffer") and v.args \
                     and not _is_none(v.args[0].value):
                 self.variables.add(name)
             elif _is_none(v):

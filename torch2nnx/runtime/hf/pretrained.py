@@ -27,6 +27,12 @@ class PreTrainedModel(nnx.Module):
     def __init__(self, config, *inputs, rngs=None, **kwargs):
         self.config = config
 
+    @classmethod
+    def _from_config(cls, config, *, rngs=None, **kwargs):
+        """A sub-model built from its configuration (CLIPModel's text and vision towers);
+        torch's dtype and attention keywords have no meaning here."""
+        return cls(config, rngs=rngs)
+
     def post_init(self):
         """torch's post_init initialises the weights (_init_weights over every module):
         a translation's weights are ported from torch, so nothing is redrawn here;
