@@ -9,6 +9,9 @@
 - transformers: the architectures of TRANSFORMERS (below), each with a tiny
   configuration of its own ``*Config`` class (``--only-transformers`` rewrites
   that section alone).
+- vit_pytorch: the models of lucidrains' vit-pytorch in VIT_PYTORCH (below), a
+  package the translator was not shaped on (``--only-vit-pytorch`` rewrites that
+  section alone).
 - timm: one small configuration per model family (a family: the first word
   of the model names ``timm.list_models()`` gives, ``resnet`` for
   ``resnet18``). The family's smallest model (parameters counted on the meta
@@ -26,6 +29,7 @@ import argparse
 import dataclasses
 import enum
 import functools
+import importlib.metadata
 import inspect
 import json
 import math
@@ -372,6 +376,81 @@ def transformers_cases() -> list[dict]:
     return cases
 
 
+# vit-pytorch (lucidrains): a third-party package the translator was not shaped on,
+# measured as it is: id, module, class, constructor arguments (small), input
+_VIT = "image_size=32, patch_size=8, num_classes=10, dim=32, depth=2, heads=2, mlp_dim=48, dim_head=16"
+_IMG32, _IMG64 = "float32[2,3,32,32]", "float32[2,3,64,64]"
+VIT_PYTORCH = [
+    ("vit", "vit", "ViT", _VIT, _IMG32),
+    ("simple_vit", "simple_vit", "SimpleViT", _VIT, _IMG32),
+    ("cait", "cait", "CaiT", _VIT.replace("depth=2", "depth=2, cls_depth=1"), _IMG32),
+    ("deepvit", "deepvit", "DeepViT", _VIT, _IMG32),
+    ("t2t", "t2t", "T2TViT", "image_size=32, num_classes=10, dim=32, depth=2, heads=2, mlp_dim=48, dim_head=16, "
+     "t2t_layers=((7, 4), (3, 2))", _IMG32),
+    ("cct", "cct", "CCT", "img_size=32, embedding_dim=32, n_conv_layers=1, kernel_size=3, stride=1, padding=1, "
+     "num_layers=2, num_heads=2, mlp_ratio=1.0, num_classes=10", _IMG32),
+    ("cross_vit", "cross_vit", "CrossViT", "image_size=32, num_classes=10, sm_dim=32, lg_dim=48, sm_patch_size=8, "
+     "lg_patch_size=16, sm_enc_mlp_dim=32, lg_enc_mlp_dim=32, sm_enc_heads=2, lg_enc_heads=2, lg_enc_depth=1, "
+     "depth=1, cross_attn_heads=2, cross_attn_dim_head=16, sm_enc_dim_head=16, lg_enc_dim_head=16, dropout=0.0, "
+     "emb_dropout=0.0", _IMG32),
+    ("pit", "pit", "PiT", "image_size=32, patch_size=4, num_classes=10, dim=32, depth=(1, 1), heads=2, mlp_dim=48, "
+     "dim_head=16", _IMG32),
+    ("levit", "levit", "LeViT", "image_size=32, num_classes=10, dim=(16, 32, 48), depth=1, heads=(2, 2, 2), "
+     "mlp_mult=2, dim_key=8, dim_value=16", _IMG32),
+    ("cvt", "cvt", "CvT", "num_classes=10, s1_emb_dim=16, s2_emb_dim=24, s3_emb_dim=32, s3_depth=1, s2_depth=1, "
+     "s2_heads=2, s3_heads=2", _IMG32),
+    ("twins_svt", "twins_svt", "TwinsSVT", "num_classes=10, s1_emb_dim=16, s2_emb_dim=24, s3_emb_dim=32, "
+     "s4_emb_dim=40, s3_depth=1, s4_depth=1, s1_local_patch_size=2, s2_local_patch_size=2, s3_local_patch_size=2, "
+     "s4_local_patch_size=1, s1_global_k=2, s2_global_k=2, s3_global_k=2, s4_global_k=1", _IMG64),
+    ("crossformer", "crossformer", "CrossFormer", "dim=(32, 64, 64, 64), depth=(1, 1, 1, 1), "
+     "global_window_size=(2, 2, 1, 1), local_window_size=2, num_classes=10", _IMG64),
+    ("regionvit", "regionvit", "RegionViT", "dim=(16, 24, 32, 40), depth=(1, 1, 1, 1), window_size=2, "
+     "num_classes=10", _IMG64),
+    ("scalable_vit", "scalable_vit", "ScalableViT", "num_classes=10, dim=16, depth=(1, 1, 1, 1), heads=(1, 2, 2, 2), "
+     "reduction_factor=(2, 2, 1, 1), window_size=(2, 2, 2, 1)", _IMG64),
+    ("max_vit", "max_vit", "MaxViT", "num_classes=10, dim=16, depth=(1, 1), dim_head=8, window_size=2, dropout=0.0",
+     _IMG32),
+    ("nest", "nest", "NesT", "image_size=32, patch_size=4, num_classes=10, dim=32, heads=2, num_hierarchies=2, "
+     "block_repeats=(1, 1), dim_head=16", _IMG32),
+    ("mobile_vit", "mobile_vit", "MobileViT", "image_size=(64, 64), dims=[16, 24, 32], "
+     "channels=[8, 8, 16, 16, 24, 24, 32, 32, 40, 40, 64], num_classes=10, depths=(1, 1, 1)", _IMG64),
+    ("parallel_vit", "parallel_vit", "ViT", _VIT, _IMG32),
+    ("vit_for_small_dataset", "vit_for_small_dataset", "ViT", _VIT, _IMG32),
+    ("simple_vit_1d", "simple_vit_1d", "SimpleViT", _VIT.replace("image_size=32", "seq_len=64"), "float32[2,3,64]"),
+    ("vit_1d", "vit_1d", "ViT", _VIT.replace("image_size=32", "seq_len=64"), "float32[2,3,64]"),
+    ("vit_3d", "vit_3d", "ViT", "image_size=16, image_patch_size=8, frames=4, frame_patch_size=2, num_classes=10, "
+     "dim=32, depth=2, heads=2, mlp_dim=48, dim_head=16", "float32[2,3,4,16,16]"),
+    ("rvt", "rvt", "RvT", _VIT, _IMG32),
+    ("simple_vit_with_qk_norm", "simple_vit_with_qk_norm", "SimpleViT", _VIT, _IMG32),
+    ("simple_vit_with_register_tokens", "simple_vit_with_register_tokens", "SimpleViT", _VIT, _IMG32),
+    ("xcit", "xcit", "XCiT", _VIT.replace("depth=2", "depth=2, cls_depth=1"), _IMG32),
+]
+_LAYOUTS = {3: "NCL", 4: "NCHW", 5: "NCDHW"}
+
+
+def vit_pytorch_cases() -> list[dict]:
+    """The VIT_PYTORCH table as cases, each checked to build and run in torch."""
+    import numpy as np
+    import torch
+
+    sys.path.insert(0, str(HERE.parent.parent))
+    from torch2nnx.verify import make_input
+
+    cases = []
+    for cid, mod, cls, args, shape in VIT_PYTORCH:
+        imports = f"from vit_pytorch.{mod} import {cls}"
+        build = f"{cls}({args})"
+        scope: dict = {}
+        exec(imports, scope)
+        torch.manual_seed(0)
+        with torch.no_grad():
+            eval(build, scope).eval()(torch.from_numpy(make_input(shape, np.random.default_rng(0))))
+        cases.append({"id": f"vit_pytorch/{cid}", "package": "vit_pytorch", "group": "vit_pytorch",
+                      "module": f"vit_pytorch.{mod}", "imports": imports, "build": build, "inputs": [shape],
+                      "layouts": [_LAYOUTS[shape.count(",") + 1]]})
+    return cases
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--timm-families", type=int, default=1000)
@@ -379,6 +458,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-timm", action="store_true")
     ap.add_argument("--only-transformers", action="store_true",
                     help="rewrite the transformers section only, keeping the manifest's other cases")
+    ap.add_argument("--only-vit-pytorch", action="store_true",
+                    help="rewrite the vit_pytorch section only, keeping the manifest's other cases")
     ap.add_argument("-o", "--output", type=Path, default=HERE / "manifest.json")
     args = ap.parse_args(argv)
     import timm
@@ -387,17 +468,27 @@ def main(argv=None) -> int:
     import transformers
 
     torch.set_num_threads(1)
+    import vit_pytorch  # noqa: F401
+
     cases = []
-    if args.only_transformers:
-        cases = [c for c in json.loads(args.output.read_text())["cases"] if c["package"] != "transformers"]
+    if args.only_transformers or args.only_vit_pytorch:
+        section = "transformers" if args.only_transformers else "vit_pytorch"
+        kept = [c for c in json.loads(args.output.read_text())["cases"] if c["package"] != section]
+        made = transformers_cases() if args.only_transformers else vit_pytorch_cases()
+        # the section in its place: the transformers cases before vit_pytorch's
+        cut = next((i for i, c in enumerate(kept) if section == "transformers" and c["package"] == "vit_pytorch"),
+                   len(kept))
+        cases = kept[:cut] + made + kept[cut:]
     else:
         if not args.no_torchvision:
             cases += torchvision_cases()
         if not args.no_timm:
             cases += timm_cases(args.timm_families)
-    cases += transformers_cases()
+        cases += transformers_cases()
+        cases += vit_pytorch_cases()
     doc = {"versions": {"torch": torch.__version__.split("+")[0], "torchvision": torchvision.__version__.split("+")[0],
-                        "timm": timm.__version__, "transformers": transformers.__version__},
+                        "timm": timm.__version__, "transformers": transformers.__version__,
+                        "vit_pytorch": importlib.metadata.version("vit-pytorch")},
            "tolerance": {"atol": 1e-4, "rtol": 1e-4}, "cases": cases}
     args.output.write_text(json.dumps(doc, indent=1) + "\n")
     print(f"{len(cases)} cases -> {args.output}", file=sys.stderr)
