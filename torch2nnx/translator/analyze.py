@@ -356,6 +356,8 @@ def find_builders(module: cst.Module, f: FileContext) -> dict[str, set[str]]:
             return True  # every method of that name takes rngs, whatever its receiver's class
         if c.layers or (c.names & classes) or (c.names & (builders - f.seeded_builders)) or (c.names & external):
             return True
+        if cls is not None and "cls" in c.names and cls in classes:
+            return True  # a classmethod constructing its class (EfficientNet.from_name: cls(...))
         if c.refs & (builders - f.seeded_builders) or c.values & handed_on:
             return True  # hands a layer-building function on (it gets our rngs bound)
         if c.names & fparams.get((cls, fname) if cls else fname, set()):

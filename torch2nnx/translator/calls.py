@@ -225,6 +225,9 @@ class CallsMixin:
             name = func.value
             if name in self.f.classes:
                 return self.construct_class(updated, name)
+            if name == "cls" and self.cls is not None and self.summary.params[:1] == ["cls"] \
+                    and self.cls.name in self.f.classes:
+                return self.construct_class(updated, self.cls.name)  # a classmethod building its class
             if name in self.f.builders or name in self.f.local_functions:
                 updated = self.weights_handed_on(updated, id(original) in self.statement_calls)
             if name in self.f.builders:

@@ -41,6 +41,10 @@ def eligible(name: str) -> bool:
     return not name.startswith("__") and name not in _EXCLUDED
 
 
+# what f.external says a class of another file of the run is
+_RUN_CLASSES = ("class", "container-class", "stateless-class")
+
+
 def method_calls(node: cst.Call, f) -> str | None:
     """The method name of ``recv.name(...)`` for a receiver that is not the
     bare ``self`` (those are the class's own methods) nor an import (a module's
@@ -55,8 +59,9 @@ def method_calls(node: cst.Call, f) -> str | None:
     while isinstance(base, cst.Attribute):
         base = base.value
     if isinstance(base, cst.Name) and base.value != "self" and (
-            base.value in f.imports.names or base.value in f.imports.relative):
-        return None
+            base.value in f.imports.names or base.value in f.imports.relative) \
+            and not (recv is base and f.external.get(base.value) in _RUN_CLASSES):
+        return None  # a module's function; a class of the run's classmethod stays (Model.from_name)
     name = func.attr.value
     return name if eligible(name) else None
 
@@ -83,6 +88,7 @@ def rngs_method_call(rw, original: cst.Call, updated: cst.Call):
     from . import layout as L
     from ..rules import registry
     from ..rules.base import Unsupported
+    from .context import UNKNOWN_MODULE
 
     name = method_calls(original, rw.f)
     if name is None or registry.method(name) is not None:
@@ -97,8 +103,12 @@ def rngs_method_call(rw, original: cst.Call, updated: cst.Call):
         # super()._init_weights(module) in an override taking rngs: the base's takes them too
         return rw.set(rw.add_rngs(updated, rw.build_ctx.fill_rngs()), L.UNKNOWN_TAG)
     t = rw.tag(recv)
-    if t.kind in (L.TENSOR, L.OTHER, L.SHAPE, L.SEQ) or rw.is_imported(recv):
+    run_class = isinstance(recv, cst.Name) and rw.f.external.get(recv.value) in _RUN_CLASSES
+    if t.kind in (L.TENSOR, L.OTHER, L.SHAPE, L.SEQ) or (rw.is_imported(recv) and not run_class):
         return None  # a tensor, a plain value or a module's function: not a translated module
+    if run_class:
+        # a classmethod of another file's class taking rngs (EfficientNet.from_name)
+        return rw.set(rw.add_rngs(updated, rw.build_ctx.fill_rngs()), L.Tag(L.MODULE, module=UNKNOWN_MODULE))
     takes = _class_method_takes_rngs(rw.f, t, name)
     if takes is False:
         return None  # a class of this file whose method of that name takes no rngs
