@@ -252,14 +252,16 @@ def _build_nnx(build):
     from flax import nnx
 
     try:
-        graphdef, abstract = nnx.split(nnx.eval_shape(lambda: build(rngs=nnx.Rngs(0))))
-        leaves = jax.tree_util.tree_leaves(abstract, is_leaf=lambda v: isinstance(v, nnx.Variable))
-        if not all(isinstance(v, nnx.Variable) for v in leaves):
-            # a plain array attribute the constructor computes (vit-pytorch's sin-cos
-            # position table) does not come out of a compiled build: built as it is
-            return build(rngs=nnx.Rngs(0))
+        graphdef, _ = nnx.split(nnx.eval_shape(lambda: build(rngs=nnx.Rngs(0))))
         state = jax.jit(lambda: nnx.split(build(rngs=nnx.Rngs(0)))[1])()
-        return nnx.merge(graphdef, state)
+        model = nnx.merge(graphdef, state)
+        arrays = (jax.Array, jax.ShapeDtypeStruct, jax.core.Tracer)
+        for _, node in nnx.iter_graph(model):
+            if isinstance(node, nnx.Module) and any(isinstance(v, arrays) for v in vars(node).values()):
+                # a plain array attribute the constructor computes (vit-pytorch's sin-cos
+                # position table) does not come out of a compiled build: built as it is
+                return build(rngs=nnx.Rngs(0))
+        return model
     except Exception:  # noqa: BLE001 - e.g. a constructor reading a random value in Python
         return build(rngs=nnx.Rngs(0))
 
