@@ -17,7 +17,7 @@ transformers = pytest.importorskip("transformers")
 import torch  # noqa: E402
 
 from harness import assert_close  # noqa: E402
-from test_transformers_models import check_clean, check_parity, models, translate_model  # noqa: E402
+from test_transformers_models import check_clean, check_parity, models, translations  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -46,13 +46,7 @@ def attention(name, impl="sdpa"):
 
 @pytest.fixture(scope="module")
 def translated(tmp_path_factory):
-    cache = {}
-
-    def get(name):
-        if name not in cache:
-            cache[name] = translate_model(name, tmp_path_factory.mktemp(name))
-        return cache[name]
-    return get
+    return translations(tmp_path_factory)
 
 
 def config(name, **extra):

@@ -17,20 +17,14 @@ transformers = pytest.importorskip("transformers")
 
 import torch  # noqa: E402
 
-from test_transformers_models import check_clean, check_parity, translate_model  # noqa: E402
+from test_transformers_models import check_clean, check_parity, translations  # noqa: E402
 
 torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="module")
 def translated(tmp_path_factory):
-    cache = {}
-
-    def get(name):
-        if name not in cache:
-            cache[name] = translate_model(name, tmp_path_factory.mktemp(name))
-        return cache[name]
-    return get
+    return translations(tmp_path_factory)
 
 
 def token_inputs(vocab=99, seq=7, **extra):

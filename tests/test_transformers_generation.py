@@ -20,7 +20,7 @@ import torch  # noqa: E402
 
 from harness import assert_close  # noqa: E402
 from test_transformers_decoders import FAMILY, attention, config as decoder_config  # noqa: E402
-from test_transformers_models import gpt2_config, models, translate_model  # noqa: E402
+from test_transformers_models import gpt2_config, models, translations  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -38,13 +38,7 @@ def _set(cfg, **kw):
 
 @pytest.fixture(scope="module")
 def translated(tmp_path_factory):
-    cache = {}
-
-    def get(name):
-        if name not in cache:
-            cache[name] = translate_model(name, tmp_path_factory.mktemp(name))
-        return cache[name]
-    return get
+    return translations(tmp_path_factory)
 
 
 def prompt(padded):

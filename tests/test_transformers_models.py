@@ -30,6 +30,18 @@ torch.set_num_threads(1)
 MODELS = Path(transformers.__file__).parent / "models"
 
 
+def translations(tmp_path_factory):
+    """A module's translations of transformers modeling files, each made once:
+    ``get(name)`` -> what ``translate_model`` returns."""
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            cache[name] = translate_model(name, tmp_path_factory.mktemp(name))
+        return cache[name]
+    return get
+
+
 def translate_model(name: str, tmp: Path):
     """modeling_<name>.py translated into ``tmp``: (result, torch module, NNX module, weights module)."""
     src = MODELS / name / f"modeling_{name}.py"

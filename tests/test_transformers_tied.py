@@ -17,7 +17,7 @@ transformers = pytest.importorskip("transformers")
 import torch  # noqa: E402
 
 from test_transformers_decoders import config as decoder_config  # noqa: E402
-from test_transformers_models import check_parity, gpt2_config, models, translate_model  # noqa: E402
+from test_transformers_models import check_parity, gpt2_config, models, translations  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -30,13 +30,7 @@ TIED = {
 
 @pytest.fixture(scope="module")
 def translated(tmp_path_factory):
-    cache = {}
-
-    def get(name):
-        if name not in cache:
-            cache[name] = translate_model(name, tmp_path_factory.mktemp(name))
-        return cache[name]
-    return get
+    return translations(tmp_path_factory)
 
 
 @pytest.mark.parametrize("name", list(TIED))
