@@ -142,3 +142,26 @@ def test_attribute_names_are_no_torch_use_and_save_load_are_translated(tmp_path)
     assert "torch" not in apis, apis
     assert apis["torch.load"]["supported"] == "yes" and apis["torch.save"]["supported"] == "yes"
     assert apis["torch.load"]["todos"] == 0
+
+
+def test_classes_of_followed_package_files_are_code_the_run_translates():
+    """A model file is translated as ``translate`` does it, with the files of its
+    own package it imports followed: torchvision's ``ops.misc`` classes are code
+    of that run (translated with it), not torch APIs without a row; and the
+    file's uses are matched with what that run marks."""
+    from pathlib import Path
+
+    import torchvision
+
+    from torch2nnx import coverage
+
+    src = Path(torchvision.__file__).parent / "models" / "mobilenetv2.py"
+    cov = coverage.scan([src])
+    assert cov.files == [str(src)] and not cov.failed
+    names = set(cov.apis)
+    assert not any(n.startswith("torchvision.ops") for n in names), sorted(names)
+    assert cov.apis["torch.nn.Conv2d"].support == "yes" and cov.apis["torch.nn.Conv2d"].todos == 0
+    assert not [a.name for a in cov.apis.values() if a.support == "no"]
+    # names only (nothing translated, nothing followed): the imported class counts as a torchvision name
+    alone = coverage.scan([src], translate_too=False)
+    assert "torchvision.ops.misc.Conv2dNormActivation" in alone.apis

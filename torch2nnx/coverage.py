@@ -11,6 +11,7 @@ gives at its position, so a supported API with unsupported arguments shows.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -114,7 +115,11 @@ class _Uses(FastVisitor):
                 self.found.append((f"Tensor.{f.attr.value}", self._pos(node), YES))
 
 
-def scan_file(cov: Coverage, path: Path, display: str, local_modules: set[str], translate_too: bool = True) -> None:
+def scan_file(cov: Coverage, path: Path, display: str, local_modules: set[str], translate_too: bool = True,
+              diagnostics: list | None = None) -> None:
+    """Count the torch APIs ``path`` uses. ``diagnostics``: what the run that
+    translated it with the rest of the code base gave (None: translate the file
+    alone)."""
     from .api import package_of, translate
     from .project import InputError, decode_source
 
@@ -129,14 +134,14 @@ def scan_file(cov: Coverage, path: Path, display: str, local_modules: set[str], 
     visitor = _Uses(table, local_modules)
     MetadataWrapper(module, unsafe_skip_copy=True).visit(visitor)
     todo_at: dict[tuple[int, int], list[str]] = {}
-    if translate_too and visitor.found:
+    if translate_too and diagnostics is None and visitor.found:
         try:
-            result = translate(source, display, weights=False)
-            for d in result.diagnostics:
-                if d.needs_todo:
-                    todo_at.setdefault((d.line, d.column), []).append(d.message)
+            diagnostics = translate(source, display, weights=False).diagnostics
         except Exception:  # noqa: BLE001 - the static counts stand on their own
-            pass
+            diagnostics = None
+    for d in (diagnostics or ()) if translate_too else ():
+        if d.needs_todo:
+            todo_at.setdefault((d.line, d.column), []).append(d.message)
     seen_positions = set()
     for name, pos, support in visitor.found:
         cov.add(name, display, support, todo=pos in todo_at)
@@ -148,9 +153,14 @@ def scan_file(cov: Coverage, path: Path, display: str, local_modules: set[str], 
                 cov.add(m.split()[0], display, NO, todo=True)
 
 
-def scan(paths: list[Path], display=str, translate_too: bool = True) -> Coverage:
+def scan(paths: list[Path], display=str, translate_too: bool = True, workers: int | None = None) -> Coverage:
+    """Count the APIs ``paths`` use. Translating, the files are translated the
+    way ``translate`` does: in one run, with the model files of their own
+    packages they import followed, so a class another file of the package
+    defines (torchvision's ``ops.misc.Conv2dNormActivation``) is code the run
+    translates, not an unsupported torch API."""
     from .api import package_of
-    from .project import walk
+    from .project import module_name, walk
 
     files: list[Path] = []
     for p in paths:
@@ -159,10 +169,30 @@ def scan(paths: list[Path], display=str, translate_too: bool = True) -> Coverage
     for f in files:
         pkg = package_of(f)
         local.add(f"{pkg}.{f.stem}" if pkg else f.stem)
+    found = _run_diagnostics(files, display, workers) if translate_too else {}
+    for f in found:
+        local.add(module_name(f))
     cov = Coverage()
     for f in files:
-        scan_file(cov, f, display(f), local, translate_too)
+        scan_file(cov, f, display(f), local, translate_too, found.get(f.resolve()))
     return cov
+
+
+def _run_diagnostics(files: list[Path], display, workers: int | None) -> dict[Path, list | None]:
+    """{file: its diagnostics} from one translation run over ``files`` and the
+    files they import (written nowhere); {} when the run cannot be planned."""
+    from . import project
+    from .follow import followed
+
+    try:
+        every, _ = followed(files)
+        units = project.check_units([project.file_unit(f, f.with_name(f.stem + "_nnx.py"), weights=None,
+                                                       absolute=False) for f in every])
+        outcomes = project.run(units, workers=workers or os.cpu_count() or 1, display=display)
+    except Exception:  # noqa: BLE001 - each file is then translated alone
+        return {}
+    # a file that failed is translated alone for its counts (its failure is the run's)
+    return {o.unit.src.resolve(): None if o.status == project.FAILED else o.diagnostics for o in outcomes}
 
 
 def render_text(cov: Coverage) -> str:

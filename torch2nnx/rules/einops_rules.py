@@ -44,11 +44,22 @@ def _image_in(a):
     pattern = a.value("pattern")
     if not isinstance(pattern, str) or "->" not in pattern:
         return None
-    axes = _axes(pattern.split("->", 1)[0])
-    if len(axes) >= 4 and not axes[1].startswith("(") and axes[1] != "..." \
+    left, right = pattern.split("->", 1)
+    axes = _axes(left)
+    if len(axes) >= 3 and not axes[1].startswith("(") and axes[1] != "..." \
             and all(x.startswith("(") and len(x[1:-1].split()) >= 2 for x in axes[2:]):
-        return len(axes)
+        if len(axes) >= 4 or _joins_patch(axes[1], axes[2:], right):
+            return len(axes)
     return None
+
+
+def _joins_patch(channel: str, groups: list[str], right: str) -> bool:
+    """A sequence (``b c (n p) -> b n (p c)``) is patchified when its channel joins
+    a patch's pieces in one group on the right; a token split into heads
+    (``b n (h d) -> b h n d``) keeps its axis 1 whole."""
+    pieces = {p for g in groups for p in g[1:-1].split()}
+    return any(x.startswith("(") and channel in x[1:-1].split() and pieces & set(x[1:-1].split())
+               for x in _axes(right))
 
 
 AWARE = Layout("aware", tensors=("tensor",), image_in=_image_in)
@@ -176,7 +187,10 @@ RULES = [
          examples=(Example("Rearrange('b c h w -> b (h w) c')", ("float32[2,3,4,5]",)),
                    Example("Rearrange('b n (h d) -> b h n d', h=2)", ("float32[2,5,8]",)),
                    Example("Rearrange('b c (h p1) (w p2) -> b (h w) (p1 p2 c)', p1=2, p2=3)", ("float32[2,3,4,6]",),
-                           expect="pattern='b (h p1) (w p2) c -> b (h w) (p1 p2 c)'"))),
+                           expect="pattern='b (h p1) (w p2) c -> b (h w) (p1 p2 c)'"),
+                   # a sequence patchified (vit-pytorch's 1-D ViT): it takes (N, L, C) too
+                   Example("Rearrange('b c (n p) -> b n (p c)', p=2)", ("float32[2,3,8]",),
+                           expect="pattern='b (n p) c -> b n (p c)'"))),
     Rule("einops.layers.torch.Reduce", "pattern, reduction, **axes_lengths",
          _check_reduction(_layer("reduce", ("reduction",))), layout=Layout("plain"), layer=True,
          examples=(Example("Reduce('b n d -> b d', 'mean')", ("float32[2,5,8]",)),)),
