@@ -19,6 +19,7 @@ from .decorators import applied_identity
 from .imports import dotted
 from .layer_globals import constructed
 from .layout import Tag
+from . import kwarg_splats
 from .starred_layers import splat_binds_named, starred_call_source, starred_layer_source
 from .factory_splats import factory_splat_call
 from .operands import operand
@@ -122,6 +123,10 @@ class CallsMixin:
                 src = starred_call_source(rule, updated, self.build_ctx)
                 if src is not None:  # bound at run time by a lambda of the row's signature
                     return self.set(expr(src), L.OTHER_TAG)
+            if pos is None and kwarg_splats.takes_any_keyword(rule):
+                handed = self._hand_on_splats(original, updated, rule)
+                if handed is not None:
+                    return handed
             if pos is None:
                 self.todo(original, "T2N002", f"{q}: starred arguments are not supported here")
                 return self.set(updated, L.UNKNOWN_TAG)
@@ -386,6 +391,22 @@ class CallsMixin:
         bound = set(positional[:sum(1 for a in call.args if not a.star and a.keyword is None)])
         bound |= {a.keyword.value for a in call.args if a.keyword is not None}
         return all(n in bound or n in INERT_PARAMS for n in named)
+
+    def _hand_on_splats(self, original, updated, rule):
+        """A ``**splat`` into the row's ``**`` parameter, handed on (kwarg_splats.py)."""
+        placed = kwarg_splats.with_placeholders(updated)
+        if placed is None:
+            return None
+        call, splats = placed
+        pos, kw, nodes = self.call_args(call)
+        if pos is None or splat_binds_named(rule, pos):
+            return None
+        # the diagnostics the row gives stand; a failed put-back adds the T2N002 the caller gives
+        result = self.apply_rule(original, rule, pos, kw, nodes)
+        back = kwarg_splats.put_back(result, splats)
+        if back is None:
+            return None
+        return self.set(back, self.tag(result))
 
     def call_args(self, call: cst.Call):
         """The arguments' sources (each safe as an operand, see operands.py), by position and keyword."""

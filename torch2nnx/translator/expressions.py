@@ -9,7 +9,7 @@ from __future__ import annotations
 import libcst as cst
 
 from . import layout as L
-from . import image_batches, shape_values
+from . import image_batches, shape_reads, shape_values
 from .context import ModuleRef
 from .layer_choice import factory_choice
 from .layout import Tag
@@ -193,6 +193,8 @@ class ExpressionsMixin:
         elems = list(updated.elements)
         for i, e in enumerate(elems):
             if isinstance(e, cst.StarredElement):
+                # an undecided parameter's shape unpacked so: taken in its layout from the start next round
+                shape_reads.note_unpacked(self, self.tag(e.value))
                 src = shape_values.torch_order_source(self, e.value, code(e.value))
                 if src is not None:
                     elems[i] = e.with_changes(value=self.set(expr(src), L.OTHER_TAG))

@@ -1,0 +1,104 @@
+"""vit-pytorch idioms that decide or read an image's layout (issue 12), each on
+a minimal model written here, at parity with torch (perturbed weights, eval,
+eagerly and under ``nnx.jit``, input gradients too):
+
+- a sequence patchified by an einops ``Rearrange`` (``b c (n p) -> b n (p c)``,
+  the 1-D ViTs): the model takes (N, L, C), as it would before a ``Conv1d``,
+  the pattern rewritten; a token split into heads (``b n (h d) -> b h n d``)
+  is no sequence of channels and keeps its order;
+- ``b, _, h, w, p = *img.shape, self.patch_size`` read before the image meets
+  the layer that takes it channels-last (RvT): the sizes unpacked from the
+  display are torch's;
+- ``rearrange(x, pattern, **fmap_dims)`` (RvT's spatial convolution): the
+  keywords handed on to einops as they are.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pytest
+
+from harness import input_grads, run_parity, translate_files
+
+HEADER = ("import torch\nimport torch.nn as nn\nfrom einops import rearrange\n"
+          "from einops.layers.torch import Rearrange\n\n\n")
+
+
+def rand(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+def check(src, cls, x, tmp_path):
+    result, tmod, jmod, wmod = translate_files(src, tmp_path)
+    assert result.todo_count == 0, result.code
+    for jit in (False, True):
+        run_parity(result, tmod, jmod, wmod, cls, [x], jit=jit)
+    t_grad, j_grad = input_grads(result, tmod, jmod, wmod, cls, x)
+    np.testing.assert_allclose(j_grad, t_grad, rtol=1e-4, atol=1e-4)
+    return result
+
+
+SEQUENCE = HEADER + textwrap.dedent("""
+    class SeqViT(nn.Module):
+        def __init__(self, channels=3, patch=4, dim=8, heads=2):
+            super().__init__()
+            self.embed = nn.Sequential(
+                Rearrange('b c (n p) -> b n (p c)', p=patch),
+                nn.LayerNorm(patch * channels),
+                nn.Linear(patch * channels, dim),
+            )
+            self.split = Rearrange('b n (h d) -> b h n d', h=heads)
+            self.out = nn.Linear(dim // heads, 5)
+
+        def forward(self, series):
+            x = self.embed(series)
+            return self.out(self.split(x)).mean(dim=2)
+""")
+
+
+def test_a_sequence_patchified_by_rearrange_is_taken_channels_last(tmp_path):
+    result = check(SEQUENCE, "SeqViT", rand(2, 3, 16), tmp_path)
+    assert "b (n p) c -> b n (p c)" in result.code and "b n (h d) -> b h n d" in result.code, result.code
+    assert "Takes series as (N, L, C)" in result.code, result.code
+
+
+STARRED = HEADER + textwrap.dedent("""
+    class SpatialConv(nn.Module):
+        def __init__(self, dim):
+            super().__init__()
+            self.conv = nn.Conv2d(dim, dim, 3, padding=1, groups=dim)
+
+        def forward(self, x, fmap_dims):
+            cls_token, x = x[:, :1], x[:, 1:]
+            x = rearrange(x, 'b (h w) d -> b d h w', **fmap_dims)
+            x = self.conv(x)
+            x = rearrange(x, 'b d h w -> b (h w) d')
+            return torch.cat((cls_token, x), dim=1)
+
+
+    class PatchNet(nn.Module):
+        def __init__(self, channels=3, patch=2, dim=8):
+            super().__init__()
+            self.patch_size = patch
+            self.embed = nn.Sequential(
+                Rearrange('b c (h p1) (w p2) -> b (h w) (p1 p2 c)', p1=patch, p2=patch),
+                nn.Linear(channels * patch * patch, dim),
+            )
+            self.cls = nn.Parameter(torch.randn(1, 1, dim))
+            self.spatial = SpatialConv(dim)
+
+        def forward(self, img):
+            b, _, h, w, p = *img.shape, self.patch_size
+            x = self.embed(img)
+            x = torch.cat((self.cls.expand(b, -1, -1), x), dim=1)
+            fmap_dims = {'h': h // p, 'w': w // p}
+            return self.spatial(x, fmap_dims) * (w / h)
+""")
+
+
+def test_starred_shape_read_first_and_keywords_handed_on(tmp_path):
+    # a non-square image: the sizes read from the wrong axes would not fit the rearrange
+    result = check(STARRED, "PatchNet", rand(2, 3, 4, 8), tmp_path)
+    assert "**fmap_dims" in result.code and "einops.rearrange(" in result.code, result.code
