@@ -254,10 +254,15 @@ def expand(x, *sizes):
     return jnp.broadcast_to(x, shape)
 
 
-def pad(x, pad, mode="constant", value=0.0):
-    """F.pad: torch lists (low, high) pairs from the last dim backwards."""
+def pad(x, pad, mode="constant", value=0.0, perm=None):
+    """F.pad: torch lists (low, high) pairs from the last dim backwards. ``perm``:
+    ``x`` is held in that physical order (physical axis i is torch's axis
+    perm[i]), the pairs known only at run time placed on it."""
     pairs = [(pad[i], pad[i + 1]) for i in range(0, len(pad), 2)]
-    return pad_widths(x, [(0, 0)] * (x.ndim - len(pairs)) + pairs[::-1], mode, value)
+    widths = [(0, 0)] * (x.ndim - len(pairs)) + pairs[::-1]
+    if perm is not None:
+        widths = [widths[a] for a in perm]
+    return pad_widths(x, widths, mode, value)
 
 
 def pad_widths(x, widths, mode="constant", value=0.0):
