@@ -102,3 +102,44 @@ def test_starred_shape_read_first_and_keywords_handed_on(tmp_path):
     # a non-square image: the sizes read from the wrong axes would not fit the rearrange
     result = check(STARRED, "PatchNet", rand(2, 3, 4, 8), tmp_path)
     assert "**fmap_dims" in result.code and "einops.rearrange(" in result.code, result.code
+
+
+SHIFTED = HEADER + textwrap.dedent("""
+    import torch.nn.functional as F
+
+
+    class SPT(nn.Module):
+        def __init__(self, channels=3, patch=2, dim=8):
+            super().__init__()
+            self.to_patch_tokens = nn.Sequential(
+                Rearrange('b c (h p1) (w p2) -> b (h w) (p1 p2 c)', p1=patch, p2=patch),
+                nn.LayerNorm(patch * patch * 5 * channels),
+                nn.Linear(patch * patch * 5 * channels, dim),
+            )
+
+        def forward(self, x):
+            shifts = ((1, -1, 0, 0), (-1, 1, 0, 0), (0, 0, 1, -1), (0, 0, -1, 1))
+            shifted_x = list(map(lambda shift: F.pad(x, shift), shifts))
+            x_with_shifts = torch.cat((x, *shifted_x), dim=1)
+            return self.to_patch_tokens(x_with_shifts)
+
+
+    class PadCat(nn.Module):
+        def __init__(self, channels=3):
+            super().__init__()
+            self.stem = nn.Sequential(nn.Conv2d(2 * channels, 4, 3, padding=1), nn.ReLU())
+
+        def forward(self, x):
+            return self.stem(torch.cat((x, F.pad(x, (0, 0, -1, 1))), dim=1))
+""")
+
+
+@pytest.mark.parametrize("cls", ["SPT", "PadCat"])
+def test_an_image_padded_and_joined_before_its_first_layer_is_taken_channels_last(cls, tmp_path):
+    """Shifted copies of the input (``F.pad`` with a crop on one side, the widths a
+    loop's) joined along the channels, then patchified or convolved: the model
+    takes (N, H, W, C), the shifts placed on the physical axes, the join on the
+    last one; before, the model took torch's layout."""
+    result = check(SHIFTED, cls, rand(2, 3, 4, 6), tmp_path)
+    assert f"class {cls}(nnx.Module):\n    \"\"\"Takes x as (N, H, W, C)" in result.code, result.code
+    assert "axis=-1" in result.code and "jnp.transpose" not in result.code.split(f"class {cls}")[1], result.code

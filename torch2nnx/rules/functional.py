@@ -43,9 +43,11 @@ def _pad(a, ctx):
         # a mode that is not a literal goes to the helper (in torch's order), which reads it at run time
         literal = isinstance(pads, (tuple, list)) and all(isinstance(p, int) for p in pads)
         items = [repr(p) for p in pads] if literal else _tuple_items(a.src("pad"))
-        if items is None and mode is not NOT_CONSTANT:
-            # pairs known at run time (SPT's `F.pad(x, shift)` over a tuple of shifts):
-            # the helper places them on the physical axes
+        cropping = literal and any(p < 0 for p in pads)
+        if (items is None and mode is not NOT_CONSTANT) or (cropping and mode == "constant"):
+            # pairs known at run time (SPT's `F.pad(x, shift)` over a tuple of shifts), or
+            # negative ones (torch crops; jnp.pad refuses them): the helper places them on
+            # the physical axes
             parts = [a.src("input"), a.src("pad")] + ([f"mode={a.src('mode')}"] if a.given("mode") else [])
             parts += [f"value={value}"] if value else []
             return f"{ctx.helper('pad')}({', '.join(parts)}, perm={tuple(ctx.perm)!r})"
@@ -193,6 +195,9 @@ RULES = [
        Example("F.pad(x, (1, 2, 3, 4), value=1.5)", ("float32[2,3,4,5]",), channels_last=True),
        # pairs known at run time on a channels-last input, the channels padded too (6 widths)
        Example("F.pad(x, tuple(range(6)), value=0.5)", ("float32[2,3,4,5]",), channels_last=True,
+               expect="perm=(0, 2, 3, 1)"),
+       # a shift: one side padded, the other cropped (vit-pytorch's shifted patch tokens)
+       Example("F.pad(x, (1, -1, 0, 0))", ("float32[2,3,4,5]",), channels_last=True,
                expect="perm=(0, 2, 3, 1)"),
        Example("F.pad(x, (1, 1, 2, 0), mode='reflect')", ("float32[2,3,4,5]",), channels_last=True),
        Example("F.pad(x, (0, 1), mode='replicate')", ("float32[2,3,4]",)),

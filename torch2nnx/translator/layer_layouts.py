@@ -126,6 +126,8 @@ class LayerLayoutsMixin:
                     if t.kind == L.FREE:
                         t = self.decide(t, want)
                     elif not (t.channels_last and t.perm == want.perm):
+                        if not t.channels_last:
+                            self.ask_image(t, want)  # in torch order only as undecided when met
                         node = self.to_layout(node, t if t.kind == L.TENSOR else L.plain(len(want.perm)), want)
                         t = want
                 else:

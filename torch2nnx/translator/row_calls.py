@@ -509,10 +509,14 @@ class RowCallsMixin:
                 origin = t.param if t.param not in self.decided and self.func_name != "__init__" else None
                 t = self.decide(t, L.plain().with_(origin=origin))
         elif t.kind == L.SEQ and t.param:
-            t = self.decide(Tag(L.FREE, param=t.param), L.plain()).with_(kind=L.SEQ)
+            # `torch.cat((x, x_shifted), dim=1)` of an undecided parameter: torch's order,
+            # provisionally, as for the parameter alone
+            origin = t.param if t.param not in self.decided and self.func_name != "__init__" else None
+            t = self.decide(Tag(L.FREE, param=t.param), L.plain().with_(origin=origin)).with_(kind=L.SEQ)
         other_result = lay.result == "other"
         if not t.channels_last:
-            return L.OTHER_TAG if other_result else L.plain().with_(origin=t.origin if t.kind == L.TENSOR else None)
+            return L.OTHER_TAG if other_result else \
+                L.plain().with_(origin=t.origin if t.kind in (L.TENSOR, L.SEQ) else None)
         perm = t.perm
         rank = len(perm)
         reduced: set[int] = set()
