@@ -143,3 +143,47 @@ def test_an_image_padded_and_joined_before_its_first_layer_is_taken_channels_las
     result = check(SHIFTED, cls, rand(2, 3, 4, 6), tmp_path)
     assert f"class {cls}(nnx.Module):\n    \"\"\"Takes x as (N, H, W, C)" in result.code, result.code
     assert "axis=-1" in result.code and "jnp.transpose" not in result.code.split(f"class {cls}")[1], result.code
+
+
+GATED = HEADER + textwrap.dedent("""
+    from einops.layers.torch import Reduce
+
+
+    class SqueezeExcitation(nn.Module):
+        def __init__(self, dim, shrinkage_rate=0.25):
+            super().__init__()
+            hidden_dim = int(dim * shrinkage_rate)
+            self.gate = nn.Sequential(
+                Reduce('b c h w -> b c', 'mean'),
+                nn.Linear(dim, hidden_dim, bias=False),
+                nn.SiLU(),
+                nn.Linear(hidden_dim, dim, bias=False),
+                nn.Sigmoid(),
+                Rearrange('b c -> b c 1 1'),
+            )
+
+        def forward(self, x):
+            return x * self.gate(x)
+
+
+    class MBConv(nn.Module):
+        def __init__(self, dim=8):
+            super().__init__()
+            self.net = nn.Sequential(
+                nn.Conv2d(3, dim, 1), nn.BatchNorm2d(dim), nn.GELU(),
+                SqueezeExcitation(dim),
+                nn.Conv2d(dim, dim, 1),
+            )
+
+        def forward(self, x):
+            return self.net(x)
+""")
+
+
+def test_an_image_pooled_whole_by_a_reduce_layer_stays_channels_last(tmp_path):
+    """``Reduce('b c h w -> b c', 'mean')`` gating a squeeze-excitation between two
+    convolutions (vit-pytorch's MaxViT): the layer reads the map channels-last
+    (its pattern rewritten), so the block needs no transpose and no move between
+    the Sequential's layers; before, the map went back to torch's order there."""
+    result = check(GATED, "MBConv", rand(2, 3, 4, 5), tmp_path)
+    assert 'pattern="b h w c -> b c"' in result.code and "moves=" not in result.code, result.code

@@ -65,11 +65,30 @@ def _joins_patch(channel: str, groups: list[str], right: str) -> bool:
 AWARE = Layout("aware", tensors=("tensor",), image_in=_image_in)
 
 
+def _pooled_image(a):
+    """The rank of the image batch a pattern pools whole (``b c h w -> b c``: the
+    channel name kept, every axis after it reduced away, as a global pooling
+    does), else None. Tokens reduced over their sequence (``b n d -> b d``) keep
+    their last axis, not axis 1."""
+    pattern = a.value("pattern")
+    if not isinstance(pattern, str) or "->" not in pattern:
+        return None
+    left, right = pattern.split("->", 1)
+    axes, out = _axes(left), _axes(right)
+    names = set(" ".join(out).replace("(", " ").replace(")", " ").split())
+    if len(axes) >= 3 and all(re.fullmatch(r"\w+", x) for x in axes) and axes[1] in names \
+            and not names & set(axes[2:]):
+        return len(axes)
+    return None
+
+
 def _image_layer(a):
     """A Rearrange layer patchifying an image (``b c (h p1) (w p2) -> ...``, the
-    ViT patch embedding of vit-pytorch and the like): it takes the model's image
-    channels-last, as a convolution would, and returns tokens in torch's order."""
-    rank = _image_in(a)
+    ViT patch embedding of vit-pytorch and the like), or a Reduce layer pooling
+    one whole (``Reduce('b c h w -> b c', 'mean')``, a squeeze-excitation's
+    gate): it takes the image channels-last, as a convolution would, and
+    returns tokens or pooled features in torch's order."""
+    rank = _image_in(a) or (_pooled_image(a) if a.given("reduction") else None)
     return Layout("spatial", rank=rank, out_plain=True) if rank else None
 
 
@@ -137,7 +156,7 @@ def _unpack(a, ctx):
 def _layer(name, extra=()):
     def build(a, ctx):
         pattern = a.src("pattern")
-        rank = _image_in(a)
+        rank = _image_in(a) or (_pooled_image(a) if name == "reduce" else None)
         if rank:
             # a layer patchifying an image takes it channels-last (_image_layer): its
             # pattern reads the physical axes (N, *spatial, C)
@@ -193,5 +212,9 @@ RULES = [
                            expect="pattern='b (n p) c -> b n (p c)'"))),
     Rule("einops.layers.torch.Reduce", "pattern, reduction, **axes_lengths",
          _check_reduction(_layer("reduce", ("reduction",))), layout=Layout("plain"), layer=True,
-         examples=(Example("Reduce('b n d -> b d', 'mean')", ("float32[2,5,8]",)),)),
+         layout_of=_image_layer,
+         examples=(Example("Reduce('b n d -> b d', 'mean')", ("float32[2,5,8]",)),
+                   # an image pooled whole (vit-pytorch's MaxViT squeeze-excitation): taken channels-last
+                   Example("Reduce('b c h w -> b c', 'max')", ("float32[2,3,4,5]",),
+                           expect="pattern='b h w c -> b c'"))),
 ]
