@@ -187,3 +187,32 @@ def test_an_image_pooled_whole_by_a_reduce_layer_stays_channels_last(tmp_path):
     the Sequential's layers; before, the map went back to torch's order there."""
     result = check(GATED, "MBConv", rand(2, 3, 4, 5), tmp_path)
     assert 'pattern="b h w c -> b c"' in result.code and "moves=" not in result.code, result.code
+
+
+NAMED_SHAPE = HEADER + textwrap.dedent("""
+    class LocalAttention(nn.Module):
+        def __init__(self, dim=6, patch_size=2, heads=2):
+            super().__init__()
+            self.patch_size, self.heads = patch_size, heads
+            self.norm = nn.BatchNorm2d(dim)
+            self.to_out = nn.Conv2d(dim, dim, 1)
+
+        def forward(self, fmap):
+            fmap = self.norm(fmap)
+            shape, p = fmap.shape, self.patch_size
+            b, n, x, y, h = *shape, self.heads
+            x, y = map(lambda t: t // p, (x, y))
+            out = rearrange(fmap, 'b (h d) (x p1) (y p2) -> (b x y h) (p1 p2) d', h=h, p1=p, p2=p)
+            out = out.softmax(dim=-1)
+            out = rearrange(out, '(b x y h) (p1 p2) d -> b (h d) (x p1) (y p2)', h=h, x=x, y=y, p1=p, p2=p)
+            return self.to_out(out)
+""")
+
+
+def test_a_shape_bound_in_a_pairwise_assignment_keeps_its_layout(tmp_path):
+    """``shape, p = fmap.shape, self.patch_size`` then ``*shape`` unpacked
+    (vit-pytorch's Twins-SVT): ``shape`` is the channels-last map's shape, read
+    in torch's order where it is unpacked; before, it was read as it is held
+    (a non-square map's sizes swapped)."""
+    result = check(NAMED_SHAPE, "LocalAttention", rand(2, 6, 4, 8), tmp_path)
+    assert "*tuple((shape)[a] for a in (0, 3, 1, 2))" in result.code, result.code

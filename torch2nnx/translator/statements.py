@@ -292,7 +292,9 @@ class StatementsMixin:
                 vt = L.OTHER_TAG
         new_targets = []
         for target in updated.targets:
-            new_targets.append(target.with_changes(target=self.bind_target(target.target, vt)))
+            new_targets.append(target.with_changes(target=self.bind_target(target.target,
+                                                                           _pairwise(self, target.target,
+                                                                                     updated.value, vt))))
         updated = updated.with_changes(targets=new_targets)
         if len(updated.targets) == 1 and isinstance(updated.targets[0].target, cst.Subscript) \
                 and isinstance(updated.targets[0].target.value, cst.Name) and vt.kind == L.MODULE and vt.module:
@@ -569,6 +571,20 @@ class StatementsMixin:
                 self.returns.append(t)
         self.end_branch()
         return updated
+
+
+def _pairwise(rw, target, value, vt: Tag) -> Tag:
+    """``shape, p = x.shape, self.patch_size``: a display unpacked into as many
+    names binds each the tag of its own element (a shape keeps its layout, for
+    the reads of it that follow), where the display's tag tells none."""
+    if isinstance(target, (cst.Tuple, cst.List)) and isinstance(value, (cst.Tuple, cst.List)) \
+            and len(target.elements) == len(value.elements) \
+            and not any(isinstance(e, cst.StarredElement) for e in list(target.elements) + list(value.elements)) \
+            and not (vt.kind == L.SEQ and isinstance(vt.module, tuple)):
+        tags = tuple(rw.tag(e.value) for e in value.elements)
+        if any(t.kind == L.SHAPE for t in tags):
+            return Tag(L.SEQ, module=tags)
+    return vt
 
 
 def _starred(target) -> bool:
