@@ -111,6 +111,12 @@ def _image_out(left: str, right: str, image_in: bool):
         return len(axes)
     if image_in and len(before) >= 4 and before[1] == axes[1]:
         return len(axes)
+    # tokens laid out as a map (``b (h w) c -> b c h w``): the spatial names split
+    # from one group of the left side, the channel name a whole axis of it
+    groups = [set(x[1:-1].split()) for x in before if x.startswith("(")]
+    if axes[1] in before and all(re.fullmatch(r"\w+", x) for x in axes[2:]) \
+            and any(set(axes[2:]) <= g for g in groups):
+        return len(axes)
     return None
 
 
@@ -188,7 +194,10 @@ RULES = [
                            expect="'b h w c -> b (h w) c'"),
                    # windows assembled back into an image: returned channels-last
                    Example("rearrange(x, '(b h w) d s1 s2 -> b d (h s1) (w s2)', h=2, w=3)", ("float32[12,3,2,2]",),
-                           expect="-> b (h s1) (w s2) d"))),
+                           expect="-> b (h s1) (w s2) d"),
+                   # tokens laid out as a map (vit-pytorch's T2T, RvT): returned channels-last
+                   Example("rearrange(x, 'b (h w) c -> b c h w', h=2)", ("float32[2,6,4]",),
+                           expect="-> b h w c"))),
     Rule("einops.repeat", "tensor, pattern, **axes_lengths", _fn("repeat"), layout=AWARE,
          examples=(Example("repeat(x, 'n d -> b n d', b=3)", ("float32[5,8]",)),)),
     Rule("einops.reduce", "tensor, pattern, reduction, **axes_lengths", _check_reduction(_fn("reduce", ("reduction",))),
