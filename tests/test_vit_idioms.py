@@ -216,3 +216,35 @@ def test_a_shape_bound_in_a_pairwise_assignment_keeps_its_layout(tmp_path):
     (a non-square map's sizes swapped)."""
     result = check(NAMED_SHAPE, "LocalAttention", rand(2, 6, 4, 8), tmp_path)
     assert "*tuple((shape)[a] for a in (0, 3, 1, 2))" in result.code, result.code
+
+
+WINDOWS = HEADER + textwrap.dedent("""
+    class Stages(nn.Module):
+        def __init__(self, dim=4, w=2, depth=2):
+            super().__init__()
+            self.layers = nn.ModuleList([])
+            for _ in range(depth):
+                self.layers.append(nn.Sequential(
+                    nn.Conv2d(dim, dim, 3, padding=1),
+                    Rearrange('b d (x w1) (y w2) -> b x y w1 w2 d', w1=w, w2=w),
+                    nn.LayerNorm(dim),
+                    nn.Linear(dim, dim),
+                    Rearrange('b x y w1 w2 d -> b d (w1 x) (w2 y)'),
+                ))
+
+        def forward(self, x):
+            for stage in self.layers:
+                x = stage(x)
+            return x
+""")
+
+
+def test_windows_assembled_by_a_rearrange_layer_return_the_map_channels_last(tmp_path):
+    """A block ending in ``Rearrange('b x y w1 w2 d -> b d (w1 x) (w2 y)')``
+    (vit-pytorch's MaxViT), called in a loop: the map it assembles comes back
+    channels-last, as the next block's convolution takes it; before, it came
+    back in torch's order and the second block's convolution read the wrong
+    axis as its channels."""
+    result = check(WINDOWS, "Stages", rand(2, 4, 4, 8), tmp_path)
+    assert "-> b (w1 x) (w2 y) d" in result.code and "jnp.transpose" not in result.code.split("class Stages")[1], \
+        result.code

@@ -56,6 +56,9 @@ class Layout:
     # spatial: the output is a plain tensor in torch's order (a patchifying
     # Rearrange layer reads an image channels-last and returns tokens)
     out_plain: bool = False
+    # plain: the output is an image batch of this rank, channels-last (a Rearrange
+    # layer assembling windows into a map takes torch order and returns the map so)
+    out_cl: Optional[int] = None
     keeps_rank: bool = False  # plain: the output has the input's rank (Linear, LayerNorm)
     # parameters holding sizes in torch's order (affine_grid's ``size``): a channels-last
     # tensor's shape handed whole there is read in torch's order

@@ -89,7 +89,20 @@ def _image_layer(a):
     gate): it takes the image channels-last, as a convolution would, and
     returns tokens or pooled features in torch's order."""
     rank = _image_in(a) or (_pooled_image(a) if a.given("reduction") else None)
-    return Layout("spatial", rank=rank, out_plain=True) if rank else None
+    if rank:
+        return Layout("spatial", rank=rank, out_plain=True)
+    made = _made_image(a) if not a.given("reduction") else None
+    return Layout("plain", out_cl=made) if made else None
+
+
+def _made_image(a):
+    """A Rearrange layer assembling an image (windows into a map, tokens laid out
+    as one: ``_image_out``) from torch-order input: it returns the map
+    channels-last, its right side in the physical order."""
+    pattern = a.value("pattern")
+    if not isinstance(pattern, str) or "->" not in pattern:
+        return None
+    return _image_out(*pattern.split("->", 1), False)
 
 
 def _tensor(a, name="tensor"):
@@ -169,6 +182,11 @@ def _layer(name, extra=()):
             left, right = a.value("pattern").split("->", 1)
             axes = _axes(left)
             pattern = repr(f"{' '.join([axes[0]] + axes[2:] + [axes[1]])} ->{right}")
+        elif name == "rearrange" and _made_image(a):
+            # the map it assembles returned channels-last (_made_image)
+            left, right = a.value("pattern").split("->", 1)
+            axes = _axes(right)
+            pattern = repr(f"{left}-> {' '.join([axes[0]] + axes[2:] + [axes[1]])}")
         parts = [f"pattern={pattern}"] + [f"{n}={a.src(n)}" for n in extra]
         parts += [f"{k}={v}" for k, v in a.kwextra.items()]
         return f"functools.partial(einops.{name}, {', '.join(parts)})"
@@ -218,7 +236,10 @@ RULES = [
                            expect="pattern='b (h p1) (w p2) c -> b (h w) (p1 p2 c)'"),
                    # a sequence patchified (vit-pytorch's 1-D ViT): it takes (N, L, C) too
                    Example("Rearrange('b c (n p) -> b n (p c)', p=2)", ("float32[2,3,8]",),
-                           expect="pattern='b (n p) c -> b n (p c)'"))),
+                           expect="pattern='b (n p) c -> b n (p c)'"),
+                   # windows assembled into a map (vit-pytorch's MaxViT blocks): returned channels-last
+                   Example("Rearrange('b x y w1 w2 d -> b d (w1 x) (w2 y)')", ("float32[2,2,3,2,2,4]",),
+                           expect="-> b (w1 x) (w2 y) d"))),
     Rule("einops.layers.torch.Reduce", "pattern, reduction, **axes_lengths",
          _check_reduction(_layer("reduce", ("reduction",))), layout=Layout("plain"), layer=True,
          layout_of=_image_layer,

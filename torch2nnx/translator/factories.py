@@ -446,7 +446,9 @@ class FactoriesMixin:
                     else:
                         moves[i] = axes  # between two stateful layers: the container moves it
                 t = spatial_out(lay, want) if lay is not None and lay.kind == "spatial" else want
-            if lay is not None and lay.kind in ("plain", "reshape"):
+            if lay is not None and lay.out_cl:
+                t = L.channels_last(lay.out_cl)
+            elif lay is not None and lay.kind in ("plain", "reshape"):
                 t = L.plain(in_rank if lay.keeps_rank else None)
             elif r is not None and r.kind == "sequential" and r.returns is not None:
                 t = r.returns

@@ -266,6 +266,8 @@ class LayerLayoutsMixin:
                 # a Linear on a map maybe flattened already (reshape_choice): its result
                 # is too, in torch's order
                 return self.canonical(node), L.plain(len(t.perm)).with_(or_flat=True)
+            if lay.out_cl:
+                return self.canonical(node), L.channels_last(lay.out_cl)
             # a layer keeping its input's rank (LayerNorm, Linear) keeps it known
             return self.canonical(node), L.plain(L.rank_of(t) if lay.keeps_rank and t.kind == L.TENSOR else None)
         if kind == "permute" and lay.dims:
@@ -293,6 +295,8 @@ class LayerLayoutsMixin:
                 lay = r.layout or r.rule.layout
                 if lay.kind == "spatial":
                     t = spatial_out(lay, L.channels_last(lay.rank))
+                elif lay.out_cl:
+                    t = L.channels_last(lay.out_cl)
                 elif lay.kind in ("plain", "reshape"):
                     t = L.plain()
             elif r.kind == "sequential":
@@ -337,7 +341,8 @@ class LayerLayoutsMixin:
                     else:
                         self.todo(original, "T2N004", "layers collected at run time need a layout change "
                                                       "between two of them; build the Sequential from separate parts")
-                t = spatial_out(lay, want) if lay is not None and lay.kind == "spatial" else want
+                t = spatial_out(lay, want) if lay is not None and lay.kind == "spatial" else \
+                    L.channels_last(lay.out_cl) if lay is not None and lay.out_cl else want
             prev = None
             if r is not None and r.kind == "sequential" and r.returns is not None:
                 t = r.returns
@@ -353,15 +358,23 @@ class LayerLayoutsMixin:
         so the next layer of the chain is handed what it takes."""
         s = self._class_summary(ModuleRef("class", cls=cls))
         params = [p for p in s.params if p != "self"] if s is not None else []
-        want = s.takes.get(params[0]) if params else None
         ret = s.returns if s is not None else None
-        if want is None or want.kind != L.TENSOR or not want.channels_last or ret is None:
+        if not params or ret is None:
             return
-        if ret.kind == L.TENSOR and not ret.channels_last and L.rank_of(ret) == L.rank_of(want):
-            sequential_returns.ask(self, cls, want)
-        elif (self.f.hints.get((cls, "__call__", sequential_returns.KEY)) is not None
-              and ret.kind == L.TENSOR and ret.perm == want.perm):
-            sequential_returns.ask(self, cls, want)  # asked every round, also once it does
+        if ret.kind == L.SEQ and isinstance(ret.module, tuple):
+            # a tuple returned (`x, y = blk(x, y)` in a loop): each item goes back to the
+            # parameter at its place
+            pairs = [(i, s.takes.get(params[i]), r) for i, r in enumerate(ret.module[:len(params)])]
+        else:
+            pairs = [(None, s.takes.get(params[0]), ret)]
+        for item, want, r in pairs:
+            if want is None or want.kind != L.TENSOR or not want.channels_last or not isinstance(r, Tag):
+                continue
+            if r.kind == L.TENSOR and not r.channels_last and L.rank_of(r) == L.rank_of(want):
+                sequential_returns.ask(self, cls, want, item)
+            elif (self.f.hints.get((cls, "__call__", sequential_returns.key(item))) is not None
+                  and r.kind == L.TENSOR and r.perm == want.perm):
+                sequential_returns.ask(self, cls, want, item)  # asked every round, also once it does
 
     def _class_summary(self, r: ModuleRef):
         """The ``__call__`` summary of a class of this file or, as its file exported

@@ -22,17 +22,24 @@ from . import layout as L
 KEY = "#returns"
 
 
-def ask(rw, cls: str, want: L.Tag) -> None:
-    """The Sequential being folded takes ``cls``'s result in ``want`` (channels-last)."""
-    rw.f.record_call(cls, "__call__", KEY, want)
+def key(item: int | None = None) -> str:
+    """The hint's key: the whole result, or item ``item`` of a returned tuple (a
+    block called in a loop, ``x, y = blk(x, y)``: each item comes back to the
+    parameter at its place)."""
+    return KEY if item is None else f"{KEY}[{item}]"
 
 
-def asked(rw, t: L.Tag):
+def ask(rw, cls: str, want: L.Tag, item: int | None = None) -> None:
+    """The Sequential being folded (or the loop) takes ``cls``'s result in ``want`` (channels-last)."""
+    rw.f.record_call(cls, "__call__", key(item), want)
+
+
+def asked(rw, t: L.Tag, item: int | None = None):
     """The layout a class's ``forward`` is asked to return a value tagged ``t`` in,
     or None: only a plain tensor of the asked rank is moved."""
     if rw.cls is None or rw.func_name != "forward":
         return None
-    want = rw.f.hints.get((rw.cls.name, "__call__", KEY))
+    want = rw.f.hints.get((rw.cls.name, "__call__", key(item)))
     if want is None or want.kind != L.TENSOR or not want.channels_last:
         return None
     if t.kind != L.TENSOR or not L.is_identity(t.perm) or L.rank_of(t) != L.rank_of(want):

@@ -534,18 +534,21 @@ class StatementsMixin:
         batches = kept_data.converted(self, updated.iter)  # [model(x) for x, _ in loader]
         return updated.with_changes(iter=batches) if batches is not None else updated
 
-    def returnable(self, node):
+    def returnable(self, node, item: int | None = None):
         """Returned values: channels-last where torch has channels-first spatial
-        tensors, torch's own layout for everything else (the contract)."""
+        tensors, torch's own layout for everything else (the contract). ``item``:
+        the place of ``node`` in a returned tuple."""
         t = self.tag(node)
         want = self.f.return_layouts.get(self.return_key)
         if want is not None and t.kind == L.TENSOR:
             # the function's returns disagreed last round: all take one layout
             return self.to_layout(node, t, want, "returns of this function agree on one layout"), want
-        asked = sequential_returns.asked(self, t)
+        asked = sequential_returns.asked(self, t, item)
         if asked is not None:
             # the next layer of a Sequential takes it channels-last (sequential_returns.py)
-            return self.to_layout(node, t, asked, "a Sequential's next layer takes it channels-last"), asked
+            why = "a Sequential's next layer takes it channels-last" if item is None else \
+                "handed back to this class in a loop, which takes it so"
+            return self.to_layout(node, t, asked, why), asked
         if t.kind == L.TENSOR and t.perm is not None and not L.is_identity(t.perm) \
                 and not (t.perm == L.cl_perm(len(t.perm)) and t.roles in (None, L.spatial_roles(len(t.perm)))):
             return self.canonical(node), L.plain()
@@ -559,8 +562,8 @@ class StatementsMixin:
         if updated.value is not None:
             if isinstance(updated.value, cst.Tuple):
                 elems, tags = [], []
-                for e in updated.value.elements:
-                    v, t = self.returnable(e.value)
+                for i, e in enumerate(updated.value.elements):
+                    v, t = self.returnable(e.value, i)
                     elems.append(e.with_changes(value=v))
                     tags.append(t)
                 updated = updated.with_changes(value=updated.value.with_changes(elements=elems))

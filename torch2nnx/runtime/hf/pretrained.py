@@ -52,6 +52,9 @@ class PreTrainedModel(nnx.Module):
             head, embed = hf_submodule(self, t_path), hf_submodule(self, s_path)
             if isinstance(head, nnx.Linear) and isinstance(embed, nnx.Embed) and t_name == s_name == "weight":
                 hf_set_submodule(self, t_path, HFTiedLinear(embed.embedding, head.bias))
+            elif isinstance(head, nnx.Embed) and isinstance(embed, nnx.Embed) and t_name == s_name == "weight":
+                if head is not embed:  # T5's encoder/decoder token embeddings: the shared table's Param
+                    head.embedding = embed.embedding
             elif type(head) is type(embed) and isinstance(getattr(head, t_name, None), nnx.Variable):
                 setattr(head, t_name, getattr(embed, s_name))  # the same Variable, twice in the graph
             else:
