@@ -191,6 +191,13 @@ RULES = [
     Rule(TF + "utils.generic.maybe_autocast", "device_type, dtype=None, enabled=True, cache_enabled=None", _autocast,
          layout=OTHER, examples=(Example("transformers.utils.generic.maybe_autocast('cpu', enabled=False)", X,
                                          where="with"),)),
+    # a check (T5's and BART's heads: every sequence ends in one eos token), eager only under jit
+    Rule(TF + "utils.torch_compilable_check", "cond, msg, error_type=ValueError",
+         _helper_call("torch_compilable_check"), layout=Layout("other", tensors=()),
+         examples=(Example("x * float(transformers.utils.torch_compilable_check(x.shape[0] > 1, 'one row') is None)",
+                           X),
+                   Example("x * float(transformers.utils.torch_compilable_check(lambda: (x * x >= 0).all(), "
+                           "lambda: 'negative square') is None)", X))),
     Rule(TF + "utils.torch_int", "x", _int, layout=OTHER,
          examples=(Example("x * transformers.utils.torch_int(x.shape[1] ** 0.5)", ("float32[2,9]",)),)),
 ] + [

@@ -36,6 +36,21 @@ class HFConv1D(nnx.Module):
         return x @ self.weight[...] + self.bias[...]
 
 
+def torch_compilable_check(cond, msg, error_type=ValueError):
+    """utils.torch_compilable_check: ``error_type(msg)`` raised when ``cond`` (a bool, an
+    array, or a callable giving one) is false. Under ``jax.jit`` the condition is
+    traced: the check is then only the assumption it states, as torch's is while
+    tracing (``TRANSFORMERS_DISABLE_TORCH_CHECK`` is not read)."""
+    if callable(cond):
+        cond = cond()
+    try:
+        ok = bool(jnp.all(jnp.asarray(cond)))
+    except jax.errors.ConcretizationTypeError:
+        return
+    if not ok:
+        raise error_type(msg() if callable(msg) else msg)
+
+
 def slice_logits_to_keep(hidden_states, logits_to_keep):
     """modeling_utils.slice_logits_to_keep: the last ``logits_to_keep`` positions (0: all),
     or the positions a 1D index array names."""
