@@ -248,3 +248,31 @@ def test_windows_assembled_by_a_rearrange_layer_return_the_map_channels_last(tmp
     result = check(WINDOWS, "Stages", rand(2, 4, 4, 8), tmp_path)
     assert "-> b (w1 x) (w2 y) d" in result.code and "jnp.transpose" not in result.code.split("class Stages")[1], \
         result.code
+
+
+STAGES_AND_HEAD = HEADER + textwrap.dedent("""
+    class Net(nn.Module):
+        def __init__(self, depth=2):
+            super().__init__()
+            layers = []
+            for _ in range(depth):
+                layers.append(nn.Sequential(nn.Conv2d(3, 3, 3, padding=1), nn.GELU()))
+            self.layers = nn.Sequential(
+                *layers,
+                nn.AdaptiveAvgPool2d(1),
+                Rearrange('... () () -> ...'),
+                nn.Linear(3, 5),
+            )
+
+        def forward(self, x):
+            return self.layers(x)
+""")
+
+
+def test_a_sequential_of_starred_stages_and_a_head_folds_the_head(tmp_path):
+    """``nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), Rearrange('... () () ->
+    ...'), nn.Linear(...))`` (vit-pytorch's Twins-SVT): the stages' list is one
+    chain, the head after it is folded as in a Sequential written out, so the
+    pooled map reaches the rearrange in torch's order; before, nothing was
+    folded and the rearrange read the channels-last map."""
+    check(STAGES_AND_HEAD, "Net", rand(2, 3, 4, 6), tmp_path)

@@ -330,6 +330,9 @@ class FactoriesMixin:
                 pairs.append((name, t.module))
         return tuple(pairs)
 
+    def _starred_chain(self, r, original):
+        return _starred_chain_of(self, r, original)
+
     def _with_moves(self, new, moves: dict):
         """The container's construction handed the transposes its layers need
         between them (runtime ``sequential`` / ``NamedSequential``)."""
@@ -372,7 +375,17 @@ class FactoriesMixin:
             return self._with_moves(new, moves), ModuleRef("sequential", elements=elems, takes=takes,
                                                            returns=returns, named=True,
                                                            names=named_members.ordered_dict_names(nodes))
-        if not isinstance(new, cst.Call) or len(new.args) != len(nodes) or any(a.star for a in new.args):
+        mixed = isinstance(new, cst.Call) and len(new.args) == len(nodes) > 1 \
+            and any(a.star == "*" for a in new.args) and not any(a.star == "**" for a in new.args) \
+            and all(r is not None and r.kind == "list" and r.elements
+                    for a, r in zip(new.args, refs) if a.star == "*")
+        if mixed:
+            # Sequential(*stages, pool, head): each starred list a chain of its own (a
+            # layout change inside it is marked); the layers around it folded as below,
+            # moves made by the stateless layers themselves (the positions after a
+            # list are known at run time only)
+            refs = [self._starred_chain(r, original) if a.star == "*" else r for a, r in zip(new.args, refs)]
+        elif not isinstance(new, cst.Call) or len(new.args) != len(nodes) or any(a.star for a in new.args):
             # Sequential(*layers): the layers appended to the list, in order
             elems = ()
             if len(refs) == 1 and refs[0] is not None and refs[0].kind == "list":
@@ -443,6 +456,9 @@ class FactoriesMixin:
                         args[i - 1] = args[i - 1].with_changes(value=expr(
                             f"(lambda x: jnp.transpose({code(args[i - 1].value)}(x), {axes}))"))
                         self.transposes += 1
+                    elif mixed:
+                        self.todo(original, "T2N004", "torch.nn.Sequential: a layout change next to layers "
+                                                      "collected at run time; build it from separate parts")
                     else:
                         moves[i] = axes  # between two stateful layers: the container moves it
                 t = spatial_out(lay, want) if lay is not None and lay.kind == "spatial" else want
@@ -461,6 +477,15 @@ class FactoriesMixin:
         returns = None if t.kind == L.FREE else t
         return self._with_moves(new.with_changes(args=args), moves), ModuleRef(
             "sequential", elements=tuple(refs), takes=takes, returns=returns)
+
+
+def _starred_chain_of(rw, r, original):
+    """A starred list of layers in a Sequential, as one chain: what it takes and returns."""
+    for e in r.elements:
+        if e is not None and e.kind == "class":
+            rw.ask_repeated_return(e.cls)  # a list filled in a loop repeats its layers
+    takes, returns = rw._fold_refs(list(r.elements), original, None)
+    return ModuleRef("sequential", elements=tuple(r.elements), takes=takes, returns=returns)
 
 
 def _nnx_layer_base(helper_class: str) -> str | None:
