@@ -276,3 +276,42 @@ def test_a_sequential_of_starred_stages_and_a_head_folds_the_head(tmp_path):
     pooled map reaches the rearrange in torch's order; before, nothing was
     folded and the rearrange read the channels-last map."""
     check(STAGES_AND_HEAD, "Net", rand(2, 3, 4, 6), tmp_path)
+
+
+STAGES_LOOP = HEADER + textwrap.dedent("""
+    class Embed(nn.Module):
+        def __init__(self, cin, cout):
+            super().__init__()
+            self.proj = nn.Conv2d(cin, cout, 2, stride=2)
+
+        def forward(self, x):
+            x = self.proj(x)
+            size = x.shape[-2:]
+            return x.flatten(2).transpose(1, 2), size
+
+
+    class Stages(nn.Module):
+        def __init__(self, dims=(3, 4, 6)):
+            super().__init__()
+            self.embeds = nn.ModuleList([Embed(a, b) for a, b in zip(dims[:-1], dims[1:])])
+            self.mlps = nn.ModuleList([nn.Linear(b, b) for b in dims[1:]])
+
+        def forward(self, x):
+            B = x.shape[0]
+            for i, (embed, mlp) in enumerate(zip(self.embeds, self.mlps)):
+                x, size = embed(x)
+                x = mlp(x)
+                if i < len(self.embeds) - 1:
+                    x = x.reshape(B, *size, -1).permute(0, 3, 1, 2).contiguous()
+            return x.mean(dim=1)
+""")
+
+
+def test_a_tensor_carried_by_a_loop_leaves_each_iteration_as_it_entered(tmp_path):
+    """timm's Twins: each stage's tokens are made a torch-order map for the next
+    stage's patch embedding, which the loop body (rewritten once) takes
+    channels-last: the body ends by moving the map back to the layout it
+    entered with, at the map's rank only (the last stage keeps tokens);
+    before, the second stage's convolution read the wrong axis as channels."""
+    result = check(STAGES_LOOP, "Stages", rand(2, 3, 8, 8), tmp_path)
+    assert "map_order(x, (0, 2, 3, 1))" in result.code, result.code

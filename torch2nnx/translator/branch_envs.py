@@ -56,11 +56,22 @@ class BranchEnvsMixin:
             labelled.append(("else" if has_else[0] else "body", dict(self.env)))
         if loop:
             # the body may run no time, or leave early (break / continue)
-            branches = [e for _, e in labelled] + [before] + self._loop_exits.pop()
+            exits = self._loop_exits.pop()
+            moves = {}
+            if not self._ended and not exits:
+                # a tensor carried to the next iteration leaves the body in the layout it
+                # entered it with: the body was rewritten for that one
+                moves = branch_layouts.carried(before, self.env, self.resolve)
+                for name, frm, want in moves.get("body", ()):
+                    # (moved only at its rank: after the loop it is what the body made it)
+                    if L.rank_of(frm) is not None:
+                        self.env[name] = want
+            branches = [e for _, e in labelled if not moves] + ([dict(self.env)] if moves else []) \
+                + [before] + exits
             self._ended = False
             if branches:
                 self.env = self._join_envs(branches)
-            return {}
+            return moves
         if not has_else[0]:
             labelled.append(("before", before))  # the branch may not run
         if not labelled:

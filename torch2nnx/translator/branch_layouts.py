@@ -70,12 +70,47 @@ def agree(labelled: list[tuple[str, dict]], resolve: Callable[[L.Tag], L.Tag]):
     return moves, agreed
 
 
-def _statement(rw, name: str, frm: L.Tag, to: L.Tag) -> cst.SimpleStatementLine:
+def carried(before: dict, end: dict, resolve: Callable[[L.Tag], L.Tag]) -> dict:
+    """A loop body ending with a tensor in another layout than it entered with
+    (timm's Twins: a stage's tokens made into a torch-order map for the next
+    stage's patch embedding, which the body was rewritten to take channels-last):
+    {"body": [(name, at the end, at the entry)]}, the moves that end each
+    iteration as the next begins."""
+    out = []
+    for name in sorted(set(before) & set(end)):
+        t0, t1 = resolve(before[name]), resolve(end[name])
+        if t0.kind != L.TENSOR or t1.kind != L.TENSOR or t0.or_flat or t1.or_flat:
+            continue
+        rank = L.rank_of(t0)
+        if rank is not None and L.rank_of(t1) is None and t1.perm is None and t0.channels_last:
+            # torch order at a rank known at run time only (tokens on the last stage,
+            # a map before the others): moved where it has the rank it entered with
+            out.append((name, t1, t0))
+            continue
+        if rank is None or rank != L.rank_of(t1) or t0.perm == t1.perm \
+                or (L.is_identity(t0.perm) and L.is_identity(t1.perm)):
+            continue
+        out.append((name, t1, t0))
+    return {"body": out} if out else {}
+
+
+def loop_end(rw, updated, moves: dict):
+    """``updated`` (a ``for``/``while``) with its body ending in ``moves``' transposes."""
+    stmts = [_statement(rw, name, frm, to, guarded=L.rank_of(frm) is None) for name, frm, to in moves.get("body", ())]
+    if not stmts:
+        return updated
+    return updated.with_changes(body=_appended(updated.body, stmts))
+
+
+def _statement(rw, name: str, frm: L.Tag, to: L.Tag, guarded: bool = False) -> cst.SimpleStatementLine:
     rank = len(frm.perm) if frm.perm is not None else len(to.perm)
     node = cst.Name(name)
     rw.set(node, frm)
     # a value maybe flattened already keeps its mark: to torch order through torch_order
     keep = frm.or_flat and to.perm is None
+    if guarded:  # moved only at ``to``'s rank (any_rank.guarded)
+        value = rw.to_layout(node, frm, to, guarded=True)
+        return cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(cst.Name(name))], value)])
     value = rw.to_layout(node, frm.with_(or_flat=keep), to if to.perm is not None else L.plain(rank))
     return cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(cst.Name(name))], value)])
 

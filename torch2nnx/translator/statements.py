@@ -235,8 +235,8 @@ class StatementsMixin:
         self.enter_loop()
 
     def leave_While(self, original, updated):
-        self._pop_env(loop=True)
-        return self._attach(updated)
+        moves = self._pop_env(loop=True)
+        return self._attach(branch_layouts.loop_end(self, updated, moves))
 
     def visit_With(self, node):
         self.todos.append([])
@@ -518,7 +518,7 @@ class StatementsMixin:
         return L.UNKNOWN_TAG
 
     def leave_For(self, original, updated):
-        self._pop_env(loop=True)
+        updated = branch_layouts.loop_end(self, updated, self._pop_env(loop=True))
         layers = module_api.layers_of(self, updated.iter)
         if layers is not None:  # for m in seq: an nnx.Sequential's layers
             updated = updated.with_changes(iter=layers)
