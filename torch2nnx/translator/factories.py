@@ -330,9 +330,6 @@ class FactoriesMixin:
                 pairs.append((name, t.module))
         return tuple(pairs)
 
-    def _starred_chain(self, r, original):
-        return _starred_chain_of(self, r, original)
-
     def _with_moves(self, new, moves: dict):
         """The container's construction handed the transposes its layers need
         between them (runtime ``sequential`` / ``NamedSequential``)."""
@@ -384,19 +381,14 @@ class FactoriesMixin:
             # layout change inside it is marked); the layers around it folded as below,
             # moves made by the stateless layers themselves (the positions after a
             # list are known at run time only)
-            refs = [self._starred_chain(r, original) if a.star == "*" else r for a, r in zip(new.args, refs)]
+            refs = [_starred_chain(self, r, original) if a.star == "*" else r for a, r in zip(new.args, refs)]
         elif not isinstance(new, cst.Call) or len(new.args) != len(nodes) or any(a.star for a in new.args):
             # Sequential(*layers): the layers appended to the list, in order
             elems = ()
             if len(refs) == 1 and refs[0] is not None and refs[0].kind == "list":
                 elems = refs[0].elements
             if elems:
-                for e in elems:
-                    if e is not None and e.kind == "class":
-                        self.ask_repeated_return(e.cls)  # a list filled in a loop repeats its layers
-                takes, returns = self._fold_refs(list(elems), original, moves)
-                return self._with_moves(new, moves), ModuleRef("sequential", elements=tuple(elems), takes=takes,
-                                                               returns=returns)
+                return self._with_moves(new, moves), _starred_chain(self, refs[0], original, moves)
             return new, ModuleRef("sequential", elements=tuple(r or UNKNOWN_MODULE for r in refs))
         t = Tag(L.FREE, param="<sequential>")
         takes = None
@@ -479,12 +471,14 @@ class FactoriesMixin:
             "sequential", elements=tuple(refs), takes=takes, returns=returns)
 
 
-def _starred_chain_of(rw, r, original):
-    """A starred list of layers in a Sequential, as one chain: what it takes and returns."""
+def _starred_chain(rw, r, original, moves=None):
+    """A list of layers starred into a Sequential, as one chain: what it takes and
+    returns. ``moves``: where the layout changes between its layers go (None: the
+    list is not the whole Sequential, a change is marked)."""
     for e in r.elements:
         if e is not None and e.kind == "class":
             rw.ask_repeated_return(e.cls)  # a list filled in a loop repeats its layers
-    takes, returns = rw._fold_refs(list(r.elements), original, None)
+    takes, returns = rw._fold_refs(list(r.elements), original, moves)
     return ModuleRef("sequential", elements=tuple(r.elements), takes=takes, returns=returns)
 
 
