@@ -17,6 +17,7 @@ transformers = pytest.importorskip("transformers")
 
 import torch  # noqa: E402
 
+from harness import assert_close  # noqa: E402
 from test_transformers_models import check_clean, check_parity, translations  # noqa: E402
 
 torch.set_num_threads(1)
@@ -123,28 +124,69 @@ VISION = {
 }
 
 
-# the markers left in the vision files: the backbone classes (BackboneMixin and its
-# forward's decorator are not translated yet); stochastic depth's mask, drawn in
-# forward with torch.rand, comes from the module's Rngs (batch_noise.py)
-KNOWN_MARKERS = ("subclassing transformers.backbone_utils.BackboneMixin",
-                 "torch reference left in the output: filter_output_hidden_states")
-
-
 @pytest.mark.parametrize("name", list(VISION))
 def test_vision_translates_clean_and_channels_last(translated, name):
-    """No torch, no transformers infrastructure left but the known markers above."""
-    import re
-
+    """No marker (the *Backbone classes' BackboneMixin and filter_output_hidden_states
+    are rows: runtime/hf/backbone.py), no torch, no transformers infrastructure left."""
     result = translated(name)[0]
-    marked = [d for d in result.diagnostics if d.code != "T2N100"]
-    assert all(any(k in d.message for k in KNOWN_MARKERS) for d in marked), [d.format() for d in marked]
-    assert result.todo_count == len(marked) == 2
-    # (and a header over the torch import the markers still use)
-    assert result.code.count("TODO(torch2nnx)") in (result.todo_count, result.todo_count + 1)
-    check_imports(result, "backbone_utils", "import torch")
+    assert result.todo_count == 0 and "TODO(torch2nnx)" not in result.code, [d.format() for d in result.diagnostics]
+    check_imports(result)
     prefix = VISION[name][1]
     assert "Takes pixel_values as (N, H, W, C) where torch takes (N, C, H, W)." in result.code
     assert result.layout_of(f"{prefix}Model").takes["pixel_values"].perm == (0, 2, 3, 1)
+
+
+@pytest.mark.parametrize("hidden", [False, True, [0, -1]])
+def test_resnet_backbone_feature_maps(translated, hidden):
+    """ResNetBackbone (BackboneMixin, filter_output_hidden_states): the feature maps of
+    the stages config.out_features names, channels-last as the output contract says,
+    eagerly and under nnx.jit; hidden states only where asked (the indices given: the
+    others None, as torch's)."""
+    from flax import nnx
+
+    from test_transformers_models import models
+
+    config = resnet_config()
+    config.out_features = ["stem", "stage2"]
+    t_model, j_model = models(translated("resnet"), "ResNetBackbone", config, "eager")
+    t_in, j_in = image_inputs()
+    t_out = t_model(**t_in, output_hidden_states=hidden)
+    j_out = j_model(**j_in, output_hidden_states=hidden)
+    jitted = nnx.jit(lambda m, x: m(pixel_values=x, output_hidden_states=hidden))(j_model, j_in["pixel_values"])
+    assert list(j_out.keys()) == list(t_out.keys()) == (["feature_maps", "hidden_states"] if hidden else
+                                                         ["feature_maps"])
+    assert j_model.channels == t_model.channels == [8, 16] and j_model.out_indices == t_model.out_indices
+    for out in (j_out, jitted):
+        assert len(out.feature_maps) == len(t_out.feature_maps) == 2
+        for t, j in zip(t_out.feature_maps, out.feature_maps):
+            assert_close(t.detach().numpy().transpose(0, 2, 3, 1), np.asarray(j), what="feature map")
+        if hidden:
+            assert [h is None for h in out.hidden_states] == [h is None for h in t_out.hidden_states]
+            for t, j in zip(t_out.hidden_states, out.hidden_states):
+                if t is not None:
+                    assert_close(t.detach().numpy().transpose(0, 2, 3, 1), np.asarray(j), what="hidden state")
+
+
+@pytest.mark.parametrize("name", ["convnext", "dinov2"])
+def test_recorded_outputs_are_refused_not_none(translated, name):
+    """capture_outputs (torch's hooks recording hidden states) is not translated: asking
+    for them raises, where the forward as written would answer None; without them the
+    model runs (test_vision_parity). Their backbones need them too: they raise."""
+    from test_transformers_models import models
+
+    make, prefix, _, _ = VISION[name]
+    _, j_model = models(translated(name), f"{prefix}Model", make(), "eager")
+    _, j_in = image_inputs()
+    with pytest.raises(NotImplementedError, match="output_hidden_states"):
+        j_model(**j_in, output_hidden_states=True)
+    config = make()
+    config.output_hidden_states = True
+    _, j_model = models(translated(name), f"{prefix}Model", config, "eager")
+    with pytest.raises(NotImplementedError, match="output_hidden_states"):
+        j_model(**j_in)
+    _, backbone = models(translated(name), f"{prefix}Backbone", make(), "eager")
+    with pytest.raises(NotImplementedError, match="output_hidden_states"):
+        backbone(**j_in)
 
 
 @pytest.mark.parametrize("head", [False, True])

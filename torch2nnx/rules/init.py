@@ -51,6 +51,13 @@ def _fans_kept(a):
         raise Unsupported("T2N002", f"fans of {t}: a view or a slice that drops axes")
 
 
+def _fan_axes(a) -> str:
+    """Keywords placing torch's fans on the NNX array: JAX reads fan-in on axis -2, as
+    torch does on a kernel's (``(*kernel, in, out)``); an Embed's table keeps torch's
+    ``(num, features)``, whose fan-in (torch's size(1)) is axis -1."""
+    return ", in_axis=-1, out_axis=-2" if a.src("tensor").endswith(".embedding") else ""
+
+
 def _gain2(a, ctx, name="nonlinearity"):
     """The squared gain's source: a number for literals, else torch's
     calculate_gain (squared) at run time."""
@@ -77,7 +84,7 @@ def kaiming(distribution):
         else:
             raise Unsupported("T2N002", f"mode={a.src('mode')}")
         _fans_kept(a)
-        init = f'jax.nn.initializers.variance_scaling({_gain2(a, ctx)}, {mode_src}, "{distribution}")'
+        init = f'jax.nn.initializers.variance_scaling({_gain2(a, ctx)}, {mode_src}, "{distribution}"{_fan_axes(a)})'
         return _set(a, f"{init}({_key(ctx)}, {a.src('tensor')}.shape)", ctx)
     return build
 
@@ -125,6 +132,18 @@ def _constant(value):
     def build(a, ctx):
         v = a.src("val") if value is None else value
         return _set(a, f"jnp.full_like({_get(a)}, {v})", ctx)
+    return build
+
+
+def variance_scaling(mode, distribution):
+    """transformers.initialization's lecun_normal_ and default_flax_embed_init_: torch's
+    formula on torch's fans (torch_variance_scaling; its truncation differs from JAX's)."""
+    def build(a, ctx):
+        _fans_kept(a)
+        t = a.src("tensor")
+        value = (f'{ctx.helper("torch_variance_scaling")}({_key(ctx)}, {t}.shape, "{mode}", "{distribution}"'
+                 f'{_fan_axes(a)})')
+        return _set(a, value, ctx)
     return build
 
 

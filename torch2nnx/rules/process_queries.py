@@ -5,8 +5,10 @@ Distribution: one process, rank ``jax.process_index()`` of ``jax.process_count()
 torch's CUDA, which the translation never uses (no device, none available).
 Tracing: the translation is never traced by torch (no tracing state), and
 ``torch._shape_as_tensor`` is the shape as an array. torch.hub: its cache
-directory and the URL and hash utilities it re-exports (plain Python);
-downloading and loading checkpoints has no row (README).
+directory, the URL and hash utilities it re-exports (plain Python), and
+``load_state_dict_from_url``: a torch checkpoint, like every torch file the
+translation reads (torch.load's translation, data_io.torch_load), is read with
+torch's own reader, whose ``torch.serialization`` settings hold for it.
 
 Eager only: ``torch.unique_consecutive`` (its size depends on the values).
 """
@@ -140,8 +142,64 @@ RULES = [
                    Example("x * float(torch.hub.HASH_REGEX.search('resnet18.pth') is None)", X))),
 ]
 
+# torch.save({'w': torch.arange(3.0)}) as a data: URL, for the examples of the checkpoint reader's rows
+_TINY_CHECKPOINT = "data:application/octet-stream;base64," + (
+    "UEsDBAAACAgAAAAAAAAAAAAAAAAAAAAAAAAQABIAYXJjaGl2ZS9kYXRhLnBrbEZCDgBaWlpaWlpaWlpaWlpaWoACfXEAWAEAAAB3"
+    "cQFjdG9yY2guX3V0aWxzCl9yZWJ1aWxkX3RlbnNvcl92MgpxAigoWAcAAABzdG9yYWdlcQNjdG9yY2gKRmxvYXRTdG9yYWdlCnEE"
+    "WAEAAAAwcQVYAwAAAGNwdXEGSwN0cQdRSwBLA4VxCEsBhXEJiWNjb2xsZWN0aW9ucwpPcmRlcmVkRGljdApxCilScQt0cQxScQ1z"
+    "LlBLBwhNR+MQogAAAKIAAABQSwMEAAAICAAAAAAAAAAAAAAAAAAAAAAAABcAGQBhcmNoaXZlLy5mb3JtYXRfdmVyc2lvbkZCFQBa"
+    "WlpaWlpaWlpaWlpaWlpaWlpaWloxUEsHCLfv3IMBAAAAAQAAAFBLAwQAAAgIAAAAAAAAAAAAAAAAAAAAAAAAGgA3AGFyY2hpdmUv"
+    "LnN0b3JhZ2VfYWxpZ25tZW50RkIzAFpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWjY0"
+    "UEsHCD93cekCAAAAAgAAAFBLAwQAAAgIAAAAAAAAAAAAAAAAAAAAAAAAEQA/AGFyY2hpdmUvYnl0ZW9yZGVyRkI7AFpaWlpaWlpa"
+    "WlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpabGl0dGxlUEsHCIU94xkGAAAABgAAAFBL"
+    "AwQAAAgIAAAAAAAAAAAAAAAAAAAAAAAADgA+AGFyY2hpdmUvZGF0YS8wRkI6AFpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpa"
+    "WlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWloAAAAAAACAPwAAAEBQSwcIcLzIMAwAAAAMAAAAUEsDBAAACAgAAAAAAAAAAAAA"
+    "AAAAAAAAAAAPADcAYXJjaGl2ZS92ZXJzaW9uRkIzAFpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpa"
+    "WlpaWlpaWjMKUEsHCNGeZ1UCAAAAAgAAAFBLAwQAAAgIAAAAAAAAAAAAAAAAAAAAAAAAHgAyAGFyY2hpdmUvLmRhdGEvc2VyaWFs"
+    "aXphdGlvbl9pZEZCLgBaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaMTU3MjgxOTk1MTE4NTQ2"
+    "NDMwMjYwMzM2NjA3NDI5ODAyODc4OTkyN1BLBwj24wpEKAAAACgAAABQSwECAAAAAAgIAAAAAAAATUfjEKIAAACiAAAAEAAAAAAA"
+    "AAAAAAAAAAAAAAAAYXJjaGl2ZS9kYXRhLnBrbFBLAQIAAAAACAgAAAAAAAC379yDAQAAAAEAAAAXAAAAAAAAAAAAAAAAAPIAAABh"
+    "cmNoaXZlLy5mb3JtYXRfdmVyc2lvblBLAQIAAAAACAgAAAAAAAA/d3HpAgAAAAIAAAAaAAAAAAAAAAAAAAAAAFEBAABhcmNoaXZl"
+    "Ly5zdG9yYWdlX2FsaWdubWVudFBLAQIAAAAACAgAAAAAAACFPeMZBgAAAAYAAAARAAAAAAAAAAAAAAAAANIBAABhcmNoaXZlL2J5"
+    "dGVvcmRlclBLAQIAAAAACAgAAAAAAABwvMgwDAAAAAwAAAAOAAAAAAAAAAAAAAAAAFYCAABhcmNoaXZlL2RhdGEvMFBLAQIAAAAA"
+    "CAgAAAAAAADRnmdVAgAAAAIAAAAPAAAAAAAAAAAAAAAAANwCAABhcmNoaXZlL3ZlcnNpb25QSwECAAAAAAgIAAAAAAAA9uMKRCgA"
+    "AAAoAAAAHgAAAAAAAAAAAAAAAABSAwAAYXJjaGl2ZS8uZGF0YS9zZXJpYWxpemF0aW9uX2lkUEsGBiwAAAAAAAAAHgMtAAAAAAAA"
+    "AAAABwAAAAAAAAAHAAAAAAAAAM8BAAAAAAAA+AMAAAAAAABQSwYHAAAAAMcFAAAAAAAAAQAAAFBLBQYAAAAABwAHAM8BAAD4AwAA"
+    "AAA="
+)
+# (the state_dict holds torch tensors, as torch_load's does: the weights module ports them)
+_LOAD_URL = ("x * len(torch.hub.load_state_dict_from_url(" + repr(_TINY_CHECKPOINT) + ", model_dir=__file__ + "
+             "'.hub', file_name='tiny-{}.pth', check_hash={})['w'].shape)")
+
+RULES += [
+    Rule("torch.hub.load_state_dict_from_url",
+         "url, model_dir=None, map_location=None, progress=True, check_hash=False, file_name=None, weights_only=False",
+         lambda a, ctx: call(ctx.helper("hub_load_state_dict_from_url"), [a.src("url")] + [
+             f"{p}={a.src(p)}" for p in ("model_dir", "map_location", "progress", "check_hash", "file_name",
+                                           "weights_only") if a.given(p)]), layout=OTHER,
+         note="downloaded once into $TORCH_HOME/hub/checkpoints, read as torch.load's translation reads a torch "
+              "file (with torch, tensors only): a state_dict for the weights module",
+         examples=(Example("x * float(callable(torch.hub.load_state_dict_from_url))", X),
+                   Example(_LOAD_URL.format("a", False), X),
+                   Example(_LOAD_URL.format("4e330668", True), X))),
+    # torch's checkpoint reader, which reads torch files for the translation too (torch_load)
+    Rule("torch.serialization.safe_globals", "safe_globals",
+         lambda a, ctx: f"{ctx.helper('torch_serialization')}().safe_globals({a.src('safe_globals')})",
+         layout=OTHER, note="torch's reader's allow-list: torch files are read with torch (torch.load's translation)",
+         examples=(Example("torch.serialization.safe_globals([collections.OrderedDict])", X, where="with"),)),
+    Rule("torch.serialization.get_unsafe_globals_in_checkpoint", "f",
+         lambda a, ctx: f"{ctx.helper('torch_serialization')}().get_unsafe_globals_in_checkpoint({a.src('f')})",
+         layout=OTHER, note="as torch's reader finds them (torch files are read with torch)",
+         examples=(Example("x * (len(torch.hub.load_state_dict_from_url(" + repr(_TINY_CHECKPOINT) + ", model_dir="
+                           "__file__ + '.hub', file_name='t.pth')) + len(torch.serialization."
+                           "get_unsafe_globals_in_checkpoint(__file__ + '.hub/t.pth')))", X),)),
+]
+
 # read as a value: the version of the torch the translation was made with (the semantics it reproduces)
 CONSTANTS = [
+    Rule("torch.serialization", "", lambda a, ctx: f"{ctx.helper('torch_serialization')}()", layout=OTHER,
+         note="torch's checkpoint reader, which reads torch files for the translation too (torch.load's)",
+         examples=(Example("x * float(hasattr(torch.serialization, 'safe_globals'))", X),)),
     Rule("torch.__version__", "", lambda a, ctx: f"{ctx.helper('TorchVersion')}({_torch_version()!r})", layout=OTHER,
          note="the version of the torch the translation was made with (the semantics it reproduces); compares "
               "as a version",

@@ -14,7 +14,10 @@ plain Python: they stay imported from transformers.
 - ``ROPE_INIT_FUNCTIONS``, ``dynamic_rope_update`` (modeling_rope_utils): runtime/hf/rope.py;
 - ``transformers.initialization``: torch.nn.init's rows under their names;
 - decorators with no meaning in JAX (``auto_docstring``, ``can_return_tuple``,
-  output capturing, config defaults): identities, dropped as decorations.
+  config defaults): identities, dropped as decorations; output capturing
+  (``capture_outputs``: torch's hooks recording hidden states and attentions)
+  refuses at run time where those outputs are asked for;
+- ``BackboneMixin``, ``filter_output_hidden_states``: runtime/hf/backbone.py.
 """
 
 from __future__ import annotations
@@ -34,8 +37,11 @@ TOKENS = ("float32[2,5,8]",)
 MODELING_UTILS = TF + "modeling_utils."
 # the library's own names that are plain Python: kept as imports of transformers (the
 # configuration files' field validators and RoPE parameters' TypedDict among them)
+# (the hub's file cache, and the version check before torch.load: torch files are read with torch,
+# torch.load's translation)
 KEPT = (TF + "utils.logging", TF + "utils.DUMMY_INPUTS", TF + "utils.DUMMY_MASK", TF + "utils.type_validators",
-        TF + "modeling_rope_utils.RopeParameters")
+        TF + "modeling_rope_utils.RopeParameters", TF + "utils.cached_file", TF + "utils.hub.cached_file",
+        TF + "utils.check_torch_load_is_safe", TF + "utils.import_utils.check_torch_load_is_safe")
 
 
 def follows(qualified: str):
@@ -198,6 +204,14 @@ RULES = [
                            X),
                    Example("x * float(transformers.utils.torch_compilable_check(lambda: (x * x >= 0).all(), "
                            "lambda: 'negative square') is None)", X))),
+    # recorded outputs (hooks): refused where asked for (runtime/hf/plumbing.py)
+    Rule(TF + "utils.output_capturing.capture_outputs", "func=None, *, tie_last_hidden_states=True",
+         _helper_call("capture_outputs"), layout=OTHER,
+         examples=(Example(TF + "utils.output_capturing.capture_outputs(tie_last_hidden_states=False)", X,
+                           where="method-decorator"),)),
+    # torch's device context: none applies to the translation (JAX places arrays itself)
+    Rule(MODELING_UTILS + "get_torch_context_manager_or_global_device", "", lambda a, ctx: "None", layout=OTHER,
+         examples=(Example(f"x * float({MODELING_UTILS}get_torch_context_manager_or_global_device() is None)", X),)),
     Rule(TF + "utils.torch_int", "x", _int, layout=OTHER,
          examples=(Example("x * transformers.utils.torch_int(x.shape[1] ** 0.5)", ("float32[2,9]",)),)),
 ] + [
@@ -207,7 +221,6 @@ RULES = [
     for name, where in (("utils.auto_docstring", "decorator"), ("utils.generic.can_return_tuple", "decorator"),
                         ("utils.generic.merge_with_config_defaults", "method-decorator"),
                         ("utils.generic.check_model_inputs", "method-decorator"),
-                        ("utils.output_capturing.capture_outputs", "method-decorator"),
                         ("utils.can_return_tuple", "decorator"))
 ] + [
     # decorator factories: the identity
@@ -216,7 +229,9 @@ RULES = [
                               ("integrations.use_kernel_forward_from_hub", "('RMSNorm')", "class-decorator"),
                               ("integrations.hub_kernels.use_kernel_forward_from_hub", "('RMSNorm')",
                                "class-decorator"),
-                              ("integrations.use_kernelized_func", "(torch.tanh)", "class-decorator"))
+                              ("integrations.use_kernelized_func", "(torch.tanh)", "class-decorator"),
+                              # accelerate's device hooks (offloading): JAX places arrays itself
+                              ("integrations.accelerate.force_accelerate_hooks", "([])", "decorator"))
 ] + [
     # the output classes, built: the runtime's, with the fields given, held in torch's
     # order (translator/output_fields.py: whoever reads a field back reads torch's order)
@@ -232,6 +247,19 @@ RULES = [
     Rule(TF + "initialization.copy_", "tensor, other", lambda a, ctx: torch_init._set(a, a.src("other"), ctx),
          layout=OTHER, examples=(Example("transformers.initialization.copy_(self.layer.weight, torch.full((20,), 0.5))",
                                          (), compare="stats", where="nn.LayerNorm(20)"),)),
+    # JAX-style initialisers written for torch (SigLIP's _init_weights)
+    Rule(TF + "initialization.lecun_normal_", "tensor", torch_init.variance_scaling("fan_in", "truncated_normal"),
+         layout=OTHER, examples=(
+             Example("transformers.initialization.lecun_normal_(self.layer.weight)", (), compare="stats",
+                     where="nn.Linear(1, 5000)"),
+             Example("transformers.initialization.lecun_normal_(self.layer.weight)", (), compare="stats",
+                     where="nn.Conv2d(3, 64, 4)"))),
+    Rule(TF + "initialization.default_flax_embed_init_", "tensor", torch_init.variance_scaling("fan_in", "normal"),
+         layout=OTHER, examples=(
+             Example("transformers.initialization.default_flax_embed_init_(self.layer.weight)", (), compare="stats",
+                     where="nn.Embedding(3000, 20)"),
+             Example("transformers.initialization.default_flax_embed_init_(self.layer.weight)", (), compare="stats",
+                     where="nn.Linear(300, 20)"))),
 ] + [
     # transformers.initialization: torch.nn.init's functions (run by _init_weights)
     dataclasses.replace(r, name=TF + "initialization." + r.short, examples=tuple(
@@ -282,6 +310,14 @@ CONSTANTS = [
     # the generic task heads (runtime/hf/heads.py): mixins building the base model and a linear head
     const(TF + "modeling_layers." + n, n, _is_set(TF + "modeling_layers." + n), helper=True, module_base=True)
     for n in ("GenericForSequenceClassification", "GenericForQuestionAnswering", "GenericForTokenClassification")] + [
+    # recorded outputs (hooks): refused where asked for (runtime/hf/plumbing.py)
+    const(TF + "utils.output_capturing.capture_outputs", "capture_outputs",
+          (Example(TF + "utils.output_capturing.capture_outputs", X, where="method-decorator"),), helper=True),
+    # the *Backbone classes' base and forward wrapper (runtime/hf/backbone.py)
+    const(TF + "backbone_utils.BackboneMixin", "BackboneMixin", _is_set(TF + "backbone_utils.BackboneMixin"),
+          helper=True, module_base=True),
+    const(TF + "backbone_utils.filter_output_hidden_states", "filter_output_hidden_states",
+          _is_set(TF + "backbone_utils.filter_output_hidden_states"), helper=True),
     const(TF + "modeling_flash_attention_utils.FlashAttentionKwargs", "typing.Any",
           _is_set(TF + "modeling_flash_attention_utils.FlashAttentionKwargs")),
     # **kwargs: Unpack[TransformersKwargs]: the keywords are handed on as they are

@@ -619,6 +619,27 @@ def torch_fan_in_and_fan_out(tensor):
     return shape[1] * receptive, shape[0] * receptive
 
 
+def torch_variance_scaling(key, shape, mode="fan_in", distribution="normal", in_axis=-2, out_axis=-1):
+    """transformers.initialization's _variance_scaling (lecun_normal_,
+    default_flax_embed_init_): variance 1/fan with torch's fans, read on NNX's axes
+    (``in_axis``/``out_axis``: a kernel's ``(*kernel, in, out)``; an Embed's table
+    holds torch's ``(num, features)``, so ``-1, -2``), drawn as torch draws it:
+    trunc_normal_ cut at +-2 absolute (not at 2 standard deviations), normal_, uniform_."""
+    n = len(shape)
+    receptive = math.prod(d for i, d in enumerate(shape) if i not in (in_axis % n, out_axis % n))
+    fan_in, fan_out = shape[in_axis] * receptive, shape[out_axis] * receptive
+    variance = 1.0 / {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
+    if distribution == "truncated_normal":
+        std = math.sqrt(variance) / 0.87962566103423978
+        return std * jax.random.truncated_normal(key, -2.0 / std, 2.0 / std, shape)
+    if distribution == "normal":
+        return math.sqrt(variance) * jax.random.normal(key, shape)
+    if distribution != "uniform":
+        raise ValueError(f"invalid distribution {distribution}")
+    bound = math.sqrt(3 * variance)
+    return jax.random.uniform(key, shape, minval=-bound, maxval=bound)
+
+
 def group_norm(x, num_groups, weight=None, bias=None, eps=1e-05, axis=1):
     """torch's F.group_norm, the channels on ``axis`` (torch's 1, or -1 for a
     channels-last x): the channels split into groups, each normalised over its

@@ -1,5 +1,6 @@
 """torch utilities with a meaning in one JAX process: sequence ops whose result
-size depends on the values (eager only), and torch.hub's cache directory."""
+size depends on the values (eager only), torch.hub's cache directory and downloads,
+and torch's checkpoint reader (torch files are read with torch: data_io.torch_load)."""
 
 import jax.numpy as jnp
 import numpy as np
@@ -70,6 +71,34 @@ def hub_download_url_to_file(url, dst, hash_prefix=None, progress=True):
         finally:
             if os.path.exists(tmp.name):
                 os.remove(tmp.name)
+
+
+def hub_load_state_dict_from_url(url, model_dir=None, map_location=None, progress=True, check_hash=False,
+                                 file_name=None, weights_only=False):
+    """torch.hub.load_state_dict_from_url: the checkpoint downloaded once into
+    ``model_dir`` ($TORCH_HOME/hub/checkpoints), its sha256 checked against the hash in
+    its name where ``check_hash``, then read as torch_load reads a torch file (with
+    torch, tensors only, on the CPU): a state_dict for the weights module's
+    load_torch_state_dict. (torch's legacy zip format of the 1.5 era is not read.)"""
+    import os
+    from urllib.parse import urlparse
+
+    model_dir = model_dir or os.path.join(hub_dir(), "checkpoints")
+    os.makedirs(model_dir, exist_ok=True)
+    filename = file_name or os.path.basename(urlparse(url).path)
+    cached = os.path.join(model_dir, filename)
+    if not os.path.exists(cached):
+        found = hub_hash_regex().search(filename) if check_hash else None
+        hub_download_url_to_file(url, cached, found.group(1) if found else None, progress=progress)
+    return torch_load(cached)
+
+
+def torch_serialization():
+    """torch.serialization: torch's reader of torch checkpoint files, which torch_load
+    uses for them (its allow-lists, safe_globals, hold for that read)."""
+    import torch.serialization
+
+    return torch.serialization
 
 
 class TorchVersion(str):

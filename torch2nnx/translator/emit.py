@@ -41,7 +41,7 @@ HELPER_FILES = ("helpers.py", "data_io.py", "losses.py", "optim.py", "param_grou
                 "process_queries.py", "weight_norm.py", "hf/pretrained.py",
                 "hf/activations.py", "hf/attention.py", "hf/outputs.py", "hf/plumbing.py",
                 "hf/rope.py", "hf/cache.py", "hf/generation.py",
-                "hf/heads.py")
+                "hf/heads.py", "hf/backbone.py")
 
 
 @lru_cache(maxsize=None)

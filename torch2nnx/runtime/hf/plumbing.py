@@ -51,6 +51,31 @@ def torch_compilable_check(cond, msg, error_type=ValueError):
         raise error_type(msg() if callable(msg) else msg)
 
 
+def capture_outputs(func=None, *, tie_last_hidden_states=True):
+    """utils.output_capturing.capture_outputs: torch records the outputs of the
+    layers ``_can_record_outputs`` names (hidden states, attentions) through forward
+    hooks. Not translated: the forward runs as written, and asking for one of those
+    outputs (``output_hidden_states=True``, in the call or the config) raises rather
+    than answering None where torch answers the recorded tuple."""
+
+    def wrap(forward):
+        import functools
+
+        @functools.wraps(forward)
+        def wrapper(self, *args, **kwargs):
+            for key in getattr(self, "_can_record_outputs", None) or {}:
+                flag = f"output_{'attentions' if key == 'cross_attentions' else key}"
+                if kwargs.get(flag, getattr(self.config, flag, False)):
+                    raise NotImplementedError(
+                        f"{type(self).__name__}: {flag} (outputs torch records with hooks, capture_outputs) is not "
+                        "translated")
+            return forward(self, *args, **kwargs)
+
+        return wrapper
+
+    return wrap(func) if func is not None else wrap
+
+
 def slice_logits_to_keep(hidden_states, logits_to_keep):
     """modeling_utils.slice_logits_to_keep: the last ``logits_to_keep`` positions (0: all),
     or the positions a 1D index array names."""
