@@ -562,16 +562,17 @@ class StatementsMixin:
         if updated.value is not None:
             if isinstance(updated.value, cst.Tuple):
                 elems, tags = [], []
+                origs = getattr(original.value, "elements", ())
                 for i, e in enumerate(updated.value.elements):
                     v, t = self.returnable(e.value, i)
                     elems.append(e.with_changes(value=v))
-                    tags.append(t)
+                    tags.append(flag_splits.returned(self, origs[i].value, t) if len(origs) > i else t)
                 updated = updated.with_changes(value=updated.value.with_changes(elements=elems))
                 self.returns.append(Tag(L.SEQ, module=tuple(tags)))
             else:
                 value, t = self.returnable(updated.value)
                 updated = updated.with_changes(value=value)
-                self.returns.append(t)
+                self.returns.append(flag_splits.returned(self, original.value, t))
         self.end_branch()
         return updated
 
