@@ -139,6 +139,12 @@ def join(a: Tag, b: Tag) -> Tag:
     """Merge at a control-flow join."""
     if a == b:
         return a
+    if a.kind == b.kind == SEQ:
+        from .tuple_layouts import join as join_items
+
+        items = join_items(a, b)  # tuples of differently laid-out items: item by item
+        if items is not None:
+            return items
     if a.kind == b.kind and a.kind in (TENSOR, SEQ) and a.perm == b.perm:
         return a.with_(one=a.one and b.one, rank=a.rank if a.rank == b.rank else None,
                        roles=a.roles if a.roles == b.roles else None, origin=a.origin or b.origin,
@@ -247,6 +253,12 @@ def merge_callers(old: Optional[Tag], new: Tag, generic: bool = False) -> Tag:
         return Tag(MIXED)
     if old == new:
         return old
+    if old.kind == new.kind == SEQ:
+        from .tuple_layouts import merge as merge_items
+
+        items = merge_items(old, new, generic)  # tuples of differently laid-out items: item by item
+        if items is not None:
+            return items
     if OTHER in (old.kind, new.kind) and old.kind != new.kind:
         return Tag(UNKNOWN)  # a number from one caller, a tensor from another: no layout to ask
     if old.kind == new.kind and old.kind in (TENSOR, SEQ):
