@@ -91,3 +91,58 @@ def test_a_read_of_a_split_value_is_brought_to_one_layout(tmp_path):
     x = np.random.default_rng(1).standard_normal((2, 3, 8, 8)).astype(np.float32)
     run_parity(result, tmod, jmod, wmod, "Net", [x])
     run_parity(result, tmod, jmod, wmod, "Net", [x], jit=True)
+
+
+# LeViT's ``forward_features``: the map flattened to tokens under ``not self.use_conv``,
+# blocks built for either, the value returned as the flag left it; a helper of the class
+# is handed that return and, from another call, the stem's map. The return is torch order
+# of no one rank (layout.Tag.ranks_vary): the helper takes torch order from every caller
+# (the map's caller transposes), never channels-last (its caller would transpose the
+# tokens as a map: "axis 3 is out of bounds for array of dimension 3").
+RANK_BY_FLAG = """
+import torch
+import torch.nn as nn
+
+
+class ChannelMix(nn.Module):
+    def __init__(self, dim, use_conv):
+        super().__init__()
+        self.fc = nn.Conv2d(dim, dim, 1) if use_conv else nn.Linear(dim, dim)
+        self.act = nn.GELU()
+
+    def forward(self, x):
+        return x + self.act(self.fc(x))
+
+
+class Net(nn.Module):
+    def __init__(self, dim=8, num_classes=5, use_conv=False):
+        super().__init__()
+        self.use_conv = use_conv
+        self.stem = nn.Conv2d(3, dim, 3, stride=2, padding=1)
+        self.blocks = nn.Sequential(*[ChannelMix(dim, use_conv) for _ in range(2)])
+        self.head = nn.Linear(dim, num_classes)
+
+    def forward_features(self, x):
+        x = self.stem(x)
+        if not self.use_conv:
+            x = x.flatten(2).transpose(1, 2)
+        x = self.blocks(x)
+        return x
+
+    def pool(self, x):
+        return x.mean(dim=(-2, -1)) if x.ndim == 4 else x.mean(dim=1)
+
+    def forward(self, x):
+        feats = self.forward_features(x)
+        return self.head(self.pool(feats)) + self.head(self.pool(self.stem(x)))
+"""
+
+
+def test_a_method_returning_a_rank_the_flag_chose(tmp_path):
+    result, tmod, jmod, wmod = translate_files(textwrap.dedent(RANK_BY_FLAG), tmp_path)
+    assert result.todo_count == 0, result.code
+    x = np.random.default_rng(2).standard_normal((2, 3, 8, 8)).astype(np.float32)
+    for use_conv in (False, True):
+        for jit in (False, True):
+            run_parity(result, tmod, jmod, wmod, "Net", [x], kwargs={"use_conv": use_conv}, jit=jit)
+    assert "jnp.mean(x, axis=1)" in result.code, result.code  # the helper reads tokens as torch does

@@ -315,3 +315,78 @@ def test_a_tensor_carried_by_a_loop_leaves_each_iteration_as_it_entered(tmp_path
     before, the second stage's convolution read the wrong axis as channels."""
     result = check(STAGES_LOOP, "Stages", rand(2, 3, 8, 8), tmp_path)
     assert "map_order(x, (0, 2, 3, 1))" in result.code, result.code
+
+
+POOLED_STAGES = HEADER + textwrap.dedent("""
+    from typing import Tuple
+
+
+    class SeqTuple(nn.Sequential):
+        def forward(self, x: Tuple[torch.Tensor, torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
+            for module in self:
+                x = module(x)
+            return x
+
+
+    class Pool(nn.Module):
+        def __init__(self, cin, cout):
+            super().__init__()
+            self.conv = nn.Conv2d(cin, cout, 3, stride=2, padding=1, groups=cin)
+            self.fc = nn.Linear(cin, cout)
+
+        def forward(self, x, tok):
+            return self.conv(x), self.fc(tok)
+
+
+    class Stage(nn.Module):
+        def __init__(self, dim, pool=None):
+            super().__init__()
+            self.pool = pool
+            self.mix = nn.Linear(dim, dim)
+
+        def forward(self, x):
+            x, tok = x
+            n = tok.shape[1]
+            if self.pool is not None:
+                x, tok = self.pool(x, tok)
+            B, C, H, W = x.shape
+            x = x.flatten(2).transpose(1, 2)
+            x = torch.cat((tok, x), dim=1)
+            x = self.mix(x)
+            tok = x[:, :n]
+            x = x[:, n:]
+            x = x.transpose(1, 2).reshape(B, C, H, W)
+            return x, tok
+
+
+    class Net(nn.Module):
+        def __init__(self, dims=(4, 8, 16)):
+            super().__init__()
+            self.embed = nn.Conv2d(3, dims[0], 2, stride=2)
+            self.cls = nn.Parameter(torch.randn(1, 1, dims[0]))
+            stages = []
+            for i, d in enumerate(dims):
+                stages += [Stage(d, Pool(dims[i - 1], d) if i > 0 else None)]
+            self.stages = SeqTuple(*stages)
+            self.head = nn.Linear(dims[-1], 5)
+
+        def forward(self, x):
+            x = self.embed(x)
+            tok = self.cls.expand(x.shape[0], -1, -1)
+            x, tok = self.stages((x, tok))
+            return self.head(tok[:, 0]) + x.mean((2, 3)).sum(-1, keepdim=True)
+""")
+
+
+def test_a_map_and_tokens_handed_as_one_tuple_keep_their_layouts(tmp_path):
+    """A map and class tokens handed as one tuple through a Sequential subclass
+    built by its caller (``SeqTuple(*stages)``, ``for module in self: x =
+    module(x)``) to stages that unpack it, pool both with a module handed to
+    their constructor, join the flattened map to the tokens and return the pair
+    (timm's PiT): the tuple keeps each item's layout through the calls (the map
+    channels-last, the tokens plain), the stages' results are asked back in the
+    layouts they take; before, the stages read the channels-last map as torch's
+    and concatenated its width with the tokens."""
+    result = check(POOLED_STAGES, "Net", rand(2, 3, 12, 20), tmp_path)
+    stage = result.code.split("class Stage")[1].split("class Net")[0]
+    assert "B, H, W, C = x.shape" in stage and "torch_order_layer" not in stage, result.code

@@ -471,6 +471,9 @@ def unit_order(module: cst.Module, f: FileContext) -> list:
             used |= {b for b in f.classes[name].bases if b in units}
         used.discard(name)
         deps[name] = used
+    from .tuple_layouts import after_their_layers
+
+    after_their_layers(f, deps)  # a Sequential subclass after the layers its callers hand it
     order: list = []
     state: dict[str, int] = {}
 

@@ -13,7 +13,7 @@ from ..rules.base import PLAIN, Rule, Unsupported, parse_params
 from . import layout as L
 from . import any_rank, factory_args, kept_data, state_io, held_permutations, module_api, param_writes, returned_origins, shape_reads
 from .analyze import is_super_reset
-from . import sequence_values
+from . import sequence_values, tuple_layouts
 from .context import UNKNOWN_MODULE, ModuleRef, Summary, module_dict_item
 from .decorators import applied_identity
 from .imports import dotted
@@ -304,7 +304,7 @@ class CallsMixin:
                 # a call made for its effect (an init helper filling the weight): the Variable
                 args.append(self.hand_on_weight(a, t))
                 changed = True
-            elif t.channels_last:
+            elif t.channels_last or tuple_layouts.mixed(t):  # (a map and tokens in one tuple: item by item)
                 args.append(a.with_changes(value=self.canonical(
                     a.value, "value passed to code the translator cannot see")))
                 changed = True
@@ -441,6 +441,7 @@ class CallsMixin:
     def construct_class(self, updated, name):
         info = self.f.classes[name]
         factory_args.note(self, name, updated)  # the layer classes it hands factory parameters
+        tuple_layouts.note_layers(self, name, updated)  # a Sequential subclass handed its layers
         if not (info.needs_rngs or info.uses_rngs) and not self.build_ctx.rngs_available:
             # a class creating no parameters, built where there are no rngs (a registry at import time)
             return self.set(updated, Tag(L.MODULE, module=ModuleRef("class", cls=name)))

@@ -148,8 +148,10 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
         for i, p in enumerate(params):
             # a parameter the function's own code shows is an image batch (image_batches.py)
             # is taken channels-last whatever callers handed it; they transpose
-            hint = f.return_layouts.get((owner, func.name.value, "image", p)) \
-                or f.hints.get((owner, name, p)) or f.hints.get((owner, name, f"#{i}")) \
+            # (but a caller's map or tokens as a flag chose, layout.Tag.ranks_vary: torch order)
+            called = f.hints.get((owner, name, p)) or f.hints.get((owner, name, f"#{i}"))
+            hint = called if getattr(called, "ranks_vary", False) else \
+                f.return_layouts.get((owner, func.name.value, "image", p)) or called \
                 or f.return_layouts.get((owner, func.name.value, "param", p))
             if i == 1 and row_forward_of is not None:
                 # the layer's own forward: it takes what the layer takes (row_forward.py)
@@ -162,7 +164,7 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
                 tags[p] = hinted[p] = L.plain(own)
             elif hint is not None and hint.kind in (L.TENSOR, L.SEQ):
                 tags[p] = hinted[p] = hint
-                if hint.kind == L.TENSOR and not hint.channels_last:
+                if hint.kind == L.TENSOR and not hint.channels_last and not hint.ranks_vary:
                     # torch order as callers hand it: code showing it is an image batch
                     # asks for it channels-last (image_batches.py, FunctionRewriter.ask_image)
                     tags[p] = hint.with_(origin=p)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import libcst as cst
 
 from . import layout as L
-from . import image_batches, shape_reads, shape_values
+from . import image_batches, shape_reads, shape_values, tuple_layouts
 from .context import ModuleRef
 from .layer_choice import factory_choice
 from .layout import Tag
@@ -76,6 +76,10 @@ class ExpressionsMixin:
         undecided, it is decided so; in torch order where ``want`` is channels-last, it
         is transposed (and asked to be an image where it came in undecided); for a
         plain ``want``, it goes in torch's order. Returns the value and its tag."""
+        if t.kind == L.SEQ and getattr(want, "kind", None) == L.SEQ:
+            moved = tuple_layouts.to_taken(self, node, t, want)  # a tuple of maps and tokens: item by item
+            if moved is not None:
+                return moved, self.tag(moved)
         if want is None or want.kind != L.TENSOR or not t.is_tensor:
             return node, t
         if t.kind == L.TENSOR and None not in (L.rank_of(t), L.rank_of(want)) and L.rank_of(t) != L.rank_of(want):
@@ -103,6 +107,9 @@ class ExpressionsMixin:
         if t.kind == L.FREE:
             self.decide(t, L.plain())
             return node
+        items = tuple_layouts.canonical(self, node, t, why)  # a tuple of maps and tokens: item by item
+        if items is not None:
+            return items
         if self.is_runtime_weight(t):
             # a layer's weight in the NNX layer's order, known only at run time
             return self.set(expr(f"{self.build_ctx.helper('torch_weight_value')}({code(node)})"), L.plain())

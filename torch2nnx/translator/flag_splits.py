@@ -320,6 +320,25 @@ def read(rw, original: cst.Name, updated: cst.Name, t: L.Tag):
     return new
 
 
+def returned(rw, original, t: L.Tag) -> L.Tag:
+    """``return x``, ``x`` split with sides of two ranks (LeViT's ``forward_features``:
+    the map, or its tokens under ``not self.use_conv``), read in torch order: the
+    function's result has no one rank (layout.Tag.ranks_vary), so a function its
+    callers hand it to takes it in torch order, as the callers hold it, never
+    channels-last at a rank one side lacks. Only a returned value: within the
+    function the split is tested again or handed on as it is."""
+    if not isinstance(original, cst.Name) or t.kind != L.TENSOR or t.perm is not None:
+        return t
+    split = rw.env.get(original.value)
+    if not is_split(split):
+        return t
+    ranks = {L.rank_of(alt) if alt.kind == L.TENSOR else None for alt in (split.module.when_true,
+                                                                         split.module.when_false)}
+    if len(ranks) != 2 or None in ranks:
+        return t
+    return t.with_(rank=None, roles=None, one=False, ranks_vary=True)
+
+
 def note_args(rw, call: cst.Call) -> None:
     """``f(x)`` / ``self.layer(x)`` with ``x`` split: the call decides (through /
     through_summary) whether it takes ``x`` as it is."""

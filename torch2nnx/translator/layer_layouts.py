@@ -14,7 +14,7 @@ from . import row_forward
 from .context import UNKNOWN_MODULE, ModuleRef
 from .layer_choice import either_layout, spatial_union, stance
 from .layout import Tag
-from . import any_rank, flag_classes, flag_splits, sequential_returns
+from . import any_rank, flag_classes, flag_splits, sequential_returns, tuple_layouts
 from .body_support import code, expr, _mixed_ranks
 
 
@@ -66,7 +66,10 @@ class LayerLayoutsMixin:
             return torch_order_layers.call(self, updated, t)
         new_first, out = self.through_module(first.value, t, m)
         args = [first.with_changes(value=new_first)] + list(updated.args[1:])
-        return self.set(later_args(self, updated.with_changes(args=args), m), out)
+        result = self.set(later_args(self, updated.with_changes(args=args), m), out)
+        if m.kind == "unknown":
+            tuple_layouts.note_handed(self, result)  # its results unpacked: each argument's layout
+        return result
 
     def through_module(self, node, t: Tag, m: ModuleRef):
         """Layout effect of applying module ``m`` to a value tagged ``t``."""
@@ -361,11 +364,13 @@ class LayerLayoutsMixin:
         ret = s.returns if s is not None else None
         if not params or ret is None:
             return
-        if ret.kind == L.SEQ and isinstance(ret.module, tuple):
+        # one tuple taken and returned (`x = stage(x)`, x a map and tokens): item by item
+        pairs = tuple_layouts.repeated_pairs(s, params, ret)
+        if pairs is None and ret.kind == L.SEQ and isinstance(ret.module, tuple):
             # a tuple returned (`x, y = blk(x, y)` in a loop): each item goes back to the
             # parameter at its place
             pairs = [(i, s.takes.get(params[i]), r) for i, r in enumerate(ret.module[:len(params)])]
-        else:
+        elif pairs is None:
             pairs = [(None, s.takes.get(params[0]), ret)]
         for item, want, r in pairs:
             if want is None or want.kind != L.TENSOR or not want.channels_last or not isinstance(r, Tag):

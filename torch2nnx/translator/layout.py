@@ -54,6 +54,11 @@ class Tag:
     # a torch data pipeline object kept as torch code (kept_data.py): a
     # DataLoader or Dataset, whose batches are converted where code reads them
     torch_data: bool = False
+    # torch order of a value whose rank a flag chose (an image map under one value of
+    # the flag, its (B, N, C) tokens under the other, returned: flag_splits.returned):
+    # a function handed it takes that parameter in torch order (merge_callers), never
+    # channels-last at a rank one side lacks
+    ranks_vary: bool = False
 
     @property
     def is_tensor(self) -> bool:
@@ -134,10 +139,17 @@ def join(a: Tag, b: Tag) -> Tag:
     """Merge at a control-flow join."""
     if a == b:
         return a
+    if a.kind == b.kind == SEQ:
+        from .tuple_layouts import join as join_items
+
+        items = join_items(a, b)  # tuples of differently laid-out items: item by item
+        if items is not None:
+            return items
     if a.kind == b.kind and a.kind in (TENSOR, SEQ) and a.perm == b.perm:
         return a.with_(one=a.one and b.one, rank=a.rank if a.rank == b.rank else None,
                        roles=a.roles if a.roles == b.roles else None, origin=a.origin or b.origin,
-                       or_flat=a.or_flat or b.or_flat, per_channel=a.per_channel and b.per_channel)
+                       or_flat=a.or_flat or b.or_flat, per_channel=a.per_channel and b.per_channel,
+                       ranks_vary=a.ranks_vary or b.ranks_vary)
     if {a.kind, b.kind} == {FREE, SEQ}:
         free, seq = (a, b) if a.kind == FREE else (b, a)
         if free.param is not None and (seq.param == free.param or seq == Tag(SEQ)):
@@ -228,7 +240,8 @@ def merge_callers(old: Optional[Tag], new: Tag, generic: bool = False) -> Tag:
     so do callers disagreeing on a ``generic`` parameter (one its function, left
     undecided, takes in any layout: DropPath's, an Mlp's): each caller's tensor
     goes in as it is, no caller pays a transpose (nor gets a token tensor
-    transposed as an image)."""
+    transposed as an image). A caller handing a tensor whose rank a flag chose
+    (``ranks_vary``) makes it torch order, for good."""
     if old is None:
         return new
     if old.kind == new.kind == MODULE and getattr(old.module, "kind", None) == "factory" \
@@ -240,6 +253,12 @@ def merge_callers(old: Optional[Tag], new: Tag, generic: bool = False) -> Tag:
         return Tag(MIXED)
     if old == new:
         return old
+    if old.kind == new.kind == SEQ:
+        from .tuple_layouts import merge as merge_items
+
+        items = merge_items(old, new, generic)  # tuples of differently laid-out items: item by item
+        if items is not None:
+            return items
     if OTHER in (old.kind, new.kind) and old.kind != new.kind:
         return Tag(UNKNOWN)  # a number from one caller, a tensor from another: no layout to ask
     if old.kind == new.kind and old.kind in (TENSOR, SEQ):
@@ -247,6 +266,10 @@ def merge_callers(old: Optional[Tag], new: Tag, generic: bool = False) -> Tag:
         if (ra is not None and rb is not None and ra != rb) or \
                 (generic and (old.perm != new.perm or old.channels_last != new.channels_last)):
             return Tag(MIXED)
+        if old.ranks_vary or new.ranks_vary:
+            # a caller holding a map or its tokens as a flag chose (Tag.ranks_vary) can
+            # hand torch order only: no rank to transpose at, nor to agree on
+            return plain().with_(ranks_vary=True)
         if old.perm != new.perm and (old.channels_last or new.channels_last):
             images = [t for t in (old, new) if is_image_layout(t)]
             if images:

@@ -28,6 +28,7 @@ from ..rules.base import Unsupported
 from ..rules.module_methods import BY_NAME, REQUIRES_GRAD_ATTR
 from . import layout as L
 from .context import UNKNOWN_MODULE, ModuleRef
+from . import tuple_layouts
 from .fastvisit import FastVisitor
 from .imports import dotted
 from .layout import Tag
@@ -358,7 +359,8 @@ def self_elements(rw, it):
         it = it.value
     if isinstance(it, cst.Name) and it.value == "self" and rw.cls is not None \
             and _class_container(rw.f, rw.cls.name) in ("sequential", "named"):
-        elems = tuple(e for e in rw.cls.elements if isinstance(e, ModuleRef))
+        elems = tuple(e for e in rw.cls.elements if isinstance(e, ModuleRef)) \
+            or tuple_layouts.built_layers(rw.f, rw.cls.name)  # handed to its constructor by its callers
         ref = UNKNOWN_MODULE if not elems else elems[0] if len(elems) == 1 else ModuleRef("union", elements=elems)
         return Tag(L.MODULE, module=ref)
     return None

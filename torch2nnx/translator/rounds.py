@@ -43,6 +43,15 @@ def freeze(x):
     return x
 
 
+def _hinted_classes(tag) -> set[str]:
+    """The classes a hint of modules names."""
+    m = getattr(tag, "module", None)
+    if getattr(tag, "kind", None) != "module" or m is None:
+        return set()
+    refs = [m] + list(getattr(m, "elements", ()) or ())
+    return {r.cls for r in refs if getattr(r, "kind", None) == "class" and r.cls}
+
+
 class _Names(FastVisitor):
     def __init__(self):
         self.names: set[str] = set()
@@ -106,6 +115,9 @@ class RoundMemo:
         else:
             own = lambda k: False  # noqa: E731
         deps = self.deps.get(id(stmt), frozenset())
+        # classes its callers hand it as modules (a Sequential subclass's layers,
+        # tuple_layouts.note_layers): their summaries are inputs too
+        deps = deps | {c for k, v in f.hints.items() if own(k) for c in _hinted_classes(v)}
         state = []
         for n in sorted(deps):
             if n in f.classes:

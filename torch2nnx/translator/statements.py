@@ -18,7 +18,7 @@ from .imports import dotted
 from .layout import Tag
 from .list_growth import list_extended
 from .modeflag import annassign_mode_flag, assign_mode_flag, augassign_mode_flag
-from . import branch_layouts, flag_classes, flag_layouts, flag_splits
+from . import branch_layouts, flag_classes, flag_layouts, flag_splits, tuple_layouts
 from .loop_bindings import iter_element
 from .body_support import code, _is_inplace_set, _is_place_write, expr, _transposed_view, _narrowed_name, _is_drop
 
@@ -402,8 +402,11 @@ class StatementsMixin:
                 name = target.attr.value
                 old = self.cls.attrs.get(name)
                 if vt.kind == L.MODULE and isinstance(old, ModuleRef) and vt.module is not None \
-                        and vt.module.kind in ("sequential", "list") and not vt.module.elements and old.elements:
-                    pass  # an empty container in another branch: keep what the full one tells
+                        and vt.module.kind in ("sequential", "list") and not vt.module.elements \
+                        and (old.elements or tuple_layouts.sequential_class(self.f, old)):
+                    # an empty container in another branch, a slice of a Sequential subclass
+                    # (torch's slice is one): keep what the full one tells
+                    pass
                 elif vt.kind == L.MODULE:
                     self.cls.attrs[name] = vt.module
                     slot_unions.note(self, name, vt)
@@ -562,16 +565,17 @@ class StatementsMixin:
         if updated.value is not None:
             if isinstance(updated.value, cst.Tuple):
                 elems, tags = [], []
+                origs = getattr(original.value, "elements", ())
                 for i, e in enumerate(updated.value.elements):
                     v, t = self.returnable(e.value, i)
                     elems.append(e.with_changes(value=v))
-                    tags.append(t)
+                    tags.append(flag_splits.returned(self, origs[i].value, t) if len(origs) > i else t)
                 updated = updated.with_changes(value=updated.value.with_changes(elements=elems))
                 self.returns.append(Tag(L.SEQ, module=tuple(tags)))
             else:
                 value, t = self.returnable(updated.value)
                 updated = updated.with_changes(value=value)
-                self.returns.append(t)
+                self.returns.append(flag_splits.returned(self, original.value, t))
         self.end_branch()
         return updated
 
@@ -587,7 +591,7 @@ def _pairwise(rw, target, value, vt: Tag) -> Tag:
         tags = tuple(rw.tag(e.value) for e in value.elements)
         if any(t.kind == L.SHAPE for t in tags):
             return Tag(L.SEQ, module=tags)
-    return vt
+    return tuple_layouts.unpacked(rw, target, value, vt)  # an unknown module's results
 
 
 def _starred(target) -> bool:
