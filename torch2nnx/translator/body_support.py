@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ast
 
+from functools import lru_cache
+
 import libcst as cst
 
 from ..rules.constants import DTYPE_VALUES
@@ -55,7 +57,10 @@ def _is_place_write(node) -> bool:
         and node.func.value.removeprefix(HELPER_ALIAS) in ("inplace_set", "inplace_set_view") and len(node.args) >= 2
 
 
+@lru_cache(maxsize=8192)
 def expr(src: str) -> cst.BaseExpression:
+    """``src`` parsed. Cached: rows build the same sources again and again (every
+    round rewrites a changed statement anew), and CST nodes are immutable."""
     try:
         return cst.parse_expression(src)
     except cst.ParserSyntaxError:
