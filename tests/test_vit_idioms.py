@@ -390,3 +390,81 @@ def test_a_map_and_tokens_handed_as_one_tuple_keep_their_layouts(tmp_path):
     result = check(POOLED_STAGES, "Net", rand(2, 3, 12, 20), tmp_path)
     stage = result.code.split("class Stage")[1].split("class Net")[0]
     assert "B, H, W, C = x.shape" in stage and "torch_order_layer" not in stage, result.code
+
+
+HELD_LAYERS = HEADER + textwrap.dedent("""
+    class Residual(nn.Module):
+        def __init__(self, fn):
+            super().__init__()
+            self.fn = fn
+
+        def forward(self, x):
+            return self.fn(x) + x
+
+
+    class ChanNorm(nn.Module):
+        def __init__(self, dim, eps=1e-5):
+            super().__init__()
+            self.eps = eps
+            self.g = nn.Parameter(torch.ones(1, dim, 1, 1))
+            self.b = nn.Parameter(torch.zeros(1, dim, 1, 1))
+
+        def forward(self, x):
+            var = torch.var(x, dim=1, unbiased=False, keepdim=True)
+            mean = torch.mean(x, dim=1, keepdim=True)
+            return (x - mean) / (var + self.eps).sqrt() * self.g + self.b
+
+
+    class FeedForward(nn.Module):
+        def __init__(self, dim):
+            super().__init__()
+            self.net = nn.Sequential(ChanNorm(dim), nn.Conv2d(dim, dim * 2, 1), nn.GELU(),
+                                     nn.Conv2d(dim * 2, dim, 1))
+
+        def forward(self, x):
+            return self.net(x)
+
+
+    class Stage(nn.Module):
+        def __init__(self, dim, depth):
+            super().__init__()
+            self.layers = nn.ModuleList([])
+            for _ in range(depth):
+                self.layers.append(nn.ModuleList([
+                    Residual(FeedForward(dim)),
+                    Residual(nn.Conv2d(dim, dim, 3, padding=1, groups=dim)),
+                ]))
+
+        def forward(self, x):
+            for ff, peg in self.layers:
+                x = ff(x)
+                x = peg(x)
+            return x
+
+
+    class Net(nn.Module):
+        def __init__(self, dim=8):
+            super().__init__()
+            self.layers = nn.Sequential(
+                nn.Conv2d(3, dim, 3, padding=1),
+                Stage(dim, 2),
+                nn.AdaptiveAvgPool2d(1),
+                Rearrange('... () () -> ...'),
+                nn.Linear(dim, 5),
+            )
+
+        def forward(self, x):
+            return self.layers(x)
+""")
+
+
+def test_layers_handed_to_a_constructor_are_called_as_what_callers_built(tmp_path):
+    """``Residual(FeedForward(dim))`` / ``Residual(nn.Conv2d(...))`` (vit-pytorch's
+    Twins-SVT): the wrapper's ``self.fn`` holds what its callers build, so the
+    wrapped classes are told they are handed the wrapper's channels-last map;
+    before, ``self.fn`` was unknown, ``FeedForward`` (called by no one the
+    analysis saw) took torch's order and its (1, C, 1, 1) scale met a
+    channels-last map."""
+    result = check(HELD_LAYERS, "Net", rand(2, 3, 6, 10), tmp_path)
+    ff = result.code.split("class FeedForward")[1].split("class Stage")[0]
+    assert "Takes x as (N, H, W, C)" in ff and "moves=" not in ff, result.code

@@ -11,7 +11,7 @@ from ..rules.tensor_names import TENSOR_ATTRIBUTES
 from ..rules import registry
 from ..rules.base import PLAIN, Rule, Unsupported, parse_params
 from . import layout as L
-from . import any_rank, factory_args, kept_data, state_io, held_permutations, module_api, param_writes, returned_origins, shape_reads
+from . import any_rank, factory_args, held_layers, kept_data, state_io, held_permutations, module_api, param_writes, returned_origins, shape_reads
 from .analyze import is_super_reset
 from . import sequence_values, tuple_layouts
 from .context import UNKNOWN_MODULE, ModuleRef, Summary, module_dict_item
@@ -441,6 +441,7 @@ class CallsMixin:
     def construct_class(self, updated, name):
         info = self.f.classes[name]
         factory_args.note(self, name, updated)  # the layer classes it hands factory parameters
+        held_layers.note(self, name, updated)  # the layers it hands its other parameters
         tuple_layouts.note_layers(self, name, updated)  # a Sequential subclass handed its layers
         if not (info.needs_rngs or info.uses_rngs) and not self.build_ctx.rngs_available:
             # a class creating no parameters, built where there are no rngs (a registry at import time)

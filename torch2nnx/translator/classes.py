@@ -188,6 +188,9 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
     from . import factory_args
     from .analyze import factory_params
     from .context import UNKNOWN_MODULE, ModuleRef
+    if kind == "init":
+        from . import held_layers
+        held_layers.param_tags(f, cls, func, tags)  # layers every caller hands (Residual(fn))
     for pname, classes in factory_params(func, f).items():
         tags[pname] = factory_args.param_tag(f, cls, pname, classes) if kind == "init" else L.Tag(
             L.MODULE, module=ModuleRef("factory", elements=tuple(ModuleRef("class", cls=c) for c in classes)))

@@ -251,6 +251,11 @@ def merge_callers(old: Optional[Tag], new: Tag, generic: bool = False) -> Tag:
         return merged(old, new)
     if old.kind == MIXED or new.kind == MIXED:
         return Tag(MIXED)
+    if old.kind == new.kind == MODULE and old != new:
+        from .held_layers import merged as merged_held  # layers handed to a constructor
+
+        if (held := merged_held(old, new)) is not None:
+            return held
     if old == new:
         return old
     if old.kind == new.kind == SEQ:
