@@ -247,19 +247,14 @@ RULES = [
     Rule(TF + "initialization.copy_", "tensor, other", lambda a, ctx: torch_init._set(a, a.src("other"), ctx),
          layout=OTHER, examples=(Example("transformers.initialization.copy_(self.layer.weight, torch.full((20,), 0.5))",
                                          (), compare="stats", where="nn.LayerNorm(20)"),)),
-    # JAX-style initialisers written for torch (SigLIP's _init_weights)
-    Rule(TF + "initialization.lecun_normal_", "tensor", torch_init.variance_scaling("fan_in", "truncated_normal"),
-         layout=OTHER, examples=(
-             Example("transformers.initialization.lecun_normal_(self.layer.weight)", (), compare="stats",
-                     where="nn.Linear(1, 5000)"),
-             Example("transformers.initialization.lecun_normal_(self.layer.weight)", (), compare="stats",
-                     where="nn.Conv2d(3, 64, 4)"))),
-    Rule(TF + "initialization.default_flax_embed_init_", "tensor", torch_init.variance_scaling("fan_in", "normal"),
-         layout=OTHER, examples=(
-             Example("transformers.initialization.default_flax_embed_init_(self.layer.weight)", (), compare="stats",
-                     where="nn.Embedding(3000, 20)"),
-             Example("transformers.initialization.default_flax_embed_init_(self.layer.weight)", (), compare="stats",
-                     where="nn.Linear(300, 20)"))),
+] + [
+    # JAX-style initialisers written for torch (SigLIP's _init_weights), each on two layers
+    Rule(TF + "initialization." + name, "tensor", torch_init.variance_scaling("fan_in", distribution),
+         layout=OTHER, examples=tuple(Example(f"transformers.initialization.{name}(self.layer.weight)", (),
+                                              compare="stats", where=layer) for layer in layers))
+    for name, distribution, layers in (
+        ("lecun_normal_", "truncated_normal", ("nn.Linear(1, 5000)", "nn.Conv2d(3, 64, 4)")),
+        ("default_flax_embed_init_", "normal", ("nn.Embedding(3000, 20)", "nn.Linear(300, 20)")))
 ] + [
     # transformers.initialization: torch.nn.init's functions (run by _init_weights)
     dataclasses.replace(r, name=TF + "initialization." + r.short, examples=tuple(

@@ -55,17 +55,23 @@ def merged(old: L.Tag, new: L.Tag) -> L.Tag:
     return _factory(list(a) + [e for e in b if e not in a])
 
 
-def _init_owner(f, name: str):
-    """The class of the file whose ``__init__`` a construction of ``name`` runs, and it."""
+def method_owner(f, name: str, method: str):
+    """The class of the file whose ``method`` an instance of ``name`` runs (its own or
+    a base's in the file), and the method; (None, None) if none there defines it."""
     seen = set()
     while name in f.classes and name not in seen:
         seen.add(name)
         info = f.classes[name]
         for st in info.node.body.body:
-            if isinstance(st, cst.FunctionDef) and st.name.value == _INIT:
+            if isinstance(st, cst.FunctionDef) and st.name.value == method:
                 return name, st
         name = next((b for b in info.bases if b in f.classes), None)
     return None, None
+
+
+def _init_owner(f, name: str):
+    """The class of the file whose ``__init__`` a construction of ``name`` runs, and it."""
+    return method_owner(f, name, _INIT)
 
 
 def note(rw, cls: str, call: cst.Call) -> None:

@@ -95,15 +95,9 @@ def note(rw, cls: str, call: cst.Call) -> None:
 
 
 def _forward(f, name: str):
-    seen = set()
-    while name in f.classes and name not in seen:
-        seen.add(name)
-        info = f.classes[name]
-        for st in info.node.body.body:
-            if isinstance(st, cst.FunctionDef) and st.name.value == "forward":
-                return st
-        name = next((b for b in info.bases if b in f.classes), None)
-    return None
+    from .factory_args import method_owner
+
+    return method_owner(f, name, "forward")[1]
 
 
 def _one_input(f, ref: ModuleRef) -> bool:
