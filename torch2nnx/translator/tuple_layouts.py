@@ -173,14 +173,10 @@ def built_layers(f, name: str):
 
 
 def _own_init(f, name: str) -> bool:
-    seen = set()
-    while name in f.classes and name not in seen:
-        seen.add(name)
-        info = f.classes[name]
-        if any(isinstance(s, cst.FunctionDef) and s.name.value == "__init__" for s in info.node.body.body):
-            return True
-        name = next((b for b in info.bases if b in f.classes), None)
-    return False
+    """A class of the file (or a base of it there) defines ``__init__``."""
+    from .factory_args import method_owner
+
+    return method_owner(f, name, "__init__")[1] is not None
 
 
 # ------------------------------------------- an unknown module's results unpacked
