@@ -13,6 +13,7 @@ top level); nothing is imported.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -41,12 +42,67 @@ def module_file(root: Path, module: str) -> Path | None:
 @lru_cache(maxsize=4096)
 def _parse_top(path: str, mtime: float):
     try:
-        return cst.parse_module(Path(path).read_text(encoding="utf-8"))
-    except Exception:  # noqa: BLE001 - unreadable or unparseable: nothing to follow
+        text = Path(path).read_text(encoding="utf-8")
+    except Exception:  # noqa: BLE001 - unreadable: nothing to follow
         return None
+    try:
+        return cst.parse_module(skeleton(text))
+    except Exception:  # noqa: BLE001
+        try:
+            return cst.parse_module(text)
+        except Exception:  # noqa: BLE001 - unparseable: nothing to follow
+            return None
+
+
+def skeleton(text: str) -> str:
+    """``text`` with the bodies of its top-level functions and classes cut to
+    ``...``: what following imports reads (imports, defined names, ``__all__``,
+    decorators and defaults run at import) without LibCST parsing every body
+    (Python's own parser finds where they are, ten times faster)."""
+    import ast
+
+    lines = text.splitlines(keepends=True)
+    out: list[str] = []
+    done = 0  # lines emitted
+    for node in ast.parse(text).body:
+        start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", ())])
+        if start <= done:
+            continue  # a statement sharing a line with the last one: emitted with it
+        end = node.end_lineno
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.body[0].lineno > node.lineno:
+            first = node.body[0]
+            body_start = min([first.lineno] + [d.lineno for d in getattr(first, "decorator_list", ())])
+            header = lines[start - 1:body_start - 1]
+            indent = lines[first.lineno - 1][:first.col_offset]
+            out.extend(header)
+            if header and not header[-1].endswith(("\n", "\r")):
+                out.append("\n")
+            out.append(indent + "...\n")
+        else:
+            out.extend(lines[start - 1:end])
+            if out and not out[-1].endswith(("\n", "\r")):
+                out.append("\n")
+        done = end
+    return "".join(out)
+
+
+_reading: list[set] = []  # the files top_level parsed, per reads() block
+
+
+@contextmanager
+def reads():
+    """The files ``top_level`` reads inside the block (what a scan depends on)."""
+    seen: set = set()
+    _reading.append(seen)
+    try:
+        yield seen
+    finally:
+        _reading.pop()
 
 
 def top_level(path: Path):
+    for seen in _reading:
+        seen.add(str(path))
     return _parse_top(str(path), path.stat().st_mtime)
 
 

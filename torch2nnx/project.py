@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from . import shared_helpers
+from . import incremental, shared_helpers
 from .api import package_of, translate
 from .diagnostics import Diagnostic
 from .translator import any_rank
@@ -395,17 +395,20 @@ def _reexports(imports: dict, by_mod: dict, modules: set[str]) -> dict[str, dict
 
 
 def _scan(source: str, package: str | None, path=None):
-    """(imported qualified names, uses torch) from the module-level imports (star
-    imports of the package's own modules included)."""
+    """(imported qualified names, uses torch, the other files read) from the
+    module-level imports (star imports of the package's own modules included)."""
     import libcst as cst
 
-    from .follow import star_resolver
+    from .follow import reads, star_resolver
     from .translator.imports import ImportTable, torch_like
 
     star = star_resolver(path, package) if path is not None else None
-    table = ImportTable.from_module(cst.parse_module(source), package, star=star)
+    with reads() as read:
+        table = ImportTable.from_module(cst.parse_module(source), package, star=star)
     names = set(table.names.values())
-    return names, any(torch_like(q) for q in names)
+    # a star import's names are traced to the module defining them; the file also
+    # depends on the module it star-imports (translated first, it is the import's target)
+    return names | table.star_modules, any(torch_like(q) for q in names), read
 
 
 def _translate_job(job):
@@ -459,21 +462,30 @@ def run(units: list[Unit], *, line_length: int = 88, workers: int = 1, cache=Non
         if all(m in outcomes for m in by_mod):
             if progress:
                 progress(len(units))
-            _shared_changes(keys, outcomes, places, line_length)
+            _shared_changes(keys, outcomes, places, line_length, cache)
             return [outcomes[k] for k in keys]
 
     imports, uses_torch = {}, {}
     for mod, src in sources.items():
+        package = by_mod[mod].package or package_of(by_mod[mod].src)
+        known = cache.scan(src, package, by_mod[mod].src) if cache is not None else None
+        if known is not None:
+            imports[mod], uses_torch[mod] = known
+            continue
         try:
-            imports[mod], uses_torch[mod] = _scan(src, by_mod[mod].package or package_of(by_mod[mod].src),
-                                                  by_mod[mod].src)
+            imports[mod], uses_torch[mod], read = _scan(src, package, by_mod[mod].src)
         except Exception:  # a parse error: the translation reports it
             imports[mod], uses_torch[mod] = set(), True
+            continue
+        if cache is not None:
+            cache.record_scan(src, package, by_mod[mod].src, imports[mod], uses_torch[mod], read)
     modules = set(sources)
     # names a package's __init__.py re-exports, traced to the run's file that defines them
     reexports = _reexports(imports, by_mod, modules)
     deps = {m: _deps_of({f"{reexports[m][q]}.{q.rpartition('.')[2]}" if q in reexports[m] else q
                          for q in imports[m]}, modules) - {m} for m in sources}
+    # a file's cache entry depends on every file it imports, transitively: their layouts reach it
+    closure = incremental.closures(deps)
     # a file is translated when it uses torch, was named explicitly, or imports a translated file
     chosen = {m for m in sources if uses_torch[m] or by_mod[m].explicit}
     grew = True
@@ -487,21 +499,18 @@ def run(units: list[Unit], *, line_length: int = 88, workers: int = 1, cache=Non
         if m not in chosen and m not in outcomes:
             outcomes[m] = Outcome(by_mod[m], SKIPPED)
             if cache is not None:
-                cache.record(outcomes[m], sources[m], sources, {}, deps[m])
+                cache.record(outcomes[m], sources[m], sources, {}, closure[m])
     todo = {m for m in chosen if m not in outcomes}
     registering, registering_modules = _registering(chosen, by_mod, deps)
     if progress and len(units) > len(todo):
         progress(len(units) - len(todo))  # known without translating: cached, skipped, unreadable
-    # the files the stale ones import are translated too: their classes and builders are needed
-    need = set(todo)
-    stack = list(todo)
-    while stack:
-        for d in deps[stack.pop()] & chosen:
-            if d not in need:
-                need.add(d)
-                stack.append(d)
+    # the files the stale ones import are translated too: their classes and builders are
+    # needed (read from the cache for the up-to-date ones that have them)
+    need, reused = incremental.needed(todo, chosen, outcomes, by_mod, sources, cache)
 
-    results: dict = {}
+    results: dict = {m: rec.first for m, rec in reused.items()}
+    redo: set = set()  # up-to-date files whose output the second pass changes
+    kept: set = set()  # up-to-date files whose cached second pass is this run's
     pool = _pool(workers) if workers > 1 and len(need) >= 3 else None
     try:
         _translate_levels(need, need, deps, by_mod, sources, reexports, results, outcomes, pool, line_length,
@@ -511,6 +520,8 @@ def run(units: list[Unit], *, line_length: int = 88, workers: int = 1, cache=Non
         # classes (channels-last images) makes a second pass translate those files for it,
         # and the files importing them again (their layout summaries changed)
         # what all importers hand one parameter, merged (tokens here, images there: MIXED)
+        if reused:  # what importers hand is merged in the order a full run makes
+            results = incremental.full_order(results, deps)
         handed: dict = {}
         for result in results.values():
             for (mod, *key), tag in result.external_hints.items():
@@ -537,15 +548,29 @@ def run(units: list[Unit], *, line_length: int = 88, workers: int = 1, cache=Non
                     if m not in again and deps[m] & again:
                         again.add(m)
                         grew = True
-            _translate_levels(again, need, deps, by_mod, sources, reexports, results, outcomes, pool, line_length,
-                              display, lambda m: None, hints, registering, places)
+            firsts = dict(results)
+            kept = incremental.kept_second_passes(again, deps, reused, hints)
+            results.update({m: reused[m].final for m in kept})
+            # an importer none of whose imports reads differently now would be translated to
+            # what it was: it is not translated again
+            same = incremental.Unchanged(firsts, results, deps, registering_modules)
+            second = _translate_levels(again - kept, need | again, deps, by_mod, sources, reexports, results,
+                                       outcomes, pool, line_length, display, lambda m: None, hints, registering,
+                                       places, skip=lambda m: m not in hints and same(m))
+            redo = {m for m in second if m not in todo and m in results}
+        else:
+            firsts, second = results, set()
+        _record_results(cache, firsts, results, second, hints, by_mod, sources, closure, reused)
+        # an up-to-date file whose last translation had a second pass this run does not
+        # make: its output is its first pass's
+        redo |= {m for m, rec in reused.items() if rec.final is not None and m not in second and m not in kept}
     finally:
         if pool is not None:
             pool.shutdown()
-    _registrants_weights(results, registering_modules, deps, by_mod, line_length, display, places)
+    _registrants_weights(results, registering_modules, deps, by_mod, line_length, display, places, todo | redo)
 
-    for m in sorted(todo):
-        if m in outcomes:
+    for m in sorted(todo | redo):
+        if m in outcomes and m not in redo:
             continue
         u, result = by_mod[m], results[m]
         new = {u.out: result.code}
@@ -560,8 +585,8 @@ def run(units: list[Unit], *, line_length: int = 88, workers: int = 1, cache=Non
         outcomes[m] = Outcome(u, status, changes, list(result.diagnostics), result.todo_count)
         if cache is not None:
             # a file filling its registries joining or changing changes its last lines
-            cache.record(outcomes[m], sources[m], sources, new, deps[m] | registering_modules.get(m, set()))
-    _shared_changes(keys, outcomes, places, line_length)
+            cache.record(outcomes[m], sources[m], sources, new, closure[m] | registering_modules.get(m, set()))
+    _shared_changes(keys, outcomes, places, line_length, cache)
     return [outcomes[k] for k in keys]
 
 
@@ -579,7 +604,7 @@ def _imports(place, unit) -> tuple[str | None, str | None]:
     return place.module, place.module if beside else None
 
 
-def _shared_changes(keys: list, outcomes: dict, places: dict, line_length: int) -> None:
+def _shared_changes(keys: list, outcomes: dict, places: dict, line_length: int, cache=None) -> None:
     """Each shared helpers module offering what its tree's translations import
     (the written ones as they are on disk, the new ones as they will be), added
     to the changes of one of them when the file on disk differs."""
@@ -605,7 +630,13 @@ def _shared_changes(keys: list, outcomes: dict, places: dict, line_length: int) 
         names |= shared_helpers.held_names(old)
         if not names or carrier is None:
             continue
-        text = shared_helpers.source(names, line_length)
+        # formatting the module is most of an incremental run's time: the cache knows the
+        # digest of the text these names give, and the file on disk may be it
+        text = cache.formatted(("shared", sorted(names), line_length), old) if cache is not None else None
+        if text is None:
+            text = shared_helpers.source(names, line_length)
+            if cache is not None:
+                cache.record_formatted(("shared", sorted(names), line_length), text)
         if text != old:
             carrier.changes.append(Change(path, old, text))
             carrier.status = TRANSLATED
@@ -655,8 +686,19 @@ def _registering(chosen: set, by_mod: dict, deps: dict) -> tuple[dict, dict]:
     return out, modules
 
 
+def _record_results(cache, firsts: dict, results: dict, second: set, hints: dict, by_mod: dict, sources: dict,
+                    closure: dict, reused: dict) -> None:
+    """Keep this run's translations for later runs (incremental.py)."""
+    if cache is None:
+        return
+    for m, first in firsts.items():
+        if first is not None and (m not in reused or m in second):
+            cache.record_result(by_mod[m], sources[m], sources, closure[m], first,
+                                results.get(m) if m in second else None, hints.get(m) if m in second else None)
+
+
 def _registrants_weights(results: dict, registering: dict, deps: dict, by_mod: dict, line_length: int,
-                         display, places: dict) -> None:
+                         display, places: dict, which: set) -> None:
     """Models built through a registry build the layers of the files filling it
     (translated after it, as they import it): the weights module of a file reaching
     such a registry knows their layers too."""
@@ -666,7 +708,7 @@ def _registrants_weights(results: dict, registering: dict, deps: dict, by_mod: d
         return
     for m in sorted(results):
         result = results[m]
-        if result.weights_code is None:
+        if m not in which or result.weights_code is None:  # only the outputs this run makes
             continue
         maps = {**_weight_maps(m, deps, results), **result.weight_maps}
         more = _weight_maps(m, deps, results, registering)
@@ -680,10 +722,12 @@ def _registrants_weights(results: dict, registering: dict, deps: dict, by_mod: d
 
 def _translate_levels(which: set, need: set, deps: dict, by_mod: dict, sources: dict, reexports: dict,
                       results: dict, outcomes: dict, pool, line_length: int, display, done_one, hints: dict,
-                      registering: dict, places: dict) -> None:
+                      registering: dict, places: dict, skip=None) -> set:
     """Translate the modules ``which`` in dependency order (each sees the
     classes, builders, summaries and weight maps of the run's files it
-    imports, from ``results``); files of one import cycle one at a time."""
+    imports, from ``results``); files of one import cycle one at a time.
+    ``skip(m)``, asked when ``m``'s imports are done: leave it as it is.
+    Returns the modules translated."""
     groups = dependency_levels({m: deps[m] & need for m in need})
     cyclic = {m for g in groups if len(g) > 1 for m in g}
     order = {m: i for i, g in enumerate(groups) for m in g}
@@ -694,11 +738,15 @@ def _translate_levels(which: set, need: set, deps: dict, by_mod: dict, sources: 
         return (by_mod[m].target, r.exports, r.summaries, r.function_summaries, r.rngs_methods,
                 r.builder_returns)
 
+    done = set()
     while remaining:
-        # every file whose dependencies are done; in a cycle, the first file of the first group
-        level = sorted(m for m in remaining if not (deps[m] & remaining))
-        if not level:
-            level = [min((m for m in remaining if m in cyclic), key=lambda m: (order[m], m))]
+        level = incremental.next_level(remaining, deps, cyclic, order)
+        if skip is not None:
+            skipped = [m for m in level if skip(m)]
+            remaining.difference_update(skipped)
+            level = [m for m in level if m not in skipped]
+            if not level:
+                continue
         jobs = []
         siblings = {m: sibling(m) for m in results if m not in remaining}
         for m in level:
@@ -718,6 +766,8 @@ def _translate_levels(which: set, need: set, deps: dict, by_mod: dict, sources: 
                 results.pop(m, None)
                 continue  # importers keep importing the original
             results[m] = result
+            done.add(m)
+    return done
 
 
 def _generic(result, key) -> bool:

@@ -5,6 +5,9 @@ at run time), Sequential / ModuleList / ModuleDict and layers added to them.
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
+
 from typing import Optional
 
 import libcst as cst
@@ -482,15 +485,35 @@ def _starred_chain(rw, r, original, moves=None):
     return ModuleRef("sequential", elements=tuple(r.elements), takes=takes, returns=returns)
 
 
+@functools.lru_cache(maxsize=None)
+def _runtime_bases() -> dict[str, str]:
+    """Each runtime helper class's base, read from the source of
+    ``runtime/helpers.py`` (importing it would import JAX and Flax into the
+    translator: seconds per process for one lookup)."""
+    import ast
+
+    path = Path(__file__).resolve().parent.parent / "runtime" / "helpers.py"
+    out = {}
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.ClassDef) and node.bases:
+            out[node.name] = ast.unparse(node.bases[0])
+    return out
+
+
+# the NNX layers (flax.nnx.nn.*) a runtime helper class may subclass
+_NNX_LAYERS = frozenset({"BatchNorm", "LayerNorm", "GroupNorm", "RMSNorm", "Conv", "ConvTranspose", "Linear",
+                         "Embed", "Dropout", "MultiHeadAttention", "Einsum", "LinearGeneral"})
+
+
 def _nnx_layer_base(helper_class: str) -> str | None:
     """``nnx.X`` when the runtime helper class ``helper_class`` subclasses the NNX
     layer ``X`` (not merely nnx.Module)."""
-    from flax import nnx
-
-    from ..runtime import helpers
-
-    cls = getattr(helpers, helper_class, None)
-    for c in getattr(cls, "__mro__", ())[1:]:
-        if c.__module__.startswith("flax.nnx.nn.") and getattr(nnx, c.__name__, None) is c:
-            return "nnx." + c.__name__
+    bases = _runtime_bases()
+    seen = set()
+    while helper_class in bases and helper_class not in seen:
+        seen.add(helper_class)
+        base = bases[helper_class]
+        if base.startswith("nnx.") and base[4:] in _NNX_LAYERS:
+            return base
+        helper_class = base
     return None

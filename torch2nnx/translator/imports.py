@@ -93,6 +93,7 @@ class ImportTable:
         self.names: dict[str, str] = {}  # local name -> qualified name
         self.relative: set[str] = set()
         self.starred: set[str] = set()  # names bound by `from m import *`: the file re-exports them
+        self.star_modules: set[str] = set()  # the package's modules star-imported (a file depends on them)
         self.package = package  # the source file's package, to resolve relative imports
         # module -> {name: qualified name} it exports, for `from .activations import *`
         # (follow.star_exports); None: star imports bind nothing known
@@ -125,6 +126,7 @@ class ImportTable:
             if small.relative:
                 base = absolute_module(self.package, len(small.relative), module_name(small.module) if small.module else "")
                 if isinstance(small.names, cst.ImportStar) and base:
+                    self.star_modules.add(base)
                     for local, q in self._star(base).items():
                         self.relative.add(local)
                         self.starred.add(local)
@@ -140,6 +142,7 @@ class ImportTable:
             if isinstance(small.names, cst.ImportStar):
                 if self.package and mod.split(".")[0] == self.package.split(".")[0]:
                     bound = self._star(mod)  # the package's own module: its names are known
+                    self.star_modules.add(mod)
                     self.names.update(bound)
                     self.starred.update(bound)
                 return
