@@ -14,8 +14,17 @@ callers hand it: the class kept torch's order for a channels-last image, its
 module to ``self.<name>`` is also kept in the branch environments (under a key
 no Python name can be), and where the paths of an ``if`` join, a slot holding
 different layers on different paths is the union of them (``layout.join``), as
-a conditional expression's value already was. Not a slot holding translated
-classes and several layers: it keeps the last assignment.
+a conditional expression's value already was.
+
+A slot holding translated classes beside several layers is a union too
+(timm's SelectAdaptivePool2d: an Identity, adaptive pools, and pooling classes
+whose reduced dims ``__init__`` computes from a format string). It used to
+keep the last assignment (an adaptive pool), so the classes never learned
+that they are handed a channels-last image: taken as they are, their
+``x.mean(self.dim)`` reduced torch's dims (2, 3) of the NHWC array, silently
+(TResNet's 'fast' head pooled H and C). Now each class learns its callers'
+layout (a computed dim then reads the image in torch order) and the slot's
+result is brought to one layout, as for any union.
 """
 
 from __future__ import annotations
@@ -39,12 +48,6 @@ def joined(rw) -> None:
         if not key.startswith(_PREFIX) or tag.kind != L.MODULE or tag.module is None:
             continue
         if tag.module.kind != "union":
-            continue
-        kinds = [e.kind for e in tag.module.elements]
-        if "class" in kinds and len(kinds) - kinds.count("class") > 1:
-            # classes and several layers (timm's SelectAdaptivePool2d: an Identity, adaptive
-            # pools and pooling classes by pool type, handed an undecided parameter): the
-            # slot stays as the last path set it
             continue
         if rw.cls.attrs.get(key[len(_PREFIX):]) != tag.module:
             rw.cls.attrs[key[len(_PREFIX):]] = tag.module

@@ -17,8 +17,13 @@ The call becomes a choice on the slot's class, made when the model is traced
 Each translated class is handed the input in the layout it takes (its callers
 agree with it, none is told a layout only another class takes) and its result
 is brought to one layout: channels-last where one candidate returns it (the
-contract's layout inside a model), torch order otherwise. The layers of the
-union share the last branch (handled as before, as a union of layers).
+contract's layout inside a model), torch order otherwise. A candidate returning
+torch's order at a rank its arguments choose (timm's FastAdaptiveAvgPool:
+``x.mean(self.dim, keepdim=not self.flatten)``, (N, C, 1, 1) or (N, C)) is
+brought to channels-last only at the map's rank (``map_order``), and the slot's
+result is channels-last ``or_flat``: GhostNet hands it straight on to a 1x1
+conv. The layers of the union share the last branch (handled as before, as a
+union of layers).
 """
 
 from __future__ import annotations
@@ -140,8 +145,19 @@ def call(rw, updated: cst.Call, t: Tag, m: ModuleRef):
     outs = [o for _, _, o in branches]
     cl = [o for o in outs if o.kind == L.TENSOR and o.channels_last and L.is_image_layout(o)]
     ranks = {L.rank_of(o) for o in outs if o.kind == L.TENSOR}
+    guarded = False
     if cl and ranks == {L.rank_of(cl[0])}:
         target = cl[0].with_(one=False, origin=None)
+    elif cl and ranks == {L.rank_of(cl[0]), None}:
+        # the others return torch's order at a rank their arguments choose (timm's
+        # SelectAdaptivePool2d: FastAdaptiveAvgPool's ``x.mean(self.dim, keepdim=not
+        # self.flatten)``, (N, C, 1, 1) or (N, C), beside adaptive pools returning the
+        # channels-last map): channels-last too, the map transposed only at its rank, the
+        # result maybe flat (``or_flat``, a flattened (N, C) has its channels last as well).
+        # Torch's order here read the adaptive pools' maps back into it, and a caller told
+        # the slot returns torch's order of unknown rank handed it to a 1x1 conv as it was
+        target = cl[0].with_(one=False, origin=None, or_flat=True)
+        guarded = True
     elif not ranks and all(o == outs[0] for o in outs):
         # every candidate returns the same non-tensor (a tuple whose items keep their own
         # layouts: timm EfficientViM's stages ``x_out, x, h``, one class listed per stage):
@@ -154,7 +170,8 @@ def call(rw, updated: cst.Call, t: Tag, m: ModuleRef):
         if out.kind == L.TENSOR:
             rw.set(node, out)
             if out.perm != target.perm and not (L.is_identity(out.perm) and L.is_identity(target.perm)):
-                node = rw.to_layout(node, out, target, "the slot's candidates return one layout") \
+                node = rw.to_layout(node, out, target, "the slot's candidates return one layout",
+                                    guarded=guarded and L.rank_of(out) is None) \
                     if target.channels_last else rw.canonical(node, "the slot's candidates return one layout")
         parts.append((cls, node))
     if len({code(node) for _, node in parts}) == 1:
