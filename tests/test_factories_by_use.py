@@ -235,13 +235,22 @@ LAYER_KWARGS = HEADER + textwrap.dedent("""
 
         def forward(self, x):
             return self.norm(self.fc(x))
+
+
+    class NoBias(nn.Module):
+        def __init__(self, dim=8):
+            super().__init__()
+            self.norm = LayerNorm(dim, bias=False)
+
+        def forward(self, x):
+            return self.norm(x)
 """)
 
 
 def test_layer_subclass_handing_kwargs_to_its_base(tmp_path):
     """timm's ``LayerNorm(nn.LayerNorm)`` hands ``**kwargs`` (device, dtype) to
-    super().__init__: bound through the row; the splat may carry only torch's
-    factory arguments, anything else is refused when the layer is built."""
+    super().__init__: bound through the row; the splat may carry torch's factory
+    arguments and the row's own, anything else is refused when the layer is built."""
     result, tmod, jmod, wmod = translate_files(LAYER_KWARGS, tmp_path)
     assert "class LayerNorm(nnx.LayerNorm)" in result.code, result.code
     assert "factory_kwargs_only(kwargs" in result.code
@@ -249,8 +258,11 @@ def test_layer_subclass_handing_kwargs_to_its_base(tmp_path):
     import pytest
     from flax import nnx
 
-    with pytest.raises(TypeError, match="bias"):
-        jmod.LayerNorm(8, bias=False, rngs=nnx.Rngs(0))
+    # the row's own arguments come through the splat too (efficientnet_pytorch's
+    # Conv2dStaticSamePadding(..., bias=False)); anything else is refused
+    with pytest.raises(TypeError, match="foo"):
+        jmod.LayerNorm(8, foo=1, rngs=nnx.Rngs(0))
+    run_parity(result, tmod, jmod, wmod, "NoBias", [rand(2, 8)], jit=True)
 
 
 def test_star_imports_of_the_package_bind_what_the_module_exports(tmp_path):

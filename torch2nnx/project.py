@@ -482,8 +482,10 @@ def run(units: list[Unit], *, line_length: int = 88, workers: int = 1, cache=Non
     modules = set(sources)
     # names a package's __init__.py re-exports, traced to the run's file that defines them
     reexports = _reexports(imports, by_mod, modules)
+    # a re-exported name comes from the module defining it; the package the import names
+    # is a dependency too (translated first, it is what the rewritten import names)
     deps = {m: _deps_of({f"{reexports[m][q]}.{q.rpartition('.')[2]}" if q in reexports[m] else q
-                         for q in imports[m]}, modules) - {m} for m in sources}
+                         for q in imports[m]} | imports[m], modules) - {m} for m in sources}
     # a file's cache entry depends on every file it imports, transitively: their layouts reach it
     closure = incremental.closures(deps)
     # a file is translated when it uses torch, was named explicitly, or imports a translated file

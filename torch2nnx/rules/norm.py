@@ -59,11 +59,13 @@ def _layernorm(a, ctx):
     else:
         parts.append(a.src("normalized_shape"))
     _eps(parts, a)
-    if a.value("elementwise_affine") is not True:  # False, or passed on to be read at run time
-        v = a.src("elementwise_affine")
-        parts += [f"use_scale={v}", f"use_bias={v}"]
-    elif a.value("bias") is not True:
-        parts.append(f"use_bias={a.src('bias')}")
+    affine, bias = a.value("elementwise_affine") is not True, a.value("bias") is not True
+    if affine:  # False, or passed on to be read at run time
+        parts.append(f"use_scale={a.src('elementwise_affine')}")
+    if affine and bias:  # a bias only where both ask for one
+        parts.append(f"use_bias={a.src('elementwise_affine')} and {a.src('bias')}")
+    elif affine or bias:
+        parts.append(f"use_bias={a.src('elementwise_affine' if affine else 'bias')}")
     parts.append("use_fast_variance=False")
     parts.append(f"rngs={ctx.rngs}")
     return call("nnx.LayerNorm", parts)

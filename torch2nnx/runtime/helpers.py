@@ -1420,11 +1420,12 @@ class FrozenParam(nnx.Variable):
     Module API helpers and the weights loader still see it as a parameter."""
 
 
-def factory_kwargs_only(kwargs, layer):
-    """``super().__init__(..., **kwargs)`` of a translated torch layer: torch's
-    factory arguments (device, dtype) have no NNX meaning and are dropped;
-    anything else the translation would lose, so it is refused."""
-    extra = sorted(k for k in kwargs if k not in ("device", "dtype"))
+def factory_kwargs_only(kwargs, layer, read=()):
+    """``super().__init__(..., **kwargs)`` of a translated torch layer: the layer's
+    own arguments (``read``) were taken from it, torch's factory arguments
+    (device, dtype) have no NNX meaning and are dropped; anything else the
+    translation would lose, so it is refused."""
+    extra = sorted(k for k in kwargs if k not in ("device", "dtype") and k not in read)
     if extra:
         raise TypeError(f"{layer}: arguments passed through **kwargs are not translated: {', '.join(extra)}")
 
@@ -1460,6 +1461,12 @@ def module_own_method(obj, name):
     return getattr(obj, name)
 
 
+def nnx_internal(name):
+    """An attribute NNX keeps its own state in: not one of torch's (a
+    ``self._conv_stem`` of the model is a child named ``_conv_stem``)."""
+    return name.startswith(("_pytree__", "_object__"))
+
+
 def module_attr_items(node):
     """``vars(node)`` in the order the attributes were first assigned: flax
     keeps that order in ``_pytree__nodes`` through nnx.clone / split / merge,
@@ -1477,7 +1484,7 @@ def module_entries(node):
     if getattr(type(node), "_torch_container", None):  # NamedSequential, OrderedModuleDict
         return [(str(k), v) for k, v in node.items()]
     if isinstance(node, nnx.Dict):  # insertion order, as torch's ModuleDict
-        return [(str(k), v) for k, v in module_attr_items(node) if not str(k).startswith("_")]
+        return [(str(k), v) for k, v in module_attr_items(node) if not nnx_internal(str(k))]
     if isinstance(node, nnx.List):
         return [(str(i), v) for i, v in enumerate(node)]
     return None
@@ -1510,7 +1517,7 @@ def module_child_items(node):
         skip |= {"layers", "order"}  # where the containers keep their entries
     stateless = module_stateless_names(node)
     for k, v in module_attr_items(node):
-        if k.startswith("_") or k in skip:
+        if nnx_internal(k) or k in skip:
             continue
         if isinstance(v, nnx.Module) or (k in stateless and v is not None and callable(v)):
             out.append((k, v))
@@ -1729,7 +1736,7 @@ def module_own_variables(node):
     elif module_entries(node) is not None:
         pairs = []
     else:
-        pairs = [(k, v) for k, v in module_attr_items(node) if not k.startswith("_")]
+        pairs = [(k, v) for k, v in module_attr_items(node) if not nnx_internal(k)]
     return [(k, v) for k, v in pairs if isinstance(v, nnx.Variable)]
 
 
@@ -2155,6 +2162,12 @@ def torch_order_layer(layer, x, *args, **kwargs):
             return layer(x, *args, **kwargs)
         y = layer(jnp.moveaxis(x, 1, -1), *args, **kwargs)
         return jnp.moveaxis(y, -1, 1) if getattr(y, "ndim", 0) == x.ndim else y
+    if type(layer) is nnx.Sequential and not args and not kwargs:
+        # a Sequential a factory filled (mlp-mixer's FeedForward(dense=partial(nn.Conv1d,
+        # kernel_size=1))): each of its layers as torch runs it
+        for sub in layer.layers:
+            x = torch_order_layer(sub, x)
+        return x
     return layer(x, *args, **kwargs)
 
 

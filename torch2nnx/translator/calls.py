@@ -283,6 +283,14 @@ class CallsMixin:
             listed = sequence_values.listed(self, updated, name)
             if listed is not None:
                 return listed
+            if name == "sum" and len(updated.args) == 1 and not updated.args[0].star \
+                    and updated.args[0].keyword is None:
+                # sum(outs) of a list of tensors: a tensor, laid out as they are
+                t = self.tag(updated.args[0].value)
+                if t.kind == L.SEQ:
+                    item = self.element_tag(t)
+                    if item.kind == L.TENSOR:
+                        return self.set(updated, item)
             if name in NON_TENSOR_BUILTINS:
                 # len(seq), enumerate(seq): an nnx.Sequential's layers
                 return self.set(module_api.sequence_args(self, updated), L.OTHER_TAG)

@@ -183,6 +183,9 @@ class FileContext:
         self.callsites: dict[tuple, object] = dict(options.external_hints or {})
         self.hints: dict[tuple, object] = dict(options.external_hints or {})
         self.call_log: list | None = None  # record_call's arguments, while a RoundMemo watches
+        # module_named_children(c) calls (rewritten nodes) of a container whose layers are
+        # known -> those layers, for the loop binding their pairs (module_api.bind_pairs)
+        self.pair_children: dict = {}
         # per function being rewritten: calls handing on a value of its undecided parameters,
         # recorded when it finishes (caller_params.py)
         self.deferred_calls: list[list] = []

@@ -153,12 +153,20 @@ def _bind_row_call(f: FileContext, rule, call: cst.Call):
     from ..rules.base import bind
     from .context import BuildCtx
 
-    # `**kwargs` (timm hands device/dtype through it): checked at run time, see row_super_init
+    # `**kwargs` (timm hands device/dtype through it; efficientnet_pytorch's same-padding
+    # conv hands bias): each of the row's parameters the call does not give is read from
+    # it, with torch's default; anything else in it is checked at run time (row_super_init)
     given = [a for a in call.args if a.star != "**" or not isinstance(a.value, cst.Name)]
     if any(a.star for a in given):
         raise Unsupported("T2N002", "starred arguments to super().__init__")
     pos = [code(a.value) for a in given if a.keyword is None]
     kw = {a.keyword.value: code(a.value) for a in given if a.keyword is not None}
+    splat = kwargs_splat(call)
+    if splat is not None:
+        bound = bind(rule.params, pos, kw)
+        for n, default in splat_params(rule):
+            if not bound.given(n):
+                kw[n] = f"{splat}.get({n!r}, {default})"
     args = bind(rule.params, pos, kw)
     ctx = BuildCtx(f)
     ctx.rngs_available = True
@@ -181,6 +189,23 @@ def _bind_row_call(f: FileContext, rule, call: cst.Call):
         raise Unsupported("T2N004", f"subclassing {rule.name}: its NNX counterpart is no class")
     args.checks = checks
     return args, built
+
+
+def kwargs_splat(call: cst.Call) -> str | None:
+    """The name of a ``**name`` handed to super().__init__."""
+    return next((a.value.value for a in call.args if a.star == "**" and isinstance(a.value, cst.Name)), None)
+
+
+# torch's factory arguments: no NNX meaning, dropped where they come through a splat
+_FACTORY = ("device", "dtype")
+
+
+def splat_params(rule) -> list[tuple[str, str]]:
+    """(name, torch default) of the row's parameters a ``**kwargs`` splat may carry."""
+    from ..rules.base import parse_params
+
+    return [(n, d) for n, d, k in parse_params(rule.params)
+            if k in ("pos", "kwonly") and d is not _REQUIRED and n not in _FACTORY]
 
 
 def row_super_base(f: FileContext, info: ClassInfo) -> str | None:
@@ -224,10 +249,12 @@ def row_super_init(f: FileContext, info: ClassInfo, stmt, rw) -> list:
     out = []
     for a in stmt.body[0].value.args:
         if a.star == "**":
-            # only torch's factory arguments (dropped, as in calls) may come this way: anything
-            # else would be silently lost, so it raises when the layer is built
+            # the row's parameters are read from it (_bind_row_call), torch's factory arguments
+            # dropped (as in calls): anything else would be silently lost, so it raises when
+            # the layer is built
+            read = tuple(n for n, _ in splat_params(rule)) if isinstance(a.value, cst.Name) else ()
             out.append(cst.parse_statement(f"{_helper(f, 'factory_kwargs_only')}({code(a.value)}, "
-                                           f"{rule.name!r})\n"))
+                                           f"{rule.name!r}, {read!r})\n"))
     for n, src, default in args.checks:
         text = f"torch2nnx: {rule.name} subclass with {n} other than {default}: only the default is translated"
         out.append(cst.parse_statement(f"if {src} != {default}:\n    raise NotImplementedError({text!r})\n"))

@@ -143,6 +143,8 @@ class ComprehensionScopes:
         it = getattr(self, "_last", None)
         if it is None:
             return
+        if module_api.bind_pairs(self, it, node.target):  # [head(y) for name, head in m.named_children()]
+            return
         self.bind_target(node.target, iter_element(self, it))
 
 

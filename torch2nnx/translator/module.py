@@ -30,6 +30,7 @@ from .layer_globals import export_kinds, find_layer_globals
 from .layout_docs import add_layout_lines
 from .leftovers import mark_leftovers
 from .positions import LazyPositions
+from .module_dicts import desugar_module_dicts
 from .rounds import RoundMemo
 from .settle import EXTRA_ROUNDS, Settle
 from .chosen_forward import add_chosen_forwards
@@ -123,7 +124,7 @@ def translate_source(source: str, path: str = "<stdin>", options: Options | None
 
 
 def _translate_source(source: str, path: str, options: Options, module_name: str | None) -> TranslateResult:
-    module = add_chosen_forwards(expand_splats(parse(source, path), source), source)
+    module = add_chosen_forwards(desugar_module_dicts(expand_splats(parse(source, path), source), source), source)
     before_steps = module
     module, step_helpers = rewrite_train_steps(module, options.package)
     positions = LazyPositions(module, source_offsets(before_steps, module))

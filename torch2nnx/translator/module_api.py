@@ -95,20 +95,34 @@ def method_call(rw, original: cst.Call, updated: cst.Call, self_receiver: bool =
     if row.returns_receiver:
         tag = rt if rt.kind in (L.MODULE, L.TENSOR) else L.UNKNOWN_TAG
     elif row.yields == "modules":
-        tag = Tag(L.MODULE, module=ModuleRef("list", elements=(UNKNOWN_MODULE,)))
+        tag = Tag(L.MODULE, module=ModuleRef("list", elements=children_of(rt) or (UNKNOWN_MODULE,)))
     elif row.yields == "module":
         tag = Tag(L.MODULE, module=UNKNOWN_MODULE)
     else:
         tag = L.UNKNOWN_TAG
+        if row.yields == "pairs" and children_of(rt):
+            rw.f.pair_children[new] = children_of(rt)
     return rw.set(new, tag)
+
+
+def children_of(rt: Tag) -> tuple | None:
+    """The layers of a container whose layers are known (a Sequential filled by
+    add_module in a loop, a ModuleDict): what ``children()`` yields."""
+    m = rt.module if rt.kind == L.MODULE else None
+    if m is not None and m.kind in ("sequential", "list", "dict", "odict") and m.elements \
+            and all(isinstance(e, ModuleRef) for e in m.elements):
+        return tuple(m.elements)
+    return None
 
 
 def bind_pairs(rw, it, target) -> bool:
     """``for name, m in model.named_children():`` - ``m`` is a module."""
     if isinstance(it, cst.Call) and isinstance(it.func, cst.Name) and it.func.value in PAIR_HELPERS \
             and isinstance(target, cst.Tuple) and len(target.elements) == 2:
+        elems = rw.f.pair_children.get(it)
+        ref = UNKNOWN_MODULE if not elems else elems[0] if len(elems) == 1 else ModuleRef("union", elements=elems)
         rw.bind_target(target.elements[0].value, L.OTHER_TAG)
-        rw.bind_target(target.elements[1].value, Tag(L.MODULE, module=UNKNOWN_MODULE))
+        rw.bind_target(target.elements[1].value, Tag(L.MODULE, module=ref))
         return True
     return False
 

@@ -36,6 +36,7 @@ class RowCallsMixin:
         name_nodes = self._name_nodes(rule, pos, kw, nodes)
         if not rule.layer:
             self._runtime_weights_in_torch_order(rule, args, name_nodes)
+            self._moved_weights_in_torch_order(rule, args, name_nodes)
             self._split_tensors_in_one_layout(rule, args, name_nodes)
             for n in lay.sizes:
                 src = shape_values.torch_order_source(self, name_nodes.get(n), args.given_src.get(n, ""))
@@ -193,6 +194,21 @@ class RowCallsMixin:
             if new is not node:
                 args.given_src[n] = code(new)
                 name_nodes[n] = new
+
+    def _moved_weights_in_torch_order(self, rule: Rule, args, name_nodes):
+        """A layer's weight read in its NNX order (a Conv2d subclass's ``self.weight``:
+        the kernel, (*K, I, O)) handed to an op as a plain operand (``F.conv2d(x,
+        self.weight, ...)``, efficientnet_pytorch's same-padding convs): an array in
+        torch's order, as the op reads it (the layout tensors are moved as usual). Not
+        for an op writing into it (``nn.init.normal_(m.weight)``): that gets the Variable."""
+        if rule.name.endswith("_") and not rule.name.endswith("__"):
+            return
+        for n, node in list(name_nodes.items()):
+            if n in rule.layout.tensors or node is None:
+                continue
+            t = self.tag(node)
+            if self.is_moved_weight(t):
+                args.given_src[n] = f"{self.build_ctx.helper('torch_array')}({code(node)}, {tuple(t.perm)!r})"
 
     def _split_tensors_in_one_layout(self, rule: Rule, args, name_nodes):
         """A tensor whose layout a flag chooses (flag_splits.py) handed to an op: in one

@@ -51,7 +51,8 @@ SHARED_LOADER = '''def _children(node):
     if isinstance(node, (nnx.List, list, tuple)):
         return [(str(i), v) for i, v in enumerate(node)]
     if isinstance(node, nnx.Module):
-        return [(k, v) for k, v in vars(node).items() if not k.startswith("_")]
+        # NNX's own state aside, as torch: `self._conv_stem` is a child named `_conv_stem`
+        return [(k, v) for k, v in vars(node).items() if not k.startswith(("_pytree__", "_object__"))]
     return []
 
 
