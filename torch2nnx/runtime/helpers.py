@@ -762,6 +762,59 @@ def torch_class(name, nnx_class, build):
     return cls
 
 
+def torch_layer_function(fn):
+    """A torch layer NNX keeps as a function of its own (``nn.Identity()`` ->
+    ``lambda x: x``), marked where code may inspect it: a module for
+    ``isinstance(v, nn.Module)`` (TorchModule), no factory for ``isfunction``."""
+    fn._torch_layer_function = True
+    return fn
+
+
+def is_torch_layer(value):
+    """torch's ``isinstance(value, nn.Module)`` on a translated value: an NNX
+    module, or a stateless torch layer NNX holds as a function (``nn.ReLU()`` ->
+    ``jax.nn.relu``; a partial of one; one marked by torch_layer_function). A
+    function of the model's own source (a layer factory such as
+    ``lambda: nn.ReLU()``) is none, as in torch."""
+    if isinstance(value, nnx.Module):
+        return True
+    if value is None or isinstance(value, type) or not callable(value):
+        return False
+    if getattr(value, "_torch_layer_function", False):
+        return True
+    if isinstance(value, functools.partial):
+        return not isinstance(value.func, nnx.Module) and is_torch_layer(value.func)
+    # jax's and flax's functions (jax.nn.relu, jnp.tanh, nnx.max_pool) are never the model's factories
+    module = getattr(value, "__module__", None) or type(value).__module__
+    return isinstance(module, str) and module.split(".")[0] in ("jax", "jaxlib", "flax")
+
+
+class TorchModuleType(type):
+    """The type of TorchModule: torch's ``isinstance`` / ``issubclass`` against ``nn.Module``."""
+
+    def __instancecheck__(cls, obj):
+        return is_torch_layer(obj)
+
+    def __subclasscheck__(cls, sub):
+        # a torch layer class handed around as a value (torch_class) is one, stateless or not
+        return isinstance(sub, (TorchLayerType, RankedLayerType)) or (
+            isinstance(sub, type) and issubclass(sub, nnx.Module))
+
+
+class TorchModule(metaclass=TorchModuleType):
+    """torch's ``nn.Module`` where code checks a value against it
+    (``assert isinstance(self.activ, nn.Module)``): true for NNX modules and for
+    the stateless torch layers NNX keeps as functions (``jax.nn.relu``), as torch
+    is for ``nn.ReLU()``; false for plain functions such as layer factories."""
+
+
+def torch_isfunction(obj):
+    """``inspect.isfunction`` as torch code means it: a stateless layer NNX keeps
+    as a function (``nn.Identity()`` -> ``lambda x: x``) is a module in torch, no
+    function (pytorchcv's ``create_activation_layer`` calls functions as factories)."""
+    return __import__("inspect").isfunction(obj) and not is_torch_layer(obj)
+
+
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5,
                axis=1):
     """F.batch_norm over the channel ``axis`` (1 in torch's order, -1 channels-last).
@@ -1821,26 +1874,27 @@ def module_get_submodule(module, target):
     return m
 
 
-def module_add_module(module, name, child):
+def module_add_module(owner, name, module):
     """torch's Module.add_module / register_module on a translated module or
-    container: an attribute, a named entry or the next index."""
-    own = module_own_method(module, "add_module")
+    container: an attribute, a named entry or the next index. The parameters
+    after the receiver are torch's (``self.add_module(name=..., module=conv)``)."""
+    own = module_own_method(owner, "add_module")
     if own is not None:
-        return own(name, child)
-    if isinstance(module, nnx.Dict):
-        module[name] = child
+        return own(name, module)
+    if isinstance(owner, nnx.Dict):
+        owner[name] = module
         return None
-    if isinstance(module, (nnx.Sequential, nnx.List)):
-        seq = module.layers if isinstance(module, nnx.Sequential) else module
+    if isinstance(owner, (nnx.Sequential, nnx.List)):
+        seq = owner.layers if isinstance(owner, nnx.Sequential) else owner
         if str(name) != str(len(seq)):
-            raise NotImplementedError(f"add_module({name!r}) on an {type(module).__name__}: only the next index "
+            raise NotImplementedError(f"add_module({name!r}) on an {type(owner).__name__}: only the next index "
                                       "keeps torch's names (a NamedSequential keeps any)")
-        seq.append(child)
+        seq.append(module)
         return None
-    setattr(module, name, child)
-    if child is not None and not isinstance(child, nnx.Module) and callable(child):
+    setattr(owner, name, module)
+    if module is not None and not isinstance(module, nnx.Module) and callable(module):
         # a stateless torch layer held as a function: still a child for the Module API
-        module._stateless_layers = tuple(vars(module).get("_stateless_layers", ())) + (name,)
+        owner._stateless_layers = tuple(vars(owner).get("_stateless_layers", ())) + (name,)
     return None
 
 

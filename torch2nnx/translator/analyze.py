@@ -127,9 +127,13 @@ def _is_dict(node, f: FileContext) -> bool:
 class _Calls(FastVisitor):
     """Collects what a function body calls: layer rows, classes, builders."""
 
-    def __init__(self, f: FileContext):
+    def __init__(self, f: FileContext, skip: frozenset = frozenset()):
         self.f = f
+        self.skip = skip  # ids of nested lambdas and defs left out (a factory maker's returned factories)
         self.names: set[str] = set()
+        self.default_names: set[str] = set()  # ... called only in a parameter's default value
+        self._body_names: set[str] = set()
+        self._defaults = 0
         self.refs: set[str] = set()  # names used as values (a function handed on: named_apply(_init_weights))
         self.values: set[str] = set()  # ... and not called there
         self._callees: set[int] = set()
@@ -137,7 +141,19 @@ class _Calls(FastVisitor):
         self.self_attrs: set[str] = set()  # self.X read anywhere (a method handed on: partial(self._init_weights))
         self.methods_by_name: set[str] = set()  # m.init_weights(...) on another receiver (rngs_methods.py)
         self.layers = False
+        self.stateless_layers = False  # a layer row creating no parameters (nn.ReLU)
         self.params = False
+
+    def visit_Param(self, node):
+        if node.default is not None:
+            self._defaults += 1
+
+    def leave_Param(self, node):
+        if node.default is not None:
+            self._defaults -= 1
+
+    def leave_FunctionDef(self, node):
+        self.default_names = self.names - self._body_names
 
     def visit_Name(self, node):
         self.refs.add(node.value)
@@ -155,6 +171,8 @@ class _Calls(FastVisitor):
             r = registry.lookup(q)
             if r is not None and r.layer and (r.stateful or r.name == "torch.nn.Parameter"):
                 self.layers = True
+            elif r is not None and r.layer:
+                self.stateless_layers = True
             if r is not None and r.name == "torch.nn.Parameter":
                 self.params = True  # a class creating parameters keeps rngs required (the contract)
             if r is not None and _is_init_row(r) and r.name.rsplit(".", 1)[-1] not in _FILLS:
@@ -169,16 +187,23 @@ class _Calls(FastVisitor):
             self.methods_by_name.add(by_name)
         if isinstance(func, cst.Name):
             self.names.add(func.value)
+            if not self._defaults:
+                self._body_names.add(func.value)
         elif isinstance(func, cst.Attribute) and dotted(func) in self.f.external:
             self.names.add(dotted(func))  # `layers.ConvBN(...)`: a class of a module of the run
+            if not self._defaults:
+                self._body_names.add(dotted(func))
         elif module_dict_item(func, self.f):
             self.layers = True  # `resnet.__dict__[name](...)`: builds a model
         elif isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self":
             self.self_methods.add(func.attr.value)
 
-    # nested defs are analysed as part of their parent
+    # nested defs are analysed as part of their parent (but for a factory maker's factories)
     def visit_Lambda(self, node):
-        return True
+        return id(node) not in self.skip
+
+    def visit_FunctionDef(self, node):
+        return id(node) not in self.skip
 
 
 def _is_init_row(r) -> bool:
@@ -221,6 +246,10 @@ def factory_params(func: cst.FunctionDef, f: FileContext) -> dict[str, tuple[str
             names = factory_annotation(param.annotation.annotation, f)
             if names is not None:
                 out[param.name.value] = names
+                continue
+        if isinstance(default, cst.Call) and isinstance(default.func, cst.Name) \
+                and default.func.value in f.factory_makers:
+            out[param.name.value] = ()  # norm=lambda_batchnorm2d(): the factory a maker returns
     return out
 
 
@@ -314,6 +343,16 @@ def find_builders(module: cst.Module, f: FileContext) -> dict[str, set[str]]:
     f.method_names = {s.name.value for info in f.classes.values() for s in info.node.body.body
                       if isinstance(s, cst.FunctionDef)}
     funcs = {s.name.value: calls_of(s, f) for s in module.body if isinstance(s, cst.FunctionDef)}
+    # factory makers (factory_makers.py): what they build outside the factories they return
+    from .factory_makers import returned_factories
+    made: dict[str, _Calls] = {}  # name -> what the returned factories build
+    for s in module.body:
+        if isinstance(s, cst.FunctionDef) and (closures := returned_factories(s)):
+            funcs[s.name.value] = outer = _Calls(f, frozenset(map(id, closures)))
+            outer.walk(s)
+            made[s.name.value] = inner = _Calls(f)
+            for node in closures:
+                inner.walk(node.body)
     # functions building layers through factories known only by their use (`stages += [stage_fn(...)]`)
     by_use = {s.name.value for s in module.body if isinstance(s, cst.FunctionDef) and dynamic_layer_calls(s, f)}
     methods: dict[str, dict[str, _Calls]] = {}
@@ -356,6 +395,8 @@ def find_builders(module: cst.Module, f: FileContext) -> dict[str, set[str]]:
             return True  # every method of that name takes rngs, whatever its receiver's class
         if c.layers or (c.names & classes) or (c.names & (builders - f.seeded_builders)) or (c.names & external):
             return True
+        if (c.names - c.default_names) & (makers - builders):
+            return True  # makes a factory it may call (as a builder calling a builder did)
         if cls is not None and "cls" in c.names and cls in classes:
             return True  # a classmethod constructing its class (EfficientNet.from_name: cls(...))
         if c.refs & (builders - f.seeded_builders) or c.values & handed_on:
@@ -372,12 +413,17 @@ def find_builders(module: cst.Module, f: FileContext) -> dict[str, set[str]]:
                 return True  # calls one, or hands one on (it gets our rngs bound)
         return False
 
+    makers: set[str] = set()
     changed = True
     while changed:
         changed = False
         for name, c in funcs.items():
             if name not in builders and builds(c, None, name):
                 builders.add(name)
+                changed = True
+        for name, inner in made.items():
+            if name not in makers and builds(inner, None, name):
+                makers.add(name)
                 changed = True
         for cls, ms in methods.items():
             for name, c in ms.items():
@@ -388,6 +434,9 @@ def find_builders(module: cst.Module, f: FileContext) -> dict[str, set[str]]:
                         by_name.add(name)
                     changed = True
     f.builders = builders
+    # ... and those whose factories build only layers creating no parameters (lambda: nn.ReLU())
+    f.factory_makers = (makers | {n for n, inner in made.items() if inner.stateless_layers}) - builders
+    f.stateful_makers = makers - builders
     f.rngs_methods = by_name
     _stateless_classes(f, fparams, mbuilders)
     return mbuilders
@@ -445,6 +494,7 @@ def _stateless_classes(f: FileContext, fparams, mbuilders) -> None:
             if init is not None:
                 c = calls_of(init, f)
                 own = bool(c.layers or c.params or c.names & (needs | f.builders | ext | fparams.get((name, "__init__"), set()))
+                           or (c.names - c.default_names) & f.stateful_makers
                            or c.self_methods & mbuilders.get(name, set()) or dynamic_layer_calls(init, f))
             if own or mbuilders.get(name) or info.row is not None or info.container \
                     or any(b in needs or (b not in f.classes and b not in MODULE_BASES) for b in info.bases):

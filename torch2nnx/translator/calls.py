@@ -61,6 +61,11 @@ class CallsMixin:
             q0 = self.f.imports.qualify(original.func)
             if q0 is not None and registry.lookup(q0) is not None:
                 q = q0
+        if q == "inspect.isfunction" and len(updated.args) == 1:
+            # a stateless layer NNX keeps as a function (nn.Identity() -> lambda x: x) is a module in
+            # torch, no function: code telling layer factories from layers (pytorchcv) still can
+            helper = self.build_ctx.helper("torch_isfunction")
+            return self.set(updated.with_changes(func=cst.Name(helper)), L.OTHER_TAG)
         if q == "functools.partial":  # partial(<f with our rngs bound>, x=1): one partial
             updated = flatten_partial(self, updated)
         if module_dict_item(func, self.f):  # `resnet.__dict__[name](...)`: a builder of the run
@@ -141,9 +146,10 @@ class CallsMixin:
                     refs += list(t.module.elements) if a.star == "*" and t.module.kind == "list" else [t.module]
             self.cls.elements = tuple(refs)
             return self.set(updated, L.OTHER_TAG)
-        if isinstance(func, cst.Attribute) and func.attr.value in ("add_module", "register_module") \
-                and len(updated.args) == 2 and not any(a.star or a.keyword for a in updated.args):
-            return self.add_module(original, updated)
+        if isinstance(func, cst.Attribute) and func.attr.value in ("add_module", "register_module"):
+            args = _bound_positionally(updated.args, ("name", "module"))
+            if args is not None:  # add_module(name=str(i), module=conv): pytorchcv's MixConv
+                return self.add_module(original, updated.with_changes(args=args))
         if isinstance(func, cst.Attribute) and func.attr.value == "load_state_dict" \
                 and self.tag(func.value).kind == L.MODULE and len(updated.args) >= 1 \
                 and self.f.options.weights and not any(a.star for a in updated.args):
@@ -548,3 +554,19 @@ class CallsMixin:
         out = self.set(updated.with_changes(args=args), ret)
         param_writes.note_call(self, out, rebound)
         return out
+
+
+def _bound_positionally(args, names):
+    """The arguments of a call to a method with exactly the parameters ``names``,
+    in order and without keywords (the same value nodes); None when they are not
+    exactly those (a star, a missing or unknown keyword)."""
+    if len(args) != len(names) or any(a.star for a in args):
+        return None
+    bound = {}
+    for i, a in enumerate(args):
+        name = a.keyword.value if a.keyword is not None else names[i]
+        if name not in names or name in bound:
+            return None
+        bound[name] = a.value
+    return [cst.Arg(value=bound[n], comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+            if i < len(names) - 1 else cst.Arg(value=bound[n]) for i, n in enumerate(names)]

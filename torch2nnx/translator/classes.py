@@ -9,7 +9,7 @@ from ..rules import registry
 from .pytree_attrs import data_slots
 from .variable_reads import read_values, value_functions, variable_attrs
 from . import layout as L
-from . import kept_data, param_writes
+from . import factory_makers, kept_data, param_writes
 from .body_support import code, expr
 from .class_annotations import rewrite_annotations
 from .function_rewriter import FunctionRewriter
@@ -191,8 +191,10 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
     if kind == "init":
         from . import held_layers
         held_layers.param_tags(f, cls, func, tags)  # layers every caller hands (Residual(fn))
+    defaults = {p.name.value: p for p in (*func.params.params, *func.params.kwonly_params)}
     for pname, classes in factory_params(func, f).items():
-        tags[pname] = factory_args.param_tag(f, cls, pname, classes) if kind == "init" else L.Tag(
+        made = factory_makers.made_by_default(f, defaults[pname]) if pname in defaults else None
+        tags[pname] = factory_args.param_tag(f, cls, pname, classes, made) if kind == "init" else made or L.Tag(
             L.MODULE, module=ModuleRef("factory", elements=tuple(ModuleRef("class", cls=c) for c in classes)))
     for param in list(func.params.params) + list(func.params.kwonly_params):
         if param.annotation is not None and kept_data.is_kept_callee(f, param.annotation.annotation):
@@ -218,12 +220,19 @@ def rewrite_function(f: FileContext, func: cst.FunctionDef, cls: ClassInfo | Non
         rw.layer_calls = dynamic_layer_calls(func, f, loc)
     if kind == "function":
         rw.build_ctx.function = func.name.value
+    factory_makers.begin(rw, func)
     body = rw.walk(func.body)
     # annotations and defaults in the signature (torch.Tensor -> jax.Array)
     decorators = [rw.walk(d) for d in func.decorators]
-    func = func.with_changes(params=rw.walk(func.params),
+    # defaults are evaluated when the def runs: no rngs there (a lambda takes its own)
+    rw.in_defaults, rw.build_ctx.rngs_available = True, False
+    signature = rw.walk(func.params)
+    rw.in_defaults, rw.build_ctx.rngs_available = False, needs_rngs
+    original = func
+    func = func.with_changes(params=signature,
                              returns=rw.walk(func.returns) if func.returns is not None else None,
                              decorators=[d for d in decorators if isinstance(d, cst.Decorator)])
+    func = factory_makers.defaults_without_rngs(rw, original, func)
     if kind == "init":
 
         def super_init(st) -> list:

@@ -132,6 +132,8 @@ class FileContext:
         self.module_names: set[str] = set()
         self.classes: dict[str, ClassInfo] = {}
         self.builders: set[str] = set()  # module-level functions that build layers
+        self.factory_makers: set[str] = set()  # ... only in the factories they return (factory_makers.py)
+        self.stateful_makers: set[str] = set()  # of them, those whose factories create parameters
         self.seeded_builders: set[str] = set()  # of them, those seeding their own rngs (kept_data.py)
         self.class_factories: set[str] = set()  # module-level functions returning layer classes
         # module-level aliases, partials and registries of layer classes (layer_globals.py):

@@ -14,6 +14,7 @@ from .context import ModuleRef
 from .layer_choice import factory_choice
 from .layout import Tag
 from .list_joins import joined_lists
+from . import factory_makers
 from .closures import takes_own_rngs
 from .optional_values import guarded as guarded_conversion
 from .body_support import code, _dtype_identity, expr, _is_none, _passes_rngs
@@ -139,9 +140,16 @@ class ExpressionsMixin:
         t = self.tag(call.args[0].value)
         return t.kind == L.TENSOR or (t.kind == L.FREE and t.param in self.summary.params)
 
+    def visit_Lambda(self, node):
+        factory_makers.enter(self, node)
+
     def leave_Lambda(self, original, updated):
         """``lambda d: Block(d)`` handed on as a factory: whoever calls it passes
-        ``rngs`` as to any factory, so it takes them (ours by default)."""
+        ``rngs`` as to any factory, so it takes them (ours by default; its own
+        when a factory maker returns it, or it is a default value: factory_makers.py)."""
+        made = factory_makers.leave(self, original, updated, updated.body)
+        if made is not None:
+            return made
         if not self.build_ctx.rngs_available or not _passes_rngs(updated.body):
             return updated
         return updated.with_changes(params=takes_own_rngs(updated.params, self.build_ctx.rngs))

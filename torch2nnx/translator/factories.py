@@ -31,6 +31,10 @@ class FactoriesMixin:
         """A torch name used as a value, not called: a constant (torch.float32),
         a class in a type position (annotation, isinstance) or a layer class
         handed around as a factory (``norm_layer = nn.BatchNorm2d``)."""
+        if q == "torch.nn.Module" and not self._annotation \
+                and (id(original) in self._type_nodes or id(original) in self._subclass_nodes):
+            # isinstance(self.activ, nn.Module): a stateless layer NNX keeps as a function is one too
+            return self.set(expr(self.build_ctx.helper("TorchModule")), L.OTHER_TAG)
         rule = registry.constant(q)
         if rule is not None:
             new = self.apply_constant(original, updated, rule)

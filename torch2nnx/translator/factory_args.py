@@ -97,11 +97,12 @@ def note(rw, cls: str, call: cst.Call) -> None:
         rw.f.record_call(owner, _INIT, name, _factory(_made(t) or ()))
 
 
-def param_tag(f, cls, pname: str, classes: tuple) -> L.Tag:
-    """A factory parameter of ``cls.__init__`` defaulting to ``classes`` (empty: any):
-    those and what the callers of the last round handed it."""
-    default = _factory(tuple(ModuleRef("class", cls=c) for c in classes))
+def param_tag(f, cls, pname: str, classes: tuple, made: L.Tag | None = None) -> L.Tag:
+    """A factory parameter of ``cls.__init__`` defaulting to ``classes`` (empty: any),
+    or to the factory ``made`` (a factory maker's, factory_makers.py): those and
+    what the callers of the last round handed it."""
+    default = made or _factory(tuple(ModuleRef("class", cls=c) for c in classes))
     hint = f.hints.get((cls.name, _INIT, pname)) if cls is not None else None
-    if not classes or hint is None:
+    if (not classes and made is None) or hint is None:
         return default
     return merged(default, hint)

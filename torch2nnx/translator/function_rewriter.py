@@ -24,6 +24,7 @@ from . import flag_splits
 from .branch_envs import BranchEnvsMixin
 from .loop_bindings import ComprehensionScopes
 from .places import PlacesMixin
+from . import factory_makers
 from .closures import takes_own_rngs
 from .body_support import _passes_rngs
 from .statements import StatementsMixin
@@ -91,6 +92,9 @@ class FunctionRewriter(StatementsMixin, ValueReadsMixin, ExpressionsMixin, Calls
         self._data_params: list[set[str]] = [kept_data.loader_params(params)]
         self.saving = 0  # torch.save calls being rewritten around this point (state_io.py)
         self.seeds_rngs = False  # torch.manual_seed(s) became `rngs = nnx.Rngs(s)` (kept_data.py)
+        self.factories: set[int] = set()  # lambdas and defs a factory maker returns (factory_makers.py)
+        self.factory_stack: list[tuple] = []  # ... and default lambdas being rewritten, with what they hid
+        self.in_defaults = False  # walking the parameters' default values
 
     def walk(self, node):
         if self.root is None:
@@ -164,11 +168,15 @@ class FunctionRewriter(StatementsMixin, ValueReadsMixin, ExpressionsMixin, Calls
         kept_data.note_params(self, node)
         self.enter_definition(node)
         self.enter_nested_def()
+        factory_makers.enter(self, node)
 
     def leave_FunctionDef(self, original, updated):
         self._data_params.pop()
         self.leave_definition()
         self.leave_nested_def()
+        made = factory_makers.leave(self, original, updated, updated.body)
+        if made is not None:
+            return self._attach(made)  # a factory a maker returns (factory_makers.py)
         if self.build_ctx.rngs_available and _passes_rngs(updated.body):
             # a closure building layers, maybe handed out as a factory (closures.py)
             updated = updated.with_changes(params=takes_own_rngs(updated.params, self.build_ctx.rngs))
