@@ -797,7 +797,9 @@ class TorchModuleType(type):
 
     def __subclasscheck__(cls, sub):
         # a torch layer class handed around as a value (torch_class) is one, stateless or not
-        return isinstance(sub, (TorchLayerType, RankedLayerType)) or (
+        # (by the metaclass's name: torch_class's classes are shared by every translated
+        # file of a process, each of which may carry its own copy of these helpers)
+        return type(sub).__name__ in ("TorchLayerType", "RankedLayerType") or (
             isinstance(sub, type) and issubclass(sub, nnx.Module))
 
 
