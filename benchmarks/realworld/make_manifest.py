@@ -12,6 +12,9 @@
 - vit_pytorch: the models of lucidrains' vit-pytorch in VIT_PYTORCH (below), a
   package the translator was not shaped on (``--only-vit-pytorch`` rewrites that
   section alone).
+- pytorchcv: one model per file of osmr's model zoo (``pytorchcv_cases``), and
+  single-model packages (OTHER_PACKAGES: efficientnet_pytorch, mlp-mixer-pytorch),
+  added in session 31 as they were (``--only-unseen`` rewrites those sections).
 - timm: one small configuration per model family (a family: the first word
   of the model names ``timm.list_models()`` gives, ``resnet`` for
   ``resnet18``). The family's smallest model (parameters counted on the meta
@@ -451,6 +454,80 @@ def vit_pytorch_cases() -> list[dict]:
     return cases
 
 
+# pytorchcv (osmr's imgclsmob model zoo): 160 model files written apart from torchvision
+# and timm, added in session 31 as they are. One case per model file: its smallest
+# ImageNet-style builder (parameters counted on the meta device) of at most 30M
+# parameters, on the smallest input it runs on (the model's own in_size; images of
+# at most 224 pixels a side), with pretrained=False.
+PYTORCHCV_MAX_PARAMS = 30e6
+
+
+def pytorchcv_cases() -> list[dict]:
+    import inspect
+
+    import torch
+
+    from pytorchcv import model_provider
+
+    by_file: dict[str, list] = {}
+    for name, fn in model_provider._models.items():
+        by_file.setdefault(fn.__module__, []).append((name, fn))
+    cases = []
+    for mod, builders in sorted(by_file.items()):
+        best = None
+        for name, fn in builders:
+            try:
+                with torch.device("meta"):
+                    n = sum(p.numel() for p in fn(pretrained=False).parameters())
+            except Exception:
+                continue
+            if best is None or n < best[0]:
+                best = (n, name, fn)
+        if best is None or best[0] > PYTORCHCV_MAX_PARAMS:
+            continue
+        _, name, fn = best
+        torch.manual_seed(0)
+        model = fn(pretrained=False).eval()
+        size = tuple(getattr(model, "in_size", (224, 224)))
+        sizes = [size] if "in_size" in str(inspect.signature(type(model).__init__)) else \
+            [(s, s) for s in (64, 96, 128, 224)]
+        shape = None
+        for h, w in sizes:
+            if max(h, w) > 224:
+                continue
+            try:
+                with torch.no_grad():
+                    model(torch.zeros(1, 3, h, w))
+                shape = f"float32[1,3,{h},{w}]"
+                break
+            except Exception:
+                continue
+        if shape is None:
+            continue
+        cases.append({"id": f"pytorchcv/{name}", "package": "pytorchcv", "group": "pytorchcv", "module": mod,
+                      "imports": f"from {mod} import {fn.__name__}", "build": f"{fn.__name__}(pretrained=False)",
+                      "inputs": [shape], "layouts": ["NCHW"]})
+        print(f"pytorchcv {name}: {shape}", file=sys.stderr, flush=True)
+    return cases
+
+
+# single-model packages, each as its README builds it: (id, module, import, build, input)
+OTHER_PACKAGES = [
+    ("efficientnet_pytorch/b0", "efficientnet_pytorch.model", "EfficientNet",
+     "EfficientNet.from_name('efficientnet-b0', num_classes=10, image_size=64)", "float32[2,3,64,64]"),
+    ("efficientnet_pytorch/b0_dynamic", "efficientnet_pytorch.model", "EfficientNet",
+     "EfficientNet.from_name('efficientnet-b0', num_classes=10)", "float32[2,3,64,64]"),
+    ("mlp_mixer_pytorch/mixer", "mlp_mixer_pytorch.mlp_mixer_pytorch", "MLPMixer",
+     "MLPMixer(image_size=32, channels=3, patch_size=8, dim=32, depth=2, num_classes=10)", "float32[2,3,32,32]"),
+]
+
+
+def other_cases() -> list[dict]:
+    return [{"id": cid, "package": cid.split("/")[0], "group": "other", "module": mod,
+             "imports": f"from {mod} import {name}", "build": build, "inputs": [shape],
+             "layouts": [_LAYOUTS[shape.count(",") + 1]]} for cid, mod, name, build, shape in OTHER_PACKAGES]
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--timm-families", type=int, default=1000)
@@ -460,6 +537,8 @@ def main(argv=None) -> int:
                     help="rewrite the transformers section only, keeping the manifest's other cases")
     ap.add_argument("--only-vit-pytorch", action="store_true",
                     help="rewrite the vit_pytorch section only, keeping the manifest's other cases")
+    ap.add_argument("--only-unseen", action="store_true",
+                    help="rewrite the pytorchcv and single-model package sections only, keeping the others")
     ap.add_argument("-o", "--output", type=Path, default=HERE / "manifest.json")
     args = ap.parse_args(argv)
     import timm
@@ -471,7 +550,11 @@ def main(argv=None) -> int:
     import vit_pytorch  # noqa: F401
 
     cases = []
-    if args.only_transformers or args.only_vit_pytorch:
+    unseen = ("pytorchcv", "efficientnet_pytorch", "mlp_mixer_pytorch")
+    if args.only_unseen:
+        cases = [c for c in json.loads(args.output.read_text())["cases"] if c["package"] not in unseen]
+        cases += pytorchcv_cases() + other_cases()
+    elif args.only_transformers or args.only_vit_pytorch:
         section = "transformers" if args.only_transformers else "vit_pytorch"
         kept = [c for c in json.loads(args.output.read_text())["cases"] if c["package"] != section]
         made = transformers_cases() if args.only_transformers else vit_pytorch_cases()
@@ -486,9 +569,12 @@ def main(argv=None) -> int:
             cases += timm_cases(args.timm_families)
         cases += transformers_cases()
         cases += vit_pytorch_cases()
+        cases += pytorchcv_cases() + other_cases()
     doc = {"versions": {"torch": torch.__version__.split("+")[0], "torchvision": torchvision.__version__.split("+")[0],
                         "timm": timm.__version__, "transformers": transformers.__version__,
-                        "vit_pytorch": importlib.metadata.version("vit-pytorch")},
+                        "vit_pytorch": importlib.metadata.version("vit-pytorch"),
+                        **{p: importlib.metadata.version(p) for p in ("pytorchcv", "efficientnet_pytorch",
+                                                                       "mlp-mixer-pytorch")}},
            "tolerance": {"atol": 1e-4, "rtol": 1e-4}, "cases": cases}
     args.output.write_text(json.dumps(doc, indent=1) + "\n")
     print(f"{len(cases)} cases -> {args.output}", file=sys.stderr)
