@@ -110,6 +110,25 @@ def undecided_input(rw, m: ModuleRef, t: Tag) -> Tag:
     return t
 
 
+def _pools(m: ModuleRef) -> bool:
+    """The union holds a torch layer computing a map of its own (an adaptive pool),
+    not only layers handing back what they are given (Identity)."""
+    for e in m.elements:
+        if e.kind == "layer" and e.rule is not None:
+            kind = getattr(e.layout or e.rule.layout, "kind", None)
+            if kind in ("spatial", "spatial_any"):
+                return True
+    return False
+
+
+def _takes_map(rw, cls, rank) -> bool:
+    """The class ``cls`` takes a channels-last map of ``rank`` (None: the union's layers)."""
+    s = _summary(rw, cls) if cls is not None else None
+    want = _takes(s) if s is not None else None
+    return want is not None and want.kind == L.TENSOR and bool(want.channels_last) \
+        and L.is_image_layout(want) and L.rank_of(want) == rank
+
+
 def applies(rw, m: ModuleRef, t: Tag, updated: cst.Call) -> bool:
     if m.kind != "union" or t.kind != L.TENSOR or t.perm is None and t.rank is None:
         return False
@@ -148,14 +167,20 @@ def call(rw, updated: cst.Call, t: Tag, m: ModuleRef):
     guarded = False
     if cl and ranks == {L.rank_of(cl[0])}:
         target = cl[0].with_(one=False, origin=None)
-    elif cl and ranks == {L.rank_of(cl[0]), None}:
+    elif cl and ranks == {L.rank_of(cl[0]), None} and _pools(m) and any(
+            cls is None and o.kind == L.TENSOR and o.channels_last for cls, _, o in branches) and all(
+            _takes_map(rw, cls, L.rank_of(cl[0])) for cls, _, o in branches
+            if o.kind == L.TENSOR and L.rank_of(o) is None):
         # the others return torch's order at a rank their arguments choose (timm's
         # SelectAdaptivePool2d: FastAdaptiveAvgPool's ``x.mean(self.dim, keepdim=not
         # self.flatten)``, (N, C, 1, 1) or (N, C), beside adaptive pools returning the
         # channels-last map): channels-last too, the map transposed only at its rank, the
         # result maybe flat (``or_flat``, a flattened (N, C) has its channels last as well).
         # Torch's order here read the adaptive pools' maps back into it, and a caller told
-        # the slot returns torch's order of unknown rank handed it to a 1x1 conv as it was
+        # the slot returns torch's order of unknown rank handed it to a 1x1 conv as it was.
+        # Only where the slot's torch layers include a pooling layer making the map and the
+        # classes take the map (they reduce it too): timm's LeViT's downsample slot (its own
+        # class returning a map or tokens as a flag chose, or an Identity) is no such slot
         target = cl[0].with_(one=False, origin=None, or_flat=True)
         guarded = True
     elif not ranks and all(o == outs[0] for o in outs):
