@@ -148,6 +148,8 @@ class ExpressionsMixin:
         ``rngs`` as to any factory, so it takes them (ours by default; its own
         when a factory maker returns it, or it is a default value: factory_makers.py)."""
         made = factory_makers.leave(self, original, updated, updated.body)
+        if made is None:
+            made = factory_makers.handed_on(self, original, updated)  # a parameter-free layer's factory
         if made is not None:
             return made
         if not self.build_ctx.rngs_available or not _passes_rngs(updated.body):

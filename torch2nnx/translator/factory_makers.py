@@ -106,8 +106,9 @@ def begin(rw, func: cst.FunctionDef) -> None:
 
 def enter(rw, node) -> None:
     """Entering a lambda or nested def: a factory the function returns, or a
-    lambda in a parameter's default value, builds with its own ``rngs``."""
-    if id(node) in rw.factories or (rw.in_defaults and isinstance(node, cst.Lambda)):
+    lambda in a parameter's default value or at module level (``ACT = lambda c:
+    nn.PReLU(c)``), builds with its own ``rngs``."""
+    if id(node) in rw.factories or (isinstance(node, cst.Lambda) and (rw.in_defaults or rw.func_name == "<module>")):
         rw.factory_stack.append((id(node), rw.build_ctx.rngs_available, rw.build_ctx.rngs, len(rw.returns)))
         rw.build_ctx.rngs_available = True
         rw.build_ctx.rngs = "rngs"
@@ -145,6 +146,27 @@ def leave(rw, original, updated, body):
         rw.env[updated.name.value] = tag
         return made
     return rw.set(made, tag)
+
+
+def handed_on(rw, original, updated):
+    """Any other lambda whose value is a layer it builds (``Block(c, activation=(lambda:
+    nn.ELU()))``, ``act = lambda: nn.Sigmoid()``, a list or dict of them) is a
+    layer factory to whoever it is handed to, which calls it with ``rngs=`` as
+    any factory (pytorchcv's ``create_activation_layer``: ``activation(rngs=rngs)``):
+    it takes ``rngs=None`` when it builds only layers creating no parameters
+    (one that hands ``rngs`` to a layer takes them already: closures.py). None
+    when ``original`` builds no layer, or takes ``rngs`` already."""
+    from .body_support import _passes_rngs
+
+    if _passes_rngs(updated.body) or not _builds(rw, original, updated) \
+            or isinstance(original.body, (cst.Name, cst.Attribute, cst.Subscript)):
+        return None  # builds nothing there: a layer it reads (``lambda: self.conv``)
+    made = updated.with_changes(params=takes_rngs(updated.params, "None"))
+    if made.params is updated.params:
+        return None
+    t = rw.tag(updated.body)
+    refs = () if t.module is None or t.module.kind in ("unknown", "factory") else (t.module,)
+    return rw.set(made, L.Tag(L.MODULE, module=ModuleRef("factory", elements=refs)))
 
 
 def _builds(rw, original, updated) -> bool:

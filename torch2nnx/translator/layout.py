@@ -145,6 +145,12 @@ def join(a: Tag, b: Tag) -> Tag:
         items = join_items(a, b)  # tuples of differently laid-out items: item by item
         if items is not None:
             return items
+    if {a.kind, b.kind} == {TENSOR, SEQ}:
+        from .tuple_layouts import tensor_or_items
+
+        one = tensor_or_items(a, b)  # a tensor, or a tuple of tensors so laid out (a flag chooses)
+        if one is not None:
+            return one
     if a.kind == b.kind and a.kind in (TENSOR, SEQ) and a.perm == b.perm:
         return a.with_(one=a.one and b.one, rank=a.rank if a.rank == b.rank else None,
                        roles=a.roles if a.roles == b.roles else None, origin=a.origin or b.origin,

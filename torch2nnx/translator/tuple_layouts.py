@@ -64,6 +64,25 @@ def join(a: L.Tag, b: L.Tag) -> L.Tag | None:
     return L.Tag(L.SEQ, module=tuple(L.join(i, j) for i, j in zip(x, y)))
 
 
+def tensor_or_items(a: L.Tag, b: L.Tag) -> L.Tag | None:
+    """A tensor on one path, a tuple of tensors on the other, every item laid out as
+    the tensor (pytorchcv's ``PreConvBlock``: ``return x, x_pre_activ`` under its
+    ``return_preact`` flag, else ``return x``, both channels-last maps): the
+    tensor's tag. Used whole it is that tensor; unpacked (``x, x_pre_activ =
+    self.conv1(x)``) each name binds it (layout.element), as each item is. Before,
+    the join was unknown: callers read the unpacked maps as torch order while the
+    class returned them channels-last. None where the items differ."""
+    t, s = (a, b) if a.kind == L.TENSOR else (b, a)
+    its = items(s)
+    if t.kind != L.TENSOR or s.kind != L.SEQ or its is None \
+            or not all(i.kind == L.TENSOR and i.perm == t.perm for i in its):
+        return None
+    out = t
+    for i in its:
+        out = L.join(out, i)
+    return out if out.kind == L.TENSOR else None
+
+
 def _item_nodes(rw, node, its):
     """The items of ``node`` as expressions, each tagged: a literal's own, or
     ``node[i]`` of a name (None for anything else, evaluated once only)."""
