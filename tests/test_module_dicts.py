@@ -38,7 +38,7 @@ SOURCE = textwrap.dedent('''
             for block in self.blocks._modules.values():
                 x = block(x)
                 outs.append(x)
-            y = sum(outs) / len(self.blocks._modules)
+            y = sum(outs) / len(self.blocks._modules) * (len(self.blocks._modules.values()) / 3)
             z = [head(y).mean((2, 3)) for name, head in self.heads._modules.items()]
             first = self.blocks._modules["unit0"]
             names = list(self.heads._modules.keys())

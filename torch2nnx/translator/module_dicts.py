@@ -10,7 +10,7 @@ the layout engine follows like any loop over a container's children:
 - ``m._modules.values()`` -> ``m.children()``
 - ``m._modules.items()`` -> ``m.named_children()``
 - ``m._modules.keys()`` -> ``(name for name, _ in m.named_children())``
-- ``len(m._modules)`` -> ``len(list(m.children()))``
+- ``len(m._modules)``, ``len(m._modules.values())`` -> ``len(list(m.children()))``
 - ``m._modules[k]`` (read) -> ``m.get_submodule(k)``
 
 A write (``m._modules[k] = layer``) or any other use is left as it is (its
@@ -35,6 +35,7 @@ def _receiver(node) -> cst.BaseExpression | None:
 class _ModuleDicts(cst.CSTTransformer):
     def __init__(self):
         self.targets: set[int] = set()  # subscripts written to
+        self.views: set[int] = set()  # m._modules.values() / .items() calls (original nodes) rewritten
 
     def visit_AssignTarget(self, node):
         self.targets.add(id(node.target))
@@ -50,6 +51,7 @@ class _ModuleDicts(cst.CSTTransformer):
         if isinstance(func, cst.Attribute) and not updated.args:
             recv = _receiver(func.value)
             if recv is not None and func.attr.value in _METHODS:
+                self.views.add(id(original))
                 return cst.Call(cst.Attribute(recv, cst.Name(_METHODS[func.attr.value])))
             if recv is not None and func.attr.value == "keys":
                 pairs = cst.Call(cst.Attribute(recv, cst.Name("named_children")))
@@ -58,10 +60,14 @@ class _ModuleDicts(cst.CSTTransformer):
                                      lpar=[], rpar=[]),
                     iter=pairs))
         if m.matches(func, m.Name("len")) and len(updated.args) == 1 and not updated.args[0].keyword:
-            recv = _receiver(updated.args[0].value)
+            arg = updated.args[0].value
+            recv = _receiver(arg)
             if recv is not None:
-                children = cst.Call(cst.Attribute(recv, cst.Name("children")))
-                return updated.with_changes(args=[cst.Arg(cst.Call(cst.Name("list"), [cst.Arg(children)]))])
+                arg = cst.Call(cst.Attribute(recv, cst.Name("children")))
+            elif not (id(original.args[0].value) in self.views and isinstance(arg, cst.Call)):
+                return updated
+            # len(m._modules.values()): the children's iterator, counted
+            return updated.with_changes(args=[cst.Arg(cst.Call(cst.Name("list"), [cst.Arg(arg)]))])
         return updated
 
     def leave_Subscript(self, original, updated):
