@@ -456,7 +456,7 @@ def _run_files(path: Path) -> tuple[dict, str]:
         if mod in files:
             continue
         source = decode_source(p.read_bytes(), str(p))
-        names, uses_torch = _scan(source, package_of(p))
+        names, uses_torch, _ = _scan(source, package_of(p))
         if mod != main and not uses_torch:
             continue  # imported from the original package, as it is
         files[mod] = (str(p), source)
