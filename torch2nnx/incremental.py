@@ -57,12 +57,12 @@ def needed(todo: set, chosen: set, outcomes: dict, by_mod: dict, sources: dict, 
     need = set(todo)
     reused: dict = {}
     for d in sorted(chosen - todo):
-        rec = None
-        if cache is not None and d in outcomes and outcomes[d].status == UNCHANGED:
-            rec = cache.result(by_mod[d], sources[d], sources)
+        if d not in outcomes or outcomes[d].status != UNCHANGED:
+            continue
+        rec = cache.result(by_mod[d], sources[d], sources) if cache is not None else None
         if rec is not None and rec[0] is not None:
             reused[d] = Reused(*rec)
-        elif d in outcomes and outcomes[d].status == UNCHANGED:
+        else:
             need.add(d)
     return need, reused
 

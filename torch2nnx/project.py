@@ -634,11 +634,12 @@ def _shared_changes(keys: list, outcomes: dict, places: dict, line_length: int, 
             continue
         # formatting the module is most of an incremental run's time: the cache knows the
         # digest of the text these names give, and the file on disk may be it
-        text = cache.formatted(("shared", sorted(names), line_length), old) if cache is not None else None
+        key = ("shared", sorted(names), line_length)
+        text = cache.formatted(key, old) if cache is not None else None
         if text is None:
             text = shared_helpers.source(names, line_length)
             if cache is not None:
-                cache.record_formatted(("shared", sorted(names), line_length), text)
+                cache.record_formatted(key, text)
         if text != old:
             carrier.changes.append(Change(path, old, text))
             carrier.status = TRANSLATED
