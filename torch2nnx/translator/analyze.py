@@ -510,13 +510,14 @@ def unit_order(module: cst.Module, f: FileContext) -> list:
     summaries of the same round; cycles keep source order."""
     units = {}
     for s in module.body:
-        if isinstance(s, cst.ClassDef) and s.name.value in f.classes:
+        if isinstance(s, cst.ClassDef) and (s.name.value in f.classes or s.name.value in f.autograd_functions):
             units[s.name.value] = s
         elif isinstance(s, cst.FunctionDef):
             units.setdefault(s.name.value, s)
     deps = {}
     for name, node in units.items():
         used = calls_of(node, f).names & set(units)
+        used |= calls_of(node, f).refs & set(f.autograd_functions)  # Cls.apply(x): Cls is a unit too
         if name in f.classes:
             used |= {b for b in f.classes[name].bases if b in units}
         used.discard(name)

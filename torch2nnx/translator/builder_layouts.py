@@ -49,7 +49,7 @@ def _qualify(f: FileContext, ref: ModuleRef, here: Optional[str]) -> Optional[Mo
         return None
     if ref.kind == "layer":
         return ref if ref.rule is not None else None
-    if ref.kind in ("union", "sequential", "list"):
+    if ref.kind in ("union", "sequential", "list", "factory"):
         elems = []
         for e in ref.elements:
             q = _qualify(f, e, here)
@@ -77,6 +77,34 @@ def exported_builder_returns(f: FileContext, picklable) -> dict:
     return out
 
 
+def exported_function_summary(f: FileContext, s):
+    """A plain function's summary as importers read it: the classes in the module
+    or class it returns named by their module (efficientnet_pytorch's
+    ``get_same_padding_conv2d`` returns one of two conv classes of its file)."""
+    ret = s.returns
+    if ret is None or ret.kind != L.MODULE or ret.module is None:
+        return s
+    ref = _qualify(f, ret.module, _this_module(f))
+    return s if ref is None else replace(s, returns=ret.with_(module=ref))
+
+
+def import_function_summary(f: FileContext, local: str, summary, siblings: dict) -> None:
+    """Bind a sibling's plain function and the layouts of the classes it returns."""
+    ret = summary.returns
+    if ret is not None and ret.kind == L.MODULE and ret.module is not None:
+        _bind_classes(f, ret.module, siblings)
+    f.external_functions[local] = summary
+
+
+def _bind_classes(f: FileContext, ref: ModuleRef, siblings: dict) -> None:
+    for c in _class_refs(ref):
+        m, _, cname = (c.cls or "").rpartition(".")
+        sib = siblings.get(m) or ()
+        sums = sib[2] if len(sib) > 2 else {}
+        if sums.get(cname) is not None:
+            f.external_summaries.setdefault(c.cls, sums[cname])
+
+
 def _class_refs(ref: ModuleRef):
     if ref.kind == "class":
         yield ref
@@ -92,12 +120,7 @@ def import_builder_return(f: FileContext, local: str, mod: str, name: str, sibli
     tag = (rets or {}).get(name)
     if tag is None:
         return
-    for c in _class_refs(tag.module):
-        m, _, cname = c.cls.rpartition(".")
-        sib = siblings.get(m) or ()
-        sums = sib[2] if len(sib) > 2 else {}
-        if sums.get(cname) is not None:
-            f.external_summaries.setdefault(c.cls, sums[cname])
+    _bind_classes(f, tag.module, siblings)
     f.external_builder_returns[local] = tag
 
 

@@ -11,7 +11,7 @@ from ..rules.tensor_names import TENSOR_ATTRIBUTES
 from ..rules import registry
 from ..rules.base import PLAIN, Rule, Unsupported, parse_params
 from . import layout as L
-from . import any_rank, factory_args, held_layers, kept_data, state_io, held_permutations, module_api, param_writes, returned_origins, shape_reads
+from . import any_rank, autograd_functions, factory_args, held_layers, kept_data, state_io, held_permutations, module_api, param_writes, returned_origins, shape_reads
 from .analyze import is_super_reset
 from . import sequence_values, tuple_layouts
 from .context import UNKNOWN_MODULE, ModuleRef, Summary, module_dict_item
@@ -66,6 +66,9 @@ class CallsMixin:
             # torch, no function: code telling layer factories from layers (pytorchcv) still can
             helper = self.build_ctx.helper("torch_isfunction")
             return self.set(updated.with_changes(func=cst.Name(helper)), L.OTHER_TAG)
+        applied = autograd_functions.applied(self, original, updated)
+        if applied is not None:  # Cls.apply(x) of a torch.autograd.Function
+            return applied
         if q == "functools.partial":  # partial(<f with our rngs bound>, x=1): one partial
             updated = flatten_partial(self, updated)
         if module_dict_item(func, self.f):  # `resnet.__dict__[name](...)`: a builder of the run

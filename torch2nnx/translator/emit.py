@@ -38,7 +38,7 @@ IMPORTS = {
 # namespace in the generated code
 HELPER_FILES = ("helpers.py", "data_io.py", "losses.py", "optim.py", "param_groups.py", "resize_checks.py",
                 "linalg_ops.py", "index_updates.py", "random_draws.py", "sampling.py", "float_model.py",
-                "process_queries.py", "weight_norm.py", "hf/pretrained.py",
+                "process_queries.py", "weight_norm.py", "autograd_functions.py", "hf/pretrained.py",
                 "hf/activations.py", "hf/attention.py", "hf/outputs.py", "hf/plumbing.py",
                 "hf/rope.py", "hf/cache.py", "hf/generation.py",
                 "hf/heads.py", "hf/backbone.py")

@@ -16,11 +16,12 @@ from .optional_values import optional_returns
 from .rngs_methods import inherited as inherited_rngs_methods
 from .analyze import find_builders, find_factory_fields, find_module_classes, find_plain_globals, unit_order
 from .function_rewriter import FunctionRewriter
-from .builder_layouts import exported_builder_returns, import_builder_return, qualified_owner
+from .builder_layouts import (exported_builder_returns, exported_function_summary, import_builder_return,
+                              import_function_summary, qualified_owner)
 from .classes import rewrite_class, rewrite_function
 from .context import HELPER_ALIAS, FileContext, Options, Summary
 from .toplevel_names import module_level_names
-from . import kept_data, state_io
+from . import autograd_functions, kept_data, state_io
 from .train_steps import rewrite_train_steps, source_offsets
 from .emit import (BUFFER_CLASSES, existing_imports, format_code, helper_source, import_lines, insert_point,
                    referenced_helpers, row_import_lines, used_modules)
@@ -168,7 +169,7 @@ def _translate_source(source: str, path: str, options: Options, module_name: str
             elif not kind and len(options.siblings[mod]) > 3 and name in options.siblings[mod][3] \
                     and registry.lookup(q) is None:
                 # a plain function of another file of the run: the layouts it takes and returns
-                f.external_functions[local] = options.siblings[mod][3][name]
+                import_function_summary(f, local, options.siblings[mod][3][name], options.siblings)
 
     f.rngs_methods = inherited_rngs_methods(options, imports)
     for q in imports.names.values():
@@ -176,6 +177,7 @@ def _translate_source(source: str, path: str, options: Options, module_name: str
             # methods a library base calls with rngs (PreTrainedModel._init_weights): overrides take them
             f.rngs_methods |= set(registry.module_base(q).rngs_methods)
     find_module_classes(module, f)
+    f.autograd_functions = autograd_functions.find(module, f)
     find_layer_globals(module, f)
     find_factory_fields(module, f)
     find_plain_globals(module, f)
@@ -250,7 +252,7 @@ def _translate_source(source: str, path: str, options: Options, module_name: str
     result.rngs_methods = frozenset(f.rngs_methods)
     # results cross process boundaries (parallel runs): a summary holding a row's
     # closures (a function returning a layer) is not offered to other files
-    result.function_summaries = {n: s for n, s in f.functions.items()
+    result.function_summaries = {n: exported_function_summary(f, s) for n, s in f.functions.items()
                                  if n not in f.builders and n not in f.random_functions and _picklable(s)}
     result.builder_returns = exported_builder_returns(f, _picklable)
     for (owner, func, param), tag in f.callsites.items():
@@ -654,7 +656,10 @@ def rewrite_round(module: cst.Module, f: FileContext, builder_methods, imports, 
     for stmt in order:  # classes and functions, callees first
         f.positions.current = stmt
         name = stmt.name.value
-        if isinstance(stmt, cst.ClassDef):
+        if isinstance(stmt, cst.ClassDef) and name in f.autograd_functions:
+            new_nodes[id(stmt)] = guarded(f, stmt, lambda: memo.run(
+                stmt, lambda: autograd_functions.rewrite(f, stmt), fname=autograd_functions.summary_key(name)))
+        elif isinstance(stmt, cst.ClassDef):
             info = f.classes[name]
             new_nodes[id(stmt)] = guarded(f, stmt, lambda: memo.run(
                 stmt, lambda: rewrite_class(f, info, builder_methods.get(name, set())), owner=name))

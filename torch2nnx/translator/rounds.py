@@ -21,6 +21,7 @@ from dataclasses import fields, is_dataclass
 import libcst as cst
 
 from ..rules.base import Rule
+from . import autograd_functions
 from .context import ClassInfo, FileContext
 from .fastvisit import FastVisitor
 
@@ -124,6 +125,8 @@ class RoundMemo:
                 state.append((n, self._class_state(f.classes[n])))
             if n in f.functions:
                 state.append((n, freeze(f.functions[n])))
+            if n in f.autograd_functions:  # Cls.apply's summary (autograd_functions.py)
+                state.append((n, freeze(f.functions.get(autograd_functions.summary_key(n)))))
         builder_returns = tuple((k, freeze(v)) for k, v in f.builder_returns.items()
                                 if k[0] in deps or (k[0] is None and k[1] in deps))
         return (
