@@ -341,4 +341,11 @@ class ExpressionsMixin:
             return self.set(updated, a)
         if b.kind == L.MODULE and _is_none(updated.body):
             return self.set(updated, b)
+        if a.kind == b.kind == L.TENSOR and a.perm != b.perm:
+            # `self.conv1(w) if self.use_conv else self.fc1(w)`: a channels-last map or
+            # plain features; no one tag says both, so both sides go in torch order
+            # (before: an unknown value, the map later read as if in torch order)
+            body = self.canonical(updated.body, "branch of a conditional expression") if a.perm else updated.body
+            orelse = self.canonical(updated.orelse, "branch of a conditional expression") if b.perm else updated.orelse
+            return self.set(updated.with_changes(body=body, orelse=orelse), L.join(L.plain(a.rank), L.plain(b.rank)))
         return self.set(updated, L.join(a, b))
