@@ -170,7 +170,9 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
                 src = np.maximum((dst + 0.5) * ratio - 0.5, 0.0)
             i0 = np.minimum(np.floor(src).astype(np.int32), size_in - 1)
             i1 = np.minimum(i0 + 1, size_in - 1)
-            w = (src - i0).astype(np.float32).reshape((-1,) + (1,) * (x.ndim - axis - 1))
+            # the weights in x's float type (float32 for others): a float64 model stays float64
+            wtype = x.dtype if x.dtype == jnp.float64 else np.float32
+            w = (src - i0).astype(wtype).reshape((-1,) + (1,) * (x.ndim - axis - 1))
             x = jnp.take(x, i0, axis=axis) * (1 - w) + jnp.take(x, i1, axis=axis) * w
         elif mode == "bicubic":
             x = _cubic_resize_axis(x, axis, size_in, size_out, ratio, align_corners)
