@@ -2183,6 +2183,17 @@ def torch_order(x, axes):
     return jnp.transpose(x, axes) if x.ndim == len(axes) else x
 
 
+def channels_last_axis(axis, perm):
+    """Where torch's axis ``axis`` (or each of a tuple of them) of a tensor held in
+    the order ``perm`` (axis i holds torch's axis perm[i]) lives: a dim known only
+    at run time, read on a channels-last tensor."""
+    if axis is None:
+        return None
+    if isinstance(axis, (tuple, list)):
+        return tuple(channels_last_axis(a, perm) for a in axis)
+    return perm.index(axis % len(perm))
+
+
 def map_order(x, axes):
     """A map in torch's order, or torch's flattening of it chosen at run time
     (``reshape_or_pass``), made channels-last: only the map is transposed."""

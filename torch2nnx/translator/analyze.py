@@ -195,6 +195,9 @@ class _Calls(FastVisitor):
                 self._body_names.add(dotted(func))
         elif module_dict_item(func, self.f):
             self.layers = True  # `resnet.__dict__[name](...)`: builds a model
+        elif isinstance(func, cst.Subscript) and isinstance(func.value, cst.Name) \
+                and func.value.value in self.f.function_registries:
+            self.names.update(self.f.function_registries[func.value.value])  # `OPS[name](c, stride)`
         elif isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self":
             self.self_methods.add(func.attr.value)
 
@@ -420,6 +423,12 @@ def find_builders(module: cst.Module, f: FileContext) -> dict[str, set[str]]:
         for name, c in funcs.items():
             if name not in builders and builds(c, None, name):
                 builders.add(name)
+                changed = True
+        for fns in f.function_registries.values():
+            # a registry of functions (pytorchcv's GENOTYPE_OPS) is called item by item
+            # with one set of arguments: one of them building layers, all take rngs
+            if set(fns) & builders and not set(fns) <= builders:
+                builders |= set(fns)
                 changed = True
         for name, inner in made.items():
             if name not in makers and builds(inner, None, name):

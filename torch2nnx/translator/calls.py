@@ -71,6 +71,10 @@ class CallsMixin:
             return applied
         if q == "functools.partial":  # partial(<f with our rngs bound>, x=1): one partial
             updated = flatten_partial(self, updated)
+        if isinstance(func, cst.Subscript) and isinstance(func.value, cst.Name) \
+                and set(self.f.function_registries.get(func.value.value, ())) & self.f.builders:
+            # `GENOTYPE_OPS[name](c, stride)`: a registry of layer builders (layer_globals.py)
+            return self.set(self.add_rngs(updated), Tag(L.MODULE, module=UNKNOWN_MODULE))
         if module_dict_item(func, self.f):  # `resnet.__dict__[name](...)`: a builder of the run
             return self.set(self.add_rngs(updated), Tag(L.MODULE, module=UNKNOWN_MODULE))
         ext = dotted(func) if isinstance(func, (cst.Name, cst.Attribute)) else None

@@ -160,6 +160,7 @@ class FileContext:
         # (class or None, function) -> positions of its result that may be None (optional_values.py)
         self.optional_returns: dict[tuple, frozenset] = {}
         self.plain_globals: set[str] = set()  # module-level names bound to plain Python values only
+        self.function_registries: dict = {}  # module-level dicts/lists of the file's functions (layer_globals.py)
         self.autograd_functions: dict = {}  # torch.autograd.Function subclasses (autograd_functions.py)
         self.plain_classes: set[str] = set()  # classes of the file that are not modules (their instances are no tensors)
         self.function_transposes: dict[str, int] = {}

@@ -503,6 +503,14 @@ class RowCallsMixin:
         except (ValueError, SyntaxError):
             return None
 
+    @staticmethod
+    def _same_layout_result(lay, args) -> bool:
+        """The op's result has its input's layout whichever dims it is given: it
+        removes none (torch.cat, softmax, flip), or keeps them (``keepdim=True``)."""
+        if lay.kind != "dims" or lay.result == "other":
+            return False
+        return not lay.reduces or bool(lay.keepdim and args.given(lay.keepdim) and args.lit(lay.keepdim, None) is True)
+
     def remap_dims(self, original, rule: Rule, args, name_nodes) -> Tag:
         lay = rule.layout
         tnames = [n for n in lay.tensors if n in name_nodes]
@@ -549,6 +557,13 @@ class RowCallsMixin:
             try:
                 v = ast.literal_eval(args.src(dname))
             except (ValueError, SyntaxError):
+                if self._same_layout_result(lay, args):
+                    # a dim known only at run time (pytorchcv's Concurrent: torch.cat(out,
+                    # dim=self.axis)) on an op whose result keeps the input's layout: the
+                    # axis found at run time, the tensor left channels-last
+                    helper = self.build_ctx.helper("channels_last_axis")
+                    args.given_src[dname] = f"{helper}({args.src(dname)}, {perm})"
+                    continue
                 ok = False
                 break
             if v is None:
