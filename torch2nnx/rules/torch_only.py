@@ -14,7 +14,7 @@ without the value (``torch.compile(mode=...)``), such a row returns the
 decorator it would apply: the identity.
 """
 
-from .base import OTHER, Example, Rule, Unsupported
+from .base import ELEMENTWISE, OTHER, Example, Rule, Unsupported
 
 DROP = "__torch2nnx_drop__"
 IDENTITY = "(lambda fn: fn)"
@@ -68,7 +68,17 @@ def row(name, params, build, examples, note=""):
 
 X = ("float32[2,3]",)
 
+def _variable(a, ctx):
+    """torch.autograd.Variable(t): since torch 0.4 the tensor itself (gradients are
+    asked for by jax.grad, not by ``requires_grad``)."""
+    return a.src("data")
+
+
 RULES = [
+    # pre-0.4 autograd wrapper (pytorchcv's condensenet: index_select(x, 1, Variable(self.index)))
+    Rule("torch.autograd.Variable", "data, requires_grad=False, volatile=False", _variable, layout=ELEMENTWISE,
+         examples=(Example("torch.autograd.Variable(x) * 2", X),
+                   Example("torch.autograd.Variable(x, requires_grad=True)", X))),
     row("torch.jit.unused", "fn=None", unwrap("fn"), (Example("torch.jit.unused", X, where="decorator"),)),
     row("torch.jit.ignore", "drop=False, **kwargs", unwrap("drop", flag=True),
         (Example("torch.jit.ignore", X, where="decorator"),
