@@ -312,6 +312,7 @@ def _emit(module: cst.Module, body: list, f: FileContext, options: Options, impo
                                      for st in out.body])
     out = mark_leftovers(out, f)
     out = out.with_changes(body=drop_torch_imports(out.body, f, imports, source_names(module)))
+    out = out.with_changes(body=_starred_torch_imports(out.body, f, imports))
     # the code of each statement once: the module's code is their concatenation
     codes = {id(st): out.code_for_node(st) for st in out.body}
     head = []
@@ -562,6 +563,31 @@ def drop_torch_imports(body, f: FileContext, imports: ImportTable, used: set[str
             stmt = stmt.with_changes(leading_lines=list(stmt.leading_lines) + [note])
         out.append(stmt.with_changes(body=kept))
     return out
+
+
+def _starred_torch_imports(body: list, f: FileContext, imports: ImportTable) -> list:
+    """Code left under a TODO using a torch name the source had from a star import
+    (timm's create_act.py: ``dir(torch.nn.functional)``, ``torch`` bound by
+    ``from .activations_me import *``): the translation of that module may no
+    longer import it, so this file imports it itself."""
+    lines = []
+    for local in sorted(f.leftover_names & imports.starred):
+        q = imports.names.get(local)
+        if not q or not imports.is_torch(q):
+            continue
+        mod, _, attr = q.rpartition(".")
+        if mod:
+            lines.append(f"from {mod} import {attr}" + (f" as {local}" if attr != local else ""))
+        else:
+            lines.append(f"import {q}" + (f" as {local}" if q != local else ""))
+    if not lines:
+        return body
+    note = cst.EmptyLine(comment=cst.Comment("# TODO(torch2nnx): T2N003 still imported for the code marked below"))
+    stmts = [cst.parse_statement(line + "\n") for line in lines]
+    stmts[0] = stmts[0].with_changes(leading_lines=[note])
+    at = next((i for i, st in enumerate(body) if isinstance(st, cst.SimpleStatementLine)
+               and any(isinstance(s, (cst.Import, cst.ImportFrom)) for s in st.body)), 0)
+    return body[:at] + stmts + body[at:]
 
 
 def _drop_provided(stmt, f: FileContext, imports: ImportTable):
