@@ -181,3 +181,13 @@ def test_runtime_function_arguments():
 
     for fn in (jax.grad(loss), jax.jit(jax.grad(loss))):
         np.testing.assert_allclose(np.asarray(fn(x)), [103.0, 105.0, 103.0, 105.0])
+
+
+def test_base_aliased_where_the_file_binds_its_name(tmp_path):
+    """A file that binds ``TorchFunction`` itself keeps its binding; the
+    translated Function reaches the runtime base under an alias."""
+    source = SOURCE.replace("class SEBlock(", "TorchFunction = 'the file\\'s own'\n\n\nclass SEBlock(")
+    result, tmod, jmod, wmod = translate_files(source, tmp_path)
+    assert "class SwishImplementation(_t2n_TorchFunction):" in result.code, result.code
+    assert jmod.TorchFunction == "the file's own"
+    run_parity(result, tmod, jmod, wmod, "SEBlock", [rand(2, 6, 5, 5)], kwargs={"c": 6})

@@ -17,6 +17,7 @@ import dataclasses
 import libcst as cst
 
 from . import layout as L
+from .context import request_helper
 
 BASES = frozenset({"torch.autograd.Function", "torch.autograd.function.Function"})
 
@@ -47,8 +48,8 @@ def rewrite(f, stmt: cst.ClassDef) -> cst.ClassDef:
             body.append(fn.with_changes(name=s.name))
         else:
             body.append(FunctionRewriter(f, None, "<module>", [], {}).walk(s))
-    f.helpers.add("TorchFunction")
-    bases = [b.with_changes(value=cst.Name("TorchFunction")) if f.imports.qualify(b.value) in BASES else b
+    base = request_helper(f, "TorchFunction")
+    bases = [b.with_changes(value=cst.Name(base)) if f.imports.qualify(b.value) in BASES else b
              for b in stmt.bases]
     return stmt.with_changes(bases=bases, body=stmt.body.with_changes(body=body))
 
@@ -61,18 +62,17 @@ def applied(rw, original: cst.Call, updated: cst.Call):
             and func.value.value in rw.f.autograd_functions):
         return None
     key = summary_key(func.value.value)
+    summary = rw.f.functions.get(key)
     args = []
-    for a in updated.args:
+    for i, a in enumerate(updated.args):
         t = rw.tag(a.value)
         if not a.star and (t.channels_last or (t.kind == L.TENSOR and t.perm is not None)):
             a = a.with_changes(value=rw.canonical(a.value, "value handed to an autograd Function"))
+        if summary is None and t.kind == L.TENSOR and a.keyword is None and not a.star:
+            # defined further down: known next round; record what callers hand
+            rw.f.record_call(None, key, f"#{i + 1}", L.plain(L.rank_of(t)))
         args.append(a)
     updated = updated.with_changes(args=args)
-    summary = rw.f.functions.get(key)
-    if summary is None:  # defined further down: known next round; record what callers hand
-        for i, a in enumerate(updated.args):
-            t = rw.tag(a.value)
-            if t.kind == L.TENSOR and a.keyword is None and not a.star:
-                rw.f.record_call(None, key, f"#{i + 1}", L.plain(L.rank_of(t)))
+    if summary is None:
         return rw.set(updated, L.UNKNOWN_TAG)
     return rw.call_summary(updated, summary, fname=key)

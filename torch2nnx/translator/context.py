@@ -320,12 +320,18 @@ class BuildCtx:
         """Ask for a runtime helper to be emitted into the output file. Where the
         source binds that name itself (timm's ``flatten: bool`` parameter next to
         ``nn.Flatten(1)``), code reaches the helper under a name of its own."""
-        self.fctx.helpers.add(name)
-        if name in self.local_names or name in self.fctx.module_names:
-            alias = HELPER_ALIAS + name
-            self.fctx.helpers.add(alias)  # emitted as `_t2n_flatten = flatten`
-            return alias
-        return name
+        return request_helper(self.fctx, name, self.local_names)
+
+
+def request_helper(f, name: str, local_names=()) -> str:
+    """Have runtime helper ``name`` emitted into the output file; the name code
+    reaches it by: an alias where the source binds ``name`` itself."""
+    f.helpers.add(name)
+    if name in local_names or name in f.module_names:
+        alias = HELPER_ALIAS + name
+        f.helpers.add(alias)  # emitted as `_t2n_flatten = flatten`
+        return alias
+    return name
 
 
 def module_dict_item(func, f) -> bool:

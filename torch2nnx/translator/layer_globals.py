@@ -75,6 +75,8 @@ def _torch_layer(node, f: FileContext) -> bool:
 def find_layer_globals(module: cst.Module, f: FileContext) -> None:
     known: dict[str, tuple[str, tuple[str, ...]]] = {}
     bad: set[str] = set()  # bound at module level to something else too
+    listed: dict[str, tuple[str, ...] | None] = {}  # name -> the names its display holds
+    bindings: dict[str, int] = {}
     for stmt in module.body:
         if not isinstance(stmt, cst.SimpleStatementLine):
             continue
@@ -88,6 +90,8 @@ def find_layer_globals(module: cst.Module, f: FileContext) -> None:
             if not isinstance(target, cst.Name):
                 continue
             name = target.value
+            bindings[name] = bindings.get(name, 0) + 1
+            listed[name] = _listed_names(value)
             if name in f.classes:
                 continue
             t = _targets(value, f, known)
@@ -100,33 +104,25 @@ def find_layer_globals(module: cst.Module, f: FileContext) -> None:
             known[name] = entry
     defined = {s.name.value for s in module.body if isinstance(s, (cst.FunctionDef, cst.ClassDef))}
     f.layer_globals = {n: e for n, e in known.items() if n not in bad and n not in defined}
-    f.function_registries = _function_registries(module, defined - set(f.classes))
+    # module-level displays of the file's functions, bound once: registries
+    # find_builders decides about (a call through one hands on rngs or not)
+    functions = defined - set(f.classes)
+    f.function_registries = {n: fns for n, fns in listed.items()
+                             if fns and bindings[n] == 1 and set(fns) <= functions}
 
 
-def _function_registries(module: cst.Module, functions: set[str]) -> dict[str, tuple[str, ...]]:
-    """Module-level dicts, lists and tuples of the file's functions, bound once
-    (``GENOTYPE_OPS = {'sep_conv_3x3': darts_dws_branch3x3, ...}``): name -> the
-    functions. find_builders decides whether they build layers."""
-    out: dict[str, tuple[str, ...]] = {}
-    bound: dict[str, int] = {}
-    for stmt in module.body:
-        if not isinstance(stmt, cst.SimpleStatementLine):
-            continue
-        for small in stmt.body:
-            if not (isinstance(small, cst.Assign) and len(small.targets) == 1
-                    and isinstance(small.targets[0].target, cst.Name)):
-                continue
-            name, value = small.targets[0].target.value, small.value
-            bound[name] = bound.get(name, 0) + 1
-            if isinstance(value, cst.Dict):
-                values = [e.value for e in value.elements if isinstance(e, cst.DictElement)]
-            elif isinstance(value, (cst.List, cst.Tuple)):
-                values = [e.value for e in value.elements]
-            else:
-                continue
-            if values and all(isinstance(v, cst.Name) and v.value in functions for v in values):
-                out[name] = tuple(dict.fromkeys(v.value for v in values))
-    return {n: fns for n, fns in out.items() if bound[n] == 1}
+def _listed_names(value) -> tuple[str, ...] | None:
+    """The names a dict, list or tuple display holds, if it holds only names
+    (``GENOTYPE_OPS = {'sep_conv_3x3': darts_dws_branch3x3, ...}``)."""
+    if isinstance(value, cst.Dict):
+        values = [e.value for e in value.elements if isinstance(e, cst.DictElement)]
+    elif isinstance(value, (cst.List, cst.Tuple)):
+        values = [e.value for e in value.elements]
+    else:
+        return None
+    if values and all(isinstance(v, cst.Name) for v in values):
+        return tuple(dict.fromkeys(v.value for v in values))
+    return None
 
 
 def export_kinds(f: FileContext, class_kind) -> dict[str, str]:
