@@ -172,9 +172,18 @@ class ExpressionsMixin:
         return self._sequence(updated)
 
     def leave_Tuple(self, original, updated):
-        return self._sequence(updated)
+        return self._sequence(updated, returned=self._returned(original))
 
-    def _sequence(self, updated):
+    def _returned(self, original) -> bool:
+        """The tuple a return statement returns (several results, each its own)
+        or an assignment unpacks into: no operands of one op."""
+        stmt = self._stmts[-1] if self._stmts else None
+        return isinstance(stmt, cst.SimpleStatementLine) and any(
+            isinstance(s, cst.Return) and s.value is original
+            or isinstance(s, cst.Assign) and any(t.target is original for t in s.targets)
+            for s in stmt.body)
+
+    def _sequence(self, updated, returned=False):
         updated = self._starred_shapes(updated)
         tags = [self.tag(e.value) for e in updated.elements]
         tensors = [t for t in tags if t.kind in (L.TENSOR, L.FREE)]
@@ -188,7 +197,8 @@ class ExpressionsMixin:
         perms = {t.perm for t in tensors if t.kind == L.TENSOR}
         if len(perms) <= 1:
             tag = next((t for t in tensors if t.kind == L.TENSOR), tensors[0])
-            if len(tensors) == len(tags):
+            if len(tensors) == len(tags) and not returned:
+                # operands of one op (a list to cat): an undecided one is laid out as the others
                 for t in tensors:
                     if t.kind == L.FREE:
                         self.decide(t, tag)
