@@ -203,6 +203,9 @@ class ExpressionsMixin:
                     if t.kind == L.FREE:
                         self.decide(t, tag)
             if tag.kind == L.FREE:
+                if returned and len({t.param for t in tensors}) > 1:
+                    # `return x1, x2`: each parameter handed back as it came
+                    return self.set(updated, Tag(L.SEQ, module=tuple(tags)))
                 return self.set(updated, Tag(L.SEQ, param=tag.param))
             return self.set(updated, tag.with_(kind=L.SEQ, module=tuple(tags)))
         if isinstance(updated, cst.Tuple):

@@ -30,6 +30,12 @@ class LayerLayoutsMixin:
             updated = updated.with_changes(args=held_permutations.in_torch_order(self, updated.args))
         first = updated.args[0]
         t = self.tag(first.value)
+        if m.kind == "unknown" and t.kind == L.MODULE and len(updated.args) > 1:
+            # a callable handed a layer and values (a scheme running the layer on
+            # them): its result is theirs, not the layer (tuple_layouts.note_handed)
+            result = self.set(updated, L.UNKNOWN_TAG)
+            tuple_layouts.note_handed(self, result)
+            return result
         if flag_splits.is_split(t) and not first.keyword and not first.star:
             if m.kind == "union":
                 dispatched = flag_splits.through_union(self, updated, t, m)

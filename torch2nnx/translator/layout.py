@@ -158,6 +158,11 @@ def join(a: Tag, b: Tag) -> Tag:
                        ranks_vary=a.ranks_vary or b.ranks_vary)
     if {a.kind, b.kind} == {FREE, SEQ}:
         free, seq = (a, b) if a.kind == FREE else (b, a)
+        items = seq.module if isinstance(seq.module, tuple) else ()
+        if items and items[0] == free and all(i.kind == FREE for i in items):
+            # `return x1, x2` under a flag, else `return x1` (pytorchcv's
+            # DualPathSequential): used whole, the first parameter handed back
+            return free
         if free.param is not None and (seq.param == free.param or seq == Tag(SEQ)):
             # `if not isinstance(x, list): x = [x]` / `if x is None: x = []`: the
             # parameter, a list of it or an empty list; either way its tensors have

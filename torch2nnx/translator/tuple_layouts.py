@@ -71,15 +71,21 @@ def tensor_or_items(a: L.Tag, b: L.Tag) -> L.Tag | None:
     tensor's tag. Used whole it is that tensor; unpacked (``x, x_pre_activ =
     self.conv1(x)``) each name binds it (layout.element), as each item is. Before,
     the join was unknown: callers read the unpacked maps as torch order while the
-    class returned them channels-last. None where the items differ."""
+    class returned them channels-last. An item that is a parameter handed back
+    undecided (pytorchcv's ``DualPathSequential``: ``return x1, x2`` under its
+    ``return_two`` flag, else ``return x1``, its ``x2`` what callers hand) does
+    not decide the tensor: used whole it is the tensor either way. None where the
+    items differ."""
     t, s = (a, b) if a.kind == L.TENSOR else (b, a)
     its = items(s)
     if t.kind != L.TENSOR or s.kind != L.SEQ or its is None \
-            or not all(i.kind == L.TENSOR and i.perm == t.perm for i in its):
+            or not all(i.kind == L.TENSOR and i.perm == t.perm or i.kind == L.FREE and i.param for i in its) \
+            or not any(i.kind == L.TENSOR for i in its):
         return None
     out = t
     for i in its:
-        out = L.join(out, i)
+        if i.kind == L.TENSOR:
+            out = L.join(out, i)
     return out if out.kind == L.TENSOR else None
 
 
@@ -206,12 +212,17 @@ def note_handed(rw, call: cst.Call) -> None:
     argument): under the contract its results pass through as handed, so unpacked
     into as many names (``x, cls_token = ...``) each binds the layout of the
     argument at its place (``unpacked``), not all of them the first one's (the
-    class tokens taken for the map's channels-last layout)."""
+    class tokens taken for the map's channels-last layout). A callable handed a
+    layer first (pytorchcv's ``x1, x2 = self.dual_path_scheme(module, x1, x2)``,
+    a scheme running the layer on the values) returns the values, not the layer."""
     args = [a for a in call.args if a.keyword is None]
+    scheme = bool(args) and not args[0].star and rw.tag(args[0].value).kind == L.MODULE
+    if scheme:
+        args = args[1:]
     if len(args) < 2 or any(a.star for a in args):
         return
     tags = tuple(rw.tag(a.value) for a in args)
-    if any(t.kind == L.TENSOR and t.channels_last for t in tags):
+    if any(t.kind == L.TENSOR and t.channels_last or scheme and t.kind == L.FREE for t in tags):
         rw.__dict__.setdefault("_handed_items", {})[id(call)] = (call, tags)
 
 
