@@ -14,8 +14,9 @@ def _linear(a, ctx):
 
 
 def _may_be_none(src: str) -> bool:
-    """A bias given as a name or an attribute (``self.bias``): it may hold None."""
-    return src.replace(".", "").replace("_", "").isalnum()
+    """A bias given as a name or an attribute (``self.bias``), or read from a dict
+    (``kw.get("bias", None)``, kwarg_splats.expanded): it may hold None."""
+    return src.replace(".", "").replace("_", "").isalnum() or (".get(" in src and src.endswith(")"))
 
 
 _JNP_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}

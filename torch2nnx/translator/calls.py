@@ -139,6 +139,9 @@ class CallsMixin:
                 handed = self._hand_on_splats(original, updated, rule)
                 if handed is not None:
                     return handed
+            if pos is None and not rule.layer and (spread := kwarg_splats.expanded(rule, updated)) is not None:
+                updated = spread  # the dict's entries read by name at run time
+                pos, kw, nodes = self.call_args(updated)
             if pos is None:
                 self.todo(original, "T2N002", f"{q}: starred arguments are not supported here")
                 return self.set(updated, L.UNKNOWN_TAG)

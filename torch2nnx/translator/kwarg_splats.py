@@ -61,3 +61,34 @@ def put_back(result: cst.CSTNode, splats: dict[str, cst.BaseExpression]) -> cst.
     if t.found != set(splats) or _PLACEHOLDER.format("")[:-1] in cst.Module([]).code_for_node(new):
         return None
     return new
+
+
+def expanded(rule: Rule, call: cst.Call) -> cst.Call | None:
+    """``F.conv2d(input=x, weight=w, **self.conv_kwargs)`` (pytorchcv's OctConv)
+    for a row of named parameters only: each parameter the call does not bind
+    itself read from the dict at run time (``self.conv_kwargs.get("stride", 1)``,
+    the row's default where the dict has none), so the row applies as usual,
+    layouts and all. None unless the splat is one ``**`` of a name or attribute
+    (read once per parameter, no side effects) and the call has no ``*args``."""
+    splats = [a for a in call.args if a.star == "**"]
+    if len(splats) != 1 or any(a.star == "*" for a in call.args) \
+            or not isinstance(splats[0].value, (cst.Name, cst.Attribute)):
+        return None
+    spec = parse_params(rule.params)
+    if any(k in ("varargs", "varkw") for _, _, k in spec):
+        return None
+    from ..rules.base import _REQUIRED
+
+    source = cst.Module([]).code_for_node(splats[0].value)
+    given = [a for a in call.args if a.star == ""]
+    n_pos = sum(1 for a in given if a.keyword is None)
+    named = {a.keyword.value for a in given if a.keyword is not None}
+    args = list(given)
+    for i, (name, default, kind) in enumerate(spec):
+        if name in named or (kind == "pos" and i < n_pos):
+            continue
+        read = f'{source}["{name}"]' if default is _REQUIRED else f'{source}.get("{name}", {default})'
+        args.append(cst.Arg(keyword=cst.Name(name), value=cst.parse_expression(read),
+                            equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""),
+                                                  whitespace_after=cst.SimpleWhitespace(""))))
+    return call.with_changes(args=args)
