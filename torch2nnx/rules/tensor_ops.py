@@ -277,7 +277,11 @@ RULES = [_from_method(n) for n in FROM_METHODS] + [
                                   Example("torch.FloatTensor(3, 4).shape[1] + x", X2),
                                   Example("torch.FloatTensor([[1, 2, 3, 4]]) * x", X2))),
         ("Long", "jnp.int32", (Example("x[:, torch.LongTensor([2, 0])]", X2),)),
-        ("Bool", "jnp.bool_", (Example("x * torch.BoolTensor([True, False, True, False])", X2),))) + tuple(
+        ("Bool", "jnp.bool_", (Example("x * torch.BoolTensor([True, False, True, False])", X2),)),
+        # torch.Tensor called is torch.FloatTensor (``nn.Parameter(torch.Tensor(out, in))``,
+        # then an initialiser); as a value (isinstance, annotations) it is jax.Array (constants.py)
+        ("", "jnp.float32", (Example("torch.Tensor(3, 4).shape[1] + x", X2),
+                             Example("torch.Tensor([[1, 2, 3, 4]]) * x", X2)))) + tuple(
         (k, dtype, (Example(f"x * torch.{k}Tensor([[1, 0, 1, 1]])", X2),))
         for k, dtype in (("Double", "jnp.float64"), ("Half", "jnp.float16"), ("BFloat16", "jnp.bfloat16"),
                          ("Int", "jnp.int32"), ("Short", "jnp.int16"), ("Char", "jnp.int8"), ("Byte", "jnp.uint8")))
