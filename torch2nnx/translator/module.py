@@ -21,7 +21,7 @@ from .builder_layouts import (exported_builder_returns, exported_function_summar
 from .classes import rewrite_class, rewrite_function
 from .context import HELPER_ALIAS, FileContext, Options, Summary
 from .toplevel_names import module_level_names
-from . import autograd_functions, kept_data, state_io
+from . import autograd_functions, kept_data, layer_attr_names, state_io
 from .train_steps import rewrite_train_steps, source_offsets
 from .emit import (BUFFER_CLASSES, existing_imports, format_code, helper_source, import_lines, insert_point,
                    referenced_helpers, row_import_lines, used_modules)
@@ -212,6 +212,9 @@ def _translate_source(source: str, path: str, options: Options, module_name: str
         f.reset_round()
         n_round += 1
     body = [b for b in body if b is not None]
+    renames = layer_attr_names.find(f)  # a layer subclass's attributes its NNX base uses itself
+    body = [layer_attr_names.rename(b, renames[b.name.value])
+            if isinstance(b, cst.ClassDef) and b.name.value in renames else b for b in body]
     body = add_layout_lines(body, {n: i.methods.get("__call__") for n, i in f.classes.items()},
                             options.line_length)
     saved = (list(f.diagnostics), f.todo_count, set(f.leftover_names), set(f.helpers), set(f.kept_names))

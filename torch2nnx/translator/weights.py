@@ -51,8 +51,10 @@ SHARED_LOADER = '''def _children(node):
     if isinstance(node, (nnx.List, list, tuple)):
         return [(str(i), v) for i, v in enumerate(node)]
     if isinstance(node, nnx.Module):
-        # NNX's own state aside, as torch: `self._conv_stem` is a child named `_conv_stem`
-        return [(k, v) for k, v in vars(node).items() if not k.startswith(("_pytree__", "_object__"))]
+        # NNX's own state aside, as torch: `self._conv_stem` is a child named `_conv_stem`;
+        # an attribute renamed off one its NNX base uses (`mask_`) under torch's name
+        names = getattr(type(node), "_torch_names", None) or {}
+        return [(names.get(k, k), v) for k, v in vars(node).items() if not k.startswith(("_pytree__", "_object__"))]
     return []
 
 
