@@ -27,7 +27,9 @@ class SplitConv(nn.Conv2d):
         self.h = in_channels // 2
 
     def forward(self, x):
-        hx = F.conv2d(x[:, :self.h], weight=self.weight[:, :self.h], bias=self.bias, **self.conv_kwargs)
+        # a bias that may be None, chosen so (OctConv): added only where it is not
+        hx = F.conv2d(x[:, :self.h], weight=self.weight[:, :self.h],
+                      bias=self.bias[:3] if self.bias is not None else None, **self.conv_kwargs)
         lx = F.conv2d(input=x[:, self.h:], weight=self.weight[:, self.h:], **self.conv_kwargs)
         return hx + lx
 
@@ -36,7 +38,7 @@ class Net(nn.Module):
     def __init__(self):
         super().__init__()
         self.stem = nn.Conv2d(3, 8, 3, padding=1)
-        self.conv = SplitConv(8, 6, 3, stride=2, padding=1)
+        self.conv = SplitConv(8, 3, 3, stride=2, padding=1)
         pool = {"kernel_size": 2, "stride": 1}
         self.pool = pool
 

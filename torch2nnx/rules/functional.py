@@ -14,9 +14,20 @@ def _linear(a, ctx):
 
 
 def _may_be_none(src: str) -> bool:
-    """A bias given as a name or an attribute (``self.bias``), or read from a dict
-    (``kw.get("bias", None)``, kwarg_splats.expanded): it may hold None."""
-    return src.replace(".", "").replace("_", "").isalnum() or (".get(" in src and src.endswith(")"))
+    """A bias given as a name or an attribute (``self.bias``), read from a dict
+    (``kw.get("bias", None)``, kwarg_splats.expanded) or chosen with None
+    (``self.bias[:n] if self.bias is not None else None``, pytorchcv's OctConv):
+    it may hold None."""
+    import ast
+
+    if src.replace(".", "").replace("_", "").isalnum() or (".get(" in src and src.endswith(")")):
+        return True
+    try:
+        node = ast.parse(src.strip(), mode="eval").body
+    except SyntaxError:
+        return False
+    return isinstance(node, ast.IfExp) and any(isinstance(b, ast.Constant) and b.value is None
+                                               for b in (node.body, node.orelse))
 
 
 _JNP_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
