@@ -91,6 +91,16 @@ def test_unseen_subset_at_parity(tmp_path):
     _at_parity(UNSEEN_SUBSET, tmp_path)
 
 
+# pytorchcv (session 33): DIA-ResNet's units hand a state tuple of lists through
+# DualPathSequential's schemes; OctConv's F.conv2d reads its settings from a dict
+PYTORCHCV_SUBSET = ["pytorchcv/diaresnet10", "pytorchcv/octresnet10_ad2"]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("pytorchcv") is None, reason="pytorchcv is not installed")
+def test_pytorchcv_subset_at_parity(tmp_path):
+    _at_parity(PYTORCHCV_SUBSET, tmp_path)
+
+
 def test_float32_only_misses_are_counted_apart():
     """A parity miss whose float64 rerun matches (float32 rounding on outputs of
     magnitude 1e3) is still a failure, reported on a line of its own."""
